@@ -1,0 +1,67 @@
+"""The only architecture -> graph conversion.
+
+A graph has one node per cell node / op, node feature = the node type's id in the space's fixed
+``vocabulary`` (saved with every model), and directed edges along the data flow. Conversions are
+cached per space, and whole lists are batched without building one ``Data`` object per arch.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch_geometric.data import Batch, Data
+
+from .spaces import Architecture, SearchSpace, get_space
+
+_CACHE: dict[str, dict[Architecture, tuple[np.ndarray, np.ndarray]]] = {}
+
+
+def _spec(space: SearchSpace, arch: Architecture) -> tuple[np.ndarray, np.ndarray]:
+    cache = _CACHE.setdefault(space.name, {})
+    hit = cache.get(arch)
+    if hit is None:
+        space.validate(arch)
+        types, edges = space.graph_spec(arch)
+        hit = (np.asarray(types, dtype=np.int64), np.asarray(edges, dtype=np.int64).reshape(-1, 2).T.copy())
+        cache[arch] = hit
+    return hit
+
+
+def to_graph(space: SearchSpace | str, arch: Architecture) -> Data:
+    """One architecture as ``Data(x=[num_nodes] node-type ids, edge_index=[2, num_edges])``."""
+    space = get_space(space)
+    types, edges = _spec(space, arch)
+    return Data(x=torch.from_numpy(types.copy()), edge_index=torch.from_numpy(edges.copy()), num_nodes=len(types))
+
+
+def to_batch(space: SearchSpace | str, archs: Sequence[Architecture]) -> Batch:
+    """Many architectures as one PyG ``Batch`` (x, edge_index, batch, ptr), built in numpy."""
+    space = get_space(space)
+    if len(archs) == 0:
+        raise ValueError("to_batch: no architectures given")
+    specs = [_spec(space, a) for a in archs]
+    n_nodes = np.fromiter((len(t) for t, _ in specs), dtype=np.int64, count=len(specs))
+    n_edges = np.fromiter((e.shape[1] for _, e in specs), dtype=np.int64, count=len(specs))
+    ptr = np.zeros(len(specs) + 1, dtype=np.int64)
+    np.cumsum(n_nodes, out=ptr[1:])
+    x = np.concatenate([t for t, _ in specs])
+    edge_index = np.concatenate([e for _, e in specs], axis=1) + np.repeat(ptr[:-1], n_edges)
+    batch = np.repeat(np.arange(len(specs), dtype=np.int64), n_nodes)
+    out = Batch(
+        x=torch.from_numpy(x),
+        edge_index=torch.from_numpy(edge_index),
+        batch=torch.from_numpy(batch),
+        ptr=torch.from_numpy(ptr),
+    )
+    out._num_graphs = len(specs)
+    return out
+
+
+def clear_cache(space: str | None = None) -> None:
+    """Drop cached graph specs (all spaces, or one)."""
+    if space is None:
+        _CACHE.clear()
+    else:
+        _CACHE.pop(space, None)
