@@ -1,0 +1,6 @@
+"""Benchmark records: ``BenchmarkTable``, readers by name, the data cache."""
+
+from .readers import READERS, SOURCES, import_table, imported_tables, load_benchmark
+from .table import BenchmarkTable
+
+__all__ = ["BenchmarkTable", "READERS", "SOURCES", "load_benchmark", "import_table", "imported_tables"]

@@ -1,0 +1,114 @@
+"""Where benchmark files live, and the one place anything is downloaded (``data fetch``)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ChecksumError, DataError
+from ..io import atomic_path
+
+ENV_VAR = "SURROGATE_NAS_DATA"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A public benchmark file: where to get it, its sha256, where it goes under the data dir."""
+
+    name: str
+    url: str
+    sha256: str
+    relpath: str
+    license: str
+    description: str
+
+
+REMOTE_FILES: dict[str, RemoteFile] = {
+    "nb201": RemoteFile(
+        name="nb201",
+        url=(
+            "https://raw.githubusercontent.com/v-tao/nats-bench-landscape/"
+            "312680307c44fd111146b2be0d0148194fbb2ca8/nats_bench.csv"
+        ),
+        sha256="cb5d777ec3368be83c8f9b3aa4d520696051cb0eb8d94b8f85b519f9ea4afa3e",
+        relpath="nb201/nats_bench.csv",
+        license="MIT (NATS-Bench); dump by v-tao/nats-bench-landscape",
+        description="NAS-Bench-201 / NATS-Bench topology: 15,625 cells, 200-epoch test accuracy on 3 datasets",
+    ),
+}
+
+
+def data_dir() -> Path:
+    """``$SURROGATE_NAS_DATA`` if set, else ``$XDG_CACHE_HOME/surrogate_nas`` (default ``~/.cache/surrogate_nas``)."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "surrogate_nas"
+
+
+def remote_file(name: str) -> RemoteFile:
+    try:
+        return REMOTE_FILES[name]
+    except KeyError:
+        raise DataError(f"unknown data set {name!r}; fetchable: {', '.join(sorted(REMOTE_FILES))}") from None
+
+
+def cached_path(name: str) -> Path:
+    return data_dir() / remote_file(name).relpath
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify(name: str, path: str | os.PathLike | None = None) -> Path:
+    """Check a cached file against its sha256; raise naming the file and the fix."""
+    rf = remote_file(name)
+    p = Path(path) if path is not None else cached_path(name)
+    if not p.is_file():
+        raise DataError(f"{rf.name}: {p} does not exist; run `surrogate-nas data fetch {rf.name}` (or set {ENV_VAR})")
+    got = sha256_of(p)
+    if got != rf.sha256:
+        raise ChecksumError(
+            f"{rf.name}: {p} has sha256 {got}, expected {rf.sha256} (truncated or corrupt?); "
+            f"run `surrogate-nas data fetch {rf.name} --force`"
+        )
+    return p
+
+
+def fetch(name: str, force: bool = False, url: str | None = None, timeout: float = 60.0) -> Path:
+    """Download ``name`` into the data dir, verify its sha256, and move it into place atomically.
+
+    An existing valid file is kept unless ``force``. On a checksum mismatch or any error nothing
+    is left at the destination. ``url`` overrides the source (mirrors, tests).
+    """
+    rf = remote_file(name)
+    dest = data_dir() / rf.relpath
+    if dest.is_file() and not force:
+        try:
+            return verify(name, dest)
+        except ChecksumError:
+            pass  # replace the bad file below
+    src = url or rf.url
+    h = hashlib.sha256()
+    try:
+        with atomic_path(dest) as tmp:
+            with urllib.request.urlopen(src, timeout=timeout) as resp, open(tmp, "wb") as out:
+                for block in iter(lambda: resp.read(1 << 20), b""):
+                    h.update(block)
+                    out.write(block)
+            if h.hexdigest() != rf.sha256:
+                raise ChecksumError(
+                    f"{rf.name}: download from {src} has sha256 {h.hexdigest()}, expected {rf.sha256}; nothing was written"
+                )
+    except OSError as e:
+        raise DataError(f"{rf.name}: could not download {src}: {e}") from None
+    return dest

@@ -1,0 +1,235 @@
+"""``BenchmarkTable``: benchmark records as one long, columnar table bound to a search space."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ..io import atomic_path
+from ..spaces import Architecture, SearchSpace, get_space
+
+#: Columns of every table: the architecture's native string, its canonical key, task, metric,
+#: value, and optional seed / fidelity (e.g. epochs) -- NaN where the record does not say.
+COLUMNS = ("arch", "key", "task", "metric", "value", "seed", "fidelity")
+REQUIRED = ("arch", "task", "metric", "value")
+
+
+class BenchmarkTable:
+    """Records (arch, canonical key, task, metric, value[, seed, fidelity]) of one search space.
+
+    A *task* is one dataset or device of a benchmark; a *metric* is what was measured on it
+    (``test_acc``, ``valid_acc``, ``latency``, ...). ``vector(task, metric)`` aligns a task's values
+    with a list of architectures, the form predictors and searchers consume.
+    """
+
+    def __init__(self, space: SearchSpace | str, frame: pd.DataFrame, source: str = ""):
+        self.space = get_space(space)
+        self.source = source
+        self.frame = _validated(frame, source or "table")
+        self._index: dict[tuple[str, str], pd.Series] = {}
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_records(
+        cls, space: SearchSpace | str, records: pd.DataFrame | Iterable[dict], source: str = ""
+    ) -> "BenchmarkTable":
+        """Build from long records with columns arch, task, metric, value [, seed, fidelity].
+
+        ``arch`` holds native strings (or Architecture values); they are parsed, validated and
+        keyed by the space's canonical key. Errors name the bad row and value.
+        """
+        space = get_space(space)
+        df = records.copy() if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
+        where = source or "records"
+        missing = [c for c in REQUIRED if c not in df.columns]
+        if missing:
+            raise DataError(f"{where}: missing column(s) {', '.join(missing)}; need {', '.join(REQUIRED)}")
+        extra = [c for c in df.columns if c not in COLUMNS]
+        if extra:
+            raise DataError(f"{where}: unexpected column(s) {', '.join(map(str, extra))}; allowed: {', '.join(COLUMNS)}")
+        strings, keys = _keys(space, df["arch"].tolist(), where)
+        df["arch"], df["key"] = strings, keys
+        return cls(space, df, source)
+
+    def concat(self, other: "BenchmarkTable") -> "BenchmarkTable":
+        """A new table with the records of both (same space; conflicting duplicates are refused)."""
+        if other.space.name != self.space.name:
+            raise DataError(f"cannot join tables of spaces {self.space.name!r} and {other.space.name!r}")
+        return BenchmarkTable(self.space, pd.concat([self.frame, other.frame], ignore_index=True), self.source)
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def tasks(self) -> list[str]:
+        return sorted(self.frame["task"].unique().tolist())
+
+    def metrics(self, task: str | None = None) -> list[str]:
+        f = self.frame if task is None else self.frame[self.frame["task"] == self._task(task)]
+        return sorted(f["metric"].unique().tolist())
+
+    def archs(self, task: str | None = None, metric: str | None = None) -> list[Architecture]:
+        """Distinct architectures with records (for a task/metric), in first-seen order."""
+        f = self.frame
+        if task is not None:
+            f = f[f["task"] == self._task(task)]
+        if metric is not None:
+            f = f[f["metric"] == metric]
+        return [self.space.parse(s) for s in pd.unique(f["arch"])]
+
+    def series(self, task: str, metric: str) -> pd.Series:
+        """Values of one task/metric indexed by native arch string (mean over seeds, highest fidelity)."""
+        task = self._task(task)
+        cached = self._index.get((task, metric))
+        if cached is not None:
+            return cached
+        f = self.frame[(self.frame["task"] == task) & (self.frame["metric"] == metric)]
+        if f.empty:
+            raise DataError(
+                f"{self.source or 'table'}: no metric {metric!r} for task {task!r}; "
+                f"metrics there: {', '.join(self.metrics(task))}"
+            )
+        if f["fidelity"].notna().any():
+            top = f.groupby("arch")["fidelity"].transform("max")
+            f = f[(f["fidelity"] == top) | top.isna()]
+        s = f.groupby("arch", sort=False)["value"].mean()
+        self._index[(task, metric)] = s
+        return s
+
+    def vector(
+        self, task: str, metric: str, archs: Sequence[Architecture | str] | None = None, missing: str = "raise"
+    ) -> np.ndarray:
+        """Values of ``task``/``metric`` aligned with ``archs`` (default: ``archs(task, metric)``).
+
+        Architectures are matched by native string, falling back to the canonical key (so any
+        member of an isomorphism class finds a record stored under another member).
+        ``missing="nan"`` gives NaN for architectures without a record instead of raising.
+        """
+        s = self.series(task, metric)
+        if archs is None:
+            return s.to_numpy(dtype=float)
+        strings = [self.space.format(self.space.coerce(a)) for a in archs]
+        out = s.reindex(strings).to_numpy(dtype=float, copy=True)
+        gaps = np.flatnonzero(np.isnan(out))
+        if len(gaps):
+            by_key = self._by_key(task, metric)
+            for i in gaps:
+                out[i] = by_key.get(self.space.canonical(self.space.parse(strings[i])), np.nan)
+            still = np.flatnonzero(np.isnan(out))
+            if len(still) and missing == "raise":
+                raise DataError(
+                    f"{self.source or 'table'}: no {metric!r} record on task {task!r} for {len(still)} "
+                    f"architecture(s), e.g. {strings[still[0]]!r}"
+                )
+        return out
+
+    def _by_key(self, task: str, metric: str) -> dict[str, float]:
+        s = self.series(task, metric)
+        keys = self.frame.drop_duplicates("arch").set_index("arch")["key"]
+        return pd.Series(s.to_numpy(), index=keys.reindex(s.index).to_numpy()).groupby(level=0).mean().to_dict()
+
+    def _task(self, task: str) -> str:
+        if task not in set(self.frame["task"].unique()):
+            raise DataError(f"{self.source or 'table'}: unknown task {task!r}; tasks: {', '.join(self.tasks)}")
+        return task
+
+    def summary(self) -> pd.DataFrame:
+        """One row per task/metric: number of archs, records, min/mean/max."""
+        g = self.frame.groupby(["task", "metric"])
+        out = g["value"].agg(records="size", min="min", mean="mean", max="max")
+        out.insert(0, "archs", g["arch"].nunique())
+        return out.reset_index()
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __repr__(self) -> str:
+        return (
+            f"BenchmarkTable(space={self.space.name!r}, source={self.source!r}, records={len(self)}, "
+            f"tasks={self.tasks})"
+        )
+
+    # ------------------------------------------------------------------ files
+    def to_parquet(self, path: str | os.PathLike) -> None:
+        """Write atomically; the space and source go into the parquet metadata."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        t = pa.Table.from_pandas(self.frame, preserve_index=False)
+        meta = dict(t.schema.metadata or {})
+        meta[b"surrogate_nas"] = json.dumps({"space": self.space.name, "source": self.source}).encode()
+        with atomic_path(path) as tmp:
+            pq.write_table(t.replace_schema_metadata(meta), tmp)
+
+    @classmethod
+    def read_parquet(cls, path: str | os.PathLike) -> "BenchmarkTable":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            t = pq.read_table(path)
+        except FileNotFoundError:
+            raise DataError(f"benchmark table {os.fspath(path)!r} does not exist") from None
+        except (pa.ArrowInvalid, OSError) as e:
+            raise DataError(f"benchmark table {os.fspath(path)!r} is not a readable parquet file: {e}") from None
+        meta = (t.schema.metadata or {}).get(b"surrogate_nas")
+        if meta is None:
+            raise DataError(f"{os.fspath(path)!r} is a parquet file but not a surrogate_nas benchmark table")
+        info = json.loads(meta)
+        return cls(info["space"], t.to_pandas(), info.get("source") or os.fspath(path))
+
+
+# ---------------------------------------------------------------------- helpers
+def _keys(space: SearchSpace, archs: list, where: str) -> tuple[list[str], list[str]]:
+    strings, keys, cache = [], [], {}
+    for row, a in enumerate(archs):
+        hit = cache.get(a)
+        if hit is None:
+            try:
+                arch = space.coerce(a)
+            except ValueError as e:
+                raise DataError(f"{where}: row {row}: {e}") from None
+            hit = cache[a] = (space.format(arch), space.canonical(arch))
+        strings.append(hit[0])
+        keys.append(hit[1])
+    return strings, keys
+
+
+def _validated(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    missing = [c for c in ("arch", "key", "task", "metric", "value") if c not in frame.columns]
+    if missing:
+        raise DataError(f"{where}: missing column(s) {', '.join(missing)}")
+    df = frame.reindex(columns=list(COLUMNS)).reset_index(drop=True)
+    df["arch"] = df["arch"].astype(str)
+    df["key"] = df["key"].astype(str)
+    df["task"] = df["task"].astype(str)
+    df["metric"] = df["metric"].astype(str)
+    try:
+        df["value"] = pd.to_numeric(df["value"], errors="raise").astype(float)
+        df["seed"] = pd.to_numeric(df["seed"], errors="raise").astype("Int64")
+        df["fidelity"] = pd.to_numeric(df["fidelity"], errors="raise").astype(float)
+    except (ValueError, TypeError) as e:
+        raise DataError(f"{where}: non-numeric value/seed/fidelity: {e}") from None
+    bad = df["value"].isna() | ~np.isfinite(df["value"].to_numpy())
+    if bad.any():
+        r = df[bad].iloc[0]
+        raise DataError(
+            f"{where}: {int(bad.sum())} record(s) with NaN/inf value, e.g. arch {r['arch']!r} task {r['task']!r} "
+            f"metric {r['metric']!r}"
+        )
+    ident = ["arch", "task", "metric", "seed", "fidelity"]
+    dup = df.duplicated(ident, keep=False)
+    if dup.any():
+        groups = df[dup].groupby(ident, dropna=False)["value"].nunique()
+        conflicts = groups[groups > 1]
+        if len(conflicts):
+            arch, task, metric = conflicts.index[0][:3]
+            raise DataError(
+                f"{where}: duplicate records with conflicting values for arch {arch!r}, task {task!r}, "
+                f"metric {metric!r} ({len(conflicts)} such group(s)); give each a distinct seed or fidelity"
+            )
+        df = df.drop_duplicates(ident).reset_index(drop=True)
+    return df

@@ -1,0 +1,50 @@
+import hashlib
+
+import pytest
+
+from surrogate_nas.benchmarks import cache
+from surrogate_nas.errors import ChecksumError, DataError
+
+from ..conftest import NB201_CSV
+
+
+def test_default_cache_location_and_override(monkeypatch, tmp_path):
+    monkeypatch.delenv("SURROGATE_NAS_DATA")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache.data_dir() == tmp_path / "surrogate_nas"
+    monkeypatch.setenv("SURROGATE_NAS_DATA", "/somewhere")
+    assert str(cache.data_dir()) == "/somewhere"
+
+
+def test_fetch_verifies_sha_and_writes_atomically(data_dir):
+    # a local file:// URL stands in for the public URL: no network in tests
+    dest = cache.fetch("nb201", url=NB201_CSV.as_uri())
+    assert dest == data_dir / "nb201" / "nats_bench.csv"
+    assert hashlib.sha256(dest.read_bytes()).hexdigest() == cache.REMOTE_FILES["nb201"].sha256
+    # a second fetch keeps the valid file without downloading
+    assert cache.fetch("nb201", url="file:///does/not/exist") == dest
+
+
+def test_sha_mismatch_leaves_nothing_behind(data_dir, tmp_path):
+    fake = tmp_path / "fake.csv"
+    fake.write_text("not the benchmark\n")
+    with pytest.raises(ChecksumError, match="expected cb5d777e"):
+        cache.fetch("nb201", url=fake.as_uri())
+    target = data_dir / "nb201"
+    assert not target.exists() or list(target.iterdir()) == []
+
+
+def test_fetch_errors(data_dir):
+    with pytest.raises(DataError, match="unknown data set 'nb301'"):
+        cache.fetch("nb301")
+    with pytest.raises(DataError, match="could not download"):
+        cache.fetch("nb201", url="file:///does/not/exist.csv")
+    assert not (data_dir / "nb201" / "nats_bench.csv").exists()
+
+
+def test_corrupt_cached_file_is_replaced_on_fetch(data_dir):
+    dest = data_dir / "nb201" / "nats_bench.csv"
+    dest.parent.mkdir(parents=True)
+    dest.write_text("garbage")
+    cache.fetch("nb201", url=NB201_CSV.as_uri())
+    cache.verify("nb201")

@@ -1,0 +1,119 @@
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from nas_bench_graph import light_read
+
+from surrogate_nas.benchmarks import import_table, load_benchmark
+from surrogate_nas.benchmarks.readers import read_nb201_csv, read_table
+from surrogate_nas.errors import ChecksumError, DataError
+
+from ..conftest import NB201_CSV
+
+
+def test_nb201_csv_reader(nb201_table):
+    assert nb201_table.tasks == ["ImageNet16-120", "cifar10", "cifar100"]
+    assert nb201_table.metrics() == ["test_acc"]
+    best = nb201_table.series("ImageNet16-120", "test_acc").max()
+    assert best == pytest.approx(47.3111, abs=1e-3)
+    assert nb201_table.frame["arch"].nunique() == 15625
+
+
+def test_nas_bench_graph_reader_matches_package(nbg_table):
+    assert len(nbg_table.tasks) == 8
+    assert nbg_table.metrics() == ["latency", "params", "test_perf", "valid_perf"]
+    sp = nbg_table.space
+    raw = light_read("pubmed")
+    archs = sp.enumerate()[::997]
+    v = nbg_table.vector("pubmed", "valid_perf", archs)
+    assert np.allclose(v, [raw[int(sp.canonical(a))]["valid_perf"] for a in archs])
+    p = load_benchmark("nas-bench-graph-proteins")
+    assert p.tasks == ["proteins"] and p.frame["arch"].nunique() == 2021
+
+
+def test_nb201_csv_rejects_bad_files(tmp_path):
+    df = pd.read_csv(NB201_CSV)
+    p = tmp_path / "x.csv"
+    df.drop(columns=["UniqueString"]).to_csv(p, index=False)
+    with pytest.raises(DataError, match="missing column.*UniqueString"):
+        read_nb201_csv(p)
+    df.assign(Extra=1).to_csv(p, index=False)
+    with pytest.raises(DataError, match="unexpected column.*Extra"):
+        read_nb201_csv(p)
+    df.head(100).to_csv(p, index=False)
+    with pytest.raises(DataError, match="found 100"):
+        read_nb201_csv(p)
+    d = df.astype({"CIFAR10TestAccuracy200Epochs": object})
+    d.loc[5, "CIFAR10TestAccuracy200Epochs"] = "oops"
+    d.to_csv(p, index=False)
+    with pytest.raises(DataError, match="CIFAR10TestAccuracy200Epochs, row 7: value 'oops'"):
+        read_nb201_csv(p)
+
+
+def test_truncated_cached_file_fails_its_checksum(data_dir):
+    dest = data_dir / "nb201" / "nats_bench.csv"
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(NB201_CSV.read_bytes()[:100_000])
+    with pytest.raises(ChecksumError, match="truncated or corrupt"):
+        load_benchmark("nb201")
+    shutil.copy(NB201_CSV, dest)
+    assert load_benchmark("nb201").frame["arch"].nunique() == 15625
+
+
+def test_missing_cached_file_says_how_to_get_it(data_dir):
+    with pytest.raises(DataError, match="data fetch nb201"):
+        load_benchmark("nb201")
+
+
+NB = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"
+NB2 = "|skip_connect~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"
+
+
+def test_user_csv_wide_and_long(tmp_path):
+    wide = tmp_path / "lat.csv"
+    pd.DataFrame({"arch": [NB, NB2], "pixel7": [3.1, 4.2], "jetson": [1.0, 2.0]}).to_csv(wide, index=False)
+    t = read_table(wide, "nb201", metric="latency_ms")
+    assert t.tasks == ["jetson", "pixel7"] and t.metrics() == ["latency_ms"]
+    assert t.vector("pixel7", "latency_ms", [NB2])[0] == 4.2
+    long = tmp_path / "long.csv"
+    pd.DataFrame({"arch": [NB, NB2], "task": "svhn", "metric": "acc", "value": [90.0, 80.0], "seed": [0, 0]}).to_csv(long, index=False)
+    t = read_table(long, "nb201")
+    assert t.vector("svhn", "acc", [NB])[0] == 90.0
+    pq = tmp_path / "long.parquet"
+    pd.read_csv(long).to_parquet(pq)
+    assert len(read_table(pq, "nb201")) == 2
+
+
+@pytest.mark.parametrize(
+    "frame, kwargs, fragment",
+    [
+        ({"architecture": [NB], "dev": [1.0]}, {"metric": "m"}, "no architecture column 'arch'"),
+        ({"arch": [NB], "dev": [1.0]}, {}, "say which metric"),
+        ({"arch": [NB], "dev": ["fast"]}, {"metric": "m"}, "column 'dev', row 2: 'fast' is not a number"),
+        ({"arch": [NB, NB2], "dev": [1.0, None]}, {"metric": "m"}, "column 'dev', row 3: missing"),
+        ({"arch": [NB], "task": ["t"], "value": [1.0]}, {}, "found only task, value"),
+        ({"arch": [NB], "task": ["t"], "metric": ["m"], "value": [1.0], "note": ["x"]}, {}, "unexpected column.*note"),
+        ({"arch": ["|bad|"], "dev": [1.0]}, {"metric": "m"}, "row 0: nb201"),
+        ({"arch": [NB, NB], "dev": [1.0, 2.0]}, {"metric": "m"}, "conflicting values"),
+        ({"arch": ["0012:gcn-gat-skip-sage"], "dev": [1.0]}, {"metric": "m"}, "node groups"),
+    ],
+)
+def test_user_csv_bad_input(tmp_path, frame, kwargs, fragment):
+    p = tmp_path / "u.csv"
+    pd.DataFrame(frame).to_csv(p, index=False)
+    with pytest.raises(DataError, match=fragment):
+        read_table(p, "nb201", **kwargs)
+
+
+def test_import_stores_table_and_lists_it(tmp_path, data_dir):
+    src = tmp_path / "my-devices.csv"
+    pd.DataFrame({"arch": [NB, NB2], "pixel7": [3.1, 4.2]}).to_csv(src, index=False)
+    name, dest, _ = import_table(src, "nb201", metric="latency_ms")
+    assert name == "my-devices" and dest.is_file()
+    assert load_benchmark("my-devices").vector("pixel7", "latency_ms", [NB])[0] == 3.1
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"arch": [NB], "pixel7": ["x"]}).to_csv(bad, index=False)
+    with pytest.raises(DataError):
+        import_table(bad, "nb201", metric="latency_ms")
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["my-devices.parquet"]  # nothing half-written
