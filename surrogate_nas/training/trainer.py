@@ -1,0 +1,367 @@
+"""Train one NB-201 network with the benchmark's recipe; per-epoch checkpoints and resume.
+
+Default recipe (NB-201, 200-epoch setting): SGD with Nesterov momentum 0.9, lr 0.1 with cosine
+decay to 0 (stepped every iteration), weight decay 5e-4 on every parameter, batch 256,
+cross-entropy, random crop + horizontal flip for CIFAR/ImageNet16. ``epochs`` is an argument so
+verification can afford short runs.
+
+Determinism: weights are initialised from ``seed`` and every epoch's shuffling and augmentation use
+a generator seeded by ``(seed, epoch)``, so a run resumed from its epoch-``k`` checkpoint continues
+exactly as the uninterrupted run would (same device, same thread count).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ..errors import DataError, SurrogateNASError
+from ..io import atomic_path, atomic_write_text
+from ..spaces import Architecture, get_space
+from .data import ImageData, iterate_batches, load_dataset
+from .network import build_network, count_flops, count_parameters
+
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "TrainingError",
+    "TrainingOOMError",
+    "train",
+    "resolve_device",
+    "CHECKPOINT_NAME",
+]
+
+CHECKPOINT_NAME = "last.pt"
+_PRECISIONS = ("fp32", "bf16")
+
+
+class TrainingError(SurrogateNASError):
+    """Training could not run (bad configuration, device problem)."""
+
+
+class TrainingOOMError(TrainingError):
+    """The device ran out of memory; the message suggests a smaller batch."""
+
+
+@dataclass
+class TrainConfig:
+    """How to train one candidate. Defaults reproduce NB-201's 200-epoch recipe on its skeleton."""
+
+    epochs: int = 200
+    batch_size: int = 256
+    lr: float = 0.1
+    lr_min: float = 0.0
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    seed: int = 0
+    #: NB-201 macro skeleton: stem width and cells per stage (macro level of hierarchical search).
+    C: int = 16
+    N: int = 5
+    #: "cpu" (default), "cuda", "cuda:1", or "auto" (cuda when available).
+    device: str = "cpu"
+    #: "fp32" or "bf16" (autocast; weights and optimizer stay fp32).
+    precision: str = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    #: > 0: hold out this fraction of train as a validation split evaluated every epoch.
+    valid_fraction: float = 0.0
+    eval_batch_size: int = 512
+    #: torch intra-op threads for this run (None: leave torch's setting alone).
+    num_threads: int | None = None
+    progress: bool = True
+
+    #: Fields that do not change what is learned (excluded from :meth:`fingerprint`).
+    _NON_RESULT_FIELDS = ("progress", "num_threads", "eval_batch_size", "device", "compile")
+
+    def validate(self) -> "TrainConfig":
+        def positive_int(name):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise SurrogateNASError(f"TrainConfig.{name} must be a positive int, got {v!r}")
+
+        for name in ("epochs", "batch_size", "C", "eval_batch_size"):
+            positive_int(name)
+        if not isinstance(self.N, int) or self.N < 0:
+            raise SurrogateNASError(f"TrainConfig.N must be a non-negative int, got {self.N!r}")
+        for name in ("lr", "lr_min", "momentum", "weight_decay"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or v < 0 or not math.isfinite(v):
+                raise SurrogateNASError(f"TrainConfig.{name} must be a finite number >= 0, got {v!r}")
+        if self.precision not in _PRECISIONS:
+            raise SurrogateNASError(f"TrainConfig.precision must be one of {_PRECISIONS}, got {self.precision!r}")
+        if not 0.0 <= self.valid_fraction < 1.0:
+            raise SurrogateNASError(f"TrainConfig.valid_fraction must be in [0, 1), got {self.valid_fraction!r}")
+        if not isinstance(self.seed, int):
+            raise SurrogateNASError(f"TrainConfig.seed must be an int, got {self.seed!r}")
+        resolve_device(self.device)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise SurrogateNASError(f"unknown TrainConfig field(s) {unknown}; fields are {sorted(names)}")
+        return cls(**d)
+
+    def fingerprint(self) -> str:
+        """Short hash of every field that changes the trained result."""
+        d = {k: v for k, v in self.to_dict().items() if k not in self._NON_RESULT_FIELDS}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass
+class TrainResult:
+    """What one training run measured. Accuracies are percentages (as in NB-201's tables)."""
+
+    arch: str
+    dataset: str
+    seed: int
+    epochs: int
+    test_acc: float
+    test_loss: float
+    valid_acc: float | None
+    params: int
+    flops: int
+    train_seconds: float
+    images_per_second: float
+    device: str
+    resumed_from_epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` -> cuda when available, else cpu; anything else must be a valid, present device."""
+    if isinstance(device, torch.device):
+        dev = device
+    elif device == "auto":
+        dev = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    else:
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as e:
+            raise TrainingError(f"unknown device {device!r}: {e}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise TrainingError(f"device {str(device)!r} requested but CUDA is not available; use device='cpu' or 'auto'")
+    return dev
+
+
+# ---------------------------------------------------------------------- steps (module level: patchable)
+def _autocast(device: torch.device, precision: str):
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _train_step(model, x, y, optimizer, scheduler, device, precision) -> tuple[float, int]:
+    """One SGD step; returns (summed loss, correct predictions) over the batch."""
+    optimizer.zero_grad(set_to_none=True)
+    with _autocast(device, precision):
+        logits = model(x)
+        loss = nn.functional.cross_entropy(logits, y)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    return float(loss.detach()) * y.shape[0], int((logits.argmax(1) == y).sum())
+
+
+@torch.no_grad()
+def evaluate(model, x_all, y_all, data: ImageData, device, precision, batch_size, channels_last=False):
+    """(mean loss, accuracy %) of ``model`` on raw images ``x_all`` / labels ``y_all``."""
+    model.eval()
+    total_loss, correct, n = 0.0, 0, int(y_all.shape[0])
+    for idx in iterate_batches(n, batch_size):
+        x = data.prepare(x_all[idx], device)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = y_all[idx].to(device)
+        with _autocast(device, precision):
+            logits = model(x)
+        total_loss += float(nn.functional.cross_entropy(logits.float(), y, reduction="sum"))
+        correct += int((logits.argmax(1) == y).sum())
+    return total_loss / max(n, 1), 100.0 * correct / max(n, 1)
+
+
+def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    g = torch.Generator()
+    g.manual_seed((int(seed) * 1_000_003 + int(epoch)) % (2**63 - 1))
+    return g
+
+
+def _is_oom(e: BaseException) -> bool:
+    types = tuple(t for t in (getattr(torch, "OutOfMemoryError", None), getattr(torch.cuda, "OutOfMemoryError", None)) if t)
+    return isinstance(e, types) or (isinstance(e, RuntimeError) and "out of memory" in str(e).lower())
+
+
+# ---------------------------------------------------------------------- checkpoints
+def _save_checkpoint(path: Path, state: dict[str, Any], meta: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({**state, "meta_json": json.dumps(meta, sort_keys=True)}, tmp)
+    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True))
+
+
+def _load_checkpoint(path: Path, expected: dict[str, Any]) -> dict[str, Any]:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise DataError(f"cannot read checkpoint {str(path)!r}: {e}") from None
+    meta = json.loads(ckpt.get("meta_json", "{}"))
+    for key, value in expected.items():
+        if meta.get(key) != value:
+            raise DataError(
+                f"checkpoint {str(path)!r} belongs to another run ({key}={meta.get(key)!r}, this run has {value!r}); "
+                "use another checkpoint directory or delete it"
+            )
+    return ckpt
+
+
+# ---------------------------------------------------------------------- train
+def train(
+    arch: Architecture | str,
+    dataset: str | ImageData,
+    config: TrainConfig | None = None,
+    *,
+    data_root: str | os.PathLike | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    callback: Callable[[int, dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train the NB-201 network of ``arch`` on ``dataset`` and measure it on the held-out test split.
+
+    ``checkpoint_dir``: save ``last.pt`` (model/optimizer/scheduler state + JSON metadata) atomically
+    after every epoch and resume from it when present. ``callback(epoch, metrics)`` runs after each
+    epoch's checkpoint (epochs counted from 1). Raises InvalidArchitectureError for an arch of
+    another space, SurrogateNASError/DataError for a bad dataset or data root, TrainingOOMError when
+    the device runs out of memory.
+    """
+    config = (config or TrainConfig()).validate()
+    space = get_space("nb201")
+    arch = space.coerce(arch)
+    arch_str = space.format(arch)
+    data = load_dataset(dataset, data_root)
+    device = resolve_device(config.device)
+    if config.num_threads:
+        torch.set_num_threads(int(config.num_threads))
+
+    fit_data = data.split_valid(config.valid_fraction, config.seed) if config.valid_fraction > 0 else data
+    net = build_network(arch, data.num_classes, C=config.C, N=config.N, in_channels=data.in_channels, seed=config.seed)
+    params = count_parameters(net)
+    flops = count_flops(net, data.image_shape)
+    net = net.to(device)
+    if config.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    model = torch.compile(net) if config.compile else net
+
+    steps_per_epoch = math.ceil(len(fit_data) / config.batch_size)
+    optimizer = torch.optim.SGD(
+        net.parameters(), lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+        weight_decay=config.weight_decay,
+    )
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=config.epochs * steps_per_epoch, eta_min=config.lr_min
+    )
+    meta = {"arch": arch_str, "dataset": data.name, "config_fingerprint": config.fingerprint(), "config": config.to_dict()}
+    ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+
+    start_epoch, history, train_seconds, images = 0, [], 0.0, 0
+    if ckpt_path is not None and ckpt_path.is_file():
+        ckpt = _load_checkpoint(ckpt_path, {k: meta[k] for k in ("arch", "dataset", "config_fingerprint")})
+        net.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        start_epoch, history = int(ckpt["epoch"]), list(json.loads(ckpt["history_json"]))
+        train_seconds, images = float(ckpt["train_seconds"]), int(ckpt["images"])
+    resumed_from = start_epoch
+
+    bar = _progress(config, arch_str, data.name, start_epoch)
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            model.train()
+            g = _epoch_generator(config.seed, epoch)
+            t0 = time.perf_counter()
+            loss_sum, correct, seen = 0.0, 0, 0
+            for idx in iterate_batches(len(fit_data), config.batch_size, generator=g):
+                x = fit_data.prepare(fit_data.train_x[idx], device, generator=g)
+                if config.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                y = fit_data.train_y[idx].to(device)
+                try:
+                    l, c = _train_step(model, x, y, optimizer, scheduler, device, config.precision)
+                except Exception as e:
+                    if _is_oom(e):
+                        raise TrainingOOMError(
+                            f"out of memory on {device} training {arch_str} on {data.name} with batch_size="
+                            f"{config.batch_size} (C={config.C}, N={config.N}); try a smaller batch, e.g. "
+                            f"batch_size={max(1, config.batch_size // 2)}, or precision='bf16'"
+                        ) from e
+                    raise
+                loss_sum, correct, seen = loss_sum + l, correct + c, seen + y.shape[0]
+                if not math.isfinite(l):
+                    raise TrainingError(f"training {arch_str} diverged (loss {l}) at epoch {epoch + 1}; lower lr")
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            train_seconds += time.perf_counter() - t0
+            images += seen
+            metrics = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": 100.0 * correct / seen,
+                       "lr": float(scheduler.get_last_lr()[0])}
+            if config.valid_fraction > 0:
+                metrics["valid_loss"], metrics["valid_acc"] = evaluate(
+                    model, fit_data.test_x, fit_data.test_y, fit_data, device, config.precision,
+                    config.eval_batch_size, config.channels_last)
+            history.append(metrics)
+            if ckpt_path is not None:
+                _save_checkpoint(
+                    ckpt_path,
+                    {"model": net.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                     "epoch": epoch + 1, "history_json": json.dumps(history), "train_seconds": train_seconds,
+                     "images": images},
+                    {**meta, "epoch": epoch + 1},
+                )
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix({k: round(v, 3) for k, v in metrics.items() if k != "epoch"})
+            if callback is not None:
+                callback(epoch + 1, dict(metrics))
+    finally:
+        if bar is not None:
+            bar.close()
+
+    test_loss, test_acc = evaluate(model, data.test_x, data.test_y, data, device, config.precision,
+                                   config.eval_batch_size, config.channels_last)
+    return TrainResult(
+        arch=arch_str, dataset=data.name, seed=config.seed, epochs=config.epochs, test_acc=test_acc,
+        test_loss=test_loss, valid_acc=history[-1].get("valid_acc") if history else None, params=params,
+        flops=flops, train_seconds=train_seconds, images_per_second=images / train_seconds if train_seconds else 0.0,
+        device=_device_name(device), resumed_from_epoch=resumed_from, history=history,
+    )
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device}:{torch.cuda.get_device_name(device)}"
+    return str(device)
+
+
+def _progress(config: TrainConfig, arch: str, dataset: str, start: int):
+    if not config.progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=config.epochs, initial=start, desc=f"{dataset} {arch}", unit="epoch", leave=False)

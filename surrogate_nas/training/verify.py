@@ -1,0 +1,341 @@
+"""Top-k verification: train candidates for real, record the measurements, compare with predictions.
+
+``verify(candidates, config)`` is what ``surrogate-nas verify`` calls; :class:`TrainingEvaluator`
+is what ``search --evaluator train`` uses. Outputs under ``config.out_dir`` (every write atomic):
+
+- ``results.csv``: one row per (candidate, seed) with status/error, measured test accuracy, params,
+  FLOPs, wall time, device, and ``predicted`` when the candidates came with predictions;
+- ``summary.md``: predicted vs measured side by side (mean over seeds) + Kendall tau / Spearman rho;
+- ``records.parquet``: the successful measurements as a :class:`BenchmarkTable` (task = dataset;
+  metrics ``test_acc`` (%), ``params`` (M), ``flops`` (M), ``train_seconds``; seed; fidelity = epochs),
+  also appended to ``config.append_to`` when given;
+- ``verify.yaml``: the configuration; ``jobs/<key>/``: per-candidate checkpoints, results, attempt log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError, SurrogateNASError
+from ..io import atomic_path, atomic_write_text
+from ..spaces import Architecture, get_space
+from .backends import Backend, get_backend, make_job
+from .data import check_dataset
+from .trainer import TrainConfig
+
+__all__ = ["VerifyConfig", "verify", "read_candidates", "TrainingEvaluator", "RESULT_COLUMNS"]
+
+RESULT_COLUMNS = (
+    "arch", "seed", "status", "error", "predicted", "test_acc", "valid_acc", "params_m", "flops_m",
+    "train_seconds", "wall_seconds", "images_per_second", "epochs", "device", "attempts", "key",
+)
+RECORD_METRICS = {"test_acc": "test_acc", "params": "params_m", "flops": "flops_m", "train_seconds": "train_seconds"}
+
+
+@dataclass
+class VerifyConfig:
+    """What ``surrogate-nas verify`` needs. ``backend_options`` go to the backend's constructor
+    (``local``: ``workers``; ``ray``: ``address`` e.g. ``"auto"``, ``max_retries``)."""
+
+    dataset: str = "cifar10"
+    data_root: str | None = None
+    space: str = "nb201"
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seeds: tuple[int, ...] = (0,)
+    backend: str = "local"
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    out_dir: str = "runs/verify"
+    #: keep only the first ``top_k`` candidates (by ``predicted``, highest first, when present).
+    top_k: int | None = None
+    #: an existing BenchmarkTable parquet to append the new records to (created when missing).
+    append_to: str | None = None
+    source: str = "verify"
+
+    def validate(self) -> "VerifyConfig":
+        self.train.validate()
+        get_space(self.space)
+        if not self.seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in self.seeds):
+            raise SurrogateNASError(f"VerifyConfig.seeds must be a non-empty sequence of ints, got {self.seeds!r}")
+        if self.top_k is not None and (not isinstance(self.top_k, int) or self.top_k < 1):
+            raise SurrogateNASError(f"VerifyConfig.top_k must be a positive int or None, got {self.top_k!r}")
+        self.dataset = check_dataset(self.dataset, self.data_root)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["seeds"] = list(self.seeds)
+        return d
+
+
+def read_candidates(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a candidates CSV: column ``arch`` (native strings) and optionally ``predicted``."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"candidates file {str(p)!r} does not exist")
+    try:
+        df = pd.read_csv(p)
+    except Exception as e:
+        raise DataError(f"cannot read candidates CSV {str(p)!r}: {e}") from None
+    if "arch" not in df.columns:
+        raise DataError(f"candidates CSV {str(p)!r} needs a column 'arch' (and optionally 'predicted'); has {list(df.columns)}")
+    if "predicted" in df.columns:
+        try:
+            df["predicted"] = pd.to_numeric(df["predicted"], errors="raise")
+        except (ValueError, TypeError) as e:
+            raise DataError(f"candidates CSV {str(p)!r}: column 'predicted' is not numeric: {e}") from None
+    return df
+
+
+def _candidates(candidates, predicted, space) -> pd.DataFrame:
+    if isinstance(candidates, (str, os.PathLike)) and not _looks_like_arch(candidates):
+        df = read_candidates(candidates)
+    elif isinstance(candidates, pd.DataFrame):
+        if "arch" not in candidates.columns:
+            raise SurrogateNASError(f"candidates DataFrame needs an 'arch' column; has {list(candidates.columns)}")
+        df = candidates.copy()
+    else:
+        if isinstance(candidates, (str, Architecture)):
+            candidates = [candidates]
+        df = pd.DataFrame({"arch": list(candidates)})
+    if predicted is not None:
+        pred = list(predicted)
+        if len(pred) != len(df):
+            raise SurrogateNASError(f"predicted has {len(pred)} values for {len(df)} candidates")
+        df["predicted"] = pred
+    if df.empty:
+        raise SurrogateNASError("no candidates to verify")
+    archs = []
+    for i, a in enumerate(df["arch"]):
+        try:
+            archs.append(space.format(space.coerce(a)))
+        except ValueError as e:
+            raise type(e)(f"candidate {i}: {e}") from None
+    df["arch"] = archs
+    return df.reset_index(drop=True)
+
+
+def _looks_like_arch(s) -> bool:
+    return isinstance(s, str) and s.strip().startswith("|")
+
+
+def verify(
+    candidates: Sequence[Architecture | str] | pd.DataFrame | str | os.PathLike,
+    config: VerifyConfig | None = None,
+    *,
+    predicted: Sequence[float] | None = None,
+    backend: Backend | None = None,
+) -> pd.DataFrame:
+    """Train every candidate (for each seed) and write the outputs described in the module doc.
+
+    ``candidates``: architectures, a DataFrame with ``arch`` [+ ``predicted``], or a CSV path.
+    Returns ``results.csv``'s frame; ``frame.attrs`` holds ``kendall_tau``, ``spearman`` (or None)
+    and ``out_dir``. A failing candidate gets ``status="failed"`` and its ``error``; the others run.
+    Raises (before any training) on an unknown dataset, a missing data root, or an architecture
+    of another space.
+    """
+    config = (config or VerifyConfig()).validate()
+    space = get_space(config.space)
+    cands = _candidates(candidates, predicted, space)
+    if config.top_k is not None:
+        if "predicted" in cands.columns:
+            cands = cands.sort_values("predicted", ascending=False, kind="stable")
+        cands = cands.head(config.top_k).reset_index(drop=True)
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "verify.yaml", _yaml(config.to_dict()))
+
+    backend = backend if backend is not None else get_backend(config.backend, **config.backend_options)
+    jobs, rows = [], []
+    for i, arch in enumerate(cands["arch"]):
+        for seed in config.seeds:
+            cfg = dataclasses.replace(config.train, seed=int(seed))
+            job = make_job(arch, config.dataset, cfg, out / "jobs", config.data_root, space=space.name)
+            jobs.append(job)
+            rows.append((i, seed, job.key))
+    by_key = {r["key"]: r for r in backend.run(jobs)}
+
+    records = []
+    for i, seed, key in rows:
+        r = by_key[key]
+        row = {
+            "arch": cands["arch"].iloc[i], "seed": seed, "status": r.get("status"), "error": r.get("error"),
+            "predicted": cands["predicted"].iloc[i] if "predicted" in cands.columns else np.nan,
+            "test_acc": r.get("test_acc"), "valid_acc": r.get("valid_acc"),
+            "params_m": r["params"] / 1e6 if r.get("params") is not None else None,
+            "flops_m": r["flops"] / 1e6 if r.get("flops") is not None else None,
+            "train_seconds": r.get("train_seconds"), "wall_seconds": r.get("wall_seconds"),
+            "images_per_second": r.get("images_per_second"), "epochs": r.get("epochs"),
+            "device": r.get("device"), "attempts": r.get("attempts"), "key": key,
+        }
+        records.append(row)
+    res = pd.DataFrame(records, columns=list(RESULT_COLUMNS))
+    tau, rho = _correlations(res)
+    res.attrs.update({"kendall_tau": tau, "spearman": rho, "out_dir": str(out)})
+
+    with atomic_path(out / "results.csv") as tmp:
+        res.to_csv(tmp, index=False)
+    atomic_write_text(out / "summary.md", _summary(res, config, tau, rho))
+    _write_records(res, config, out)
+    return res
+
+
+def _correlations(res: pd.DataFrame) -> tuple[float | None, float | None]:
+    ok = res[(res["status"] == "ok") & res["predicted"].notna()]
+    if ok.empty:
+        return None, None
+    per_arch = ok.groupby("arch", sort=False).agg(predicted=("predicted", "first"), measured=("test_acc", "mean"))
+    if len(per_arch) < 2 or per_arch["predicted"].nunique() < 2 or per_arch["measured"].nunique() < 2:
+        return None, None
+    from scipy.stats import kendalltau, spearmanr
+
+    tau = float(kendalltau(per_arch["predicted"], per_arch["measured"]).statistic)
+    rho = float(spearmanr(per_arch["predicted"], per_arch["measured"]).statistic)
+    return tau, rho
+
+
+def _summary(res: pd.DataFrame, config: VerifyConfig, tau, rho) -> str:
+    t = config.train
+    lines = [
+        f"# Verification on {config.dataset}",
+        "",
+        f"{t.epochs} epochs, batch {t.batch_size}, lr {t.lr}, C={t.C}, N={t.N}, seeds {list(config.seeds)}, "
+        f"backend {config.backend}.",
+        "",
+        "| arch | predicted | measured test acc (%) | seeds ok | params (M) | FLOPs (M) | train s | device | status |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for arch, g in res.groupby("arch", sort=False):
+        ok = g[g["status"] == "ok"]
+        pred = g["predicted"].iloc[0]
+        meas = f"{ok['test_acc'].mean():.2f}" + (f" ± {ok['test_acc'].std():.2f}" if len(ok) > 1 else "") if len(ok) else "-"
+        status = "ok" if len(ok) == len(g) else "; ".join(str(e) for e in g.loc[g["status"] != "ok", "error"])
+        lines.append(
+            f"| {arch.replace('|', chr(92) + '|')} | {'-' if pd.isna(pred) else f'{pred:.4g}'} | {meas} | {len(ok)}/{len(g)} | "
+            f"{_fmt(ok['params_m'].mean() if len(ok) else None, 4)} | {_fmt(ok['flops_m'].mean() if len(ok) else None, 2)} | "
+            f"{_fmt(ok['train_seconds'].mean() if len(ok) else None, 1)} | {g['device'].dropna().iloc[0] if g['device'].notna().any() else '-'} | "
+            f"{status.replace('|', '/')} |"
+        )
+    lines += ["", f"Kendall tau (predicted vs measured): {_fmt(tau, 3)}; Spearman rho: {_fmt(rho, 3)}", ""]
+    return "\n".join(lines)
+
+
+def _fmt(x, digits) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def _records_frame(res: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    ok = res[res["status"] == "ok"]
+    parts = [
+        pd.DataFrame({"arch": ok["arch"], "task": dataset, "metric": metric, "value": ok[col].astype(float),
+                      "seed": ok["seed"].astype(int), "fidelity": ok["epochs"].astype(float)})
+        for metric, col in RECORD_METRICS.items()
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _write_records(res: pd.DataFrame, config: VerifyConfig, out: Path) -> None:
+    df = _records_frame(res, config.dataset)
+    if df.empty:
+        return
+    try:
+        from ..benchmarks.table import BenchmarkTable
+    except ImportError:  # pragma: no cover - the table module ships with the package
+        with atomic_path(out / "records.csv") as tmp:
+            df.to_csv(tmp, index=False)
+        return
+    table = BenchmarkTable.from_records(config.space, df, source=config.source)
+    table.to_parquet(out / "records.parquet")
+    if config.append_to:
+        target = Path(config.append_to)
+        if target.exists():
+            base = BenchmarkTable.read_parquet(target)
+            # re-verifying the same (arch, seed, epochs) replaces the older measurement
+            ident = ["key", "task", "metric", "seed", "fidelity"]
+            merged = pd.concat([base.frame, table.frame], ignore_index=True)
+            merged = merged.drop_duplicates(ident, keep="last")
+            table = BenchmarkTable(base.space, merged, base.source)
+        table.to_parquet(target)
+
+
+def _yaml(d: dict) -> str:
+    try:
+        import yaml
+
+        return yaml.safe_dump(d, sort_keys=False)
+    except ImportError:  # pragma: no cover
+        return json.dumps(d, indent=2)
+
+
+class TrainingEvaluator:
+    """Real-training evaluator for search loops: ``evaluate(archs)`` trains each candidate.
+
+    Returns one dict per architecture, in order: ``value`` (the measured ``metric``, NaN when
+    failed), ``cost_seconds`` (wall time of that training), ``status`` ("ok"/"failed"), ``error``,
+    plus ``params``/``flops`` (M) and ``key``. Results are cached on disk under ``work_dir`` by
+    canonical key, so an architecture evaluated twice (or an isomorphic one) trains once.
+    Use ``metric="valid_acc"`` with ``train_config.valid_fraction > 0`` to keep the test split
+    out of the search.
+    """
+
+    name = "train"
+
+    def __init__(
+        self,
+        dataset: str,
+        data_root: str | os.PathLike | None = None,
+        train_config: TrainConfig | None = None,
+        backend: str | Backend = "local",
+        work_dir: str | os.PathLike = "runs/train-evals",
+        space: str = "nb201",
+        metric: str = "test_acc",
+        backend_options: dict[str, Any] | None = None,
+    ):
+        self.dataset = dataset
+        self.data_root = data_root
+        self.train_config = train_config
+        self.backend = backend
+        self.work_dir = work_dir
+        self.space = space
+        self.metric = metric
+        self.backend_options = backend_options
+
+    def evaluate(self, archs: Sequence[Architecture | str]) -> list[dict[str, Any]]:
+        if self.metric not in ("test_acc", "valid_acc"):
+            raise SurrogateNASError(f"TrainingEvaluator: metric must be 'test_acc' or 'valid_acc', got {self.metric!r}")
+        cfg = (self.train_config or TrainConfig()).validate()
+        if self.metric == "valid_acc" and cfg.valid_fraction <= 0:
+            raise SurrogateNASError("TrainingEvaluator: metric 'valid_acc' needs train_config.valid_fraction > 0")
+        dataset = check_dataset(self.dataset, self.data_root)
+        space = get_space(self.space)
+        jobs = [make_job(a, dataset, cfg, self.work_dir, self.data_root, space=space.name) for a in archs]
+        backend = get_backend(self.backend, **(self.backend_options or {}))
+        by_key = {r["key"]: r for r in backend.run(jobs)}
+        out = []
+        for j in jobs:
+            r = by_key[j.key]
+            ok = r.get("status") == "ok"
+            value = r.get(self.metric) if ok else None
+            out.append({
+                "value": float(value) if value is not None else float("nan"),
+                "cost_seconds": float(r.get("wall_seconds") or 0.0),
+                "status": r.get("status"),
+                "error": r.get("error"),
+                "params": r["params"] / 1e6 if ok else None,
+                "flops": r["flops"] / 1e6 if ok else None,
+                "key": j.key,
+            })
+        return out
+
+    __call__ = evaluate
+
+    def __repr__(self) -> str:
+        return f"TrainingEvaluator(dataset={self.dataset!r}, backend={self.backend!r}, metric={self.metric!r})"
