@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from surrogate_nas.errors import DataError, InvalidArchitectureError, SurrogateNASError
+from surrogate_nas.spaces import Architecture
+from surrogate_nas.training import TrainConfig, TrainingError, TrainingOOMError, train
+from surrogate_nas.training import trainer as trainer_mod
+
+from .conftest import ARCH_A, ARCH_B
+
+
+def test_trains_a_real_candidate_well_above_chance(tiny_config):
+    r = train(ARCH_A, "digits", tiny_config)
+    assert r.test_acc > 80.0  # chance is 10%
+    assert r.epochs == 3 and len(r.history) == 3 and r.history[-1]["lr"] < r.history[0]["lr"]
+    assert r.params > 0 and r.flops > 0 and r.images_per_second > 0 and r.device == "cpu"
+    assert r.arch == ARCH_A and r.dataset == "digits" and r.resumed_from_epoch == 0
+
+
+def test_same_seed_same_result(tiny_config):
+    cfg = dataclasses.replace(tiny_config, epochs=1)
+    a, b = train(ARCH_B, "digits", cfg), train(ARCH_B, "digits", cfg)
+    assert a.test_acc == b.test_acc and a.history[0]["train_loss"] == b.history[0]["train_loss"]
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_from_last_epoch_and_matches(tmp_path, tiny_config):
+    full = train(ARCH_B, "digits", tiny_config, checkpoint_dir=tmp_path / "full")
+
+    def stop_after_first(epoch, metrics):
+        if epoch == 1:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        train(ARCH_B, "digits", tiny_config, checkpoint_dir=tmp_path / "cut", callback=stop_after_first)
+    meta = json.loads((tmp_path / "cut" / "last.json").read_text())
+    assert meta["epoch"] == 1 and meta["arch"] == ARCH_B
+
+    resumed = train(ARCH_B, "digits", tiny_config, checkpoint_dir=tmp_path / "cut")
+    assert resumed.resumed_from_epoch == 1
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
+    for h_resumed, h_full in zip(resumed.history, full.history):
+        assert h_resumed == pytest.approx(h_full)
+    assert resumed.test_acc == pytest.approx(full.test_acc)
+    a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["model"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], msg=k)
+
+    # a finished checkpoint resumes to "nothing left to do"
+    again = train(ARCH_B, "digits", tiny_config, checkpoint_dir=tmp_path / "cut")
+    assert again.resumed_from_epoch == 3 and again.test_acc == pytest.approx(full.test_acc)
+
+
+def test_checkpoint_of_another_run_is_refused(tmp_path, tiny_config):
+    cfg = dataclasses.replace(tiny_config, epochs=1)
+    train(ARCH_B, "digits", cfg, checkpoint_dir=tmp_path)
+    with pytest.raises(DataError, match="belongs to another run"):
+        train(ARCH_A, "digits", cfg, checkpoint_dir=tmp_path)
+
+
+def test_valid_split_is_evaluated_every_epoch(tiny_config):
+    r = train(ARCH_A, "digits", dataclasses.replace(tiny_config, epochs=2, valid_fraction=0.2))
+    assert all("valid_acc" in h for h in r.history) and r.valid_acc == r.history[-1]["valid_acc"]
+
+
+def test_bf16_autocast_and_channels_last_run_on_cpu(tiny_config):
+    cfg = dataclasses.replace(tiny_config, epochs=1, precision="bf16", channels_last=True, device="auto")
+    r = train(ARCH_A, "digits", cfg)
+    assert r.test_acc > 10.0 and (r.device == "cpu" or r.device.startswith("cuda"))
+
+
+def test_out_of_memory_gives_a_clear_message(monkeypatch, tiny_config):
+    def oom(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(trainer_mod, "_train_step", oom)
+    with pytest.raises(TrainingOOMError, match=r"out of memory.*batch_size=128.*smaller batch.*batch_size=64"):
+        train(ARCH_A, "digits", tiny_config)
+
+
+def test_bad_input(tiny_config, tmp_path):
+    other = Architecture("nas-bench-graph", ("gcn", "gat", "sage", "gin"), (0, 0, 1, 2))
+    with pytest.raises(InvalidArchitectureError, match="nas-bench-graph"):
+        train(other, "digits", tiny_config)
+    with pytest.raises(SurrogateNASError, match="unknown dataset 'imagenet1k'"):
+        train(ARCH_A, "imagenet1k", tiny_config)
+    with pytest.raises(DataError, match=str(tmp_path / "cifar")):
+        train(ARCH_A, "cifar10", tiny_config, data_root=tmp_path / "cifar")
+    with pytest.raises(SurrogateNASError, match="batch_size"):
+        train(ARCH_A, "digits", dataclasses.replace(tiny_config, batch_size=0))
+    with pytest.raises(SurrogateNASError, match="precision"):
+        train(ARCH_A, "digits", dataclasses.replace(tiny_config, precision="fp8"))
+    if not torch.cuda.is_available():
+        with pytest.raises(TrainingError, match="CUDA is not available"):
+            train(ARCH_A, "digits", dataclasses.replace(tiny_config, device="cuda"))
+
+
+def test_config_round_trip_and_fingerprint():
+    c = TrainConfig(epochs=12)
+    assert TrainConfig.from_dict(c.to_dict()) == c
+    assert c.fingerprint() == dataclasses.replace(c, progress=False, device="auto").fingerprint()
+    assert c.fingerprint() != dataclasses.replace(c, lr=0.05).fingerprint()
+    with pytest.raises(SurrogateNASError, match="unknown TrainConfig field"):
+        TrainConfig.from_dict({"epoch": 3})
+    d = TrainConfig()
+    assert (d.epochs, d.batch_size, d.lr, d.momentum, d.nesterov, d.weight_decay, d.C, d.N) == (
+        200, 256, 0.1, 0.9, True, 5e-4, 16, 5)
