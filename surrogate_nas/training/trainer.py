@@ -257,8 +257,16 @@ def train(
     arch_str = space.format(arch)
     data = load_dataset(dataset, data_root)
     device = resolve_device(config.device)
+    threads_before = torch.get_num_threads()
     if config.num_threads:
         torch.set_num_threads(int(config.num_threads))
+    try:
+        return _train(arch, arch_str, data, device, config, checkpoint_dir, callback)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train(arch, arch_str, data, device, config, checkpoint_dir, callback) -> TrainResult:
 
     fit_data = data.split_valid(config.valid_fraction, config.seed) if config.valid_fraction > 0 else data
     net = build_network(arch, data.num_classes, C=config.C, N=config.N, in_channels=data.in_channels, seed=config.seed)

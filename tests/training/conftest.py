@@ -19,7 +19,10 @@ ARCH_C = PARAM_VECTORS[0][2]
 
 @pytest.fixture
 def tiny_config():
-    """A tiny NB-201 network (C=8, N=1) and a short recipe that learns digits in a second or two."""
+    """A tiny NB-201 network (C=8, N=1) and a short recipe that learns digits in a second or two.
+
+    One intra-op thread: two threads on a busy 2-core machine slow tiny convolutions down many times.
+    """
     from surrogate_nas.training import TrainConfig
 
-    return TrainConfig(epochs=3, C=8, N=1, batch_size=128, lr=0.05, progress=False, num_threads=2)
+    return TrainConfig(epochs=3, C=8, N=1, batch_size=128, lr=0.05, progress=False, num_threads=1)
