@@ -99,8 +99,16 @@ def main(argv=None):
     if args.threads is None and args.quick and not gpu:
         # one thread: on a small, shared CPU box two OpenMP threads can thrash and run many times slower
         args.threads = 1
+    threads_before = torch.get_num_threads()
     if args.threads:
         torch.set_num_threads(args.threads)
+    try:
+        return _run(args, device, gpu)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run(args, device, gpu):
     quick_defaults = dict(batch_size=32, steps=3, warmup=1, repeats=3)
     full_defaults = dict(batch_size=256 if gpu else 64, steps=20 if gpu else 5, warmup=5 if gpu else 2, repeats=5)
     for k, v in (quick_defaults if args.quick else full_defaults).items():

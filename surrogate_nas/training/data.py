@@ -96,17 +96,20 @@ class ImageData:
 
 
 def _random_crop_flip(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
-    """torchvision's RandomCrop(size, padding) + RandomHorizontalFlip on a batch (zero padding)."""
-    n, _, h, w = x.shape
-    offsets = torch.randint(0, 2 * padding + 1, (n, 2), generator=generator)
-    flips = torch.rand(n, generator=generator) < 0.5
+    """torchvision's RandomCrop(size, padding) + RandomHorizontalFlip on a batch (zero padding).
+
+    Random draws come from the CPU ``generator``; the crop itself is one gather on ``x``'s device.
+    """
+    n, c, h, w = x.shape
+    offsets = torch.randint(0, 2 * padding + 1, (n, 2), generator=generator).to(x.device)
+    flips = (torch.rand(n, generator=generator) < 0.5).to(x.device)
     padded = torch.nn.functional.pad(x, (padding, padding, padding, padding))
-    out = torch.empty_like(x)
-    for i in range(n):
-        oy, ox = int(offsets[i, 0]), int(offsets[i, 1])
-        crop = padded[i, :, oy : oy + h, ox : ox + w]
-        out[i] = crop.flip(-1) if flips[i] else crop
-    return out
+    rows = offsets[:, 0:1] + torch.arange(h, device=x.device)  # n x h
+    cols = offsets[:, 1:2] + torch.arange(w, device=x.device)  # n x w
+    cols = torch.where(flips[:, None], cols.flip(-1), cols)
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    chan = torch.arange(c, device=x.device)[None, :, None, None]
+    return padded[batch, chan, rows[:, None, :, None], cols[:, None, None, :]]
 
 
 def iterate_batches(

@@ -100,3 +100,19 @@ def test_valid_split_is_held_out_of_train():
     v = d.split_valid(0.2, seed=0)
     assert len(v) + len(v.test_y) == len(d)
     assert torch.equal(v.test_y, d.split_valid(0.2, seed=0).test_y)
+
+
+def test_random_crop_flip_matches_a_per_image_reference():
+    from surrogate_nas.training.data import _random_crop_flip
+
+    x = torch.randn(6, 3, 8, 8)
+    out = _random_crop_flip(x, 2, torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(1)
+    offsets = torch.randint(0, 5, (6, 2), generator=g)
+    flips = torch.rand(6, generator=g) < 0.5
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for i in range(6):
+        oy, ox = int(offsets[i, 0]), int(offsets[i, 1])
+        ref = padded[i, :, oy : oy + 8, ox : ox + 8]
+        assert torch.equal(out[i], ref.flip(-1) if flips[i] else ref)
+    assert flips.any() and not flips.all()
