@@ -256,4 +256,7 @@ BACKENDS.register("ray")(RayBackend)
 
 def get_backend(name_or_backend: str | Backend, **options) -> Backend:
     """A backend by name (``local`` / ``ray``) with constructor ``options``, or an instance as is."""
-    return BACKENDS.get(name_or_backend, **options)
+    try:
+        return BACKENDS.get(name_or_backend, **options)
+    except TypeError as e:
+        raise SurrogateNASError(f"bad options {options!r} for training backend {name_or_backend!r}: {e}") from None

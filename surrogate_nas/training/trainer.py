@@ -262,6 +262,14 @@ def train(
         torch.set_num_threads(int(config.num_threads))
     try:
         return _train(arch, arch_str, data, device, config, checkpoint_dir, callback)
+    except Exception as e:
+        if _is_oom(e):
+            raise TrainingOOMError(
+                f"out of memory on {device} training {arch_str} on {data.name} with batch_size="
+                f"{config.batch_size} (C={config.C}, N={config.N}); try a smaller batch, e.g. "
+                f"batch_size={max(1, config.batch_size // 2)}, or precision='bf16'"
+            ) from e
+        raise
     finally:
         torch.set_num_threads(threads_before)
 
@@ -310,16 +318,7 @@ def _train(arch, arch_str, data, device, config, checkpoint_dir, callback) -> Tr
                 if config.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
                 y = fit_data.train_y[idx].to(device)
-                try:
-                    l, c = _train_step(model, x, y, optimizer, scheduler, device, config.precision)
-                except Exception as e:
-                    if _is_oom(e):
-                        raise TrainingOOMError(
-                            f"out of memory on {device} training {arch_str} on {data.name} with batch_size="
-                            f"{config.batch_size} (C={config.C}, N={config.N}); try a smaller batch, e.g. "
-                            f"batch_size={max(1, config.batch_size // 2)}, or precision='bf16'"
-                        ) from e
-                    raise
+                l, c = _train_step(model, x, y, optimizer, scheduler, device, config.precision)
                 loss_sum, correct, seen = loss_sum + l, correct + c, seen + y.shape[0]
                 if not math.isfinite(l):
                     raise TrainingError(f"training {arch_str} diverged (loss {l}) at epoch {epoch + 1}; lower lr")

@@ -118,3 +118,12 @@ def test_local_process_pool_backend(tmp_path, tiny_config):
     assert [r["key"] for r in res] == [j.key for j in jobs]
     assert json.loads((backends_mod.job_dir(jobs[0]) / "result.json").read_text())["test_acc"] == res[0]["test_acc"]
     assert np.isfinite(res[1]["test_acc"])
+
+
+def test_unknown_backend_and_bad_backend_options(tmp_path, tiny_config):
+    from surrogate_nas.training import get_backend
+
+    with pytest.raises(SurrogateNASError, match="unknown training backend 'slurm'.*local, ray"):
+        get_backend("slurm")
+    with pytest.raises(SurrogateNASError, match="bad options.*'local'"):
+        get_backend("local", address="auto")
