@@ -114,3 +114,24 @@ def test_config_round_trip_and_fingerprint():
     d = TrainConfig()
     assert (d.epochs, d.batch_size, d.lr, d.momentum, d.nesterov, d.weight_decay, d.C, d.N) == (
         200, 256, 0.1, 0.9, True, 5e-4, 16, 5)
+
+
+@pytest.mark.slow
+def test_full_nb201_skeleton_learns_digits_at_32px():
+    """The benchmark-size network (C=16, N=5) on digits upsampled to 32x32 (minutes on 2 CPU cores)."""
+    from surrogate_nas.training import load_dataset
+
+    data = load_dataset("digits", upsample=4)
+    cfg = TrainConfig(epochs=3, batch_size=64, lr=0.05, progress=False, num_threads=1)
+    r = train(ARCH_A, data, cfg)
+    assert data.image_shape == (1, 32, 32) and r.params > 1e6
+    assert r.test_acc > 50.0
+
+
+@pytest.mark.gpu
+def test_trains_on_gpu_with_bf16_and_channels_last(tiny_config):
+    if not torch.cuda.is_available():
+        pytest.fail("a gpu-marked test was selected but CUDA is not available")
+    cfg = dataclasses.replace(tiny_config, device="auto", precision="bf16", channels_last=True, num_threads=None)
+    r = train(ARCH_A, "digits", cfg)
+    assert r.device.startswith("cuda") and r.test_acc > 50.0
