@@ -145,26 +145,33 @@ class LocalBackend(Backend):
 
     name = "local"
 
-    def __init__(self, workers: int = 1):
+    def __init__(self, workers: int = 1, progress: bool = True):
         if not isinstance(workers, int) or workers < 1:
             raise SurrogateNASError(f"LocalBackend: workers must be a positive int, got {workers!r}")
-        self.workers = workers
+        self.workers, self.progress = workers, progress
 
     def _run(self, jobs):
         if self.workers == 1 or len(jobs) <= 1:
-            return {j.key: run_job(j) for j in jobs}
+            out = {}
+            with _bar(len(jobs), self.progress) as bar:
+                for j in jobs:
+                    out[j.key] = run_job(j)
+                    bar.update(1)
+            return out
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         out: dict[str, dict[str, Any]] = {}
         with ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn")) as pool:
             futures = {pool.submit(run_job, j): j for j in jobs}
-            for fut in as_completed(futures):
-                j = futures[fut]
-                try:
-                    out[j.key] = fut.result()
-                except Exception as e:  # the worker process died
-                    out[j.key] = _read_result(job_dir(j) / RESULT_NAME) or _failed(j, f"{type(e).__name__}: {e}")
+            with _bar(len(jobs), self.progress) as bar:
+                for fut in as_completed(futures):
+                    j = futures[fut]
+                    try:
+                        out[j.key] = fut.result()
+                    except Exception as e:  # the worker process died
+                        out[j.key] = _read_result(job_dir(j) / RESULT_NAME) or _failed(j, f"{type(e).__name__}: {e}")
+                    bar.update(1)
         return out
 
     def __repr__(self) -> str:
@@ -187,12 +194,14 @@ class RayBackend(Backend):
     name = "ray"
 
     def __init__(self, address: str | None = None, max_retries: int = 3, num_cpus_per_task: float = 1,
-                 num_gpus_per_task: float | None = None, init_kwargs: dict[str, Any] | None = None):
+                 num_gpus_per_task: float | None = None, init_kwargs: dict[str, Any] | None = None,
+                 progress: bool = True):
         if not isinstance(max_retries, int) or max_retries < 0:
             raise SurrogateNASError(f"RayBackend: max_retries must be an int >= 0, got {max_retries!r}")
         self.address, self.max_retries = address, max_retries
         self.num_cpus_per_task, self.num_gpus_per_task = num_cpus_per_task, num_gpus_per_task
         self.init_kwargs = dict(init_kwargs or {})
+        self.progress = progress
 
     def _run(self, jobs):
         try:
@@ -221,15 +230,17 @@ class RayBackend(Backend):
                 )
                 refs[remote.remote(j)] = j
             pending = list(refs)
-            while pending:
-                done, pending = ray.wait(pending, num_returns=1)
-                for ref in done:
-                    j = refs[ref]
-                    try:
-                        res = ray.get(ref)
-                    except Exception as e:  # retries exhausted (worker died each time) or task error
-                        res = _read_result(job_dir(j) / RESULT_NAME) or _failed(j, f"{type(e).__name__}: {e}")
-                    out.setdefault(j.key, res)
+            with _bar(len(jobs), self.progress) as bar:
+                while pending:
+                    done, pending = ray.wait(pending, num_returns=1)
+                    for ref in done:
+                        j = refs[ref]
+                        try:
+                            res = ray.get(ref)
+                        except Exception as e:  # retries exhausted (worker died each time) or task error
+                            res = _read_result(job_dir(j) / RESULT_NAME) or _failed(j, f"{type(e).__name__}: {e}")
+                        out.setdefault(j.key, res)
+                        bar.update(1)
             return out
         finally:
             if started:
@@ -237,6 +248,12 @@ class RayBackend(Backend):
 
     def __repr__(self) -> str:
         return f"RayBackend(address={self.address!r}, max_retries={self.max_retries})"
+
+
+def _bar(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="candidates", unit="cand", disable=not enabled)
 
 
 def ray_runtime_env() -> dict[str, Any]:

@@ -156,10 +156,14 @@ def check_dataset(name: str, data_root: str | os.PathLike | None = None) -> str:
     if name in _CIFAR:
         spec = _CIFAR[name]
         root = _need_root(data_root, name, _cifar_how(spec))
-        if not any((root / d).is_dir() for d in (spec["bin_dir"], spec["py_dir"])) and not all(
-            (root / f).is_file() for f in spec["train"] + spec["test"]
-        ):
+        has_bin = (root / spec["bin_dir"]).is_dir() or all((root / f).is_file() for f in spec["train"] + spec["test"])
+        if not has_bin and not (root / spec["py_dir"]).is_dir():
             raise DataError(f"{name} not found under data root {str(root)!r}: {_cifar_how(spec)}")
+        if not has_bin and _torchvision() is None:
+            raise DataError(
+                f"found {str(root / spec['py_dir'])!r} (the python/pickle version) but torchvision is not "
+                f"importable; install 'surrogate-nas[vision]' or use the binary version: {_cifar_how(spec)}"
+            )
     elif name == "ImageNet16-120":
         root = _need_root(data_root, name, _IN16_HOW)
         base = root / "ImageNet16-120" if (root / "ImageNet16-120").is_dir() else root

@@ -116,3 +116,14 @@ def test_random_crop_flip_matches_a_per_image_reference():
         ref = padded[i, :, oy : oy + 8, ox : ox + 8]
         assert torch.equal(out[i], ref.flip(-1) if flips[i] else ref)
     assert flips.any() and not flips.all()
+
+
+def test_cifar_python_version_without_torchvision_is_refused_up_front(tmp_path, monkeypatch):
+    from surrogate_nas.training import data as data_mod
+
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    monkeypatch.setattr(data_mod, "_torchvision", lambda: None)
+    with pytest.raises(DataError, match="torchvision is not importable.*binary version"):
+        check_dataset("cifar10", tmp_path)
+    with pytest.raises(DataError, match="torchvision is not importable"):
+        load_dataset("cifar10", tmp_path)
