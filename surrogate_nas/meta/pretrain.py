@@ -1,0 +1,67 @@
+"""Meta-train a GNN predictor on benchmark tasks and return/save the checkpoint."""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+from ..benchmarks import BenchmarkTable
+from ..errors import DataError
+from ..predictors.features import SourceValues
+from ..predictors.gnn import GraphRegressor, ModelConfig
+from .checkpoint import Checkpoint
+from .maml import MetaConfig, MetaLearner
+from .tasks import table_tasks
+
+
+def pretrain(
+    table: BenchmarkTable,
+    train_tasks: Sequence[str],
+    metric: str,
+    model_config: ModelConfig | None = None,
+    meta_config: MetaConfig | None = None,
+    val_tasks: Sequence[str] = (),
+    benchmark_name: str | None = None,
+    use_sources: bool = True,
+    higher_is_better: bool = True,
+    progress: bool = True,
+) -> Checkpoint:
+    """Meta-learn an initialisation over ``train_tasks`` (metric ``metric``) of ``table``.
+
+    Each training task sees the other training tasks' values of the same architectures as
+    source features; a new task later sees all of them. ``val_tasks`` (optional, disjoint) are
+    used only for early stopping; without them a held-out share of archs of each training task is.
+    """
+    train_tasks, val_tasks = list(train_tasks), list(val_tasks)
+    if not train_tasks:
+        raise DataError("pretrain: no training tasks given")
+    for t in train_tasks + val_tasks:
+        if t not in table.tasks:
+            raise DataError(f"pretrain: unknown task {t!r}; tasks of {table.source}: {', '.join(table.tasks)}")
+        if metric not in table.metrics(t):
+            raise DataError(f"pretrain: task {t!r} has no metric {metric!r}; it has {', '.join(table.metrics(t))}")
+    if set(train_tasks) & set(val_tasks):
+        raise DataError(f"pretrain: tasks {sorted(set(train_tasks) & set(val_tasks))} are both training and validation tasks")
+    model_config = model_config or ModelConfig()
+    meta_config = meta_config or MetaConfig()
+    if use_sources and len(train_tasks) < 2:
+        model_config.use_sources = False  # a single task has no other task to learn source transfer from
+    model_config.use_sources = model_config.use_sources and use_sources
+    src_tasks = tuple(train_tasks) if model_config.use_sources else ()
+    sources = SourceValues(table, src_tasks, metric, higher_is_better)
+    tasks = table_tasks(table, train_tasks, metric, sources)
+    vals = table_tasks(table, val_tasks, metric, sources) if val_tasks else []
+    model = GraphRegressor(len(table.space.vocabulary), model_config)
+    t0 = time.perf_counter()
+    learner = MetaLearner(model, meta_config).fit(tasks, vals, progress=progress)
+    seconds = time.perf_counter() - t0
+    return Checkpoint(
+        space=table.space,
+        model=learner.model,
+        meta=meta_config.to_dict(),
+        sources={"benchmark": benchmark_name or table.source, **sources.config()},
+        target_metric=metric,
+        inner_lrs=learner.inner_lrs,
+        info={"train_tasks": train_tasks, "val_tasks": val_tasks, "best_val_tau": learner.best_val_tau,
+              "history": learner.history, "train_seconds": seconds},
+    )

@@ -1,0 +1,134 @@
+"""Meta-learning tasks and the episode sampler.
+
+A *task* is one target (a dataset or device of a benchmark table, one metric) over a list of
+architectures, with the source-task values each architecture has on the *other* tasks.
+An *episode* draws K support and Q query architectures from a task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..benchmarks import BenchmarkTable
+from ..errors import DataError
+from ..graphs import to_batch
+from ..predictors.features import SourceValues, support_correlations
+from ..spaces import Architecture, SearchSpace
+
+
+@dataclass
+class Task:
+    """Targets ``y`` of one task over ``archs`` and their source-task values ``src`` [n, S]."""
+
+    name: str
+    space: SearchSpace
+    archs: list[Architecture]
+    y: np.ndarray
+    src: np.ndarray
+
+    def __post_init__(self):
+        self.y = np.asarray(self.y, dtype=np.float64)
+        if len(self.archs) != len(self.y) or len(self.src) != len(self.y):
+            raise DataError(f"task {self.name!r}: {len(self.archs)} archs, {len(self.y)} targets, {len(self.src)} source rows")
+        if len(self.y) < 4:
+            raise DataError(f"task {self.name!r} has only {len(self.y)} architectures")
+
+
+def table_tasks(
+    table: BenchmarkTable, tasks: Sequence[str], metric: str, sources: SourceValues | None = None,
+    source_metric: str | None = None,
+) -> list[Task]:
+    """One :class:`Task` per name; each sees the *other* given tasks as its sources."""
+    sources = sources or SourceValues(table, tuple(tasks), source_metric or metric)
+    out = []
+    for t in tasks:
+        archs = table.archs(t, metric)
+        src = sources.without(t)
+        out.append(Task(t, table.space, archs, table.vector(t, metric, archs), src(table.space, archs)))
+    return out
+
+
+@dataclass
+class Episode:
+    """Tensors of one episode (support and query share the task's source-correlation vector)."""
+
+    task: str
+    support: tuple
+    query: tuple
+    y_support: torch.Tensor
+    y_query: torch.Tensor
+    corr: torch.Tensor
+    y_mean: float
+    y_std: float
+
+
+def graph_inputs(space: SearchSpace, archs: Sequence[Architecture], src: np.ndarray, device="cpu") -> tuple:
+    """(x, edge_index, batch, num_graphs, src) for :class:`GraphRegressor` from architectures."""
+    b = to_batch(space, archs)
+    return (b.x.to(device), b.edge_index.to(device), b.batch.to(device), len(archs),
+            torch.as_tensor(src, dtype=torch.float32, device=device))
+
+
+def normalise(y: np.ndarray, where: str) -> tuple[float, float]:
+    """Mean and std of support targets; constant targets cannot be normalised."""
+    mean, std = float(np.mean(y)), float(np.std(y))
+    if not np.isfinite(mean) or not np.isfinite(std):
+        raise DataError(f"{where}: targets contain NaN/inf")
+    if std < 1e-12 * max(1.0, abs(mean)):
+        raise DataError(f"{where}: all {len(y)} support targets are equal ({mean!r}); a ranking cannot be learned")
+    return mean, std
+
+
+def make_episode(task: Task, support_idx: np.ndarray, query_idx: np.ndarray, device="cpu") -> Episode:
+    ys, yq = task.y[support_idx], task.y[query_idx]
+    mean, std = normalise(ys, f"task {task.name!r}")
+    corr = support_correlations(task.src[support_idx], ys)
+    return Episode(
+        task=task.name,
+        support=graph_inputs(task.space, [task.archs[i] for i in support_idx], task.src[support_idx], device),
+        query=graph_inputs(task.space, [task.archs[i] for i in query_idx], task.src[query_idx], device),
+        y_support=torch.tensor((ys - mean) / std, dtype=torch.float32, device=device),
+        y_query=torch.tensor((yq - mean) / std, dtype=torch.float32, device=device),
+        corr=torch.as_tensor(corr, dtype=torch.float32, device=device),
+        y_mean=mean,
+        y_std=std,
+    )
+
+
+class EpisodeSampler:
+    """Draws episodes: a task, K support archs (K log-uniform in ``support_range``), Q query archs.
+
+    ``pool`` restricts which architecture indices of each task may be drawn (meta-train/meta-val split).
+    """
+
+    def __init__(self, tasks: Sequence[Task], support_range=(5, 50), query_size=128, pools=None, device="cpu",
+                 source_dropout: float = 0.0):
+        self.tasks = list(tasks)
+        self.support_range = support_range
+        self.query_size = query_size
+        self.pools = pools or [np.arange(len(t.y)) for t in self.tasks]
+        self.device = device
+        self.source_dropout = source_dropout
+
+    def sample(self, rng: np.random.Generator, task_index: int | None = None, k: int | None = None) -> Episode:
+        ti = int(rng.integers(len(self.tasks))) if task_index is None else task_index
+        task, pool = self.tasks[ti], self.pools[ti]
+        if k is None:
+            lo, hi = self.support_range
+            k = int(round(np.exp(rng.uniform(np.log(lo), np.log(hi)))))
+        k = min(k, len(pool) - 2)
+        q = min(self.query_size, len(pool) - k)
+        for _ in range(20):
+            idx = rng.choice(pool, size=k + q, replace=False)
+            if np.ptp(task.y[idx[:k]]) > 0:
+                break
+        if self.source_dropout > 0 and task.src.shape[1] > 1:
+            keep = rng.random(task.src.shape[1]) >= self.source_dropout
+            if not keep.any():
+                keep[int(rng.integers(len(keep)))] = True
+            task = Task(task.name, task.space, task.archs, task.y, task.src[:, keep])
+        return make_episode(task, idx[:k], idx[k:], self.device)

@@ -1,0 +1,91 @@
+"""The GNN regressor: PyG convolutions over architecture graphs + a set encoder over source-task values.
+
+The module holds no BatchNorm running statistics (LayerNorm only), so it can be meta-learned
+functionally with ``torch.func.functional_call``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch_geometric.nn import GATConv, GCNConv, GINConv, global_add_pool, global_mean_pool
+
+CONVS = ("gin", "gat", "gcn")
+
+
+@dataclass
+class ModelConfig:
+    """Hyper-parameters of :class:`GraphRegressor` (saved with every checkpoint)."""
+
+    conv: str = "gin"
+    hidden: int = 64
+    layers: int = 3
+    use_sources: bool = True
+    bidirectional: bool = False
+
+    def __post_init__(self):
+        if self.conv not in CONVS:
+            from ..errors import SurrogateNASError
+
+            raise SurrogateNASError(f"unknown conv {self.conv!r}; choose one of {', '.join(CONVS)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _conv(kind: str, hidden: int) -> nn.Module:
+    if kind == "gin":
+        return GINConv(nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden)), train_eps=True)
+    if kind == "gat":
+        return GATConv(hidden, hidden // 4, heads=4, add_self_loops=True)
+    return GCNConv(hidden, hidden, add_self_loops=True, normalize=True)
+
+
+class GraphRegressor(nn.Module):
+    """Graph (+ source-task values) -> one scalar per architecture.
+
+    forward(x, edge_index, batch, num_graphs, src=None, corr=None):
+      * ``x`` node-type ids, ``edge_index``/``batch`` a PyG batch;
+      * ``src`` [n_graphs, S] rank-normalised source-task values (NaN = unknown), ``corr`` [S] the
+        support-set correlation of each source with the target. Sources are encoded per task and
+        mean-pooled, so the number of source tasks may differ between training and adaptation.
+    """
+
+    def __init__(self, vocab_size: int, config: ModelConfig | None = None):
+        super().__init__()
+        self.config = config = config or ModelConfig()
+        h = config.hidden
+        self.embed = nn.Embedding(vocab_size, h)
+        self.convs = nn.ModuleList(_conv(config.conv, h) for _ in range(config.layers))
+        if config.bidirectional:
+            self.rconvs = nn.ModuleList(_conv(config.conv, h) for _ in range(config.layers))
+        self.norms = nn.ModuleList(nn.LayerNorm(h) for _ in range(config.layers))
+        src_dim = 0
+        if config.use_sources:
+            self.src_encoder = nn.Sequential(nn.Linear(3, h), nn.ReLU(), nn.Linear(h, h))
+            src_dim = h
+        self.head = nn.Sequential(nn.Linear(2 * h + src_dim, h), nn.ReLU(), nn.Linear(h, 1))
+
+    def forward(self, x, edge_index, batch, num_graphs: int, src=None, corr=None):
+        h = self.embed(x)
+        rev = edge_index.flip(0) if self.config.bidirectional else None
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            m = conv(h, edge_index)
+            if rev is not None:
+                m = m + self.rconvs[i](h, rev)
+            h = norm(h + torch.relu(m))
+        g = torch.cat([global_add_pool(h, batch, size=num_graphs) / 4.0, global_mean_pool(h, batch, size=num_graphs)], -1)
+        if self.config.use_sources:
+            g = torch.cat([g, self._encode_sources(src, corr, num_graphs, g)], -1)
+        return self.head(g).squeeze(-1)
+
+    def _encode_sources(self, src, corr, n: int, like: torch.Tensor) -> torch.Tensor:
+        if src is None or src.shape[1] == 0:
+            return like.new_zeros(n, self.config.hidden)
+        mask = ~torch.isnan(src)
+        v = torch.nan_to_num(src, nan=0.0)
+        c = (corr if corr is not None else torch.zeros(src.shape[1], dtype=src.dtype, device=src.device)).expand_as(v)
+        e = self.src_encoder(torch.stack([v, c, v * c], -1)) * mask.unsqueeze(-1)
+        return e.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
