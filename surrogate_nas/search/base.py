@@ -1,0 +1,189 @@
+"""The ask/tell searcher interface, its registry, and metric constraints.
+
+A searcher never knows who evaluates its suggestions: the loop calls ``suggest(n)``, has the
+architectures evaluated by whatever evaluator it was given, and reports back with
+``observe(archs, values)``. Searchers always *maximise* the values they are told (the loop flips
+the sign for a minimised metric). A searcher is deterministic given its seed and the sequence of
+observations, which is what makes resuming from the journal a plain replay.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..errors import SurrogateNASError
+from ..registry import Registry
+from ..spaces import Architecture, SearchSpace, get_space
+
+
+class SearchError(SurrogateNASError):
+    """Bad search input, an exhausted space, or a journal that does not match the run."""
+
+
+# ---------------------------------------------------------------------- constraints
+_CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
+
+
+@dataclass
+class Constraint:
+    """``metric <= limit`` (or ``>=``) on a per-architecture quantity given by ``values(archs)``.
+
+    ``values`` is any callable returning one number per architecture: a table lookup
+    (e.g. the benchmark's measured latency) or a second predictor's ``predict``.
+    ``mode="filter"`` never suggests an infeasible architecture; ``mode="penalty"`` lets it be
+    suggested but lowers its fitness by ``weight * relative violation`` (times the spread of the
+    values seen so far), so selection prefers feasible ones.
+    """
+
+    metric: str
+    op: str
+    limit: float
+    values: Callable[[Sequence[Architecture]], np.ndarray] | None = None
+    mode: str = "filter"
+    weight: float = 1.0
+
+    def __post_init__(self):
+        if self.op not in ("<=", ">="):
+            raise SearchError(f"constraint operator must be '<=' or '>=', got {self.op!r}")
+        if self.mode not in ("filter", "penalty"):
+            raise SearchError(f"constraint mode must be 'filter' or 'penalty', got {self.mode!r}")
+        if not math.isfinite(float(self.limit)):
+            raise SearchError(f"constraint limit must be a finite number, got {self.limit!r}")
+        self.limit = float(self.limit)
+
+    @classmethod
+    def parse(cls, text: str, values=None, mode: str = "filter", weight: float = 1.0) -> "Constraint":
+        """Parse ``"latency<=0.005"`` / ``"params>=1.5"``."""
+        m = _CONSTRAINT.match(text or "")
+        if not m:
+            raise SearchError(f"cannot parse constraint {text!r}; write it like 'latency<=0.005'")
+        try:
+            limit = float(m.group(3))
+        except ValueError:
+            raise SearchError(f"constraint {text!r}: {m.group(3)!r} is not a number") from None
+        return cls(m.group(1), m.group(2), limit, values, mode, weight)
+
+    def violation(self, archs: Sequence[Architecture]) -> np.ndarray:
+        """Relative violation per architecture (0 = feasible; NaN values count as infeasible)."""
+        if self.values is None:
+            raise SearchError(f"constraint on {self.metric!r} has no source of values")
+        v = np.asarray(self.values(list(archs)), dtype=float).reshape(-1)
+        if len(v) != len(archs):
+            raise SearchError(f"constraint on {self.metric!r}: got {len(v)} values for {len(archs)} architectures")
+        scale = abs(self.limit) or 1.0
+        over = (v - self.limit) if self.op == "<=" else (self.limit - v)
+        out = np.maximum(over, 0.0) / scale
+        return np.where(np.isnan(v), np.inf, out)
+
+    def feasible(self, archs: Sequence[Architecture]) -> np.ndarray:
+        return self.violation(archs) == 0.0
+
+    def __str__(self) -> str:
+        return f"{self.metric}{self.op}{self.limit:g} ({self.mode})"
+
+
+# ---------------------------------------------------------------------- searcher base
+class Searcher:
+    """Base of all searchers: bookkeeping of seen keys, history, fitness and constraint.
+
+    Subclasses implement ``_suggest(n)`` (return up to ``n`` *new* architectures, use
+    :meth:`_is_new`/:meth:`_fresh_sample`) and optionally ``_observe(archs, values)``.
+    """
+
+    name = "searcher"
+
+    def __init__(self, space: SearchSpace | str, seed: int = 0, constraint: Constraint | None = None):
+        self.space = get_space(space)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise SearchError(f"seed must be an int, got {seed!r}")
+        self.seed = int(seed)
+        self.rng = np.random.default_rng(self.seed)
+        self.constraint = constraint
+        self.history: list[tuple[Architecture, float, float]] = []  # (arch, value, fitness)
+        self._seen: set[str] = set()       # canonical keys observed or pending
+        self._value_by_key: dict[str, float] = {}
+        self._fit_by_key: dict[str, float] = {}
+        self._fit_spread = 1.0
+
+    # ------------------------------------------------------------------ public ask/tell
+    def suggest(self, n: int = 1) -> list[Architecture]:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise SearchError(f"suggest(n): n must be a positive int, got {n!r}")
+        out = self._suggest(int(n))
+        if not out:
+            raise SearchError(f"{self.name}: no unevaluated architecture left in space {self.space.name!r}")
+        for a in out:
+            self._seen.add(self.space.canonical(a))
+        return out
+
+    def observe(self, archs: Sequence[Architecture], values) -> None:
+        archs = [self.space.coerce(a) for a in archs]
+        values = np.asarray(values, dtype=float).reshape(-1)
+        if len(archs) != len(values):
+            raise SearchError(f"observe: {len(archs)} architectures but {len(values)} values")
+        fitness = np.where(np.isnan(values), -np.inf, values)
+        if self.constraint is not None and self.constraint.mode == "penalty":
+            finite = [f for _, _, f in self.history if np.isfinite(f)] + [f for f in fitness if np.isfinite(f)]
+            self._fit_spread = float(np.ptp(finite)) if len(finite) > 1 and np.ptp(finite) > 0 else 1.0
+            viol = np.minimum(self.constraint.violation(archs), 1e6)
+            fitness = fitness - self.constraint.weight * self._fit_spread * viol
+        for a, v, f in zip(archs, values, fitness):
+            k = self.space.canonical(a)
+            self._seen.add(k)
+            self._value_by_key[k] = float(v)
+            self._fit_by_key[k] = float(f)
+            self.history.append((a, float(v), float(f)))
+        self._observe(archs, values, fitness)
+
+    @property
+    def best(self) -> tuple[Architecture, float] | None:
+        """(architecture, value) of the best observation so far (by fitness), None before any."""
+        if not self.history:
+            return None
+        a, v, _ = max(self.history, key=lambda h: h[2])
+        return a, v
+
+    # ------------------------------------------------------------------ helpers for subclasses
+    def _is_new(self, arch: Architecture) -> bool:
+        return self.space.canonical(arch) not in self._seen
+
+    def _allowed(self, archs: Sequence[Architecture]) -> np.ndarray:
+        """Mask of architectures that are new and (in filter mode) feasible."""
+        mask = np.array([self._is_new(a) for a in archs], dtype=bool)
+        if self.constraint is not None and self.constraint.mode == "filter" and mask.any():
+            idx = np.flatnonzero(mask)
+            mask[idx] = self.constraint.feasible([archs[i] for i in idx])
+        return mask
+
+    def _ok(self, arch: Architecture) -> bool:
+        return bool(self._allowed([arch])[0])
+
+    def _fresh_sample(self, tries: int = 20000) -> Architecture | None:
+        for _ in range(tries):
+            a = self.space.sample(self.rng)
+            if self._ok(a):
+                return a
+        return None
+
+    def _observe(self, archs, values, fitness) -> None:  # hook
+        pass
+
+    def _suggest(self, n: int) -> list[Architecture]:  # hook
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(space={self.space.name!r}, seed={self.seed}, observed={len(self.history)})"
+
+
+SEARCHERS: Registry[Searcher] = Registry("search strategy", Searcher)
+
+
+def get_searcher(name_or_searcher, **kwargs) -> Searcher:
+    """A searcher by registered name (``random``, ``evolution``, ``local``, ``source-rank``,
+    ``guided-evolution``, ``hierarchical``) or an instance passed straight through."""
+    return SEARCHERS.get(name_or_searcher, **kwargs)

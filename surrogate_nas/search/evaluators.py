@@ -1,0 +1,91 @@
+"""Evaluators: who measures a suggested architecture. The searcher never knows which one.
+
+``evaluate(archs) -> list[dict]`` with, per architecture: ``value`` (the search signal, NaN when
+failed), ``test`` (the reported metric, e.g. test accuracy of the same run), ``cost`` (seconds or
+a simulated unit), ``status`` ("ok"/"failed") and ``error``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from ..registry import Registry
+from ..spaces import Architecture
+from .base import SearchError
+
+
+class Evaluator(Protocol):
+    name: str
+
+    def evaluate(self, archs: Sequence[Architecture]) -> list[dict[str, Any]]: ...
+
+
+EVALUATORS: Registry = Registry("evaluator")
+
+
+@EVALUATORS.register("table")
+class TableEvaluator:
+    """Simulation of real runs by benchmark lookup.
+
+    ``value`` = ``table.vector(task, metric)``, ``test`` = ``test_metric`` of the same
+    architecture (NB-201: ``test_acc`` itself; NAS-Bench-Graph: ``test_perf`` while searching on
+    ``valid_perf``). ``cost`` = ``cost_metric`` where the records give one (NAS-Bench-Graph:
+    ``latency``, the recorded inference time in seconds), else 1.0 per evaluation (NB-201 CSV has
+    no training time).
+    """
+
+    name = "table"
+
+    def __init__(self, table, task: str, metric: str, test_metric: str | None = None, cost_metric: str | None = None):
+        self.table = table
+        self.task = task
+        self.metric = metric
+        self.test_metric = test_metric or metric
+        self.cost_metric = cost_metric
+        table.series(task, metric)  # validates task and metric with the table's own clear error
+        table.series(task, self.test_metric)
+        if cost_metric:
+            table.series(task, cost_metric)
+
+    def evaluate(self, archs):
+        archs = list(archs)
+        if not archs:
+            return []
+        v = self.table.vector(self.task, self.metric, archs, missing="nan")
+        t = self.table.vector(self.task, self.test_metric, archs, missing="nan")
+        c = (self.table.vector(self.task, self.cost_metric, archs, missing="nan")
+             if self.cost_metric else np.ones(len(archs)))
+        out = []
+        for a, vi, ti, ci in zip(archs, v, t, c):
+            ok = bool(np.isfinite(vi))
+            out.append({"value": float(vi), "test": float(ti), "cost": float(ci) if np.isfinite(ci) else 1.0,
+                        "status": "ok" if ok else "failed",
+                        "error": None if ok else f"no {self.metric!r} record on {self.task!r}"})
+        return out
+
+
+@EVALUATORS.register("train")
+class TrainEvaluator:
+    """Real training through :class:`surrogate_nas.training.TrainingEvaluator` (NB-201 space).
+
+    ``value`` = ``metric`` (``test_acc`` or ``valid_acc``), ``test`` = the same value (the
+    trainer reports one metric per run), ``cost`` = wall seconds of that training.
+    """
+
+    name = "train"
+
+    def __init__(self, dataset: str, work_dir, space: str = "nb201", metric: str = "test_acc",
+                 train_config=None, data_root=None, backend: str = "local", backend_options=None):
+        from ..training import TrainingEvaluator
+
+        if space != "nb201":
+            raise SearchError(f"evaluator 'train' trains NB-201 networks; space {space!r} has no trainer")
+        self.inner = TrainingEvaluator(dataset, data_root=data_root, train_config=train_config, backend=backend,
+                                       work_dir=work_dir, space=space, metric=metric, backend_options=backend_options)
+
+    def evaluate(self, archs):
+        rows = self.inner.evaluate(list(archs))
+        return [{"value": r["value"], "test": r["value"], "cost": r["cost_seconds"], "status": r["status"],
+                 "error": r.get("error")} for r in rows]

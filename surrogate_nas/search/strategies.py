@@ -1,0 +1,393 @@
+"""The searchers: random, regularized evolution, local search, source-rank transfer,
+predictor-guided evolution and hierarchical search. All are registered in ``SEARCHERS``."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from functools import lru_cache
+from typing import Callable, Hashable, Sequence
+
+import numpy as np
+
+from ..spaces import Architecture, SearchSpace, get_space
+from .base import SEARCHERS, Constraint, Searcher, SearchError
+
+#: Spaces up to this size are scored whole by guided searchers (pool="auto").
+WHOLE_SPACE_LIMIT = 50_000
+
+
+@lru_cache(maxsize=8)
+def _space_pool(name: str) -> tuple[tuple[Architecture, ...], tuple[str, ...], tuple[Hashable, ...]]:
+    """One representative per canonical key (first in ``enumerate()`` order), its key and skeleton."""
+    space = get_space(name)
+    archs, keys, seen = [], [], set()
+    for a in space.enumerate():
+        k = space.canonical(a)
+        if k not in seen:
+            seen.add(k)
+            archs.append(a)
+            keys.append(k)
+    return tuple(archs), tuple(keys), tuple(space.skeleton(a) for a in archs)
+
+
+def space_pool(space: SearchSpace | str):
+    """(representatives, canonical keys, skeletons) of the whole space, cached per space."""
+    return _space_pool(get_space(space).name)
+
+
+@SEARCHERS.register("random")
+class RandomSearch(Searcher):
+    """Uniform random architectures, never one whose canonical key was already evaluated."""
+
+    name = "random"
+
+    def _suggest(self, n):
+        out = []
+        for _ in range(n):
+            a = self._fresh_sample()
+            if a is None:
+                break
+            self._seen.add(self.space.canonical(a))
+            out.append(a)
+        return out
+
+
+@SEARCHERS.register("evolution")
+class RegularizedEvolution(Searcher):
+    """Regularized (ageing) evolution, Real et al. 2019.
+
+    The first ``population`` suggestions are random; afterwards each child is a mutation of the
+    best of ``tournament`` individuals drawn from the population, and the population keeps only
+    the ``population`` most recent observations (the oldest dies, whatever its fitness).
+    """
+
+    name = "evolution"
+
+    def __init__(self, space, seed=0, constraint=None, population: int = 20, tournament: int = 5):
+        super().__init__(space, seed, constraint)
+        if not isinstance(population, int) or population < 2:
+            raise SearchError(f"evolution: population must be an int >= 2, got {population!r}")
+        if not isinstance(tournament, int) or not 1 <= tournament <= population:
+            raise SearchError(f"evolution: tournament must be an int in [1, population={population}], got {tournament!r}")
+        self.population = population
+        self.tournament = tournament
+        self._pop: deque[tuple[Architecture, float]] = deque(maxlen=population)
+        self._n_init = 0
+
+    def _child(self) -> Architecture | None:
+        idx = self.rng.choice(len(self._pop), size=min(self.tournament, len(self._pop)), replace=False)
+        parent = max((self._pop[i] for i in idx), key=lambda p: p[1])[0]
+        for _ in range(50):
+            c = self.space.mutate(parent, self.rng)
+            if self._ok(c):
+                return c
+        return self._fresh_sample()
+
+    def _suggest(self, n):
+        out = []
+        for _ in range(n):
+            if self._n_init < self.population or not self._pop:
+                a = self._fresh_sample()
+                self._n_init += 1
+            else:
+                a = self._child()
+            if a is None:
+                break
+            self._seen.add(self.space.canonical(a))
+            out.append(a)
+        return out
+
+    def _observe(self, archs, values, fitness):
+        for a, f in zip(archs, fitness):
+            self._pop.append((a, float(f)))
+
+
+@SEARCHERS.register("local")
+class LocalSearch(Searcher):
+    """Best-improvement local search over ``space.neighbors``, restarting at a random point.
+
+    From the current centre every (new, allowed) neighbour is evaluated in a seeded random
+    order; then the search moves to the best neighbour if it beats the centre, else restarts.
+    """
+
+    name = "local"
+
+    def __init__(self, space, seed=0, constraint=None):
+        super().__init__(space, seed, constraint)
+        self._center: Architecture | None = None
+        self._queue: list[Architecture] = []
+
+    def _fit(self, a) -> float | None:
+        return self._fit_by_key.get(self.space.canonical(a))
+
+    def _advance(self) -> None:
+        """Decide the next centre once all neighbours of the current one are known."""
+        while True:
+            if self._center is None or self._fit(self._center) is None:
+                return
+            if self._queue:
+                return
+            nbrs = self.space.neighbors(self._center)
+            pending = [a for a, ok in zip(nbrs, self._allowed(nbrs)) if ok]
+            if pending:
+                self._queue = [pending[i] for i in self.rng.permutation(len(pending))]
+                return
+            known = [(self._fit(a), i) for i, a in enumerate(nbrs) if self._fit(a) is not None]
+            best = max(known, default=None)
+            if best is not None and best[0] > self._fit(self._center):
+                self._center = nbrs[best[1]]
+            else:
+                self._center = None  # local optimum: restart
+                return
+
+    def _suggest(self, n):
+        out = []
+        while len(out) < n:
+            self._advance()
+            if self._center is None:
+                a = self._fresh_sample()
+                if a is None:
+                    break
+                self._center = a
+                self._seen.add(self.space.canonical(a))
+                out.append(a)
+                break  # the centre must be measured before its neighbourhood is explored
+            if self._fit(self._center) is None:
+                break
+            while self._queue and len(out) < n:
+                a = self._queue.pop(0)
+                if self._ok(a):
+                    self._seen.add(self.space.canonical(a))
+                    out.append(a)
+            if not self._queue:
+                break  # wait for the observations before moving
+        return out
+
+
+@SEARCHERS.register("source-rank")
+class SourceRankSearch(Searcher):
+    """Transfer baseline: evaluate architectures in the order of their score on source tasks.
+
+    ``scores(archs)`` gives the source score (e.g. mean rank-normalised value over the source
+    tasks, :class:`~surrogate_nas.predictors.features.SourceValues`); ties are broken by the seed.
+    """
+
+    name = "source-rank"
+
+    def __init__(self, space, seed=0, constraint=None, scores: Callable | None = None):
+        super().__init__(space, seed, constraint)
+        if scores is None:
+            raise SearchError("source-rank search needs source scores (a benchmark with source tasks)")
+        archs, _, _ = space_pool(self.space)
+        s = np.nan_to_num(np.asarray(scores(list(archs)), dtype=float), nan=-np.inf)
+        tie = self.rng.permutation(len(archs))
+        self._order = [archs[i] for i in np.lexsort((tie, -s))]
+        self._pos = 0
+
+    def _suggest(self, n):
+        out = []
+        while len(out) < n and self._pos < len(self._order):
+            a = self._order[self._pos]
+            self._pos += 1
+            if self._ok(a):
+                self._seen.add(self.space.canonical(a))
+                out.append(a)
+        return out
+
+
+ACQUISITIONS = ("mean", "ucb", "thompson")
+
+
+@SEARCHERS.register("guided-evolution")
+class GuidedEvolution(Searcher):
+    """Predictor-guided evolution.
+
+    1. Support: the first ``n_support`` suggestions are the top of the source ranking
+       (``support="source-rank"``, needs ``source_scores``) or random (``support="random"``);
+       they are ordinary evaluations and count against the budget.
+    2. Then at every suggestion: re-fit the predictor on *all* measurements so far
+       (``predictor(archs, values)`` returns a fitted object with ``predict``), generate
+       candidates, score them with the acquisition and return the best unmeasured ones.
+
+    Candidates (``pool``): ``"space"`` scores one representative per canonical key of the whole
+    space; ``"mutants"`` scores ``n_candidates`` mutants/crossovers of the ``top_k`` measured plus
+    random samples; ``"auto"`` = space when it has <= 50,000 architectures.
+    Acquisition: ``mean``, ``ucb`` (mean + ``beta`` * std) or ``thompson`` (one draw from the
+    ensemble's Gaussian mean/std per candidate); std comes from ``predict(..., return_std=True)``
+    and is 0 for predictors without one.
+    """
+
+    name = "guided-evolution"
+
+    def __init__(self, space, seed=0, constraint=None, predictor: Callable | None = None, n_support: int = 5,
+                 support: str = "source-rank", source_scores: Callable | None = None, acquisition: str = "mean",
+                 beta: float = 1.0, pool: str = "auto", n_candidates: int = 2000, top_k: int = 10):
+        super().__init__(space, seed, constraint)
+        if predictor is None:
+            raise SearchError(f"{self.name}: needs a predictor (a model checkpoint or a from-scratch predictor)")
+        if not isinstance(n_support, int) or n_support < 2:
+            raise SearchError(f"{self.name}: n_support must be an int >= 2 (adaptation needs 2 measurements), got {n_support!r}")
+        if support not in ("source-rank", "random"):
+            raise SearchError(f"{self.name}: support must be 'source-rank' or 'random', got {support!r}")
+        if support == "source-rank" and source_scores is None:
+            raise SearchError(f"{self.name}: support='source-rank' needs source scores; use support='random'")
+        if acquisition not in ACQUISITIONS:
+            raise SearchError(f"{self.name}: unknown acquisition {acquisition!r}; choose one of {', '.join(ACQUISITIONS)}")
+        if pool not in ("auto", "space", "mutants"):
+            raise SearchError(f"{self.name}: pool must be auto, space or mutants, got {pool!r}")
+        self.predictor = predictor
+        self.n_support = n_support
+        self.support = support
+        self.acquisition = acquisition
+        self.beta = float(beta)
+        self.n_candidates = int(n_candidates)
+        self.top_k = int(top_k)
+        if pool == "auto":
+            pool = "space" if len(self.space.enumerate()) <= WHOLE_SPACE_LIMIT else "mutants"
+        self.pool = pool
+        self._support_src = (SourceRankSearch(self.space, seed, constraint, scores=source_scores)
+                             if support == "source-rank" else RandomSearch(self.space, seed, constraint))
+        self._n_support_given = 0
+        self._model = None
+        self._model_at = -1
+        self.scored_ = 0            # candidates scored by the predictor
+        self.score_seconds_ = 0.0   # time spent scoring them
+        self.fit_seconds_ = 0.0
+        self.fallbacks_ = 0         # steps where the predictor could not be fitted
+
+    # ------------------------------------------------------------------ pieces
+    @property
+    def scored_per_second(self) -> float | None:
+        return self.scored_ / self.score_seconds_ if self.score_seconds_ > 0 else None
+
+    def _refit(self) -> bool:
+        if self._model_at == len(self.history):
+            return self._model is not None
+        ok = [(a, f) for a, _, f in self.history if np.isfinite(f)]
+        self._model_at = len(self.history)
+        self._model = None
+        if len(ok) < 2 or np.ptp([f for _, f in ok]) == 0:
+            return False
+        t0 = time.perf_counter()
+        self._model = self.predictor([a for a, _ in ok], np.array([f for _, f in ok]))
+        self.fit_seconds_ += time.perf_counter() - t0
+        return True
+
+    def _candidates(self) -> list[Architecture]:
+        if self.pool == "space":
+            archs, keys, _ = space_pool(self.space)
+            return [a for a, k in zip(archs, keys) if k not in self._seen]
+        parents = [a for a, _, f in sorted(self.history, key=lambda h: -h[2])[: self.top_k]]
+        out, keys = [], set()
+        n_mut, n_x = self.n_candidates // 2, self.n_candidates // 4
+        for i in range(self.n_candidates):
+            if i < n_mut:
+                a = self.space.mutate(parents[int(self.rng.integers(len(parents)))], self.rng)
+            elif i < n_mut + n_x and len(parents) > 1:
+                p, q = self.rng.choice(len(parents), 2, replace=False)
+                a = self.space.crossover(parents[p], parents[q], self.rng)
+            else:
+                a = self.space.sample(self.rng)
+            k = self.space.canonical(a)
+            if k not in keys and k not in self._seen:
+                keys.add(k)
+                out.append(a)
+        return out
+
+    def _score(self, cands: list[Architecture]) -> np.ndarray:
+        t0 = time.perf_counter()
+        if self.acquisition == "mean":
+            mean, std = np.asarray(self._model.predict(cands), dtype=float), None
+        else:
+            try:
+                mean, std = self._model.predict(cands, return_std=True)
+            except TypeError:
+                mean, std = self._model.predict(cands), None
+            mean = np.asarray(mean, dtype=float)
+            std = np.zeros_like(mean) if std is None else np.asarray(std, dtype=float)
+        self.score_seconds_ += time.perf_counter() - t0
+        self.scored_ += len(cands)
+        if self.acquisition == "ucb":
+            score = mean + self.beta * std
+        elif self.acquisition == "thompson":
+            score = mean + std * self.rng.standard_normal(len(mean))
+        else:
+            score = mean
+        score = np.nan_to_num(score, nan=-np.inf)
+        if self.constraint is not None and self.constraint.mode == "penalty":
+            viol = np.minimum(self.constraint.violation(cands), 1e6)
+            score = score - self.constraint.weight * self._fit_spread * viol
+        return score
+
+    def _select(self, cands, score, n) -> list[Architecture]:
+        return [cands[i] for i in np.argsort(-score, kind="stable")[:n]]
+
+    # ------------------------------------------------------------------ ask
+    def _suggest(self, n):
+        if self._n_support_given < self.n_support:
+            self._support_src._seen |= self._seen
+            out = self._support_src._suggest(min(n, self.n_support - self._n_support_given))
+            self._n_support_given += len(out)
+            return out
+        if not self._refit():
+            self.fallbacks_ += 1
+            a = self._fresh_sample()
+            return [a] if a is not None else []
+        cands = self._candidates()
+        if cands:
+            mask = self._allowed(cands)
+            cands = [c for c, m in zip(cands, mask) if m]
+        if not cands:
+            a = self._fresh_sample()
+            return [a] if a is not None else []
+        return self._select(cands, self._score(cands), n)
+
+
+@SEARCHERS.register("hierarchical")
+class HierarchicalSearch(GuidedEvolution):
+    """Hierarchical search (HAS): coarse decision first, fine ops inside the best groups.
+
+    The coarse level is ``space.skeleton`` (NB-201: which edges are zero / identity /
+    parametric; NAS-Bench-Graph: the link pattern). After the support evaluations, at every
+    step the adapted predictor scores the members of every group; a group's score is the mean
+    of its ``group_top`` best member scores (its "view" of the group); the ``n_groups`` best
+    groups are kept and the best unmeasured members inside them are suggested. ``groups_``
+    holds the chosen groups of the last step.
+    """
+
+    name = "hierarchical"
+
+    def __init__(self, space, seed=0, constraint=None, n_groups: int = 3, group_top: int = 3, **kwargs):
+        kwargs.setdefault("pool", "space")
+        super().__init__(space, seed, constraint, **kwargs)
+        if not isinstance(n_groups, int) or n_groups < 1:
+            raise SearchError(f"hierarchical: n_groups must be a positive int, got {n_groups!r}")
+        self.n_groups = n_groups
+        self.group_top = int(group_top)
+        self.groups_: list[Hashable] = []
+        self._skel: dict[Architecture, Hashable] = {}
+
+    def _skeleton_of(self, a):
+        s = self._skel.get(a)
+        if s is None:
+            s = self._skel[a] = self.space.skeleton(a)
+        return s
+
+    def _select(self, cands, score, n):
+        groups: dict[Hashable, list[int]] = {}
+        for i, a in enumerate(cands):
+            groups.setdefault(self._skeleton_of(a), []).append(i)
+        view = {}
+        for g, idx in groups.items():
+            s = np.sort(score[idx])[::-1][: self.group_top]
+            view[g] = float(np.mean(s))
+        ranked = sorted(view, key=lambda g: -view[g])
+        self.groups_ = ranked[: self.n_groups]
+        inside = [i for g in self.groups_ for i in groups[g]]
+        inside.sort(key=lambda i: -score[i])
+        return [cands[i] for i in inside[:n]]
+
+
+__all__ = ["RandomSearch", "RegularizedEvolution", "LocalSearch", "SourceRankSearch", "GuidedEvolution",
+           "HierarchicalSearch", "space_pool", "ACQUISITIONS", "Constraint"]
