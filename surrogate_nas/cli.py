@@ -75,6 +75,140 @@ def _cmd_records_top(args) -> int:
     return 0
 
 
+
+# ---------------------------------------------------------------------- pretrain / predict
+DEFAULT_METRIC = {"nb201": "test_acc", "nas-bench-graph": "valid_perf", "nas-bench-graph-proteins": "valid_perf"}
+
+
+def _cmd_pretrain(args) -> int:
+    import time
+
+    import torch
+    import yaml
+
+    from .benchmarks import load_benchmark
+    from .io import atomic_write_text
+    from .meta.checkpoint import save_checkpoint
+    from .meta.maml import MetaConfig
+    from .meta.pretrain import pretrain
+    from .predictors.gnn import ModelConfig
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    table = load_benchmark(args.benchmark)
+    metric = args.metric or DEFAULT_METRIC.get(args.benchmark)
+    if metric is None:
+        raise SurrogateNASError(f"--metric is required for benchmark {args.benchmark!r}; metrics: {', '.join(table.metrics())}")
+    tasks = _split(args.train_tasks) or table.tasks
+    model_cfg = ModelConfig(conv=args.conv, hidden=args.hidden, layers=args.layers, use_sources=not args.no_sources)
+    meta_cfg = MetaConfig(algorithm=args.algorithm, first_order=args.first_order, meta_sgd=args.meta_sgd,
+                          inner_steps=args.inner_steps, inner_lr=args.inner_lr, outer_lr=args.outer_lr,
+                          iterations=args.iterations, meta_batch=args.meta_batch, seed=args.seed, device=args.device)
+    t0 = time.perf_counter()
+    ckpt = pretrain(table, tasks, metric, model_cfg, meta_cfg, val_tasks=_split(args.val_tasks),
+                    benchmark_name=args.benchmark, higher_is_better=not args.lower_is_better, progress=not args.no_progress)
+    out = save_checkpoint(ckpt, args.out)
+    atomic_write_text(out / "pretrain.yaml", yaml.safe_dump({"benchmark": args.benchmark, "metric": metric,
+                      "train_tasks": tasks, "val_tasks": _split(args.val_tasks), "model": model_cfg.to_dict(),
+                      "meta": meta_cfg.to_dict()}, sort_keys=False))
+    print(f"meta-trained on {', '.join(tasks)} ({metric}) in {time.perf_counter() - t0:.1f}s; "
+          f"meta-validation Kendall tau {ckpt.info['best_val_tau']:.3f}; checkpoint -> {out}")
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    import numpy as np
+
+    from .io import atomic_write_text
+    from .meta.adapt import adapt
+    from .meta.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(args.model)
+    space = ckpt.space
+    support = _read_table(args.support, "support")
+    if args.value_column not in support.columns or args.arch_column not in support.columns:
+        raise SurrogateNASError(f"{args.support}: needs columns {args.arch_column!r} and {args.value_column!r}; "
+                                f"has {', '.join(map(str, support.columns))}")
+    steps = args.inner_steps if args.inner_steps in (None, "cv") else _int(args.inner_steps, "--inner-steps")
+    pred = adapt(ckpt, (support[args.arch_column].tolist(), support[args.value_column].to_numpy(dtype=float)),
+                 inner_steps=steps, n_members=args.members, seed=args.seed)
+    if args.all:
+        archs = space.enumerate()
+    elif args.archs:
+        archs = [space.parse(line) for line in _read_lines(args.archs)]
+    else:
+        raise SurrogateNASError("say which architectures to predict: --archs FILE or --all")
+    if args.members > 0:
+        mean, std = pred.predict(archs, return_std=True)
+    else:
+        mean, std = pred.predict(archs), np.full(len(archs), np.nan)
+    measured = {a: v for a, v in zip(pred.support_[0], support[args.value_column].to_numpy(dtype=float))}
+    out = pd.DataFrame({"arch": [space.format(a) for a in archs], "key": [space.canonical(a) for a in archs],
+                        "predicted": mean, "std": std,
+                        "measured": [measured.get(a, np.nan) for a in archs]})
+    out = out.sort_values("predicted", ascending=False, kind="stable")
+    atomic_write_text(args.out, out.to_csv(index=False))
+    print(f"adapted on {len(measured)} measured architectures ({pred.steps_} inner steps); "
+          f"predicted {len(out)} -> {args.out}")
+    _print_frame(out.head(args.show))
+    return 0
+
+
+def _cmd_verify(args) -> int:
+    from .training import TrainConfig, VerifyConfig, verify
+
+    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seeds[0], C=args.C, N=args.N,
+                        device=args.device, precision=args.precision, channels_last=args.channels_last,
+                        compile=args.compile)
+    opts = {}
+    if args.address:
+        opts["address"] = args.address
+    if args.workers:
+        opts["workers"] = args.workers
+    cfg = VerifyConfig(dataset=args.dataset, data_root=args.data_root, space=args.space, train=train,
+                       seeds=tuple(args.seeds), backend=args.backend, backend_options=opts, out_dir=args.out,
+                       top_k=args.top_k, append_to=args.append_to)
+    res = verify(args.archs, cfg)
+    ok = int((res["status"] == "ok").sum()) if "status" in res else len(res)
+    print(f"verified {len(res)} run(s), {ok} ok -> {args.out}")
+    if res.attrs.get("kendall_tau") is not None:
+        print(f"predicted vs measured: Kendall tau {res.attrs['kendall_tau']:.3f}, Spearman {res.attrs['spearman']:.3f}")
+    _print_frame(res[[c for c in ("arch", "seed", "status", "predicted", "test_acc", "params_m", "train_seconds") if c in res]])
+    return 0
+
+
+def _int(s: str, what: str) -> int:
+    try:
+        return int(s)
+    except ValueError:
+        raise SurrogateNASError(f"{what}: expected an integer or 'cv', got {s!r}") from None
+
+
+def _split(s: str | None) -> list[str]:
+    return [x.strip() for x in s.split(",") if x.strip()] if s else []
+
+
+def _read_table(path: str, what: str) -> pd.DataFrame:
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise SurrogateNASError(f"{what} file {path} does not exist")
+    try:
+        return pd.read_parquet(p) if p.suffix in (".parquet", ".pq") else pd.read_csv(p)
+    except Exception as e:  # noqa: BLE001 - any parser failure becomes one clear message
+        raise SurrogateNASError(f"{what} file {path}: cannot read ({type(e).__name__}: {e})") from None
+
+
+def _read_lines(path: str) -> list[str]:
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise SurrogateNASError(f"architecture list {path} does not exist")
+    return [ln.strip() for ln in p.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+
+
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="surrogate-nas", description=__doc__)
@@ -108,6 +242,69 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-n", type=int, default=10)
     r.add_argument("--ascending", action="store_true", help="smallest first (latency, params)")
     r.set_defaults(func=_cmd_records_top)
+
+    r = sub.add_parser("pretrain", help="meta-train a GNN predictor across the tasks of a benchmark")
+    r.add_argument("--benchmark", default="nb201")
+    r.add_argument("--train-tasks", help="comma-separated tasks (default: all tasks of the benchmark)")
+    r.add_argument("--val-tasks", help="comma-separated held-out tasks for early stopping (default: held-out archs)")
+    r.add_argument("--metric", help="target metric (default: test_acc for nb201, valid_perf for nas-bench-graph)")
+    r.add_argument("--lower-is-better", action="store_true", help="for latency-like source metrics")
+    r.add_argument("--out", required=True, help="checkpoint directory")
+    r.add_argument("--algorithm", default="maml", choices=["maml", "reptile", "multitask"])
+    r.add_argument("--first-order", action="store_true")
+    r.add_argument("--meta-sgd", action="store_true", help="learn per-parameter inner learning rates")
+    r.add_argument("--inner-steps", type=int, default=5)
+    r.add_argument("--inner-lr", type=float, default=0.05)
+    r.add_argument("--outer-lr", type=float, default=1e-3)
+    r.add_argument("--iterations", type=int, default=400)
+    r.add_argument("--meta-batch", type=int, default=4)
+    r.add_argument("--conv", default="gin", choices=["gin", "gat", "gcn"])
+    r.add_argument("--hidden", type=int, default=32)
+    r.add_argument("--layers", type=int, default=3)
+    r.add_argument("--no-sources", action="store_true", help="graph only: do not use the other tasks' values")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--device", default="cpu")
+    r.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest for these small graphs)")
+    r.add_argument("--no-progress", action="store_true")
+    r.set_defaults(func=_cmd_pretrain)
+
+    r = sub.add_parser("predict", help="adapt a checkpoint to a new task from measured archs and predict the rest")
+    r.add_argument("--model", required=True, help="checkpoint directory from `pretrain`")
+    r.add_argument("--support", required=True, help="CSV/parquet of measured architectures (arch, value)")
+    r.add_argument("--arch-column", default="arch")
+    r.add_argument("--value-column", default="value")
+    g = r.add_mutually_exclusive_group()
+    g.add_argument("--archs", help="text file, one architecture string per line")
+    g.add_argument("--all", action="store_true", help="every architecture of the space")
+    r.add_argument("--out", required=True, help="predictions CSV (arch, key, predicted, std, measured)")
+    r.add_argument("--inner-steps", default=None, help="inner steps (default: the meta-trained count) or 'cv'")
+    r.add_argument("--members", type=int, default=5, help="bootstrap members for the std column (0: no std)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--show", type=int, default=10)
+    r.set_defaults(func=_cmd_predict)
+
+    r = sub.add_parser("verify", help="train candidates for real and record the measurements")
+    r.add_argument("--space", default="nb201")
+    r.add_argument("--archs", required=True, help="CSV with an arch column (and optionally predicted)")
+    r.add_argument("--dataset", default="cifar10", help="cifar10, cifar100, ImageNet16-120, or digits (built in)")
+    r.add_argument("--data-root")
+    r.add_argument("--epochs", type=int, default=200)
+    r.add_argument("--batch-size", type=int, default=256)
+    r.add_argument("--lr", type=float, default=0.1)
+    r.add_argument("--C", type=int, default=16)
+    r.add_argument("--N", type=int, default=5)
+    r.add_argument("--seeds", type=int, nargs="+", default=[0])
+    r.add_argument("--device", default="auto")
+    r.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    r.add_argument("--channels-last", action="store_true")
+    r.add_argument("--compile", action="store_true")
+    r.add_argument("--backend", default="local", choices=["local", "ray"])
+    r.add_argument("--address", help="Ray cluster address (e.g. auto)")
+    r.add_argument("--workers", type=int, help="local process-pool workers")
+    r.add_argument("--top-k", type=int)
+    r.add_argument("--append-to", help="BenchmarkTable parquet to append the new records to")
+    r.add_argument("--out", default="runs/verify")
+    r.set_defaults(func=_cmd_verify)
     return p
 
 

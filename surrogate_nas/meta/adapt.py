@@ -39,12 +39,12 @@ class MetaGNNPredictor:
     (the checkpoint's module is never modified); ``predict(archs)`` returns predictions in the
     units of ``y``; ``predict(archs, return_std=True)`` also returns a bootstrap-ensemble std.
 
-    ``inner_steps="cv"`` picks the number of inner steps by K-fold cross-validation on the
+    ``inner_steps`` defaults to the meta-trained count; ``"cv"`` picks the number of inner steps by K-fold cross-validation on the
     support set itself (out-of-fold Spearman), so a poorly matching task is adapted less.
     """
 
     def __init__(self, checkpoint: Checkpoint | str | os.PathLike, sources: SourceValues | None = None,
-                 inner_steps: int | str | None = "cv", inner_lr: float | None = None, n_members: int = 5,
+                 inner_steps: int | str | None = None, inner_lr: float | None = None, n_members: int = 5,
                  seed: int = 0, device: str = "cpu"):
         self.checkpoint = checkpoint
         self.sources = sources
@@ -98,6 +98,9 @@ class MetaGNNPredictor:
         with torch.enable_grad():
             for step in range(1, steps + 1):
                 loss = regression_rank_loss(forward(model, params, inputs, self.corr_), y, rw)
+                if not torch.isfinite(loss):  # diverging step: keep the last finite parameters
+                    out += [params] * sum(1 for k in keep if k >= step)
+                    break
                 grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
                 params = {
                     k: (v - (lrs[k] if isinstance(lrs, dict) else lrs) * g).detach().requires_grad_(True) if g is not None else v

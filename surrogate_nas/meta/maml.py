@@ -41,6 +41,7 @@ class MetaConfig:
     query_size: int = 128
     source_dropout: float = 0.3     # chance to hide each source task in an episode (task diversity)
     rank_weight: float = 1.0         # weight of the pairwise ranking term next to MSE
+    grad_clip: float = 1.0           # max norm of the meta-gradient
     reptile_steps: int = 10
     val_fraction: float = 0.2        # architectures held out of each training task for meta-validation
     val_every: int = 25
@@ -116,9 +117,11 @@ class MetaLearner:
         self.inner_lrs = None
         if config.meta_sgd:
             self.inner_lrs = {k: torch.full_like(v, config.inner_lr, requires_grad=True) for k, v in self.params.items()}
-        outer = list(self.params.values()) + (list(self.inner_lrs.values()) if self.inner_lrs else [])
-        self.optimizer = torch.optim.Adam(outer, lr=config.outer_lr)
+        self.optimizer = torch.optim.Adam(self._outer_params(), lr=config.outer_lr)
         self.history: list[dict] = []
+
+    def _outer_params(self) -> list[torch.Tensor]:
+        return list(self.params.values()) + (list(self.inner_lrs.values()) if self.inner_lrs else [])
 
     def lrs(self):
         return self.inner_lrs if self.inner_lrs is not None else self.config.inner_lr
@@ -143,7 +146,10 @@ class MetaLearner:
         if c.algorithm == "reptile":
             return self._reptile_step(episodes)
         loss = self.meta_loss(episodes)
+        if not torch.isfinite(loss):
+            return float("nan")  # skip a diverged meta-batch rather than poisoning θ
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(self._outer_params(), self.config.grad_clip)
         self.optimizer.step()
         if self.inner_lrs is not None:
             with torch.no_grad():
