@@ -70,18 +70,19 @@ def test_other_algorithms_update_parameters(nb201_table, episodes, algorithm):
     assert any(not torch.equal(before[k], v) for k, v in ml.params.items())
 
 
-def test_adaptation_on_real_support_raises_kendall_tau(nb201_table, tasks):
-    """K=20 real ImageNet16-120 records: the adapted model ranks the other archs better than the unadapted one."""
+def test_adaptation_on_real_support_raises_kendall_tau(nb201_table):
+    """K=20 real ImageNet16-120 records: the adapted model ranks the task's other archs better than the
+    unadapted meta-initialisation. Graph-only model, so the gain can only come from the inner loop."""
     from surrogate_nas.meta.tasks import Task, make_episode
     from surrogate_nas.predictors.metrics import kendall_tau
 
+    tasks = table_tasks(nb201_table, ["cifar10", "cifar100"], "test_acc", SourceValues(nb201_table, (), "test_acc"))
     torch.manual_seed(0)
-    model = GraphRegressor(len(nb201_table.space.vocabulary), ModelConfig())
-    ml = MetaLearner(model, MetaConfig(iterations=150, val_every=50, seed=0)).fit(tasks, progress=False)
-    src = SourceValues(nb201_table, ("cifar10", "cifar100"), "test_acc")
+    model = GraphRegressor(len(nb201_table.space.vocabulary), ModelConfig(use_sources=False))
+    ml = MetaLearner(model, MetaConfig(iterations=100, val_every=50, seed=0)).fit(tasks, progress=False)
     archs = nb201_table.archs("ImageNet16-120", "test_acc")
-    target = Task("ImageNet16-120", nb201_table.space, archs, nb201_table.vector("ImageNet16-120", "test_acc", archs),
-                  src(nb201_table.space, archs))
+    target = Task("ImageNet16-120", nb201_table.space, archs,
+                  nb201_table.vector("ImageNet16-120", "test_acc", archs), np.zeros((len(archs), 0)))
     gains = []
     for seed in range(3):
         perm = np.random.default_rng(seed).permutation(len(archs))
@@ -91,4 +92,4 @@ def test_adaptation_on_real_support_raises_kendall_tau(nb201_table, tasks):
             after = forward(model, ml.adapt(ep), ep.query, ep.corr).numpy()
         yq = target.y[perm[20:4020]]
         gains.append(kendall_tau(yq, after) - kendall_tau(yq, before))
-    assert np.mean(gains) > 0.01, gains
+    assert min(gains) > 0 and np.mean(gains) > 0.005, gains

@@ -1,0 +1,115 @@
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from surrogate_nas.cli import main
+from surrogate_nas.errors import DataError
+from surrogate_nas.meta.adapt import adapt
+from surrogate_nas.meta.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from surrogate_nas.meta.maml import MetaConfig
+from surrogate_nas.meta.pretrain import pretrain
+from surrogate_nas.predictors.gnn import ModelConfig
+
+
+@pytest.fixture(scope="module")
+def ckpt(nb201_table):
+    return pretrain(nb201_table, ["cifar10", "cifar100"], "test_acc", ModelConfig(hidden=16, layers=2),
+                    MetaConfig(iterations=20, val_every=10), benchmark_name="nb201", progress=False)
+
+
+@pytest.fixture(scope="module")
+def support(nb201_table):
+    archs = nb201_table.space.enumerate()
+    idx = np.random.default_rng(0).choice(len(archs), 12, replace=False)
+    return [archs[i] for i in idx], nb201_table.vector("ImageNet16-120", "test_acc", [archs[i] for i in idx])
+
+
+def test_checkpoint_roundtrip_predicts_identically(ckpt, support, tmp_path):
+    save_checkpoint(ckpt, tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "model.pt"]
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert cfg["space"] == "nb201" and cfg["vocabulary"][0] == "input" and cfg["sources"]["tasks"] == ["cifar10", "cifar100"]
+    loaded = load_checkpoint(tmp_path / "m")
+    archs, y = support
+    p1 = adapt(ckpt, (archs, y)).predict(archs[:5])
+    p2 = adapt(loaded, (archs, y)).predict(archs[:5])
+    assert np.allclose(p1, p2, atol=1e-5)
+
+
+def test_predictions_are_in_target_units_with_std(ckpt, support, nb201_table):
+    archs, y = support
+    pred = adapt(ckpt, support)
+    others = nb201_table.space.enumerate()[:200]
+    mean, std = pred.predict(others, return_std=True)
+    assert mean.shape == std.shape == (200,) and (std >= 0).all() and std.max() > 0
+    assert abs(np.median(mean) - np.median(y)) < 3 * np.std(y) + 5  # same units as the support values (accuracy %)
+    # latency-like targets (lower is better, different scale) are fine too: nothing assumes accuracy
+    lat = adapt(ckpt, (archs, 1e-3 * (1 + np.arange(len(archs))))).predict(others)
+    assert np.isfinite(lat).all() and np.abs(lat).max() < 1
+
+
+def test_adapt_refuses_bad_support(ckpt, support, nb201_table):
+    archs, y = support
+    with pytest.raises(DataError, match="at least 2"):
+        adapt(ckpt, (archs[:1], y[:1]))
+    with pytest.raises(DataError, match="appears twice"):
+        adapt(ckpt, ([archs[0], archs[0], archs[1]], [1.0, 2.0, 3.0]))
+    with pytest.raises(DataError, match="all 4 support targets are equal"):
+        adapt(ckpt, (archs[:4], [5.0] * 4))
+    with pytest.raises(DataError, match="not finite"):
+        adapt(ckpt, (archs[:3], [1.0, np.nan, 3.0]))
+    from surrogate_nas.spaces import get_space
+
+    other = get_space("nas-bench-graph").enumerate()[:3]
+    with pytest.raises(DataError, match="belongs to space 'nas-bench-graph'"):
+        adapt(ckpt, (other, [1.0, 2.0, 3.0]))
+    with pytest.raises(DataError, match="missing column"):
+        adapt(ckpt, pd.DataFrame({"arch": ["x"]}))
+
+
+def test_load_refuses_other_space_version_and_truncation(ckpt, tmp_path):
+    d = save_checkpoint(ckpt, tmp_path / "m")
+    cfg = json.loads((d / "config.json").read_text())
+    bad = dict(cfg, format_version=99)
+    (d / "config.json").write_text(json.dumps(bad))
+    with pytest.raises(CheckpointError, match="format version 99"):
+        load_checkpoint(d)
+    (d / "config.json").write_text(json.dumps(dict(cfg, space="nas-bench-graph")))
+    with pytest.raises(CheckpointError, match="vocabulary differs"):
+        load_checkpoint(d)
+    (d / "config.json").write_text(json.dumps(cfg))
+    data = (d / "model.pt").read_bytes()
+    (d / "model.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(d)
+    with pytest.raises(CheckpointError, match="missing config.json"):
+        load_checkpoint(tmp_path / "nowhere")
+
+
+def test_cli_pretrain_predict(tmp_path, nb201_table, capsys):
+    out = tmp_path / "model"
+    assert main(["pretrain", "--benchmark", "nb201", "--train-tasks", "cifar10,cifar100", "--out", str(out),
+                 "--iterations", "10", "--hidden", "16", "--layers", "2", "--no-progress"]) == 0
+    assert (out / "pretrain.yaml").is_file()
+    s = nb201_table.series("ImageNet16-120", "test_acc").sample(8, random_state=1)
+    sup = tmp_path / "measured.csv"
+    pd.DataFrame({"arch": s.index, "value": s.values}).to_csv(sup, index=False)
+    lst = tmp_path / "archs.txt"
+    lst.write_text("\n".join(nb201_table.series("cifar10", "test_acc").index[:30]) + "\n")
+    preds = tmp_path / "preds.csv"
+    assert main(["predict", "--model", str(out), "--support", str(sup), "--archs", str(lst), "--out", str(preds),
+                 "--members", "2"]) == 0
+    df = pd.read_csv(preds)
+    assert list(df.columns) == ["arch", "key", "predicted", "std", "measured"] and len(df) == 30
+    assert df["predicted"].is_monotonic_decreasing
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"arch": s.index[:1], "value": s.values[:1]}).to_csv(bad, index=False)
+    assert main(["predict", "--model", str(out), "--support", str(bad), "--all", "--out", str(tmp_path / "p2.csv")]) == 2
+    assert "at least 2" in capsys.readouterr().err
+    assert not (tmp_path / "p2.csv").exists()
+    assert main(["pretrain", "--benchmark", "nb201", "--train-tasks", "svhn", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown task 'svhn'" in capsys.readouterr().err
