@@ -154,6 +154,35 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+def _cmd_search(args) -> int:
+    import torch
+
+    from .search.run import SearchConfig, run_search
+
+    torch.set_num_threads(args.threads)
+    options = {}
+    for item in args.option or []:
+        k, sep, v = item.partition("=")
+        if not sep:
+            raise SurrogateNASError(f"--option expects key=value, got {item!r}")
+        import yaml
+
+        options[k] = yaml.safe_load(v)
+    cfg = SearchConfig(space=args.space, task=args.task, strategy=args.strategy, budget=args.budget,
+                       evaluator=args.evaluator, seed=args.seed, out=args.out, model=args.model,
+                       predictor=args.predictor, benchmark=args.benchmark, metric=args.metric,
+                       batch_size=args.batch_size, options=options, constraint=args.constraint,
+                       constraint_mode=args.constraint_mode, data_root=args.data_root,
+                       progress=not args.no_progress)
+    res = run_search(cfg)
+    print(f"{res.evaluations} evaluations ({res.replayed} resumed from the journal) in {res.seconds:.1f}s")
+    print(f"best: {res.best_arch}  value {res.best_value:.4f}  test {res.best_test:.4f}")
+    if res.scored_per_second:
+        print(f"predictor-scored candidates per second: {res.scored_per_second:,.0f}")
+    print(f"results -> {res.out}")
+    return 0
+
+
 def _cmd_verify(args) -> int:
     from .training import TrainConfig, VerifyConfig, verify
 
@@ -282,6 +311,28 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--show", type=int, default=10)
     r.set_defaults(func=_cmd_predict)
+
+    r = sub.add_parser("search", help="search a task with a budget of evaluations (journaled, resumable)")
+    r.add_argument("--space", default="nb201")
+    r.add_argument("--task", required=True, help="target task (dataset / device) of the benchmark")
+    r.add_argument("--strategy", default="guided-evolution",
+                   help="random, evolution, local, source-rank, guided-evolution, hierarchical")
+    r.add_argument("--model", help="checkpoint directory from `pretrain` (guided strategies)")
+    r.add_argument("--predictor", default="meta", choices=["meta", "scratch", "tree"])
+    r.add_argument("--budget", type=int, default=20, help="evaluations of the target, support included")
+    r.add_argument("--evaluator", default="table", choices=["table", "train"])
+    r.add_argument("--benchmark", help="benchmark for the table evaluator (default per space)")
+    r.add_argument("--metric", help="metric to maximise (default per space)")
+    r.add_argument("--batch-size", type=int, default=1, help="evaluations per suggest() call")
+    r.add_argument("--constraint", help="e.g. latency<=0.005 (looked up in the benchmark)")
+    r.add_argument("--constraint-mode", default="filter", choices=["filter", "penalty"])
+    r.add_argument("--data-root", help="datasets for --evaluator train")
+    r.add_argument("--option", action="append", help="strategy option key=value (repeatable), e.g. acquisition=ucb")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--out", required=True, help="run directory (journal, trajectory, report); rerun to resume")
+    r.add_argument("--no-progress", action="store_true")
+    r.set_defaults(func=_cmd_search)
 
     r = sub.add_parser("verify", help="train candidates for real and record the measurements")
     r.add_argument("--space", default="nb201")
