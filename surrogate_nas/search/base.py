@@ -186,4 +186,6 @@ SEARCHERS: Registry[Searcher] = Registry("search strategy", Searcher)
 def get_searcher(name_or_searcher, **kwargs) -> Searcher:
     """A searcher by registered name (``random``, ``evolution``, ``local``, ``source-rank``,
     ``guided-evolution``, ``hierarchical``) or an instance passed straight through."""
+    if isinstance(name_or_searcher, str) and name_or_searcher not in SEARCHERS:
+        raise SearchError(f"unknown search strategy {name_or_searcher!r}; choose one of {', '.join(SEARCHERS.names())}")
     return SEARCHERS.get(name_or_searcher, **kwargs)

@@ -27,7 +27,7 @@ import yaml
 
 from ..io import atomic_write_text
 from ..spaces import get_space
-from .base import SEARCHERS, Constraint, SearchError
+from .base import SEARCHERS, Constraint, SearchError, get_searcher
 from .evaluators import EVALUATORS, TableEvaluator, TrainEvaluator
 from .journal import Journal
 from .loop import run_loop
@@ -272,7 +272,7 @@ def make_searcher(strategy: str, space, seed: int, options: dict | None = None, 
         if scores is None:
             opts.setdefault("support", "random")
     try:
-        return SEARCHERS.get(strategy, space=space, seed=seed, constraint=constraint, **opts)
+        return get_searcher(strategy, space=space, seed=seed, constraint=constraint, **opts)
     except TypeError as e:
         raise SearchError(f"strategy {strategy!r}: bad option ({e})") from None
 

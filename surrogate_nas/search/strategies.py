@@ -160,8 +160,9 @@ class LocalSearch(Searcher):
                 if self._ok(a):
                     self._seen.add(self.space.canonical(a))
                     out.append(a)
-            if not self._queue:
-                break  # wait for the observations before moving
+            if out:
+                break  # wait for the observations before moving on
+            # the queue held only architectures seen meanwhile (isomorphic neighbours): advance again
         return out
 
 
