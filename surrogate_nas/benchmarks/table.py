@@ -82,10 +82,10 @@ class BenchmarkTable:
 
     def series(self, task: str, metric: str) -> pd.Series:
         """Values of one task/metric indexed by native arch string (mean over seeds, highest fidelity)."""
-        task = self._task(task)
         cached = self._index.get((task, metric))
         if cached is not None:
             return cached
+        task = self._task(task)
         f = self.frame[(self.frame["task"] == task) & (self.frame["metric"] == metric)]
         if f.empty:
             raise DataError(

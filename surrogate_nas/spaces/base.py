@@ -55,8 +55,7 @@ class SearchSpace(abc.ABC):
         return arch
 
     def format(self, arch: Architecture) -> str:
-        self.validate(arch)
-        return self._format(arch)
+        return self._memo("format", arch, self._format)
 
     def validate(self, arch: Architecture) -> Architecture:
         """Return ``arch`` if it belongs to this space, else raise naming the bad part."""
@@ -68,7 +67,8 @@ class SearchSpace(abc.ABC):
             raise InvalidArchitectureError(
                 f"architecture {arch!r} belongs to space {arch.space!r}, not {self.name!r}"
             )
-        self._check(arch)
+        if arch not in self.__dict__.get("_memo_canonical", ()):  # memoised ones were validated
+            self._check(arch)
         return arch
 
     def coerce(self, arch: Architecture | str) -> Architecture:
@@ -78,7 +78,24 @@ class SearchSpace(abc.ABC):
     # ------------------------------------------------------------------ identity
     def canonical(self, arch: Architecture) -> str:
         """Isomorphism-aware key: cells computing the same function share it."""
-        return self._canonical(self.validate(arch))
+        return self._memo("canonical", arch, self._canonical)
+
+    #: Entries kept per memo table (a whole NAS-Bench-Graph space is ~27k architectures).
+    MEMO_SIZE = 1 << 18
+
+    def _memo(self, kind: str, arch: Architecture, fn) -> str:
+        # search scores whole spaces at every step: validating and hashing each architecture again
+        # dominated its time. Only validated architectures enter the table.
+        memo = self.__dict__.setdefault("_memo_" + kind, {})
+        try:
+            return memo[arch]
+        except (KeyError, TypeError):
+            pass
+        out = fn(self.validate(arch))
+        if len(memo) >= self.MEMO_SIZE:
+            memo.clear()
+        memo[arch] = out
+        return out
 
     # ------------------------------------------------------------------ sampling and moves
     def sample(self, rng: np.random.Generator, skeleton: Hashable | None = None) -> Architecture:

@@ -58,6 +58,23 @@ def test_values_of_wrong_shape_or_space_are_refused():
         space.parse(42)
 
 
+def test_memoised_identity_equals_uncached_and_bad_values_are_still_refused():
+    fresh = type(space)()
+    fresh.MEMO_SIZE = 100
+    archs = space.enumerate()[::50]
+    for _ in range(2):  # cold, then from the memo (which is cleared whenever it fills)
+        assert [fresh.canonical(a) for a in archs] == [space._canonical(a) for a in archs]
+        assert [fresh.format(a) for a in archs] == [space._format(a) for a in archs]
+        assert len(fresh._memo_canonical) <= 100
+    bad = Architecture("nb201", ("conv",) * 6)
+    for _ in range(2):  # a refused value never enters the memo
+        with pytest.raises(InvalidArchitectureError, match="unknown op 'conv'"):
+            fresh.canonical(bad)
+        with pytest.raises(InvalidArchitectureError, match="unknown op 'conv'"):
+            fresh.format(bad)
+    assert bad not in fresh._memo_canonical and bad not in fresh._memo_format
+
+
 @settings(max_examples=3000, deadline=None)
 @given(st.text(alphabet="|+~0123_abcdefghijklmnopqrstuvwxyz", max_size=120))
 def test_fuzz_parser_only_raises_the_documented_error(text):
