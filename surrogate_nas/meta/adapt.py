@@ -41,11 +41,22 @@ class MetaGNNPredictor:
 
     ``inner_steps`` defaults to the meta-trained count; ``"cv"`` picks the number of inner steps by K-fold cross-validation on the
     support set itself (out-of-fold Spearman), so a poorly matching task is adapted less.
+
+    ``targets``: how the support values are put on the network's scale before adaptation.
+    ``"support"`` (meta-training's convention) z-scores them over the support set, which assumes
+    a support drawn at random from the task. ``"anchored"`` is for *selected* supports, such as
+    the measurements of a search that has climbed to the top of the space: the z-scores are
+    rescaled to the mean and spread of the meta-learned initialisation's own predictions on the
+    support, so adaptation learns corrections within that region instead of dragging the whole
+    space towards the support's mean (which, for a top-heavy support, inverts the source prior).
     """
 
     def __init__(self, checkpoint: Checkpoint | str | os.PathLike, sources: SourceValues | None = None,
                  inner_steps: int | str | None = None, inner_lr: float | None = None, n_members: int = 5,
-                 seed: int = 0, device: str = "cpu"):
+                 seed: int = 0, device: str = "cpu", targets: str = "support"):
+        if targets not in ("support", "anchored"):
+            raise DataError(f"targets must be 'support' or 'anchored', got {targets!r}")
+        self.targets = targets
         self.checkpoint = checkpoint
         self.sources = sources
         self.inner_steps = inner_steps
@@ -68,9 +79,13 @@ class MetaGNNPredictor:
         z = (y - self.y_mean_) / self.y_std_
         src = self.sources_(space, archs)
         self.corr_ = torch.as_tensor(support_correlations(src, y), dtype=torch.float32, device=self.device)
-        self.support_ = (archs, z, src)
         base = {k: v.detach() for k, v in ckpt.model.named_parameters()}
         self.base_params_ = base
+        self.z_shift_, self.z_scale_ = 0.0, 1.0
+        if self.targets == "anchored":
+            self.z_shift_, self.z_scale_ = self._anchor(archs, src)
+            z = z * self.z_scale_ + self.z_shift_
+        self.support_ = (archs, z, src)
         if self.inner_steps == "cv":
             self.steps_ = self._select_steps(archs, z, src) if len(archs) >= 6 else int(ckpt.meta["inner_steps"])
         elif self.inner_steps is None:
@@ -80,6 +95,13 @@ class MetaGNNPredictor:
         self.params_ = self._adapt(archs, z, src, self.steps_)[-1]
         self.members_ = None
         return self
+
+    #: Floor of the anchored spread (network units): the initialisation may see a support as nearly tied.
+    ANCHOR_MIN_SCALE = 0.05
+
+    def _anchor(self, archs, src) -> tuple[float, float]:
+        p0 = self._forward(self.base_params_, archs, src)
+        return float(p0.mean()), max(float(p0.std()), self.ANCHOR_MIN_SCALE)
 
     def _lrs(self):
         if self.inner_lr is not None:
@@ -120,6 +142,9 @@ class MetaGNNPredictor:
             if np.ptp(zt) == 0:
                 continue
             zt = (zt - zt.mean()) / zt.std()
+            if self.targets == "anchored":
+                shift, scale = self._anchor([archs[i] for i in train], src[train])
+                zt = zt * scale + shift
             states = self._adapt([archs[i] for i in train], zt, src[train], max(STEP_CHOICES), keep=STEP_CHOICES)
             held = graph_inputs(self.space_, [archs[i] for i in fold], src[fold], self.device)
             with torch.no_grad():
@@ -145,15 +170,18 @@ class MetaGNNPredictor:
         if not archs:
             return (np.zeros(0), np.zeros(0)) if return_std else np.zeros(0)
         src = self.sources_(self.space_, archs)
-        mean = self._forward(self.params_, archs, src) * self.y_std_ + self.y_mean_
+        mean = self._to_y(self._forward(self.params_, archs, src))
         if not return_std:
             return mean
         if self.members_ is None:
             self.members_ = self._bootstrap()
         if not self.members_:
             return mean, np.zeros_like(mean)
-        preds = np.stack([self._forward(p, archs, src) for p in self.members_]) * self.y_std_ + self.y_mean_
+        preds = self._to_y(np.stack([self._forward(p, archs, src) for p in self.members_]))
         return mean, preds.std(0)
+
+    def _to_y(self, out: np.ndarray) -> np.ndarray:
+        return (out - self.z_shift_) / self.z_scale_ * self.y_std_ + self.y_mean_
 
     def _bootstrap(self) -> list[dict]:
         archs, z, src = self.support_

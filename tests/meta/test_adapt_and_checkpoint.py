@@ -113,3 +113,40 @@ def test_cli_pretrain_predict(tmp_path, nb201_table, capsys):
     assert not (tmp_path / "p2.csv").exists()
     assert main(["pretrain", "--benchmark", "nb201", "--train-tasks", "svhn", "--out", str(tmp_path / "x")]) == 2
     assert "unknown task 'svhn'" in capsys.readouterr().err
+
+
+def test_anchored_targets_map_back_to_target_units(ckpt, support):
+    archs, y = support
+    p = adapt(ckpt, (archs, y), inner_steps=0, targets="anchored")
+    # no adaptation: the initialisation's predictions on the support, rescaled to the support's mean/spread
+    pred = p.predict(archs)
+    assert np.mean(pred) == pytest.approx(np.mean(y), abs=1e-3)
+    assert np.std(pred) == pytest.approx(np.std(y), rel=1e-3) or p.z_scale_ == p.ANCHOR_MIN_SCALE
+    with pytest.raises(DataError, match="targets must be 'support' or 'anchored', got 'z'"):
+        adapt(ckpt, (archs, y), targets="z")
+
+
+def test_anchored_targets_keep_a_top_heavy_support_at_the_top(ckpt, nb201_table):
+    """A search's measurements are the top of the space. Anchored targets put them on the
+    initialisation's own scale (not "average", as z-scores over themselves would say), so after
+    adaptation they are still predicted near the top and the space's ranking stays sound."""
+    from scipy import stats
+
+    from surrogate_nas.predictors.features import SourceValues
+    from surrogate_nas.search.run import source_scores
+
+    archs = nb201_table.space.enumerate()
+    order = np.argsort(-source_scores(nb201_table, ["cifar10", "cifar100"], "test_acc")(archs))
+    top = [archs[i] for i in order[:8]]
+    y_top = nb201_table.vector("ImageNet16-120", "test_acc", top)
+    sub = [archs[i] for i in np.random.default_rng(1).choice(len(archs), 1500, replace=False)]
+    truth = nb201_table.vector("ImageNet16-120", "test_acc", sub)
+    sv = SourceValues(nb201_table, ("cifar10", "cifar100"), "test_acc")
+    p = adapt(ckpt, (top, y_top), sources=sv, inner_steps=5, targets="anchored")
+    _, z, _ = p.support_
+    p0 = p._forward(p.base_params_, top, sv(nb201_table.space, top))
+    assert float(z.mean()) == pytest.approx(float(p0.mean()), abs=1e-4)  # on the initialisation's scale
+    pred = p.predict(sub)
+    assert stats.spearmanr(pred, truth).statistic > 0.5
+    assert np.mean(pred > np.min(p.predict(top))) < 0.1  # the support stays near the top of the space
+    assert np.mean(pred > np.max(y_top)) < 0.02
