@@ -51,7 +51,9 @@ class SearchConfig:
       acquisition ("mean" | "ucb" | "thompson"), beta, pool ("auto" | "space" | "mutants"),
       n_candidates, top_k; hierarchical also n_groups (3), group_top (3).
     * for the predictor: cv_until (20: choose the inner steps by cross-validation while the
-      measurements are <= cv_until, then keep the last choice), scratch_steps (150).
+      measurements are <= cv_until, then keep the last choice), scratch_steps (150),
+      targets ("anchored" | "support": how the meta-predictor scales the measurements, see
+      :class:`~surrogate_nas.meta.adapt.MetaGNNPredictor`).
 
     ``predictor``: ``meta`` (needs ``model``, a checkpoint directory), ``scratch`` (the same GNN
     trained from random initialisation on the measurements) or ``tree`` (random forest on one-hot).
@@ -189,16 +191,19 @@ def other_tasks(table, task: str, metric: str) -> list[str]:
     return [t for t in table.tasks if t != task and metric in table.metrics(t)]
 
 
-def meta_predictor(checkpoint, sources=None, seed: int = 0, cv_until: int = 20):
+def meta_predictor(checkpoint, sources=None, seed: int = 0, cv_until: int = 20, targets: str = "anchored"):
     """Factory (archs, y) -> adapted :class:`MetaGNNPredictor`; re-adapts from the meta-learned
-    initialisation on all measurements each call (inner steps by CV while K <= ``cv_until``)."""
+    initialisation on all measurements each call (inner steps by CV while K <= ``cv_until``).
+
+    ``targets="anchored"`` (default): a search's measurements are a selected, top-heavy sample, so
+    they are put on the initialisation's scale rather than z-scored (see :class:`MetaGNNPredictor`)."""
     from ..meta.adapt import adapt
 
     state = {"steps": "cv"}
 
     def fit(archs, y):
         steps = "cv" if len(archs) <= cv_until or state["steps"] == "cv" and len(archs) < 6 else state["steps"]
-        p = adapt(checkpoint, (archs, y), sources=sources, inner_steps=steps, seed=seed)
+        p = adapt(checkpoint, (archs, y), sources=sources, inner_steps=steps, seed=seed, targets=targets)
         state["steps"] = p.steps_
         return p
 
@@ -245,6 +250,7 @@ def make_searcher(strategy: str, space, seed: int, options: dict | None = None, 
     src_tasks = opts.pop("source_tasks", None)
     cv_until = int(opts.pop("cv_until", 20))
     scratch_steps = int(opts.pop("scratch_steps", 150))
+    targets = opts.pop("targets", "anchored")
     scores = None
     if table is not None and metric is not None:
         tasks = list(src_tasks) if src_tasks else other_tasks(table, task, metric) if task in table.tasks \
@@ -263,7 +269,7 @@ def make_searcher(strategy: str, space, seed: int, options: dict | None = None, 
             if table is not None and checkpoint.sources.get("tasks"):
                 sv = SourceValues(table, tuple(checkpoint.sources["tasks"]), checkpoint.sources["metric"],
                                   checkpoint.sources.get("higher_is_better", True))
-            opts["predictor"] = meta_predictor(checkpoint, sv, seed, cv_until)
+            opts["predictor"] = meta_predictor(checkpoint, sv, seed, cv_until, targets)
         elif predictor == "scratch":
             opts["predictor"] = scratch_predictor(space, seed, scratch_steps)
         else:

@@ -217,13 +217,19 @@ class GuidedEvolution(Searcher):
     Acquisition: ``mean``, ``ucb`` (mean + ``beta`` * std) or ``thompson`` (one draw from the
     ensemble's Gaussian mean/std per candidate); std comes from ``predict(..., return_std=True)``
     and is 0 for predictors without one.
+
+    ``support_random``: how many of the support suggestions are random instead of source-ranked.
+    ``trust_region``: only candidates among the best ``trust_region + (measurements so far)`` by
+    source score are scored, so the predictor re-ranks the top of the transfer prior and the region
+    widens as the search measures (None: the whole pool).
     """
 
     name = "guided-evolution"
 
     def __init__(self, space, seed=0, constraint=None, predictor: Callable | None = None, n_support: int = 5,
                  support: str = "source-rank", source_scores: Callable | None = None, acquisition: str = "mean",
-                 beta: float = 1.0, pool: str = "auto", n_candidates: int = 2000, top_k: int = 10):
+                 beta: float = 1.0, pool: str = "auto", n_candidates: int = 2000, top_k: int = 10,
+                 support_random: int = 0, trust_region: int | None = None):
         super().__init__(space, seed, constraint)
         if predictor is None:
             raise SearchError(f"{self.name}: needs a predictor (a model checkpoint or a from-scratch predictor)")
@@ -249,6 +255,21 @@ class GuidedEvolution(Searcher):
         self.pool = pool
         self._support_src = (SourceRankSearch(self.space, seed, constraint, scores=source_scores)
                              if support == "source-rank" else RandomSearch(self.space, seed, constraint))
+        if not isinstance(support_random, int) or not 0 <= support_random <= n_support:
+            raise SearchError(f"{self.name}: support_random must be an int in [0, n_support={n_support}], got {support_random!r}")
+        self.support_random = support_random
+        if trust_region is not None and (isinstance(trust_region, bool) or not isinstance(trust_region, int)
+                                         or trust_region < 1):
+            raise SearchError(f"{self.name}: trust_region must be a positive int or None, got {trust_region!r}")
+        if trust_region is not None and source_scores is None:
+            raise SearchError(f"{self.name}: trust_region needs source scores (a benchmark with source tasks)")
+        self.trust_region = trust_region
+        self._source_order = None
+        if trust_region is not None:
+            order = (self._support_src if support == "source-rank"
+                     else SourceRankSearch(self.space, seed, constraint, scores=source_scores))._order
+            self._source_order = [self.space.canonical(a) for a in order]
+        self._support_rand = RandomSearch(self.space, seed + 7919, constraint)
         self._n_support_given = 0
         self._model = None
         self._model_at = -1
@@ -296,6 +317,14 @@ class GuidedEvolution(Searcher):
                 out.append(a)
         return out
 
+    def _in_trust_region(self, cands: list[Architecture]) -> list[Architecture]:
+        """Keep the candidates among the ``trust_region + measured`` best by source score (all if none is)."""
+        if self._source_order is None:
+            return cands
+        region = set(self._source_order[: self.trust_region + len(self.history)])
+        keep = [a for a in cands if self.space.canonical(a) in region]
+        return keep or cands
+
     def _score(self, cands: list[Architecture]) -> np.ndarray:
         t0 = time.perf_counter()
         if self.acquisition == "mean":
@@ -327,8 +356,10 @@ class GuidedEvolution(Searcher):
     # ------------------------------------------------------------------ ask
     def _suggest(self, n):
         if self._n_support_given < self.n_support:
-            self._support_src._seen |= self._seen
-            out = self._support_src._suggest(min(n, self.n_support - self._n_support_given))
+            n_top = self.n_support - self.support_random
+            src = self._support_src if self._n_support_given < n_top else self._support_rand
+            src._seen |= self._seen
+            out = src._suggest(min(n, (n_top if src is self._support_src else self.n_support) - self._n_support_given))
             self._n_support_given += len(out)
             return out
         if not self._refit():
@@ -338,7 +369,7 @@ class GuidedEvolution(Searcher):
         cands = self._candidates()
         if cands:
             mask = self._allowed(cands)
-            cands = [c for c, m in zip(cands, mask) if m]
+            cands = self._in_trust_region([c for c, m in zip(cands, mask) if m])
         if not cands:
             a = self._fresh_sample()
             return [a] if a is not None else []
