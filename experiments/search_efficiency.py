@@ -14,8 +14,13 @@ test_perf of the best-valid architecture. One checkpoint per target (seeded), re
     python experiments/search_efficiency.py            # full (NB-201 25 seeds; NBG 5 seeds)
     python experiments/search_efficiency.py --quick    # CI smoke (< 3 min)
     python experiments/search_efficiency.py --benchmarks nb201 --seeds 25
+    # the two benchmarks in two processes (one per core), then one report from both:
+    python experiments/search_efficiency.py --benchmarks nb201 --out runs/se_nb201
+    python experiments/search_efficiency.py --benchmarks nas-bench-graph --out runs/se_nbg
+    python experiments/search_efficiency.py --report runs/se_nb201 runs/se_nbg
 
-Writes experiments/results/search_efficiency.{csv,md,png} (+ search_efficiency_nbg.png).
+Writes experiments/results/search_efficiency.{csv,md,png} (+ search_efficiency_nbg.png), and every
+run's raw trajectories to OUT/trajectories.csv.gz (what --report reads).
 """
 
 from __future__ import annotations
@@ -91,6 +96,8 @@ def main(argv=None) -> int:
                     help="seeds for the predictor-based methods (default: same as --seeds / --nbg-seeds)")
     ap.add_argument("--guided-budget", type=int, default=None, help="budget of the predictor-based methods")
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--report", nargs="+", metavar="RUN_DIR", default=None,
+                    help="run nothing: write one report from the trajectories of earlier runs")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -105,6 +112,18 @@ def main(argv=None) -> int:
     t_start = time.perf_counter()
     frames, rates = [], []
     model_cfg = ModelConfig()
+    if args.report:
+        for d in args.report:
+            f = Path(d) / "trajectories.csv.gz"
+            if not f.is_file():
+                ap.error(f"--report: {f} not found (run the experiment with --out {d} first)")
+            frames.append(pd.read_csv(f))
+            meta_f = Path(d) / "run_log.txt"
+            if meta_f.is_file():
+                logged = meta_f.read_text().splitlines()
+                lines += [f"== {d}", *(x for x in logged if not x.startswith("rate="))]
+                rates += [float(x.split("=", 1)[1]) for x in logged if x.startswith("rate=")]
+        benches = []
     if "nb201" in benches:
         table = cached_benchmark("nb201")
         n = args.seeds or (3 if args.quick else 25)
@@ -128,6 +147,9 @@ def main(argv=None) -> int:
             frames.append(df)
             rates += r
     traj = pd.concat(frames, ignore_index=True)
+    if not args.report:
+        traj.to_csv(out / "trajectories.csv.gz", index=False)
+        atomic_write_text(out / "run_log.txt", "\n".join(lines + [f"rate={r}" for r in rates]) + "\n")
 
     # ---- the CSV: best value / best test at the issue's checkpoints
     rows = []
@@ -142,6 +164,7 @@ def main(argv=None) -> int:
     atomic_write_text(out / "search_efficiency.csv", res.to_csv(index=False))
 
     md = [f"# Search efficiency ({'quick' if args.quick else 'full'} mode)", "",
+          "`python experiments/search_efficiency.py " + " ".join(argv if argv is not None else sys.argv[1:]) + "`", "",
           "Simulated runs (table evaluator); every evaluation counts, the 5 support measurements of the guided "
           "searchers included. Median over seeds.", ""]
     if rates:
@@ -179,7 +202,8 @@ def main(argv=None) -> int:
         r = res[res["benchmark"] == "nas-bench-graph"]
         tab = r.pivot_table(index=["target_task", "method"], columns="evaluations", values="best_test", aggfunc="median")
         tab.columns = [f"test@{c}" for c in tab.columns]
-        tab = tab.reset_index()
+        info = sub.groupby(["target_task", "method"]).agg(seeds=("seed", "nunique"), budget=("evaluation", "max"))
+        tab = info.join(tab).reset_index()
         log("\nNAS-Bench-Graph (search on valid_perf, test_perf of the best-valid arch): median over seeds\n"
             + tab.to_string(index=False))
         wins = []

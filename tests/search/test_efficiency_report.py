@@ -1,0 +1,52 @@
+"""experiments/search_efficiency.py --report: one report from the trajectories of separate runs."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from surrogate_nas.search import TableEvaluator, make_searcher, run_loop
+
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "search_efficiency.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("search_efficiency", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _run_dir(d: Path, table, bench, task, metric, test_metric, budget, rate):
+    ev = TableEvaluator(table, task, metric, test_metric)
+    frames = [run_loop(make_searcher(m, table.space, seed, {}, table, task, metric), ev, budget)
+              .assign(benchmark=bench, target_task=task, method=m, seed=seed)
+              for m in ("random", "local") for seed in range(2)]
+    d.mkdir()
+    pd.concat(frames).to_csv(d / "trajectories.csv.gz", index=False)
+    (d / "run_log.txt").write_text(f"[{bench}/{task}] done\nrate={rate}\n")
+
+
+def test_report_merges_runs_of_both_benchmarks(tmp_path, nb201_table, nbg_table, capsys):
+    _run_dir(tmp_path / "a", nb201_table, "nb201", "ImageNet16-120", "test_acc", "test_acc", 12, 1000.0)
+    _run_dir(tmp_path / "b", nbg_table, "nas-bench-graph", "cora", "valid_perf", "test_perf", 12, 3000.0)
+    mod = _script()
+    out = tmp_path / "report"
+    assert mod.main(["--report", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)]) == 0
+    res = pd.read_csv(out / "search_efficiency.csv")
+    assert list(res.columns) == ["benchmark", "target_task", "method", "seed", "evaluations", "best_value", "best_test"]
+    assert set(res["benchmark"]) == {"nb201", "nas-bench-graph"} and set(res["seed"]) == {0, 1}
+    md = (out / "search_efficiency.md").read_text()
+    assert "## NB-201" in md and "## NAS-Bench-Graph" in md and "[nas-bench-graph/cora] done" in md
+    assert "median 2,000" in md and "rate=" not in md  # one rate per run, each counted once
+    assert (out / "search_efficiency.png").stat().st_size > 0 and (out / "search_efficiency_nbg.png").is_file()
+    assert not (out / "trajectories.csv.gz").exists()  # a report runs nothing
+
+
+def test_report_names_a_missing_run(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        _script().main(["--report", str(tmp_path / "nope"), "--out", str(tmp_path / "r")])
+    assert f"{tmp_path / 'nope' / 'trajectories.csv.gz'} not found" in capsys.readouterr().err
