@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
+import torch
+
 from ..benchmarks import BenchmarkTable
 from ..errors import DataError
 from ..predictors.features import SourceValues
@@ -51,7 +53,9 @@ def pretrain(
     sources = SourceValues(table, src_tasks, metric, higher_is_better)
     tasks = table_tasks(table, train_tasks, metric, sources)
     vals = table_tasks(table, val_tasks, metric, sources) if val_tasks else []
-    model = GraphRegressor(len(table.space.vocabulary), model_config)
+    with torch.random.fork_rng(devices=[]):  # the initial weights follow meta_config.seed, not global state
+        torch.manual_seed(meta_config.seed)
+        model = GraphRegressor(len(table.space.vocabulary), model_config)
     t0 = time.perf_counter()
     learner = MetaLearner(model, meta_config).fit(tasks, vals, progress=progress)
     seconds = time.perf_counter() - t0

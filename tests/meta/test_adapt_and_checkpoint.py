@@ -150,3 +150,13 @@ def test_anchored_targets_keep_a_top_heavy_support_at_the_top(ckpt, nb201_table)
     assert stats.spearmanr(pred, truth).statistic > 0.5
     assert np.mean(pred > np.min(p.predict(top))) < 0.1  # the support stays near the top of the space
     assert np.mean(pred > np.max(y_top)) < 0.02
+
+
+def test_pretrain_is_reproducible_from_its_seed(nb201_table):
+    def run(global_seed):
+        torch.manual_seed(global_seed)  # whatever the caller did to the global RNG before
+        return pretrain(nb201_table, ["cifar10", "cifar100"], "test_acc", ModelConfig(hidden=8, layers=1),
+                        MetaConfig(iterations=2, val_every=1, seed=3), benchmark_name="nb201", progress=False)
+
+    a, b = run(1).model.state_dict(), run(2).model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
