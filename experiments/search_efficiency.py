@@ -5,11 +5,14 @@ the support measurements of the guided searchers included):
   random, evolution (regularized, P=20 S=5), local (best-improvement), source-rank (mean rank over
   the source tasks; on NB-201 also CIFAR-100 order alone), guided-meta (predictor-guided evolution
   with the adapted meta-predictor), guided-scratch (same searcher, GNN trained from scratch on the
-  measurements), hierarchical (skeleton groups first, meta-predictor).
+  measurements), hierarchical (skeleton groups first, meta-predictor); on NB-201 also
+  guided-meta (trust region 50): guided picks restricted to the best 50 + (measured) by source score.
 
-NB-201: target ImageNet16-120, meta-trained on cifar10 + cifar100; metric test_acc.
+NB-201: target ImageNet16-120, meta-trained on cifar10 + cifar100; metric test_acc. Five
+checkpoints (meta seeds 0-4); search seed s uses checkpoint s % 5, so the spread over seeds
+includes the spread over meta-trained models.
 NAS-Bench-Graph: each dataset held out, meta-trained on the other 7; search on valid_perf, report
-test_perf of the best-valid architecture. One checkpoint per target (seeded), reused across seeds.
+test_perf of the best-valid architecture. One checkpoint per target (meta seed 0), reused across seeds.
 
     python experiments/search_efficiency.py            # full (NB-201 25 seeds; NBG 5 seeds)
     python experiments/search_efficiency.py --quick    # CI smoke (< 3 min)
@@ -26,6 +29,8 @@ run's raw trajectories to OUT/trajectories.csv.gz (what --report reads).
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -56,8 +61,11 @@ def methods(benchmark: str, full_budget: int, guided_budget: int):
     ]
     if benchmark == "nb201":
         out.append(("source-rank (cifar100)", "source-rank", {"source_tasks": ["cifar100"]}, None, full_budget))
+    out.append(("guided-meta", "guided-evolution", {"n_support": 5}, "meta", guided_budget))
+    if benchmark == "nb201":
+        out.append(("guided-meta (trust region 50)", "guided-evolution", {"n_support": 5, "trust_region": 50}, "meta",
+                    guided_budget))
     out += [
-        ("guided-meta", "guided-evolution", {"n_support": 5}, "meta", guided_budget),
         ("guided-scratch", "guided-evolution", {"n_support": 5, "scratch_steps": 60}, "scratch", guided_budget),
         ("hierarchical", "hierarchical", {"n_support": 5, "n_groups": 3}, "meta", guided_budget),
     ]
@@ -65,18 +73,25 @@ def methods(benchmark: str, full_budget: int, guided_budget: int):
 
 
 def run_target(table, bench, task, train_tasks, metric, test_metric, seeds, full_budget, guided_budget, meta_cfg,
-               model_cfg, log, guided_seeds=None):
-    t0 = time.perf_counter()
-    ckpt = pretrain(table, train_tasks, metric, model_config=model_cfg, meta_config=meta_cfg, benchmark_name=bench,
-                    progress=False)
-    log(f"[{bench}/{task}] meta-trained on {', '.join(train_tasks)} in {time.perf_counter() - t0:.0f}s "
-        f"(val tau {ckpt.info.get('best_val_tau')})")
+               model_cfg, log, guided_seeds=None, n_checkpoints=1):
+    """Every searcher over the seeds on one held-out task. The meta-predictor is itself a random
+    quantity: ``n_checkpoints`` are meta-trained (meta seeds meta_cfg.seed + i) and search seed s
+    uses checkpoint s % n_checkpoints, so the spread over seeds includes the spread over models."""
+    ckpts = []
+    for i in range(n_checkpoints):
+        t0 = time.perf_counter()
+        ckpts.append(pretrain(table, train_tasks, metric, model_config=copy.deepcopy(model_cfg),
+                              meta_config=dataclasses.replace(meta_cfg, seed=meta_cfg.seed + i), benchmark_name=bench,
+                              progress=False))
+        log(f"[{bench}/{task}] meta-trained on {', '.join(train_tasks)} (meta seed {meta_cfg.seed + i}) in "
+            f"{time.perf_counter() - t0:.0f}s (val tau {ckpts[-1].info.get('best_val_tau')})")
     ev = TableEvaluator(table, task, metric, test_metric)
     frames, rates = [], []
     for name, strategy, opts, predictor, budget in methods(bench, full_budget, guided_budget):
         t1 = time.perf_counter()
         for seed in (seeds if predictor is None or guided_seeds is None else guided_seeds):
-            s = make_searcher(strategy, table.space, seed, opts, table, task, metric, ckpt, predictor or "meta")
+            s = make_searcher(strategy, table.space, seed, opts, table, task, metric, ckpts[seed % len(ckpts)],
+                              predictor or "meta")
             df = run_loop(s, ev, budget)
             frames.append(df.assign(benchmark=bench, target_task=task, method=name, seed=seed))
             if name == "guided-meta" and s.scored_per_second:
@@ -95,10 +110,14 @@ def main(argv=None) -> int:
     ap.add_argument("--guided-seeds", type=int, default=None,
                     help="seeds for the predictor-based methods (default: same as --seeds / --nbg-seeds)")
     ap.add_argument("--guided-budget", type=int, default=None, help="budget of the predictor-based methods")
+    ap.add_argument("--checkpoints", type=int, default=None,
+                    help="NB-201: meta-trained checkpoints the seeds cycle through (default 5; quick 1)")
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--report", nargs="+", metavar="RUN_DIR", default=None,
                     help="run nothing: write one report from the trajectories of earlier runs")
     args = ap.parse_args(argv)
+    if args.checkpoints is not None and args.checkpoints < 1:
+        ap.error(f"--checkpoints must be >= 1, got {args.checkpoints}")
     torch.set_num_threads(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -130,7 +149,8 @@ def main(argv=None) -> int:
         meta = MetaConfig(iterations=40 if args.quick else 400, val_every=20 if args.quick else 25, seed=0)
         df, r = run_target(table, "nb201", "ImageNet16-120", ["cifar10", "cifar100"], "test_acc", "test_acc",
                            list(range(n)), 30 if args.quick else 100, args.guided_budget or (20 if args.quick else 100),
-                           meta, model_cfg, log, list(range(args.guided_seeds)) if args.guided_seeds else None)
+                           meta, model_cfg, log, list(range(args.guided_seeds)) if args.guided_seeds else None,
+                           args.checkpoints or (1 if args.quick else 5))
         frames.append(df)
         rates += r
     if "nas-bench-graph" in benches:
