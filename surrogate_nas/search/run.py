@@ -251,6 +251,8 @@ def make_searcher(strategy: str, space, seed: int, options: dict | None = None, 
     cv_until = int(opts.pop("cv_until", 20))
     scratch_steps = int(opts.pop("scratch_steps", 150))
     targets = opts.pop("targets", "anchored")
+    if targets not in ("anchored", "support"):
+        raise SearchError(f"option targets must be 'anchored' or 'support', got {targets!r}")
     scores = None
     if table is not None and metric is not None:
         tasks = list(src_tasks) if src_tasks else other_tasks(table, task, metric) if task in table.tasks \

@@ -94,6 +94,9 @@ def test_guided_support_and_trust_region_options_are_checked(nb201_table):
                      source_scores=lambda archs: np.zeros(len(archs)))
     with pytest.raises(SearchError, match="trust_region needs source scores"):
         get_searcher("guided-evolution", space="nb201", predictor=fit, support="random", trust_region=10)
+    with pytest.raises(SearchError, match="option targets must be 'anchored' or 'support', got 'z'"):
+        make_searcher("guided-evolution", "nb201", 0, {"targets": "z"}, nb201_table, "ImageNet16-120", "test_acc",
+                      predictor="scratch")
 
 
 def test_guided_mutant_pool_and_scratch_predictor(nb201_table):
