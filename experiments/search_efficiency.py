@@ -100,6 +100,16 @@ def run_target(table, bench, task, train_tasks, metric, test_metric, seeds, full
     return pd.concat(frames, ignore_index=True), rates
 
 
+def _seed_counts(traj: pd.DataFrame) -> str:
+    """'25 seeds', or '25 seeds (guided-meta: 5, ...)' when methods ran different numbers of seeds."""
+    n = traj.groupby("method")["seed"].nunique()
+    most = int(n.max())
+    fewer = {m: int(k) for m, k in n.items() if k != most}
+    if not fewer:
+        return f"{most} seeds"
+    return f"{most} seeds ({', '.join(f'{m}: {k}' for m, k in fewer.items())})"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="CI smoke mode: few seeds, small budgets, short meta-training")
@@ -169,7 +179,8 @@ def main(argv=None) -> int:
     traj = pd.concat(frames, ignore_index=True)
     if not args.report:
         traj.to_csv(out / "trajectories.csv.gz", index=False)
-        atomic_write_text(out / "run_log.txt", "\n".join(lines + [f"rate={r}" for r in rates]) + "\n")
+        cmd = "python experiments/search_efficiency.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        atomic_write_text(out / "run_log.txt", "\n".join([cmd, *lines, *(f"rate={r}" for r in rates)]) + "\n")
 
     # ---- the CSV: best value / best test at the issue's checkpoints
     rows = []
@@ -207,7 +218,7 @@ def main(argv=None) -> int:
         budgets_ = sub.groupby("method")["evaluation"].max()
         tab.insert(1, "budget", tab["method"].map(budgets_))
         log("\nNB-201 ImageNet16-120 (optimum 47.31): median over seeds\n" + tab.to_string(index=False))
-        md += ["", f"## NB-201, target ImageNet16-120 (meta-trained on cifar10, cifar100), {sub['seed'].nunique()} seeds",
+        md += ["", f"## NB-201, target ImageNet16-120 (meta-trained on cifar10, cifar100), {_seed_counts(sub)}",
                "", "`median_evals_to_opt` = inf when fewer than half the seeds reached 47.31 within the budget.", "",
                markdown_table(tab), "", "![NB-201](search_efficiency.png)", ""]
         g_med = tab.set_index("method")
@@ -233,7 +244,7 @@ def main(argv=None) -> int:
                 wins.append({"target_task": task, "guided-meta@20": g.loc["guided-meta", "test@20"],
                              "evolution@200": g.loc["evolution", "test@200"],
                              "win": bool(g.loc["guided-meta", "test@20"] >= g.loc["evolution", "test@200"])})
-        md += ["", f"## NAS-Bench-Graph, each dataset held out ({sub['seed'].nunique()} seeds per dataset)", "",
+        md += ["", f"## NAS-Bench-Graph, each dataset held out ({_seed_counts(sub)} per dataset)", "",
                markdown_table(tab), ""]
         if wins:
             w = pd.DataFrame(wins)
