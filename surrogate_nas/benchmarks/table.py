@@ -32,6 +32,7 @@ class BenchmarkTable:
         self.source = source
         self.frame = _validated(frame, source or "table")
         self._index: dict[tuple[str, str], pd.Series] = {}
+        self._task_names = frozenset(self.frame["task"].unique())  # _task() is on every lookup's path
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -82,10 +83,10 @@ class BenchmarkTable:
 
     def series(self, task: str, metric: str) -> pd.Series:
         """Values of one task/metric indexed by native arch string (mean over seeds, highest fidelity)."""
+        task = self._task(task)
         cached = self._index.get((task, metric))
         if cached is not None:
             return cached
-        task = self._task(task)
         f = self.frame[(self.frame["task"] == task) & (self.frame["metric"] == metric)]
         if f.empty:
             raise DataError(
@@ -132,7 +133,7 @@ class BenchmarkTable:
         return pd.Series(s.to_numpy(), index=keys.reindex(s.index).to_numpy()).groupby(level=0).mean().to_dict()
 
     def _task(self, task: str) -> str:
-        if task not in set(self.frame["task"].unique()):
+        if task not in self._task_names:
             raise DataError(f"{self.source or 'table'}: unknown task {task!r}; tasks: {', '.join(self.tasks)}")
         return task
 
