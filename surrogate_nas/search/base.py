@@ -9,6 +9,7 @@ observations, which is what makes resuming from the journal a plain replay.
 
 from __future__ import annotations
 
+import abc
 import math
 import re
 from dataclasses import dataclass
@@ -88,7 +89,7 @@ class Constraint:
 
 
 # ---------------------------------------------------------------------- searcher base
-class Searcher:
+class Searcher(abc.ABC):
     """Base of all searchers: bookkeeping of seen keys, history, fitness and constraint.
 
     Subclasses implement ``_suggest(n)`` (return up to ``n`` *new* architectures, use
@@ -173,8 +174,9 @@ class Searcher:
     def _observe(self, archs, values, fitness) -> None:  # hook
         pass
 
-    def _suggest(self, n: int) -> list[Architecture]:  # hook
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _suggest(self, n: int) -> list[Architecture]:
+        """Up to ``n`` new architectures (every searcher defines this)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(space={self.space.name!r}, seed={self.seed}, observed={len(self.history)})"

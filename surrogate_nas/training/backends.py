@@ -11,6 +11,7 @@ is returned as ``status="failed"`` with its error; the others continue.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 import os
@@ -117,7 +118,7 @@ def run_job(job: TrainJob) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- backends
-class Backend:
+class Backend(abc.ABC):
     """Runs jobs; returns one result dict per distinct job key, in the order of first appearance."""
 
     name = "backend"
@@ -127,8 +128,9 @@ class Backend:
         results = self._run(jobs)
         return [results[j.key] for j in jobs]
 
+    @abc.abstractmethod
     def _run(self, jobs: list[TrainJob]) -> dict[str, dict[str, Any]]:
-        raise NotImplementedError
+        """Results keyed by job key for distinct ``jobs`` (every backend defines this)."""
 
 
 def _dedupe(jobs: Sequence[TrainJob]) -> list[TrainJob]:
