@@ -356,10 +356,11 @@ class GuidedEvolution(Searcher):
     # ------------------------------------------------------------------ ask
     def _suggest(self, n):
         if self._n_support_given < self.n_support:
-            n_top = self.n_support - self.support_random
-            src = self._support_src if self._n_support_given < n_top else self._support_rand
+            n_top = self.n_support - self.support_random  # source-ranked (or random) first, then random
+            src, end = ((self._support_src, n_top) if self._n_support_given < n_top
+                        else (self._support_rand, self.n_support))
             src._seen |= self._seen
-            out = src._suggest(min(n, (n_top if src is self._support_src else self.n_support) - self._n_support_given))
+            out = src._suggest(min(n, end - self._n_support_given))
             self._n_support_given += len(out)
             return out
         if not self._refit():
