@@ -11,6 +11,16 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SURROGATE_NAS_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()
 NB201_CSV = SHARED_DATA / "nb201" / "nats_bench.csv"
 
+def load_experiment(name: str):
+    """Import ``experiments/<name>.py`` (a script, not a package module) for a test to call its main()."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "experiments" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 # Tests read the real records from ../shared/data through the documented override; nothing downloads.
 os.environ["SURROGATE_NAS_DATA"] = str(SHARED_DATA)
 

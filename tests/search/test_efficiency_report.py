@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
@@ -10,14 +9,11 @@ import pytest
 
 from surrogate_nas.search import TableEvaluator, make_searcher, run_loop
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "search_efficiency.py"
+from ..conftest import load_experiment
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("search_efficiency", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_experiment("search_efficiency")
 
 
 def _run_dir(d: Path, table, bench, task, metric, test_metric, budget, rate):

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "training_throughput.py"
+from ..conftest import load_experiment
 
 
 def test_throughput_script_quick_smoke(capsys):
-    spec = importlib.util.spec_from_file_location("training_throughput", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_experiment("training_throughput")
     rows = mod.main(["--quick", "--device", "cpu", "--C", "4", "--N", "1", "--batch-size", "4",
                      "--steps", "1", "--repeats", "1", "--warmup", "0"])
     names = [r["config"] for r in rows]
