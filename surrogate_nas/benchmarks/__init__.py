@@ -1,6 +1,8 @@
-"""Benchmark records: ``BenchmarkTable``, readers by name, the data cache."""
+"""Benchmark records: ``BenchmarkTable``, readers by name, the data cache, the target-isolation guard."""
 
+from .isolation import TargetLeakError, check_isolation
 from .readers import READERS, SOURCES, import_table, imported_tables, load_benchmark
 from .table import BenchmarkTable
 
-__all__ = ["BenchmarkTable", "READERS", "SOURCES", "load_benchmark", "import_table", "imported_tables"]
+__all__ = ["BenchmarkTable", "READERS", "SOURCES", "load_benchmark", "import_table", "imported_tables",
+           "TargetLeakError", "check_isolation"]

@@ -1,0 +1,37 @@
+"""The ``Predictor`` protocol and the registry every consumer (search, experiments, CLI) builds from.
+
+A predictor follows scikit-learn: ``__init__`` stores arguments, ``fit(archs, y)`` returns ``self``,
+``predict(archs)`` returns an array in the units of ``y`` and ``predict(archs, return_std=True)``
+returns ``(mean, std)`` (std of zeros where a model has no uncertainty). Factories are registered by
+name and called with keyword arguments: ``space`` and ``seed`` always, plus ``sources`` (a
+:class:`~surrogate_nas.predictors.features.SourceValues`) and ``checkpoint`` where the predictor
+reads them; unknown keyword options are refused by the factory with a clear error.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from ..registry import Registry
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """What search, experiments and the CLI need from any predictor."""
+
+    def fit(self, archs: Sequence[Any], y) -> "Predictor": ...
+
+    def predict(self, archs: Sequence[Any], return_std: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
+
+
+#: name -> factory(**kwargs) -> Predictor. ``meta`` is registered by :mod:`surrogate_nas.meta`.
+PREDICTORS: Registry[Predictor] = Registry("predictor")
+
+
+def make_predictor(name_or_predictor, **kwargs) -> Predictor:
+    """Build a registered predictor by name (an existing predictor passes straight through)."""
+    if not isinstance(name_or_predictor, str) and isinstance(name_or_predictor, Predictor):
+        return name_or_predictor
+    return PREDICTORS.get(name_or_predictor, **kwargs)
