@@ -11,6 +11,10 @@ import numpy as np
 from ..errors import InvalidArchitectureError
 
 
+#: Whitespace :meth:`SearchSpace.parse` strips around a string (lines of a file).
+_ASCII_SPACE = " \t\r\n"
+
+
 @dataclass(frozen=True, slots=True)
 class Architecture:
     """An immutable, hashable architecture value.
@@ -47,10 +51,21 @@ class SearchSpace(abc.ABC):
 
     # ------------------------------------------------------------------ parse / format
     def parse(self, text: str) -> Architecture:
-        """Parse the space's native string; raises InvalidArchitectureError on any bad input."""
+        """Parse the space's native string; raises :class:`InvalidArchitectureError` on any bad input.
+
+        The contract: ASCII only; surrounding ASCII whitespace (space, tab, CR, LF) is ignored, any
+        other character outside the printable ASCII range (an embedded newline, a non-ASCII digit)
+        is refused. No other exception type escapes.
+        """
         if not isinstance(text, str):
             raise InvalidArchitectureError(f"{self.name}: expected a string, got {type(text).__name__} {text!r}")
-        arch = self._parse(text.strip())
+        body = text.strip(_ASCII_SPACE)
+        bad = next((c for c in body if not (" " <= c <= "~")), None)
+        if bad is not None:
+            raise InvalidArchitectureError(
+                f"{self.name}: character {bad!r} in {text!r} is not allowed (architecture strings are printable ASCII)"
+            )
+        arch = self._parse(body)
         self._check(arch)
         return arch
 
@@ -141,15 +156,12 @@ class SearchSpace(abc.ABC):
             raise InvalidArchitectureError(f"{self.name}: unknown skeleton {skeleton!r}")
 
     # ------------------------------------------------------------------ graphs
-    def to_graph(self, arch: Architecture):
-        """The architecture as a ``torch_geometric.data.Data`` graph (see :mod:`surrogate_nas.graphs`)."""
-        from ..graphs import to_graph
-
-        return to_graph(self, arch)
-
     @abc.abstractmethod
     def graph_spec(self, arch: Architecture) -> tuple[Sequence[int], Sequence[tuple[int, int]]]:
-        """(node type ids over ``vocabulary``, directed edges) of the architecture's graph."""
+        """(node type ids over ``vocabulary``, directed edges) of the architecture's graph.
+
+        :func:`surrogate_nas.graphs.to_graph` turns it into a PyG graph (graphs sit above spaces).
+        """
 
     # ------------------------------------------------------------------ hooks
     @abc.abstractmethod

@@ -7,6 +7,7 @@ Ops, link patterns and the isomorphism key are exactly those of the ``nas_bench_
 from __future__ import annotations
 
 import itertools
+import re
 from functools import cached_property
 from typing import Hashable, Iterator
 
@@ -18,6 +19,7 @@ from .base import Architecture, SearchSpace
 
 N_NODES = 4
 _BASE = len(nbg.gnn_list) + 1  # the package's hash radix (its op list plus one)
+_LINKS = re.compile(f"[0-9]{{{N_NODES}}}")
 
 
 class NASBenchGraphSpace(SearchSpace):
@@ -35,9 +37,9 @@ class NASBenchGraphSpace(SearchSpace):
         link_part, sep, op_part = text.partition(":")
         if not sep:
             raise InvalidArchitectureError(f"{self.name}: {text!r} must look like 0012:gcn-gat-skip-sage")
-        if len(link_part) != N_NODES or not link_part.isdigit():
+        if not _LINKS.fullmatch(link_part):
             raise InvalidArchitectureError(
-                f"{self.name}: link pattern {link_part!r} in {text!r} must be {N_NODES} digits"
+                f"{self.name}: link pattern {link_part!r} in {text!r} must be {N_NODES} digits 0-9"
             )
         ops = tuple(op_part.split("-"))
         return Architecture(self.name, ops, tuple(int(c) for c in link_part))
@@ -74,6 +76,8 @@ class NASBenchGraphSpace(SearchSpace):
     def from_key(self, key: str | int) -> Architecture:
         """The canonical representative of a record key (the package's ``valid_hash``)."""
         try:
+            if isinstance(key, bool) or (isinstance(key, str) and not re.fullmatch(r"[0-9]+", key)):
+                raise ValueError(key)
             h = int(key)
         except (TypeError, ValueError):
             raise InvalidArchitectureError(f"{self.name}: key {key!r} is not an integer hash") from None

@@ -17,7 +17,7 @@ EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
 #: Coarse edge classes for the skeleton level of hierarchical search.
 EDGE_CLASS = {"none": "zero", "skip_connect": "identity", "nor_conv_1x1": "op", "nor_conv_3x3": "op", "avg_pool_3x3": "op"}
 SKELETON_CLASSES = ("zero", "identity", "op")
-_TOKEN = re.compile(r"^([A-Za-z0-9_]+)~([0-9]+)$")
+_TOKEN = re.compile(r"([A-Za-z0-9_]+)~([0-9])")
 
 
 class NB201Space(SearchSpace):
@@ -45,9 +45,9 @@ class NB201Space(SearchSpace):
                     f"nb201: node {node} in {text!r} has {len(tokens)} input edges, expected {node}"
                 )
             for expected_src, token in enumerate(tokens):
-                m = _TOKEN.match(token)
+                m = _TOKEN.fullmatch(token)
                 if not m:
-                    raise InvalidArchitectureError(f"nb201: malformed edge {token!r} in {text!r} (expected op~index)")
+                    raise InvalidArchitectureError(f"nb201: malformed edge {token!r} in {text!r} (expected op~index, one digit)")
                 op, src = m.group(1), int(m.group(2))
                 if op not in OPS:
                     raise InvalidArchitectureError(f"nb201: unknown op {op!r} in {text!r}; ops are {', '.join(OPS)}")
