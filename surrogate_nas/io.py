@@ -1,12 +1,25 @@
-"""Atomic file writes: a temp file in the target directory, fsync, then rename."""
+"""Atomic writes: a temp file (or directory) next to the target, fsync, then rename.
+
+Files and directories are created with the permissions the user's umask gives (``mkstemp`` and
+``mkdtemp`` would leave them 0600/0700).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -14,6 +27,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is renamed onto ``path``.
 
     On any exception the temporary file is removed, so ``path`` is never left half-written.
+    The file gets mode ``0o666 & ~umask`` like any file the user creates.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -21,6 +35,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        os.chmod(tmp_path, 0o666 & ~_umask())
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -39,3 +54,78 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary directory next to ``path``; on success it becomes ``path`` as a whole.
+
+    The files written into it appear together or not at all. An existing directory at ``path`` is
+    replaced (its entries the new directory does not have are carried over); on Linux the two are
+    exchanged in one step (``renameat2(RENAME_EXCHANGE)``), elsewhere by two renames.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        yield tmp
+        for f in tmp.iterdir():
+            if f.is_file():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+        if path.is_dir():
+            for old in path.iterdir():
+                if not (tmp / old.name).exists():
+                    (shutil.copytree if old.is_dir() else shutil.copy2)(old, tmp / old.name)
+            if not _exchange(tmp, path):
+                os.rename(path, f"{tmp}.old")
+                os.rename(tmp, path)
+                tmp = Path(f"{tmp}.old")
+            shutil.rmtree(tmp)  # now the old directory
+        else:
+            os.rename(tmp, path)  # fails (no damage) when path is a file
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux ``renameat2``); False where that is not available."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    fn = getattr(libc, "renameat2", None)
+    if fn is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def check_writable(path: str | os.PathLike, what: str = "output", *, directory: bool = False) -> Path:
+    """Refuse, before any work, an output path that cannot be written: raise naming it and why.
+
+    ``directory``: the output is a directory (else a file, which must not be an existing directory).
+    The nearest existing ancestor (and an existing output directory) is probed by creating a
+    temporary file in it: permission bits alone do not tell (root, read-only mounts).
+    """
+    from .errors import SurrogateNASError
+
+    p = Path(path)
+    if directory and p.exists() and not p.is_dir():
+        raise SurrogateNASError(f"{what} {p} is an existing file, not a directory")
+    if not directory and p.is_dir():
+        raise SurrogateNASError(f"{what} {p} is a directory; give a file name")
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise SurrogateNASError(f"{what} {p}: {parent} is a file, not a directory")
+    for probe in [parent] + ([p] if p.is_dir() else []):  # temp files go next to p; a directory's files into it
+        try:
+            with tempfile.TemporaryFile(dir=probe):
+                pass
+        except OSError as e:
+            raise SurrogateNASError(f"{what} {p}: cannot write in {probe} ({e.strerror or e})") from None
+    return p

@@ -1,11 +1,17 @@
-"""Checkpoints: ``model.pt`` (state_dict, loaded with ``weights_only=True``) + ``config.json``."""
+"""Checkpoints: a directory with ``model.pt`` (state_dict, loaded with ``weights_only=True``) + ``config.json``.
+
+The directory is written as one unit (:func:`surrogate_nas.io.atomic_dir`), so its files always
+belong together; ``config.json`` also records the sha256 of ``model.pt``, checked at load.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import pickle
-import zipfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,11 +19,15 @@ import torch
 
 from .. import __version__
 from ..errors import SurrogateNASError
-from ..io import atomic_path, atomic_write_text
+from ..io import atomic_dir, check_writable
 from ..predictors.gnn import GraphRegressor, ModelConfig
 from ..spaces import SearchSpace, get_space
 
 FORMAT_VERSION = 1
+#: The files that make a directory a checkpoint.
+FILES = ("model.pt", "config.json")
+_REQUIRED = ("format_version", "space", "vocabulary", "model", "meta", "sources", "target_metric")
+_OPTIONAL = ("surrogate_nas_version", "normalisation", "info", "model_sha256")
 
 
 class CheckpointError(SurrogateNASError):
@@ -51,55 +61,154 @@ class Checkpoint:
         }
 
 
-def save_checkpoint(ckpt: Checkpoint, directory: str | os.PathLike) -> Path:
-    """Write ``model.pt`` and ``config.json`` atomically into ``directory``."""
+def is_checkpoint_dir(directory: str | os.PathLike) -> bool:
+    """Whether ``directory`` holds a checkpoint's files (so writing a new one there replaces it)."""
     d = Path(directory)
+    return d.is_dir() and all((d / f).is_file() for f in FILES)
+
+
+def check_output_dir(directory: str | os.PathLike) -> Path:
+    """Refuse, before any work, a place a checkpoint cannot be written to.
+
+    Allowed: a new path under a writable directory, an empty directory, or an existing checkpoint
+    (replaced as a whole). Refused: a file, a non-empty directory that is not a checkpoint, a
+    location the user cannot write.
+    """
+    d = Path(directory)
+    if d.is_dir() and any(d.iterdir()) and not is_checkpoint_dir(d):
+        raise CheckpointError(f"checkpoint directory {d} is a non-empty directory that is not a checkpoint; "
+                              "choose a new or empty directory")
     try:
-        d.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise CheckpointError(f"cannot create checkpoint directory {d}: {e}") from None
+        check_writable(d, "checkpoint directory", directory=True)
+    except SurrogateNASError as e:
+        raise CheckpointError(str(e)) from None
+    return d
+
+
+def save_checkpoint(ckpt: Checkpoint, directory: str | os.PathLike, extra: dict[str, str] | None = None) -> Path:
+    """Write ``model.pt``, ``config.json`` (and ``extra`` {file name: text}) into ``directory`` as one unit.
+
+    An existing checkpoint there is replaced as a whole; an interrupted save leaves it untouched.
+    """
+    d = check_output_dir(directory)
     state = {k: v.detach().cpu() for k, v in ckpt.model.state_dict().items()}
     if ckpt.inner_lrs is not None:
         state.update({f"inner_lr.{k}": v.detach().cpu() for k, v in ckpt.inner_lrs.items()})
     try:
-        with atomic_path(d / "model.pt") as tmp:
-            torch.save(state, tmp)
-        atomic_write_text(d / "config.json", json.dumps(ckpt.config(), indent=2, default=float))
+        with atomic_dir(d) as tmp:
+            torch.save(state, tmp / "model.pt")
+            cfg = {**ckpt.config(), "model_sha256": _sha256(tmp / "model.pt")}
+            (tmp / "config.json").write_text(json.dumps(cfg, indent=2, default=float))
+            for name, text in (extra or {}).items():
+                (tmp / name).write_text(text)
     except OSError as e:
-        raise CheckpointError(f"cannot write checkpoint into {d}: {e}") from None
+        raise CheckpointError(f"cannot write checkpoint {d}: {e.strerror or e}") from None
     return d
 
 
 def load_checkpoint(directory: str | os.PathLike, device: str = "cpu") -> Checkpoint:
     """Load a checkpoint directory; refuses other formats/spaces and truncated files with a clear error."""
     d = Path(directory)
+    if d.exists() and not d.is_dir():
+        raise CheckpointError(f"checkpoint {d} is a file; expected the directory written by `surrogate-nas pretrain`")
     cfg_path, model_path = d / "config.json", d / "model.pt"
     for p in (cfg_path, model_path):
         if not p.is_file():
             raise CheckpointError(f"checkpoint {d}: missing {p.name} (expected the output of `surrogate-nas pretrain`)")
-    try:
-        cfg = json.loads(cfg_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"checkpoint {d}: config.json is not valid JSON ({e})") from None
-    if cfg.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
-            f"checkpoint {d}: format version {cfg.get('format_version')!r}, this surrogate_nas reads {FORMAT_VERSION}"
-        )
+    cfg = _read_config(d, cfg_path)
     try:
         space = get_space(cfg["space"])
-    except (KeyError, SurrogateNASError):
+    except SurrogateNASError:
         raise CheckpointError(f"checkpoint {d}: unknown space {cfg.get('space')!r}") from None
     if cfg.get("vocabulary") != list(space.vocabulary):
         raise CheckpointError(f"checkpoint {d}: op vocabulary differs from space {space.name!r}'s; it was made for another version")
     try:
-        state = torch.load(model_path, map_location=device, weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, OSError) as e:
-        raise CheckpointError(f"checkpoint {d}: model.pt is truncated or corrupt ({type(e).__name__}: {e})") from None
-    model = GraphRegressor(len(space.vocabulary), ModelConfig(**cfg["model"])).to(device)
+        model_cfg = ModelConfig(**cfg["model"])
+    except SurrogateNASError as e:
+        raise CheckpointError(f"checkpoint {d}: config.json: {e}") from None
+    state = _read_weights(d, model_path, device)
+    if "model_sha256" in cfg and _sha256(model_path) != cfg["model_sha256"]:
+        raise CheckpointError(f"checkpoint {d}: model.pt does not match config.json (sha256 differs); "
+                              "the files come from different saves or model.pt was changed")
+    model = GraphRegressor(len(space.vocabulary), model_cfg).to(device)
     inner = {k[len("inner_lr."):]: v for k, v in state.items() if k.startswith("inner_lr.")}
     weights = {k: v for k, v in state.items() if not k.startswith("inner_lr.")}
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as e:
-        raise CheckpointError(f"checkpoint {d}: weights do not fit the configured model ({e})") from None
+    _check_fit(d, model, weights)
+    model.load_state_dict(weights)
     return Checkpoint(space, model, cfg["meta"], cfg["sources"], cfg["target_metric"], inner or None, cfg.get("info", {}))
+
+
+def _read_config(d: Path, path: Path) -> dict:
+    try:
+        cfg = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"checkpoint {d}: config.json is not valid JSON ({e})") from None
+    if not isinstance(cfg, dict):
+        raise CheckpointError(f"checkpoint {d}: config.json holds a JSON {type(cfg).__name__}, expected an object")
+    if cfg.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint {d}: format version {cfg.get('format_version')!r}, this surrogate_nas reads {FORMAT_VERSION}"
+        )
+    missing = [k for k in _REQUIRED if k not in cfg]
+    if missing:
+        raise CheckpointError(f"checkpoint {d}: config.json lacks key(s) {', '.join(missing)}")
+    extra = sorted(set(cfg) - set(_REQUIRED) - set(_OPTIONAL))
+    if extra:
+        raise CheckpointError(f"checkpoint {d}: config.json has unknown key(s) {', '.join(extra)}")
+    for key, kind in (("model", dict), ("meta", dict), ("sources", dict), ("target_metric", str), ("info", dict)):
+        if key in cfg and not isinstance(cfg[key], kind):
+            raise CheckpointError(f"checkpoint {d}: config.json key {key!r} must be a JSON "
+                                  f"{'object' if kind is dict else 'string'}, got {cfg[key]!r:.60}")
+    fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    unknown = sorted(set(cfg["model"]) - fields)
+    if unknown:
+        raise CheckpointError(f"checkpoint {d}: config.json 'model' has unknown key(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(sorted(fields))}")
+    return cfg
+
+
+def _read_weights(d: Path, path: Path, device: str) -> dict[str, torch.Tensor]:
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols: the error below says it all
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if str(e).startswith("Weights only load failed"):
+            raise CheckpointError(f"checkpoint {d}: model.pt holds objects that are not weights (code or other "
+                                  "Python objects); refused: a checkpoint may only hold tensors") from None
+        raise CheckpointError(f"checkpoint {d}: model.pt is truncated or corrupt (not a PyTorch weights file)") from None
+    except Exception as e:  # noqa: BLE001 - torch reports a damaged file with many exception types
+        raise CheckpointError(f"checkpoint {d}: model.pt is truncated or corrupt ({type(e).__name__})") from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise CheckpointError(f"checkpoint {d}: model.pt holds a {type(state).__name__}, expected a state_dict "
+                              "(a mapping of parameter names to tensors)")
+    bad = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is not None:
+        raise CheckpointError(f"checkpoint {d}: model.pt has non-finite (NaN/inf) weights in {bad!r}; "
+                              "the training that wrote it diverged")
+    return state
+
+
+def _check_fit(d: Path, model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
+    """One line naming how the weights differ from the configured model (not torch's state_dict dump)."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in weights]
+    unexpected = [k for k in weights if k not in own]
+    shapes = [k for k in own if k in weights and weights[k].shape != own[k].shape]
+    if not (missing or unexpected or shapes):
+        return
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} tensor(s) missing (e.g. {missing[0]!r})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected tensor(s) (e.g. {unexpected[0]!r})")
+    if shapes:
+        k = shapes[0]
+        parts.append(f"{len(shapes)} tensor(s) of another shape (e.g. {k!r}: {tuple(weights[k].shape)} in model.pt, "
+                     f"{tuple(own[k].shape)} configured)")
+    raise CheckpointError(f"checkpoint {d}: model.pt does not fit the model config.json describes: "
+                          f"{'; '.join(parts)}")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
