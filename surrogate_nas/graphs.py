@@ -7,12 +7,13 @@ cached per space, and whole lists are batched without building one ``Data`` obje
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable
 
 import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
+from .errors import SurrogateNASError
 from .spaces import Architecture, SearchSpace, get_space
 
 _CACHE: dict[str, dict[Architecture, tuple[np.ndarray, np.ndarray]]] = {}
@@ -20,7 +21,10 @@ _CACHE: dict[str, dict[Architecture, tuple[np.ndarray, np.ndarray]]] = {}
 
 def _spec(space: SearchSpace, arch: Architecture) -> tuple[np.ndarray, np.ndarray]:
     cache = _CACHE.setdefault(space.name, {})
-    hit = cache.get(arch)
+    try:
+        hit = cache.get(arch)
+    except TypeError:  # unhashable: not an Architecture, validate() below names it
+        hit = None
     if hit is None:
         space.validate(arch)
         types, edges = space.graph_spec(arch)
@@ -36,11 +40,16 @@ def to_graph(space: SearchSpace | str, arch: Architecture) -> Data:
     return Data(x=torch.from_numpy(types.copy()), edge_index=torch.from_numpy(edges.copy()), num_nodes=len(types))
 
 
-def to_batch(space: SearchSpace | str, archs: Sequence[Architecture]) -> Batch:
-    """Many architectures as one PyG ``Batch`` (x, edge_index, batch, ptr), built in numpy."""
+def to_batch(space: SearchSpace | str, archs: Iterable[Architecture]) -> Batch:
+    """Many architectures as one PyG ``Batch`` (x, edge_index, batch, ptr), built in numpy.
+
+    An empty ``archs`` is refused (:class:`~surrogate_nas.errors.SurrogateNASError`): a batch of no
+    graphs has nothing a model could score, and callers should not reach here with nothing to do.
+    """
     space = get_space(space)
-    if len(archs) == 0:
-        raise ValueError("to_batch: no architectures given")
+    archs = list(archs)
+    if not archs:
+        raise SurrogateNASError(f"to_batch: no architectures given (space {space.name!r}); a batch needs at least one")
     specs = [_spec(space, a) for a in archs]
     n_nodes = np.fromiter((len(t) for t, _ in specs), dtype=np.int64, count=len(specs))
     n_edges = np.fromiter((e.shape[1] for _, e in specs), dtype=np.int64, count=len(specs))
