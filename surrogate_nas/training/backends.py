@@ -66,9 +66,11 @@ def job_key(arch, dataset: str, config: TrainConfig, space: str = "nb201") -> st
 
 
 def make_job(arch, dataset: str, config: TrainConfig, work_dir, data_root=None, space: str = "nb201") -> TrainJob:
-    """A job for ``arch`` (value or string; validated against ``space``)."""
+    """A job for ``arch`` (value or string; validated against ``space``); ``config``'s unset fields
+    take ``dataset``'s recipe, so the key names what will actually be trained."""
     sp = get_space(space)
     a = sp.coerce(arch)
+    config = config.resolved(dataset)
     return TrainJob(
         arch=sp.format(a), dataset=dataset, config=config, work_dir=str(work_dir),
         key=job_key(a, dataset, config, space), data_root=None if data_root is None else str(data_root),

@@ -25,8 +25,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, SurrogateNASError
-from ..io import atomic_path, atomic_write_text
+from ..benchmarks.table import BenchmarkTable
+from ..errors import DataError, InvalidArchitectureError, SurrogateNASError
+from ..io import atomic_path, atomic_write_text, check_writable
 from ..spaces import Architecture, get_space
 from .backends import Backend, get_backend, make_job
 from .data import check_dataset
@@ -44,7 +45,12 @@ RECORD_METRICS = {"test_acc": "test_acc", "params": "params_m", "flops": "flops_
 @dataclass
 class VerifyConfig:
     """What ``surrogate-nas verify`` needs. ``backend_options`` go to the backend's constructor
-    (``local``: ``workers``; ``ray``: ``address`` e.g. ``"auto"``, ``max_retries``)."""
+    (``local``: ``workers``; ``ray``: ``address`` e.g. ``"auto"``, ``max_retries``).
+
+    ``train``'s fields left ``None`` (epochs, batch size, C, N, threads) take the dataset's recipe in
+    :meth:`validate` (see :class:`TrainConfig`): NB-201's 200 epochs, batch 256, C=16, N=5 for the
+    real datasets; 10 epochs, batch 64, C=8, N=1 on one thread for ``digits`` (seconds on a CPU).
+    """
 
     dataset: str = "cifar10"
     data_root: str | None = None
@@ -61,15 +67,22 @@ class VerifyConfig:
     source: str = "verify"
 
     def validate(self) -> "VerifyConfig":
+        """Check every field (nothing is read or written); fill ``train``'s unset fields from the
+        dataset's recipe. Raises SurrogateNASError naming the bad value."""
         self.train.validate()
-        get_space(self.space)
-        if not self.seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in self.seeds):
-            raise SurrogateNASError(f"VerifyConfig.seeds must be a non-empty sequence of ints, got {self.seeds!r}")
-        if self.top_k is not None and (not isinstance(self.top_k, int) or self.top_k < 1):
+        if get_space(self.space).name != "nb201":
+            raise SurrogateNASError(f"verify trains NB-201 networks: space must be 'nb201', got {self.space!r}")
+        seeds = tuple(self.seeds) if isinstance(self.seeds, (list, tuple)) else ()
+        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**32 for s in seeds):
+            raise SurrogateNASError(f"VerifyConfig.seeds must be a non-empty sequence of ints in [0, 2**32), got {self.seeds!r}")
+        if len(set(seeds)) != len(seeds):
+            raise SurrogateNASError(f"VerifyConfig.seeds repeats a seed: {list(seeds)}")
+        self.seeds = seeds
+        if self.top_k is not None and (not isinstance(self.top_k, int) or isinstance(self.top_k, bool) or self.top_k < 1):
             raise SurrogateNASError(f"VerifyConfig.top_k must be a positive int or None, got {self.top_k!r}")
         self.dataset = check_dataset(self.dataset, self.data_root)
+        self.train = self.train.resolved(self.dataset)
         return self
-
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["seeds"] = list(self.seeds)
@@ -79,20 +92,30 @@ class VerifyConfig:
 def read_candidates(path: str | os.PathLike) -> pd.DataFrame:
     """Read a candidates CSV: column ``arch`` (native strings) and optionally ``predicted``."""
     p = Path(path)
+    if p.is_dir():
+        raise DataError(f"candidates file {str(p)!r} is a directory, not a CSV file")
     if not p.is_file():
         raise DataError(f"candidates file {str(p)!r} does not exist")
     try:
-        df = pd.read_csv(p)
-    except Exception as e:
-        raise DataError(f"cannot read candidates CSV {str(p)!r}: {e}") from None
+        df = pd.read_csv(p, dtype={"arch": str})
+    except pd.errors.EmptyDataError:
+        raise DataError(f"candidates CSV {str(p)!r} is empty; it needs a header line with a column 'arch'") from None
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError, OSError) as e:
+        raise DataError(f"cannot read candidates CSV {str(p)!r} (is it a text CSV file?): {_one_line(e)}") from None
     if "arch" not in df.columns:
         raise DataError(f"candidates CSV {str(p)!r} needs a column 'arch' (and optionally 'predicted'); has {list(df.columns)}")
+    if df.empty:
+        raise DataError(f"candidates CSV {str(p)!r} has a header but no candidate rows")
     if "predicted" in df.columns:
         try:
             df["predicted"] = pd.to_numeric(df["predicted"], errors="raise")
         except (ValueError, TypeError) as e:
-            raise DataError(f"candidates CSV {str(p)!r}: column 'predicted' is not numeric: {e}") from None
+            raise DataError(f"candidates CSV {str(p)!r}: column 'predicted' is not numeric: {_one_line(e)}") from None
     return df
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
 
 
 def _candidates(candidates, predicted, space) -> pd.DataFrame:
@@ -115,10 +138,13 @@ def _candidates(candidates, predicted, space) -> pd.DataFrame:
         raise SurrogateNASError("no candidates to verify")
     archs = []
     for i, a in enumerate(df["arch"]):
+        if a is None or (isinstance(a, float) and math.isnan(a)):
+            raise InvalidArchitectureError(f"candidate {i}: empty architecture")
         try:
             archs.append(space.format(space.coerce(a)))
         except ValueError as e:
-            raise type(e)(f"candidate {i}: {e}") from None
+            err = type(e) if isinstance(e, SurrogateNASError) else InvalidArchitectureError
+            raise err(f"candidate {i}: {_one_line(e)}") from None
     df["arch"] = archs
     return df.reset_index(drop=True)
 
@@ -139,8 +165,10 @@ def verify(
     ``candidates``: architectures, a DataFrame with ``arch`` [+ ``predicted``], or a CSV path.
     Returns ``results.csv``'s frame; ``frame.attrs`` holds ``kendall_tau``, ``spearman`` (or None)
     and ``out_dir``. A failing candidate gets ``status="failed"`` and its ``error``; the others run.
-    Raises (before any training) on an unknown dataset, a missing data root, or an architecture
-    of another space.
+    Raises SurrogateNASError before anything is trained or written on bad input: an unknown
+    dataset, a missing data root, an architecture of another space, bad backend options, an
+    ``out_dir`` that is a file or not writable, an ``append_to`` that is not a benchmark table of
+    this space (or cannot be created).
     """
     config = (config or VerifyConfig()).validate()
     space = get_space(config.space)
@@ -149,11 +177,16 @@ def verify(
         if "predicted" in cands.columns:
             cands = cands.sort_values("predicted", ascending=False, kind="stable")
         cands = cands.head(config.top_k).reset_index(drop=True)
-    out = Path(config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    backend = backend if backend is not None else get_backend(config.backend, **config.backend_options)
+    if config.append_to:
+        _check_append_to(Path(config.append_to), config.space)
+    out = check_writable(config.out_dir, "output directory", directory=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SurrogateNASError(f"cannot create output directory {str(out)!r}: {e.strerror or e}") from None
     atomic_write_text(out / "verify.yaml", _yaml(config.to_dict()))
 
-    backend = backend if backend is not None else get_backend(config.backend, **config.backend_options)
     jobs, rows = [], []
     for i, arch in enumerate(cands["arch"]):
         for seed in config.seeds:
@@ -242,15 +275,23 @@ def _records_frame(res: pd.DataFrame, dataset: str) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def _check_append_to(target: Path, space: str) -> None:
+    """An existing ``append_to`` must be a benchmark table of ``space``; a new one must be creatable."""
+    if target.is_dir():
+        raise DataError(f"--append-to {str(target)!r} is a directory; give a .parquet file")
+    if target.exists():
+        base = BenchmarkTable.read_parquet(target)
+        if base.space.name != space:
+            raise DataError(f"--append-to {str(target)!r} holds records of space {base.space.name!r}, not {space!r}")
+        return
+    if target.suffix != ".parquet":
+        raise DataError(f"--append-to {str(target)!r}: a new table is written as parquet; name it *.parquet")
+    check_writable(target, "--append-to table")
+
+
 def _write_records(res: pd.DataFrame, config: VerifyConfig, out: Path) -> None:
     df = _records_frame(res, config.dataset)
     if df.empty:
-        return
-    try:
-        from ..benchmarks.table import BenchmarkTable
-    except ImportError:  # pragma: no cover - the table module ships with the package
-        with atomic_path(out / "records.csv") as tmp:
-            df.to_csv(tmp, index=False)
         return
     table = BenchmarkTable.from_records(config.space, df, source=config.source)
     table.to_parquet(out / "records.parquet")
