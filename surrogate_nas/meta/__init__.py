@@ -1,0 +1,22 @@
+"""Learning across tasks: episodes, the inner loop, MAML/Reptile meta-training, adaptation, checkpoints.
+
+Importing this package registers the ``meta`` predictor (a checkpoint adapted on the support set,
+:class:`~surrogate_nas.meta.adapt.MetaGNNPredictor`) in
+:data:`surrogate_nas.predictors.PREDICTORS`; the heavy modules load when one is built.
+"""
+
+from __future__ import annotations
+
+from ..errors import SurrogateNASError
+from ..predictors import PREDICTORS, check_options
+
+
+@PREDICTORS.register("meta")
+def _meta_predictor(checkpoint=None, space=None, seed: int = 0, sources=None, task=None, **options):
+    """Options: those of MetaGNNPredictor (inner_steps, inner_lr, n_members, targets, device, progress)."""
+    from .adapt import MetaGNNPredictor
+
+    if checkpoint is None:
+        raise SurrogateNASError("predictor 'meta' needs a checkpoint (checkpoint=PATH or a Checkpoint)")
+    check_options("predictor 'meta'", ["inner_steps", "inner_lr", "n_members", "targets", "device", "progress"], options)
+    return MetaGNNPredictor(checkpoint, sources=sources, seed=seed, task=task, space=space, **options)

@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 import torch
-from scipy import stats
 
-from ..errors import DataError
+from ..benchmarks import check_isolation
+from ..errors import DataError, SurrogateNASError
 from ..predictors.features import SourceValues, support_correlations
-from ..spaces import Architecture
+from ..predictors.base import check_options
+from ..predictors.gnn import functional_forward, graph_inputs
+from ..predictors.support import normalise, validate_support
+from ..spaces import Architecture, get_space
 from .checkpoint import Checkpoint, load_checkpoint
-from .maml import forward, regression_rank_loss
-from .tasks import graph_inputs, normalise
+from .inner import deployment_steps, inner_loop
 
+__all__ = ["MetaGNNPredictor", "STEP_CHOICES", "adapt", "validate_support"]
+
+#: Inner-step counts ``inner_steps="cv"`` chooses from.
 STEP_CHOICES = (0, 1, 2, 3, 5, 8, 12, 20)
+#: Bound of ``n_members`` (each member is one more adaptation).
+MAX_MEMBERS = 100
+TARGETS = ("support", "anchored")
+
+
+def _benchmark_table(ckpt: Checkpoint):
+    from ..benchmarks import load_benchmark
+
+    return load_benchmark(ckpt.sources["benchmark"])
 
 
 def _sources_for(ckpt: Checkpoint, sources: SourceValues | None) -> SourceValues:
@@ -26,10 +41,24 @@ def _sources_for(ckpt: Checkpoint, sources: SourceValues | None) -> SourceValues
     cfg = ckpt.sources
     if not cfg.get("tasks"):
         return SourceValues(None, ())
-    from ..benchmarks import load_benchmark
+    return SourceValues(_benchmark_table(ckpt), tuple(cfg["tasks"]), cfg["metric"], cfg.get("higher_is_better", True))
 
-    table = load_benchmark(cfg["benchmark"])
-    return SourceValues(table, tuple(cfg["tasks"]), cfg["metric"], cfg.get("higher_is_better", True))
+
+def tasks_read(ckpt: Checkpoint, sources: SourceValues | None = None) -> list[str]:
+    """Every task whose values reach a prediction: the checkpoint's source, training and validation tasks
+    (and those of ``sources``, when the caller supplies its own)."""
+    names = list(ckpt.sources.get("tasks") or []) + list(ckpt.info.get("train_tasks") or []) \
+        + list(ckpt.info.get("val_tasks") or []) + list(sources.tasks if sources is not None else ())
+    return list(dict.fromkeys(str(n) for n in names))
+
+
+def check_finite_weights(ckpt: Checkpoint, where: str = "checkpoint") -> None:
+    """Refuse a checkpoint whose weights (or learned inner learning rates) hold NaN/inf."""
+    tensors = list(ckpt.model.named_parameters()) + [(f"inner_lr.{k}", v) for k, v in (ckpt.inner_lrs or {}).items()]
+    for name, v in tensors:
+        if not torch.isfinite(v).all():
+            raise DataError(f"{where}: weight {name!r} holds NaN/inf values; the checkpoint is corrupt "
+                            "(pretrain it again)")
 
 
 class MetaGNNPredictor:
@@ -37,10 +66,18 @@ class MetaGNNPredictor:
 
     ``fit(archs, y)`` runs the inner loop from the meta-learned initialisation on the support set
     (the checkpoint's module is never modified); ``predict(archs)`` returns predictions in the
-    units of ``y``; ``predict(archs, return_std=True)`` also returns a bootstrap-ensemble std.
+    units of ``y``; ``predict(archs, return_std=True)`` also returns the std over ``n_members``
+    bootstrap members (each adapted on a resample of the support; zeros with ``n_members=0``).
 
-    ``inner_steps`` defaults to the meta-trained count; ``"cv"`` picks the number of inner steps by K-fold cross-validation on the
-    support set itself (out-of-fold Spearman), so a poorly matching task is adapted less.
+    ``task`` names the task the support was measured on; ``fit`` refuses it when the checkpoint read
+    that task's values (as a source, training or validation task). Without a name, a support whose
+    values rank like one of those tasks' records is refused (see
+    :func:`~surrogate_nas.benchmarks.check_isolation`).
+
+    ``inner_steps`` defaults to the count the checkpoint was meta-trained and validated with
+    (``reptile_steps`` for Reptile); ``"cv"`` picks it by K-fold cross-validation on the support set
+    (out-of-fold Spearman; the source correlations of each fold come from its training part only),
+    so a poorly matching task is adapted less.
 
     ``targets``: how the support values are put on the network's scale before adaptation.
     ``"support"`` (meta-training's convention) z-scores them over the support set, which assumes
@@ -53,10 +90,24 @@ class MetaGNNPredictor:
 
     def __init__(self, checkpoint: Checkpoint | str | os.PathLike, sources: SourceValues | None = None,
                  inner_steps: int | str | None = None, inner_lr: float | None = None, n_members: int = 5,
-                 seed: int = 0, device: str = "cpu", targets: str = "support"):
-        if targets not in ("support", "anchored"):
+                 seed: int = 0, device: str = "cpu", targets: str = "support", task: str | None = None,
+                 space=None, progress: bool = False):
+        from .maml import MAX_INNER_STEPS
+
+        if targets not in TARGETS:
             raise DataError(f"targets must be 'support' or 'anchored', got {targets!r}")
-        self.targets = targets
+        if inner_steps not in (None, "cv") and (isinstance(inner_steps, bool) or not isinstance(inner_steps, numbers.Integral)
+                                                or not 0 <= inner_steps <= MAX_INNER_STEPS):
+            raise SurrogateNASError(f"inner_steps must be 'cv' or an integer in 0..{MAX_INNER_STEPS}, got {inner_steps!r}")
+        if inner_lr is not None and (isinstance(inner_lr, bool) or not isinstance(inner_lr, numbers.Real)
+                                     or not math.isfinite(inner_lr) or inner_lr <= 0):
+            raise SurrogateNASError(f"inner_lr must be a finite number > 0, got {inner_lr!r}")
+        if isinstance(n_members, bool) or not isinstance(n_members, numbers.Integral) or not 0 <= n_members <= MAX_MEMBERS:
+            raise SurrogateNASError(f"n_members must be an integer in 0..{MAX_MEMBERS}, got {n_members!r}")
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise SurrogateNASError(f"seed must be an integer >= 0, got {seed!r}")
+        if task is not None and (not isinstance(task, str) or not task.strip()):
+            raise SurrogateNASError(f"task must be a task name, got {task!r}")
         self.checkpoint = checkpoint
         self.sources = sources
         self.inner_steps = inner_steps
@@ -64,43 +115,67 @@ class MetaGNNPredictor:
         self.n_members = n_members
         self.seed = seed
         self.device = device
+        self.targets = targets
+        self.task = task
+        self.space = space
+        self.progress = progress
 
     # ------------------------------------------------------------------ fit
     def fit(self, archs: Sequence[Architecture | str], y) -> "MetaGNNPredictor":
         ckpt = self.checkpoint
         if not isinstance(ckpt, Checkpoint):
             ckpt = load_checkpoint(ckpt, device=self.device)
+        if self.space is not None and get_space(self.space).name != ckpt.space.name:
+            raise SurrogateNASError(f"the checkpoint is for space {ckpt.space.name!r}, not {get_space(self.space).name!r}")
+        check_finite_weights(ckpt)
         self.ckpt_ = ckpt
         space = ckpt.space
         archs, y = validate_support(space, archs, y)
         self.sources_ = _sources_for(ckpt, self.sources)
+        self._check_isolation(archs, y)
         self.space_ = space
         self.y_mean_, self.y_std_ = normalise(y, "support set")
         z = (y - self.y_mean_) / self.y_std_
         src = self.sources_(space, archs)
-        self.corr_ = torch.as_tensor(support_correlations(src, y), dtype=torch.float32, device=self.device)
-        base = {k: v.detach() for k, v in ckpt.model.named_parameters()}
-        self.base_params_ = base
+        self.corr_ = self._corr(src, z)
+        self.base_params_ = {k: v.detach() for k, v in ckpt.model.named_parameters()}
         self.z_shift_, self.z_scale_ = 0.0, 1.0
         if self.targets == "anchored":
-            self.z_shift_, self.z_scale_ = self._anchor(archs, src)
+            self.z_shift_, self.z_scale_ = self._anchor(archs, src, self.corr_)
             z = z * self.z_scale_ + self.z_shift_
         self.support_ = (archs, z, src)
         if self.inner_steps == "cv":
-            self.steps_ = self._select_steps(archs, z, src) if len(archs) >= 6 else int(ckpt.meta["inner_steps"])
+            self.steps_ = self._select_steps(archs, z, src) if len(archs) >= 6 else deployment_steps(ckpt.meta)
         elif self.inner_steps is None:
-            self.steps_ = int(ckpt.meta["inner_steps"])
+            self.steps_ = deployment_steps(ckpt.meta)
         else:
             self.steps_ = int(self.inner_steps)
-        self.params_ = self._adapt(archs, z, src, self.steps_)[-1]
+        self.params_ = self._adapt(graph_inputs(space, archs, src, self.device), z, self.corr_, self.steps_)[-1]
         self.members_ = None
         return self
+
+    def _check_isolation(self, archs, y) -> None:
+        read = tasks_read(self.ckpt_, self.sources)
+        if self.task is not None:
+            check_isolation(self.task, read, where="adapt")
+            return
+        table = self.sources_.table
+        metric = self.sources_.metric if table is not None else self.ckpt_.sources.get("metric")
+        if table is None and read and self.ckpt_.sources.get("benchmark"):
+            table = _benchmark_table(self.ckpt_)  # a checkpoint without source features still read its tasks
+        hib = self.sources_.higher_is_better if self.sources_.table is not None \
+            else self.ckpt_.sources.get("higher_is_better", True)
+        check_isolation(None, read, where="adapt", table=table, metric=metric or self.ckpt_.target_metric,
+                        support=(archs, y), higher_is_better=hib)
+
+    def _corr(self, src, z) -> torch.Tensor:
+        return torch.as_tensor(support_correlations(src, np.asarray(z)), dtype=torch.float32, device=self.device)
 
     #: Floor of the anchored spread (network units): the initialisation may see a support as nearly tied.
     ANCHOR_MIN_SCALE = 0.05
 
-    def _anchor(self, archs, src) -> tuple[float, float]:
-        p0 = self._forward(self.base_params_, archs, src)
+    def _anchor(self, archs, src, corr) -> tuple[float, float]:
+        p0 = self._forward(self.base_params_, graph_inputs(self.space_, archs, src, self.device), corr)
         return float(p0.mean()), max(float(p0.std()), self.ANCHOR_MIN_SCALE)
 
     def _lrs(self):
@@ -110,58 +185,44 @@ class MetaGNNPredictor:
             return {k: v.to(self.device) for k, v in self.ckpt_.inner_lrs.items()}
         return float(self.ckpt_.meta["inner_lr"])
 
-    def _adapt(self, archs, z, src, steps: int, keep: Sequence[int] = ()) -> list[dict]:
-        """Inner loop; returns the parameters after ``keep`` step counts (and after ``steps``)."""
-        model, rw, lrs = self.ckpt_.model, float(self.ckpt_.meta.get("rank_weight", 1.0)), self._lrs()
-        inputs = graph_inputs(self.space_, archs, src, self.device)
-        y = torch.as_tensor(z, dtype=torch.float32, device=self.device)
-        params = {k: v.clone().requires_grad_(True) for k, v in self.base_params_.items()}
-        out = [params] if 0 in keep else []
-        with torch.enable_grad():
-            for step in range(1, steps + 1):
-                loss = regression_rank_loss(forward(model, params, inputs, self.corr_), y, rw)
-                if not torch.isfinite(loss):  # diverging step: keep the last finite parameters
-                    out += [params] * sum(1 for k in keep if k >= step)
-                    break
-                grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
-                params = {
-                    k: (v - (lrs[k] if isinstance(lrs, dict) else lrs) * g).detach().requires_grad_(True) if g is not None else v
-                    for (k, v), g in zip(params.items(), grads)
-                }
-                if step in keep:
-                    out.append(params)
-        return out if keep else [params]
+    def _adapt(self, inputs, z, corr, steps: int, keep: Sequence[int] = ()) -> list[dict]:
+        y = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=self.device)
+        return inner_loop(self.ckpt_.model, self.base_params_, inputs, y, corr, steps, self._lrs(),
+                          float(self.ckpt_.meta.get("rank_weight", 1.0)), grad="none", keep=keep)
 
     def _select_steps(self, archs, z, src) -> int:
-        rng = np.random.default_rng(self.seed)
-        folds = np.array_split(rng.permutation(len(archs)), min(5, len(archs) // 2))
-        preds = np.zeros((len(STEP_CHOICES), len(archs)))
-        for fold in folds:
-            train = np.setdiff1d(np.arange(len(archs)), fold)
+        from scipy import stats
+        from sklearn.model_selection import KFold
+
+        n = len(archs)
+        preds = np.zeros((len(STEP_CHOICES), n))
+        folds = KFold(n_splits=min(5, n // 2), shuffle=True, random_state=self.seed).split(np.arange(n))
+        for train, held in folds:
             zt = z[train]
             if np.ptp(zt) == 0:
                 continue
             zt = (zt - zt.mean()) / zt.std()
+            corr = self._corr(src[train], zt)  # the held-out fold's values stay out of its inputs
+            t_archs = [archs[i] for i in train]
             if self.targets == "anchored":
-                shift, scale = self._anchor([archs[i] for i in train], src[train])
+                shift, scale = self._anchor(t_archs, src[train], corr)
                 zt = zt * scale + shift
-            states = self._adapt([archs[i] for i in train], zt, src[train], max(STEP_CHOICES), keep=STEP_CHOICES)
-            held = graph_inputs(self.space_, [archs[i] for i in fold], src[fold], self.device)
-            with torch.no_grad():
-                for j, params in enumerate(states):
-                    preds[j, fold] = forward(self.ckpt_.model, params, held, self.corr_).cpu().numpy()
+            inputs = graph_inputs(self.space_, t_archs, src[train], self.device)
+            states = self._adapt(inputs, zt, corr, max(STEP_CHOICES), keep=STEP_CHOICES)
+            h_inputs = graph_inputs(self.space_, [archs[i] for i in held], src[held], self.device)
+            for j, params in enumerate(states):
+                preds[j, held] = self._forward(params, h_inputs, corr)
         scores = [stats.spearmanr(p, z).statistic if np.ptp(p) > 0 else -1.0 for p in preds]
         scores = np.nan_to_num(np.asarray(scores, dtype=float), nan=-1.0)
         return int(STEP_CHOICES[int(np.argmax(scores))])
 
     # ------------------------------------------------------------------ predict
-    def _forward(self, params, archs, src, batch_size: int = 32768) -> np.ndarray:
-        out = []
+    def _forward(self, params, inputs, corr) -> np.ndarray:
         with torch.no_grad():
-            for i in range(0, len(archs), batch_size):
-                inputs = graph_inputs(self.space_, archs[i:i + batch_size], src[i:i + batch_size], self.device)
-                out.append(forward(self.ckpt_.model, params, inputs, self.corr_).cpu().numpy())
-        return np.concatenate(out).astype(float)
+            return functional_forward(self.ckpt_.model, params, inputs, corr).cpu().numpy().astype(float)
+
+    #: Architectures per forward batch in ``predict`` (bounds memory on large spaces).
+    BATCH = 32768
 
     def predict(self, archs: Sequence[Architecture | str], return_std: bool = False):
         if not hasattr(self, "params_"):
@@ -169,67 +230,63 @@ class MetaGNNPredictor:
         archs = [self.space_.coerce(a) for a in archs]
         if not archs:
             return (np.zeros(0), np.zeros(0)) if return_std else np.zeros(0)
+        if return_std and self.members_ is None:
+            self.members_ = self._bootstrap()
+        models = [(self.params_, self.corr_)] + (list(self.members_) if return_std else [])
+        out = np.empty((len(models), len(archs)))
         src = self.sources_(self.space_, archs)
-        mean = self._to_y(self._forward(self.params_, archs, src))
+        for i in range(0, len(archs), self.BATCH):
+            inputs = graph_inputs(self.space_, archs[i:i + self.BATCH], src[i:i + self.BATCH], self.device)
+            for j, (params, corr) in enumerate(models):
+                out[j, i:i + self.BATCH] = self._forward(params, inputs, corr)
+        out = self._to_y(out)
+        bad = np.flatnonzero(~np.isfinite(out).all(0))
+        if len(bad):
+            raise DataError(f"the adapted model predicts a non-finite value for {len(bad)} of {len(archs)} "
+                            f"architectures (first: {self.space_.format(archs[bad[0]])!r}); try fewer inner steps "
+                            "or a smaller inner learning rate")
+        mean = out[0]
         if not return_std:
             return mean
-        if self.members_ is None:
-            self.members_ = self._bootstrap()
-        if not self.members_:
-            return mean, np.zeros_like(mean)
-        preds = self._to_y(np.stack([self._forward(p, archs, src) for p in self.members_]))
-        return mean, preds.std(0)
+        return mean, (out[1:].std(0) if len(out) > 1 else np.zeros_like(mean))
 
     def _to_y(self, out: np.ndarray) -> np.ndarray:
         return (out - self.z_shift_) / self.z_scale_ * self.y_std_ + self.y_mean_
 
-    def _bootstrap(self) -> list[dict]:
+    def _bootstrap(self) -> list[tuple[dict, torch.Tensor]]:
+        """``n_members`` adaptations, each on a bootstrap resample of the support (with its own source correlations)."""
+        from sklearn.utils import resample
+        from tqdm.auto import tqdm
+
         archs, z, src = self.support_
-        rng = np.random.default_rng(self.seed + 1)
+        state = np.random.RandomState(self.seed + 1)
         members = []
-        for _ in range(self.n_members):
+        for _ in tqdm(range(self.n_members), desc="bootstrap members", disable=not self.progress, leave=False, delay=2):
             for _ in range(20):
-                idx = rng.integers(len(archs), size=len(archs))
+                idx = resample(np.arange(len(archs)), random_state=state)
                 if np.ptp(z[idx]) > 0:
-                    members.append(self._adapt([archs[i] for i in idx], z[idx], src[idx], self.steps_)[-1])
+                    corr = self._corr(src[idx], z[idx])
+                    inputs = graph_inputs(self.space_, [archs[i] for i in idx], src[idx], self.device)
+                    members.append((self._adapt(inputs, z[idx], corr, self.steps_)[-1], corr))
                     break
         return members
 
 
-def validate_support(space, archs, y) -> tuple[list[Architecture], np.ndarray]:
-    """Check a support set: >= 2 distinct archs of ``space``, finite, not all equal."""
-    archs = list(archs)
-    y = np.asarray(y, dtype=float).reshape(-1)
-    if len(archs) != len(y):
-        raise DataError(f"support set: {len(archs)} architectures but {len(y)} values")
-    if len(archs) < 2:
-        raise DataError(f"support set has {len(archs)} architecture(s); adaptation needs at least 2 measured ones")
-    parsed = []
-    for i, a in enumerate(archs):
-        try:
-            parsed.append(space.coerce(a))
-        except ValueError as e:
-            raise DataError(f"support set, row {i}: {e}") from None
-    seen = {}
-    for i, a in enumerate(parsed):
-        if a in seen:
-            raise DataError(f"support set: architecture {space.format(a)!r} appears twice (rows {seen[a]} and {i}); "
-                            "average repeated measurements first")
-        seen[a] = i
-    bad = np.flatnonzero(~np.isfinite(y))
-    if len(bad):
-        raise DataError(f"support set: value {y[bad[0]]!r} for {space.format(parsed[bad[0]])!r} is not finite")
-    normalise(y, "support set")
-    return parsed, y
+def adapt(checkpoint: Checkpoint | str | os.PathLike, support, sources: SourceValues | None = None, *,
+          task: str | None = None, **kwargs) -> MetaGNNPredictor:
+    """Adapt ``checkpoint`` to a new task from ``support`` = (archs, values) or a DataFrame (arch, value).
 
+    ``task`` names the support's task (refused if the checkpoint read its values); other keyword
+    options are those of :class:`MetaGNNPredictor`.
+    """
+    import pandas as pd
 
-def adapt(checkpoint: Checkpoint | str | os.PathLike, support, sources: SourceValues | None = None, **kwargs) -> MetaGNNPredictor:
-    """Adapt ``checkpoint`` to a new task from ``support`` = (archs, values) or a DataFrame (arch, value)."""
     if isinstance(support, pd.DataFrame):
         missing = [c for c in ("arch", "value") if c not in support.columns]
         if missing:
             raise DataError(f"support table: missing column(s) {', '.join(missing)} (need arch, value)")
-        archs, y = support["arch"].tolist(), support["value"].to_numpy(dtype=float)
+        archs, y = support["arch"].tolist(), support["value"].to_numpy()
     else:
         archs, y = support
-    return MetaGNNPredictor(checkpoint, sources=sources, **kwargs).fit(archs, y)
+    check_options("adapt", MetaGNNPredictor.__init__, kwargs)
+    return MetaGNNPredictor(checkpoint, sources=sources, task=task, **kwargs).fit(archs, y)

@@ -1,33 +1,44 @@
 """Functional meta-learning of the GNN regressor: MAML (2nd / 1st order), Meta-SGD, Reptile, multi-task.
 
 Parameters live in a dict and the module is only ever called through
-``torch.func.functional_call``; adaptation never mutates the module's own weights.
+``torch.func.functional_call``; adaptation never mutates the module's own weights. The inner loop
+is :func:`surrogate_nas.meta.inner.inner_loop`, the same one ``adapt`` deploys.
 """
 
 from __future__ import annotations
 
-import copy
+import math
+import numbers
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from ..errors import SurrogateNASError
-from ..predictors.gnn import GraphRegressor
+from ..predictors.gnn import GraphRegressor, regression_rank_loss
+from ..predictors.gnn import functional_forward as forward
 from ..predictors.metrics import kendall_tau
+from .inner import deployment_steps, inner_loop
 from .tasks import Episode, EpisodeSampler, Task
 
 ALGORITHMS = ("maml", "reptile", "multitask")
+#: Upper bound of ``inner_steps``/``reptile_steps``: every step is a full forward/backward on the support.
+MAX_INNER_STEPS = 1000
+
+__all__ = ["ALGORITHMS", "MAX_INNER_STEPS", "MetaConfig", "MetaLearner", "forward", "inner_adapt",
+           "regression_rank_loss", "shared_holdout"]
 
 
 @dataclass
 class MetaConfig:
-    """How the initialisation is learned and how it is adapted."""
+    """How the initialisation is learned and how it is adapted.
+
+    Every field is checked on construction (a bad value raises one :class:`SurrogateNASError` naming it);
+    ``inner_steps`` and ``reptile_steps`` are at most :data:`MAX_INNER_STEPS`.
+    """
 
     algorithm: str = "maml"          # maml | reptile | multitask (the non-meta ablation)
     first_order: bool = False        # first-order MAML (no second derivatives)
@@ -42,8 +53,8 @@ class MetaConfig:
     source_dropout: float = 0.3     # chance to hide each source task in an episode (task diversity)
     rank_weight: float = 1.0         # weight of the pairwise ranking term next to MSE
     grad_clip: float = 1.0           # max norm of the meta-gradient
-    reptile_steps: int = 10
-    val_fraction: float = 0.2        # architectures held out of each training task for meta-validation
+    reptile_steps: int = 10          # Reptile's inner steps, in meta-training, validation and deployment
+    val_fraction: float = 0.2        # share of architectures (by canonical key, the same for every task) held out
     val_every: int = 25
     val_episodes: int = 8
     patience: int = 6
@@ -52,59 +63,83 @@ class MetaConfig:
 
     def __post_init__(self):
         if self.algorithm not in ALGORITHMS:
-            raise SurrogateNASError(f"unknown meta algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
-        self.support_range = tuple(self.support_range)
-        if self.inner_steps < 0 or self.iterations < 1 or self.meta_batch < 1:
-            raise SurrogateNASError(f"invalid meta config: inner_steps={self.inner_steps}, iterations={self.iterations}, meta_batch={self.meta_batch}")
+            raise SurrogateNASError(f"meta config: unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+        for name in ("first_order", "meta_sgd"):
+            if not isinstance(getattr(self, name), bool):
+                raise SurrogateNASError(f"meta config: {name} must be true or false, got {getattr(self, name)!r}")
+        _int(self, "inner_steps", 0, MAX_INNER_STEPS)
+        _int(self, "reptile_steps", 1, MAX_INNER_STEPS)
+        for name in ("meta_batch", "iterations", "query_size", "val_every", "val_episodes", "patience"):
+            _int(self, name, 1)
+        _int(self, "seed", 0)
+        _float(self, "inner_lr", 0.0, lower_open=True)
+        _float(self, "outer_lr", 0.0, lower_open=True)
+        _float(self, "grad_clip", 0.0, lower_open=True)
+        _float(self, "rank_weight", 0.0)
+        _float(self, "source_dropout", 0.0, 1.0, upper_open=True)
+        _float(self, "val_fraction", 0.0, 1.0, lower_open=True, upper_open=True)
+        sr = self.support_range
+        if (not isinstance(sr, (tuple, list)) or len(sr) != 2
+                or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in sr) or not 2 <= sr[0] <= sr[1]):
+            raise SurrogateNASError(f"meta config: support_range must be two integers 2 <= lo <= hi, got {sr!r}")
+        self.support_range = (int(sr[0]), int(sr[1]))
+        if not isinstance(self.device, str) or not self.device:
+            raise SurrogateNASError(f"meta config: device must be a device name such as 'cpu', got {self.device!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-# ---------------------------------------------------------------------- losses
-def regression_rank_loss(pred: torch.Tensor, y: torch.Tensor, rank_weight: float) -> torch.Tensor:
-    """MSE plus a pairwise logistic ranking loss over all ordered pairs of the set."""
-    loss = F.mse_loss(pred, y)
-    if rank_weight > 0 and len(y) > 1:
-        dy = y.unsqueeze(0) - y.unsqueeze(1)
-        dp = pred.unsqueeze(0) - pred.unsqueeze(1)
-        mask = dy > 0
-        if mask.any():
-            loss = loss + rank_weight * F.softplus(-dp[mask]).mean()
-    return loss
+def _int(cfg, name: str, lo: int, hi: int | None = None) -> None:
+    v = getattr(cfg, name)
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo or (hi is not None and v > hi):
+        rng = f">= {lo}" if hi is None else f"in {lo}..{hi}"
+        raise SurrogateNASError(f"meta config: {name} must be an integer {rng}, got {v!r}")
 
 
-# ---------------------------------------------------------------------- functional core
-def forward(model: GraphRegressor, params: dict, inputs: tuple, corr: torch.Tensor) -> torch.Tensor:
-    x, ei, batch, n, src = inputs
-    return functional_call(model, params, (x, ei, batch, n, src, corr))
+def _float(cfg, name: str, lo: float, hi: float = math.inf, lower_open=False, upper_open=False) -> None:
+    v = getattr(cfg, name)
+    ok = not isinstance(v, bool) and isinstance(v, numbers.Real) and math.isfinite(v)
+    if ok:
+        ok = (v > lo if lower_open else v >= lo) and (v < hi if upper_open else v <= hi)
+    if not ok:
+        bounds = f"{'>' if lower_open else '>='} {lo:g}" + ("" if hi == math.inf else f" and {'<' if upper_open else '<='} {hi:g}")
+        raise SurrogateNASError(f"meta config: {name} must be a finite number {bounds}, got {v!r}")
 
 
-def inner_adapt(
-    model: GraphRegressor,
-    params: dict[str, torch.Tensor],
-    inputs: tuple,
-    y: torch.Tensor,
-    corr: torch.Tensor,
-    steps: int,
-    lrs: dict[str, torch.Tensor] | float,
-    rank_weight: float,
-    create_graph: bool,
-) -> dict[str, torch.Tensor]:
-    """``steps`` gradient steps on the support set; returns new parameter tensors (module untouched)."""
-    names = list(params)
-    for _ in range(steps):
-        loss = regression_rank_loss(forward(model, params, inputs, corr), y, rank_weight)
-        grads = torch.autograd.grad(loss, [params[k] for k in names], create_graph=create_graph, allow_unused=True)
-        new = {}
-        for k, g in zip(names, grads):
-            if g is None:
-                new[k] = params[k]
-                continue
-            lr = lrs[k] if isinstance(lrs, dict) else lrs
-            new[k] = params[k] - lr * (g if create_graph else g.detach())
-        params = new
-    return params
+def inner_adapt(model, params, inputs, y, corr, steps, lrs, rank_weight, create_graph: bool) -> dict[str, torch.Tensor]:
+    """Meta-training's call of :func:`~surrogate_nas.meta.inner.inner_loop` (second order iff ``create_graph``)."""
+    return inner_loop(model, params, inputs, y, corr, steps, lrs, rank_weight,
+                      grad="second" if create_graph else "first")[0]
+
+
+def shared_holdout(tasks: Sequence[Task], fraction: float, rng: np.random.Generator, min_per_task: int = 8):
+    """One held-out set of architectures for all tasks, by canonical key.
+
+    Returns (train_pools, val_pools): per task, the indices of its archs outside / inside the set.
+    An architecture held out of one task is held out of every task, so its values never reach
+    meta-training, not even as another task's source feature.
+    """
+    keys = [[t.space.canonical(a) for a in t.archs] for t in tasks]
+    universe = sorted(set().union(*map(set, keys)))
+    order = [universe[i] for i in rng.permutation(len(universe))]
+    n = max(1, int(len(universe) * fraction))
+    held = set(order[:n])
+    counts = [sum(k in held for k in ks) for ks in keys]
+    for key in order[n:]:  # grow the one set until every task has a usable validation pool
+        if all(c >= min(min_per_task, len(ks) // 2) for c, ks in zip(counts, keys)):
+            break
+        held.add(key)
+        counts = [c + ks.count(key) for c, ks in zip(counts, keys)]
+    train_pools = [np.array([i for i, k in enumerate(ks) if k not in held], dtype=int) for ks in keys]
+    val_pools = [np.array([i for i, k in enumerate(ks) if k in held], dtype=int) for ks in keys]
+    for t, tp, vp in zip(tasks, train_pools, val_pools):
+        if len(tp) < 4 or len(vp) < 3:
+            from ..errors import DataError
+
+            raise DataError(f"task {t.name!r}: {len(t.archs)} architectures are too few to hold some out for "
+                            f"meta-validation ({len(tp)} train / {len(vp)} held out); give validation tasks instead")
+    return train_pools, val_pools
 
 
 class MetaLearner:
@@ -164,8 +199,8 @@ class MetaLearner:
         for ep in episodes:
             inputs = _concat_inputs(ep.support, ep.query)
             y = torch.cat([ep.y_support, ep.y_query])
-            fast = {k: v.detach().clone().requires_grad_(True) for k, v in self.params.items()}
-            fast = inner_adapt(self.model, fast, inputs, y, ep.corr, c.reptile_steps, c.inner_lr, c.rank_weight, False)
+            fast = inner_loop(self.model, self.params, inputs, y, ep.corr, c.reptile_steps, c.inner_lr, c.rank_weight,
+                              grad="none")[0]
             with torch.no_grad():
                 total += float(regression_rank_loss(forward(self.model, fast, ep.query, ep.corr), ep.y_query, c.rank_weight))
                 for k in deltas:
@@ -178,12 +213,9 @@ class MetaLearner:
     # ------------------------------------------------------------------ adaptation / evaluation
     def adapt(self, ep: Episode) -> dict[str, torch.Tensor]:
         c = self.config
-        params = {k: v.detach().requires_grad_(True) for k, v in self.params.items()}
         lrs = {k: v.detach() for k, v in self.inner_lrs.items()} if self.inner_lrs is not None else c.inner_lr
-        steps = c.inner_steps if c.algorithm != "reptile" else c.reptile_steps
-        with torch.enable_grad():
-            adapted = inner_adapt(self.model, params, ep.support, ep.y_support, ep.corr, steps, lrs, c.rank_weight, False)
-        return {k: v.detach() for k, v in adapted.items()}
+        return inner_loop(self.model, self.params, ep.support, ep.y_support, ep.corr, deployment_steps(c.to_dict()),
+                          lrs, c.rank_weight, grad="none")[0]
 
     def evaluate(self, sampler: EpisodeSampler, rng: np.random.Generator, episodes: int, k: int = 20) -> float:
         """Mean Kendall tau on query sets after adapting on K support archs."""
@@ -201,21 +233,16 @@ class MetaLearner:
             callback: Callable[[dict], None] | None = None) -> "MetaLearner":
         """Meta-train on ``tasks``; early-stop on meta-validation Kendall tau and keep the best state.
 
-        Validation uses ``val_tasks`` if given, else a held-out share of each training task's archs.
+        Validation uses ``val_tasks`` if given, else one held-out set of architectures shared by all
+        training tasks (:func:`shared_holdout`).
         """
         c = self.config
         rng = np.random.default_rng(c.seed)
-        torch.manual_seed(c.seed)
         if val_tasks:
             train_pools = None
             val_sampler = EpisodeSampler(val_tasks, c.support_range, c.query_size, device=c.device)
         else:
-            train_pools, val_pools = [], []
-            for t in tasks:
-                perm = rng.permutation(len(t.y))
-                n_val = max(int(len(perm) * c.val_fraction), 8)
-                val_pools.append(perm[:n_val])
-                train_pools.append(perm[n_val:])
+            train_pools, val_pools = shared_holdout(tasks, c.val_fraction, rng)
             val_sampler = EpisodeSampler(tasks, c.support_range, c.query_size, pools=val_pools, device=c.device)
         sampler = EpisodeSampler(tasks, c.support_range, c.query_size, pools=train_pools, device=c.device,
                                  source_dropout=c.source_dropout)

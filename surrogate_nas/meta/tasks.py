@@ -15,8 +15,9 @@ import torch
 
 from ..benchmarks import BenchmarkTable
 from ..errors import DataError
-from ..graphs import to_batch
 from ..predictors.features import SourceValues, support_correlations
+from ..predictors.gnn import graph_inputs
+from ..predictors.support import normalise
 from ..spaces import Architecture, SearchSpace
 
 
@@ -64,23 +65,6 @@ class Episode:
     corr: torch.Tensor
     y_mean: float
     y_std: float
-
-
-def graph_inputs(space: SearchSpace, archs: Sequence[Architecture], src: np.ndarray, device="cpu") -> tuple:
-    """(x, edge_index, batch, num_graphs, src) for :class:`GraphRegressor` from architectures."""
-    b = to_batch(space, archs)
-    return (b.x.to(device), b.edge_index.to(device), b.batch.to(device), len(archs),
-            torch.as_tensor(src, dtype=torch.float32, device=device))
-
-
-def normalise(y: np.ndarray, where: str) -> tuple[float, float]:
-    """Mean and std of support targets; constant targets cannot be normalised."""
-    mean, std = float(np.mean(y)), float(np.std(y))
-    if not np.isfinite(mean) or not np.isfinite(std):
-        raise DataError(f"{where}: targets contain NaN/inf")
-    if std < 1e-12 * max(1.0, abs(mean)):
-        raise DataError(f"{where}: all {len(y)} support targets are equal ({mean!r}); a ranking cannot be learned")
-    return mean, std
 
 
 def make_episode(task: Task, support_idx: np.ndarray, query_idx: np.ndarray, device="cpu") -> Episode:

@@ -35,3 +35,18 @@ def make_predictor(name_or_predictor, **kwargs) -> Predictor:
     if not isinstance(name_or_predictor, str) and isinstance(name_or_predictor, Predictor):
         return name_or_predictor
     return PREDICTORS.get(name_or_predictor, **kwargs)
+
+
+def check_options(what: str, accepted, options: dict) -> None:
+    """Refuse keyword options ``what`` does not take, naming them and the ones it does."""
+    import inspect
+
+    if callable(accepted):
+        accepted = [p.name for p in inspect.signature(accepted).parameters.values()
+                    if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        from ..errors import SurrogateNASError
+
+        raise SurrogateNASError(f"{what}: unknown option(s) {', '.join(map(repr, unknown))}; "
+                                f"it takes {', '.join(sorted(accepted))}")

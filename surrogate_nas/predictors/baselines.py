@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
-import torch
-from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
-from sklearn.linear_model import Ridge
 
 from ..errors import DataError
 from ..spaces import Architecture, SearchSpace, get_space
 from .features import SourceValues, onehot
-from .gnn import GraphRegressor, ModelConfig
+from .support import normalise, validate_support
 
 
 class _Base:
@@ -23,13 +18,18 @@ class _Base:
         return [sp.coerce(a) for a in archs]
 
     def _check_fit(self, archs, y) -> tuple[list[Architecture], np.ndarray]:
-        from ..meta.adapt import validate_support
-
         return validate_support(get_space(self.space), archs, y)
 
     def _fitted(self):
         if not hasattr(self, "fitted_"):
             raise DataError(f"{type(self).__name__}.predict() called before fit()")
+
+    def predict(self, archs, return_std: bool = False):
+        """Predictions in the units of ``y``; with ``return_std``, (mean, zeros): no uncertainty model."""
+        self._fitted()
+        archs = self._archs(archs)
+        mean = np.asarray(self._predict(archs), dtype=float) if archs else np.zeros(0)
+        return (mean, np.zeros_like(mean)) if return_std else mean
 
 
 class SourceTransferPredictor(_Base):
@@ -41,17 +41,16 @@ class SourceTransferPredictor(_Base):
 
     def fit(self, archs, y) -> "SourceTransferPredictor":
         self._check_fit(archs, y)
-        if not self.sources.tasks:
+        if self.sources is None or not self.sources.tasks:
             raise DataError("source-transfer needs at least one source task")
         self.fitted_ = True
         return self
 
-    def predict(self, archs) -> np.ndarray:
-        self._fitted()
-        src = self.sources(get_space(self.space), self._archs(archs))
+    def _predict(self, archs) -> np.ndarray:
+        src = self.sources(get_space(self.space), archs)
         with np.errstate(all="ignore"):
             out = np.nanmean(src, axis=1)
-        return np.nan_to_num(out, nan=0.0).astype(float)
+        return np.nan_to_num(out, nan=0.0)
 
 
 class SourceRidgePredictor(_Base):
@@ -63,15 +62,18 @@ class SourceRidgePredictor(_Base):
         self.alpha = alpha
 
     def fit(self, archs, y) -> "SourceRidgePredictor":
+        from sklearn.linear_model import Ridge
+
         archs, y = self._check_fit(archs, y)
+        if self.sources is None or not self.sources.tasks:
+            raise DataError("ridge-source needs at least one source task")
         X = np.nan_to_num(self.sources(get_space(self.space), archs))
         self.model_ = Ridge(alpha=self.alpha).fit(X, y)
         self.fitted_ = True
         return self
 
-    def predict(self, archs) -> np.ndarray:
-        self._fitted()
-        return self.model_.predict(np.nan_to_num(self.sources(get_space(self.space), self._archs(archs))))
+    def _predict(self, archs) -> np.ndarray:
+        return self.model_.predict(np.nan_to_num(self.sources(get_space(self.space), archs)))
 
 
 class TreePredictor(_Base):
@@ -92,6 +94,8 @@ class TreePredictor(_Base):
         return X
 
     def fit(self, archs, y) -> "TreePredictor":
+        from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+
         archs, y = self._check_fit(archs, y)
         if self.kind == "rf":
             m = RandomForestRegressor(self.n_estimators, random_state=self.seed, n_jobs=1)
@@ -104,15 +108,18 @@ class TreePredictor(_Base):
         self.fitted_ = True
         return self
 
-    def predict(self, archs) -> np.ndarray:
-        self._fitted()
-        return self.model_.predict(self._X(self._archs(archs)))
+    def _predict(self, archs) -> np.ndarray:
+        return self.model_.predict(self._X(archs))
 
 
 class ScratchGNNPredictor(_Base):
-    """The same GNN (no source features) trained from random initialisation on the K support archs only."""
+    """The same GNN (no source features) trained from random initialisation on the K support archs only.
 
-    def __init__(self, space, model_config: ModelConfig | None = None, steps: int = 200, lr: float = 5e-3,
+    Initial weights follow ``seed`` (drawn under ``torch.random.fork_rng``: the caller's global
+    torch RNG state is neither read nor changed).
+    """
+
+    def __init__(self, space, model_config=None, steps: int = 200, lr: float = 5e-3,
                  rank_weight: float = 1.0, seed: int = 0, device: str = "cpu"):
         self.space = space
         self.model_config = model_config
@@ -123,14 +130,16 @@ class ScratchGNNPredictor(_Base):
         self.device = device
 
     def fit(self, archs, y) -> "ScratchGNNPredictor":
-        from ..meta.maml import regression_rank_loss
-        from ..meta.tasks import graph_inputs, normalise
+        import torch
+
+        from .gnn import GraphRegressor, ModelConfig, graph_inputs, regression_rank_loss
 
         archs, y = self._check_fit(archs, y)
         sp = get_space(self.space)
         cfg = ModelConfig(**{**(self.model_config or ModelConfig()).to_dict(), "use_sources": False})
-        torch.manual_seed(self.seed)
-        self.model_ = GraphRegressor(len(sp.vocabulary), cfg).to(self.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            self.model_ = GraphRegressor(len(sp.vocabulary), cfg).to(self.device)
         self.mean_, self.std_ = normalise(y, "support set")
         target = torch.tensor((y - self.mean_) / self.std_, dtype=torch.float32, device=self.device)
         x, ei, b, n, _ = graph_inputs(sp, archs, np.zeros((len(archs), 0)), self.device)
@@ -143,11 +152,11 @@ class ScratchGNNPredictor(_Base):
         self.fitted_ = True
         return self
 
-    def predict(self, archs) -> np.ndarray:
-        from ..meta.tasks import graph_inputs
+    def _predict(self, archs) -> np.ndarray:
+        import torch
 
-        self._fitted()
-        archs = self._archs(archs)
+        from .gnn import graph_inputs
+
         x, ei, b, n, _ = graph_inputs(get_space(self.space), archs, np.zeros((len(archs), 0)), self.device)
         with torch.no_grad():
             return self.model_(x, ei, b, n).cpu().numpy().astype(float) * self.std_ + self.mean_

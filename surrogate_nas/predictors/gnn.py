@@ -6,13 +6,22 @@ functionally with ``torch.func.functional_call``.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
+from typing import Sequence
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import GATConv, GCNConv, GINConv, global_add_pool, global_mean_pool
 
+from ..errors import SurrogateNASError
+from ..graphs import to_batch
+
 CONVS = ("gin", "gat", "gcn")
+#: attention heads of the GAT convolution; its hidden size must be a multiple of this
+GAT_HEADS = 4
 
 
 @dataclass
@@ -27,9 +36,17 @@ class ModelConfig:
 
     def __post_init__(self):
         if self.conv not in CONVS:
-            from ..errors import SurrogateNASError
-
-            raise SurrogateNASError(f"unknown conv {self.conv!r}; choose one of {', '.join(CONVS)}")
+            raise SurrogateNASError(f"model config: unknown conv {self.conv!r}; choose one of {', '.join(CONVS)}")
+        for name in ("hidden", "layers"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+                raise SurrogateNASError(f"model config: {name} must be a positive integer, got {v!r}")
+        for name in ("use_sources", "bidirectional"):
+            if not isinstance(getattr(self, name), bool):
+                raise SurrogateNASError(f"model config: {name} must be true or false, got {getattr(self, name)!r}")
+        if self.conv == "gat" and self.hidden % GAT_HEADS:
+            raise SurrogateNASError(f"model config: conv 'gat' splits hidden over {GAT_HEADS} attention heads, so hidden "
+                                    f"must be a multiple of {GAT_HEADS}; got {self.hidden}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -39,7 +56,7 @@ def _conv(kind: str, hidden: int) -> nn.Module:
     if kind == "gin":
         return GINConv(nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden)), train_eps=True)
     if kind == "gat":
-        return GATConv(hidden, hidden // 4, heads=4, add_self_loops=True)
+        return GATConv(hidden, hidden // GAT_HEADS, heads=GAT_HEADS, add_self_loops=True)
     return GCNConv(hidden, hidden, add_self_loops=True, normalize=True)
 
 
@@ -103,3 +120,31 @@ class GraphRegressor(nn.Module):
         c = (corr if corr is not None else torch.zeros(src.shape[1], dtype=src.dtype, device=src.device)).expand_as(v)
         e = self.src_encoder(torch.stack([v, c, v * c], -1)) * mask.unsqueeze(-1)
         return e.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+
+
+# ---------------------------------------------------------------------- inputs, loss, functional call
+def graph_inputs(space, archs: Sequence, src: np.ndarray, device="cpu") -> tuple:
+    """(x, edge_index, batch, num_graphs, src) for :class:`GraphRegressor` from architectures."""
+    b = to_batch(space, archs)
+    return (b.x.to(device), b.edge_index.to(device), b.batch.to(device), len(archs),
+            torch.as_tensor(src, dtype=torch.float32, device=device))
+
+
+def regression_rank_loss(pred: torch.Tensor, y: torch.Tensor, rank_weight: float) -> torch.Tensor:
+    """MSE plus a pairwise logistic ranking loss over all ordered pairs of the set."""
+    loss = F.mse_loss(pred, y)
+    if rank_weight > 0 and len(y) > 1:
+        dy = y.unsqueeze(0) - y.unsqueeze(1)
+        dp = pred.unsqueeze(0) - pred.unsqueeze(1)
+        mask = dy > 0
+        if mask.any():
+            loss = loss + rank_weight * F.softplus(-dp[mask]).mean()
+    return loss
+
+
+def functional_forward(model: GraphRegressor, params: dict, inputs: tuple, corr) -> torch.Tensor:
+    """``model`` run with ``params`` (a name -> tensor dict) instead of its own weights."""
+    from torch.func import functional_call
+
+    x, ei, batch, n, src = inputs
+    return functional_call(model, params, (x, ei, batch, n, src, corr))

@@ -144,7 +144,9 @@ def test_anchored_targets_keep_a_top_heavy_support_at_the_top(ckpt, nb201_table)
     sv = SourceValues(nb201_table, ("cifar10", "cifar100"), "test_acc")
     p = adapt(ckpt, (top, y_top), sources=sv, inner_steps=5, targets="anchored")
     _, z, _ = p.support_
-    p0 = p._forward(p.base_params_, top, sv(nb201_table.space, top))
+    from surrogate_nas.predictors.gnn import graph_inputs
+
+    p0 = p._forward(p.base_params_, graph_inputs(nb201_table.space, top, sv(nb201_table.space, top)), p.corr_)
     assert float(z.mean()) == pytest.approx(float(p0.mean()), abs=1e-4)  # on the initialisation's scale
     pred = p.predict(sub)
     assert stats.spearmanr(pred, truth).statistic > 0.5

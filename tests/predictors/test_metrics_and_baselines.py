@@ -49,7 +49,12 @@ def split(nb201_table):
     archs = nb201_table.archs("ImageNet16-120", "test_acc")
     y = nb201_table.vector("ImageNet16-120", "test_acc", archs)
     perm = np.random.default_rng(0).permutation(len(archs))
-    sup, qry = perm[:30], perm[30:3030]
+    sup, keys = [], set()
+    for i in perm:  # 30 distinct architectures (isomorphic cells are one architecture)
+        if len(sup) < 30 and sp.canonical(archs[i]) not in keys:
+            sup.append(i)
+            keys.add(sp.canonical(archs[i]))
+    qry = [i for i in perm[:4000] if sp.canonical(archs[i]) not in keys][:3000]
     return sp, [archs[i] for i in sup], y[sup], [archs[i] for i in qry], y[qry]
 
 

@@ -1,0 +1,65 @@
+"""Support sets (the K measured architectures a predictor is fitted on): validation and scaling."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError
+from ..spaces import Architecture
+
+
+def normalise(y: np.ndarray, where: str) -> tuple[float, float]:
+    """Mean and std of support targets; constant targets cannot be normalised."""
+    mean, std = float(np.mean(y)), float(np.std(y))
+    if not np.isfinite(mean) or not np.isfinite(std):
+        raise DataError(f"{where}: targets contain NaN/inf")
+    if std < 1e-12 * max(1.0, abs(mean)):
+        raise DataError(f"{where}: all {len(y)} support targets are equal ({mean!r}); a ranking cannot be learned")
+    return mean, std
+
+
+def validate_support(space, archs, y, where: str = "support set") -> tuple[list[Architecture], np.ndarray]:
+    """Check a support set: >= 2 architectures of ``space``, distinct by canonical key, finite, not all equal.
+
+    Two isomorphic cells are one architecture (the space's canonical key), so they are refused as a
+    repeat just like an exact duplicate: average repeated measurements first.
+    """
+    archs = list(archs)
+    try:
+        y = np.asarray(y, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        bad = next((v for v in y if not _is_number(v)), None)
+        raise DataError(f"{where}: value {bad!r} is not a number") from None
+    if len(archs) != len(y):
+        raise DataError(f"{where}: {len(archs)} architectures but {len(y)} values")
+    if len(archs) < 2:
+        raise DataError(f"{where} has {len(archs)} architecture(s); adaptation needs at least 2 measured ones")
+    parsed = []
+    for i, a in enumerate(archs):
+        try:
+            parsed.append(space.coerce(a))
+        except ValueError as e:
+            raise DataError(f"{where}, row {i}: {e}") from None
+    seen: dict = {}
+    for i, a in enumerate(parsed):
+        key = space.canonical(a)
+        if key in seen:
+            j = seen[key]
+            same = "appears twice" if parsed[j] == a else \
+                f"appears twice (as {space.format(parsed[j])!r} and {space.format(a)!r}, isomorphic cells)"
+            raise DataError(f"{where}: architecture {space.format(a)!r} {same} (rows {j} and {i}); "
+                            "average repeated measurements first")
+        seen[key] = i
+    bad = np.flatnonzero(~np.isfinite(y))
+    if len(bad):
+        raise DataError(f"{where}: value {y[bad[0]]!r} for {space.format(parsed[bad[0]])!r} is not finite")
+    normalise(y, where)
+    return parsed, y
+
+
+def _is_number(v) -> bool:
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
