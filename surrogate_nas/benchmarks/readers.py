@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,7 @@ def read_nb201_csv(path: str | os.PathLike | None = None) -> BenchmarkTable:
         try:
             a = space.parse(s)
         except ValueError as e:
-            raise DataError(f"{p}: row {row + 2}, column ArchitectureString: {e}") from None
+            raise DataError(f"{p}: data row {row + 1}, column ArchitectureString: {e}") from None
         archs.append(space.format(a))
         keys.append(space.canonical(a))
     parts = []
@@ -65,7 +66,7 @@ def read_nb201_csv(path: str | os.PathLike | None = None) -> BenchmarkTable:
         values = pd.to_numeric(df[col], errors="coerce")
         if values.isna().any():
             row = int(np.flatnonzero(values.isna().to_numpy())[0])
-            raise DataError(f"{p}: column {col}, row {row + 2}: value {df[col].iloc[row]!r} is not a number")
+            raise DataError(f"{p}: column {col}, data row {row + 1}: value {df[col].iloc[row]!r} is not a number")
         parts.append(pd.DataFrame({"arch": archs, "key": keys, "task": task, "metric": "test_acc", "value": values}))
     frame = pd.concat(parts, ignore_index=True)
     frame["fidelity"] = 200.0
@@ -123,16 +124,34 @@ def read_table(
     record per row. *Wide* format: ``arch`` plus one numeric column per task, all holding
     ``metric`` (required for wide tables, e.g. ``latency_ms``). ``task`` renames the single
     value column of a 2-column wide table.
+
+    Refused, each with an error naming the file, column and data row (rows are counted 1-based
+    from the first record; the header is not a row): a header without records, duplicate or
+    unnamed columns, empty arch/task/metric cells, values that are not numbers (booleans
+    included) or not finite, and two records of one architecture -- the same string or isomorphic
+    cells (one canonical key) -- with different values for the same task/metric/seed/fidelity.
     """
     p = Path(path)
-    df = pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else _read_csv(p)
+    sp = get_space(space)
+    df = _read_user_file(p)
     if arch_column not in df.columns:
         raise DataError(f"{p}: no architecture column {arch_column!r}; columns are {', '.join(map(str, df.columns))}")
-    df = df.rename(columns={arch_column: "arch"})
+    if arch_column != "arch" and "arch" in df.columns:
+        raise DataError(f"{p}: has a column 'arch' besides the architecture column {arch_column!r}; rename one")
+    if len(df) == 0:
+        raise DataError(f"{p}: no records (only a header)")
+    df = df.rename(columns={arch_column: "arch"}).reset_index(drop=True)
+    df.insert(0, _ROW, np.arange(1, len(df) + 1))
     if {"task", "metric", "value"} <= set(df.columns):
-        extra = [c for c in df.columns if c not in COLUMNS or c == "key"]
+        extra = [c for c in df.columns if c != _ROW and (c not in COLUMNS or c == "key")]
         if extra:
             raise DataError(f"{p}: long table has unexpected column(s) {', '.join(map(str, extra))}; allowed: arch, task, metric, value, seed, fidelity")
+        for c in ("task", "metric"):
+            _require_text(df, c, p)
+        df["value"] = _numbers(df, "value", p, required=True)
+        for c in ("seed", "fidelity"):
+            if c in df.columns:
+                df[c] = _numbers(df, c, p, required=False)
         long = df
     else:
         if {"task", "metric", "value"} & set(df.columns):
@@ -140,7 +159,9 @@ def read_table(
             raise DataError(f"{p}: long format needs columns task, metric and value; found only {', '.join(have)}")
         if metric is None:
             raise DataError(f"{p}: wide table (one column per task): say which metric its values are (metric=..., --metric)")
-        tasks = [c for c in df.columns if c != "arch"]
+        if not str(metric).strip():
+            raise DataError(f"{p}: the metric name is empty")
+        tasks = [c for c in df.columns if c not in ("arch", _ROW)]
         if not tasks:
             raise DataError(f"{p}: no value columns besides {arch_column!r}")
         if task is not None:
@@ -149,20 +170,116 @@ def read_table(
             df = df.rename(columns={tasks[0]: task})
             tasks = [task]
         for c in tasks:
-            vals = pd.to_numeric(df[c], errors="coerce")
-            bad = vals.isna() & df[c].notna()
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise DataError(f"{p}: column {c!r}, row {row + 2}: {df[c].iloc[row]!r} is not a number")
-            if vals.isna().any():
-                row = int(np.flatnonzero(vals.isna().to_numpy())[0])
-                raise DataError(f"{p}: column {c!r}, row {row + 2}: missing (NaN) value")
-        long = df.melt(id_vars="arch", value_vars=tasks, var_name="task", value_name="value")
+            df[c] = _numbers(df, c, p, required=True)
+        long = df.melt(id_vars=[_ROW, "arch"], value_vars=tasks, var_name="task", value_name="value")
         long["metric"] = metric
-    if long["value"].isna().any():
-        row = int(np.flatnonzero(long["value"].isna().to_numpy())[0])
-        raise DataError(f"{p}: missing (NaN) value for arch {long['arch'].iloc[row]!r}")
-    return BenchmarkTable.from_records(space, long, source=str(p))
+    _require_text(long, "arch", p)
+    long["key"] = _row_keys(sp, long, p)
+    _refuse_conflicts(sp, long, p)
+    return BenchmarkTable.from_records(sp, long.drop(columns=[_ROW, "key"]), source=str(p))
+
+
+_ROW = "__data_row"  # 1-based data row of the file a record came from (for messages)
+
+
+def _read_user_file(p: Path) -> pd.DataFrame:
+    """A CSV or parquet file as a frame, refusing what pandas would silently rename or guess."""
+    if p.suffix.lower() in (".parquet", ".pq"):
+        _check_file(p)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            names = [str(n) for n in pq.read_schema(p).names]
+            _check_names(p, names)
+            df = pq.read_table(p).to_pandas()
+        except (pa.ArrowException, OSError) as e:
+            raise DataError(f"{p}: not a readable parquet file ({_first_line(e)})") from None
+    else:
+        df = _read_csv(p)
+        with open(p, newline="", encoding="utf-8", errors="replace") as fh:
+            _check_names(p, next(csv.reader(fh), []))
+    return df
+
+
+def _check_names(p: Path, names: list[str]) -> None:
+    dups = sorted({n for n in names if names.count(n) > 1})
+    if dups:
+        raise DataError(f"{p}: duplicate column name(s) {', '.join(map(repr, dups))}; every column needs its own name")
+    unnamed = [i + 1 for i, n in enumerate(names) if not n.strip()]
+    if unnamed:
+        raise DataError(f"{p}: column {unnamed[0]} has no name (empty header cell)")
+
+
+def _require_text(df: pd.DataFrame, col: str, p: Path) -> None:
+    empty = df[col].isna() | (df[col].astype(str).str.strip() == "")
+    if empty.any():
+        raise DataError(f"{p}: data row {int(df[_ROW][empty].iloc[0])}: empty {col!r} cell")
+
+
+def _numbers(df: pd.DataFrame, col: str, p: Path, required: bool) -> pd.Series:
+    raw = df[col]
+    is_bool = raw.map(lambda v: isinstance(v, (bool, np.bool_)))
+    if is_bool.any():
+        i = int(np.flatnonzero(is_bool.to_numpy())[0])
+        raise DataError(f"{p}: column {col!r}, data row {int(df[_ROW].iloc[i])}: {_show(raw.iloc[i])} is a boolean, not a number")
+    vals = pd.to_numeric(raw, errors="coerce")
+    for bad, what in (
+        (vals.isna() & raw.notna(), "is not a number"),
+        (vals.isna() if required else pd.Series(False, index=raw.index), "is missing"),
+        (vals.notna() & ~np.isfinite(vals.astype(float)), "is not finite"),
+    ):
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            shown = "the value" if pd.isna(raw.iloc[i]) else _show(raw.iloc[i])
+            raise DataError(f"{p}: column {col!r}, data row {int(df[_ROW].iloc[i])}: {shown} {what}")
+    return vals.astype(float)
+
+
+def _row_keys(space, long: pd.DataFrame, p: Path) -> list[str]:
+    keys, cache = [], {}
+    for row, a in zip(long[_ROW], long["arch"]):
+        hit = cache.get(a)
+        if hit is None:
+            try:
+                hit = cache[a] = space.canonical(space.parse(str(a)))
+            except ValueError as e:
+                raise DataError(f"{p}: data row {int(row)}, column arch: {e}") from None
+        keys.append(hit)
+    return keys
+
+
+def _refuse_conflicts(space, long: pd.DataFrame, p: Path) -> None:
+    """Two records of one architecture (same canonical key) for one task/metric/seed/fidelity must agree."""
+    ident = ["key", "task", "metric"] + [c for c in ("seed", "fidelity") if c in long.columns]
+    groups = long.groupby(ident, dropna=False, sort=False)["value"]
+    spread = groups.transform("nunique")
+    if not (spread > 1).any():
+        return
+    first = long[spread > 1].iloc[0]
+    same = long[(long["key"] == first["key"]) & (long["task"] == first["task"]) & (long["metric"] == first["metric"])]
+    for c in ident[3:]:
+        same = same[same[c].isna() if pd.isna(first[c]) else same[c] == first[c]]
+    other = same[same["value"] != first["value"]].iloc[0]
+    if first["arch"] == other["arch"]:
+        what = f"architecture {first['arch']!r} appears twice"
+    else:
+        what = (f"architectures {first['arch']!r} and {other['arch']!r} are the same cell "
+                f"(canonical key {first['key']!r})")
+    raise DataError(
+        f"{p}: data rows {int(first[_ROW])} and {int(other[_ROW])}: {what} with different values "
+        f"{_show(first['value'])} and {_show(other['value'])} for task {first['task']!r}, metric {first['metric']!r}; "
+        "keep one, or give them distinct seeds"
+    )
+
+
+def _show(v) -> str:
+    return repr(v.item() if isinstance(v, np.generic) else v)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:300] if text else type(e).__name__
 
 
 # ---------------------------------------------------------------------- NB-201 official file
@@ -173,13 +290,19 @@ def read_nb201_official(path: str | os.PathLike, hp: str = "200") -> BenchmarkTa
     return read_official(path, hp=hp)
 
 
-def _read_csv(p: Path) -> pd.DataFrame:
+def _check_file(p: Path) -> None:
+    if p.is_dir():
+        raise DataError(f"{p} is a directory, not a table file")
     if not p.is_file():
         raise DataError(f"{p} does not exist")
+
+
+def _read_csv(p: Path) -> pd.DataFrame:
+    _check_file(p)
     try:
         return pd.read_csv(p)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise DataError(f"{p}: cannot parse as CSV: {e}") from None
+        raise DataError(f"{p}: cannot parse as CSV: {_first_line(e)}") from None
 
 
 # ---------------------------------------------------------------------- catalogue

@@ -192,7 +192,7 @@ def _keys(space: SearchSpace, archs: list, where: str) -> tuple[list[str], list[
             try:
                 arch = space.coerce(a)
             except ValueError as e:
-                raise DataError(f"{where}: row {row}: {e}") from None
+                raise DataError(f"{where}: data row {row + 1}: {e}") from None
             hit = cache[a] = (space.format(arch), space.canonical(arch))
         strings.append(hit[0])
         keys.append(hit[1])

@@ -1,3 +1,4 @@
+import re
 import shutil
 
 import numpy as np
@@ -47,7 +48,7 @@ def test_nb201_csv_rejects_bad_files(tmp_path):
     d = df.astype({"CIFAR10TestAccuracy200Epochs": object})
     d.loc[5, "CIFAR10TestAccuracy200Epochs"] = "oops"
     d.to_csv(p, index=False)
-    with pytest.raises(DataError, match="CIFAR10TestAccuracy200Epochs, row 7: value 'oops'"):
+    with pytest.raises(DataError, match="CIFAR10TestAccuracy200Epochs, data row 6: value 'oops'"):
         read_nb201_csv(p)
 
 
@@ -68,6 +69,8 @@ def test_missing_cached_file_says_how_to_get_it(data_dir):
 
 NB = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"
 NB2 = "|skip_connect~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"
+TWIN = "|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"  # isomorphic to NB (one canonical key)
+ESC, ESC_TWIN = map(re.escape, (NB, TWIN))
 
 
 def test_user_csv_wide_and_long(tmp_path):
@@ -90,12 +93,21 @@ def test_user_csv_wide_and_long(tmp_path):
     [
         ({"architecture": [NB], "dev": [1.0]}, {"metric": "m"}, "no architecture column 'arch'"),
         ({"arch": [NB], "dev": [1.0]}, {}, "say which metric"),
-        ({"arch": [NB], "dev": ["fast"]}, {"metric": "m"}, "column 'dev', row 2: 'fast' is not a number"),
-        ({"arch": [NB, NB2], "dev": [1.0, None]}, {"metric": "m"}, "column 'dev', row 3: missing"),
+        ({"arch": [NB], "dev": ["fast"]}, {"metric": "m"}, "column 'dev', data row 1: 'fast' is not a number"),
+        ({"arch": [NB, NB2], "dev": [1.0, None]}, {"metric": "m"}, "column 'dev', data row 2: the value is missing"),
         ({"arch": [NB], "task": ["t"], "value": [1.0]}, {}, "found only task, value"),
         ({"arch": [NB], "task": ["t"], "metric": ["m"], "value": [1.0], "note": ["x"]}, {}, "unexpected column.*note"),
-        ({"arch": ["|bad|"], "dev": [1.0]}, {"metric": "m"}, "row 0: nb201"),
-        ({"arch": [NB, NB], "dev": [1.0, 2.0]}, {"metric": "m"}, "conflicting values"),
+        ({"arch": ["|bad|"], "dev": [1.0]}, {"metric": "m"}, "data row 1, column arch: nb201"),
+        ({"arch": [NB, NB], "dev": [1.0, 2.0]}, {"metric": "m"}, f"data rows 1 and 2: architecture '{ESC}' appears twice with different values 1.0 and 2.0"),
+        ({"arch": [NB, TWIN], "dev": [1.0, 2.0]}, {"metric": "m"}, f"data rows 1 and 2: architectures '{ESC}' and '{ESC_TWIN}' are the same cell"),
+        ({"arch": [NB, NB2], "task": ["t", None], "metric": ["m", "m"], "value": [1.0, 2.0]}, {}, "data row 2: empty 'task' cell"),
+        ({"arch": [NB, NB2], "task": ["t", "t"], "metric": ["m", " "], "value": [1.0, 2.0]}, {}, "data row 2: empty 'metric' cell"),
+        ({"arch": [NB, None], "dev": [1.0, 2.0]}, {"metric": "m"}, "data row 2: empty 'arch' cell"),
+        ({"arch": [NB], "dev": [True]}, {"metric": "m"}, "column 'dev', data row 1: True is a boolean, not a number"),
+        ({"arch": [NB], "task": ["t"], "metric": ["m"], "value": [False]}, {}, "column 'value', data row 1: False is a boolean"),
+        ({"arch": [NB], "dev": [float("inf")]}, {"metric": "m"}, "column 'dev', data row 1: inf is not finite"),
+        ({"arch": [NB], "task": ["t"], "metric": ["m"], "value": [1.0], "seed": ["x"]}, {}, "column 'seed', data row 1: 'x' is not a number"),
+        ({"cell": [NB], "arch": ["x"], "dev": [1.0]}, {"metric": "m", "arch_column": "cell"}, "has a column 'arch' besides"),
         ({"arch": ["0012:gcn-gat-skip-sage"], "dev": [1.0]}, {"metric": "m"}, "node groups"),
     ],
 )
@@ -117,3 +129,49 @@ def test_import_stores_table_and_lists_it(tmp_path, data_dir):
     with pytest.raises(DataError):
         import_table(bad, "nb201", metric="latency_ms")
     assert sorted(p.name for p in dest.parent.iterdir()) == ["my-devices.parquet"]  # nothing half-written
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("arch,dev\n", "no records \\(only a header\\)"),
+        ("arch,task,metric,value\n", "no records"),
+        (f"arch,dev,dev\n{NB},1,2\n", "duplicate column name\\(s\\) 'dev'"),  # pandas would rename one dev.1
+        (f"arch,,dev\n{NB},1,2\n", "column 2 has no name"),
+        (f"arch,dev\n{NB},True\n{NB2},False\n", "'dev', data row 1: True is a boolean"),
+        ("", "cannot parse as CSV"),
+    ],
+)
+def test_user_csv_refuses_what_pandas_would_guess(tmp_path, text, fragment):
+    p = tmp_path / "u.csv"
+    p.write_text(text)
+    with pytest.raises(DataError, match=fragment) as ei:
+        read_table(p, "nb201", metric="m")
+    assert "\n" not in str(ei.value)
+
+
+def test_isomorphic_cells_with_the_same_value_are_fine(tmp_path):
+    p = tmp_path / "u.csv"
+    pd.DataFrame({"arch": [NB, TWIN], "dev": [1.0, 1.0]}).to_csv(p, index=False)
+    assert len(read_table(p, "nb201", metric="m")) == 2
+    pd.DataFrame({"arch": [NB, TWIN], "task": "t", "metric": "m", "value": [1.0, 2.0], "seed": [0, 1]}).to_csv(p, index=False)
+    assert len(read_table(p, "nb201")) == 2  # distinct seeds
+
+
+def test_files_that_are_not_tables(tmp_path):
+    (tmp_path / "t.parquet").write_text("hello")
+    with pytest.raises(DataError, match="t.parquet: not a readable parquet file"):
+        read_table(tmp_path / "t.parquet", "nb201", metric="m")
+    with pytest.raises(DataError, match="missing.parquet does not exist"):
+        read_table(tmp_path / "missing.parquet", "nb201", metric="m")
+    with pytest.raises(DataError, match="is a directory, not a table file"):
+        read_table(tmp_path, "nb201", metric="m")
+    (tmp_path / "d.csv").mkdir()
+    with pytest.raises(DataError, match="d.csv is a directory"):
+        read_table(tmp_path / "d.csv", "nb201", metric="m")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table([pa.array([NB]), pa.array([1.0]), pa.array([2.0])], names=["arch", "d", "d"]), tmp_path / "dup.parquet")
+    with pytest.raises(DataError, match="duplicate column name"):
+        read_table(tmp_path / "dup.parquet", "nb201", metric="m")

@@ -56,7 +56,7 @@ def test_isomorphic_arch_finds_record_by_canonical_key():
 def test_bad_records_give_one_clear_error():
     with pytest.raises(DataError, match="NaN/inf value"):
         BenchmarkTable.from_records("nb201", _records(value=float("nan")))
-    with pytest.raises(DataError, match="row 0: nb201: unknown op 'conv'"):
+    with pytest.raises(DataError, match="data row 1: nb201: unknown op 'conv'"):
         BenchmarkTable.from_records("nb201", _records(arch=A.replace("avg_pool_3x3", "conv")))
     with pytest.raises(DataError, match="conflicting values for arch"):
         BenchmarkTable.from_records("nb201", _records() + [{"arch": A, "task": "dev1", "metric": "latency", "value": 9.0}])
