@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,9 @@ def fetch(name: str, force: bool = False, url: str | None = None, timeout: float
         except ChecksumError:
             pass  # replace the bad file below
     src = url or rf.url
+    scheme = urllib.parse.urlsplit(src).scheme if isinstance(src, str) else ""
+    if scheme not in ("https", "http", "file"):
+        raise DataError(f"{rf.name}: {src!r} is not a URL (expected https://..., http://... or file://...)")
     h = hashlib.sha256()
     try:
         with atomic_path(dest) as tmp:
@@ -109,6 +113,8 @@ def fetch(name: str, force: bool = False, url: str | None = None, timeout: float
                 raise ChecksumError(
                     f"{rf.name}: download from {src} has sha256 {h.hexdigest()}, expected {rf.sha256}; nothing was written"
                 )
-    except OSError as e:
+    except ChecksumError:
+        raise
+    except (OSError, ValueError) as e:  # ValueError: a URL urllib cannot use (e.g. a bad port)
         raise DataError(f"{rf.name}: could not download {src}: {e}") from None
     return dest

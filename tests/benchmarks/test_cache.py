@@ -40,6 +40,12 @@ def test_fetch_errors(data_dir):
     with pytest.raises(DataError, match="could not download"):
         cache.fetch("nb201", url="file:///does/not/exist.csv")
     assert not (data_dir / "nb201" / "nats_bench.csv").exists()
+    for bad in ("not a url", "ftp://example.org/x.csv", "/tmp/x.csv"):
+        with pytest.raises(DataError, match="is not a URL"):
+            cache.fetch("nb201", url=bad)
+    with pytest.raises(DataError, match="could not download"):
+        cache.fetch("nb201", url="http://localhost:99999/x.csv")  # a bad port: ValueError inside urllib
+    assert not (data_dir / "nb201").exists() or list((data_dir / "nb201").iterdir()) == []
 
 
 def test_corrupt_cached_file_is_replaced_on_fetch(data_dir):
