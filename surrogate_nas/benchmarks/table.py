@@ -174,13 +174,18 @@ class BenchmarkTable:
             t = pq.read_table(path)
         except FileNotFoundError:
             raise DataError(f"benchmark table {os.fspath(path)!r} does not exist") from None
-        except (pa.ArrowInvalid, OSError) as e:
-            raise DataError(f"benchmark table {os.fspath(path)!r} is not a readable parquet file: {e}") from None
+        except (pa.ArrowException, OSError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise DataError(f"benchmark table {os.fspath(path)!r} is not a readable parquet file: {first}") from None
         meta = (t.schema.metadata or {}).get(b"surrogate_nas")
         if meta is None:
             raise DataError(f"{os.fspath(path)!r} is a parquet file but not a surrogate_nas benchmark table")
-        info = json.loads(meta)
-        return cls(info["space"], t.to_pandas(), info.get("source") or os.fspath(path))
+        try:
+            info = json.loads(meta)
+            space = info["space"]
+        except (ValueError, TypeError, KeyError):
+            raise DataError(f"{os.fspath(path)!r}: its surrogate_nas metadata is damaged") from None
+        return cls(space, t.to_pandas(), info.get("source") or os.fspath(path))
 
 
 # ---------------------------------------------------------------------- helpers
@@ -204,6 +209,11 @@ def _validated(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     if missing:
         raise DataError(f"{where}: missing column(s) {', '.join(missing)}")
     df = frame.reindex(columns=list(COLUMNS)).reset_index(drop=True)
+    for col in ("arch", "key", "task", "metric"):
+        empty = df[col].isna() | (df[col].astype(object).map(lambda v: str(v).strip()) == "")
+        if empty.any():
+            i = int(np.flatnonzero(empty.to_numpy())[0])
+            raise DataError(f"{where}: {int(empty.sum())} record(s) with an empty {col!r}, e.g. data row {i + 1}")
     df["arch"] = df["arch"].astype(str)
     df["key"] = df["key"].astype(str)
     df["task"] = df["task"].astype(str)

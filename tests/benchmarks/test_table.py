@@ -100,3 +100,31 @@ def test_fidelity_picks_highest_and_seeds_are_averaged():
     ]
     t = BenchmarkTable.from_records("nb201", recs)
     assert t.vector("t", "acc", [A])[0] == 60.0
+
+
+@pytest.mark.parametrize("col, value", [("task", None), ("task", np.nan), ("metric", ""), ("metric", "  "), ("arch", None)])
+def test_records_with_an_empty_task_metric_or_arch_are_refused(col, value):
+    # an empty task once went into an imported table and broke `data list` with a TypeError
+    with pytest.raises(DataError, match=f"empty {col!r}"):
+        BenchmarkTable("nb201", pd.DataFrame(_records(**{col: value})).assign(key="k"))
+
+
+def test_damaged_metadata_or_records_in_a_stored_table_are_a_data_error(tmp_path):
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t = BenchmarkTable.from_records("nb201", _records())
+    t.to_parquet(tmp_path / "t.parquet")
+    raw = pq.read_table(tmp_path / "t.parquet")
+    pq.write_table(raw.replace_schema_metadata({b"surrogate_nas": b"{not json"}), tmp_path / "m.parquet")
+    with pytest.raises(DataError, match="metadata is damaged"):
+        BenchmarkTable.read_parquet(tmp_path / "m.parquet")
+    frame = raw.to_pandas()
+    frame.loc[0, "task"] = None
+    bad = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = {b"surrogate_nas": json.dumps({"space": "nb201", "source": "x"}).encode()}
+    pq.write_table(bad.replace_schema_metadata(meta), tmp_path / "n.parquet")
+    with pytest.raises(DataError, match="empty 'task'"):
+        BenchmarkTable.read_parquet(tmp_path / "n.parquet")
