@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from surrogate_nas.benchmarks import load_benchmark
+import surrogate_nas.meta  # noqa: F401  (registers the "meta" predictor)
+from surrogate_nas.benchmarks import check_isolation, load_benchmark
 from surrogate_nas.io import atomic_write_text
-from surrogate_nas.meta.adapt import MetaGNNPredictor
+from surrogate_nas.meta.adapt import tasks_read
 from surrogate_nas.meta.maml import MetaConfig
 from surrogate_nas.meta.pretrain import pretrain
-from surrogate_nas.predictors.baselines import (ScratchGNNPredictor, SourceRidgePredictor, SourceTransferPredictor,
-                                                TreePredictor)
+from surrogate_nas.predictors import make_predictor
 from surrogate_nas.predictors.features import SourceValues
 from surrogate_nas.predictors.gnn import ModelConfig
 from surrogate_nas.predictors.metrics import ranking_report
@@ -35,20 +35,43 @@ BENCHMARKS = {
     "nas-bench-graph": {"metric": "valid_perf",
                         "targets": ["cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv"]},
 }
-METHODS = ("meta-gnn", "multitask-finetune", "source-transfer", "ridge-source", "rf-source", "rf", "gbm", "scratch-gnn")
+#: table column -> (registered predictor, checkpoint to adapt: "meta", "multitask" or None)
+METHODS = {
+    "meta-gnn": ("meta", "meta"),
+    "multitask-finetune": ("meta", "multitask"),
+    "source-transfer": ("source-transfer", None),
+    "ridge-source": ("ridge-source", None),
+    "rf-source": ("rf-source", None),
+    "rf": ("rf", None),
+    "gbm": ("gbm", None),
+    "scratch-gnn": ("scratch-gnn", None),
+}
 
 
-def methods_for(space, sources, meta_ckpt, mt_ckpt, seed):
-    return {
-        "meta-gnn": lambda: MetaGNNPredictor(meta_ckpt, sources=sources, seed=seed),
-        "multitask-finetune": lambda: MetaGNNPredictor(mt_ckpt, sources=sources, seed=seed),
-        "source-transfer": lambda: SourceTransferPredictor(space, sources),
-        "ridge-source": lambda: SourceRidgePredictor(space, sources),
-        "rf-source": lambda: TreePredictor(space, "rf", sources=sources, seed=seed),
-        "rf": lambda: TreePredictor(space, "rf", seed=seed),
-        "gbm": lambda: TreePredictor(space, "gbm", seed=seed),
-        "scratch-gnn": lambda: ScratchGNNPredictor(space, seed=seed),
-    }
+def build(method: str, space, sources, checkpoints: dict, seed: int, target: str):
+    """The registered predictor behind a table column, after checking it cannot read the target's values."""
+    name, ckpt = METHODS[method]
+    kwargs = {"space": space, "seed": seed, "sources": sources}
+    read = list(sources.tasks)
+    if ckpt is not None:
+        kwargs.update(checkpoint=checkpoints[ckpt], task=target)
+        read += tasks_read(checkpoints[ckpt], sources)
+    check_isolation(target, read, where=f"predictor_quality {method}")
+    return make_predictor(name, **kwargs)
+
+
+def split(space, archs, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """K support archs distinct by canonical key; the query is every arch whose key is not in the support."""
+    keys = [space.canonical(a) for a in archs]
+    sup, seen = [], set()
+    for i in rng.permutation(len(archs)):
+        if keys[i] not in seen:
+            sup.append(i)
+            seen.add(keys[i])
+            if len(sup) == k:
+                break
+    qry = np.array([i for i in range(len(archs)) if keys[i] not in seen])
+    return np.array(sup), qry
 
 
 def run(args) -> pd.DataFrame:
@@ -62,10 +85,11 @@ def run(args) -> pd.DataFrame:
             train = [t for t in table.tasks if t != target]
             mc = dict(iterations=args.iterations, seed=0)
             t0 = time.perf_counter()
-            meta = pretrain(table, train, metric, ModelConfig(), MetaConfig(**mc), benchmark_name=bench, progress=args.progress)
+            meta = pretrain(table, train, metric, ModelConfig(), MetaConfig(**mc), benchmark_name=bench,
+                            progress=args.progress, target=target)
             t_meta = time.perf_counter() - t0
             mt = pretrain(table, train, metric, ModelConfig(), MetaConfig(algorithm="multitask", **mc), benchmark_name=bench,
-                          progress=args.progress)
+                          progress=args.progress, target=target)
             timings.append({"benchmark": bench, "target_task": target, "meta_train_s": t_meta,
                             "best_val_tau": meta.info["best_val_tau"]})
             print(f"[{bench}/{target}] meta-trained on {','.join(train)} in {t_meta:.0f}s "
@@ -75,14 +99,12 @@ def run(args) -> pd.DataFrame:
             y = table.vector(target, metric, archs)
             for k in args.ks:
                 for seed in range(args.seeds):
-                    perm = np.random.default_rng([seed, k]).permutation(len(archs))
-                    sup, qry = perm[:k], perm[k:]
+                    sup, qry = split(table.space, archs, k, np.random.default_rng([seed, k]))
                     s_archs, q_archs = [archs[i] for i in sup], [archs[i] for i in qry]
-                    for name, make in methods_for(table.space, sources, meta, mt, seed).items():
-                        if name not in args.methods:
-                            continue
+                    for name in args.methods:
                         t = time.perf_counter()
-                        pred = make().fit(s_archs, y[sup]).predict(q_archs)
+                        model = build(name, table.space, sources, {"meta": meta, "multitask": mt}, seed, target)
+                        pred = model.fit(s_archs, y[sup]).predict(q_archs)
                         rows.append({"benchmark": bench, "target_task": target, "k": k, "method": name, "seed": seed,
                                      **ranking_report(y[qry], pred), "seconds": time.perf_counter() - t})
                 print(f"  K={k:3d} " + "  ".join(
@@ -149,7 +171,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--targets", type=int, default=0, help="only the first N targets per benchmark (0 = all)")
     ap.add_argument("--iterations", type=int, default=400)
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of: {', '.join(METHODS)}")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     ap.add_argument("--progress", action="store_true")
@@ -159,6 +181,9 @@ def main(argv=None) -> int:
     args.benchmarks = args.benchmarks.split(",")
     args.ks = [int(k) for k in args.ks.split(",")]
     args.methods = args.methods.split(",")
+    unknown = [m for m in args.methods if m not in METHODS]
+    if unknown:
+        ap.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     df = run(args)

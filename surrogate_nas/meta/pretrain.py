@@ -7,7 +7,7 @@ from typing import Sequence
 
 import torch
 
-from ..benchmarks import BenchmarkTable
+from ..benchmarks import BenchmarkTable, check_isolation
 from ..errors import DataError
 from ..predictors.features import SourceValues
 from ..predictors.gnn import GraphRegressor, ModelConfig
@@ -18,7 +18,7 @@ from .tasks import table_tasks
 
 def pretrain(
     table: BenchmarkTable,
-    train_tasks: Sequence[str],
+    train_tasks: Sequence[str] | None,
     metric: str,
     model_config: ModelConfig | None = None,
     meta_config: MetaConfig | None = None,
@@ -27,16 +27,33 @@ def pretrain(
     use_sources: bool = True,
     higher_is_better: bool = True,
     progress: bool = True,
+    target: str | None = None,
 ) -> Checkpoint:
     """Meta-learn an initialisation over ``train_tasks`` (metric ``metric``) of ``table``.
 
     Each training task sees the other training tasks' values of the same architectures as
     source features; a new task later sees all of them. ``val_tasks`` (optional, disjoint) are
-    used only for early stopping; without them a held-out share of archs of each training task is.
+    used only for early stopping; without them one held-out set of architectures shared by all
+    training tasks is.
+
+    ``target``: the task the checkpoint will predict. It is refused among the training and validation
+    tasks (:func:`~surrogate_nas.benchmarks.check_isolation`); ``train_tasks=None`` means every task of
+    ``table`` with ``metric`` except ``target`` and the validation tasks.
     """
-    train_tasks, val_tasks = list(train_tasks), list(val_tasks)
+    val_tasks = list(val_tasks)
+    if train_tasks is None:
+        train_tasks = [t for t in table.tasks if t != target and t not in val_tasks and metric in table.metrics(t)]
+    train_tasks = list(train_tasks)
     if not train_tasks:
         raise DataError("pretrain: no training tasks given")
+    for t in train_tasks + val_tasks:
+        if not isinstance(t, str) or not t.strip():
+            raise DataError(f"pretrain: {t!r} is not a task name")
+    for kind, names in (("training", train_tasks), ("validation", val_tasks)):
+        dup = sorted({t for t in names if names.count(t) > 1})
+        if dup:
+            raise DataError(f"pretrain: {kind} task {dup[0]!r} is listed twice")
+    check_isolation(target, train_tasks + val_tasks, where="pretrain")
     for t in train_tasks + val_tasks:
         if t not in table.tasks:
             raise DataError(f"pretrain: unknown task {t!r}; tasks of {table.source}: {', '.join(table.tasks)}")
@@ -44,7 +61,7 @@ def pretrain(
             raise DataError(f"pretrain: task {t!r} has no metric {metric!r}; it has {', '.join(table.metrics(t))}")
     if set(train_tasks) & set(val_tasks):
         raise DataError(f"pretrain: tasks {sorted(set(train_tasks) & set(val_tasks))} are both training and validation tasks")
-    model_config = model_config or ModelConfig()
+    model_config = ModelConfig(**(model_config or ModelConfig()).to_dict())  # the caller's stays as given
     meta_config = meta_config or MetaConfig()
     if use_sources and len(train_tasks) < 2:
         model_config.use_sources = False  # a single task has no other task to learn source transfer from
@@ -66,6 +83,6 @@ def pretrain(
         sources={"benchmark": benchmark_name or table.source, **sources.config()},
         target_metric=metric,
         inner_lrs=learner.inner_lrs,
-        info={"train_tasks": train_tasks, "val_tasks": val_tasks, "best_val_tau": learner.best_val_tau,
+        info={"train_tasks": train_tasks, "val_tasks": val_tasks, "target": target, "best_val_tau": learner.best_val_tau,
               "history": learner.history, "train_seconds": seconds},
     )

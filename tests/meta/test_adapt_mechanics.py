@@ -1,0 +1,158 @@
+"""adapt/MetaGNNPredictor mechanics: registry, the shared inner loop, deployed step counts, CV folds,
+bootstrap members, RNG hygiene, and refusal of bad options, supports and checkpoints."""
+
+import copy
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+import surrogate_nas.meta  # noqa: F401  (registers "meta")
+from surrogate_nas.errors import DataError, SurrogateNASError
+from surrogate_nas.meta import adapt as adapt_mod
+from surrogate_nas.meta.adapt import MetaGNNPredictor, adapt
+from surrogate_nas.meta.maml import MetaConfig, MetaLearner
+from surrogate_nas.meta.tasks import Task, make_episode
+from surrogate_nas.predictors import make_predictor
+from surrogate_nas.predictors.features import SourceValues
+
+from .conftest import distinct_sample
+
+
+@pytest.fixture(scope="module")
+def sup(nb201_table):
+    archs = distinct_sample(nb201_table.space, nb201_table.archs("ImageNet16-120", "test_acc"), 12)
+    return archs, nb201_table.vector("ImageNet16-120", "test_acc", archs)
+
+
+def test_meta_is_built_from_the_registry(tiny_ckpt, sup):
+    archs, y = sup
+    p = make_predictor("meta", checkpoint=tiny_ckpt, space="nb201", seed=0, sources=None, task="ImageNet16-120",
+                       n_members=2)
+    mean, std = p.fit(archs, y).predict(archs, return_std=True)
+    assert mean.shape == std.shape == (12,) and std.max() > 0
+    with pytest.raises(SurrogateNASError, match="unknown option.*'bogus'"):
+        make_predictor("meta", checkpoint=tiny_ckpt, space="nb201", seed=0, bogus=1)
+    with pytest.raises(SurrogateNASError, match="needs a checkpoint"):
+        make_predictor("meta", space="nb201", seed=0)
+    with pytest.raises(SurrogateNASError, match="space 'nb201', not 'nas-bench-graph'"):
+        make_predictor("meta", checkpoint=tiny_ckpt, space="nas-bench-graph").fit(archs, y)
+    with pytest.raises(SurrogateNASError, match="adapt: unknown option.*'members'"):
+        adapt(tiny_ckpt, sup, members=2)
+
+
+def test_deployment_runs_the_meta_learners_inner_loop(tiny_ckpt, sup):
+    """adapt() and meta-training's adaptation are one function: same support -> identical parameters."""
+    archs, y = sup
+    sv = SourceValues(adapt_mod._benchmark_table(tiny_ckpt), tuple(tiny_ckpt.sources["tasks"]), "test_acc")
+    task = Task("t", tiny_ckpt.space, archs, y, sv(tiny_ckpt.space, archs))
+    ep = make_episode(task, np.arange(len(archs)), np.arange(3))
+    learner = MetaLearner(copy.deepcopy(tiny_ckpt.model), MetaConfig(**{**tiny_ckpt.meta, "inner_steps": 4}))
+    expected = learner.adapt(ep)
+    got = MetaGNNPredictor(tiny_ckpt, sources=sv, inner_steps=4, n_members=0).fit(archs, y).params_
+    assert expected.keys() == got.keys()
+    assert all(torch.allclose(expected[k], got[k], atol=1e-6) for k in got)
+    assert any(not torch.equal(got[k], v) for k, v in tiny_ckpt.model.named_parameters())
+
+
+def test_reptile_deploys_the_step_count_it_was_validated_with(tiny_ckpt, sup):
+    ckpt = dataclasses.replace(tiny_ckpt, meta={**tiny_ckpt.meta, "algorithm": "reptile", "reptile_steps": 3,
+                                                "inner_steps": 7})
+    assert adapt(ckpt, sup, n_members=0).steps_ == 3
+    learner = MetaLearner(copy.deepcopy(ckpt.model), MetaConfig(algorithm="reptile", reptile_steps=3, inner_steps=7))
+    calls = []
+    real = surrogate_nas.meta.maml.inner_loop
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(surrogate_nas.meta.maml, "inner_loop", lambda *a, **k: calls.append(a[5]) or real(*a, **k))
+        archs, y = sup
+        learner.adapt(make_episode(Task("t", ckpt.space, archs, y, np.zeros((12, 0))), np.arange(12), np.arange(3)))
+    assert calls == [3]
+    assert adapt(tiny_ckpt, sup, n_members=0).steps_ == tiny_ckpt.meta["inner_steps"]
+
+
+def test_cv_step_choice_reads_source_correlations_of_the_training_folds_only(tiny_ckpt, nb201_table, monkeypatch):
+    archs = distinct_sample(nb201_table.space, nb201_table.archs("ImageNet16-120", "test_acc"), 10, seed=3)
+    y = nb201_table.vector("ImageNet16-120", "test_acc", archs)
+    sizes = []
+    real = adapt_mod.support_correlations
+    monkeypatch.setattr(adapt_mod, "support_correlations", lambda src, z: sizes.append(len(z)) or real(src, z))
+    p = adapt(tiny_ckpt, (archs, y), inner_steps="cv", n_members=0)
+    assert p.steps_ in adapt_mod.STEP_CHOICES
+    # whole support once (the final adaptation), then one per fold, each on that fold's training part (5 folds of 2)
+    assert sizes == [10] + [8] * 5
+
+
+def test_bootstrap_members_and_results_ignore_the_global_rng(tiny_ckpt, sup):
+    def run(global_seed):
+        torch.manual_seed(global_seed)
+        np.random.seed(global_seed)
+        t_state, n_state = torch.random.get_rng_state(), np.random.get_state()[1].copy()
+        p = adapt(tiny_ckpt, sup, inner_steps="cv", n_members=3, seed=5)
+        out = p.predict(sup[0], return_std=True)
+        assert torch.equal(torch.random.get_rng_state(), t_state)
+        assert np.array_equal(np.random.get_state()[1], n_state)
+        return out
+
+    (m1, s1), (m2, s2) = run(1), run(2)
+    assert np.array_equal(m1, m2) and np.array_equal(s1, s2) and s1.max() > 0
+    assert len(adapt(tiny_ckpt, sup, n_members=3).predict(sup[0], return_std=True)[1]) == 12
+
+
+def test_meta_training_leaves_the_global_rng_alone(nb201_table, tiny_ckpt):
+    from surrogate_nas.meta.pretrain import pretrain
+    from surrogate_nas.predictors.gnn import ModelConfig
+
+    torch.manual_seed(11)
+    before = torch.random.get_rng_state()
+    pretrain(nb201_table, ["cifar10", "cifar100"], "test_acc", ModelConfig(hidden=8, layers=1),
+             MetaConfig(iterations=2, val_every=1, meta_batch=1), progress=False)
+    assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_support_duplicates_by_canonical_key_are_refused(tiny_ckpt, sup):
+    a = "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
+    b = "|none~0|+|none~0|none~1|+|skip_connect~0|skip_connect~1|none~2|"  # isomorphic to a (node 2 is dead)
+    sp = tiny_ckpt.space
+    others = [sp.format(x) for x in sup[0] if sp.canonical(x) != sp.canonical(sp.parse(a))][:3]
+    archs = [a] + others + [b]
+    with pytest.raises(DataError, match=r"appears twice \(as .*none~1\|none~2.* and .*skip_connect~1\|none~2.*isomorphic"
+                                        r".*rows 0 and 4"):
+        adapt(tiny_ckpt, (archs, [1.0, 2.0, 3.0, 4.0, 5.0]))
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    ({"n_members": -2}, "n_members must be an integer in 0..100, got -2"),
+    ({"n_members": True}, "n_members"),
+    ({"inner_steps": -3}, "inner_steps must be 'cv' or an integer in 0..1000, got -3"),
+    ({"inner_steps": 10 ** 20}, "inner_steps"),
+    ({"inner_steps": "many"}, "inner_steps"),
+    ({"inner_lr": float("nan")}, "inner_lr must be a finite number > 0, got nan"),
+    ({"inner_lr": 0.0}, "inner_lr"),
+    ({"inner_lr": float("inf")}, "inner_lr"),
+    ({"seed": -1}, "seed"),
+    ({"task": ""}, "task must be a task name"),
+])
+def test_bad_options_are_refused(tiny_ckpt, sup, kwargs, msg):
+    with pytest.raises(SurrogateNASError, match=msg.replace("(", r"\(").replace("|", r"\|")):
+        adapt(tiny_ckpt, sup, **kwargs)
+
+
+def test_a_support_value_that_is_not_a_number_is_named(tiny_ckpt, sup):
+    archs, y = sup
+    with pytest.raises(DataError, match="value 'fast' is not a number"):
+        adapt(tiny_ckpt, (archs[:3], [1.0, "fast", 2.0]))
+
+
+def test_non_finite_weights_or_predictions_are_refused(tiny_ckpt, sup):
+    bad = copy.deepcopy(tiny_ckpt)
+    with torch.no_grad():
+        bad.model.embed.weight[0, 0] = float("nan")
+    with pytest.raises(DataError, match="weight '.*' holds NaN/inf values; the checkpoint is corrupt"):
+        adapt(bad, sup)
+    huge = copy.deepcopy(tiny_ckpt)
+    with torch.no_grad():
+        for p in huge.model.head.parameters():
+            p.mul_(1e30)  # finite weights whose outputs overflow
+    with pytest.raises(DataError, match="predicts a non-finite value"):
+        adapt(huge, sup, n_members=0).predict(sup[0])
