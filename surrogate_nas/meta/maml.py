@@ -63,7 +63,7 @@ class MetaConfig:
 
     def __post_init__(self):
         if self.algorithm not in ALGORITHMS:
-            raise SurrogateNASError(f"meta config: unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+            raise SurrogateNASError(f"meta config: algorithm must be one of {', '.join(ALGORITHMS)}, got {self.algorithm!r}")
         for name in ("first_order", "meta_sgd"):
             if not isinstance(getattr(self, name), bool):
                 raise SurrogateNASError(f"meta config: {name} must be true or false, got {getattr(self, name)!r}")
