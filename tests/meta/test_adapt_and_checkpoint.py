@@ -14,6 +14,8 @@ from surrogate_nas.meta.maml import MetaConfig
 from surrogate_nas.meta.pretrain import pretrain
 from surrogate_nas.predictors.gnn import ModelConfig
 
+from .conftest import distinct_sample
+
 
 @pytest.fixture(scope="module")
 def ckpt(nb201_table):
@@ -23,9 +25,8 @@ def ckpt(nb201_table):
 
 @pytest.fixture(scope="module")
 def support(nb201_table):
-    archs = nb201_table.space.enumerate()
-    idx = np.random.default_rng(0).choice(len(archs), 12, replace=False)
-    return [archs[i] for i in idx], nb201_table.vector("ImageNet16-120", "test_acc", [archs[i] for i in idx])
+    archs = distinct_sample(nb201_table.space, nb201_table.space.enumerate(), 12)
+    return archs, nb201_table.vector("ImageNet16-120", "test_acc", archs)
 
 
 def test_checkpoint_roundtrip_predicts_identically(ckpt, support, tmp_path):
@@ -46,10 +47,17 @@ def test_predictions_are_in_target_units_with_std(ckpt, support, nb201_table):
     others = nb201_table.space.enumerate()[:200]
     mean, std = pred.predict(others, return_std=True)
     assert mean.shape == std.shape == (200,) and (std >= 0).all() and std.max() > 0
-    assert abs(np.median(mean) - np.median(y)) < 3 * np.std(y) + 5  # same units as the support values (accuracy %)
-    # latency-like targets (lower is better, different scale) are fine too: nothing assumes accuracy
-    lat = adapt(ckpt, (archs, 1e-3 * (1 + np.arange(len(archs))))).predict(others)
-    assert np.isfinite(lat).all() and np.abs(lat).max() < 1
+    # units follow the support exactly: the model sees z-scores, so an affine change of the values
+    # (a unit change, e.g. accuracy % -> fraction) changes the predictions by the same map
+    m2, s2 = adapt(ckpt, (archs, 0.01 * y + 7)).predict(others, return_std=True)
+    assert np.allclose(m2, 0.01 * mean + 7, rtol=0, atol=1e-9) and np.allclose(s2, 0.01 * std, rtol=0, atol=1e-9)
+    truth = nb201_table.vector("ImageNet16-120", "test_acc", others)
+    assert abs(np.median(mean) - np.median(truth)) < np.std(truth)  # accuracy %, near the task's own values
+    # latency-like targets (lower is better, another scale) are fine too: nothing assumes accuracy
+    lat_y = 1e-3 * (1 + np.arange(len(archs)))
+    lat = adapt(ckpt, (archs, lat_y)).predict(others)
+    assert np.isfinite(lat).all()
+    assert lat_y.min() - 2 * np.ptp(lat_y) < lat.min() and lat.max() < lat_y.max() + 2 * np.ptp(lat_y)
 
 
 def test_adapt_refuses_bad_support(ckpt, support, nb201_table):
@@ -115,13 +123,22 @@ def test_cli_pretrain_predict(tmp_path, nb201_table, capsys):
     assert "unknown task 'svhn'" in capsys.readouterr().err
 
 
-def test_anchored_targets_map_back_to_target_units(ckpt, support):
+def test_anchored_targets_map_back_to_target_units(ckpt, support, monkeypatch):
+    from surrogate_nas.predictors.gnn import graph_inputs
+
     archs, y = support
     p = adapt(ckpt, (archs, y), inner_steps=0, targets="anchored")
     # no adaptation: the initialisation's predictions on the support, rescaled to the support's mean/spread
     pred = p.predict(archs)
     assert np.mean(pred) == pytest.approx(np.mean(y), abs=1e-3)
-    assert np.std(pred) == pytest.approx(np.std(y), rel=1e-3) or p.z_scale_ == p.ANCHOR_MIN_SCALE
+    spread = np.std(p._forward(p.base_params_, graph_inputs(p.space_, archs, p.support_[2]), p.corr_))
+    assert spread > p.ANCHOR_MIN_SCALE and np.std(pred) == pytest.approx(np.std(y), rel=1e-3)
+    # a spread below the floor is not blown up to the support's: it stays that share of it
+    floor = 10 * spread
+    monkeypatch.setattr(type(p), "ANCHOR_MIN_SCALE", floor)
+    pred = adapt(ckpt, (archs, y), inner_steps=0, targets="anchored").predict(archs)
+    assert np.mean(pred) == pytest.approx(np.mean(y), abs=1e-3)
+    assert np.std(pred) == pytest.approx(np.std(y) * spread / floor, rel=1e-3)
     with pytest.raises(DataError, match="targets must be 'support' or 'anchored', got 'z'"):
         adapt(ckpt, (archs, y), targets="z")
 

@@ -61,6 +61,47 @@ def test_first_and_second_order_gradients_differ(nb201_table, episodes):
     assert torch.nn.functional.cosine_similarity(grads[False], grads[True], dim=0) > 0.5
 
 
+class _Linear(torch.nn.Module):
+    """f(x) = x @ w + b with GraphRegressor's call signature (x holds the features; graph args unused)."""
+
+    def __init__(self, d: int):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.linspace(-0.5, 0.5, d, dtype=torch.float64))
+        self.b = torch.nn.Parameter(torch.tensor(0.1, dtype=torch.float64))
+
+    def forward(self, x, edge_index, batch, num_graphs, src=None, corr=None):
+        return x @ self.w + self.b
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_meta_gradients_match_a_closed_form_on_a_linear_model(steps):
+    """MSE on a linear model: an inner step is theta' = theta - a*g_s(theta) with g_s = 2/n X'(X theta - y), so the
+    MAML meta-gradient is prod_t (I - a*H_s) g_q(theta_T), H_s = 2/n X'X; first order drops the (I - a*H_s)."""
+    from surrogate_nas.meta.tasks import Episode
+
+    rng = np.random.default_rng(0)
+    d, ns, nq, lr = 3, 6, 5, 0.1
+    Xs, Xq = rng.normal(size=(ns, d)), rng.normal(size=(nq, d))
+    ys, yq = rng.normal(size=ns), rng.normal(size=nq)
+    t = lambda a: torch.tensor(a, dtype=torch.float64)  # noqa: E731
+    ep = Episode("lin", (t(Xs), None, None, ns, None), (t(Xq), None, None, nq, None), t(ys), t(yq), None, 0.0, 1.0)
+    # closed form, in numpy, with the bias as a column of ones
+    As, Aq = np.hstack([Xs, np.ones((ns, 1))]), np.hstack([Xq, np.ones((nq, 1))])
+    theta = np.r_[np.linspace(-0.5, 0.5, d), 0.1]
+    H = 2 / ns * As.T @ As
+    J = np.eye(d + 1)
+    for _ in range(steps):
+        theta = theta - lr * 2 / ns * As.T @ (As @ theta - ys)
+        J = (np.eye(d + 1) - lr * H) @ J
+    g_query = 2 / nq * Aq.T @ (Aq @ theta - yq)
+    for first_order, expected in ((False, J.T @ g_query), (True, g_query)):
+        ml = MetaLearner(_Linear(d), MetaConfig(inner_steps=steps, inner_lr=lr, rank_weight=0.0, first_order=first_order))
+        ml.meta_loss([ep]).backward()
+        got = np.r_[ml.params["w"].grad.numpy(), ml.params["b"].grad.numpy()]
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    assert not np.allclose(J.T @ g_query, g_query, atol=1e-3)  # the two orders are told apart
+
+
 @pytest.mark.parametrize("algorithm", ["reptile", "multitask"])
 def test_other_algorithms_update_parameters(nb201_table, episodes, algorithm):
     ml = _learner(nb201_table, algorithm=algorithm, reptile_steps=2)
@@ -70,26 +111,32 @@ def test_other_algorithms_update_parameters(nb201_table, episodes, algorithm):
     assert any(not torch.equal(before[k], v) for k, v in ml.params.items())
 
 
-def test_adaptation_on_real_support_raises_kendall_tau(nb201_table):
-    """K=20 real ImageNet16-120 records: the adapted model ranks the task's other archs better than the
-    unadapted meta-initialisation. Graph-only model, so the gain can only come from the inner loop."""
-    from surrogate_nas.meta.tasks import Task, make_episode
+def test_adaptation_on_real_support_raises_kendall_tau(nbg_table):
+    """Where adaptation matters: a graph-only model meta-trained on NAS-Bench-Graph cs + photo, adapted on K=20
+    real records of cora, whose ranking differs (Spearman with cs 0.14, photo 0.04). The inner loop must
+    rank cora's other architectures better than the unadapted initialisation, on every seed.
+    Measured (8 seeds x 2 meta-training seeds, 20 inner steps): every gain >= 0.06, means 0.15 and 0.22;
+    the bounds are about half of that."""
+    from surrogate_nas.meta.adapt import adapt
+    from surrogate_nas.meta.pretrain import pretrain
     from surrogate_nas.predictors.metrics import kendall_tau
 
-    tasks = table_tasks(nb201_table, ["cifar10", "cifar100"], "test_acc", SourceValues(nb201_table, (), "test_acc"))
-    torch.manual_seed(0)
-    model = GraphRegressor(len(nb201_table.space.vocabulary), ModelConfig(use_sources=False))
-    ml = MetaLearner(model, MetaConfig(iterations=100, val_every=50, seed=0)).fit(tasks, progress=False)
-    archs = nb201_table.archs("ImageNet16-120", "test_acc")
-    target = Task("ImageNet16-120", nb201_table.space, archs,
-                  nb201_table.vector("ImageNet16-120", "test_acc", archs), np.zeros((len(archs), 0)))
+    from .conftest import distinct_sample
+
+    metric = "valid_perf"
+    ckpt = pretrain(nbg_table, ["cs", "photo"], metric, ModelConfig(hidden=16, layers=2), use_sources=False,
+                    meta_config=MetaConfig(iterations=20, val_every=20, meta_batch=2, seed=0), progress=False,
+                    target="cora")
+    sp = nbg_table.space
+    archs = nbg_table.archs("cora", metric)
     gains = []
-    for seed in range(3):
-        perm = np.random.default_rng(seed).permutation(len(archs))
-        ep = make_episode(target, perm[:20], perm[20:4020])
-        with torch.no_grad():
-            before = forward(model, ml.params, ep.query, ep.corr).numpy()
-            after = forward(model, ml.adapt(ep), ep.query, ep.corr).numpy()
-        yq = target.y[perm[20:4020]]
-        gains.append(kendall_tau(yq, after) - kendall_tau(yq, before))
-    assert min(gains) > 0 and np.mean(gains) > 0.005, gains
+    for seed in range(5):
+        sup = distinct_sample(sp, archs, 20, seed=seed)
+        keys = {sp.canonical(a) for a in sup}
+        rest = [a for a in archs if sp.canonical(a) not in keys]
+        query = [rest[i] for i in np.random.default_rng(100 + seed).choice(len(rest), 2000, replace=False)]
+        y_sup, y_q = nbg_table.vector("cora", metric, sup), nbg_table.vector("cora", metric, query)
+        before = adapt(ckpt, (sup, y_sup), task="cora", inner_steps=0, n_members=0).predict(query)
+        after = adapt(ckpt, (sup, y_sup), task="cora", inner_steps=20, n_members=0).predict(query)
+        gains.append(kendall_tau(y_q, after) - kendall_tau(y_q, before))
+    assert min(gains) > 0.03 and np.mean(gains) > 0.08, gains
