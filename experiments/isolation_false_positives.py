@@ -30,7 +30,7 @@ def refused(table, source, archs, values) -> bool:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--draws", type=int, default=2000)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[4, 5, 10, 20, 50, 100])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[4, 5, 10, 20, 30, 50, 100])
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     table = load_benchmark("nb201")

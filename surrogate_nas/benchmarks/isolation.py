@@ -18,10 +18,10 @@ from ..errors import SurrogateNASError
 #: A support set whose values rank its archs like a source task's records to within this Spearman,
 #: over at least SAME_RANK_MIN_ARCHS archs, is taken to be that task's own records. Few archs cannot
 #: tell a copy from a good correlate: on NB-201, two *different* real tasks rank 5 random archs
-#: identically about half the time, 10 archs 4-8%, 20 archs <= 0.05%
+#: identically about half the time, 10 archs 4-8%, 20 archs up to 0.1%
 #: (``python experiments/isolation_false_positives.py``).
 SAME_TASK_SPEARMAN = 0.999
-SAME_RANK_MIN_ARCHS = 20
+SAME_RANK_MIN_ARCHS = 30
 #: Values that are an exact affine copy of a source task's records (the records themselves, or
 #: rescaled, e.g. accuracy in [0, 1] or error = 100 - accuracy) are refused from this many archs on.
 SAME_VALUE_MIN_ARCHS = 4
