@@ -4,13 +4,16 @@
 2. search the held-out dataset with predictor-guided evolution: the first 5 evaluations are the
    support set the predictor is adapted on, then it is re-adapted after every evaluation; all
    count against ``--budget`` (simulated runs: valid_perf lookup, test_perf reported),
-3. run regularized evolution (200 evaluations) and random search (``--budget``) as baselines,
+3. run regularized evolution and random search (``--baseline-budget`` evaluations each) as baselines,
 4. write a report (markdown + PNG + CSV) to ``--out``.
 
     python experiments/pipeline.py --target cora --budget 20 --out runs/pipeline
     python experiments/pipeline.py --quick      # CI smoke
 
-Every search goes through ``run_search`` (journal, resume: rerunning the command resumes).
+Every search goes through ``run_search`` (journal, resume: rerunning the command resumes). All searches
+use ``--seed``: regularized evolution's first ``population`` (20) evaluations are its random initial
+population, drawn from the same seeded stream as random search's, so the two coincide up to there (a
+paired comparison; the report says how far they coincide).
 """
 
 from __future__ import annotations
@@ -20,24 +23,32 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
-from surrogate_nas.io import atomic_write_text
+from surrogate_nas.benchmarks import check_isolation
+from surrogate_nas.io import atomic_path, atomic_write_text
 from surrogate_nas.meta.checkpoint import save_checkpoint
 from surrogate_nas.meta.maml import MetaConfig
 from surrogate_nas.meta.pretrain import pretrain
 from surrogate_nas.predictors.gnn import ModelConfig
 from surrogate_nas.search import SearchConfig, run_search
-from surrogate_nas.search.report import markdown_table, plot_best_so_far
+from surrogate_nas.search.report import markdown_table
 from surrogate_nas.search.run import cached_benchmark
+
+#: Evaluation counts reported in the table (those within each run's budget), plus each run's last.
+REPORT_AT = (5, 10, 20, 50, 100, 200)
+STYLE = {"guided-meta": dict(color="C3", lw=2.2, ls="-"), "evolution": dict(color="C0", lw=1.6, ls="--"),
+         "random": dict(color="C2", lw=1.6, ls=":")}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--target", default="cora", help="held-out NAS-Bench-Graph dataset")
     ap.add_argument("--budget", type=int, default=20, help="evaluations of the target for the guided search")
-    ap.add_argument("--baseline-budget", type=int, default=200, help="evaluations for regularized evolution")
+    ap.add_argument("--baseline-budget", type=int, default=200,
+                    help="evaluations for regularized evolution and random search (quick: 40)")
     ap.add_argument("--iterations", type=int, default=None, help="meta-training iterations (default 150; quick 30)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/pipeline")
@@ -46,12 +57,13 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     table = cached_benchmark("nas-bench-graph")
     if args.target not in table.tasks:
         print(f"error: unknown target {args.target!r}; datasets: {', '.join(table.tasks)}", file=sys.stderr)
         return 2
     train = [t for t in table.tasks if t != args.target]
+    check_isolation(args.target, train, where="pipeline meta-training")
+    out.mkdir(parents=True, exist_ok=True)
 
     # 1. meta-train (skipped when the checkpoint of this exact setting exists: rerun = resume)
     model_dir = out / "model"
@@ -72,7 +84,7 @@ def main(argv=None) -> int:
     budget_base = 40 if args.quick else args.baseline_budget
     plan = [("guided-meta", "guided-evolution", args.budget, str(model_dir)),
             ("evolution", "evolution", budget_base, None),
-            ("random", "random", args.budget, None)]
+            ("random", "random", budget_base, None)]
     for i, (name, strategy, budget, model) in enumerate(plan, start=2):
         print(f"[{min(i, 3)}/4] {name}: {budget} evaluations on {args.target}", flush=True)
         runs[name] = run_search(SearchConfig(space="nas-bench-graph", task=args.target, strategy=strategy, budget=budget,
@@ -80,18 +92,13 @@ def main(argv=None) -> int:
 
     # 4. report
     print("[4/4] report", flush=True)
-    rows, trajs = [], []
-    for name, r in runs.items():
-        trajs.append(r.trajectory.assign(method=name, seed=args.seed))
-        for b in sorted({10, 20, args.budget, r.evaluations}):
-            if b <= r.evaluations:
-                h = r.trajectory.iloc[b - 1]
-                rows.append({"method": name, "evaluations": b, "best_valid": h["best_value"],
-                             "test_of_best_valid": h["best_test"], "arch": h["best_arch"]})
-    summary = pd.DataFrame(rows)
+    summary = summary_frame(runs)
     atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
-    plot_best_so_far(pd.concat(trajs, ignore_index=True), out / "pipeline.png", "best_test",
-                     f"NAS-Bench-Graph, {args.target} held out", "test perf of the best-valid arch")
+    records = records_optimum(table, args.target)
+    shared = shared_prefix(runs["evolution"].trajectory, runs["random"].trajectory)
+    plot(runs, records, out / "pipeline.png", args.target, args.budget,
+         f"random and evolution coincide for their first {shared} evaluations: evolution's initial population is "
+         "random, drawn with the same seed" if shared else "")
     g = runs["guided-meta"]
     seconds = time.perf_counter() - t0
     text = "\n".join([
@@ -99,15 +106,118 @@ def main(argv=None) -> int:
         f"- meta-trained on {', '.join(train)} ({iters} iterations, {t_meta:.0f}s); checkpoint: `{model_dir}`",
         f"- guided search: {g.evaluations} evaluations of {args.target} (5 support measurements included), "
         f"predictor scoring {g.scored_per_second or 0:,.0f} candidates/s",
-        f"- best found: `{g.best_arch}` valid_perf={g.best_value:.4f}, test_perf={g.best_test:.4f}",
-        f"- optimum of the records: valid_perf={table.series(args.target, 'valid_perf').max():.4f}, "
-        f"test_perf={table.series(args.target, 'test_perf').max():.4f}",
-        f"- total time {seconds:.0f}s", "", markdown_table(summary), "", "![best so far](pipeline.png)", "",
+        f"- guided search's pick (best valid_perf it measured): `{g.best_arch}` valid_perf={g.best_value:.4f}, "
+        f"test_perf={g.best_test:.4f}",
+        f"- all {records['n']:,} archs of {args.target} in the records:",
+        f"  - best valid_perf: `{records['valid_arch']}` valid_perf={records['valid_best']:.4f}, "
+        f"test_perf={records['valid_arch_test']:.4f} (the target a valid_perf search aims at)",
+        f"  - best test_perf: `{records['test_arch']}` test_perf={records['test_best']:.4f}, "
+        f"valid_perf={records['test_arch_valid']:.4f}"
+        + (" (the same arch)" if records["same_arch"] else " (another arch: no search on valid_perf is meant to find it)"),
+        f"- random search and regularized evolution share their first {shared} evaluations: evolution starts from "
+        "a random initial population (20 archs by default) drawn from the same seeded stream as random search, so "
+        "their rows coincide up to there and differ only after it (a paired comparison, not a coincidence).",
+        f"- total time {seconds:.0f}s", "",
+        "Best valid_perf found so far after n evaluations, and the test_perf of that arch (it can drop when a "
+        "later arch has a better valid_perf but a worse test_perf):", "",
+        markdown_table(summary), "",
+        "![search trajectories](pipeline.png)", "",
         "Per-run reports: " + ", ".join(f"[{n}]({n}/report.md)" for n in runs), ""])
     atomic_write_text(out / "report.md", text)
     print(markdown_table(summary))
     print(f"report: {out / 'report.md'} ({seconds:.0f}s)")
     return 0
+
+
+def summary_frame(runs: dict) -> pd.DataFrame:
+    rows = []
+    for name, r in runs.items():
+        for n in sorted({b for b in REPORT_AT if b <= r.evaluations} | {r.evaluations}):
+            h = r.trajectory.iloc[n - 1]
+            rows.append({"method": name, "evaluations": n, "best valid_perf so far": h["best_value"],
+                         "test_perf of that arch": h["best_test"], "arch": h["best_arch"]})
+    return pd.DataFrame(rows)
+
+
+def records_optimum(table, target: str) -> dict:
+    """The records' best-valid arch (with its test value) and best-test arch (with its valid value)."""
+    valid, test = table.series(target, "valid_perf"), table.series(target, "test_perf")
+    va, ta = valid.idxmax(), test.idxmax()
+    return {"n": len(valid), "valid_arch": va, "valid_best": float(valid[va]), "valid_arch_test": float(test[va]),
+            "test_arch": ta, "test_best": float(test[ta]), "test_arch_valid": float(valid[ta]), "same_arch": va == ta}
+
+
+def shared_prefix(a: pd.DataFrame, b: pd.DataFrame) -> int:
+    """How many leading evaluations two runs have in common (same arch at every position)."""
+    n = 0
+    for x, y in zip(a["key"], b["key"]):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def plot(runs: dict, records: dict, path: Path, target: str, budget: int, note: str = "") -> None:
+    """Save :func:`figure` as a PNG."""
+    import matplotlib.pyplot as plt
+
+    fig = figure({n: r.trajectory for n, r in runs.items()}, records, target, budget, note)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def figure(trajectories: dict[str, pd.DataFrame], records: dict, target: str, budget: int, note: str = ""):
+    """Two panels: the best valid_perf found so far (monotone: what the search maximises) and the
+    test_perf of that arch (not monotone), each with the records' reference lines; legend below both."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_v, ax_t) = plt.subplots(1, 2, figsize=(11, 4.6), dpi=120)
+    for name, t in trajectories.items():
+        x, style = np.arange(1, len(t) + 1), STYLE.get(name, {})
+        for ax, col in ((ax_v, "best_value"), (ax_t, "best_test")):
+            y = t[col].to_numpy(dtype=float)
+            ax.step(x, y, where="post", label=f"{name} ({len(t)} evaluations)" if ax is ax_v else None, **style)
+            ax.plot(x[-1:], y[-1:], "o", ms=5, color=style.get("color"))  # the last step has no width
+    ref = dict(lw=1, color="k")
+    ax_v.axhline(records["valid_best"], ls="-.", label=f"records: best valid_perf ({records['valid_best']:.4f})", **ref)
+    ax_t.axhline(records["valid_arch_test"], ls="-.",
+                 label=f"records: test_perf of the best-valid arch ({records['valid_arch_test']:.4f})", **ref)
+    ax_t.axhline(records["test_best"], ls=(0, (1, 3)), alpha=0.7,
+                 label=f"records: best test_perf, {'the same' if records['same_arch'] else 'another'} arch "
+                       f"({records['test_best']:.4f})", **ref)
+    for ax in (ax_v, ax_t):
+        _fit_ylim(ax)
+        ax.axvline(budget, color="0.6", lw=0.8)
+        ax.set_xscale("log")
+        ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if t <= max(len(t_) for t_ in trajectories.values())]
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.set_xticks([], minor=True)
+        ax.set_xlabel("evaluations of the target (log scale; grey line: guided budget)")
+        ax.grid(alpha=0.3)
+    ax_v.set_ylabel("valid_perf")
+    ax_v.set_title("best valid_perf found so far", fontsize=10)
+    ax_t.set_ylabel("test_perf")
+    ax_t.set_title("test_perf of the arch with the best valid_perf so far", fontsize=10)
+    fig.suptitle(f"NAS-Bench-Graph, {target} held out: guided search vs baselines (one seed)", fontsize=11)
+    (hv, lv), (ht, lt) = ax_v.get_legend_handles_labels(), ax_t.get_legend_handles_labels()
+    fig.legend(hv + ht, lv + lt, loc="lower center", bbox_to_anchor=(0.5, 0.045), ncol=3, fontsize=8, frameon=False)
+    if note:
+        fig.text(0.5, 0.012, note, ha="center", fontsize=7.5, color="0.3")
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
+    return fig
+
+
+def _fit_ylim(ax) -> None:
+    """Every plotted value from the first evaluation on, and every reference line, inside the axes."""
+    ys = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()])
+    ys = ys[np.isfinite(ys)]
+    lo, hi = ys.min(), ys.max()
+    pad = 0.05 * (hi - lo) if hi > lo else 0.01
+    ax.set_ylim(lo - pad, hi + pad)
 
 
 if __name__ == "__main__":
