@@ -1,17 +1,26 @@
 """Choosing what to evaluate: ask/tell searchers, evaluators, the crash-safe journal and the
-search loop. Entry point for the CLI: :func:`run_search` with a :class:`SearchConfig`."""
+search loop. Entry point for the CLI: :func:`run_search` with a :class:`SearchConfig`.
 
-from .base import SEARCHERS, Constraint, Searcher, SearchError, get_searcher
+Modules, in the order a run uses them: ``config`` (SearchConfig, SearchResult), ``benchmark_tables``
+(defaults, cache), ``evaluators`` (registry), ``checks`` (model space, target isolation),
+``predictor_factory`` (the predictor a guided searcher re-fits), ``searcher_factory``
+(make_searcher), ``base``/``strategies`` (the searchers), ``journal``, ``loop``, ``run`` (run_search),
+``results`` and ``report`` (files a person reads).
+"""
+
+from .base import SEARCHERS, Constraint, Searcher, SearchError, SpaceExhausted, get_searcher, space_pool
 from .evaluators import EVALUATORS, TableEvaluator, TrainEvaluator
 from .journal import Journal
 from .loop import run_loop, trajectory_frame
 from .strategies import (GuidedEvolution, HierarchicalSearch, LocalSearch, RandomSearch, RegularizedEvolution,
-                         SourceRankSearch, space_pool)
-from .run import SearchConfig, SearchResult, make_searcher, run_search
+                         SourceRankSearch)
+from .config import SearchConfig, SearchResult
+from .searcher_factory import make_searcher
+from .run import run_search
 
 __all__ = [
-    "SEARCHERS", "Constraint", "Searcher", "SearchError", "get_searcher", "EVALUATORS", "TableEvaluator",
-    "TrainEvaluator", "Journal", "run_loop", "trajectory_frame", "GuidedEvolution", "HierarchicalSearch",
-    "LocalSearch", "RandomSearch", "RegularizedEvolution", "SourceRankSearch", "space_pool", "SearchConfig",
-    "SearchResult", "make_searcher", "run_search",
+    "SEARCHERS", "Constraint", "Searcher", "SearchError", "SpaceExhausted", "get_searcher", "EVALUATORS",
+    "TableEvaluator", "TrainEvaluator", "Journal", "run_loop", "trajectory_frame", "GuidedEvolution",
+    "HierarchicalSearch", "LocalSearch", "RandomSearch", "RegularizedEvolution", "SourceRankSearch", "space_pool",
+    "SearchConfig", "SearchResult", "make_searcher", "run_search",
 ]

@@ -13,7 +13,8 @@ import abc
 import math
 import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from functools import lru_cache
+from typing import Callable, Hashable, Sequence
 
 import numpy as np
 
@@ -24,6 +25,10 @@ from ..spaces import Architecture, SearchSpace, get_space
 
 class SearchError(SurrogateNASError):
     """Bad search input, an exhausted space, or a journal that does not match the run."""
+
+
+class SpaceExhausted(SearchError):
+    """A searcher has no architecture left to suggest (every allowed one was evaluated)."""
 
 
 # ---------------------------------------------------------------------- constraints
@@ -47,6 +52,8 @@ class Constraint:
     values: Callable[[Sequence[Architecture]], np.ndarray] | None = None
     mode: str = "filter"
     weight: float = 1.0
+    #: How messages name the constraint (default: ``metric<=limit (mode)``).
+    label: str | None = None
 
     def __post_init__(self):
         if self.op not in ("<=", ">="):
@@ -85,7 +92,27 @@ class Constraint:
         return self.violation(archs) == 0.0
 
     def __str__(self) -> str:
-        return f"{self.metric}{self.op}{self.limit:g} ({self.mode})"
+        return self.label or f"{self.metric}{self.op}{self.limit:g} ({self.mode})"
+
+
+# ---------------------------------------------------------------------- the whole space
+@lru_cache(maxsize=8)
+def _space_pool(name: str) -> tuple[tuple[Architecture, ...], tuple[str, ...], tuple[Hashable, ...]]:
+    """One representative per canonical key (first in ``enumerate()`` order), its key and skeleton."""
+    space = get_space(name)
+    archs, keys, seen = [], [], set()
+    for a in space.enumerate():
+        k = space.canonical(a)
+        if k not in seen:
+            seen.add(k)
+            archs.append(a)
+            keys.append(k)
+    return tuple(archs), tuple(keys), tuple(space.skeleton(a) for a in archs)
+
+
+def space_pool(space: SearchSpace | str):
+    """(representatives, canonical keys, skeletons) of the whole space, cached per space."""
+    return _space_pool(get_space(space).name)
 
 
 # ---------------------------------------------------------------------- searcher base
@@ -117,7 +144,7 @@ class Searcher(abc.ABC):
             raise SearchError(f"suggest(n): n must be a positive int, got {n!r}")
         out = self._suggest(int(n))
         if not out:
-            raise SearchError(f"{self.name}: no unevaluated architecture left in space {self.space.name!r}")
+            raise SpaceExhausted(self._exhausted_message())
         for a in out:
             self._seen.add(self.space.canonical(a))
         return out
@@ -165,11 +192,34 @@ class Searcher(abc.ABC):
         return bool(self._allowed([arch])[0])
 
     def _fresh_sample(self, tries: int = 20000) -> Architecture | None:
-        for _ in range(tries):
-            a = self.space.sample(self.rng)
-            if self._ok(a):
-                return a
-        return None
+        """A uniformly random allowed architecture; None only when none is left."""
+        if self.constraint is not None and self.constraint.mode == "filter":
+            # the same first allowed sample as one-by-one, with one constraint lookup per chunk
+            for _ in range(0, tries, 512):
+                chunk = [self.space.sample(self.rng) for _ in range(512)]
+                hits = np.flatnonzero(self._allowed(chunk))
+                if len(hits):
+                    return chunk[hits[0]]
+        else:
+            for _ in range(tries):
+                a = self.space.sample(self.rng)
+                if self._is_new(a):
+                    return a
+        # rejection sampling failed (almost everything seen or infeasible): draw from what is left
+        archs, _, _ = space_pool(self.space)
+        left = [a for a, ok in zip(archs, self._allowed(archs)) if ok]
+        return left[int(self.rng.integers(len(left)))] if left else None
+
+    def _exhausted_message(self) -> str:
+        c = self.constraint
+        if c is not None and c.mode == "filter":
+            archs, _, _ = space_pool(self.space)
+            n = int(c.feasible(archs).sum())
+            if n == 0:
+                return f"no architecture of space {self.space.name!r} satisfies constraint {c}"
+            return f"{self.name}: all {n} architectures of space {self.space.name!r} allowed by {c} have been evaluated"
+        return f"{self.name}: all {len(space_pool(self.space)[0])} architectures of space {self.space.name!r} " \
+               "(one per canonical key) have been evaluated"
 
     def _observe(self, archs, values, fitness) -> None:  # hook
         pass

@@ -14,6 +14,7 @@ import numpy as np
 from ..registry import Registry
 from ..spaces import Architecture
 from .base import SearchError
+from .benchmark_tables import BENCHMARK_METRICS
 
 
 class Evaluator(Protocol):
@@ -22,10 +23,13 @@ class Evaluator(Protocol):
     def evaluate(self, archs: Sequence[Architecture]) -> list[dict[str, Any]]: ...
 
 
+#: name -> builder(config, table=..., work_dir=...) -> Evaluator, where ``config`` is a resolved
+#: :class:`~surrogate_nas.search.config.SearchConfig`. The builder validates what it needs (it runs
+#: before anything of the search is written). ``train`` is registered by :mod:`surrogate_nas.training`
+#: when it is imported: the search never imports who evaluates it.
 EVALUATORS: Registry = Registry("evaluator")
 
 
-@EVALUATORS.register("table")
 class TableEvaluator:
     """Simulation of real runs by benchmark lookup.
 
@@ -66,24 +70,30 @@ class TableEvaluator:
         return out
 
 
-@EVALUATORS.register("train")
-class TrainEvaluator:
-    """Real training through :class:`surrogate_nas.training.TrainingEvaluator` (NB-201 space).
+@EVALUATORS.register("table")
+def table_evaluator(config, table=None, work_dir=None) -> TableEvaluator:
+    """``evaluator="table"``: look the architectures up in ``table`` (the config's benchmark)."""
+    if table is None:
+        raise SearchError(f"evaluator 'table' needs a benchmark; set benchmark for space {config.space!r}")
+    cost = BENCHMARK_METRICS.get(config.benchmark, (None, None, None))[2]
+    if cost and cost not in table.metrics(config.task):
+        cost = None
+    return TableEvaluator(table, config.task, config.metric, config.test_metric, cost)
 
-    ``value`` = ``metric`` (``test_acc`` or ``valid_acc``), ``test`` = the same value (the
-    trainer reports one metric per run), ``cost`` = wall seconds of that training.
+
+class TrainEvaluator:
+    """Search-side view of a real-training evaluator (``surrogate_nas.training.TrainingEvaluator``,
+    registered as ``train`` by that package; the search never imports it).
+
+    ``inner.evaluate(archs)`` reports per architecture ``value``, ``cost_seconds``, ``status`` and
+    ``error``; here ``test`` = the same value (the trainer reports one metric per run) and ``cost``
+    = the wall seconds of that training.
     """
 
     name = "train"
 
-    def __init__(self, dataset: str, work_dir, space: str = "nb201", metric: str = "test_acc",
-                 train_config=None, data_root=None, backend: str = "local", backend_options=None):
-        from ..training import TrainingEvaluator
-
-        if space != "nb201":
-            raise SearchError(f"evaluator 'train' trains NB-201 networks; space {space!r} has no trainer")
-        self.inner = TrainingEvaluator(dataset, data_root=data_root, train_config=train_config, backend=backend,
-                                       work_dir=work_dir, space=space, metric=metric, backend_options=backend_options)
+    def __init__(self, inner):
+        self.inner = inner
 
     def evaluate(self, archs):
         rows = self.inner.evaluate(list(archs))

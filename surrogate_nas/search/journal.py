@@ -1,17 +1,21 @@
 """Crash-safe SQLite journal of a search run.
 
 Every evaluation is committed (WAL, ``synchronous=FULL``) *before* the searcher is told. The
-journal carries the run's configuration fingerprint; a journal from another configuration is
-refused. Searchers are deterministic given (seed, observations), so the "searcher state needed to
-resume" is the ordered list of evaluations plus the batch each belongs to: resuming replays them.
+journal carries the run's *identity* (the configuration fields that decide which architectures are
+evaluated) and its full configuration; a journal of another identity is refused, naming the fields
+that differ. Searchers are deterministic given (seed, observations), so the "searcher state needed
+to resume" is the ordered list of evaluations plus the batch each belongs to: resuming replays them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
 from pathlib import Path
+
+import yaml
 
 from .base import SearchError
 
@@ -33,33 +37,65 @@ CREATE TABLE IF NOT EXISTS evals (
 """
 
 
-class Journal:
-    """Open (or create) ``path`` for a run whose configuration fingerprint is ``fingerprint``."""
+def fingerprint(identity: dict) -> str:
+    """sha256 of the identity fields (JSON, sorted keys)."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
-    def __init__(self, path, fingerprint: str, config_text: str = ""):
+
+def _differences(old: dict, new: dict) -> str:
+    def show(v):
+        return "-" if v is None else json.dumps(v, sort_keys=True, default=str) if isinstance(v, (dict, list)) else str(v)
+
+    diffs = [f"{k}: {show(old.get(k))} in the journal, {show(new.get(k))} now"
+             for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    return "; ".join(diffs)
+
+
+class Journal:
+    """Open (or create) the journal at ``path`` for a run of ``identity``; ``config`` is stored with it."""
+
+    def __init__(self, path, identity: dict, config: dict | None = None):
         self.path = Path(path)
+        self.identity = json.loads(json.dumps(identity, default=str))
+        fp = fingerprint(self.identity)
         try:
             self.con = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             self.con.execute("PRAGMA journal_mode=WAL")
             self.con.execute("PRAGMA synchronous=FULL")
             self.con.executescript(SCHEMA)
+            row = self._meta("fingerprint")
         except sqlite3.DatabaseError as e:
             raise SearchError(f"journal {self.path}: not a readable search journal ({e})") from None
-        row = self.con.execute("SELECT value FROM meta WHERE name='fingerprint'").fetchone()
         if row is None:
             with self.con:
-                self.con.execute("BEGIN")
-                self.con.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
-                self.con.execute("INSERT INTO meta VALUES ('config', ?)", (config_text,))
-                self.con.execute("INSERT INTO meta VALUES ('created', ?)", (json.dumps(time.time()),))
-        elif row[0] != fingerprint:
-            old = self.con.execute("SELECT value FROM meta WHERE name='config'").fetchone()
+                self.con.execute("BEGIN IMMEDIATE")
+                self.con.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fp,))
+                self.con.execute("INSERT OR REPLACE INTO meta VALUES ('identity', ?)", (json.dumps(self.identity),))
+                self.con.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)",
+                                 (yaml.safe_dump(config or {}, sort_keys=False),))
+                self.con.execute("INSERT OR REPLACE INTO meta VALUES ('created', ?)", (json.dumps(time.time()),))
+        elif row != fp:
+            stored = self._meta("identity")
+            why = (_differences(json.loads(stored), self.identity) if stored else "") or \
+                "written by another version of surrogate-nas"
             self.close()
-            raise SearchError(
-                f"journal {self.path} belongs to another search configuration (fingerprint {row[0][:12]} != "
-                f"{fingerprint[:12]}); refusing to mix runs. Use another --out directory or delete the journal.\n"
-                f"Journal's configuration:\n{old[0] if old else '?'}"
-            )
+            raise SearchError(f"journal {self.path} belongs to another search configuration ({why}); "
+                              "use another --out directory or delete the journal")
+
+    def _meta(self, name: str) -> str | None:
+        row = self.con.execute("SELECT value FROM meta WHERE name=?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def config(self) -> dict:
+        """The configuration stored with the journal (the latest run's, e.g. its budget)."""
+        return yaml.safe_load(self._meta("config") or "") or {}
+
+    def set_config(self, config: dict) -> None:
+        """Store ``config`` (same identity, e.g. a larger budget) as the journal's configuration."""
+        with self.con:
+            self.con.execute("BEGIN IMMEDIATE")
+            self.con.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)",
+                             (yaml.safe_dump(config, sort_keys=False),))
 
     def records(self) -> list[dict]:
         cur = self.con.execute("SELECT idx, batch, batch_size, arch, key, value, test, cost, status, error, timestamp "

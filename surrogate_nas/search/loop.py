@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .base import Searcher, SearchError
+from .base import Searcher, SearchError, SpaceExhausted
 from .journal import Journal
 
 
@@ -18,7 +18,13 @@ def run_loop(searcher: Searcher, evaluator, budget: int, journal: Journal | None
     Every evaluation (support measurements of guided searchers included) counts against the
     budget. Records already in ``journal`` are replayed in order instead of re-evaluated: the
     searcher's suggestion must match the journaled architecture (same canonical key), else the
-    journal is refused. New evaluations are committed to the journal before ``observe``.
+    journal is refused. A replayed batch is asked with the size it was journaled with, so a journal
+    can be extended with a larger budget. New evaluations are committed to the journal before
+    ``observe``.
+
+    When the searcher has nothing left to suggest (the space, or its feasible part, is smaller than
+    the budget) the loop stops early and the trajectory's ``attrs["exhausted"]`` says why; a
+    searcher that cannot suggest even one architecture raises :class:`SpaceExhausted`.
     """
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
         raise SearchError(f"budget must be an int >= 1 (number of evaluations), got {budget!r}")
@@ -36,10 +42,21 @@ def run_loop(searcher: Searcher, evaluator, budget: int, journal: Journal | None
 
         bar = tqdm(total=budget, desc=desc, unit="eval", leave=False)
     batch = 0
+    exhausted = None
     try:
         while len(rows) < budget:
-            n = min(batch_size, budget - len(rows))
-            archs = searcher.suggest(n)
+            i0 = len(rows)
+            n = int(done[i0]["batch_size"]) if i0 < len(done) else min(batch_size, budget - i0)
+            try:
+                archs = searcher.suggest(n)
+            except SpaceExhausted as e:
+                if not rows:
+                    raise
+                exhausted = str(e)
+                break
+            if len(archs) > n:
+                raise SearchError(f"searcher {getattr(searcher, 'name', type(searcher).__name__)!r} returned "
+                                  f"{len(archs)} suggestions for suggest({n})")
             results: list[dict | None] = []
             todo = []
             for j, a in enumerate(archs):
@@ -80,7 +97,9 @@ def run_loop(searcher: Searcher, evaluator, budget: int, journal: Journal | None
     finally:
         if bar is not None:
             bar.close()
-    return trajectory_frame(rows, maximize)
+    traj = trajectory_frame(rows, maximize)
+    traj.attrs["exhausted"] = exhausted
+    return traj
 
 
 def _f(x) -> float:

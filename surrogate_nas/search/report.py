@@ -68,17 +68,18 @@ def plot_best_so_far(traj: pd.DataFrame, path: str | os.PathLike, column: str = 
 
 
 def markdown_table(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
-    """A plain GitHub markdown table (no tabulate dependency)."""
-    def cell(x):
-        if isinstance(x, (float, np.floating)):
-            return "" if np.isnan(x) else format(float(x), floatfmt)
-        return str(x)
+    """A GitHub markdown table (tabulate): ``|`` inside a cell (NB-201 arch strings) is escaped, a
+    missing value is an empty cell."""
+    from tabulate import tabulate
 
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(x) for x in row) + " |")
-    return "\n".join(lines)
+    def cell(x):
+        if isinstance(x, (float, np.floating)) and np.isnan(x):
+            return None
+        return x.replace("|", r"\|") if isinstance(x, str) else x
+
+    rows = [[cell(x) for x in row] for row in df.itertuples(index=False)]
+    return tabulate(rows, headers=[cell(str(c)) for c in df.columns], tablefmt="pipe", floatfmt=floatfmt,
+                    missingval="")
 
 
 def at_budgets(traj: pd.DataFrame, budgets: Sequence[int], column: str = "best_test") -> pd.DataFrame:

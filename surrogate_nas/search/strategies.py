@@ -5,35 +5,15 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from functools import lru_cache
-from typing import Callable, Hashable, Sequence
+from typing import Callable, Hashable
 
 import numpy as np
 
-from ..spaces import Architecture, SearchSpace, get_space
-from .base import SEARCHERS, Constraint, Searcher, SearchError
+from ..spaces import Architecture
+from .base import SEARCHERS, Constraint, Searcher, SearchError, space_pool
 
 #: Spaces up to this size are scored whole by guided searchers (pool="auto").
 WHOLE_SPACE_LIMIT = 50_000
-
-
-@lru_cache(maxsize=8)
-def _space_pool(name: str) -> tuple[tuple[Architecture, ...], tuple[str, ...], tuple[Hashable, ...]]:
-    """One representative per canonical key (first in ``enumerate()`` order), its key and skeleton."""
-    space = get_space(name)
-    archs, keys, seen = [], [], set()
-    for a in space.enumerate():
-        k = space.canonical(a)
-        if k not in seen:
-            seen.add(k)
-            archs.append(a)
-            keys.append(k)
-    return tuple(archs), tuple(keys), tuple(space.skeleton(a) for a in archs)
-
-
-def space_pool(space: SearchSpace | str):
-    """(representatives, canonical keys, skeletons) of the whole space, cached per space."""
-    return _space_pool(get_space(space).name)
 
 
 @SEARCHERS.register("random")

@@ -19,3 +19,25 @@ __all__ = [
     "TrainConfig", "TrainingError", "TrainingOOMError", "TrainResult", "resolve_device", "train",
     "TrainingEvaluator", "VerifyConfig", "read_candidates", "verify",
 ]
+
+
+# ``search --evaluator train``: the search finds this evaluator through its registry (it never imports training).
+from ..errors import SurrogateNASError as _Error  # noqa: E402
+from ..search.evaluators import EVALUATORS as _EVALUATORS, TrainEvaluator as _SearchView  # noqa: E402
+
+
+@_EVALUATORS.register("train")
+def search_evaluator(config, table=None, work_dir="runs/train-evals") -> _SearchView:
+    """Real training of every suggestion (NB-201 space); everything is checked before the search writes."""
+    if config.space != "nb201":
+        raise _Error(f"evaluator 'train' trains NB-201 networks; space {config.space!r} has no trainer")
+    try:
+        tc = TrainConfig(**config.train).validate()
+    except TypeError as e:
+        raise _Error(f"bad train option: {e}") from None
+    if config.metric not in ("test_acc", "valid_acc"):
+        raise _Error(f"evaluator 'train' measures test_acc or valid_acc, not {config.metric!r}")
+    if config.metric == "valid_acc" and tc.valid_fraction <= 0:
+        raise _Error("evaluator 'train' with metric 'valid_acc' needs the train option valid_fraction > 0")
+    return _SearchView(TrainingEvaluator(check_dataset(config.task, config.data_root), data_root=config.data_root,
+                                         train_config=tc, work_dir=work_dir, space=config.space, metric=config.metric))

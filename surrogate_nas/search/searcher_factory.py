@@ -1,0 +1,80 @@
+"""``make_searcher``: a registered searcher with what it needs (source scores, the predictor to re-fit),
+after the target-isolation checks."""
+
+from __future__ import annotations
+
+from ..spaces import get_space
+from .base import SearchError, get_searcher
+from .checks import check_model, check_source_tasks
+from .config import PREDICTOR_STRATEGIES
+from .predictor_factory import needs_checkpoint, predictor_factory, source_scores
+
+#: Options make_searcher consumes itself (the rest go to the strategy's constructor).
+_OWN_OPTIONS = ("source_tasks", "cv_until", "scratch_steps", "targets", "predictor_options")
+
+
+def other_tasks(table, task: str | None, metric: str) -> list[str]:
+    """Every task of ``table`` with ``metric`` except ``task``."""
+    return [t for t in table.tasks if t != task and metric in table.metrics(t)]
+
+
+def _int_option(opts: dict, name: str, default: int, low: int) -> int:
+    v = opts.pop(name, default)
+    if isinstance(v, bool) or not isinstance(v, int) or v < low:
+        raise SearchError(f"option {name} must be an int >= {low}, got {v!r}")
+    return v
+
+
+def make_searcher(strategy: str, space, seed: int, options: dict | None = None, table=None, task: str | None = None,
+                  metric: str | None = None, checkpoint=None, predictor: str = "meta", constraint=None):
+    """Build a registered searcher with what it needs (source scores, predictor factory).
+
+    Source tasks (option ``source_tasks``, default: every other task of ``table``) and the tasks a
+    ``checkpoint`` read are checked against the target ``task`` (``TargetLeakError``).
+    """
+    opts = dict(options or {})
+    space = get_space(space)
+    src_tasks = opts.pop("source_tasks", None)
+    cv_until = _int_option(opts, "cv_until", 20, 0)
+    scratch_steps = _int_option(opts, "scratch_steps", 150, 1)
+    targets = opts.pop("targets", "anchored")
+    if targets not in ("anchored", "support"):
+        raise SearchError(f"option targets must be 'anchored' or 'support', got {targets!r}")
+    predictor_options = opts.pop("predictor_options", None) or {}
+    if not isinstance(predictor_options, dict):
+        raise SearchError(f"option predictor_options must be a mapping, got {predictor_options!r}")
+    scores = sources = None
+    if src_tasks is not None:
+        if table is None or metric is None:
+            raise SearchError("option source_tasks needs a benchmark and a metric")
+        tasks = check_source_tasks(table, src_tasks, task, metric, "search option source_tasks")
+    elif table is not None and metric is not None:
+        tasks = other_tasks(table, task, metric)
+    else:
+        tasks = []
+    if tasks:
+        scores = source_scores(table, tasks, metric)
+    if strategy == "source-rank":
+        opts["scores"] = scores
+    if strategy in PREDICTOR_STRATEGIES:
+        from ..predictors.features import SourceValues
+
+        if needs_checkpoint(predictor):
+            if checkpoint is None:
+                raise SearchError(f"strategy {strategy!r} with predictor {predictor!r} needs a model checkpoint")
+            check_model(checkpoint, space.name, task)
+            ck = checkpoint.sources
+            if table is not None and ck.get("tasks"):
+                sources = SourceValues(table, tuple(ck["tasks"]), ck["metric"], ck.get("higher_is_better", True))
+        elif tasks:  # source-reading predictors (source-transfer, rf-source, ...) read the source tasks
+            sources = SourceValues(table, tuple(tasks), metric)
+        opts["predictor"] = predictor_factory(predictor, space=space, seed=seed, checkpoint=checkpoint,
+                                              sources=sources, task=task, cv_until=cv_until, targets=targets,
+                                              scratch_steps=scratch_steps, options=predictor_options)
+        opts.setdefault("source_scores", scores)
+        if scores is None:
+            opts.setdefault("support", "random")
+    try:
+        return get_searcher(strategy, space=space, seed=seed, constraint=constraint, **opts)
+    except TypeError as e:
+        raise SearchError(f"strategy {strategy!r}: bad option ({e})") from None

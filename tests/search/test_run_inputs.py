@@ -1,0 +1,246 @@
+"""run_search on bad and unusual input: target isolation, nothing written before everything is checked,
+the journal as the one source of the configuration, budget extension, imported tables, small spaces."""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from surrogate_nas.benchmarks import TargetLeakError, import_table
+from surrogate_nas.spaces import get_space
+from surrogate_nas.search import (Constraint, RandomSearch, SearchConfig, SearchError, SpaceExhausted, TableEvaluator,
+                                  get_searcher, make_searcher, run_loop, run_search)
+
+
+def cfg(tmp_path, name="run", **kw):
+    base = dict(space="nb201", task="ImageNet16-120", strategy="evolution", budget=6, seed=1, progress=False,
+                out=str(tmp_path / name), options={"population": 5, "tournament": 2})
+    base.update(kw)
+    return SearchConfig(**base)
+
+
+# ---------------------------------------------------------------------- target isolation
+@pytest.mark.parametrize("source_tasks", [["ImageNet16-120"], "ImageNet16-120", ["cifar10", "ImageNet16-120"]])
+def test_source_tasks_option_may_not_hold_the_target(tmp_path, source_tasks):
+    with pytest.raises(TargetLeakError, match="target task 'ImageNet16-120' is also a source"):
+        run_search(cfg(tmp_path, strategy="source-rank", options={"source_tasks": source_tasks}))
+    assert not (tmp_path / "run").exists()
+
+
+def test_source_tasks_option_of_a_guided_search(nb201_table):
+    with pytest.raises(TargetLeakError, match="search option source_tasks"):
+        make_searcher("guided-evolution", "nb201", 0, {"source_tasks": ["ImageNet16-120"]}, nb201_table,
+                      "ImageNet16-120", "test_acc", predictor="rf")
+    # the default sources are every other task: the target is never among them
+    s = make_searcher("source-rank", "nb201", 0, {"source_tasks": ["cifar100"]}, nb201_table, "ImageNet16-120",
+                      "test_acc")
+    assert s.name == "source-rank"
+
+
+def test_checkpoint_tasks_may_not_hold_the_target(nb201_table, nb201_ckpt):
+    for task in ("cifar10", "cifar100"):  # meta-training tasks
+        with pytest.raises(TargetLeakError, match=f"target task '{task}'"):
+            make_searcher("guided-evolution", "nb201", 0, {}, nb201_table, task, "test_acc", nb201_ckpt)
+    # a meta-validation task counts as well
+    validated = dataclasses.replace(nb201_ckpt, info={**nb201_ckpt.info, "val_tasks": ["ImageNet16-120"]})
+    with pytest.raises(TargetLeakError, match="target task 'ImageNet16-120'"):
+        make_searcher("hierarchical", "nb201", 0, {}, nb201_table, "ImageNet16-120", "test_acc", validated)
+    # and a source-feature task
+    sourced = dataclasses.replace(nb201_ckpt, sources={**nb201_ckpt.sources, "tasks": ["ImageNet16-120"]})
+    with pytest.raises(TargetLeakError, match="target task 'ImageNet16-120'"):
+        make_searcher("guided-evolution", "nb201", 0, {}, nb201_table, "ImageNet16-120", "test_acc", sourced)
+
+
+# ---------------------------------------------------------------------- nothing written before all is checked
+def test_refused_search_leaves_the_run_untouched(tmp_path):
+    first = run_search(cfg(tmp_path))
+    before = {f: (first.out / f).read_bytes() for f in ("config.yaml", "journal.sqlite", "trajectory.csv")}
+    with pytest.raises(SearchError, match=r"seed: 1 in the journal, 7 now"):
+        run_search(cfg(tmp_path, seed=7))
+    assert {f: (first.out / f).read_bytes() for f in before} == before
+    assert SearchConfig.from_yaml((first.out / "config.yaml").read_text()).seed == 1
+
+
+def test_a_running_search_holds_its_directory(tmp_path):
+    run_search(cfg(tmp_path))
+    out = tmp_path / "run"
+    config = (out / "config.yaml").read_bytes()
+    fd = os.open(out, os.O_RDONLY)  # what a concurrent `search --out run` holds while it runs
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(SearchError, match="another search is running in"):
+            run_search(cfg(tmp_path, seed=7))
+        with pytest.raises(SearchError, match="another search is running in"):
+            run_search(cfg(tmp_path))
+    finally:
+        os.close(fd)
+    assert (out / "config.yaml").read_bytes() == config
+    assert run_search(cfg(tmp_path)).replayed == 6  # the lock went with its holder
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("batch_size", 0, "batch_size must be an int >= 1, got 0"),
+    ("batch_size", 1.5, "batch_size must be an int >= 1, got 1.5"),
+    ("seed", -1, "seed must be an int >= 0"),
+    ("seed", True, "seed must be an int >= 0, got True"),
+    ("budget", "10", "budget must be an int >= 1"),
+    ("options", ["population=5"], "options must be a mapping"),
+    ("options", {1: 2}, "options: keys must be strings"),
+    ("train", "epochs=1", "train must be a mapping"),
+    ("maximize", "yes", "maximize must be true or false"),
+    ("constraint", "latency<<3", "cannot parse constraint 'latency<<3'"),
+    ("constraint_mode", "soft", "constraint_mode must be 'filter' or 'penalty'"),
+    ("predictor", "xgb", "unknown predictor 'xgb'; choose one of"),
+    ("metric", "flops", "task 'ImageNet16-120' of benchmark 'nb201' has no metric 'flops'"),
+    ("test_metric", "train_acc", "has no metric 'train_acc'"),
+    ("options", {"population": "many"}, "population must be an int >= 2"),
+    ("options", {"cv_until": -1}, "option cv_until must be an int >= 0"),
+    ("options", {"source_tasks": ["cifar1000"]}, "source_tasks: unknown task 'cifar1000'"),
+])
+def test_bad_input_writes_nothing_and_the_corrected_rerun_runs(tmp_path, field, value, message):
+    strategy = "guided-evolution" if field == "predictor" else "evolution"
+    with pytest.raises(SearchError, match=re.escape(message)):
+        run_search(cfg(tmp_path, strategy=strategy, **{field: value}))
+    assert not (tmp_path / "run").exists()
+    assert run_search(cfg(tmp_path)).evaluations == 6
+
+
+def test_train_evaluator_without_data_writes_nothing(tmp_path):
+    import surrogate_nas.training  # noqa: F401  (registers the "train" evaluator)
+    from surrogate_nas.errors import SurrogateNASError
+
+    with pytest.raises(SurrogateNASError, match=r"dataset 'cifar10' needs a data root \(--data-root DIR\)"):
+        run_search(cfg(tmp_path, task="cifar10", evaluator="train"))
+    with pytest.raises(SurrogateNASError, match=r"TrainConfig.epochs .*got 0"):
+        run_search(cfg(tmp_path, task="digits", evaluator="train", train={"epochs": 0}))
+    with pytest.raises(SurrogateNASError, match="bad train option"):
+        run_search(cfg(tmp_path, task="digits", evaluator="train", train={"epoch": 1}))
+    assert not (tmp_path / "run").exists()
+
+
+def test_search_never_imports_training():
+    code = ("import sys; from surrogate_nas.search import EVALUATORS, SearchConfig, SearchError, run_search\n"
+            "assert 'surrogate_nas.training' not in sys.modules and 'train' not in EVALUATORS\n"
+            "try:\n    SearchConfig(evaluator='train', task='digits').resolved()\n"
+            "except SearchError as e:\n    print(e)\n"
+            "import surrogate_nas.training\nassert EVALUATORS.names() == ['table', 'train']\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "unknown evaluator 'train' (it is registered when surrogate_nas.training is imported)" in p.stdout
+
+
+# ---------------------------------------------------------------------- budget: not part of the identity
+def test_finished_search_extends_with_a_larger_budget(tmp_path):
+    run_search(cfg(tmp_path, budget=5, batch_size=2))  # batches of 2, 2, 1
+    longer = run_search(cfg(tmp_path, budget=9, batch_size=2))
+    assert longer.evaluations == 9 and longer.replayed == 5
+    assert SearchConfig.from_yaml((tmp_path / "run" / "config.yaml").read_text()).budget == 9
+    assert pd.read_csv(tmp_path / "run" / "trajectory.csv")["key"].is_unique
+    # the journaled batch sizes are replayed: resuming the extended run changes nothing
+    again = run_search(cfg(tmp_path, budget=9, batch_size=2))
+    assert again.replayed == 9 and again.trajectory["arch"].tolist() == longer.trajectory["arch"].tolist()
+    with pytest.raises(SearchError, match="already has 9 evaluations, more than the budget 4"):
+        run_search(cfg(tmp_path, budget=4, batch_size=2))
+    with pytest.raises(SearchError, match="batch_size: 2 in the journal, 3 now"):
+        run_search(cfg(tmp_path, budget=12, batch_size=3))
+    assert SearchConfig.from_yaml((tmp_path / "run" / "config.yaml").read_text()).budget == 9
+
+
+# ---------------------------------------------------------------------- imported tables, small spaces
+@pytest.fixture
+def imported(data_dir, nb201_table, tmp_path):
+    """A user's table: 12 NB-201 archs (distinct cells), task 'mine', metrics 'score' and 'score_test'."""
+    archs = []
+    for a in nb201_table.archs("cifar10", "test_acc"):
+        if all(nb201_table.space.canonical(a) != nb201_table.space.canonical(b) for b in archs):
+            archs.append(a)
+        if len(archs) == 12:
+            break
+    names = [nb201_table.space.format(a) for a in archs]
+    score = nb201_table.vector("cifar10", "test_acc", archs)
+    rows = [(n, "mine", "score", v) for n, v in zip(names, score)] + \
+        [(n, "mine", "score_test", 100 - v) for n, v in zip(names, score)]
+    path = tmp_path / "mine.csv"
+    pd.DataFrame(rows, columns=["arch", "task", "metric", "value"]).to_csv(path, index=False)
+    name = f"mine{os.getpid()}x{len(os.listdir(tmp_path))}"
+    import_table(path, "nb201", name)
+    return name, names, score
+
+
+def test_imported_table_is_searchable(tmp_path, imported):
+    name, names, score = imported
+    r = run_search(cfg(tmp_path, benchmark=name, task="mine", metric="score", strategy="random", options={}))
+    assert r.config.test_metric == "score"  # no per-benchmark default: the reported metric is the searched one
+    assert len(r.trajectory) == 6 and (r.trajectory["status"] == "ok").all()  # only recorded archs are suggested
+    reported = run_search(cfg(tmp_path, "rep", benchmark=name, task="mine", metric="score", test_metric="score_test",
+                              strategy="random", options={}))
+    assert reported.best_test == pytest.approx(100 - reported.best_value)
+    with pytest.raises(SearchError, match=f"benchmark '{name}' has no default metric; .*one of score, score_test"):
+        run_search(cfg(tmp_path, "nometric", benchmark=name, task="mine", strategy="random", options={}))
+
+
+@pytest.mark.parametrize("strategy,options", [("random", {}), ("evolution", {"population": 5, "tournament": 2}),
+                                              ("local", {})])
+def test_budget_larger_than_the_space_evaluates_everything(tmp_path, imported, strategy, options):
+    name, names, score = imported
+    nb201_space = get_space("nb201")
+    r = run_search(cfg(tmp_path, benchmark=name, task="mine", metric="score", strategy=strategy, options=options,
+                       budget=50))
+    keys = {nb201_space.canonical(nb201_space.parse(a)) for a in names}
+    assert r.evaluations == 12 and set(r.trajectory["key"]) == keys
+    assert r.best_value == pytest.approx(score.max())
+    assert r.note and "all 12 architectures" in r.note and "stopped after 12 of the budget's 50" in r.note
+    assert r.note in (r.out / "report.md").read_text() and (r.out / "best.json").is_file()
+
+
+def test_unsatisfiable_constraint_says_so(tmp_path, nbg_table):
+    with pytest.raises(SearchError, match=r"no architecture satisfies constraint 'latency<=1e-9': the 26206 records "
+                                          r"of 'latency' on task 'cora' go down to "):
+        run_search(SearchConfig(space="nas-bench-graph", task="cora", strategy="random", budget=5,
+                                constraint="latency<=1e-9", progress=False, out=str(tmp_path / "c")))
+    assert not (tmp_path / "c").exists()
+
+
+def test_searcher_names_the_unsatisfiable_constraint(nb201_table):
+    c = Constraint.parse("test_acc>=101", values=lambda a: nb201_table.vector("cifar10", "test_acc", a))
+    s = get_searcher("random", space="nb201", seed=0, constraint=c)
+    s._fresh_sample = lambda tries=50, _f=s._fresh_sample: _f(tries)  # the rejection sampler gives up sooner
+    with pytest.raises(SpaceExhausted, match=r"no architecture of space 'nb201' satisfies constraint test_acc>=101"):
+        s.suggest(1)
+
+
+def test_loop_refuses_a_searcher_that_oversupplies(nb201_table):
+    class Greedy(RandomSearch):
+        def _suggest(self, n):
+            return super()._suggest(n + 1)
+
+    with pytest.raises(SearchError, match=r"searcher 'random' returned 3 suggestions for suggest\(2\)"):
+        run_loop(Greedy("nb201", seed=0), TableEvaluator(nb201_table, "cifar10", "test_acc"), 4, batch_size=2)
+
+
+# ---------------------------------------------------------------------- predictors from the registry
+@pytest.mark.parametrize("predictor", ["rf", "tree", "ridge-source"])
+def test_guided_search_with_a_registry_predictor(tmp_path, predictor):
+    r = run_search(cfg(tmp_path, strategy="guided-evolution", predictor=predictor, budget=7, options={"n_support": 5}))
+    assert r.evaluations == 7 and r.info["fallbacks"] == 0 and r.info["scored"] > 0
+
+
+# ---------------------------------------------------------------------- the report
+def test_report_tables_survive_arch_strings(tmp_path):
+    r = run_search(cfg(tmp_path))
+    text = (r.out / "report.md").read_text()
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    assert len(table) == 2 + 6
+    for line in table:  # every row has the header's cells: the arch strings' '|' are escaped
+        assert len(re.split(r"(?<!\\)\|", line)) == len(re.split(r"(?<!\\)\|", table[0]))
+    best = [line for line in text.splitlines() if line.startswith("**Best**")]
+    assert best == [f"**Best**: `{r.best_arch}` (test_acc={r.best_value:.4g})"]
+    assert np.isclose(r.best_value, r.trajectory["value"].max())
