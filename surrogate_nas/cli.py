@@ -1,38 +1,82 @@
-"""The ``surrogate-nas`` command line: a thin layer that turns arguments into library calls."""
+"""The ``surrogate-nas`` command line: a thin layer that turns arguments into library calls.
+
+Every command takes ``--config FILE.yaml``: the same dataclass configuration the library uses
+(``SearchConfig`` for ``search``; ``model:`` = ModelConfig and ``meta:`` = MetaConfig for
+``pretrain``; VerifyConfig with ``train:`` = TrainConfig for ``verify``), or for the other commands
+their options by name. Unknown keys are refused; options given on the command line override the
+file. Bad input ends in one line ``surrogate-nas: error: ...`` and exit status 2.
+
+Imports are lazy (inside the command functions): ``predict`` never pays for search or training.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
-
-import pandas as pd
+from pathlib import Path
+from typing import Any, Sequence
 
 from .errors import SurrogateNASError
+
+PROG = "surrogate-nas"
+
+DESCRIPTION = (
+    "Meta-learned surrogate predictors for neural architecture search: pretrain a GNN predictor on "
+    "benchmark records, predict a new task from a few measurements, search with it, verify the winners "
+    "by real training. Every command takes --config FILE.yaml; options given on the command line "
+    "override the file's values. `surrogate-nas COMMAND --help` lists a command's options with their defaults."
+)
+
+#: Default target metric per built-in benchmark for ``pretrain``.
+DEFAULT_METRIC = {"nb201": "test_acc", "nas-bench-graph": "valid_perf", "nas-bench-graph-proteins": "valid_perf"}
+#: ``data list`` fits this many columns (``--verbose`` shows everything).
+WIDTH = 100
+
+
+class UsageError(SurrogateNASError):
+    """Bad command-line usage (argparse's complaints, as one line)."""
 
 
 # ---------------------------------------------------------------------- data
 def _cmd_data_list(args) -> int:
-    from .benchmarks import readers
+    import pandas as pd
 
-    rows = []
-    for src in readers.SOURCES.values():
-        row = {"name": src.name, "space": src.space, "location": src.location(), "license": src.license}
-        if src.available():
-            t = readers.load_benchmark(src.name)
-            row.update(status="available", archs=t.frame["arch"].nunique(), tasks=",".join(t.tasks), metrics=",".join(t.metrics()))
-        else:
-            row.update(status=f"missing: run `surrogate-nas data fetch {src.name}`", archs=0, tasks="", metrics="")
-        rows.append(row)
-    for name in readers.imported_tables():
-        t = readers.load_benchmark(name)
-        rows.append({"name": name, "space": t.space.name, "location": str(readers._imported_dir() / f"{name}.parquet"),
-                     "license": "user data", "status": "imported", "archs": t.frame["arch"].nunique(),
-                     "tasks": ",".join(t.tasks), "metrics": ",".join(t.metrics())})
+    from .benchmarks import readers
     from .benchmarks.cache import ENV_VAR, data_dir
 
-    print(f"data dir: {data_dir()}  (override with ${ENV_VAR})")
-    _print_frame(pd.DataFrame(rows)[["name", "space", "status", "archs", "tasks", "metrics", "location", "license"]])
+    rows, notes = [], []
+
+    def add(name: str, space: str, status: str, location: str, license: str, load) -> None:
+        row = {"name": name, "space": space, "status": status, "archs": "", "tasks": "", "metrics": "",
+               "location": location, "license": license}
+        if load is not None:
+            try:
+                t = load()
+            except Exception as e:  # noqa: BLE001 - one damaged table must not hide the others
+                row["status"] = "broken"
+                notes.append(f"{name}: broken: {_one_line(e)}")
+            else:
+                row.update(space=t.space.name, archs=t.frame["arch"].nunique(),
+                           tasks=",".join(t.tasks) if args.verbose else len(t.tasks), metrics=",".join(t.metrics()))
+        rows.append(row)
+
+    for src in readers.SOURCES.values():
+        ok = src.available()
+        add(src.name, src.space, "available" if ok else "missing", src.location(), src.license,
+            (lambda n=src.name: readers.load_benchmark(n)) if ok else None)
+        if not ok:
+            notes.append(f"{src.name}: missing; run `{PROG} data fetch {src.name}`")
+    for name in readers.imported_tables():
+        add(name, "?", "imported", str(readers._imported_dir() / f"{name}.parquet"), "user data",
+            lambda n=name: readers.load_benchmark(n))
+    cols = ["name", "space", "status", "archs", "tasks", "metrics"] + (["location", "license"] if args.verbose else [])
+    print(f"data dir: {data_dir()}" + (f"  (override with ${ENV_VAR})" if args.verbose else ""))
+    frame = pd.DataFrame(rows)[cols]
+    print(_table(frame) if args.verbose else _fit(frame, WIDTH))
+    for note in notes:
+        print(note if args.verbose else _clip(note, WIDTH))
+    if not args.verbose:
+        print(f"(--verbose: all names, locations, licenses, full messages; ${ENV_VAR}: another data dir)")
     return 0
 
 
@@ -69,48 +113,54 @@ def _cmd_records_summary(args) -> int:
 def _cmd_records_top(args) -> int:
     from .benchmarks import load_benchmark
 
+    _require(args, "task", "metric")
     table = load_benchmark(args.benchmark)
     s = table.series(args.task, args.metric).sort_values(ascending=args.ascending)
     _print_frame(s.head(args.n).rename(args.metric).reset_index())
     return 0
 
 
-
 # ---------------------------------------------------------------------- pretrain / predict
-DEFAULT_METRIC = {"nb201": "test_acc", "nas-bench-graph": "valid_perf", "nas-bench-graph-proteins": "valid_perf"}
+#: pretrain flags that set ModelConfig / MetaConfig fields (dest -> field).
+PRETRAIN_MODEL = {"conv": "conv", "hidden": "hidden", "layers": "layers", "use_sources": "use_sources"}
+PRETRAIN_META = {"algorithm": "algorithm", "first_order": "first_order", "meta_sgd": "meta_sgd",
+                 "inner_steps": "inner_steps", "inner_lr": "inner_lr", "outer_lr": "outer_lr",
+                 "iterations": "iterations", "meta_batch": "meta_batch", "seed": "seed", "device": "device"}
+PRETRAIN_TOP = ("benchmark", "train_tasks", "val_tasks", "metric", "lower_is_better", "out", "threads", "progress")
 
 
 def _cmd_pretrain(args) -> int:
+    import json
     import time
 
     import torch
     import yaml
 
     from .benchmarks import load_benchmark
-    from .io import atomic_write_text
-    from .meta.checkpoint import save_checkpoint
+    from .meta.checkpoint import check_output_dir, save_checkpoint
     from .meta.maml import MetaConfig
     from .meta.pretrain import pretrain
     from .predictors.gnn import ModelConfig
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    _require(args, "out")
+    model_cfg = ModelConfig(**{**args.extra.get("model", {}), **{f: getattr(args, d) for d, f in PRETRAIN_MODEL.items()}})
+    meta_cfg = MetaConfig(**{**args.extra.get("meta", {}), **{f: getattr(args, d) for d, f in PRETRAIN_META.items()}})
+    train_tasks = _task_list(args.train_tasks, "--train-tasks")
+    val_tasks = _task_list(args.val_tasks, "--val-tasks")
+    out = check_output_dir(args.out)  # before any work
     table = load_benchmark(args.benchmark)
     metric = args.metric or DEFAULT_METRIC.get(args.benchmark)
     if metric is None:
         raise SurrogateNASError(f"--metric is required for benchmark {args.benchmark!r}; metrics: {', '.join(table.metrics())}")
-    tasks = _split(args.train_tasks) or table.tasks
-    model_cfg = ModelConfig(conv=args.conv, hidden=args.hidden, layers=args.layers, use_sources=not args.no_sources)
-    meta_cfg = MetaConfig(algorithm=args.algorithm, first_order=args.first_order, meta_sgd=args.meta_sgd,
-                          inner_steps=args.inner_steps, inner_lr=args.inner_lr, outer_lr=args.outer_lr,
-                          iterations=args.iterations, meta_batch=args.meta_batch, seed=args.seed, device=args.device)
+    tasks = train_tasks or [t for t in table.tasks if t not in val_tasks]
+    torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    ckpt = pretrain(table, tasks, metric, model_cfg, meta_cfg, val_tasks=_split(args.val_tasks),
-                    benchmark_name=args.benchmark, higher_is_better=not args.lower_is_better, progress=not args.no_progress)
-    out = save_checkpoint(ckpt, args.out)
-    atomic_write_text(out / "pretrain.yaml", yaml.safe_dump({"benchmark": args.benchmark, "metric": metric,
-                      "train_tasks": tasks, "val_tasks": _split(args.val_tasks), "model": model_cfg.to_dict(),
-                      "meta": meta_cfg.to_dict()}, sort_keys=False))
+    ckpt = pretrain(table, tasks, metric, model_cfg, meta_cfg, val_tasks=val_tasks, benchmark_name=args.benchmark,
+                    higher_is_better=not args.lower_is_better, progress=args.progress)
+    record = {"benchmark": args.benchmark, "metric": metric, "train_tasks": tasks, "val_tasks": val_tasks,
+              "lower_is_better": args.lower_is_better, "model": model_cfg.to_dict(), "meta": meta_cfg.to_dict()}
+    record = json.loads(json.dumps(record))  # tuples -> lists: the file is valid input for --config
+    save_checkpoint(ckpt, out, extra={"pretrain.yaml": yaml.safe_dump(record, sort_keys=False)})
     print(f"meta-trained on {', '.join(tasks)} ({metric}) in {time.perf_counter() - t0:.1f}s; "
           f"meta-validation Kendall tau {ckpt.info['best_val_tau']:.3f}; checkpoint -> {out}")
     return 0
@@ -118,34 +168,39 @@ def _cmd_pretrain(args) -> int:
 
 def _cmd_predict(args) -> int:
     import numpy as np
+    import pandas as pd
 
-    from .io import atomic_write_text
+    from .io import atomic_write_text, check_writable
+
+    _require(args, "model", "support", "out")
+    if args.all and args.archs:
+        raise UsageError("predict: give --archs FILE or --all, not both")
+    if not (args.all or args.archs):
+        raise UsageError("predict: say which architectures to predict: --archs FILE or --all")
+    steps = _inner_steps(args.inner_steps)
+    check_writable(args.out, "--out")
+    support = _read_table(args.support, "support file")
+    for col, flag in ((args.arch_column, "--arch-column"), (args.value_column, "--value-column")):
+        if col not in support.columns:
+            raise SurrogateNASError(f"support file {args.support}: no column {col!r} ({flag}); "
+                                    f"columns: {', '.join(map(str, support.columns))}")
+    values = _numbers(support[args.value_column], f"support file {args.support}, column {args.value_column!r}")
+
     from .meta.adapt import adapt
     from .meta.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(args.model)
     space = ckpt.space
-    support = _read_table(args.support, "support")
-    if args.value_column not in support.columns or args.arch_column not in support.columns:
-        raise SurrogateNASError(f"{args.support}: needs columns {args.arch_column!r} and {args.value_column!r}; "
-                                f"has {', '.join(map(str, support.columns))}")
-    steps = args.inner_steps if args.inner_steps in (None, "cv") else _int(args.inner_steps, "--inner-steps")
-    pred = adapt(ckpt, (support[args.arch_column].tolist(), support[args.value_column].to_numpy(dtype=float)),
-                 inner_steps=steps, n_members=args.members, seed=args.seed)
-    if args.all:
-        archs = space.enumerate()
-    elif args.archs:
-        archs = [space.parse(line) for line in _read_lines(args.archs)]
-    else:
-        raise SurrogateNASError("say which architectures to predict: --archs FILE or --all")
+    archs_in = _parse_archs(space, support[args.arch_column].tolist(), f"support file {args.support}", "data row")
+    archs = space.enumerate() if args.all else _read_arch_list(space, args.archs)
+    pred = adapt(ckpt, (archs_in, values), task=args.task, inner_steps=steps, n_members=args.members, seed=args.seed)
     if args.members > 0:
         mean, std = pred.predict(archs, return_std=True)
     else:
         mean, std = pred.predict(archs), np.full(len(archs), np.nan)
-    measured = {a: v for a, v in zip(pred.support_[0], support[args.value_column].to_numpy(dtype=float))}
+    measured = {a: v for a, v in zip(archs_in, values)}
     out = pd.DataFrame({"arch": [space.format(a) for a in archs], "key": [space.canonical(a) for a in archs],
-                        "predicted": mean, "std": std,
-                        "measured": [measured.get(a, np.nan) for a in archs]})
+                        "predicted": mean, "std": std, "measured": [measured.get(a, np.nan) for a in archs]})
     out = out.sort_values("predicted", ascending=False, kind="stable")
     atomic_write_text(args.out, out.to_csv(index=False))
     print(f"adapted on {len(measured)} measured architectures ({pred.steps_} inner steps); "
@@ -154,49 +209,70 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- search / verify
+#: search flags that set SearchConfig fields (dest -> field); --option goes into ``options``.
+SEARCH_FIELDS = {"space": "space", "task": "task", "strategy": "strategy", "model": "model", "predictor": "predictor",
+                 "budget": "budget", "evaluator": "evaluator", "benchmark": "benchmark", "metric": "metric",
+                 "test_metric": "test_metric", "batch_size": "batch_size", "constraint": "constraint",
+                 "constraint_mode": "constraint_mode", "data_root": "data_root", "seed": "seed", "out": "out",
+                 "progress": "progress"}
+
+
 def _cmd_search(args) -> int:
+    _require(args, "task", "out")
+    options = dict(args.extra.get("options", {}))
+    options.update(_options(args.option or []))
+    fields = {**{k: v for k, v in args.extra.items() if k != "options"},
+              **{f: getattr(args, d) for d, f in SEARCH_FIELDS.items()}, "options": options}
+    if fields.get("evaluator") == "train":
+        import surrogate_nas.training  # noqa: F401 - registers the "train" evaluator
+
     import torch
 
     from .search.run import SearchConfig, run_search
 
+    cfg = SearchConfig.from_dict(fields)
     torch.set_num_threads(args.threads)
-    options = {}
-    for item in args.option or []:
-        k, sep, v = item.partition("=")
-        if not sep:
-            raise SurrogateNASError(f"--option expects key=value, got {item!r}")
-        import yaml
-
-        options[k] = yaml.safe_load(v)
-    cfg = SearchConfig(space=args.space, task=args.task, strategy=args.strategy, budget=args.budget,
-                       evaluator=args.evaluator, seed=args.seed, out=args.out, model=args.model,
-                       predictor=args.predictor, benchmark=args.benchmark, metric=args.metric,
-                       batch_size=args.batch_size, options=options, constraint=args.constraint,
-                       constraint_mode=args.constraint_mode, data_root=args.data_root,
-                       progress=not args.no_progress)
     res = run_search(cfg)
     print(f"{res.evaluations} evaluations ({res.replayed} resumed from the journal) in {res.seconds:.1f}s")
     print(f"best: {res.best_arch}  value {res.best_value:.4f}  test {res.best_test:.4f}")
+    if getattr(res, "note", None):
+        print(res.note)
     if res.scored_per_second:
         print(f"predictor-scored candidates per second: {res.scored_per_second:,.0f}")
     print(f"results -> {res.out}")
     return 0
 
 
+#: verify flags that set VerifyConfig fields / TrainConfig fields (dest -> field).
+VERIFY_FIELDS = {"space": "space", "dataset": "dataset", "data_root": "data_root", "seeds": "seeds",
+                 "backend": "backend", "top_k": "top_k", "append_to": "append_to", "out": "out_dir"}
+VERIFY_TRAIN = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "C": "C", "N": "N", "device": "device",
+                "precision": "precision", "channels_last": "channels_last", "compile": "compile"}
+
+
 def _cmd_verify(args) -> int:
+    from .io import check_writable
+
+    _require(args, "archs")
+    check_writable(args.out, "--out", directory=True)
+
     from .training import TrainConfig, VerifyConfig, verify
 
-    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seeds[0], C=args.C, N=args.N,
-                        device=args.device, precision=args.precision, channels_last=args.channels_last,
-                        compile=args.compile)
-    opts = {}
+    train_fields = {**args.extra.get("train", {}), **{f: getattr(args, d) for d, f in VERIFY_TRAIN.items()}}
+    train_fields.setdefault("seed", args.seeds[0])
+    opts = dict(args.extra.get("backend_options", {}))
     if args.address:
         opts["address"] = args.address
     if args.workers:
         opts["workers"] = args.workers
-    cfg = VerifyConfig(dataset=args.dataset, data_root=args.data_root, space=args.space, train=train,
-                       seeds=tuple(args.seeds), backend=args.backend, backend_options=opts, out_dir=args.out,
-                       top_k=args.top_k, append_to=args.append_to)
+    fields = {**{k: v for k, v in args.extra.items() if k not in ("train", "backend_options")},
+              **{f: getattr(args, d) for d, f in VERIFY_FIELDS.items()}}
+    fields["seeds"] = tuple(fields["seeds"])
+    try:
+        cfg = VerifyConfig(train=TrainConfig(**train_fields), backend_options=opts, **fields)
+    except TypeError as e:  # the key names were checked against the dataclasses; this is a value's type
+        raise SurrogateNASError(f"verify: {e}") from None
     res = verify(args.archs, cfg)
     ok = int((res["status"] == "ok").sum()) if "status" in res else len(res)
     print(f"verified {len(res)} run(s), {ok} ok -> {args.out}")
@@ -206,174 +282,559 @@ def _cmd_verify(args) -> int:
     return 0
 
 
-def _int(s: str, what: str) -> int:
+# ---------------------------------------------------------------------- input helpers
+def _require(args, *dests: str) -> None:
+    missing = [d for d in dests if getattr(args, d, None) in (None, "")]
+    if missing:
+        flags = ", ".join("--" + d.replace("_", "-") for d in missing)
+        cmd = " ".join(str(getattr(args, d)) for d in ("command", "data_cmd", "records_cmd") if getattr(args, d, None))
+        raise UsageError(f"{cmd}: {flags} required (on the command line or in --config)")
+
+
+def _task_list(text: str | None, flag: str) -> list[str]:
+    """A comma-separated task list; empty names and repeats are refused (``,,`` is not 'all tasks')."""
+    if text is None:
+        return []
+    items = [x.strip() for x in text.split(",")]
+    if any(not x for x in items):
+        raise UsageError(f"{flag} {text!r}: empty task name (give names separated by commas, or leave the option out)")
+    dups = sorted({x for x in items if items.count(x) > 1})
+    if dups:
+        raise UsageError(f"{flag} {text!r}: task {dups[0]!r} is given more than once")
+    return items
+
+
+def _inner_steps(value: str | None):
+    if value is None or value == "cv":
+        return value
     try:
-        return int(s)
+        n = int(value)
     except ValueError:
-        raise SurrogateNASError(f"{what}: expected an integer or 'cv', got {s!r}") from None
+        n = -1
+    if n < 0:
+        raise UsageError(f"--inner-steps: expected an integer >= 0 or 'cv', got {value!r}")
+    return n
 
 
-def _split(s: str | None) -> list[str]:
-    return [x.strip() for x in s.split(",") if x.strip()] if s else []
+def _options(items: list[str]) -> dict:
+    import yaml
+
+    out = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not sep or not k.strip():
+            raise UsageError(f"--option expects key=value, got {item!r}")
+        try:
+            out[k.strip()] = yaml.safe_load(v)
+        except yaml.YAMLError as e:
+            raise UsageError(f"--option {item!r}: the value is not valid YAML ({_yaml_problem(e)})") from None
+    return out
 
 
-def _read_table(path: str, what: str) -> pd.DataFrame:
-    from pathlib import Path
-
+def _check_file(path: str, what: str) -> Path:
     p = Path(path)
+    if p.is_dir():
+        raise SurrogateNASError(f"{what} {path} is a directory, not a file")
     if not p.is_file():
-        raise SurrogateNASError(f"{what} file {path} does not exist")
+        raise SurrogateNASError(f"{what} {path} does not exist")
+    return p
+
+
+def _read_table(path: str, what: str):
+    from .benchmarks.readers import read_user_file
+
     try:
-        return pd.read_parquet(p) if p.suffix in (".parquet", ".pq") else pd.read_csv(p)
-    except Exception as e:  # noqa: BLE001 - any parser failure becomes one clear message
-        raise SurrogateNASError(f"{what} file {path}: cannot read ({type(e).__name__}: {e})") from None
+        df = read_user_file(Path(path))
+    except SurrogateNASError as e:
+        raise SurrogateNASError(f"{what} {e}") from None
+    if len(df) == 0:
+        raise SurrogateNASError(f"{what} {path}: no records (only a header)")
+    return df
 
 
-def _read_lines(path: str) -> list[str]:
-    from pathlib import Path
+def _numbers(col, where: str):
+    """A column as floats; booleans, text and missing cells are refused naming the data row (1-based)."""
+    import numpy as np
+    import pandas as pd
 
-    p = Path(path)
-    if not p.is_file():
-        raise SurrogateNASError(f"architecture list {path} does not exist")
-    return [ln.strip() for ln in p.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    for i, v in enumerate(col.tolist()):
+        if isinstance(v, (bool, np.bool_)):
+            raise SurrogateNASError(f"{where}, data row {i + 1}: {bool(v)!r} is a boolean, not a number")
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            raise SurrogateNASError(f"{where}, data row {i + 1}: the value is missing")
+    vals = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(vals))
+    if len(bad):
+        raw = col.iloc[bad[0]]
+        raw = raw.item() if isinstance(raw, np.generic) else raw
+        what = "is not a number" if np.isnan(vals[bad[0]]) else "is not finite"
+        raise SurrogateNASError(f"{where}, data row {bad[0] + 1}: {raw!r} {what}")
+    return vals
+
+
+def _parse_archs(space, texts: list, where: str, unit: str, numbers: list[int] | None = None) -> list:
+    out = []
+    for i, t in enumerate(texts):
+        n = numbers[i] if numbers else i + 1
+        if not isinstance(t, str):
+            raise SurrogateNASError(f"{where}, {unit} {n}: {t!r} is not an architecture string")
+        try:
+            out.append(space.parse(t))
+        except SurrogateNASError as e:
+            raise SurrogateNASError(f"{where}, {unit} {n}: {e}") from None
+    return out
+
+
+def _read_arch_list(space, path: str) -> list:
+    """One architecture per line (file line numbers in messages); blank lines and # comments skipped."""
+    p = _check_file(path, "architecture list")
+    data = p.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        raise SurrogateNASError(f"architecture list {path} is not a text file (expected UTF-8, one architecture per line)")
+    lines = [(n, ln.strip()) for n, ln in enumerate(text.splitlines(), start=1)
+             if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        raise SurrogateNASError(f"architecture list {path} has no architectures")
+    return _parse_archs(space, [ln for _, ln in lines], f"architecture list {path}", "line", [n for n, _ in lines])
+
+
+# ---------------------------------------------------------------------- --config files
+def _load_config(path: str) -> dict:
+    import yaml
+
+    p = _check_file(path, "config file")
+    try:
+        d = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise SurrogateNASError(f"config file {path} is not a text file (expected YAML)") from None
+    except yaml.YAMLError as e:
+        raise SurrogateNASError(f"config file {path} is not valid YAML ({_yaml_problem(e)})") from None
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise SurrogateNASError(f"config file {path} must be a mapping of option: value, got a YAML {type(d).__name__}")
+    return d
+
+
+def _yaml_problem(e) -> str:
+    mark = getattr(e, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{getattr(e, 'problem', None) or type(e).__name__}{where}"
+
+
+def _sections(command: str) -> dict[str, Any]:
+    """Config-file sections of a command: {key: dataclass} for keys that hold one dataclass's fields."""
+    if command == "pretrain":
+        from .meta.maml import MetaConfig
+        from .predictors.gnn import ModelConfig
+
+        return {"model": ModelConfig, "meta": MetaConfig}
+    if command == "verify":
+        from .training import TrainConfig
+
+        return {"train": TrainConfig}
+    return {}
+
+
+def _top_fields(command: str) -> dict[str, str] | None:
+    """Config keys (dataclass fields) of commands whose top level is a dataclass: {field: dest or ''}."""
+    import dataclasses
+
+    if command == "search":
+        from .search.run import SearchConfig
+
+        dests = {f: d for d, f in SEARCH_FIELDS.items()}
+        return {f.name: dests.get(f.name, "") for f in dataclasses.fields(SearchConfig)} | {"threads": "threads"}
+    if command == "verify":
+        from .training import VerifyConfig
+
+        dests = {f: d for d, f in VERIFY_FIELDS.items()}
+        return {f.name: dests.get(f.name, "") for f in dataclasses.fields(VerifyConfig)} | {"archs": "archs"}
+    if command == "pretrain":
+        return {k: k for k in PRETRAIN_TOP}
+    return None
+
+
+def _apply_config(args, parser: argparse.ArgumentParser, given: set[str]) -> None:
+    """Fill ``args`` from ``--config`` for every option the user did not give; other keys -> ``args.extra``."""
+    import dataclasses
+
+    args.extra = {}
+    if not getattr(args, "config", None):
+        return
+    d = _load_config(args.config)
+    where = f"config file {args.config}"
+    actions = {a.dest: a for a in parser._actions if a.option_strings and a.dest not in ("help", "config")}
+    top = _top_fields(args.command)
+    sections = _sections(args.command)
+    flag_of = {"model": PRETRAIN_MODEL, "meta": PRETRAIN_META, "train": VERIFY_TRAIN}
+    for key, value in d.items():
+        k = str(key).replace("-", "_")
+        if k in sections:
+            if not isinstance(value, dict):
+                raise SurrogateNASError(f"{where}: {k!r} must be a mapping of {sections[k].__name__} fields")
+            names = {f.name for f in dataclasses.fields(sections[k])}
+            dests = {f: dst for dst, f in flag_of[k].items()}
+            for sub, v in value.items():
+                if sub not in names:
+                    raise SurrogateNASError(f"{where}: unknown key '{k}.{sub}'; {sections[k].__name__} fields: "
+                                            f"{', '.join(sorted(names))}")
+                if sub in dests:
+                    _set_from_file(args, actions[dests[sub]], v, given, f"{where}: {k}.{sub}")
+                else:
+                    args.extra.setdefault(k, {})[sub] = v
+            continue
+        if top is None:
+            known = {dst: dst for dst in actions}
+        else:
+            known = top
+        if k not in known:
+            raise SurrogateNASError(f"{where}: unknown key {str(key)!r} for `{parser.prog}`; "
+                                    f"known: {', '.join(sorted(set(known) | set(sections)))}")
+        dest = known[k]
+        if dest:
+            _set_from_file(args, actions[dest], value, given, f"{where}: {k}")
+        else:
+            args.extra[k] = value
+
+
+def _set_from_file(args, action: argparse.Action, value, given: set[str], where: str) -> None:
+    if action.dest in given or value is None:  # the command line wins; null = the default
+        return
+    if action.dest in ("train_tasks", "val_tasks") and isinstance(value, list):
+        if not all(isinstance(v, str) for v in value):
+            raise SurrogateNASError(f"{where}: expected a list of task names, got {value!r}")
+        if not value:  # [] = none given (pretrain.yaml writes val_tasks: [])
+            return
+        value = ",".join(value)
+    if action.nargs == 0:  # a switch
+        if not isinstance(value, bool):
+            raise SurrogateNASError(f"{where}: expected true or false, got {value!r}")
+        setattr(args, action.dest, value if action.const is not False else not value)
+        return
+    many = action.nargs in ("+", "*") or isinstance(action, argparse._AppendAction)
+    items = value if many and isinstance(value, list) else [value]
+    out = []
+    expected = {int: "an integer", float: "a number"}.get(action.type, getattr(action.type, "__name__", "text"))
+    for v in items:
+        if isinstance(v, (dict, list)) or (isinstance(v, bool) and action.type is not None):
+            raise SurrogateNASError(f"{where}: {v!r} is not a valid value (expected {expected})")
+        try:
+            conv = action.type(str(v)) if action.type else str(v)
+        except (TypeError, ValueError, argparse.ArgumentTypeError):
+            raise SurrogateNASError(f"{where}: {v!r} is not a valid value (expected {expected})") from None
+        if action.choices is not None and conv not in action.choices:
+            raise SurrogateNASError(f"{where}: {conv!r} is not one of {', '.join(map(str, action.choices))}")
+        out.append(conv)
+    setattr(args, action.dest, out if many else out[0])
 
 
 # ---------------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="surrogate-nas", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default (unless it has none)."""
 
-    data = sub.add_parser("data", help="benchmark files: list, fetch, import").add_subparsers(dest="data_cmd", required=True)
-    d = data.add_parser("list", help="what benchmark records are available, where, with which tasks/metrics")
+    def _get_help_string(self, action):
+        if action.default is None or action.default is argparse.SUPPRESS or "%(default)" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (exit 2 via :func:`main`), not usage + message."""
+
+    def __init__(self, *a, **k):
+        k.setdefault("formatter_class", _Formatter)
+        super().__init__(*a, **k)
+
+    def error(self, message):
+        raise UsageError(f"{self.prog.removeprefix(PROG).strip() or PROG}: {message} (see `{self.prog} --help`)")
+
+
+def _int_at_least(lo: int):
+    def conv(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {lo}, got {text!r}") from None
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {lo}, got {text!r}")
+        return v
+
+    conv.__name__ = f"an integer >= {lo}"
+    return conv
+
+
+_POSITIVE, _NON_NEGATIVE = _int_at_least(1), _int_at_least(0)
+
+
+def _config_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--config", metavar="FILE.yaml",
+                   help=f"read options from a YAML file ({what}); unknown keys are refused, "
+                        "options on the command line override the file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description=DESCRIPTION)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = sub.add_parser("data", help="benchmark files: list, fetch, import",
+                          description="Benchmark files: list, fetch, import.")
+    dsub = data.add_subparsers(dest="data_cmd", required=True, metavar="ACTION")
+    d = dsub.add_parser("list", help="what benchmark records are available, with which tasks and metrics",
+                        description="What benchmark records are available, with which tasks and metrics.")
+    d.add_argument("--verbose", "-v", action="store_true",
+                   help="all task and metric names, locations, licenses and full messages (wider than 100 columns)")
+    _config_option(d, "keys: the options by name")
     d.set_defaults(func=_cmd_data_list)
-    d = data.add_parser("fetch", help="download a public benchmark file into the data dir (sha256-checked)")
+    d = dsub.add_parser("fetch", help="download a public benchmark file into the data dir (sha256-checked)",
+                        description="Download a public benchmark file into the data dir; its sha256 is checked.")
     d.add_argument("name", help="data set to fetch (nb201)")
     d.add_argument("--force", action="store_true", help="download again even if a valid file is cached")
-    d.add_argument("--url", help="alternative URL (mirror); the sha256 is still enforced")
+    d.add_argument("--url", help="alternative URL, e.g. a mirror (https://, http:// or file://); the sha256 is still enforced")
+    _config_option(d, "keys: the options by name")
     d.set_defaults(func=_cmd_data_fetch)
-    d = data.add_parser("import", help="validate and store your own measurements (CSV/parquet) as a benchmark")
-    d.add_argument("file")
-    d.add_argument("--space", required=True, help="search space of the arch column (nb201, nas-bench-graph, ...)")
+    d = dsub.add_parser("import", help="validate and store your own measurements (CSV/parquet) as a benchmark",
+                        description="Validate your own measurements (CSV or parquet; long arch,task,metric,value "
+                                    "or wide arch,<task>... layout) and store them as a benchmark. Messages "
+                                    "count data rows from 1, the header not counted.")
+    d.add_argument("file", help="CSV or parquet file of measurements")
+    d.add_argument("--space", help="search space of the arch column (nb201, nas-bench-graph, ...); required")
     d.add_argument("--name", help="name to store it under (default: the file's stem)")
-    d.add_argument("--arch-column", default="arch")
+    d.add_argument("--arch-column", default="arch", help="column holding the architecture strings")
     d.add_argument("--metric", help="metric name of a wide table's values (e.g. latency_ms)")
     d.add_argument("--task", help="task name for a wide table's single value column")
-    d.set_defaults(func=_cmd_data_import)
+    _config_option(d, "keys: the options by name")
+    d.set_defaults(func=_cmd_data_import, needs=("space",))
 
-    rec = sub.add_parser("records", help="inspect benchmark records").add_subparsers(dest="records_cmd", required=True)
-    r = rec.add_parser("summary", help="per task/metric: archs, records, min/mean/max")
-    r.add_argument("benchmark", nargs="?", default="nas-bench-graph")
+    rec = sub.add_parser("records", help="inspect benchmark records", description="Inspect benchmark records.")
+    rsub = rec.add_subparsers(dest="records_cmd", required=True, metavar="ACTION")
+    r = rsub.add_parser("summary", help="per task/metric: archs, records, min/mean/max",
+                        description="Per task and metric: architectures, records, min/mean/max.")
+    r.add_argument("benchmark", nargs="?", default="nas-bench-graph", help="benchmark name (see `data list`)")
+    _config_option(r, "keys: the options by name")
     r.set_defaults(func=_cmd_records_summary)
-    r = rec.add_parser("top", help="best architectures of one task/metric")
-    r.add_argument("benchmark")
-    r.add_argument("--task", required=True)
-    r.add_argument("--metric", required=True)
-    r.add_argument("-n", type=int, default=10)
+    r = rsub.add_parser("top", help="best architectures of one task/metric",
+                        description="The best architectures of one task and metric.")
+    r.add_argument("benchmark", help="benchmark name (see `data list`)")
+    r.add_argument("--task", help="task of the benchmark; required")
+    r.add_argument("--metric", help="metric of the task; required")
+    r.add_argument("-n", type=_POSITIVE, default=10, help="how many to show")
     r.add_argument("--ascending", action="store_true", help="smallest first (latency, params)")
+    _config_option(r, "keys: the options by name")
     r.set_defaults(func=_cmd_records_top)
 
-    r = sub.add_parser("pretrain", help="meta-train a GNN predictor across the tasks of a benchmark")
-    r.add_argument("--benchmark", default="nb201")
-    r.add_argument("--train-tasks", help="comma-separated tasks (default: all tasks of the benchmark)")
-    r.add_argument("--val-tasks", help="comma-separated held-out tasks for early stopping (default: held-out archs)")
+    r = sub.add_parser("pretrain", help="meta-train a GNN predictor across the tasks of a benchmark",
+                       description="Meta-train a GNN predictor across the tasks of a benchmark and write a "
+                                   "checkpoint directory (model.pt + config.json + pretrain.yaml, written as one).")
+    _config_option(r, "top-level keys benchmark, metric, train_tasks, val_tasks, lower_is_better, out, threads, "
+                      "progress; sections model: (ModelConfig) and meta: (MetaConfig); a checkpoint's "
+                      "pretrain.yaml is such a file")
+    r.add_argument("--benchmark", default="nb201", help="benchmark whose tasks are the meta-training tasks")
+    r.add_argument("--train-tasks", help="comma-separated training tasks (default: every task not in --val-tasks); "
+                                         "a target task you will predict must not be among them")
+    r.add_argument("--val-tasks", help="comma-separated held-out tasks for early stopping "
+                                       "(default: held-out architectures of the training tasks)")
     r.add_argument("--metric", help="target metric (default: test_acc for nb201, valid_perf for nas-bench-graph)")
-    r.add_argument("--lower-is-better", action="store_true", help="for latency-like source metrics")
-    r.add_argument("--out", required=True, help="checkpoint directory")
-    r.add_argument("--algorithm", default="maml", choices=["maml", "reptile", "multitask"])
-    r.add_argument("--first-order", action="store_true")
-    r.add_argument("--meta-sgd", action="store_true", help="learn per-parameter inner learning rates")
-    r.add_argument("--inner-steps", type=int, default=5)
-    r.add_argument("--inner-lr", type=float, default=0.05)
-    r.add_argument("--outer-lr", type=float, default=1e-3)
-    r.add_argument("--iterations", type=int, default=400)
-    r.add_argument("--meta-batch", type=int, default=4)
-    r.add_argument("--conv", default="gin", choices=["gin", "gat", "gcn"])
-    r.add_argument("--hidden", type=int, default=32)
-    r.add_argument("--layers", type=int, default=3)
-    r.add_argument("--no-sources", action="store_true", help="graph only: do not use the other tasks' values")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--device", default="cpu")
-    r.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest for these small graphs)")
-    r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--lower-is-better", action="store_true", help="the metric is latency-like (smaller is better)")
+    r.add_argument("--out", help="checkpoint directory: new, empty, or an earlier checkpoint (replaced); required")
+    r.add_argument("--algorithm", default="maml", choices=["maml", "reptile", "multitask"],
+                   help="meta-learning algorithm (multitask: the non-meta ablation)")
+    r.add_argument("--first-order", action=argparse.BooleanOptionalAction, default=False,
+                   help="first-order MAML (no second derivatives)")
+    r.add_argument("--meta-sgd", action=argparse.BooleanOptionalAction, default=False,
+                   help="learn per-parameter inner learning rates")
+    r.add_argument("--inner-steps", type=int, default=5, help="inner-loop SGD steps on the support set")
+    r.add_argument("--inner-lr", type=float, default=0.05, help="inner-loop learning rate")
+    r.add_argument("--outer-lr", type=float, default=1e-3, help="outer-loop (Adam) learning rate")
+    r.add_argument("--iterations", type=int, default=400, help="meta-training iterations")
+    r.add_argument("--meta-batch", type=int, default=4, help="tasks per meta-batch")
+    r.add_argument("--conv", default="gin", choices=["gin", "gat", "gcn"], help="graph convolution")
+    r.add_argument("--hidden", type=int, default=32, help="hidden width of the GNN (a multiple of 4 for gat)")
+    r.add_argument("--layers", type=int, default=3, help="graph convolution layers")
+    r.add_argument("--sources", dest="use_sources", action=argparse.BooleanOptionalAction, default=True,
+                   help="read the other tasks' values as source features (--no-sources: graph only)")
+    r.add_argument("--seed", type=int, default=0, help="seed of initial weights and episode sampling")
+    r.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+    r.add_argument("--threads", type=_POSITIVE, default=1, help="torch CPU threads (1 is fastest for these small graphs)")
+    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     r.set_defaults(func=_cmd_pretrain)
 
-    r = sub.add_parser("predict", help="adapt a checkpoint to a new task from measured archs and predict the rest")
-    r.add_argument("--model", required=True, help="checkpoint directory from `pretrain`")
-    r.add_argument("--support", required=True, help="CSV/parquet of measured architectures (arch, value)")
-    r.add_argument("--arch-column", default="arch")
-    r.add_argument("--value-column", default="value")
-    g = r.add_mutually_exclusive_group()
-    g.add_argument("--archs", help="text file, one architecture string per line")
-    g.add_argument("--all", action="store_true", help="every architecture of the space")
-    r.add_argument("--out", required=True, help="predictions CSV (arch, key, predicted, std, measured)")
-    r.add_argument("--inner-steps", default=None, help="inner steps (default: the meta-trained count) or 'cv'")
-    r.add_argument("--members", type=int, default=5, help="bootstrap members for the std column (0: no std)")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--show", type=int, default=10)
+    r = sub.add_parser("predict", help="adapt a checkpoint to a new task from measured archs and predict the rest",
+                       description="Adapt a checkpoint to a new task from measured architectures and predict the "
+                                   "rest. Messages count the support file's data rows from 1 (header not counted) "
+                                   "and the --archs file's lines from 1.")
+    _config_option(r, "keys: the options by name, e.g. model, support, task, out")
+    r.add_argument("--model", help="checkpoint directory from `pretrain`; required")
+    r.add_argument("--support", help="CSV/parquet of measured architectures (columns arch, value); required")
+    r.add_argument("--task", help="the task the support values come from; refused if the checkpoint was "
+                                  "trained on it (without it, a support that looks like a source task's own "
+                                  "values is refused)")
+    r.add_argument("--arch-column", default="arch", help="support column with the architecture strings")
+    r.add_argument("--value-column", default="value", help="support column with the measured values")
+    r.add_argument("--archs", help="text file, one architecture string per line (# comments allowed)")
+    r.add_argument("--all", action="store_true", help="predict every architecture of the space")
+    r.add_argument("--out", help="predictions CSV (arch, key, predicted, std, measured); required")
+    r.add_argument("--inner-steps", help="inner steps: an integer, or 'cv' to choose by cross-validation "
+                                         "(default: the meta-trained count)")
+    r.add_argument("--members", type=_NON_NEGATIVE, default=5,
+                   help="bootstrap members for the std column (0: no std)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the bootstrap members")
+    r.add_argument("--show", type=_NON_NEGATIVE, default=10, help="rows of the result to print")
     r.set_defaults(func=_cmd_predict)
 
-    r = sub.add_parser("search", help="search a task with a budget of evaluations (journaled, resumable)")
-    r.add_argument("--space", default="nb201")
-    r.add_argument("--task", required=True, help="target task (dataset / device) of the benchmark")
+    r = sub.add_parser("search", help="search a task with a budget of evaluations (journaled, resumable)",
+                       description="Search a task within a budget of evaluations. Every evaluation is "
+                                   "journaled in --out; rerun the same command to resume, or with a larger "
+                                   "--budget to extend a finished search.")
+    _config_option(r, "SearchConfig fields, e.g. a run's config.yaml, plus threads")
+    r.add_argument("--space", default="nb201", help="search space")
+    r.add_argument("--task", help="target task (dataset / device) of the benchmark; required")
     r.add_argument("--strategy", default="guided-evolution",
-                   help="random, evolution, local, source-rank, guided-evolution, hierarchical")
-    r.add_argument("--model", help="checkpoint directory from `pretrain` (guided strategies)")
-    r.add_argument("--predictor", default="meta", choices=["meta", "scratch", "tree"])
-    r.add_argument("--budget", type=int, default=20, help="evaluations of the target, support included")
-    r.add_argument("--evaluator", default="table", choices=["table", "train"])
+                   help="random, evolution, local, source-rank, guided-evolution or hierarchical")
+    r.add_argument("--model", help="checkpoint directory from `pretrain` (predictor meta)")
+    r.add_argument("--predictor", default="meta",
+                   help="predictor of the guided strategies: a registry name (meta, rf, gbm, scratch-gnn, ...) "
+                        "or scratch / tree")
+    r.add_argument("--budget", type=_POSITIVE, default=20, help="evaluations of the target, support included")
+    r.add_argument("--evaluator", default="table", choices=["table", "train"],
+                   help="table: look values up in the benchmark (simulation); train: real training")
     r.add_argument("--benchmark", help="benchmark for the table evaluator (default per space)")
-    r.add_argument("--metric", help="metric to maximise (default per space)")
-    r.add_argument("--batch-size", type=int, default=1, help="evaluations per suggest() call")
+    r.add_argument("--metric", help="metric to maximise (default per benchmark)")
+    r.add_argument("--test-metric", help="metric reported for the best architecture (default per benchmark, "
+                                         "else --metric)")
+    r.add_argument("--batch-size", type=_POSITIVE, default=1, help="evaluations per suggest() call")
     r.add_argument("--constraint", help="e.g. latency<=0.005 (looked up in the benchmark)")
-    r.add_argument("--constraint-mode", default="filter", choices=["filter", "penalty"])
+    r.add_argument("--constraint-mode", default="filter", choices=["filter", "penalty"],
+                   help="filter: never evaluate infeasible archs; penalty: score them down")
     r.add_argument("--data-root", help="datasets for --evaluator train")
-    r.add_argument("--option", action="append", help="strategy option key=value (repeatable), e.g. acquisition=ucb")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--threads", type=int, default=1)
-    r.add_argument("--out", required=True, help="run directory (journal, trajectory, report); rerun to resume")
-    r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="strategy option (repeatable; VALUE is YAML), e.g. acquisition=ucb")
+    r.add_argument("--seed", type=_NON_NEGATIVE, default=0, help="seed of the search")
+    r.add_argument("--threads", type=_POSITIVE, default=1, help="torch CPU threads")
+    r.add_argument("--out", help="run directory (journal, trajectory, report); rerun to resume; required")
+    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     r.set_defaults(func=_cmd_search)
 
-    r = sub.add_parser("verify", help="train candidates for real and record the measurements")
-    r.add_argument("--space", default="nb201")
-    r.add_argument("--archs", required=True, help="CSV with an arch column (and optionally predicted)")
+    r = sub.add_parser("verify", help="train candidates for real and record the measurements",
+                       description="Train candidates for real (NB-201 network and recipe) and record the "
+                                   "measurements.")
+    _config_option(r, "VerifyConfig fields with a train: section (TrainConfig fields), plus archs")
+    r.add_argument("--space", default="nb201", help="search space of the candidates")
+    r.add_argument("--archs", help="CSV with an arch column (and optionally predicted); required")
     r.add_argument("--dataset", default="cifar10", help="cifar10, cifar100, ImageNet16-120, or digits (built in)")
-    r.add_argument("--data-root")
-    r.add_argument("--epochs", type=int, default=200)
-    r.add_argument("--batch-size", type=int, default=256)
-    r.add_argument("--lr", type=float, default=0.1)
-    r.add_argument("--C", type=int, default=16)
-    r.add_argument("--N", type=int, default=5)
-    r.add_argument("--seeds", type=int, nargs="+", default=[0])
-    r.add_argument("--device", default="auto")
-    r.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
-    r.add_argument("--channels-last", action="store_true")
-    r.add_argument("--compile", action="store_true")
-    r.add_argument("--backend", default="local", choices=["local", "ray"])
+    r.add_argument("--data-root", help="directory with the dataset files")
+    r.add_argument("--epochs", type=_POSITIVE,
+                   help="training epochs (default: the dataset's recipe: 200 for the NB-201 datasets, 10 for digits)")
+    r.add_argument("--batch-size", type=_POSITIVE,
+                   help="training batch size (default: the dataset's recipe: 256, 64 for digits)")
+    r.add_argument("--lr", type=float, default=0.1, help="initial learning rate (cosine schedule)")
+    r.add_argument("--C", type=_POSITIVE, help="stem width of the NB-201 skeleton (default: the dataset's recipe: 16, "
+                                               "8 for digits)")
+    r.add_argument("--N", type=_NON_NEGATIVE, help="cells per stage of the NB-201 skeleton (default: the dataset's "
+                                                   "recipe: 5, 1 for digits)")
+    r.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (one run per seed)")
+    r.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:1")
+    r.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="training precision")
+    r.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=False,
+                   help="channels-last memory format")
+    r.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile the network")
+    r.add_argument("--backend", default="local", choices=["local", "ray"], help="where the runs execute")
     r.add_argument("--address", help="Ray cluster address (e.g. auto)")
-    r.add_argument("--workers", type=int, help="local process-pool workers")
-    r.add_argument("--top-k", type=int)
+    r.add_argument("--workers", type=_POSITIVE, help="local process-pool workers")
+    r.add_argument("--top-k", type=_POSITIVE, help="verify only the first k candidates (by predicted, if given)")
     r.add_argument("--append-to", help="BenchmarkTable parquet to append the new records to")
-    r.add_argument("--out", default="runs/verify")
+    r.add_argument("--out", default="runs/verify", help="output directory (results.csv, summary.md)")
     r.set_defaults(func=_cmd_verify)
     return p
 
 
-def _print_frame(df: pd.DataFrame) -> None:
+def _subparser(parser: argparse.ArgumentParser, args) -> argparse.ArgumentParser:
+    """The (sub)parser that parsed ``args``' command."""
+    p = parser
+    while True:
+        sp = next((a for a in p._actions if isinstance(a, argparse._SubParsersAction)), None)
+        if sp is None or getattr(args, sp.dest, None) is None:
+            return p
+        p = sp.choices[getattr(args, sp.dest)]
+
+
+def _given(argv: list[str]) -> set[str]:
+    """The dests the user gave on the command line (a second parse where nothing has a default)."""
+    p = build_parser()
+    stack = [p]
+    while stack:
+        parser = stack.pop()
+        for a in parser._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                stack.extend(a.choices.values())
+            elif a.dest != "help":
+                a.default = argparse.SUPPRESS
+    return set(vars(p.parse_args(argv)))
+
+
+# ---------------------------------------------------------------------- output
+def _print_frame(df) -> None:
+    import pandas as pd
+
     with pd.option_context("display.max_rows", 200, "display.max_columns", 50, "display.width", 200,
                            "display.max_colwidth", 60):
         print(df.to_string(index=False))
 
 
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table(df) -> str:
+    from tabulate import tabulate
+
+    return tabulate(df.values.tolist(), headers=list(df.columns), tablefmt="plain", disable_numparse=True)
+
+
+def _fit(df, width: int) -> str:
+    """A plain table with the widest text cells shortened (…) until every line fits ``width``."""
+    df = df.astype(str)
+    while True:
+        text = _table(df)
+        over = max(map(len, text.splitlines())) - width
+        if over <= 0:
+            return text
+        col = max(df.columns, key=lambda c: df[c].str.len().max())
+        longest = int(df[col].str.len().max())
+        if longest <= 8:
+            return text
+        keep = max(8, longest - over)
+        df[col] = df[col].map(lambda s: _clip(s, keep))
+
+
+def _one_line(e: BaseException | str) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return " ".join(lines) or type(e).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        given = _given(argv)
+        _apply_config(args, _subparser(parser, args), given)
+        for dest in getattr(args, "needs", ()):
+            _require(args, dest)
         return int(args.func(args) or 0)
     except SurrogateNASError as e:
-        print(f"surrogate-nas: error: {e}", file=sys.stderr)
+        print(f"{PROG}: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path the checks could not foresee (disk full, a race): still one line
+        print(f"{PROG}: error: {e.filename or ''}{': ' if e.filename else ''}{e.strerror or _one_line(e)}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("surrogate-nas: interrupted", file=sys.stderr)
+        print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
 
 

@@ -1,16 +1,88 @@
+"""The command line: --config files, --help, and every bad input as one line + exit 2."""
+
+import argparse
+import dataclasses
+import json
+import os
+import stat
+import subprocess
+import sys
+
 import pandas as pd
+import pytest
+import torch
 
-from surrogate_nas.cli import main
+from surrogate_nas.cli import WIDTH, build_parser, main
 
-from .conftest import NB201_CSV
+from .conftest import NB201_CSV, REPO
 
 NB = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"
+NB2 = "|skip_connect~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"
+TWIN = "|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"  # isomorphic to NB
 
 
-def test_data_list_shows_sources(capsys):
+def _error(capsys, argv, fragment) -> str:
+    """Run the CLI expecting a refusal: exit 2, exactly one line on stderr naming ``fragment``."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("surrogate-nas: error: "), err
+    assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+# ---------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def ckpt_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "model"
+    assert main(["pretrain", "--train-tasks", "cifar10,cifar100", "--out", str(out), "--iterations", "2",
+                 "--hidden", "8", "--layers", "1", "--no-progress"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def support(tmp_path_factory, nb201_table):
+    d = tmp_path_factory.mktemp("support")
+    s = nb201_table.series("ImageNet16-120", "test_acc").sample(8, random_state=1)
+    pd.DataFrame({"arch": s.index, "value": s.values}).to_csv(d / "s.csv", index=False)
+    c = nb201_table.series("cifar10", "test_acc").sample(8, random_state=2)
+    pd.DataFrame({"arch": c.index, "value": c.values}).to_csv(d / "cifar10.csv", index=False)
+    (d / "archs.txt").write_text("# three archs\n" + "\n".join(s.index[:3]) + "\n\n")
+    return d
+
+
+@pytest.fixture
+def broken_ckpt(ckpt_dir, tmp_path):
+    import shutil
+
+    d = tmp_path / "m"
+    shutil.copytree(ckpt_dir, d)
+    return d
+
+
+# ---------------------------------------------------------------------- data
+def test_data_list_shows_sources_in_100_columns(capsys):
     assert main(["data", "list"]) == 0
     out = capsys.readouterr().out
     assert "nas-bench-graph" in out and "26206" in out and "nb201" in out and "15625" in out
+    assert max(len(ln) for ln in out.splitlines()[1:]) <= WIDTH  # the first line is the data dir's path
+    assert main(["data", "list", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    assert "arxiv,citeseer,computers,cora,cs,photo,physics,pubmed" in out and "MIT" in out
+
+
+def test_data_list_survives_a_broken_imported_table(capsys, data_dir, tmp_path):
+    src = tmp_path / "lat.csv"
+    pd.DataFrame({"arch": [NB, NB2], "pixel7": [3.0, 4.0]}).to_csv(src, index=False)
+    assert main(["data", "import", str(src), "--space", "nb201", "--metric", "latency_ms"]) == 0
+    (data_dir / "imported" / "corrupt.parquet").write_text("not parquet")
+    capsys.readouterr()
+    assert main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    rows = {ln.split()[0]: ln for ln in out.splitlines() if ln.strip()}
+    assert "broken" in rows["corrupt"] and "imported" in rows["lat"] and "available" in rows["nas-bench-graph"]
+    assert "corrupt: broken: benchmark table" in out
+    assert max(len(ln) for ln in out.splitlines()[1:]) <= WIDTH  # the first line is the data dir's path
 
 
 def test_records_summary_and_top(capsys):
@@ -19,6 +91,7 @@ def test_records_summary_and_top(capsys):
     assert "valid_perf" in out and "838592 records" in out
     assert main(["records", "top", "nb201", "--task", "ImageNet16-120", "--metric", "test_acc", "-n", "1"]) == 0
     assert "47.31" in capsys.readouterr().out
+    _error(capsys, ["records", "top", "nb201", "--metric", "test_acc"], "records top: --task required")
 
 
 def test_fetch_import_and_errors(capsys, data_dir, tmp_path):
@@ -29,7 +102,336 @@ def test_fetch_import_and_errors(capsys, data_dir, tmp_path):
     assert main(["data", "import", str(src), "--space", "nb201", "--metric", "latency_ms"]) == 0
     assert main(["data", "list"]) == 0
     assert "imported" in capsys.readouterr().out
-    assert main(["records", "summary", "nope"]) == 2
-    assert "unknown benchmark 'nope'" in capsys.readouterr().err
-    assert main(["data", "import", str(src), "--space", "nb999", "--metric", "m"]) == 2
-    assert "unknown search space 'nb999'" in capsys.readouterr().err
+    _error(capsys, ["records", "summary", "nope"], "unknown benchmark 'nope'")
+    _error(capsys, ["data", "import", str(src), "--space", "nb999", "--metric", "m"], "unknown search space 'nb999'")
+
+
+@pytest.mark.parametrize(
+    "text, extra, fragment",
+    [
+        (f"arch,task,metric,value\n{NB},,m,1.0\n{NB2},t,m,2.0\n", [], "data row 1: empty 'task' cell"),
+        (f"arch,task,metric,value\n{NB},t,,1.0\n", [], "data row 1: empty 'metric' cell"),
+        ("arch,dev\n", ["--metric", "m"], "no records (only a header)"),
+        (f"arch,dev\n{NB},True\n", ["--metric", "m"], "column 'dev', data row 1: True is a boolean, not a number"),
+        (f"arch,dev,dev\n{NB},1,2\n", ["--metric", "m"], "duplicate column name(s) 'dev'"),
+        (f"arch,dev\n{NB},1\n{TWIN},2\n", ["--metric", "m"],
+         "data rows 1 and 2: architectures"),  # isomorphic cells, conflicting values
+    ],
+)
+def test_import_refuses_bad_tables_and_writes_nothing(capsys, data_dir, tmp_path, text, extra, fragment):
+    src = tmp_path / "u.csv"
+    src.write_text(text)
+    _error(capsys, ["data", "import", str(src), "--space", "nb201", *extra], fragment)
+    assert not (data_dir / "imported").exists() or list((data_dir / "imported").iterdir()) == []
+
+
+def test_import_and_fetch_of_files_that_are_not_tables(capsys, data_dir, tmp_path):
+    (tmp_path / "t.parquet").write_text("hello")
+    _error(capsys, ["data", "import", str(tmp_path / "t.parquet"), "--space", "nb201"], "not a readable parquet file")
+    _error(capsys, ["data", "import", str(tmp_path / "no.parquet"), "--space", "nb201"], "no.parquet does not exist")
+    _error(capsys, ["data", "import", str(tmp_path), "--space", "nb201"], "is a directory, not a table file")
+    _error(capsys, ["data", "fetch", "nb201", "--url", "not a url"], "'not a url' is not a URL")
+    _error(capsys, ["data", "import", str(tmp_path / "t.parquet")], "data import: --space required")
+
+
+# ---------------------------------------------------------------------- help and --config
+def _parsers(p=None):
+    p = p or build_parser()
+    yield p
+    for a in p._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            for sp in a.choices.values():
+                yield from _parsers(sp)
+
+
+def test_help_is_plain_text_and_every_option_has_help_and_default(capsys):
+    with pytest.raises(SystemExit) as ei:
+        main(["--help"])
+    assert ei.value.code == 0
+    top = capsys.readouterr().out
+    assert "``" not in top and ":func:" not in top and "--config" in top
+    for p in _parsers():
+        for a in p._actions:
+            if a.dest != "help" and not isinstance(a, argparse._SubParsersAction):
+                assert a.help, f"{p.prog} {a.option_strings or a.dest} has no help text"
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "graph convolution layers (default: 3)" in out and "inner-loop learning rate (default: 0.05)" in out
+
+
+def _defaults(command: str) -> dict:
+    p = next(sp for sp in _parsers() if sp.prog == f"surrogate-nas {command}")
+    return {a.dest: a.default for a in p._actions if a.option_strings}
+
+
+def test_cli_defaults_are_the_dataclass_defaults():
+    from surrogate_nas.cli import PRETRAIN_META, PRETRAIN_MODEL, SEARCH_FIELDS, VERIFY_FIELDS, VERIFY_TRAIN
+    from surrogate_nas.meta.maml import MetaConfig
+    from surrogate_nas.predictors.gnn import ModelConfig
+    from surrogate_nas.search.run import SearchConfig
+    from surrogate_nas.training import TrainConfig, VerifyConfig
+
+    def check(command, mapping, cls, skip=()):
+        cli, dc = _defaults(command), {f.name: f.default for f in dataclasses.fields(cls)}
+        for dest, field in mapping.items():
+            if dest not in skip and dc[field] is not dataclasses.MISSING:
+                assert cli[dest] == dc[field], f"{command} --{dest}: {cli[dest]!r} != {cls.__name__}.{field} {dc[field]!r}"
+
+    check("pretrain", PRETRAIN_MODEL, ModelConfig)
+    check("pretrain", PRETRAIN_META, MetaConfig)
+    check("search", SEARCH_FIELDS, SearchConfig, skip=("task", "out"))  # required on the command line
+    check("verify", VERIFY_TRAIN, TrainConfig, skip=("device",))  # the CLI uses a GPU when there is one
+    check("verify", {k: v for k, v in VERIFY_FIELDS.items() if k != "seeds"}, VerifyConfig)
+
+
+def test_config_file_fills_options_and_given_flags_win(capsys, tmp_path):
+    cfg = tmp_path / "top.yaml"
+    cfg.write_text("task: ImageNet16-120\nmetric: test_acc\nn: 3\n")
+    assert main(["records", "top", "nb201", "--config", str(cfg)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1 + 3
+    # a flag equal to its default still overrides the file: only what the user typed counts
+    assert main(["records", "top", "nb201", "--config", str(cfg), "-n", "10"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1 + 10
+    cfg.write_text("task: ImageNet16-120\nmetric: test_acc\nn: 3\ncolour: red\n")
+    _error(capsys, ["records", "top", "nb201", "--config", str(cfg)], "unknown key 'colour' for `surrogate-nas records top`")
+    cfg.write_text("task: ImageNet16-120\nn: true\n")
+    _error(capsys, ["records", "top", "nb201", "--config", str(cfg)], "n: True is not a valid value (expected an integer >= 1)")
+    cfg.write_text("- a\n- b\n")
+    _error(capsys, ["records", "top", "nb201", "--config", str(cfg)], "must be a mapping of option: value, got a YAML list")
+    cfg.write_text("task: [1,\n")
+    _error(capsys, ["records", "top", "nb201", "--config", str(cfg)], "is not valid YAML")
+    _error(capsys, ["records", "top", "nb201", "--config", str(tmp_path)], "is a directory, not a file")
+
+
+def test_search_config_is_a_search_config_yaml(capsys, tmp_path):
+    out = tmp_path / "r"
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(f"task: cifar10\nstrategy: random\nbudget: 3\nprogress: false\nout: {out}\nmaximize: true\n")
+    assert main(["search", "--config", str(cfg)]) == 0
+    import yaml
+
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["budget"] == 3 and saved["strategy"] == "random" and saved["task"] == "cifar10"
+    # the run's own config.yaml is valid --config input; a given flag overrides it (here: extend the budget)
+    assert main(["search", "--config", str(out / "config.yaml"), "--budget", "5"]) == 0
+    assert "5 evaluations (3 resumed" in capsys.readouterr().out
+    cfg.write_text("task: cifar10\nout: x\npopulaton: 3\n")
+    _error(capsys, ["search", "--config", str(cfg)], "unknown key 'populaton' for `surrogate-nas search`")
+
+
+def test_pretrain_config_sections_and_pretrain_yaml_roundtrip(capsys, ckpt_dir, tmp_path):
+    import yaml
+
+    saved = yaml.safe_load((ckpt_dir / "pretrain.yaml").read_text())
+    assert saved["model"]["hidden"] == 8 and saved["meta"]["iterations"] == 2 and saved["val_tasks"] == []
+    out = tmp_path / "again"
+    assert main(["pretrain", "--config", str(ckpt_dir / "pretrain.yaml"), "--out", str(out), "--layers", "2",
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    again = yaml.safe_load((out / "pretrain.yaml").read_text())
+    assert again["model"] == {**saved["model"], "layers": 2} and again["meta"] == saved["meta"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  depth: 3\n")
+    _error(capsys, ["pretrain", "--config", str(bad), "--out", str(tmp_path / "x")], "unknown key 'model.depth'")
+    bad.write_text("meta:\n  inner_lr: fast\n")
+    _error(capsys, ["pretrain", "--config", str(bad), "--out", str(tmp_path / "x")], "meta.inner_lr: 'fast' is not a valid value")
+    bad.write_text("first_order: true\n")
+    _error(capsys, ["pretrain", "--config", str(bad), "--out", str(tmp_path / "x")], "unknown key 'first_order'")
+    assert not (tmp_path / "x").exists()
+
+
+# ---------------------------------------------------------------------- pretrain
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--train-tasks", "cifar10,cifar10"], "task 'cifar10' is given more than once"),
+        (["--train-tasks", ",,"], "--train-tasks ',,': empty task name"),
+        (["--val-tasks", "cifar10,"], "--val-tasks 'cifar10,': empty task name"),
+        (["--hidden", "-3"], "hidden must be a positive integer, got -3"),
+        (["--hidden", "0"], "hidden must be a positive integer, got 0"),
+        (["--layers", "0"], "layers must be a positive integer, got 0"),
+        (["--conv", "gat", "--hidden", "2"], "hidden must be a multiple of 4"),
+        (["--threads", "-1"], "argument --threads: expected an integer >= 1, got '-1'"),
+        (["--inner-lr", "nan"], "inner_lr"),
+        (["--inner-steps", "-3"], "inner_steps"),
+        (["--hidden", "x"], "argument --hidden: invalid int value: 'x'"),
+    ],
+)
+def test_pretrain_bad_options_are_one_line_before_any_work(capsys, tmp_path, args, fragment):
+    _error(capsys, ["pretrain", "--out", str(tmp_path / "m"), "--no-progress", *args], fragment)
+    assert not (tmp_path / "m").exists()
+
+
+def test_pretrain_checks_out_before_training(capsys, tmp_path, monkeypatch):
+    import surrogate_nas.meta.pretrain as pre
+
+    monkeypatch.setattr(pre, "pretrain", lambda *a, **k: pytest.fail("trained before checking --out"))
+    (tmp_path / "file").write_text("x")
+    _error(capsys, ["pretrain", "--out", str(tmp_path / "file")], "is an existing file, not a directory")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("x")
+    _error(capsys, ["pretrain", "--out", str(tmp_path / "other")], "non-empty directory that is not a checkpoint")
+    ro = _unwritable(tmp_path)
+    _error(capsys, ["pretrain", "--out", str(ro / "m")], "cannot write in")
+
+
+def test_pretrain_on_a_small_imported_table(capsys, data_dir, tmp_path):
+    from surrogate_nas.meta.checkpoint import load_checkpoint
+    from surrogate_nas.spaces import get_space
+
+    sp = get_space("nb201")
+    archs, seen = [], set()
+    for a in sp.enumerate()[::37]:
+        if sp.canonical(a) not in seen and len(archs) < 10:
+            seen.add(sp.canonical(a))
+            archs.append(sp.format(a))
+    src = tmp_path / "ten.csv"
+    pd.DataFrame({"arch": archs, "d1": range(10), "d2": [x % 4 for x in range(10)], "d3": range(10, 0, -1)}).to_csv(src, index=False)
+    assert main(["data", "import", str(src), "--space", "nb201", "--metric", "lat"]) == 0
+    out = tmp_path / "m"
+    assert main(["pretrain", "--benchmark", "ten", "--metric", "lat", "--out", str(out), "--iterations", "2",
+                 "--hidden", "8", "--layers", "1", "--no-progress"]) == 0
+    assert load_checkpoint(out).target_metric == "lat"
+
+
+# ---------------------------------------------------------------------- predict
+def test_predict_with_task_and_umask(capsys, ckpt_dir, support, tmp_path):
+    out = tmp_path / "p.csv"
+    old = os.umask(0o022)
+    try:
+        assert main(["predict", "--model", str(ckpt_dir), "--support", str(support / "s.csv"), "--archs",
+                     str(support / "archs.txt"), "--out", str(out), "--task", "ImageNet16-120", "--members", "2"]) == 0
+    finally:
+        os.umask(old)
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["arch", "key", "predicted", "std", "measured"] and len(df) == 3
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644  # the user's umask, not mkstemp's 0600
+
+
+def test_predict_refuses_a_source_task_named_or_copied(capsys, ckpt_dir, support, tmp_path):
+    base = ["predict", "--model", str(ckpt_dir), "--archs", str(support / "archs.txt"), "--out", str(tmp_path / "p.csv")]
+    _error(capsys, base + ["--support", str(support / "s.csv"), "--task", "cifar10"], "target task 'cifar10' is also a source")
+    _error(capsys, base + ["--support", str(support / "cifar10.csv")], "'cifar10'")
+    assert not (tmp_path / "p.csv").exists()
+
+
+def _unwritable(tmp_path):
+    import tempfile
+    from pathlib import Path
+
+    d = tmp_path / "ro"
+    d.mkdir()
+    d.chmod(0o555)
+    for cand in (d, Path("/sys")):  # chmod does not stop root
+        try:
+            with tempfile.TemporaryFile(dir=cand):
+                pass
+        except OSError:
+            return cand
+    pytest.fail("no unwritable directory to test with")
+
+
+def test_predict_bad_inputs_are_one_line(capsys, ckpt_dir, support, tmp_path):
+    s = support / "s.csv"
+    base = ["predict", "--model", str(ckpt_dir), "--all"]
+    fast = tmp_path / "fast.csv"
+    df = pd.read_csv(s).astype({"value": object})
+    df.loc[2, "value"] = "fast"
+    df.to_csv(fast, index=False)
+    _error(capsys, base + ["--support", str(fast), "--out", str(tmp_path / "p.csv")],
+           "column 'value', data row 3: 'fast' is not a number")
+    binary = tmp_path / "archs.bin"
+    binary.write_bytes(bytes(range(256)))
+    _error(capsys, ["predict", "--model", str(ckpt_dir), "--support", str(s), "--archs", str(binary), "--out",
+                    str(tmp_path / "p.csv")], "is not a text file")
+    bad_list = tmp_path / "bad.txt"
+    bad_list.write_text("# header\n" + NB + "\n|none~0|\n")
+    _error(capsys, ["predict", "--model", str(ckpt_dir), "--support", str(s), "--archs", str(bad_list), "--out",
+                    str(tmp_path / "p.csv")], "bad.txt, line 3: nb201")
+    _error(capsys, base + ["--support", str(s), "--out", str(tmp_path)], "is a directory; give a file name")
+    _error(capsys, base + ["--support", str(s), "--out", str(_unwritable(tmp_path) / "p.csv")], "cannot write in")
+    _error(capsys, base + ["--support", str(tmp_path), "--out", str(tmp_path / "p.csv")], "is a directory, not a table file")
+    _error(capsys, base + ["--support", str(s), "--out", str(tmp_path / "p.csv"), "--members", "-2"],
+           "argument --members: expected an integer >= 0")
+    _error(capsys, base + ["--support", str(s), "--out", str(tmp_path / "p.csv"), "--inner-steps", "-3"],
+           "--inner-steps: expected an integer >= 0 or 'cv'")
+    _error(capsys, ["predict", "--model", str(ckpt_dir), "--support", str(s), "--out", "p.csv"], "--archs FILE or --all")
+    assert not (tmp_path / "p.csv").exists()
+
+
+class NotAWeight:
+    """A pickled Python object in model.pt."""
+
+
+@pytest.mark.parametrize(
+    "damage, fragment",
+    [
+        (lambda d: (d / "config.json").write_text("[1, 2]"), "config.json holds a JSON list"),
+        (lambda d: _edit_config(d, lambda c: c.pop("model")), "config.json lacks key(s) model"),
+        (lambda d: _edit_config(d, lambda c: c.update(extra=1)), "config.json has unknown key(s) extra"),
+        (lambda d: torch.save(torch.zeros(3), d / "model.pt"), "model.pt holds a Tensor, expected a state_dict"),
+        (lambda d: torch.save({"x": NotAWeight()}, d / "model.pt"), "model.pt holds objects that are not weights"),
+        (lambda d: _edit_config(d, lambda c: c["model"].update(hidden=16)), "model.pt does not fit the model"),
+    ],
+)
+def test_damaged_checkpoints_are_one_line(capsys, broken_ckpt, support, tmp_path, damage, fragment):
+    damage(broken_ckpt)
+    line = _error(capsys, ["predict", "--model", str(broken_ckpt), "--support", str(support / "s.csv"), "--all",
+                           "--out", str(tmp_path / "p.csv")], fragment)
+    assert "weights_only" not in line and "state_dict dump" not in line
+
+
+def _edit_config(d, edit):
+    cfg = json.loads((d / "config.json").read_text())
+    edit(cfg)
+    (d / "config.json").write_text(json.dumps(cfg))
+
+
+# ---------------------------------------------------------------------- search / verify
+def test_search_bad_options_are_one_line(capsys, tmp_path):
+    base = ["search", "--task", "cifar10", "--strategy", "evolution", "--out", str(tmp_path / "r")]
+    _error(capsys, base + ["--threads", "0"], "argument --threads: expected an integer >= 1, got '0'")
+    _error(capsys, base + ["--option", "population=[1,"], "--option 'population=[1,': the value is not valid YAML")
+    _error(capsys, base + ["--option", "population"], "--option expects key=value")
+    _error(capsys, ["search", "--strategy", "random", "--out", str(tmp_path / "r")], "search: --task required")
+    assert not (tmp_path / "r").exists()
+
+
+def test_search_test_metric_is_reported(capsys, data_dir, tmp_path):
+    src = tmp_path / "two.csv"
+    rows = [{"arch": a, "task": "dev", "metric": m, "value": v}
+            for a, v in ((NB, 1.0), (NB2, 2.0)) for m, v in (("acc", v), ("acc_test", 10 * v))]
+    pd.DataFrame(rows).to_csv(src, index=False)
+    assert main(["data", "import", str(src), "--space", "nb201"]) == 0
+    capsys.readouterr()
+    assert main(["search", "--space", "nb201", "--benchmark", "two", "--task", "dev", "--metric", "acc",
+                 "--test-metric", "acc_test", "--strategy", "random", "--budget", "2", "--no-progress",
+                 "--out", str(tmp_path / "r")]) == 0
+    assert "value 2.0000  test 20.0000" in capsys.readouterr().out
+
+
+def test_search_with_train_evaluator_imports_training_first(tmp_path):
+    # a fresh process: the "train" evaluator exists only once surrogate_nas.training is imported
+    code = ("import sys; from surrogate_nas.cli import main; "
+            f"sys.exit(main(['search', '--task', 'cifar10', '--strategy', 'random', '--evaluator', 'train', "
+            f"'--budget', '1', '--out', {str(tmp_path / 'r')!r}]))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert r.returncode == 2 and "unknown evaluator" not in r.stderr and "data root" in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1
+
+
+def test_verify_out_must_be_a_writable_directory(capsys, tmp_path):
+    cands = tmp_path / "c.csv"
+    pd.DataFrame({"arch": [NB]}).to_csv(cands, index=False)
+    (tmp_path / "existing").write_text("x")
+    _error(capsys, ["verify", "--archs", str(cands), "--dataset", "digits", "--out", str(tmp_path / "existing")],
+           "is an existing file, not a directory")
+
+
+def test_cli_import_is_lazy():
+    code = ("import sys, surrogate_nas.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'pandas', 'numpy', 'yaml', 'surrogate_nas')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "['surrogate_nas', 'surrogate_nas.cli', 'surrogate_nas.errors']"

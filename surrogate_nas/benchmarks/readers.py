@@ -133,7 +133,7 @@ def read_table(
     """
     p = Path(path)
     sp = get_space(space)
-    df = _read_user_file(p)
+    df = read_user_file(p)
     if arch_column not in df.columns:
         raise DataError(f"{p}: no architecture column {arch_column!r}; columns are {', '.join(map(str, df.columns))}")
     if arch_column != "arch" and "arch" in df.columns:
@@ -182,8 +182,10 @@ def read_table(
 _ROW = "__data_row"  # 1-based data row of the file a record came from (for messages)
 
 
-def _read_user_file(p: Path) -> pd.DataFrame:
-    """A CSV or parquet file as a frame, refusing what pandas would silently rename or guess."""
+def read_user_file(path: str | os.PathLike) -> pd.DataFrame:
+    """A CSV or parquet file as a frame; refuses (DataError naming the file) a directory, a missing or
+    unreadable file, and duplicate or unnamed columns (which pandas would silently rename)."""
+    p = Path(path)
     if p.suffix.lower() in (".parquet", ".pq"):
         _check_file(p)
         import pyarrow as pa

@@ -185,7 +185,10 @@ class BenchmarkTable:
             space = info["space"]
         except (ValueError, TypeError, KeyError):
             raise DataError(f"{os.fspath(path)!r}: its surrogate_nas metadata is damaged") from None
-        return cls(space, t.to_pandas(), info.get("source") or os.fspath(path))
+        try:
+            return cls(space, t.to_pandas(), info.get("source") or os.fspath(path))
+        except DataError as e:
+            raise DataError(f"stored table {os.fspath(path)!r} is damaged: {e}") from None
 
 
 # ---------------------------------------------------------------------- helpers
