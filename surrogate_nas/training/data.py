@@ -159,6 +159,11 @@ def check_dataset(name: str, data_root: str | os.PathLike | None = None) -> str:
         has_bin = (root / spec["bin_dir"]).is_dir() or all((root / f).is_file() for f in spec["train"] + spec["test"])
         if not has_bin and not (root / spec["py_dir"]).is_dir():
             raise DataError(f"{name} not found under data root {str(root)!r}: {_cifar_how(spec)}")
+        if has_bin:
+            base = root / spec["bin_dir"] if (root / spec["bin_dir"]).is_dir() else root
+            record = spec["label_bytes"] + 3 * 32 * 32
+            for f in spec["train"] + spec["test"]:
+                _check_cifar_file(base / f, record)
         if not has_bin and _torchvision() is None:
             raise DataError(
                 f"found {str(root / spec['py_dir'])!r} (the python/pickle version) but torchvision is not "
@@ -169,7 +174,39 @@ def check_dataset(name: str, data_root: str | os.PathLike | None = None) -> str:
         base = root / "ImageNet16-120" if (root / "ImageNet16-120").is_dir() else root
         if not ((base / "train.npz").is_file() or (base / "train").is_dir()):
             raise DataError(f"ImageNet16-120 not found under data root {str(root)!r}; {_IN16_HOW}")
+        if (base / "train.npz").is_file():
+            for split in ("train", "val"):
+                with _open_npz(base / f"{split}.npz"):  # reads the archive's directory only
+                    pass
     return name
+
+
+def _check_cifar_file(f: Path, record: int) -> None:
+    """Cheap check (size only) that ``f`` can be a CIFAR binary batch of ``record``-byte records."""
+    if not f.is_file():
+        raise DataError(f"CIFAR binary batch {str(f)!r} is missing")
+    size = f.stat().st_size
+    if size == 0 or size % record:
+        raise DataError(f"{str(f)!r} is not a CIFAR binary batch ({size} bytes, records of {record})")
+
+
+def _open_npz(path: Path):
+    """``np.load`` of an ImageNet16-120 split (no pickles), checked to hold arrays ``x`` and ``y``."""
+    import zipfile
+
+    try:
+        z = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{str(path)!r} is missing; {_IN16_HOW}") from None
+    except ValueError:  # numpy would have to unpickle it: never done here
+        raise DataError(f"{str(path)!r} is not a .npz archive of arrays (it is not even a zip file); {_IN16_HOW}") from None
+    except (zipfile.BadZipFile, OSError) as e:
+        raise DataError(f"{str(path)!r} is not a readable .npz archive ({e}); {_IN16_HOW}") from None
+    if not hasattr(z, "files") or "x" not in z.files or "y" not in z.files:
+        if hasattr(z, "close"):
+            z.close()
+        raise DataError(f"{str(path)!r} lacks arrays 'x' and 'y'; {_IN16_HOW}")
+    return z
 
 
 def _need_root(data_root, dataset: str, how: str) -> Path:
@@ -319,10 +356,11 @@ def _imagenet16(data_root=None) -> ImageData:
     arrays = {}
     if (base / "train.npz").is_file() and (base / "val.npz").is_file():
         for split in ("train", "val"):
-            with np.load(base / f"{split}.npz", allow_pickle=False) as z:
-                if "x" not in z or "y" not in z:
-                    raise DataError(f"{str(base / f'{split}.npz')!r} lacks arrays 'x' and 'y'; {_IN16_HOW}")
-                arrays[split] = (np.asarray(z["x"], dtype=np.uint8), np.asarray(z["y"], dtype=np.int64))
+            with _open_npz(base / f"{split}.npz") as z:
+                try:
+                    arrays[split] = (np.asarray(z["x"], dtype=np.uint8), np.asarray(z["y"], dtype=np.int64))
+                except (ValueError, OSError) as e:  # object arrays (pickles are refused), corrupt members
+                    raise DataError(f"{str(base / f'{split}.npz')!r}: cannot read arrays 'x'/'y' ({e}); {_IN16_HOW}") from None
     elif (base / "train").is_dir() and (base / "val").is_dir():
         classes = sorted(p.name for p in (base / "train").iterdir() if p.is_dir())
         for split in ("train", "val"):

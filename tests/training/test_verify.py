@@ -127,3 +127,33 @@ def test_unknown_backend_and_bad_backend_options(tmp_path, tiny_config):
         get_backend("slurm")
     with pytest.raises(SurrogateNASError, match="bad options.*'local'"):
         get_backend("local", address="auto")
+
+
+def test_library_refuses_bad_outputs_and_settings_before_training(tmp_path, tiny_config):
+    """The same checks without the CLI (which may refuse some values itself first)."""
+    existing = tmp_path / "a-file"
+    existing.write_text("keep\n")
+    with pytest.raises(SurrogateNASError, match=f"{existing}.*existing file, not a directory"):
+        verify([ARCH_A], dataclasses.replace(_config(tmp_path, tiny_config), out_dir=str(existing)))
+    not_parquet = tmp_path / "t.parquet"
+    not_parquet.write_text("x\n")
+    with pytest.raises(DataError, match=f"{not_parquet}.*not a readable parquet"):
+        verify([ARCH_A], _config(tmp_path, tiny_config, append_to=str(not_parquet)))
+    with pytest.raises(DataError, match=r"name it \*\.parquet"):
+        verify([ARCH_A], _config(tmp_path, tiny_config, append_to=str(tmp_path / "new.csv")))
+    with pytest.raises(SurrogateNASError, match="space must be 'nb201'"):
+        verify([ARCH_A], _config(tmp_path, tiny_config, space="nas-bench-graph"))
+    with pytest.raises(SurrogateNASError, match=r"seeds repeats a seed: \[1, 1\]"):
+        verify([ARCH_A], _config(tmp_path, tiny_config, seeds=(1, 1)))
+    with pytest.raises(SurrogateNASError, match="bad options"):
+        verify([ARCH_A], _config(tmp_path, tiny_config, backend_options={"address": "auto"}))
+    assert existing.read_text() == "keep\n" and not (tmp_path / "out").exists()
+
+
+def test_unset_sizes_follow_the_dataset_recipe(tmp_path):
+    from surrogate_nas.training import TrainConfig
+
+    cfg = VerifyConfig(dataset="digits", train=TrainConfig(epochs=1, progress=False), out_dir=str(tmp_path)).validate()
+    assert (cfg.train.C, cfg.train.N, cfg.train.batch_size, cfg.train.num_threads) == (8, 1, 64, 1)
+    job = make_job(ARCH_A, "digits", TrainConfig(epochs=1, progress=False), tmp_path)
+    assert job.config.C == 8 and job.key == make_job(ARCH_A, "digits", cfg.train, tmp_path).key
