@@ -264,7 +264,7 @@ def _cmd_verify(args) -> int:
     opts = dict(args.extra.get("backend_options", {}))
     if args.address:
         opts["address"] = args.address
-    if args.workers:
+    if args.workers is not None:
         opts["workers"] = args.workers
     fields = {**{k: v for k, v in args.extra.items() if k not in ("train", "backend_options")},
               **{f: getattr(args, d) for d, f in VERIFY_FIELDS.items()}}
@@ -699,21 +699,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--predictor", default="meta",
                    help="predictor of the guided strategies: a registry name (meta, rf, gbm, scratch-gnn, ...) "
                         "or scratch / tree")
-    r.add_argument("--budget", type=_POSITIVE, default=20, help="evaluations of the target, support included")
+    r.add_argument("--budget", type=int, default=20, help="evaluations of the target, support included")
     r.add_argument("--evaluator", default="table", choices=["table", "train"],
                    help="table: look values up in the benchmark (simulation); train: real training")
     r.add_argument("--benchmark", help="benchmark for the table evaluator (default per space)")
     r.add_argument("--metric", help="metric to maximise (default per benchmark)")
     r.add_argument("--test-metric", help="metric reported for the best architecture (default per benchmark, "
                                          "else --metric)")
-    r.add_argument("--batch-size", type=_POSITIVE, default=1, help="evaluations per suggest() call")
+    r.add_argument("--batch-size", type=int, default=1, help="evaluations per suggest() call")
     r.add_argument("--constraint", help="e.g. latency<=0.005 (looked up in the benchmark)")
     r.add_argument("--constraint-mode", default="filter", choices=["filter", "penalty"],
                    help="filter: never evaluate infeasible archs; penalty: score them down")
     r.add_argument("--data-root", help="datasets for --evaluator train")
     r.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="strategy option (repeatable; VALUE is YAML), e.g. acquisition=ucb")
-    r.add_argument("--seed", type=_NON_NEGATIVE, default=0, help="seed of the search")
+    r.add_argument("--seed", type=int, default=0, help="seed of the search")
     r.add_argument("--threads", type=_POSITIVE, default=1, help="torch CPU threads")
     r.add_argument("--out", help="run directory (journal, trajectory, report); rerun to resume; required")
     r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
@@ -727,14 +727,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--archs", help="CSV with an arch column (and optionally predicted); required")
     r.add_argument("--dataset", default="cifar10", help="cifar10, cifar100, ImageNet16-120, or digits (built in)")
     r.add_argument("--data-root", help="directory with the dataset files")
-    r.add_argument("--epochs", type=_POSITIVE,
+    r.add_argument("--epochs", type=int,
                    help="training epochs (default: the dataset's recipe: 200 for the NB-201 datasets, 10 for digits)")
-    r.add_argument("--batch-size", type=_POSITIVE,
+    r.add_argument("--batch-size", type=int,
                    help="training batch size (default: the dataset's recipe: 256, 64 for digits)")
     r.add_argument("--lr", type=float, default=0.1, help="initial learning rate (cosine schedule)")
-    r.add_argument("--C", type=_POSITIVE, help="stem width of the NB-201 skeleton (default: the dataset's recipe: 16, "
+    r.add_argument("--C", type=int, help="stem width of the NB-201 skeleton (default: the dataset's recipe: 16, "
                                                "8 for digits)")
-    r.add_argument("--N", type=_NON_NEGATIVE, help="cells per stage of the NB-201 skeleton (default: the dataset's "
+    r.add_argument("--N", type=int, help="cells per stage of the NB-201 skeleton (default: the dataset's "
                                                    "recipe: 5, 1 for digits)")
     r.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (one run per seed)")
     r.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:1")
@@ -744,8 +744,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile the network")
     r.add_argument("--backend", default="local", choices=["local", "ray"], help="where the runs execute")
     r.add_argument("--address", help="Ray cluster address (e.g. auto)")
-    r.add_argument("--workers", type=_POSITIVE, help="local process-pool workers")
-    r.add_argument("--top-k", type=_POSITIVE, help="verify only the first k candidates (by predicted, if given)")
+    r.add_argument("--workers", type=int, help="local process-pool workers")
+    r.add_argument("--top-k", type=int, help="verify only the first k candidates (by predicted, if given)")
     r.add_argument("--append-to", help="BenchmarkTable parquet to append the new records to")
     r.add_argument("--out", default="runs/verify", help="output directory (results.csv, summary.md)")
     r.set_defaults(func=_cmd_verify)
