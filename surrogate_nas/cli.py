@@ -220,7 +220,7 @@ SEARCH_FIELDS = {"space": "space", "task": "task", "strategy": "strategy", "mode
 
 def _cmd_search(args) -> int:
     _require(args, "task", "out")
-    options = dict(args.extra.get("options", {}))
+    options = dict(_mapping(args, "options"))
     options.update(_options(args.option or []))
     fields = {**{k: v for k, v in args.extra.items() if k != "options"},
               **{f: getattr(args, d) for d, f in SEARCH_FIELDS.items()}, "options": options}
@@ -261,7 +261,7 @@ def _cmd_verify(args) -> int:
 
     train_fields = {**args.extra.get("train", {}), **{f: getattr(args, d) for d, f in VERIFY_TRAIN.items()}}
     train_fields.setdefault("seed", args.seeds[0])
-    opts = dict(args.extra.get("backend_options", {}))
+    opts = dict(_mapping(args, "backend_options"))
     if args.address:
         opts["address"] = args.address
     if args.workers is not None:
@@ -289,6 +289,13 @@ def _require(args, *dests: str) -> None:
         flags = ", ".join("--" + d.replace("_", "-") for d in missing)
         cmd = " ".join(str(getattr(args, d)) for d in ("command", "data_cmd", "records_cmd") if getattr(args, d, None))
         raise UsageError(f"{cmd}: {flags} required (on the command line or in --config)")
+
+
+def _mapping(args, key: str) -> dict:
+    value = args.extra.get(key, {})
+    if not isinstance(value, dict):
+        raise SurrogateNASError(f"config file {args.config}: {key!r} must be a mapping of key: value, got {value!r}")
+    return value
 
 
 def _task_list(text: str | None, flag: str) -> list[str]:

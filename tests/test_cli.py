@@ -218,6 +218,8 @@ def test_search_config_is_a_search_config_yaml(capsys, tmp_path):
     assert "5 evaluations (3 resumed" in capsys.readouterr().out
     cfg.write_text("task: cifar10\nout: x\npopulaton: 3\n")
     _error(capsys, ["search", "--config", str(cfg)], "unknown key 'populaton' for `surrogate-nas search`")
+    cfg.write_text("task: cifar10\nout: x\noptions: [1]\n")
+    _error(capsys, ["search", "--config", str(cfg)], "'options' must be a mapping of key: value, got [1]")
 
 
 def test_pretrain_config_sections_and_pretrain_yaml_roundtrip(capsys, ckpt_dir, tmp_path):
