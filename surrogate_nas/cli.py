@@ -192,6 +192,7 @@ def _cmd_predict(args) -> int:
     ckpt = load_checkpoint(args.model)
     space = ckpt.space
     archs_in = _parse_archs(space, support[args.arch_column].tolist(), f"support file {args.support}", "data row")
+    _refuse_repeats(space, archs_in, f"support file {args.support}")
     archs = space.enumerate() if args.all else _read_arch_list(space, args.archs)
     pred = adapt(ckpt, (archs_in, values), task=args.task, inner_steps=steps, n_members=args.members, seed=args.seed)
     if args.members > 0:
@@ -383,6 +384,8 @@ def _parse_archs(space, texts: list, where: str, unit: str, numbers: list[int] |
     out = []
     for i, t in enumerate(texts):
         n = numbers[i] if numbers else i + 1
+        if t is None or (isinstance(t, float) and t != t):
+            raise SurrogateNASError(f"{where}, {unit} {n}: empty architecture cell")
         if not isinstance(t, str):
             raise SurrogateNASError(f"{where}, {unit} {n}: {t!r} is not an architecture string")
         try:
@@ -390,6 +393,18 @@ def _parse_archs(space, texts: list, where: str, unit: str, numbers: list[int] |
         except SurrogateNASError as e:
             raise SurrogateNASError(f"{where}, {unit} {n}: {e}") from None
     return out
+
+
+def _refuse_repeats(space, archs: list, where: str) -> None:
+    """One measurement per architecture: isomorphic cells (one canonical key) count as the same."""
+    seen: dict[str, int] = {}
+    for i, a in enumerate(archs):
+        j = seen.setdefault(space.canonical(a), i)
+        if j != i:
+            same = (f"architecture {space.format(a)!r} appears twice" if archs[j] == a else
+                    f"architectures {space.format(archs[j])!r} and {space.format(a)!r} are the same cell "
+                    f"(canonical key {space.canonical(a)!r})")
+            raise SurrogateNASError(f"{where}: data rows {j + 1} and {i + 1}: {same}; average repeated measurements first")
 
 
 def _read_arch_list(space, path: str) -> list:

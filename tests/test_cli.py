@@ -343,6 +343,13 @@ def test_predict_bad_inputs_are_one_line(capsys, ckpt_dir, support, tmp_path):
     df.to_csv(fast, index=False)
     _error(capsys, base + ["--support", str(fast), "--out", str(tmp_path / "p.csv")],
            "column 'value', data row 3: 'fast' is not a number")
+    twins = tmp_path / "twins.csv"
+    pd.DataFrame({"arch": [NB2, NB, TWIN], "value": [1.0, 2.0, 3.0]}).to_csv(twins, index=False)
+    _error(capsys, base + ["--support", str(twins), "--out", str(tmp_path / "p.csv")],
+           "data rows 2 and 3: architectures")
+    blank = tmp_path / "blank.csv"
+    blank.write_text(f"arch,value\n{NB},1\n,2\n")
+    _error(capsys, base + ["--support", str(blank), "--out", str(tmp_path / "p.csv")], "data row 2: empty architecture cell")
     binary = tmp_path / "archs.bin"
     binary.write_bytes(bytes(range(256)))
     _error(capsys, ["predict", "--model", str(ckpt_dir), "--support", str(s), "--archs", str(binary), "--out",
