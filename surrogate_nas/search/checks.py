@@ -10,19 +10,14 @@ from ..benchmarks import check_isolation
 from .base import SearchError
 
 
-def checkpoint_tasks(checkpoint) -> list[str]:
-    """Every task whose values a checkpoint read: meta-training, meta-validation and source-feature tasks."""
-    tasks = [*checkpoint.info.get("train_tasks", []), *checkpoint.info.get("val_tasks", []),
-             *checkpoint.sources.get("tasks", [])]
-    return list(dict.fromkeys(map(str, tasks)))
-
-
-def check_model(checkpoint, space: str, task: str | None, where: str = "search") -> None:
+def check_model(checkpoint, space: str, task: str | None, where: str = "search with this model") -> None:
     """Refuse a checkpoint of another space, or one that read the search target's own values."""
     if checkpoint.space.name != space:
         raise SearchError(f"model is for space {checkpoint.space.name!r}, but the search is on space {space!r}")
     if task is not None:
-        check_isolation(task, checkpoint_tasks(checkpoint), where=f"{where}: model")
+        from ..meta.adapt import tasks_read
+
+        check_isolation(task, tasks_read(checkpoint), where=where)
 
 
 def check_source_tasks(table, tasks: Iterable[str], task: str | None, metric: str, where: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -103,6 +104,9 @@ class SearchConfig:
     def resolved(self) -> "SearchConfig":
         """Validate every field and fill the defaults (benchmark, metrics); raises SearchError."""
         c = SearchConfig(**{**self.to_dict(), "options": self.options, "train": self.train})
+        for name in ("out", "model", "data_root"):
+            if isinstance(getattr(c, name), os.PathLike):
+                setattr(c, name, os.fspath(getattr(c, name)))
         for name in ("space", "task", "strategy", "evaluator", "out", "predictor", "constraint_mode"):
             _check_type(name, getattr(c, name), str, "a string")
             if not getattr(c, name).strip():
