@@ -35,7 +35,7 @@ from surrogate_nas.meta.pretrain import pretrain
 from surrogate_nas.predictors.gnn import ModelConfig
 from surrogate_nas.search import SearchConfig, run_search
 from surrogate_nas.search.report import markdown_table
-from surrogate_nas.search.run import cached_benchmark
+from surrogate_nas.search.benchmark_tables import cached_benchmark
 
 #: Evaluation counts reported in the table (those within each run's budget), plus each run's last.
 REPORT_AT = (5, 10, 20, 50, 100, 200)
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
         ckpt = pretrain(table, train, "valid_perf",
                         model_config=ModelConfig(hidden=32, layers=2) if args.quick else ModelConfig(),
                         meta_config=MetaConfig(iterations=iters, val_every=15 if args.quick else 25, seed=args.seed),
-                        benchmark_name="nas-bench-graph", progress=True)
+                        benchmark_name="nas-bench-graph", progress=True, target=args.target)
         save_checkpoint(ckpt, model_dir)
     else:
         print(f"[1/4] using the checkpoint in {model_dir}", flush=True)
