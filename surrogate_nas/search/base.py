@@ -52,7 +52,7 @@ class Constraint:
     values: Callable[[Sequence[Architecture]], np.ndarray] | None = None
     mode: str = "filter"
     weight: float = 1.0
-    #: How messages name the constraint (default: ``metric<=limit (mode)``).
+    #: How messages name the constraint (default: ``constraint metric<=limit (mode)``).
     label: str | None = None
 
     def __post_init__(self):
@@ -92,7 +92,11 @@ class Constraint:
         return self.violation(archs) == 0.0
 
     def __str__(self) -> str:
-        return self.label or f"{self.metric}{self.op}{self.limit:g} ({self.mode})"
+        return f"{self.metric}{self.op}{self.limit:g} ({self.mode})"
+
+    def describe(self) -> str:
+        """The constraint as messages name it."""
+        return self.label or f"constraint {self}"
 
 
 # ---------------------------------------------------------------------- the whole space
@@ -216,8 +220,9 @@ class Searcher(abc.ABC):
             archs, _, _ = space_pool(self.space)
             n = int(c.feasible(archs).sum())
             if n == 0:
-                return f"no architecture of space {self.space.name!r} satisfies constraint {c}"
-            return f"{self.name}: all {n} architectures of space {self.space.name!r} allowed by {c} have been evaluated"
+                return f"no architecture of space {self.space.name!r} satisfies {c.describe()}"
+            return (f"{self.name}: all {n} architectures of space {self.space.name!r} allowed by {c.describe()} "
+                    "have been evaluated")
         return f"{self.name}: all {len(space_pool(self.space)[0])} architectures of space {self.space.name!r} " \
                "(one per canonical key) have been evaluated"
 

@@ -114,12 +114,12 @@ def _constraint_for(cfg: SearchConfig, table, space) -> Constraint | None:
     def recorded(archs):
         return np.where(np.isnan(table.vector(cfg.task, cfg.metric, archs, missing="nan")), np.nan, 0.0)
 
-    where = f"the architectures with {cfg.metric!r} records for task {cfg.task!r} in benchmark {cfg.benchmark!r}"
+    where = f"the records of benchmark {cfg.benchmark!r} ({cfg.metric!r} on task {cfg.task!r})"
     if user is None:
         return Constraint(cfg.metric, "<=", 0.0, recorded, label=where)
     values = user.values
     user.values = lambda archs: values(archs) + recorded(archs)
-    user.label = f"{cfg.constraint} among {where}"
+    user.label = f"constraint {cfg.constraint} on {where}"
     return user
 
 

@@ -244,3 +244,11 @@ def test_report_tables_survive_arch_strings(tmp_path):
     best = [line for line in text.splitlines() if line.startswith("**Best**")]
     assert best == [f"**Best**: `{r.best_arch}` (test_acc={r.best_value:.4g})"]
     assert np.isclose(r.best_value, r.trajectory["value"].max())
+
+
+def test_constraint_on_an_imported_table_keeps_to_its_records(tmp_path, imported):
+    name, names, score = imported
+    r = run_search(cfg(tmp_path, benchmark=name, task="mine", metric="score", strategy="random", options={},
+                       constraint="score>=90", budget=50))
+    assert r.evaluations == int((score >= 90).sum()) and (r.trajectory["value"] >= 90).all()
+    assert f"allowed by constraint score>=90 on the records of benchmark '{name}'" in r.note
