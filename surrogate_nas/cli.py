@@ -573,7 +573,8 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*a, **k)
 
     def error(self, message):
-        raise UsageError(f"{self.prog.removeprefix(PROG).strip() or PROG}: {message} (see `{self.prog} --help`)")
+        command = self.prog.removeprefix(PROG).strip()
+        raise UsageError(f"{command + ': ' if command else ''}{message} (see `{self.prog} --help`)")
 
 
 def _int_at_least(lo: int):

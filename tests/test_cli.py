@@ -404,6 +404,8 @@ def test_search_bad_options_are_one_line(capsys, tmp_path):
     _error(capsys, base + ["--option", "population=[1,"], "--option 'population=[1,': the value is not valid YAML")
     _error(capsys, base + ["--option", "population"], "--option expects key=value")
     _error(capsys, ["search", "--strategy", "random", "--out", str(tmp_path / "r")], "search: --task required")
+    _error(capsys, base + ["--members", "2"], "error: unrecognized arguments: --members 2 (see `surrogate-nas --help`)")
+    _error(capsys, [], "error: the following arguments are required: COMMAND")
     assert not (tmp_path / "r").exists()
 
 
