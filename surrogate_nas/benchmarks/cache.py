@@ -74,6 +74,9 @@ def verify(name: str, path: str | os.PathLike | None = None) -> Path:
     """Check a cached file against its sha256; raise naming the file and the fix."""
     rf = remote_file(name)
     p = Path(path) if path is not None else cached_path(name)
+    if p.is_dir():
+        raise DataError(f"{rf.name}: {p} is a directory, expected the {rf.name} file; remove it and run "
+                        f"`surrogate-nas data fetch {rf.name}`")
     if not p.is_file():
         raise DataError(f"{rf.name}: {p} does not exist; run `surrogate-nas data fetch {rf.name}` (or set {ENV_VAR})")
     got = sha256_of(p)

@@ -54,3 +54,9 @@ def test_corrupt_cached_file_is_replaced_on_fetch(data_dir):
     dest.write_text("garbage")
     cache.fetch("nb201", url=NB201_CSV.as_uri())
     cache.verify("nb201")
+
+
+def test_a_directory_in_place_of_the_cached_file_is_named(data_dir):
+    (data_dir / "nb201" / "nats_bench.csv").mkdir(parents=True)
+    with pytest.raises(DataError, match="nats_bench.csv is a directory, expected the nb201 file"):
+        cache.verify("nb201")
