@@ -9,10 +9,6 @@ from .checks import check_model, check_source_tasks
 from .config import PREDICTOR_STRATEGIES
 from .predictor_factory import needs_checkpoint, predictor_factory, source_scores
 
-#: Options make_searcher consumes itself (the rest go to the strategy's constructor).
-_OWN_OPTIONS = ("source_tasks", "cv_until", "scratch_steps", "targets", "predictor_options")
-
-
 def other_tasks(table, task: str | None, metric: str) -> list[str]:
     """Every task of ``table`` with ``metric`` except ``task``."""
     return [t for t in table.tasks if t != task and metric in table.metrics(t)]
