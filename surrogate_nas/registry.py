@@ -30,13 +30,15 @@ class Registry(Generic[T]):
     def __contains__(self, name: object) -> bool:
         return name in self._factories
 
+    def factory(self, name: str) -> Callable[..., T]:
+        """The factory registered as ``name`` (e.g. to inspect which keyword arguments it takes)."""
+        if not isinstance(name, str) or name not in self._factories:
+            from .errors import SurrogateNASError
+
+            raise SurrogateNASError(f"unknown {self.kind} {name!r}; choose one of {', '.join(self.names())}")
+        return self._factories[name]
+
     def get(self, name_or_instance, **kwargs) -> T:
         if self.instance_type is not None and isinstance(name_or_instance, self.instance_type):
             return name_or_instance
-        if not isinstance(name_or_instance, str) or name_or_instance not in self._factories:
-            from .errors import SurrogateNASError
-
-            raise SurrogateNASError(
-                f"unknown {self.kind} {name_or_instance!r}; choose one of {', '.join(self.names())}"
-            )
-        return self._factories[name_or_instance](**kwargs)
+        return self.factory(name_or_instance)(**kwargs)

@@ -32,7 +32,7 @@ def predictor_names() -> list[str]:
 def _params(name: str) -> set[str]:
     """The keyword arguments the registered factory ``name`` names (its ``**options`` are its own)."""
     _load_registry()
-    ps = inspect.signature(PREDICTORS._factories[name]).parameters.values()
+    ps = inspect.signature(PREDICTORS.factory(name)).parameters.values()
     return {p.name for p in ps if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
