@@ -236,7 +236,9 @@ def _cmd_search(args) -> int:
     torch.set_num_threads(args.threads)
     res = run_search(cfg)
     print(f"{res.evaluations} evaluations ({res.replayed} resumed from the journal) in {res.seconds:.1f}s")
-    print(f"best: {res.best_arch}  value {res.best_value:.4f}  test {res.best_test:.4f}")
+    same = res.config.test_metric == res.config.metric
+    print(f"best: {res.best_arch}  {res.config.metric} {res.best_value:.4f}"
+          + ("" if same else f"  {res.config.test_metric} {res.best_test:.4f}"))
     if getattr(res, "note", None):
         print(res.note)
     if res.scored_per_second:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 import numpy as np
-from scipy import stats
 
 from ..errors import SurrogateNASError
 
@@ -86,6 +85,8 @@ def check_isolation(
         if np.max(np.abs(slope * src[ok] + intercept - values[ok])) <= _copy_tolerance(values[ok]):
             why = f"are an exact copy of the records of source task {task!r} (affine fit over {n} architectures)"
         elif n >= SAME_RANK_MIN_ARCHS:
+            from scipy import stats  # lazy: keeps every CLI start free of scipy.stats
+
             rho = stats.spearmanr(values[ok], src[ok]).statistic
             if np.isfinite(rho) and abs(rho) >= SAME_TASK_SPEARMAN:
                 why = f"rank its {n} architectures like the records of source task {task!r} (Spearman {rho:.4f})"
