@@ -419,7 +419,7 @@ def test_search_test_metric_is_reported(capsys, data_dir, tmp_path):
     assert main(["search", "--space", "nb201", "--benchmark", "two", "--task", "dev", "--metric", "acc",
                  "--test-metric", "acc_test", "--strategy", "random", "--budget", "2", "--no-progress",
                  "--out", str(tmp_path / "r")]) == 0
-    assert "value 2.0000  test 20.0000" in capsys.readouterr().out
+    assert "acc 2.0000  acc_test 20.0000" in capsys.readouterr().out
 
 
 def test_search_with_train_evaluator_imports_training_first(tmp_path):
