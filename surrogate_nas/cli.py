@@ -126,7 +126,7 @@ PRETRAIN_MODEL = {"conv": "conv", "hidden": "hidden", "layers": "layers", "use_s
 PRETRAIN_META = {"algorithm": "algorithm", "first_order": "first_order", "meta_sgd": "meta_sgd",
                  "inner_steps": "inner_steps", "inner_lr": "inner_lr", "outer_lr": "outer_lr",
                  "iterations": "iterations", "meta_batch": "meta_batch", "seed": "seed", "device": "device"}
-PRETRAIN_TOP = ("benchmark", "train_tasks", "val_tasks", "metric", "lower_is_better", "out", "threads", "progress")
+PRETRAIN_TOP = ("benchmark", "target", "train_tasks", "val_tasks", "metric", "lower_is_better", "out", "threads", "progress")
 
 
 def _cmd_pretrain(args) -> int:
@@ -152,12 +152,14 @@ def _cmd_pretrain(args) -> int:
     metric = args.metric or DEFAULT_METRIC.get(args.benchmark)
     if metric is None:
         raise SurrogateNASError(f"--metric is required for benchmark {args.benchmark!r}; metrics: {', '.join(table.metrics())}")
-    tasks = train_tasks or [t for t in table.tasks if t not in val_tasks]
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    ckpt = pretrain(table, tasks, metric, model_cfg, meta_cfg, val_tasks=val_tasks, benchmark_name=args.benchmark,
-                    higher_is_better=not args.lower_is_better, progress=args.progress)
-    record = {"benchmark": args.benchmark, "metric": metric, "train_tasks": tasks, "val_tasks": val_tasks,
+    ckpt = pretrain(table, train_tasks or None, metric, model_cfg, meta_cfg, val_tasks=val_tasks,
+                    benchmark_name=args.benchmark, higher_is_better=not args.lower_is_better, progress=args.progress,
+                    target=args.target)
+    tasks = list(ckpt.info["train_tasks"])
+    record = {"benchmark": args.benchmark, "target": args.target, "metric": metric, "train_tasks": tasks,
+              "val_tasks": val_tasks,
               "lower_is_better": args.lower_is_better, "model": model_cfg.to_dict(), "meta": meta_cfg.to_dict()}
     record = json.loads(json.dumps(record))  # tuples -> lists: the file is valid input for --config
     save_checkpoint(ckpt, out, extra={"pretrain.yaml": yaml.safe_dump(record, sort_keys=False)})
@@ -655,12 +657,15 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("pretrain", help="meta-train a GNN predictor across the tasks of a benchmark",
                        description="Meta-train a GNN predictor across the tasks of a benchmark and write a "
                                    "checkpoint directory (model.pt + config.json + pretrain.yaml, written as one).")
-    _config_option(r, "top-level keys benchmark, metric, train_tasks, val_tasks, lower_is_better, out, threads, "
+    _config_option(r, "top-level keys benchmark, target, metric, train_tasks, val_tasks, lower_is_better, out, threads, "
                       "progress; sections model: (ModelConfig) and meta: (MetaConfig); a checkpoint's "
                       "pretrain.yaml is such a file")
     r.add_argument("--benchmark", default="nb201", help="benchmark whose tasks are the meta-training tasks")
-    r.add_argument("--train-tasks", help="comma-separated training tasks (default: every task not in --val-tasks); "
-                                         "a target task you will predict must not be among them")
+    r.add_argument("--target", help="the task this checkpoint will predict: left out of the default training tasks, "
+                                    "refused among --train-tasks/--val-tasks, and recorded so that `predict --task` "
+                                    "and `search` know it")
+    r.add_argument("--train-tasks", help="comma-separated training tasks (default: every task not in --val-tasks "
+                                         "and not --target); a target task you will predict must not be among them")
     r.add_argument("--val-tasks", help="comma-separated held-out tasks for early stopping "
                                        "(default: held-out architectures of the training tasks)")
     r.add_argument("--metric", help="target metric (default: test_acc for nb201, valid_perf for nas-bench-graph)")

@@ -446,3 +446,20 @@ def test_cli_import_is_lazy():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "['surrogate_nas', 'surrogate_nas.cli', 'surrogate_nas.errors']"
+
+
+def test_pretrain_target_is_left_out_recorded_and_refused_among_training_tasks(capsys, tmp_path):
+    import yaml
+
+    out, cfg = tmp_path / "ck", tmp_path / "p.yaml"
+    cfg.write_text(yaml.safe_dump({"meta": {"iterations": 2}}))
+    assert main(["pretrain", "--benchmark", "nas-bench-graph", "--target", "cora", "--out", str(out),
+                 "--no-progress", "--config", str(cfg)]) == 0
+    record = yaml.safe_load((out / "pretrain.yaml").read_text())
+    assert record["target"] == "cora" and "cora" not in record["train_tasks"] and len(record["train_tasks"]) == 7
+    capsys.readouterr()
+    assert main(["pretrain", "--benchmark", "nas-bench-graph", "--target", "cora", "--train-tasks", "cs,cora",
+                 "--out", str(tmp_path / "ck2"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "target task 'cora' is also a source/training task" in err[0]
+    assert not (tmp_path / "ck2").exists()
