@@ -662,8 +662,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "pretrain.yaml is such a file")
     r.add_argument("--benchmark", default="nb201", help="benchmark whose tasks are the meta-training tasks")
     r.add_argument("--target", help="the task this checkpoint will predict: left out of the default training tasks, "
-                                    "refused among --train-tasks/--val-tasks, and recorded so that `predict --task` "
-                                    "and `search` know it")
+                                    "refused among --train-tasks/--val-tasks, and recorded in the checkpoint")
     r.add_argument("--train-tasks", help="comma-separated training tasks (default: every task not in --val-tasks "
                                          "and not --target); a target task you will predict must not be among them")
     r.add_argument("--val-tasks", help="comma-separated held-out tasks for early stopping "
