@@ -218,7 +218,7 @@ class MetaGNNPredictor:
 
     # ------------------------------------------------------------------ predict
     def _forward(self, params, inputs, corr) -> np.ndarray:
-        with torch.no_grad():
+        with torch.inference_mode():
             return functional_forward(self.ckpt_.model, params, inputs, corr).cpu().numpy().astype(float)
 
     #: Architectures per forward batch in ``predict`` (bounds memory on large spaces).

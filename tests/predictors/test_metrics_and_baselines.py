@@ -88,3 +88,16 @@ def test_baselines_refuse_bad_input(nb201_table, split):
         TreePredictor(sp).fit(sa[:3], [1.0, np.nan, 2.0])
     with pytest.raises(DataError, match="source task"):
         SourceTransferPredictor(sp, SourceValues(None, ())).fit(sa, sy)
+
+
+def test_support_correlations_are_spearman_with_ties_and_missing_values():
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    src = rng.normal(size=(30, 4))
+    src[rng.random((30, 4)) < 0.2] = np.nan
+    src[:, 2] = np.round(src[:, 2])  # ties
+    src[:, 3] = 1.0  # constant: undefined -> 0
+    y = np.round(rng.normal(size=30), 1)
+    expected = [stats.spearmanr(src[~np.isnan(src[:, j]), j], y[~np.isnan(src[:, j])]).statistic for j in range(3)]
+    np.testing.assert_allclose(support_correlations(src, y), expected + [0.0], rtol=1e-6)

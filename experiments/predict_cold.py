@@ -1,0 +1,126 @@
+"""Cold `surrogate-nas predict --all` on NB-201 with default options: wall time of the real command.
+
+Builds a checkpoint with the default model (a few meta-training iterations: prediction cost depends
+on the model's size, not on how long it trained), writes a K=20 ImageNet16-120 support file, then
+runs ``surrogate-nas predict --model M --support S --all --out P`` as a fresh process ``--repeats``
+times and prints the median wall time, plus one in-process breakdown (imports, checkpoint, adapt,
+predict with the bootstrap std, CSV).
+
+    python experiments/predict_cold.py [--repeats 3] [--goal 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BREAKDOWN = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import numpy as np, pandas as pd
+from surrogate_nas.meta.adapt import adapt
+from surrogate_nas.meta.checkpoint import load_checkpoint
+t1 = time.perf_counter()
+ckpt = load_checkpoint(sys.argv[1])
+sup = pd.read_csv(sys.argv[2])
+t2 = time.perf_counter()
+pred = adapt(ckpt, (sup["arch"].tolist(), sup["value"].to_numpy()))
+t3 = time.perf_counter()
+archs = ckpt.space.enumerate()
+t4 = time.perf_counter()
+mean, std = pred.predict(archs, return_std=True)
+t5 = time.perf_counter()
+out = pd.DataFrame({"arch": [ckpt.space.format(a) for a in archs], "key": [ckpt.space.canonical(a) for a in archs],
+                    "predicted": mean, "std": std}).sort_values("predicted", ascending=False).to_csv(index=False)
+t6 = time.perf_counter()
+print(json.dumps({"imports": t1 - t0, "load checkpoint + support": t2 - t1, "adapt (K=20)": t3 - t2,
+                  "enumerate space": t4 - t3, "predict all + std (5 members)": t5 - t4, "format + CSV": t6 - t5}))
+"""
+
+
+def build(workdir: Path) -> tuple[Path, Path]:
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from surrogate_nas.benchmarks import load_benchmark
+    from surrogate_nas.meta.checkpoint import save_checkpoint
+    from surrogate_nas.meta.maml import MetaConfig
+    from surrogate_nas.meta.pretrain import pretrain
+
+    torch.set_num_threads(1)  # building the checkpoint is not what is measured
+    table = load_benchmark("nb201")
+    ckpt = pretrain(table, ["cifar10", "cifar100"], "test_acc", meta_config=MetaConfig(iterations=5, val_every=5),
+                    benchmark_name="nb201", progress=False, target="ImageNet16-120")
+    model = save_checkpoint(ckpt, workdir / "model")
+    sp = table.space
+    pool = table.archs("ImageNet16-120", "test_acc")
+    archs, keys = [], set()
+    for a in (pool[i] for i in np.random.default_rng(0).permutation(len(pool))):
+        if sp.canonical(a) not in keys and len(archs) < 20:
+            keys.add(sp.canonical(a))
+            archs.append(a)
+    support = workdir / "measured.csv"
+    pd.DataFrame({"arch": [sp.format(a) for a in archs],
+                  "value": table.vector("ImageNet16-120", "test_acc", archs)}).to_csv(support, index=False)
+    return model, support
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--goal", type=float, default=5.0, help="seconds; exit status 1 when the median is above it")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="OMP_NUM_THREADS for the measured processes (0: leave the environment as it is)")
+    ap.add_argument("--keep", help="build the checkpoint and support here and keep them (default: a temp dir)")
+    args = ap.parse_args(argv)
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+    exe = shutil.which("surrogate-nas") or str(Path(sys.executable).with_name("surrogate-nas"))
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="predict_cold_"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        if (work / "model" / "model.pt").is_file() and (work / "measured.csv").is_file():
+            model, support = work / "model", work / "measured.csv"
+        else:
+            model, support = build(work)
+        cmd = [exe, "predict", "--model", str(model), "--support", str(support), "--all", "--out", str(work / "p.csv")]
+        print("command:", " ".join(cmd[:1] + ["predict", "--model", "M", "--support", "S", "--all", "--out", "P"]))
+        times = []
+        for i in range(args.repeats):
+            t = time.perf_counter()
+            r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            times.append(time.perf_counter() - t)
+            if r.returncode != 0:
+                print(r.stdout, r.stderr, file=sys.stderr)
+                return 2
+            print(f"  run {i + 1}: {times[-1]:.2f} s", flush=True)
+        rows = sum(1 for _ in open(work / "p.csv")) - 1
+        median = statistics.median(times)
+        print(f"cold `predict --all` ({rows} archs, default options): median of {args.repeats} = {median:.2f} s "
+              f"(goal <= {args.goal:g} s)")
+        r = subprocess.run([sys.executable, "-c", BREAKDOWN, str(model), str(support)], capture_output=True, text=True,
+                           env=env)
+        if r.returncode == 0:
+            print("breakdown (one fresh process, library calls):")
+            for k, v in json.loads(r.stdout.strip().splitlines()[-1]).items():
+                print(f"  {k:32s} {v:6.2f} s")
+        else:
+            print(r.stderr, file=sys.stderr)
+        return 0 if median <= args.goal else 1
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
