@@ -31,15 +31,19 @@ def main(argv=None) -> None:
     table = load_benchmark("nb201")
     t0 = time.perf_counter()
     ckpt = pretrain(table, ["cifar10", "cifar100"], "test_acc", meta_config=MetaConfig(iterations=args.iterations),
-                    benchmark_name="nb201", progress=False)
+                    benchmark_name="nb201", progress=False, target="ImageNet16-120")
     meta_s = time.perf_counter() - t0
     archs = table.space.enumerate()
     y = table.vector("ImageNet16-120", "test_acc", archs)
-    idx = np.random.default_rng(0).choice(len(archs), 20, replace=False)
+    idx, keys = [], set()  # 20 distinct architectures (isomorphic cells are one)
+    for i in np.random.default_rng(0).permutation(len(archs)):
+        if len(idx) < 20 and table.space.canonical(archs[i]) not in keys:
+            keys.add(table.space.canonical(archs[i]))
+            idx.append(i)
     adapt_s, predict_s, std_s = [], [], []
     for _ in range(args.repeats):
         t = time.perf_counter()
-        pred = adapt(ckpt, ([archs[i] for i in idx], y[idx]))
+        pred = adapt(ckpt, ([archs[i] for i in idx], y[idx]), task="ImageNet16-120")
         adapt_s.append(time.perf_counter() - t)
         pred.predict(archs[:10])  # warm: caches of graph specs and source ranks exist
         t = time.perf_counter()

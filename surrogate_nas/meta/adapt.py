@@ -18,7 +18,7 @@ from ..predictors.gnn import functional_forward, graph_inputs
 from ..predictors.support import normalise, validate_support
 from ..spaces import Architecture, get_space
 from .checkpoint import Checkpoint, load_checkpoint
-from .inner import deployment_steps, inner_loop
+from .inner import MAX_INNER_STEPS, deployment_steps, inner_loop
 
 __all__ = ["MetaGNNPredictor", "STEP_CHOICES", "adapt", "validate_support"]
 
@@ -92,8 +92,6 @@ class MetaGNNPredictor:
                  inner_steps: int | str | None = None, inner_lr: float | None = None, n_members: int = 5,
                  seed: int = 0, device: str = "cpu", targets: str = "support", task: str | None = None,
                  space=None, progress: bool = False):
-        from .maml import MAX_INNER_STEPS
-
         if targets not in TARGETS:
             raise DataError(f"targets must be 'support' or 'anchored', got {targets!r}")
         if inner_steps not in (None, "cv") and (isinstance(inner_steps, bool) or not isinstance(inner_steps, numbers.Integral)

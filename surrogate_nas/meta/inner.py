@@ -15,6 +15,9 @@ from ..predictors.gnn import GraphRegressor, functional_forward, regression_rank
 
 #: grad modes of :func:`inner_loop`
 GRAD_MODES = ("none", "first", "second")
+#: Upper bound of inner-step counts (``inner_steps``, ``reptile_steps``, adapt's ``inner_steps``): every step
+#: is a full forward/backward pass on the support set.
+MAX_INNER_STEPS = 1000
 
 
 def deployment_steps(meta: dict) -> int:

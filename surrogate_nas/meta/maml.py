@@ -21,12 +21,10 @@ from ..errors import SurrogateNASError
 from ..predictors.gnn import GraphRegressor, regression_rank_loss
 from ..predictors.gnn import functional_forward as forward
 from ..predictors.metrics import kendall_tau
-from .inner import deployment_steps, inner_loop
+from .inner import MAX_INNER_STEPS, deployment_steps, inner_loop
 from .tasks import Episode, EpisodeSampler, Task
 
 ALGORITHMS = ("maml", "reptile", "multitask")
-#: Upper bound of ``inner_steps``/``reptile_steps``: every step is a full forward/backward on the support.
-MAX_INNER_STEPS = 1000
 
 __all__ = ["ALGORITHMS", "MAX_INNER_STEPS", "MetaConfig", "MetaLearner", "forward", "inner_adapt",
            "regression_rank_loss", "shared_holdout"]
