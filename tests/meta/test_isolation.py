@@ -95,3 +95,25 @@ def test_meta_validation_holds_out_one_set_of_architectures_for_all_tasks(nb201_
     assert abs(len(held[0]) - 0.2 * n_keys) <= 1
     for t, tp, vp in zip(tasks, train_pools, val_pools):
         assert len(tp) + len(vp) == len(t.archs)
+
+
+def _tiny_table(n: int):
+    from surrogate_nas.benchmarks import BenchmarkTable
+    from surrogate_nas.spaces import get_space
+
+    from .conftest import distinct_sample
+
+    sp = get_space("nb201")
+    archs = distinct_sample(sp, sp.enumerate()[:500], n)
+    rng = np.random.default_rng(0)
+    return BenchmarkTable.from_records(sp, [{"arch": sp.format(a), "task": t, "metric": "acc", "value": float(rng.normal())}
+                                            for t in ("a", "b") for a in archs], f"tiny{n}")
+
+
+def test_small_tables_get_a_shared_holdout_or_one_clear_error():
+    from surrogate_nas.errors import DataError
+
+    ckpt = pretrain(_tiny_table(10), ["a", "b"], "acc", **{**TINY, "benchmark_name": None})
+    assert np.isfinite(ckpt.info["best_val_tau"])
+    with pytest.raises(DataError, match="task 'a': 5 architectures are too few to hold some out .* give validation tasks"):
+        pretrain(_tiny_table(5), ["a", "b"], "acc", **{**TINY, "benchmark_name": None})
