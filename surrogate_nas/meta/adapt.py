@@ -252,16 +252,19 @@ class MetaGNNPredictor:
         return (out - self.z_shift_) / self.z_scale_ * self.y_std_ + self.y_mean_
 
     def _bootstrap(self) -> list[tuple[dict, torch.Tensor]]:
-        """``n_members`` adaptations, each on a bootstrap resample of the support (with its own source correlations)."""
-        from sklearn.utils import resample
+        """``n_members`` adaptations, each on a bootstrap resample of the support (with its own source correlations).
+
+        Resamples are drawn with a seeded ``numpy.random.Generator`` (``choice`` with replacement, as
+        ``sklearn.utils.resample`` does): importing scikit-learn would add ~1.3 s to every cold ``predict``.
+        """
         from tqdm.auto import tqdm
 
         archs, z, src = self.support_
-        state = np.random.RandomState(self.seed + 1)
+        rng = np.random.default_rng(self.seed + 1)
         members = []
         for _ in tqdm(range(self.n_members), desc="bootstrap members", disable=not self.progress, leave=False, delay=2):
             for _ in range(20):
-                idx = resample(np.arange(len(archs)), random_state=state)
+                idx = rng.choice(len(archs), size=len(archs), replace=True)
                 if np.ptp(z[idx]) > 0:
                     corr = self._corr(src[idx], z[idx])
                     inputs = graph_inputs(self.space_, [archs[i] for i in idx], src[idx], self.device)
