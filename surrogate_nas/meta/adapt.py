@@ -79,6 +79,9 @@ class MetaGNNPredictor:
     (out-of-fold Spearman; the source correlations of each fold come from its training part only),
     so a poorly matching task is adapted less.
 
+    ``progress``: a progress bar (stderr) over the cross-validation folds and the bootstrap members
+    when they take more than 2 s; ``None`` (default) shows it only on a terminal.
+
     ``targets``: how the support values are put on the network's scale before adaptation.
     ``"support"`` (meta-training's convention) z-scores them over the support set, which assumes
     a support drawn at random from the task. ``"anchored"`` is for *selected* supports, such as
@@ -91,7 +94,7 @@ class MetaGNNPredictor:
     def __init__(self, checkpoint: Checkpoint | str | os.PathLike, sources: SourceValues | None = None,
                  inner_steps: int | str | None = None, inner_lr: float | None = None, n_members: int = 5,
                  seed: int = 0, device: str = "cpu", targets: str = "support", task: str | None = None,
-                 space=None, progress: bool = False):
+                 space=None, progress: bool | None = None):
         if targets not in TARGETS:
             raise DataError(f"targets must be 'support' or 'anchored', got {targets!r}")
         if inner_steps not in (None, "cv") and (isinstance(inner_steps, bool) or not isinstance(inner_steps, numbers.Integral)
@@ -194,7 +197,11 @@ class MetaGNNPredictor:
 
         n = len(archs)
         preds = np.zeros((len(STEP_CHOICES), n))
-        folds = KFold(n_splits=min(5, n // 2), shuffle=True, random_state=self.seed).split(np.arange(n))
+        from tqdm.auto import tqdm
+
+        kfold = KFold(n_splits=min(5, n // 2), shuffle=True, random_state=self.seed)
+        folds = tqdm(kfold.split(np.arange(n)), total=kfold.get_n_splits(), desc="inner steps by CV",
+                     disable=self._quiet(), leave=False, delay=2)
         for train, held in folds:
             zt = z[train]
             if np.ptp(zt) == 0:
@@ -248,6 +255,10 @@ class MetaGNNPredictor:
             return mean
         return mean, (out[1:].std(0) if len(out) > 1 else np.zeros_like(mean))
 
+    def _quiet(self) -> bool | None:
+        """tqdm's ``disable``: None = only on a terminal."""
+        return None if self.progress is None else not self.progress
+
     def _to_y(self, out: np.ndarray) -> np.ndarray:
         return (out - self.z_shift_) / self.z_scale_ * self.y_std_ + self.y_mean_
 
@@ -262,7 +273,8 @@ class MetaGNNPredictor:
         archs, z, src = self.support_
         rng = np.random.default_rng(self.seed + 1)
         members = []
-        for _ in tqdm(range(self.n_members), desc="bootstrap members", disable=not self.progress, leave=False, delay=2):
+        for _ in tqdm(range(self.n_members), desc="bootstrap members", disable=self._quiet(), leave=False,
+                      delay=2):
             for _ in range(20):
                 idx = rng.choice(len(archs), size=len(archs), replace=True)
                 if np.ptp(z[idx]) > 0:

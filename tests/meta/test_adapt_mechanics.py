@@ -156,3 +156,21 @@ def test_non_finite_weights_or_predictions_are_refused(tiny_ckpt, sup):
             p.mul_(1e30)  # finite weights whose outputs overflow
     with pytest.raises(DataError, match="predicts a non-finite value"):
         adapt(huge, sup, n_members=0).predict(sup[0])
+
+
+def test_progress_bars_over_folds_and_members(tiny_ckpt, sup, monkeypatch):
+    import tqdm.auto
+
+    seen = []
+    real = tqdm.auto.tqdm
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs["desc"], kwargs["disable"], kwargs["delay"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", spy)
+    adapt(tiny_ckpt, sup, inner_steps="cv", n_members=2).predict(sup[0], return_std=True)
+    adapt(tiny_ckpt, sup, inner_steps="cv", n_members=2, progress=False).predict(sup[0], return_std=True)
+    # default: on a terminal only (tqdm's disable=None), and only once a loop has run 2 s
+    assert seen == [("inner steps by CV", None, 2), ("bootstrap members", None, 2),
+                    ("inner steps by CV", True, 2), ("bootstrap members", True, 2)]
