@@ -194,11 +194,10 @@ class MetaGNNPredictor:
     def _select_steps(self, archs, z, src) -> int:
         from scipy import stats
         from sklearn.model_selection import KFold
+        from tqdm.auto import tqdm
 
         n = len(archs)
         preds = np.zeros((len(STEP_CHOICES), n))
-        from tqdm.auto import tqdm
-
         kfold = KFold(n_splits=min(5, n // 2), shuffle=True, random_state=self.seed)
         folds = tqdm(kfold.split(np.arange(n)), total=kfold.get_n_splits(), desc="inner steps by CV",
                      disable=self._quiet(), leave=False, delay=2)
