@@ -47,3 +47,20 @@ def data_dir(tmp_path, monkeypatch):
     d = tmp_path / "data"
     monkeypatch.setenv("SURROGATE_NAS_DATA", str(d))
     return d
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path):
+    """A directory this process cannot create files in (mode bits do not stop root: then /sys)."""
+    import tempfile
+
+    d = tmp_path / "read-only"
+    d.mkdir()
+    d.chmod(0o555)
+    for cand in (d, Path("/sys")):
+        try:
+            with tempfile.TemporaryFile(dir=cand):
+                pass
+        except OSError:
+            return cand
+    pytest.fail("no unwritable directory available to test with")

@@ -265,7 +265,7 @@ def test_pretrain_bad_options_are_one_line_before_any_work(capsys, tmp_path, arg
     assert not (tmp_path / "m").exists()
 
 
-def test_pretrain_checks_out_before_training(capsys, tmp_path, monkeypatch):
+def test_pretrain_checks_out_before_training(capsys, tmp_path, monkeypatch, unwritable_dir):
     import surrogate_nas.meta.pretrain as pre
 
     monkeypatch.setattr(pre, "pretrain", lambda *a, **k: pytest.fail("trained before checking --out"))
@@ -274,7 +274,7 @@ def test_pretrain_checks_out_before_training(capsys, tmp_path, monkeypatch):
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("x")
     _error(capsys, ["pretrain", "--out", str(tmp_path / "other")], "non-empty directory that is not a checkpoint")
-    ro = _unwritable(tmp_path)
+    ro = unwritable_dir
     _error(capsys, ["pretrain", "--out", str(ro / "m")], "cannot write in")
 
 
@@ -318,23 +318,9 @@ def test_predict_refuses_a_source_task_named_or_copied(capsys, ckpt_dir, support
     assert not (tmp_path / "p.csv").exists()
 
 
-def _unwritable(tmp_path):
-    import tempfile
-    from pathlib import Path
-
-    d = tmp_path / "ro"
-    d.mkdir()
-    d.chmod(0o555)
-    for cand in (d, Path("/sys")):  # chmod does not stop root
-        try:
-            with tempfile.TemporaryFile(dir=cand):
-                pass
-        except OSError:
-            return cand
-    pytest.fail("no unwritable directory to test with")
 
 
-def test_predict_bad_inputs_are_one_line(capsys, ckpt_dir, support, tmp_path):
+def test_predict_bad_inputs_are_one_line(capsys, ckpt_dir, support, tmp_path, unwritable_dir):
     s = support / "s.csv"
     base = ["predict", "--model", str(ckpt_dir), "--all"]
     fast = tmp_path / "fast.csv"
@@ -359,7 +345,7 @@ def test_predict_bad_inputs_are_one_line(capsys, ckpt_dir, support, tmp_path):
     _error(capsys, ["predict", "--model", str(ckpt_dir), "--support", str(s), "--archs", str(bad_list), "--out",
                     str(tmp_path / "p.csv")], "bad.txt, line 3: nb201")
     _error(capsys, base + ["--support", str(s), "--out", str(tmp_path)], "is a directory; give a file name")
-    _error(capsys, base + ["--support", str(s), "--out", str(_unwritable(tmp_path) / "p.csv")], "cannot write in")
+    _error(capsys, base + ["--support", str(s), "--out", str(unwritable_dir / "p.csv")], "cannot write in")
     _error(capsys, base + ["--support", str(tmp_path), "--out", str(tmp_path / "p.csv")], "is a directory, not a table file")
     _error(capsys, base + ["--support", str(s), "--out", str(tmp_path / "p.csv"), "--members", "-2"],
            "argument --members: expected an integer >= 0")

@@ -1,6 +1,5 @@
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -70,21 +69,9 @@ def test_atomic_dir_onto_a_file_is_refused_without_damage(tmp_path):
     assert f.read_text() == "keep" and sorted(p.name for p in tmp_path.iterdir()) == ["f"]
 
 
-def _unwritable(tmp_path: Path) -> Path:
-    """A directory this process cannot create files in (chmod does not stop root: then /sys)."""
-    d = tmp_path / "ro"
-    d.mkdir()
-    d.chmod(0o555)
-    for cand in (d, Path("/sys")):
-        try:
-            with tempfile.TemporaryFile(dir=cand):
-                pass
-        except OSError:
-            return cand
-    pytest.fail("no unwritable directory available to test with")
 
 
-def test_check_writable_names_the_problem(tmp_path):
+def test_check_writable_names_the_problem(tmp_path, unwritable_dir):
     (tmp_path / "file").write_text("x")
     assert check_writable(tmp_path / "new" / "deeper" / "out.csv") == tmp_path / "new" / "deeper" / "out.csv"
     with pytest.raises(SurrogateNASError, match="is a directory; give a file name"):
@@ -93,6 +80,6 @@ def test_check_writable_names_the_problem(tmp_path):
         check_writable(tmp_path / "file", "--out", directory=True)
     with pytest.raises(SurrogateNASError, match="is a file, not a directory"):
         check_writable(tmp_path / "file" / "out.csv", "--out")
-    ro = _unwritable(tmp_path)
+    ro = unwritable_dir
     with pytest.raises(SurrogateNASError, match="cannot write in"):
         check_writable(ro / "sub" / "out.csv", "--out")

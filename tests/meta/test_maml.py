@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from surrogate_nas.meta.maml import MetaConfig, MetaLearner, forward
+from surrogate_nas.meta.maml import MetaConfig, MetaLearner
 from surrogate_nas.meta.tasks import EpisodeSampler, table_tasks
 from surrogate_nas.predictors.features import SourceValues
 from surrogate_nas.predictors.gnn import GraphRegressor, ModelConfig

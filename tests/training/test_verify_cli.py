@@ -3,9 +3,7 @@ exit status 2, refused before any training, nothing written."""
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -34,24 +32,16 @@ def _refused(capsys, argv, *needles):
     return lines[0]
 
 
-def _unwritable_dir(tmp_path) -> Path:
-    """A directory nobody may create files in (root ignores mode bits, so root gets /sys)."""
-    if os.geteuid() == 0:
-        return Path("/sys")
-    d = tmp_path / "read-only"
-    d.mkdir()
-    d.chmod(0o555)
-    return d
 
 
-def test_out_that_is_an_existing_file_or_unwritable_is_refused_before_training(tmp_path, capsys, archs_csv):
+def test_out_that_is_an_existing_file_or_unwritable_is_refused_before_training(tmp_path, capsys, archs_csv, unwritable_dir):
     base = ["--archs", archs_csv, "--dataset", "digits", "--epochs", "1"]
     existing = tmp_path / "results.txt"
     existing.write_text("keep me\n")
     _refused(capsys, [*base, "--out", existing], str(existing), "is an existing file, not a directory")
     assert existing.read_text() == "keep me\n"
     _refused(capsys, [*base, "--out", existing / "sub"], str(existing), "not a directory")
-    ro = _unwritable_dir(tmp_path)
+    ro = unwritable_dir
     _refused(capsys, [*base, "--out", ro / "verify-out"], str(ro / "verify-out"), "cannot write")
     assert not (ro / "verify-out").exists()
 
@@ -116,7 +106,7 @@ def test_bad_training_values_are_refused_before_anything_is_written(tmp_path, ca
     assert not out.exists()
 
 
-def test_bad_append_to_is_refused_before_training(tmp_path, capsys, archs_csv):
+def test_bad_append_to_is_refused_before_training(tmp_path, capsys, archs_csv, unwritable_dir):
     out = tmp_path / "out"
     base = ["--archs", archs_csv, "--dataset", "digits", "--epochs", "1", "--out", out]
     not_parquet = tmp_path / "table.parquet"
@@ -130,7 +120,7 @@ def test_bad_append_to_is_refused_before_training(tmp_path, capsys, archs_csv):
     BenchmarkTable.from_records("nas-bench-graph", pd.DataFrame(
         {"arch": ["0012:gcn-gat-skip-sage"], "task": ["cora"], "metric": ["valid_perf"], "value": [0.8]})).to_parquet(other)
     _refused(capsys, [*base, "--append-to", other], str(other), "'nas-bench-graph'", "not 'nb201'")
-    ro = _unwritable_dir(tmp_path)
+    ro = unwritable_dir
     _refused(capsys, [*base, "--append-to", ro / "t.parquet"], str(ro / "t.parquet"), "cannot write")
     assert not out.exists() and not csv_name.exists()
 
