@@ -96,15 +96,15 @@ def fetch(name: str, force: bool = False, url: str | None = None, timeout: float
     """
     rf = remote_file(name)
     dest = data_dir() / rf.relpath
+    src = url or rf.url
+    scheme = urllib.parse.urlsplit(src).scheme if isinstance(src, str) else ""
+    if scheme not in ("https", "http", "file"):  # refused even when a valid copy makes the download moot
+        raise DataError(f"{rf.name}: {src!r} is not a URL (expected https://..., http://... or file://...)")
     if dest.is_file() and not force:
         try:
             return verify(name, dest)
         except ChecksumError:
             pass  # replace the bad file below
-    src = url or rf.url
-    scheme = urllib.parse.urlsplit(src).scheme if isinstance(src, str) else ""
-    if scheme not in ("https", "http", "file"):
-        raise DataError(f"{rf.name}: {src!r} is not a URL (expected https://..., http://... or file://...)")
     h = hashlib.sha256()
     try:
         with atomic_path(dest) as tmp:

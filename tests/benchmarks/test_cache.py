@@ -60,3 +60,13 @@ def test_a_directory_in_place_of_the_cached_file_is_named(data_dir):
     (data_dir / "nb201" / "nats_bench.csv").mkdir(parents=True)
     with pytest.raises(DataError, match="nats_bench.csv is a directory, expected the nb201 file"):
         cache.verify("nb201")
+
+
+def test_a_bad_url_is_refused_even_when_a_valid_copy_is_cached(monkeypatch):
+    """The shared records are a valid cached copy: fetch would return early, but a bad --url is still named."""
+    from tests.conftest import SHARED_DATA
+
+    monkeypatch.setenv("SURROGATE_NAS_DATA", str(SHARED_DATA))
+    assert cache.fetch("nb201") == SHARED_DATA / "nb201" / "nats_bench.csv"
+    with pytest.raises(DataError, match="'not a url' is not a URL"):
+        cache.fetch("nb201", url="not a url")
