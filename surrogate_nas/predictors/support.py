@@ -39,7 +39,7 @@ def validate_support(space, archs, y, where: str = "support set") -> tuple[list[
         try:
             parsed.append(space.coerce(a))
         except ValueError as e:
-            raise DataError(f"{where}, row {i}: {e}") from None
+            raise DataError(f"{where}, data row {i + 1}: {e}") from None
     seen: dict = {}
     for i, a in enumerate(parsed):
         key = space.canonical(a)
@@ -47,7 +47,7 @@ def validate_support(space, archs, y, where: str = "support set") -> tuple[list[
             j = seen[key]
             same = "appears twice" if parsed[j] == a else \
                 f"appears twice (as {space.format(parsed[j])!r} and {space.format(a)!r}, isomorphic cells)"
-            raise DataError(f"{where}: architecture {space.format(a)!r} {same} (rows {j} and {i}); "
+            raise DataError(f"{where}: architecture {space.format(a)!r} {same} (data rows {j + 1} and {i + 1}); "
                             "average repeated measurements first")
         seen[key] = i
     bad = np.flatnonzero(~np.isfinite(y))

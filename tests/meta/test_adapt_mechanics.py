@@ -117,7 +117,7 @@ def test_support_duplicates_by_canonical_key_are_refused(tiny_ckpt, sup):
     others = [sp.format(x) for x in sup[0] if sp.canonical(x) != sp.canonical(sp.parse(a))][:3]
     archs = [a] + others + [b]
     with pytest.raises(DataError, match=r"appears twice \(as .*none~1\|none~2.* and .*skip_connect~1\|none~2.*isomorphic"
-                                        r".*rows 0 and 4"):
+                                        r".*data rows 1 and 5"):
         adapt(tiny_ckpt, (archs, [1.0, 2.0, 3.0, 4.0, 5.0]))
 
 
