@@ -43,8 +43,8 @@ def inner_loop(
 
     ``grad`` says what flows back to ``params``: ``"second"`` (MAML: differentiate through the
     inner gradients), ``"first"`` (first-order MAML / Reptile: the update path only), ``"none"``
-    (deployment: every step detached). A step whose loss is not finite stops the loop, keeping the
-    last finite parameters. Returns the parameters after each step count in ``keep`` (in order),
+    (deployment: every step detached). A step whose loss or whose updated parameters are not finite
+    stops the loop, keeping the last finite parameters. Returns the parameters after each step count in ``keep`` (in order),
     or ``[final]`` when ``keep`` is empty.
     """
     if grad not in GRAD_MODES:
@@ -71,6 +71,10 @@ def inner_loop(
                     new[k] = (params[k] - lr * g).detach().requires_grad_(True)
                 else:
                     new[k] = params[k] - lr * (g if grad == "second" else g.detach())
+            if not all(bool(torch.isfinite(v).all()) for v in new.values()):
+                # the step itself diverged (the next loss check would come too late after the last step)
+                out += [params] * sum(1 for k in keep if k >= step)
+                break
             params = new
             if step in keep:
                 out.append(params)

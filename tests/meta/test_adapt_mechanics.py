@@ -158,6 +158,27 @@ def test_non_finite_weights_or_predictions_are_refused(tiny_ckpt, sup):
         adapt(huge, sup, n_members=0).predict(sup[0])
 
 
+def test_a_diverging_inner_step_keeps_the_last_finite_parameters(tiny_ckpt, sup):
+    """An update that overflows (finite loss, inf parameters after the step) stops the inner loop there: the
+    last step used to be unchecked, so a diverging final step gave NaN for every architecture."""
+    from surrogate_nas.meta.inner import inner_loop
+    from surrogate_nas.predictors.gnn import graph_inputs
+
+    archs, y = sup
+    z = torch.as_tensor((y - y.mean()) / y.std(), dtype=torch.float32)
+    inputs = graph_inputs(tiny_ckpt.space, archs, np.zeros((len(archs), 2)))
+    base = {k: v.detach() for k, v in tiny_ckpt.model.named_parameters()}
+    corr = torch.zeros(2)
+    # an infinite rate for one tensor: the loss before the step is finite, the parameters after it are not
+    lrs = {k: (float("inf") if k == next(iter(base)) else 0.0) for k in base}
+    for steps in (1, 3):
+        states = inner_loop(tiny_ckpt.model, base, inputs, z, corr, steps, lrs, 1.0, grad="none",
+                            keep=tuple(range(1, steps + 1)))
+        assert len(states) == steps
+        for params in states:
+            assert all(torch.equal(params[k], base[k]) for k in base)
+
+
 def test_progress_bars_over_folds_and_members(tiny_ckpt, sup, monkeypatch):
     import tqdm.auto
 
