@@ -9,7 +9,7 @@ of the space (6,466 NB-201 classes). Reported: candidates scored per second of s
     python experiments/search_scoring_speed.py            # default model size, 5 repeats
     python experiments/search_scoring_speed.py --quick    # small model, 2 repeats (CI smoke)
 
-NB-201 records come from the data dir (`surrogate-nas data fetch nb201`, or SURROGATE_NAS_DATA=../shared/data).
+NB-201 records come from the repo's data/ (or the data dir: `surrogate-nas data list` says where).
 """
 
 from __future__ import annotations

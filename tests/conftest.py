@@ -1,4 +1,4 @@
-"""Shared fixtures: real benchmark records from ../shared/data and the installed nas-bench-graph package."""
+"""Shared fixtures: real benchmark records from the repo's data/ and the installed nas-bench-graph package."""
 
 from __future__ import annotations
 
@@ -8,8 +8,47 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("SURROGATE_NAS_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()
-NB201_CSV = SHARED_DATA / "nb201" / "nats_bench.csv"
+
+
+def _nb201_csv() -> Path:
+    """The repo's NB-201 records (data/nb201/nats_bench.csv.xz) as a plain CSV for tests that need a file,
+    decompressed once per machine into the temp dir and checked against the published sha256."""
+    import hashlib
+    import lzma
+    import tempfile
+
+    from surrogate_nas.benchmarks import cache
+
+    sha = cache.remote_file("nb201").sha256
+    dest = Path(tempfile.gettempdir()) / "surrogate_nas_tests" / sha[:16] / "nats_bench.csv"
+    if not (dest.is_file() and hashlib.sha256(dest.read_bytes()).hexdigest() == sha):
+        data = lzma.decompress((cache.REPO_DATA / "nb201" / "nats_bench.csv.xz").read_bytes())
+        assert hashlib.sha256(data).hexdigest() == sha, "data/nb201/nats_bench.csv.xz does not match its sha256"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+    return dest
+
+
+NB201_CSV = _nb201_csv()
+
+
+
+def _hermetic_data_dirs() -> None:
+    """The tests read the repo's own data/: an empty data dir and user cache, removed at exit."""
+    import atexit
+    import shutil
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="surrogate_nas_test_data_"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    os.environ["SURROGATE_NAS_DATA"] = str(home / "data")
+    os.environ["XDG_CACHE_HOME"] = str(home / "cache")
+
+
+_hermetic_data_dirs()
+
 
 def load_experiment(name: str):
     """Import ``experiments/<name>.py`` (a script, not a package module) for a test to call its main()."""
@@ -21,14 +60,8 @@ def load_experiment(name: str):
     return mod
 
 
-# Tests read the real records from ../shared/data through the documented override; nothing downloads.
-os.environ["SURROGATE_NAS_DATA"] = str(SHARED_DATA)
-
-
 @pytest.fixture(scope="session")
 def nb201_table():
-    if not NB201_CSV.is_file():
-        pytest.fail(f"NB-201 records expected at {NB201_CSV} (set SURROGATE_NAS_SHARED_DATA)")
     from surrogate_nas.benchmarks import load_benchmark
 
     return load_benchmark("nb201")

@@ -449,3 +449,9 @@ def test_pretrain_target_is_left_out_recorded_and_refused_among_training_tasks(c
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "target task 'cora' is also a source/training task" in err[0]
     assert not (tmp_path / "ck2").exists()
+
+
+def test_data_list_shows_nb201_available_from_the_repo_copy(capsys):
+    assert main(["data", "list", "--verbose"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("nb201 "))
+    assert " available " in row and "data/nb201/nats_bench.csv.xz" in row

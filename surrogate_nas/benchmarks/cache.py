@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import lzma
 import os
 import urllib.parse
 import urllib.request
@@ -13,6 +14,9 @@ from ..errors import ChecksumError, DataError
 from ..io import atomic_path
 
 ENV_VAR = "SURROGATE_NAS_DATA"
+#: The project's own ``data/`` folder (present in a clone and an editable install): compressed copies of the
+#: public records, so that a clone in an empty folder is self-contained. See data/README.md.
+REPO_DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,7 @@ class RemoteFile:
     relpath: str
     license: str
     description: str
+    bundled: str | None = None  # xz-compressed copy under the repo's data/ (sha256 is of the decompressed bytes)
 
 
 REMOTE_FILES: dict[str, RemoteFile] = {
@@ -38,6 +43,7 @@ REMOTE_FILES: dict[str, RemoteFile] = {
         relpath="nb201/nats_bench.csv",
         license="MIT (NATS-Bench); dump by v-tao/nats-bench-landscape",
         description="NAS-Bench-201 / NATS-Bench topology: 15,625 cells, 200-epoch test accuracy on 3 datasets",
+        bundled="nb201/nats_bench.csv.xz",
     ),
 }
 
@@ -60,6 +66,56 @@ def remote_file(name: str) -> RemoteFile:
 
 def cached_path(name: str) -> Path:
     return data_dir() / remote_file(name).relpath
+
+
+def bundled_path(name: str) -> Path | None:
+    """The repo's compressed copy of ``name`` (``data/...xz``), or None where there is none (e.g. a wheel)."""
+    rf = remote_file(name)
+    p = REPO_DATA / rf.bundled if rf.bundled else None
+    return p if p is not None and p.is_file() else None
+
+
+def locate(name: str) -> Path:
+    """Where ``name`` is read from: ``$SURROGATE_NAS_DATA``, then the user cache, then the repo's ``data/``.
+
+    The first of these that holds the file wins (a damaged one is refused by :func:`read_verified`, not
+    skipped); raises naming every place looked at when none does.
+    """
+    rf = remote_file(name)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    dirs = ([Path(os.environ[ENV_VAR]).expanduser()] if os.environ.get(ENV_VAR) else []) + [Path(base) / "surrogate_nas"]
+    for d in dirs:
+        if (d / rf.relpath).exists():
+            return d / rf.relpath
+    bundled = bundled_path(name)
+    if bundled is not None:
+        return bundled
+    looked = ", ".join(str(d / rf.relpath) for d in dirs)
+    raise DataError(f"{rf.name}: no copy found (looked at {looked}, and the repo's data/ folder); "
+                    f"run `surrogate-nas data fetch {rf.name}`")
+
+
+def read_verified(name: str) -> tuple[bytes, Path]:
+    """The bytes of ``name`` from :func:`locate` (decompressed if it is the repo's ``.xz`` copy), checked
+    against the published sha256; returns (bytes, where they came from)."""
+    rf = remote_file(name)
+    p = locate(name)
+    if p.is_dir():
+        raise DataError(f"{rf.name}: {p} is a directory, expected the {rf.name} file; remove it and run "
+                        f"`surrogate-nas data fetch {rf.name}`")
+    try:
+        data = p.read_bytes()
+        if p.suffix == ".xz":
+            data = lzma.decompress(data)
+    except (OSError, lzma.LZMAError) as e:
+        raise DataError(f"{rf.name}: cannot read {p} ({e})") from None
+    got = hashlib.sha256(data).hexdigest()
+    if got != rf.sha256:
+        fix = "restore it with `git checkout -- data/`" if p.suffix == ".xz" else \
+            f"run `surrogate-nas data fetch {rf.name} --force`"
+        raise ChecksumError(f"{rf.name}: {p} holds data with sha256 {got}, expected {rf.sha256} "
+                            f"(truncated or corrupt?); {fix}")
+    return data, p
 
 
 def sha256_of(path: str | os.PathLike) -> str:

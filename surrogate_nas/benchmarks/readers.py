@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,10 +36,15 @@ NBG_METRICS = {"valid_perf": "valid_perf", "perf": "test_perf", "latency": "late
 def read_nb201_csv(path: str | os.PathLike | None = None) -> BenchmarkTable:
     """The public NATS-Bench dump: tasks cifar10, cifar100, ImageNet16-120; metric test_acc (200 epochs).
 
-    Without ``path`` the cached file is used and checked against its sha256.
+    Without ``path`` the records are found by :func:`cache.locate` (``$SURROGATE_NAS_DATA``, the user cache,
+    the repo's ``data/``) and their bytes checked against the published sha256.
     """
-    p = cache.verify("nb201") if path is None else Path(path)
-    df = _read_csv(p)
+    if path is None:
+        data, p = cache.read_verified("nb201")
+        df = pd.read_csv(io.BytesIO(data))
+    else:
+        p = Path(path)
+        df = _read_csv(p)
     expected = set(NB201_CSV_COLUMNS) | set(NB201_CSV_EXTRA)
     missing, extra = expected - set(df.columns), set(df.columns) - expected
     if missing or extra:
@@ -326,13 +332,20 @@ def _nbg_location() -> str:
     return str(Path(nas_bench_graph.__file__).parent / "light")
 
 
+def _located(name: str) -> str | None:
+    try:
+        return str(cache.locate(name))
+    except DataError:
+        return None
+
+
 def _imported_dir() -> Path:
     return cache.data_dir() / "imported"
 
 
 SOURCES = {
-    "nb201": Source("nb201", "nb201-csv", "nb201", lambda: str(cache.cached_path("nb201")),
-                    lambda: cache.cached_path("nb201").is_file(), cache.REMOTE_FILES["nb201"].license),
+    "nb201": Source("nb201", "nb201-csv", "nb201", lambda: _located("nb201") or str(cache.cached_path("nb201")),
+                    lambda: _located("nb201") is not None, cache.REMOTE_FILES["nb201"].license),
     "nas-bench-graph": Source("nas-bench-graph", "nas-bench-graph", "nas-bench-graph", _nbg_location,
                               lambda: True, "MIT (NAS-Bench-Graph, THUMNLab), embedded in the nas-bench-graph package"),
     "nas-bench-graph-proteins": Source("nas-bench-graph-proteins", "nas-bench-graph-proteins",

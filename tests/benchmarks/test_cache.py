@@ -62,11 +62,44 @@ def test_a_directory_in_place_of_the_cached_file_is_named(data_dir):
         cache.verify("nb201")
 
 
-def test_a_bad_url_is_refused_even_when_a_valid_copy_is_cached(monkeypatch):
-    """The shared records are a valid cached copy: fetch would return early, but a bad --url is still named."""
-    from tests.conftest import SHARED_DATA
-
-    monkeypatch.setenv("SURROGATE_NAS_DATA", str(SHARED_DATA))
-    assert cache.fetch("nb201") == SHARED_DATA / "nb201" / "nats_bench.csv"
+def test_a_bad_url_is_refused_even_when_a_valid_copy_is_cached(data_dir):
+    """A valid cached copy makes fetch return early, but a bad --url is still named."""
+    assert cache.fetch("nb201", url=NB201_CSV.as_uri()) == data_dir / "nb201" / "nats_bench.csv"
+    assert cache.fetch("nb201") == data_dir / "nb201" / "nats_bench.csv"
     with pytest.raises(DataError, match="'not a url' is not a URL"):
         cache.fetch("nb201", url="not a url")
+
+
+def test_lookup_order_env_dir_then_user_cache_then_the_repo_copy(data_dir, tmp_path, monkeypatch):
+    """$SURROGATE_NAS_DATA, then the user cache, then data/nb201/nats_bench.csv.xz; each checked by sha256."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.locate("nb201") == cache.REPO_DATA / "nb201" / "nats_bench.csv.xz"
+    data, where = cache.read_verified("nb201")
+    assert where.suffix == ".xz" and data == NB201_CSV.read_bytes()
+    user = tmp_path / "xdg" / "surrogate_nas" / "nb201" / "nats_bench.csv"
+    user.parent.mkdir(parents=True)
+    user.write_bytes(data)
+    assert cache.locate("nb201") == user
+    env = data_dir / "nb201" / "nats_bench.csv"
+    env.parent.mkdir(parents=True)
+    env.write_bytes(data[:-10])  # a damaged copy where the user pointed: refused, not skipped
+    assert cache.locate("nb201") == env
+    with pytest.raises(DataError, match=r"sha256 .* expected cb5d777e.*data fetch nb201 --force"):
+        cache.read_verified("nb201")
+
+
+def test_a_damaged_repo_copy_is_refused(tmp_path, monkeypatch):
+    import lzma
+
+    bad = tmp_path / "repo-data"
+    (bad / "nb201").mkdir(parents=True)
+    (bad / "nb201" / "nats_bench.csv.xz").write_bytes(lzma.compress(NB201_CSV.read_bytes()[:-1]))
+    monkeypatch.setattr(cache, "REPO_DATA", bad)
+    with pytest.raises(DataError, match=r"nats_bench.csv.xz holds data with sha256 .*git checkout -- data/"):
+        cache.read_verified("nb201")
+    (bad / "nb201" / "nats_bench.csv.xz").write_bytes(b"not xz")
+    with pytest.raises(DataError, match="cannot read"):
+        cache.read_verified("nb201")
+    (bad / "nb201" / "nats_bench.csv.xz").unlink()
+    with pytest.raises(DataError, match="no copy found .*data fetch nb201"):
+        cache.locate("nb201")

@@ -62,9 +62,19 @@ def test_truncated_cached_file_fails_its_checksum(data_dir):
     assert load_benchmark("nb201").frame["arch"].nunique() == 15625
 
 
-def test_missing_cached_file_says_how_to_get_it(data_dir):
-    with pytest.raises(DataError, match="data fetch nb201"):
+def test_without_any_copy_the_error_says_how_to_get_it(data_dir, tmp_path, monkeypatch):
+    """No data dir copy, no user cache, no repo data/ (e.g. an installed wheel): one error naming the fix."""
+    from surrogate_nas.benchmarks import cache
+
+    monkeypatch.setattr(cache, "REPO_DATA", tmp_path / "no-repo-data")
+    with pytest.raises(DataError, match="no copy found .*data fetch nb201"):
         load_benchmark("nb201")
+
+
+def test_a_fresh_clone_reads_nb201_from_its_own_data_folder(data_dir):
+    t = load_benchmark("nb201")
+    assert t.source.endswith("data/nb201/nats_bench.csv.xz") and len(t) == 3 * 15625
+    assert t.series("cifar10", "test_acc").max() == pytest.approx(94.373, abs=1e-3)
 
 
 NB = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"
