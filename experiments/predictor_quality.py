@@ -126,7 +126,7 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
 def markdown(df: pd.DataFrame, timings: pd.DataFrame) -> str:
     s = summarise(df)
     out = ["# Predictor quality (leave-one-task-out)", "",
-           f"Seeds: {df['seed'].nunique()}; K: {sorted(df['k'].unique())}; metric per cell: mean over seeds.", ""]
+           f"Seeds: {df['seed'].nunique()}; K: {sorted(int(k) for k in df['k'].unique())}; metric per cell: mean over seeds.", ""]
     for bench, g in s.groupby("benchmark"):
         piv = g.pivot_table(index=["target_task", "k"], columns="method", values="kendall_tau")
         out += [f"## {bench}: Kendall tau on all non-support archs", "", piv.round(3).to_markdown(), ""]
