@@ -48,13 +48,16 @@ REMOTE_FILES: dict[str, RemoteFile] = {
 }
 
 
-def data_dir() -> Path:
-    """``$SURROGATE_NAS_DATA`` if set, else ``$XDG_CACHE_HOME/surrogate_nas`` (default ``~/.cache/surrogate_nas``)."""
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env).expanduser()
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/surrogate_nas`` (default ``~/.cache/surrogate_nas``)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "surrogate_nas"
+
+
+def data_dir() -> Path:
+    """Where downloads and imports go: ``$SURROGATE_NAS_DATA`` if set, else :func:`user_cache_dir`."""
+    env = os.environ.get(ENV_VAR)
+    return Path(env).expanduser() if env else user_cache_dir()
 
 
 def remote_file(name: str) -> RemoteFile:
@@ -82,8 +85,7 @@ def locate(name: str) -> Path:
     skipped); raises naming every place looked at when none does.
     """
     rf = remote_file(name)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    dirs = ([Path(os.environ[ENV_VAR]).expanduser()] if os.environ.get(ENV_VAR) else []) + [Path(base) / "surrogate_nas"]
+    dirs = list(dict.fromkeys([data_dir(), user_cache_dir()]))  # the env dir first, when one is set
     for d in dirs:
         if (d / rf.relpath).exists():
             return d / rf.relpath

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-#: The four NB-201 parameter-count test vectors of ../shared/data/README.md: (dataset, classes, arch, params M).
+#: The four published NB-201 parameter-count test vectors (NASLib zero-cost NB-201 files, C=16, N=5):
+#: (dataset, classes, arch, params M).
 PARAM_VECTORS = [
     ("cifar100", 100, "|avg_pool_3x3~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|nor_conv_1x1~0|nor_conv_3x3~1|nor_conv_1x1~2|", 0.434196),
     ("cifar100", 100, "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|skip_connect~2|", 1.051316),
