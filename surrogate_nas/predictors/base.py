@@ -27,13 +27,11 @@ class Predictor(Protocol):
 
 
 #: name -> factory(**kwargs) -> Predictor. ``meta`` is registered by :mod:`surrogate_nas.meta`.
-PREDICTORS: Registry[Predictor] = Registry("predictor")
+PREDICTORS: Registry[Predictor] = Registry("predictor", instance_type=Predictor)
 
 
 def make_predictor(name_or_predictor, **kwargs) -> Predictor:
     """Build a registered predictor by name (an existing predictor passes straight through)."""
-    if not isinstance(name_or_predictor, str) and isinstance(name_or_predictor, Predictor):
-        return name_or_predictor
     return PREDICTORS.get(name_or_predictor, **kwargs)
 
 
