@@ -89,6 +89,7 @@ def _cmd_data_fetch(args) -> int:
 
 
 def _cmd_data_import(args) -> int:
+    _require(args, "space")
     from .benchmarks import import_table
 
     name, dest, table = import_table(
@@ -257,10 +258,7 @@ VERIFY_TRAIN = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "C":
 
 
 def _cmd_verify(args) -> int:
-    from .io import check_writable
-
     _require(args, "archs")
-    check_writable(args.out, "--out", directory=True)
 
     from .training import TrainConfig, VerifyConfig, verify
 
@@ -635,7 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--metric", help="metric name of a wide table's values (e.g. latency_ms)")
     d.add_argument("--task", help="task name for a wide table's single value column")
     _config_option(d, "keys: the options by name")
-    d.set_defaults(func=_cmd_data_import, needs=("space",))
+    d.set_defaults(func=_cmd_data_import)
 
     rec = sub.add_parser("records", help="inspect benchmark records", description="Inspect benchmark records.")
     rsub = rec.add_subparsers(dest="records_cmd", required=True, metavar="ACTION")
@@ -852,8 +850,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         given = _given(argv)
         _apply_config(args, _subparser(parser, args), given)
-        for dest in getattr(args, "needs", ()):
-            _require(args, dest)
         return int(args.func(args) or 0)
     except SurrogateNASError as e:
         print(f"{PROG}: error: {_one_line(e)}", file=sys.stderr)

@@ -1,5 +1,7 @@
 """Exception types. All are ``ValueError`` subclasses so callers can catch bad input uniformly."""
 
+import re
+
 
 class SurrogateNASError(ValueError):
     """Base class for every error raised on bad input."""
@@ -15,3 +17,10 @@ class DataError(SurrogateNASError):
 
 class ChecksumError(DataError):
     """A downloaded or cached file does not match its expected sha256."""
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of a third-party exception's message (ANSI colours stripped, at most 300 characters),
+    for quoting it inside a one-line error of ours."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
+    return text.splitlines()[0][:300] if text else type(e).__name__

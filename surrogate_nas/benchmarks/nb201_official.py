@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, first_line
 from ..spaces import get_space
 from .table import BenchmarkTable
 
@@ -127,10 +127,10 @@ def load_official(path: str | os.PathLike) -> dict:
                 f"torch.load(weights_only=True) and refuses to unpickle arbitrary objects, since unpickling "
                 f"can run code from the file. Use an official, unmodified NAS-Bench-201 file."
             ) from None
-        raise DataError(f"{p}: not a readable torch file (truncated or corrupt?): {_first_line(e)}") from None
+        raise DataError(f"{p}: not a readable torch file (truncated or corrupt?): {first_line(e)}") from None
     except Exception as e:  # EOFError, zip errors (RuntimeError), bad magic (KeyError), OSError, ...
         raise DataError(
-            f"{p}: not a readable torch file (truncated or corrupt?): {type(e).__name__}: {_first_line(e)}"
+            f"{p}: not a readable torch file (truncated or corrupt?): {type(e).__name__}: {first_line(e)}"
         ) from None
     if not isinstance(data, dict):
         raise DataError(
@@ -145,10 +145,6 @@ def load_official(path: str | os.PathLike) -> dict:
         )
     return data
 
-
-def _first_line(e: BaseException) -> str:
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
-    return text.splitlines()[0][:300] if text else repr(e)
 
 
 # ---------------------------------------------------------------------- reader
@@ -170,7 +166,7 @@ def read_official(path: str | os.PathLike, hp: str = "200") -> BenchmarkTable:
         api = NASBench201API(data, verbose=False)
     except Exception as e:  # the API asserts / indexes its way through the dict
         raise DataError(
-            f"{p}: nas_201_api could not read the file's records ({type(e).__name__}: {_first_line(e)})"
+            f"{p}: nas_201_api could not read the file's records ({type(e).__name__}: {first_line(e)})"
         ) from None
     del data  # the API holds its own (deep) copy
 
@@ -201,7 +197,7 @@ def read_official(path: str | os.PathLike, hp: str = "200") -> BenchmarkTable:
             except Exception as e:
                 raise DataError(
                     f"{p}: malformed records for architecture {index} ({arch_str}) on {task}, hp={hp}: "
-                    f"{type(e).__name__}: {_first_line(e)}"
+                    f"{type(e).__name__}: {first_line(e)}"
                 ) from None
             values = [(m, info.get(k)) for m, k in ACCURACY_KEYS.items()]
             values += [(m, costs.get(k)) for m, k in COST_KEYS.items()]

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, first_line
 from ..registry import Registry
 from ..spaces import get_space
 from . import cache
@@ -202,7 +202,7 @@ def read_user_file(path: str | os.PathLike) -> pd.DataFrame:
             _check_names(p, names)
             df = pq.read_table(p).to_pandas()
         except (pa.ArrowException, OSError) as e:
-            raise DataError(f"{p}: not a readable parquet file ({_first_line(e)})") from None
+            raise DataError(f"{p}: not a readable parquet file ({first_line(e)})") from None
     else:
         df = _read_csv(p)
         with open(p, newline="", encoding="utf-8", errors="replace") as fh:
@@ -285,10 +285,6 @@ def _show(v) -> str:
     return repr(v.item() if isinstance(v, np.generic) else v)
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0][:300] if text else type(e).__name__
-
 
 # ---------------------------------------------------------------------- NB-201 official file
 @READERS.register("nb201-official")
@@ -310,7 +306,7 @@ def _read_csv(p: Path) -> pd.DataFrame:
     try:
         return pd.read_csv(p)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise DataError(f"{p}: cannot parse as CSV: {_first_line(e)}") from None
+        raise DataError(f"{p}: cannot parse as CSV: {first_line(e)}") from None
 
 
 # ---------------------------------------------------------------------- catalogue

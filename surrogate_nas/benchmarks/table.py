@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, first_line
 from ..io import atomic_path
 from ..spaces import Architecture, SearchSpace, get_space
 
@@ -175,8 +175,7 @@ class BenchmarkTable:
         except FileNotFoundError:
             raise DataError(f"benchmark table {os.fspath(path)!r} does not exist") from None
         except (pa.ArrowException, OSError) as e:
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise DataError(f"benchmark table {os.fspath(path)!r} is not a readable parquet file: {first}") from None
+            raise DataError(f"benchmark table {os.fspath(path)!r} is not a readable parquet file: {first_line(e)}") from None
         meta = (t.schema.metadata or {}).get(b"surrogate_nas")
         if meta is None:
             raise DataError(f"{os.fspath(path)!r} is a parquet file but not a surrogate_nas benchmark table")
