@@ -48,7 +48,6 @@ def check_isolation(
     table=None,
     metric: str | None = None,
     support: tuple[Sequence, Sequence[float]] | None = None,
-    higher_is_better: bool = True,
 ) -> None:
     """Refuse any input path that would let ``target`` see its own values.
 
@@ -58,7 +57,7 @@ def check_isolation(
     ``support`` = (archs, values), the support values are compared with each source task's records
     on the same archs: an exact affine copy (>= :data:`SAME_VALUE_MIN_ARCHS` archs) or a Spearman
     >= :data:`SAME_TASK_SPEARMAN` (>= :data:`SAME_RANK_MIN_ARCHS` archs) means the support *is* a source
-    task, and is refused. ``higher_is_better`` is accepted for symmetry; both directions are checked.
+    task, and is refused. Both directions count (an error rate copied from an accuracy is still a copy).
     """
     sources = [str(s) for s in sources]
     if target is not None:

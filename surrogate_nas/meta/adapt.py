@@ -125,10 +125,11 @@ class MetaGNNPredictor:
     def fit(self, archs: Sequence[Architecture | str], y) -> "MetaGNNPredictor":
         ckpt = self.checkpoint
         if not isinstance(ckpt, Checkpoint):
-            ckpt = load_checkpoint(ckpt, device=self.device)
+            ckpt = load_checkpoint(ckpt, device=self.device)  # refuses non-finite weights itself
+        else:
+            check_finite_weights(ckpt)  # an in-memory checkpoint was never loaded
         if self.space is not None and get_space(self.space).name != ckpt.space.name:
             raise SurrogateNASError(f"the checkpoint is for space {ckpt.space.name!r}, not {get_space(self.space).name!r}")
-        check_finite_weights(ckpt)
         self.ckpt_ = ckpt
         space = ckpt.space
         archs, y = validate_support(space, archs, y)
@@ -164,10 +165,8 @@ class MetaGNNPredictor:
         metric = self.sources_.metric if table is not None else self.ckpt_.sources.get("metric")
         if table is None and read and self.ckpt_.sources.get("benchmark"):
             table = _benchmark_table(self.ckpt_)  # a checkpoint without source features still read its tasks
-        hib = self.sources_.higher_is_better if self.sources_.table is not None \
-            else self.ckpt_.sources.get("higher_is_better", True)
         check_isolation(None, read, where="adapt", table=table, metric=metric or self.ckpt_.target_metric,
-                        support=(archs, y), higher_is_better=hib)
+                        support=(archs, y))
 
     def _corr(self, src, z) -> torch.Tensor:
         return torch.as_tensor(support_correlations(src, np.asarray(z)), dtype=torch.float32, device=self.device)

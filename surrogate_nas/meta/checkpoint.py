@@ -7,7 +7,6 @@ belong together; ``config.json`` also records the sha256 of ``model.pt``, checke
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import pickle
@@ -19,6 +18,7 @@ import torch
 
 from .. import __version__
 from ..errors import SurrogateNASError
+from ..benchmarks.cache import sha256_of
 from ..io import atomic_dir, check_writable
 from ..predictors.gnn import GraphRegressor, ModelConfig
 from ..spaces import SearchSpace, get_space
@@ -97,7 +97,7 @@ def save_checkpoint(ckpt: Checkpoint, directory: str | os.PathLike, extra: dict[
     try:
         with atomic_dir(d) as tmp:
             torch.save(state, tmp / "model.pt")
-            cfg = {**ckpt.config(), "model_sha256": _sha256(tmp / "model.pt")}
+            cfg = {**ckpt.config(), "model_sha256": sha256_of(tmp / "model.pt")}
             (tmp / "config.json").write_text(json.dumps(cfg, indent=2, default=float))
             for name, text in (extra or {}).items():
                 (tmp / name).write_text(text)
@@ -127,7 +127,7 @@ def load_checkpoint(directory: str | os.PathLike, device: str = "cpu") -> Checkp
     except SurrogateNASError as e:
         raise CheckpointError(f"checkpoint {d}: config.json: {e}") from None
     state = _read_weights(d, model_path, device)
-    if "model_sha256" in cfg and _sha256(model_path) != cfg["model_sha256"]:
+    if "model_sha256" in cfg and sha256_of(model_path) != cfg["model_sha256"]:
         raise CheckpointError(f"checkpoint {d}: model.pt does not match config.json (sha256 differs); "
                               "the files come from different saves or model.pt was changed")
     model = GraphRegressor(len(space.vocabulary), model_cfg).to(device)
@@ -208,7 +208,3 @@ def _check_fit(d: Path, model: torch.nn.Module, weights: dict[str, torch.Tensor]
                      f"{tuple(own[k].shape)} configured)")
     raise CheckpointError(f"checkpoint {d}: model.pt does not fit the model config.json describes: "
                           f"{'; '.join(parts)}")
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -56,23 +56,22 @@ def inner_loop(
     with torch.enable_grad():
         for step in range(1, steps + 1):
             loss = regression_rank_loss(functional_forward(model, params, inputs, corr), y, rank_weight)
-            if not torch.isfinite(loss):
-                out += [params] * sum(1 for k in keep if k >= step)
-                break
-            grads = torch.autograd.grad(loss, [params[k] for k in names], create_graph=grad == "second",
-                                        allow_unused=True)
-            new = {}
-            for k, g in zip(names, grads):
-                if g is None:
-                    new[k] = params[k]
-                    continue
-                lr = lrs[k] if isinstance(lrs, dict) else lrs
-                if grad == "none":
-                    new[k] = (params[k] - lr * g).detach().requires_grad_(True)
-                else:
-                    new[k] = params[k] - lr * (g if grad == "second" else g.detach())
-            if not all(bool(torch.isfinite(v).all()) for v in new.values()):
-                # the step itself diverged (the next loss check would come too late after the last step)
+            new = None
+            if torch.isfinite(loss):
+                grads = torch.autograd.grad(loss, [params[k] for k in names], create_graph=grad == "second",
+                                            allow_unused=True)
+                new = {}
+                for k, g in zip(names, grads):
+                    if g is None:
+                        new[k] = params[k]
+                        continue
+                    lr = lrs[k] if isinstance(lrs, dict) else lrs
+                    if grad == "none":
+                        new[k] = (params[k] - lr * g).detach().requires_grad_(True)
+                    else:
+                        new[k] = params[k] - lr * (g if grad == "second" else g.detach())
+            # a diverging loss, or a step that overflows (checked here: after the last step no loss would see it)
+            if new is None or not all(bool(torch.isfinite(v).all()) for v in new.values()):
                 out += [params] * sum(1 for k in keep if k >= step)
                 break
             params = new

@@ -26,7 +26,7 @@ from .tasks import Episode, EpisodeSampler, Task
 
 ALGORITHMS = ("maml", "reptile", "multitask")
 
-__all__ = ["ALGORITHMS", "MAX_INNER_STEPS", "MetaConfig", "MetaLearner", "forward", "inner_adapt",
+__all__ = ["ALGORITHMS", "MAX_INNER_STEPS", "MetaConfig", "MetaLearner", "forward",
            "regression_rank_loss", "shared_holdout"]
 
 
@@ -105,12 +105,6 @@ def _float(cfg, name: str, lo: float, hi: float = math.inf, lower_open=False, up
         raise SurrogateNASError(f"meta config: {name} must be a finite number {bounds}, got {v!r}")
 
 
-def inner_adapt(model, params, inputs, y, corr, steps, lrs, rank_weight, create_graph: bool) -> dict[str, torch.Tensor]:
-    """Meta-training's call of :func:`~surrogate_nas.meta.inner.inner_loop` (second order iff ``create_graph``)."""
-    return inner_loop(model, params, inputs, y, corr, steps, lrs, rank_weight,
-                      grad="second" if create_graph else "first")[0]
-
-
 def shared_holdout(tasks: Sequence[Task], fraction: float, rng: np.random.Generator, min_per_task: int = 8):
     """One held-out set of architectures for all tasks, by canonical key.
 
@@ -168,8 +162,8 @@ class MetaLearner:
             if c.algorithm == "multitask":
                 adapted = self.params
             else:
-                adapted = inner_adapt(self.model, self.params, ep.support, ep.y_support, ep.corr, c.inner_steps,
-                                      self.lrs(), c.rank_weight, create_graph=not c.first_order)
+                adapted = inner_loop(self.model, self.params, ep.support, ep.y_support, ep.corr, c.inner_steps,
+                                     self.lrs(), c.rank_weight, grad="first" if c.first_order else "second")[0]
             losses.append(regression_rank_loss(forward(self.model, adapted, ep.query, ep.corr), ep.y_query, c.rank_weight))
         return torch.stack(losses).mean()
 
