@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from surrogate_nas.benchmarks import check_isolation
 from surrogate_nas.io import atomic_path, atomic_write_text
 from surrogate_nas.meta.checkpoint import save_checkpoint
 from surrogate_nas.meta.maml import MetaConfig
@@ -62,7 +61,6 @@ def main(argv=None) -> int:
         print(f"error: unknown target {args.target!r}; datasets: {', '.join(table.tasks)}", file=sys.stderr)
         return 2
     train = [t for t in table.tasks if t != args.target]
-    check_isolation(args.target, train, where="pipeline meta-training")
     out.mkdir(parents=True, exist_ok=True)
 
     # 1. meta-train (skipped when the checkpoint of this exact setting exists: rerun = resume)

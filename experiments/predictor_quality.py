@@ -58,7 +58,7 @@ def build(method: str, space, sources, checkpoints: dict, seed: int, target: str
     read = list(sources.tasks)
     if ckpt is not None:
         kwargs.update(checkpoint=checkpoints[ckpt], task=target)
-        read += tasks_read(checkpoints[ckpt], sources)
+        read = tasks_read(checkpoints[ckpt], sources)  # the checkpoint's tasks and the given sources
     check_isolation(target, read, where=f"predictor_quality {method}")
     return make_predictor(name, **kwargs)
 

@@ -77,7 +77,7 @@ def run_target(table, bench, task, train_tasks, metric, test_metric, seeds, full
     """Every searcher over the seeds on one held-out task. The meta-predictor is itself a random
     quantity: ``n_checkpoints`` are meta-trained (meta seeds meta_cfg.seed + i) and search seed s
     uses checkpoint s % n_checkpoints, so the spread over seeds includes the spread over models."""
-    check_isolation(task, train_tasks, where=f"search_efficiency {bench}/{task}: meta-training tasks")
+    # the meta-training tasks are checked by pretrain(target=task); source_tasks options before that costly step
     for name, _, opts, _, _ in methods(bench, full_budget, guided_budget):
         if "source_tasks" in opts:
             check_isolation(task, opts["source_tasks"], where=f"search_efficiency {bench}/{task}: {name}")

@@ -13,17 +13,14 @@ REPO = Path(__file__).resolve().parents[1]
 def _nb201_csv() -> Path:
     """The repo's NB-201 records (data/nb201/nats_bench.csv.xz) as a plain CSV for tests that need a file,
     decompressed once per machine into the temp dir and checked against the published sha256."""
-    import hashlib
-    import lzma
     import tempfile
 
     from surrogate_nas.benchmarks import cache
 
     sha = cache.remote_file("nb201").sha256
     dest = Path(tempfile.gettempdir()) / "surrogate_nas_tests" / sha[:16] / "nats_bench.csv"
-    if not (dest.is_file() and hashlib.sha256(dest.read_bytes()).hexdigest() == sha):
-        data = lzma.decompress((cache.REPO_DATA / "nb201" / "nats_bench.csv.xz").read_bytes())
-        assert hashlib.sha256(data).hexdigest() == sha, "data/nb201/nats_bench.csv.xz does not match its sha256"
+    if not (dest.is_file() and cache.sha256_of(dest) == sha):
+        data, _ = cache.read_verified("nb201")  # any verified copy: the same bytes as the repo's
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(data)

@@ -97,14 +97,18 @@ def locate(name: str) -> Path:
                     f"run `surrogate-nas data fetch {rf.name}`")
 
 
+def _refuse_directory(rf: RemoteFile, p: Path) -> None:
+    if p.is_dir():
+        raise DataError(f"{rf.name}: {p} is a directory, expected the {rf.name} file; remove it and run "
+                        f"`surrogate-nas data fetch {rf.name}`")
+
+
 def read_verified(name: str) -> tuple[bytes, Path]:
     """The bytes of ``name`` from :func:`locate` (decompressed if it is the repo's ``.xz`` copy), checked
     against the published sha256; returns (bytes, where they came from)."""
     rf = remote_file(name)
     p = locate(name)
-    if p.is_dir():
-        raise DataError(f"{rf.name}: {p} is a directory, expected the {rf.name} file; remove it and run "
-                        f"`surrogate-nas data fetch {rf.name}`")
+    _refuse_directory(rf, p)
     try:
         data = p.read_bytes()
         if p.suffix == ".xz":
@@ -132,9 +136,7 @@ def verify(name: str, path: str | os.PathLike | None = None) -> Path:
     """Check a cached file against its sha256; raise naming the file and the fix."""
     rf = remote_file(name)
     p = Path(path) if path is not None else cached_path(name)
-    if p.is_dir():
-        raise DataError(f"{rf.name}: {p} is a directory, expected the {rf.name} file; remove it and run "
-                        f"`surrogate-nas data fetch {rf.name}`")
+    _refuse_directory(rf, p)
     if not p.is_file():
         raise DataError(f"{rf.name}: {p} does not exist; run `surrogate-nas data fetch {rf.name}` (or set {ENV_VAR})")
     got = sha256_of(p)

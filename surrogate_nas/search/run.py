@@ -17,14 +17,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from ..io import atomic_write_text
+from ..errors import SurrogateNASError
+from ..io import atomic_write_text, check_writable
 from ..spaces import get_space
 from .base import Constraint, SearchError
 from .benchmark_tables import BENCHMARK_METRICS, cached_benchmark
@@ -42,12 +42,10 @@ __all__ = ["SearchConfig", "SearchResult", "run_search", "make_searcher", "write
 
 def _check_writable(out: Path) -> None:
     try:
+        check_writable(out, "output directory", directory=True)
         out.mkdir(parents=True, exist_ok=True)
-        fd, p = tempfile.mkstemp(dir=out, prefix=".write-test-")
-        os.close(fd)
-        os.unlink(p)
-    except OSError as e:
-        raise SearchError(f"output directory {str(out)!r} is not writable ({e.strerror or e})") from None
+    except (SurrogateNASError, OSError) as e:
+        raise SearchError(f"{e}; the output directory is not writable") from None
 
 
 @contextlib.contextmanager

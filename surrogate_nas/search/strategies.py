@@ -403,4 +403,4 @@ class HierarchicalSearch(GuidedEvolution):
 
 
 __all__ = ["RandomSearch", "RegularizedEvolution", "LocalSearch", "SourceRankSearch", "GuidedEvolution",
-           "HierarchicalSearch", "space_pool", "ACQUISITIONS", "Constraint"]
+           "HierarchicalSearch", "ACQUISITIONS"]
