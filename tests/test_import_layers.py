@@ -1,6 +1,7 @@
 """The package's imports only go down the data flow (DESIGN.md rule 14).
 
-Layers, lowest first: spaces -> benchmarks -> graphs -> predictors -> meta -> search -> training -> cli.
+Layers, lowest first: spaces -> benchmarks -> graphs -> networks -> features -> predictors -> meta -> search ->
+training -> experiment -> cli.
 A module may import from its own layer and the layers before it; ``errors``, ``registry`` and ``io``
 are base utilities below every layer. Imports inside functions count too: a lazy import is still an
 edge a maintainer has to know about.
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "surrogate_nas"
-LAYERS = ["spaces", "benchmarks", "graphs", "predictors", "meta", "search", "training", "cli"]
+LAYERS = ["spaces", "benchmarks", "graphs", "networks", "features", "predictors", "meta", "search", "training",
+          "experiment", "cli"]
 BASE = {"errors", "registry", "io", "", "__version__"}  # "" = the package root
 
 
