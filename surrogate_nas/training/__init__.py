@@ -8,7 +8,7 @@ Nothing here imports Ray or torchvision until it is used.
 
 from .backends import BACKENDS, Backend, LocalBackend, RayBackend, TrainJob, get_backend, make_job, run_job
 from .data import DATASETS, ImageData, check_dataset, dataset_names, load_dataset
-from .network import NB201Network, build_network, count_flops, count_parameters
+from ..networks import NB201Network, build_network, count_flops, count_parameters
 from .trainer import TrainConfig, TrainingError, TrainingOOMError, TrainResult, resolve_device, train
 from .verify import TrainingEvaluator, VerifyConfig, read_candidates, verify
 

@@ -31,7 +31,7 @@ from ..errors import DataError, SurrogateNASError
 from ..io import atomic_path, atomic_write_text
 from ..spaces import Architecture, get_space
 from .data import ImageData, iterate_batches, load_dataset
-from .network import build_network, count_flops, count_parameters
+from ..networks import build_network, count_flops, count_parameters
 
 __all__ = [
     "TrainConfig",

@@ -21,9 +21,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..errors import InvalidArchitectureError, SurrogateNASError
-from ..spaces import Architecture, get_space
-from ..spaces.nb201 import EDGES
+from .errors import InvalidArchitectureError, SurrogateNASError
+from .spaces import Architecture, get_space
+from .spaces.nb201 import EDGES
 
 __all__ = [
     "ReLUConvBN",
@@ -34,6 +34,7 @@ __all__ = [
     "build_network",
     "count_parameters",
     "count_flops",
+    "FLOP_CONVENTIONS",
 ]
 
 
@@ -185,12 +186,26 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def count_flops(model: nn.Module, input_shape: tuple[int, int, int]) -> int:
-    """Forward FLOPs (multiply-adds) of one image, counted as NB-201's ``get_model_infos`` does.
+#: FLOP conventions of :func:`count_flops`.
+FLOP_CONVENTIONS = ("nb201", "naslib")
 
-    Conv: ``out_h*out_w*k_h*k_w*c_in*c_out/groups`` (+ bias); Linear: ``in*out`` (+ bias); AvgPool2d:
-    ``out_elems*k*k``. BN, ReLU and the additions are not counted. ``input_shape`` is (C, H, W).
+
+def count_flops(model: nn.Module, input_shape: tuple[int, int, int], convention: str = "nb201") -> int:
+    """Forward FLOPs (multiply-adds) of one image. ``input_shape`` is (C, H, W).
+
+    ``convention="nb201"`` counts as NB-201's ``get_model_infos`` does: Conv
+    ``out_h*out_w*k_h*k_w*c_in*c_out/groups`` (+ bias); Linear ``in*out`` (+ bias); AvgPool2d ``out_elems*k*k``;
+    BN, ReLU and the additions are not counted.
+
+    ``convention="naslib"`` adds what NASLib's zero-cost benchmark files count on top: 2 per element of an
+    affine BatchNorm (1 without affine), 1 per ReLU element and 1 per input element of an adaptive average
+    pool. It reproduces the published FLOPs of NASLib's ``zc_nasbench201.json`` up to a constant 988 that
+    both published test cells carry (``tests/test_networks.py``); a constant does not change any ranking.
     """
+    if convention not in FLOP_CONVENTIONS:
+        raise SurrogateNASError(f"count_flops: unknown convention {convention!r}; "
+                                f"conventions: {', '.join(FLOP_CONVENTIONS)}")
+    extra = convention == "naslib"
     total = 0
     handles = []
 
@@ -211,6 +226,14 @@ def count_flops(model: nn.Module, input_shape: tuple[int, int, int]) -> int:
         k2 = k * k if isinstance(k, int) else k[0] * k[1]
         total += out[0].numel() * k2
 
+    def bn_hook(m: nn.BatchNorm2d, inp, out):
+        nonlocal total
+        total += inp[0][0].numel() * (2 if m.affine else 1)
+
+    def elem_hook(m: nn.Module, inp, out):
+        nonlocal total
+        total += inp[0][0].numel()
+
     for mod in model.modules():
         if isinstance(mod, nn.Conv2d):
             handles.append(mod.register_forward_hook(conv_hook))
@@ -218,6 +241,10 @@ def count_flops(model: nn.Module, input_shape: tuple[int, int, int]) -> int:
             handles.append(mod.register_forward_hook(linear_hook))
         elif isinstance(mod, nn.AvgPool2d):
             handles.append(mod.register_forward_hook(pool_hook))
+        elif extra and isinstance(mod, nn.BatchNorm2d):
+            handles.append(mod.register_forward_hook(bn_hook))
+        elif extra and isinstance(mod, (nn.ReLU, nn.AdaptiveAvgPool2d)):
+            handles.append(mod.register_forward_hook(elem_hook))
     was_training = model.training
     try:
         model.eval()
