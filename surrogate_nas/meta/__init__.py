@@ -12,11 +12,11 @@ from ..predictors import PREDICTORS, check_options
 
 
 @PREDICTORS.register("meta")
-def _meta_predictor(checkpoint=None, space=None, seed: int = 0, sources=None, task=None, **options):
+def _meta_predictor(checkpoint=None, space=None, seed: int = 0, sources=None, task=None, features=None, **options):
     """Options: those of MetaGNNPredictor (inner_steps, inner_lr, n_members, targets, device, progress)."""
     from .adapt import MetaGNNPredictor
 
     if checkpoint is None:
         raise SurrogateNASError("predictor 'meta' needs a checkpoint (checkpoint=PATH or a Checkpoint)")
     check_options("predictor 'meta'", ["inner_steps", "inner_lr", "n_members", "targets", "device", "progress"], options)
-    return MetaGNNPredictor(checkpoint, sources=sources, seed=seed, task=task, space=space, **options)
+    return MetaGNNPredictor(checkpoint, sources=sources, seed=seed, task=task, space=space, features=features, **options)

@@ -12,7 +12,7 @@ import torch
 
 from ..benchmarks import check_isolation
 from ..errors import DataError, SurrogateNASError
-from ..predictors.features import SourceValues, support_correlations
+from ..predictors.features import FreeFeatureValues, SourceValues, input_columns, support_correlations
 from ..predictors.base import check_options
 from ..predictors.gnn import functional_forward, graph_inputs
 from ..predictors.support import normalise, validate_support
@@ -42,6 +42,19 @@ def _sources_for(ckpt: Checkpoint, sources: SourceValues | None) -> SourceValues
     if not cfg.get("tasks"):
         return SourceValues(None, ())
     return SourceValues(_benchmark_table(ckpt), tuple(cfg["tasks"]), cfg["metric"], cfg.get("higher_is_better", True))
+
+
+def _features_for(ckpt: Checkpoint, features: FreeFeatureValues | None, task: str | None) -> FreeFeatureValues | None:
+    """The free features the checkpoint was meta-trained with, read for ``task`` (or the caller's, if the same)."""
+    names = list(ckpt.sources.get("features") or [])
+    if features is not None:
+        if list(features.names) != names:
+            raise DataError(f"the checkpoint reads free features {names or 'none'}, but features={list(features.names)} "
+                            "was given")
+        return features
+    if not names:
+        return None
+    return FreeFeatureValues(_benchmark_table(ckpt), task, tuple(names), ckpt.target_metric)
 
 
 def tasks_read(ckpt: Checkpoint, sources: SourceValues | None = None) -> list[str]:
@@ -82,6 +95,10 @@ class MetaGNNPredictor:
     ``progress``: a progress bar (stderr) over the cross-validation folds and the bootstrap members
     when they take more than 2 s; ``None`` (default) shows it only on a terminal.
 
+    ``features``: the target's free features (:class:`~surrogate_nas.predictors.features.FreeFeatureValues`)
+    when the checkpoint was meta-trained with some; by default they are read from the checkpoint's
+    benchmark for ``task`` (NB-201's features are the same for every task; NAS-Bench-Graph's need ``task``).
+
     ``targets``: how the support values are put on the network's scale before adaptation.
     ``"support"`` (meta-training's convention) z-scores them over the support set, which assumes
     a support drawn at random from the task. ``"anchored"`` is for *selected* supports, such as
@@ -94,7 +111,7 @@ class MetaGNNPredictor:
     def __init__(self, checkpoint: Checkpoint | str | os.PathLike, sources: SourceValues | None = None,
                  inner_steps: int | str | None = None, inner_lr: float | None = None, n_members: int = 5,
                  seed: int = 0, device: str = "cpu", targets: str = "support", task: str | None = None,
-                 space=None, progress: bool | None = None):
+                 space=None, progress: bool | None = None, features: FreeFeatureValues | None = None):
         if targets not in TARGETS:
             raise DataError(f"targets must be 'support' or 'anchored', got {targets!r}")
         if inner_steps not in (None, "cv") and (isinstance(inner_steps, bool) or not isinstance(inner_steps, numbers.Integral)
@@ -120,6 +137,7 @@ class MetaGNNPredictor:
         self.task = task
         self.space = space
         self.progress = progress
+        self.features = features
 
     # ------------------------------------------------------------------ fit
     def fit(self, archs: Sequence[Architecture | str], y) -> "MetaGNNPredictor":
@@ -135,10 +153,11 @@ class MetaGNNPredictor:
         archs, y = validate_support(space, archs, y)
         self.sources_ = _sources_for(ckpt, self.sources)
         self._check_isolation(archs, y)
+        self.features_ = _features_for(ckpt, self.features, self.task)
         self.space_ = space
         self.y_mean_, self.y_std_ = normalise(y, "support set")
         z = (y - self.y_mean_) / self.y_std_
-        src = self.sources_(space, archs)
+        src = self._columns(archs)
         self.corr_ = self._corr(src, z)
         self.base_params_ = {k: v.detach() for k, v in ckpt.model.named_parameters()}
         self.z_shift_, self.z_scale_ = 0.0, 1.0
@@ -167,6 +186,9 @@ class MetaGNNPredictor:
             table = _benchmark_table(self.ckpt_)  # a checkpoint without source features still read its tasks
         check_isolation(None, read, where="adapt", table=table, metric=metric or self.ckpt_.target_metric,
                         support=(archs, y))
+
+    def _columns(self, archs) -> np.ndarray:
+        return input_columns(self.sources_, self.features_, self.space_, archs)
 
     def _corr(self, src, z) -> torch.Tensor:
         return torch.as_tensor(support_correlations(src, np.asarray(z)), dtype=torch.float32, device=self.device)
@@ -237,7 +259,7 @@ class MetaGNNPredictor:
             self.members_ = self._bootstrap()
         models = [(self.params_, self.corr_)] + (list(self.members_) if return_std else [])
         out = np.empty((len(models), len(archs)))
-        src = self.sources_(self.space_, archs)
+        src = self._columns(archs)
         for i in range(0, len(archs), self.BATCH):
             inputs = graph_inputs(self.space_, archs[i:i + self.BATCH], src[i:i + self.BATCH], self.device)
             for j, (params, corr) in enumerate(models):

@@ -9,7 +9,7 @@ import torch
 
 from ..benchmarks import BenchmarkTable, check_isolation
 from ..errors import DataError
-from ..predictors.features import SourceValues
+from ..predictors.features import FreeFeatureValues, SourceValues
 from ..predictors.gnn import GraphRegressor, ModelConfig
 from .checkpoint import Checkpoint
 from .maml import MetaConfig, MetaLearner
@@ -28,6 +28,7 @@ def pretrain(
     higher_is_better: bool = True,
     progress: bool = True,
     target: str | None = None,
+    features: Sequence[str] = (),
 ) -> Checkpoint:
     """Meta-learn an initialisation over ``train_tasks`` (metric ``metric``) of ``table``.
 
@@ -39,6 +40,10 @@ def pretrain(
     ``target``: the task the checkpoint will predict. It is refused among the training and validation
     tasks (:func:`~surrogate_nas.benchmarks.check_isolation`); ``train_tasks=None`` means every task of
     ``table`` with ``metric`` except ``target`` and the validation tasks.
+
+    ``features``: free features (e.g. ``("params", "flops", "synflow")``, see
+    :func:`surrogate_nas.features.available_features`) each task reads of its own architectures, as extra
+    input columns; recorded in the checkpoint so adaptation reads the same ones of the new task.
     """
     val_tasks = list(val_tasks)
     if train_tasks is None:
@@ -63,13 +68,16 @@ def pretrain(
         raise DataError(f"pretrain: tasks {sorted(set(train_tasks) & set(val_tasks))} are both training and validation tasks")
     model_config = ModelConfig(**(model_config or ModelConfig()).to_dict())  # the caller's stays as given
     meta_config = meta_config or MetaConfig()
-    if use_sources and len(train_tasks) < 2:
-        model_config.use_sources = False  # a single task has no other task to learn source transfer from
-    model_config.use_sources = model_config.use_sources and use_sources
-    src_tasks = tuple(train_tasks) if model_config.use_sources else ()
+    features = tuple(features)
+    for t in train_tasks + val_tasks:  # names, availability and the predicted-metric guard, before training
+        FreeFeatureValues(table, t, features, metric)
+    # a single task has no other task to learn source transfer from
+    reads_sources = model_config.use_sources and use_sources and len(train_tasks) >= 2
+    src_tasks = tuple(train_tasks) if reads_sources else ()
+    model_config.use_sources = reads_sources or bool(features)  # the column encoder reads sources and features
     sources = SourceValues(table, src_tasks, metric, higher_is_better)
-    tasks = table_tasks(table, train_tasks, metric, sources)
-    vals = table_tasks(table, val_tasks, metric, sources) if val_tasks else []
+    tasks = table_tasks(table, train_tasks, metric, sources, features=features)
+    vals = table_tasks(table, val_tasks, metric, sources, features=features) if val_tasks else []
     with torch.random.fork_rng(devices=[]):  # the initial weights follow meta_config.seed, not global state
         torch.manual_seed(meta_config.seed)
         model = GraphRegressor(len(table.space.vocabulary), model_config)
@@ -80,7 +88,7 @@ def pretrain(
         space=table.space,
         model=learner.model,
         meta=meta_config.to_dict(),
-        sources={"benchmark": benchmark_name or table.source, **sources.config()},
+        sources={"benchmark": benchmark_name or table.source, **sources.config(), "features": list(features)},
         target_metric=metric,
         inner_lrs=learner.inner_lrs,
         info={"train_tasks": train_tasks, "val_tasks": val_tasks, "target": target, "best_val_tau": learner.best_val_tau,

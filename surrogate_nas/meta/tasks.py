@@ -15,7 +15,7 @@ import torch
 
 from ..benchmarks import BenchmarkTable
 from ..errors import DataError
-from ..predictors.features import SourceValues, support_correlations
+from ..predictors.features import FreeFeatureValues, SourceValues, input_columns, support_correlations
 from ..predictors.gnn import graph_inputs
 from ..predictors.support import normalise
 from ..spaces import Architecture, SearchSpace
@@ -23,7 +23,8 @@ from ..spaces import Architecture, SearchSpace
 
 @dataclass
 class Task:
-    """Targets ``y`` of one task over ``archs`` and their source-task values ``src`` [n, S]."""
+    """Targets ``y`` of one task over ``archs`` and their input columns ``src`` [n, S]: the source-task values,
+    then the task's free features."""
 
     name: str
     space: SearchSpace
@@ -41,15 +42,18 @@ class Task:
 
 def table_tasks(
     table: BenchmarkTable, tasks: Sequence[str], metric: str, sources: SourceValues | None = None,
-    source_metric: str | None = None,
+    source_metric: str | None = None, features: Sequence[str] = (),
 ) -> list[Task]:
-    """One :class:`Task` per name; each sees the *other* given tasks as its sources."""
+    """One :class:`Task` per name; each sees the *other* given tasks as its sources, and its own ``features``
+    (free features: :class:`~surrogate_nas.predictors.features.FreeFeatureValues`)."""
     sources = sources or SourceValues(table, tuple(tasks), source_metric or metric)
+    free = FreeFeatureValues(table, None, (), metric)
     out = []
     for t in tasks:
         archs = table.archs(t, metric)
-        src = sources.without(t)
-        out.append(Task(t, table.space, archs, table.vector(t, metric, archs), src(table.space, archs)))
+        src = input_columns(sources.without(t), FreeFeatureValues(table, t, tuple(features), metric) if features else free,
+                            table.space, archs)
+        out.append(Task(t, table.space, archs, table.vector(t, metric, archs), src))
     return out
 
 

@@ -1,8 +1,10 @@
 """Predictors: the ``Predictor`` protocol, its registry, and the baselines registered in it.
 
-Registered names (``make_predictor(name, space=..., seed=..., sources=..., **options)``):
+Registered names (``make_predictor(name, space=..., seed=..., sources=..., features=..., **options)``):
 ``source-transfer``, ``ridge-source``, ``rf-source`` (read ``sources``), ``rf``, ``gbm``,
-``scratch-gnn`` (ignore ``sources``: they read no other task). ``meta`` is registered by
+``scratch-gnn`` (ignore ``sources``: they read no other task). ``features`` (a
+:class:`~surrogate_nas.predictors.features.FreeFeatureValues` of the target) is read by ``ridge-source``,
+``rf-source``, ``rf``, ``gbm`` and ``meta``; the zero-shot ``source-transfer`` and ``scratch-gnn`` ignore it. ``meta`` is registered by
 :mod:`surrogate_nas.meta`. Classes are imported when a predictor is built, so importing this
 package stays cheap.
 """
@@ -29,7 +31,7 @@ def _need_sources(name: str, sources):
 
 
 @PREDICTORS.register("source-transfer")
-def _source_transfer(space=None, seed: int = 0, sources=None, **options):
+def _source_transfer(space=None, seed: int = 0, sources=None, features=None, **options):
     from .baselines import SourceTransferPredictor
 
     check_options("predictor 'source-transfer'", [], options)
@@ -37,20 +39,21 @@ def _source_transfer(space=None, seed: int = 0, sources=None, **options):
 
 
 @PREDICTORS.register("ridge-source")
-def _ridge_source(space=None, seed: int = 0, sources=None, **options):
+def _ridge_source(space=None, seed: int = 0, sources=None, features=None, **options):
     from .baselines import SourceRidgePredictor
 
     check_options("predictor 'ridge-source'", ["alpha"], options)
-    return SourceRidgePredictor(_space("ridge-source", space), _need_sources("ridge-source", sources), **options)
+    return SourceRidgePredictor(_space("ridge-source", space), _need_sources("ridge-source", sources), features=features,
+                                **options)
 
 
 def _tree(name: str, kind: str, reads_sources: bool):
-    def factory(space=None, seed: int = 0, sources=None, **options):
+    def factory(space=None, seed: int = 0, sources=None, features=None, **options):
         from .baselines import TreePredictor
 
         check_options(f"predictor {name!r}", ["n_estimators"], options)
         src = _need_sources(name, sources) if reads_sources else None
-        return TreePredictor(_space(name, space), kind, sources=src, seed=seed, **options)
+        return TreePredictor(_space(name, space), kind, sources=src, seed=seed, features=features, **options)
 
     return factory
 
@@ -61,7 +64,7 @@ PREDICTORS.register("gbm")(_tree("gbm", "gbm", False))
 
 
 @PREDICTORS.register("scratch-gnn")
-def _scratch_gnn(space=None, seed: int = 0, sources=None, **options):
+def _scratch_gnn(space=None, seed: int = 0, sources=None, features=None, **options):
     """Options: steps, lr, rank_weight, device, and the model as model_config or hidden/layers/conv."""
     from .baselines import ScratchGNNPredictor
 

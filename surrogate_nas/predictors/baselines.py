@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..spaces import Architecture, SearchSpace, get_space
-from .features import SourceValues, onehot
+from .features import FreeFeatureValues, SourceValues, input_columns, onehot
 from .support import normalise, validate_support
 
 
@@ -54,12 +54,16 @@ class SourceTransferPredictor(_Base):
 
 
 class SourceRidgePredictor(_Base):
-    """Ridge regression of the target on the architecture's source-task values, fit on K."""
+    """Ridge regression of the target on the architecture's source-task values (and free features), fit on K."""
 
-    def __init__(self, space, sources: SourceValues, alpha: float = 1.0):
+    def __init__(self, space, sources: SourceValues, alpha: float = 1.0, features: FreeFeatureValues | None = None):
         self.space = space
         self.sources = sources
         self.alpha = alpha
+        self.features = features
+
+    def _X(self, archs) -> np.ndarray:
+        return np.nan_to_num(input_columns(self.sources, self.features, get_space(self.space), archs))
 
     def fit(self, archs, y) -> "SourceRidgePredictor":
         from sklearn.linear_model import Ridge
@@ -67,31 +71,30 @@ class SourceRidgePredictor(_Base):
         archs, y = self._check_fit(archs, y)
         if self.sources is None or not self.sources.tasks:
             raise DataError("ridge-source needs at least one source task")
-        X = np.nan_to_num(self.sources(get_space(self.space), archs))
-        self.model_ = Ridge(alpha=self.alpha).fit(X, y)
+        self.model_ = Ridge(alpha=self.alpha).fit(self._X(archs), y)
         self.fitted_ = True
         return self
 
     def _predict(self, archs) -> np.ndarray:
-        return self.model_.predict(np.nan_to_num(self.sources(get_space(self.space), archs)))
+        return self.model_.predict(self._X(archs))
 
 
 class TreePredictor(_Base):
-    """Random forest or gradient boosting on a one-hot encoding (optionally + source-task values)."""
+    """Random forest or gradient boosting on a one-hot encoding (optionally + source-task values and free features)."""
 
-    def __init__(self, space, kind: str = "rf", sources: SourceValues | None = None, seed: int = 0, n_estimators: int = 200):
+    def __init__(self, space, kind: str = "rf", sources: SourceValues | None = None, seed: int = 0, n_estimators: int = 200,
+                 features: FreeFeatureValues | None = None):
         self.space = space
         self.kind = kind
         self.sources = sources
         self.seed = seed
         self.n_estimators = n_estimators
+        self.features = features
 
     def _X(self, archs) -> np.ndarray:
         sp = get_space(self.space)
-        X = onehot(sp, archs)
-        if self.sources is not None and self.sources.tasks:
-            X = np.hstack([X, np.nan_to_num(self.sources(sp, archs))])
-        return X
+        sources = self.sources if self.sources is not None and self.sources.tasks else None
+        return np.hstack([onehot(sp, archs), np.nan_to_num(input_columns(sources, self.features, sp, archs))])
 
     def fit(self, archs, y) -> "TreePredictor":
         from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor

@@ -89,3 +89,68 @@ def support_correlations(src: np.ndarray, y: np.ndarray) -> np.ndarray:
             r = np.corrcoef(pd.Series(src[ok, j]).rank().to_numpy(), pd.Series(y[ok]).rank().to_numpy())[0, 1]
             out[j] = 0.0 if np.isnan(r) else r
     return out
+
+
+@dataclass
+class FreeFeatureValues:
+    """Training-free features of one task's architectures (params, FLOPs, zero-cost proxies, latency ...),
+    rank-normalised to [-1, 1] over every record the feature has (never over target values).
+
+    ``task`` names the task whose features are read (NAS-Bench-Graph's params and latency are per
+    dataset; NB-201's features are the same for every task). ``metric`` is the value the model will
+    predict: a feature of that name is refused (:class:`~surrogate_nas.benchmarks.TargetLeakError`).
+    Columns are appended to the source-task columns wherever a predictor reads sources.
+    """
+
+    table: BenchmarkTable | None
+    task: str | None
+    names: tuple[str, ...] = ()
+    metric: str | None = None
+    _rows: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self.names = tuple(self.names)
+        if not self.names:
+            return
+        from ..features import available_features
+
+        if self.table is None:
+            raise DataError("free features given without a benchmark table")
+        have = available_features(self.table, self.task)
+        bad = [n for n in self.names if n not in have]
+        if bad:
+            where = (f"task {self.task!r} of {self.table.source}" if self.task is not None else
+                     f"{self.table.source} with no task named (features that differ per task need the task)")
+            raise DataError(f"unknown free feature {bad[0]!r} for {where}; available: {', '.join(have) or 'none'}")
+        if self.metric in self.names:
+            from ..benchmarks import TargetLeakError
+
+            raise TargetLeakError(f"free feature {self.metric!r} is the metric being predicted; a predicted value "
+                                  "is never an input")
+
+    def with_task(self, task: str | None) -> "FreeFeatureValues":
+        """The same features read for another task."""
+        return FreeFeatureValues(self.table, task, self.names, self.metric)
+
+    def __call__(self, space: SearchSpace, archs: Sequence[Architecture]) -> np.ndarray:
+        """Matrix [n_archs, n_features] (NaN where a feature is unknown for an architecture)."""
+        if not self.names:
+            return np.zeros((len(archs), 0), dtype=np.float32)
+        from ..features import feature_ranks
+
+        strings = [space.format(a) for a in archs]
+        new = {s: a for s, a in zip(strings, archs) if s not in self._rows}  # each architecture ranked once
+        if new:
+            ranks = feature_ranks(self.table, self.task, list(new.values()), self.names, metric=self.metric)
+            self._rows.update(zip(new, np.asarray(ranks, dtype=np.float32)))
+        return np.stack([self._rows[s] for s in strings]) if strings else np.zeros((0, len(self.names)), np.float32)
+
+    def config(self) -> list[str]:
+        return list(self.names)
+
+
+def input_columns(sources: SourceValues | None, features: FreeFeatureValues | None, space: SearchSpace,
+                  archs: Sequence[Architecture]) -> np.ndarray:
+    """What a transfer predictor reads per architecture: source-task columns, then free-feature columns."""
+    cols = [m(space, archs) for m in (sources, features) if m is not None]
+    return np.hstack(cols) if cols else np.zeros((len(archs), 0), dtype=np.float32)
