@@ -1,0 +1,177 @@
+"""Predictor quality: leave-one-task-out few-shot ranking, every method on the same K support archs.
+
+The grid is benchmark x target x K x seed x method. A cell of the runner is (benchmark, target, K,
+seed, group): the methods that adapt the same checkpoint run together (``meta``: meta-gnn,
+``multitask``: multitask-finetune), the baselines (no checkpoint) form one group that runs while
+the checkpoints train. A cell's numbers equal the old serial script's for the same (target, K, seed,
+method): same split, same seed, same checkpoint (meta seed of the config).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..benchmarks import check_isolation
+from ..io import atomic_write_text
+
+#: table column -> (registered predictor, checkpoint to adapt: "meta", "multitask" or None, options).
+#: The multitask initialisation was not meta-learned for the MAML step size, and fine-tuning it with that
+#: step diverges on some supports (NB-201 ImageNet16-120, K=10, seed 4: max |parameter| 1.4e8 after 4
+#: steps, every prediction non-finite), so it picks its fine-tuning steps by cross-validation on the support.
+METHODS = {
+    "meta-gnn": ("meta", "meta", {}),
+    "multitask-finetune": ("meta", "multitask", {"inner_steps": "cv"}),
+    "source-transfer": ("source-transfer", None, {}),
+    "ridge-source": ("ridge-source", None, {}),
+    "rf-source": ("rf-source", None, {}),
+    "rf": ("rf", None, {}),
+    "gbm": ("gbm", None, {}),
+    "scratch-gnn": ("scratch-gnn", None, {}),
+}
+#: Checkpoint name -> MetaConfig algorithm override (None: the config's own algorithm).
+ALGORITHMS = {"meta": None, "multitask": "multitask"}
+
+
+def build(method: str, space, sources, checkpoints: dict, seed: int, target: str):
+    """The registered predictor behind a table column, after checking it cannot read the target's values."""
+    import surrogate_nas.meta  # noqa: F401  (registers the "meta" predictor)
+    from ..meta.adapt import tasks_read
+    from ..predictors import make_predictor
+
+    name, ckpt, options = METHODS[method]
+    kwargs = {"space": space, "seed": seed, "sources": sources, **options}
+    read = list(sources.tasks)
+    if ckpt is not None:
+        kwargs.update(checkpoint=checkpoints[ckpt], task=target)
+        read = tasks_read(checkpoints[ckpt], sources)  # the checkpoint's tasks and the given sources
+    check_isolation(target, read, where=f"predictor_quality {method}")
+    return make_predictor(name, **kwargs)
+
+
+def split(space, archs, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """K support archs distinct by canonical key; the query is every arch whose key is not in the support."""
+    keys = [space.canonical(a) for a in archs]
+    sup, seen = [], set()
+    for i in rng.permutation(len(archs)):
+        if keys[i] not in seen:
+            sup.append(i)
+            seen.add(keys[i])
+            if len(sup) == k:
+                break
+    qry = np.array([i for i in range(len(archs)) if keys[i] not in seen])
+    return np.array(sup), qry
+
+
+def group_of(method: str) -> str:
+    """The cell group of a method: the checkpoint it adapts, or ``baselines``."""
+    return METHODS[method][1] or "baselines"
+
+
+class _TargetData:
+    """What every cell of one (benchmark, target) reads: table, sources, archs, values, canonical keys."""
+
+    def __init__(self, table, target: str, metric: str):
+        from ..predictors.features import SourceValues
+
+        self.table = table
+        self.train = [t for t in table.tasks if t != target]
+        self.sources = SourceValues(table, tuple(self.train), metric)
+        self.archs = table.archs(target, metric)
+        self.y = table.vector(target, metric, self.archs)
+
+
+_TARGETS: dict[tuple, _TargetData] = {}
+
+
+def target_data(table, benchmark: str, target: str, metric: str) -> _TargetData:
+    """Per-process cache: a worker builds a target's sources/archs/values once, not once per cell."""
+    key = (benchmark, target, metric)
+    if key not in _TARGETS:
+        _TARGETS[key] = _TargetData(table, target, metric)
+    return _TARGETS[key]
+
+
+def run_cell(table, benchmark: str, target: str, metric: str, k: int, seed: int, methods, checkpoints: dict,
+             data: _TargetData | None = None) -> list[dict]:
+    """The result rows of ``methods`` for one (target, K, seed): exactly the old script's inner loop."""
+    d = data or _TargetData(table, target, metric)
+    sup, qry = split(table.space, d.archs, k, np.random.default_rng([seed, k]))
+    s_archs, q_archs = [d.archs[i] for i in sup], [d.archs[i] for i in qry]
+    from ..predictors.metrics import ranking_report
+
+    rows = []
+    for name in methods:
+        t = time.perf_counter()
+        model = build(name, table.space, d.sources, checkpoints, seed, target)
+        pred = model.fit(s_archs, d.y[sup]).predict(q_archs)
+        rows.append({"benchmark": benchmark, "target_task": target, "k": k, "method": name, "seed": seed,
+                     **ranking_report(d.y[qry], pred), "seconds": time.perf_counter() - t})
+    return rows
+
+
+# ---------------------------------------------------------------------- report
+def summarise(df: pd.DataFrame) -> pd.DataFrame:
+    return (df.groupby(["benchmark", "target_task", "k", "method"])[["kendall_tau", "spearman_rho", "kendall_tau_top",
+                                                                   "precision_at_1pct"]].mean().reset_index())
+
+
+def markdown(df: pd.DataFrame, timings: pd.DataFrame) -> str:
+    s = summarise(df)
+    out = ["# Predictor quality (leave-one-task-out)", "",
+           f"Seeds: {df['seed'].nunique()}; K: {sorted(int(k) for k in df['k'].unique())}; metric per cell: mean over seeds.", ""]
+    for bench, g in s.groupby("benchmark"):
+        piv = g.pivot_table(index=["target_task", "k"], columns="method", values="kendall_tau")
+        out += [f"## {bench}: Kendall tau on all non-support archs", "", piv.round(3).to_markdown(), ""]
+        mean_t = g.groupby(["k", "method"])["kendall_tau"].mean().unstack()
+        out += [f"### {bench}: mean Kendall tau over targets", "", mean_t.round(3).to_markdown(), ""]
+        top = g.pivot_table(index=["target_task", "k"], columns="method", values="kendall_tau_top")
+        out += [f"### {bench}: Kendall tau within the true top 5%", "", top.round(3).to_markdown(), ""]
+        p1 = g.pivot_table(index=["target_task", "k"], columns="method", values="precision_at_1pct")
+        out += [f"### {bench}: precision@1%", "", p1.round(3).to_markdown(), ""]
+    out += ["## Meta-training", "", timings.round(3).to_markdown(index=False), ""]
+    return "\n".join(out)
+
+
+def plot(df: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = summarise(df)
+    benches = sorted(s["benchmark"].unique())
+    fig, axes = plt.subplots(1, len(benches), figsize=(6 * len(benches), 4.2), squeeze=False)
+    for ax, bench in zip(axes[0], benches):
+        g = s[s["benchmark"] == bench].groupby(["k", "method"])["kendall_tau"].mean().unstack()
+        for m in g.columns:
+            ax.plot(g.index, g[m], marker="o", lw=2.5 if m == "meta-gnn" else 1.2, label=m)
+        ax.set_xscale("log")
+        ax.set_xlabel("K support architectures of the target")
+        ax.set_ylabel("Kendall tau (mean over targets and seeds)")
+        ax.set_title(f"{bench}: leave-one-task-out")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def report_name(mode: str) -> str:
+    return "predictor_quality_quick" if mode == "quick" else "predictor_quality"
+
+
+def write_report(df: pd.DataFrame, timings: pd.DataFrame, out: Path, name: str, footer: str = "") -> str:
+    """``out/NAME.{csv,md,png}``; returns the markdown."""
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / f"{name}.csv", df.to_csv(index=False))
+    md = markdown(df, timings) + footer
+    atomic_write_text(out / f"{name}.md", md)
+    plot(df, out / f"{name}.png")
+    return md

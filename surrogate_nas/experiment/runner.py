@@ -1,0 +1,497 @@
+"""Run an experiment grid as Ray tasks (or in process), resumable from its run directory.
+
+Layout of a run directory ``DIR``::
+
+    DIR/config.yaml              the experiment config (a rerun with another config is refused)
+    DIR/experiment.sqlite        the result store: one row per finished cell (WAL)
+    DIR/checkpoints/BENCH/TARGET/ALGO-seedS/   one meta-trained checkpoint each (model.pt + config.json)
+    DIR/predictor_quality.{csv,md,png} or DIR/search_efficiency.{csv,md,png}   the report
+
+Meta-training is shared: each checkpoint is trained once, as its own task, and the cells that adapt
+it depend on it (Ray schedules them when it exists); cells that need none run meanwhile. Only the
+driver writes the store and the checkpoint directories, so the workers need no shared disk: a
+checkpoint travels as its two files' bytes (the sha256 in ``config.json`` is checked on every load,
+weights read with ``weights_only=True``). Tables are loaded once per worker process, never shipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import yaml
+
+from ..io import atomic_dir, atomic_write_text
+from .config import ExperimentError, config_dict, config_from_dict, config_yaml, differences
+from .store import ResultStore, cell_key
+
+CONFIG_NAME = "config.yaml"
+
+
+@dataclass(frozen=True)
+class CheckpointSpec:
+    """One meta-training run: (benchmark, target, algorithm, meta seed)."""
+
+    benchmark: str
+    target: str
+    algorithm: str
+    seed: int
+    metric: str
+    train_tasks: tuple[str, ...] | None    # None: every task of the table but the target
+    meta: tuple                             # MetaConfig fields (sorted items)
+    model: tuple                            # ModelConfig fields (sorted items)
+
+    @property
+    def key(self) -> str:
+        return f"{self.benchmark}/{self.target}/{self.algorithm}-seed{self.seed}"
+
+
+@dataclass
+class Cell:
+    """One task of the grid: ``coords`` are its key in the store; ``checkpoints`` {name: spec key}."""
+
+    coords: dict
+    checkpoints: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return cell_key(self.coords)
+
+
+def _items(d: dict) -> tuple:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in d.items()))
+
+
+# ---------------------------------------------------------------------- the two grids
+def plan(cfg) -> tuple[list[CheckpointSpec], list[Cell]]:
+    """Every checkpoint and every cell of the grid, in the order the old scripts ran them."""
+    specs: dict[str, CheckpointSpec] = {}
+    cells: list[Cell] = []
+    if cfg.kind == "predictor-quality":
+        from .predictor_quality import ALGORITHMS, group_of
+
+        groups = []
+        for m in cfg.methods:
+            if group_of(m) not in groups:
+                groups.append(group_of(m))
+        meta = dict(cfg.meta)
+        for b in cfg.benchmarks:
+            for target in b.targets:
+                names = {}
+                for g in groups:
+                    if g == "baselines":
+                        continue
+                    algo = ALGORITHMS[g] or meta.get("algorithm", "maml")
+                    s = CheckpointSpec(b.name, target, algo, int(meta.get("seed", 0)), b.metric, None,
+                                       _items({**meta, "algorithm": algo}), _items(cfg.model))
+                    specs[s.key] = s
+                    names[g] = s.key
+                for k in cfg.ks:
+                    for seed in range(cfg.seeds):
+                        for g in groups:
+                            coords = {"benchmark": b.name, "target": target, "k": k, "seed": seed, "group": g}
+                            cells.append(Cell(coords, {g: names[g]} if g in names else {}))
+        # baselines first within the list: they need nothing and run while the checkpoints train
+        return list(specs.values()), cells
+    from .search_efficiency import method_specs
+
+    for b in cfg.benchmarks:
+        meta = dict(b.meta)
+        base_seed = int(meta.get("seed", 0))
+        for target in b.targets:
+            keys = []
+            for i in range(b.checkpoints):
+                s = CheckpointSpec(b.name, target, meta.get("algorithm", "maml"), base_seed + i, b.metric,
+                                   tuple(b.train_tasks) if b.train_tasks else None,
+                                   _items({**meta, "seed": base_seed + i}), _items(b.model))
+                specs[s.key] = s
+                keys.append(s.key)
+            for name, _, _, predictor, _ in method_specs(b.name, b.budget, b.guided_budget):
+                if cfg.methods is not None and name not in cfg.methods:
+                    continue
+                seeds = range(b.seeds if predictor is None or b.guided_seeds is None else b.guided_seeds)
+                for seed in seeds:
+                    coords = {"benchmark": b.name, "target": target, "method": name, "seed": seed}
+                    cells.append(Cell(coords, {"model": keys[seed % len(keys)]} if predictor == "meta" else {}))
+    used = {k for c in cells for k in c.checkpoints.values()}
+    return [s for s in specs.values() if s.key in used], cells
+
+
+# ---------------------------------------------------------------------- worker side
+_CKPT_CACHE: dict[str, object] = {}
+
+
+def _threads() -> None:
+    import torch
+
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
+def train_checkpoint(spec: CheckpointSpec) -> tuple[dict, dict]:
+    """Meta-train one checkpoint: (its files' bytes, timing info); the driver writes the files to DIR."""
+    _threads()
+    from ..meta.checkpoint import save_checkpoint
+    from ..meta.maml import MetaConfig
+    from ..meta.pretrain import pretrain
+    from ..predictors.gnn import ModelConfig
+    from ..search.benchmark_tables import cached_benchmark
+
+    table = cached_benchmark(spec.benchmark)
+    train = list(spec.train_tasks) if spec.train_tasks else [t for t in table.tasks if t != spec.target]
+    meta = {k: (tuple(v) if k == "support_range" else v) for k, v in spec.meta}
+    t0 = time.perf_counter()
+    ckpt = pretrain(table, train, spec.metric, ModelConfig(**dict(spec.model)), MetaConfig(**meta),
+                    benchmark_name=spec.benchmark, progress=False, target=spec.target)
+    seconds = time.perf_counter() - t0
+    tmp = Path(tempfile.mkdtemp(prefix="surrogate-nas-ckpt-"))
+    try:
+        d = save_checkpoint(ckpt, tmp / "ckpt")
+        files = {name: (d / name).read_bytes() for name in ("model.pt", "config.json")}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    info = {"benchmark": spec.benchmark, "target": spec.target, "algorithm": spec.algorithm, "meta_seed": spec.seed,
+            "train_tasks": train, "seconds": seconds, "best_val_tau": ckpt.info.get("best_val_tau"), "pid": os.getpid()}
+    return files, info
+
+
+def _checkpoint_from_files(files: dict):
+    """Load (once per process) a checkpoint from its files' bytes, through load_checkpoint's checks."""
+    import hashlib
+
+    from ..meta.checkpoint import load_checkpoint
+
+    key = hashlib.sha256(files["config.json"]).hexdigest()
+    if key not in _CKPT_CACHE:
+        tmp = Path(tempfile.mkdtemp(prefix="surrogate-nas-ckpt-"))
+        try:
+            for name, data in files.items():
+                (tmp / name).write_bytes(data)
+            _CKPT_CACHE[key] = load_checkpoint(tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return _CKPT_CACHE[key]
+
+
+def run_cell(cfg, cell: Cell, checkpoint_files: dict, before: Callable | None = None) -> dict:
+    """Run one cell (in a worker or in process): {"rows": [...], "info": {...}, "seconds": s}."""
+    _threads()
+    if before is not None:
+        before(cell.coords)
+    from ..search.benchmark_tables import cached_benchmark
+
+    t0 = time.perf_counter()
+    ckpts = {name: _checkpoint_from_files(checkpoint_files[name]) for name in cell.checkpoints}
+    c = cell.coords
+    table = cached_benchmark(c["benchmark"])
+    info = {"pid": os.getpid()}
+    if cfg.kind == "predictor-quality":
+        from .predictor_quality import group_of, run_cell as pq_cell, target_data
+
+        b = next(b for b in cfg.benchmarks if b.name == c["benchmark"])
+        methods = [m for m in cfg.methods if group_of(m) == c["group"]]
+        data = target_data(table, b.name, c["target"], b.metric)
+        rows = pq_cell(table, b.name, c["target"], b.metric, c["k"], c["seed"], methods, ckpts, data)
+    else:
+        from .search_efficiency import run_cell as se_cell
+
+        b = next(b for b in cfg.benchmarks if b.name == c["benchmark"])
+        df, rate = se_cell(table, b.name, c["target"], b.metric, b.test_metric, c["method"], c["seed"], b.budget,
+                           b.guided_budget, ckpts.get("model"))
+        rows = _records(df)
+        if rate is not None:
+            info["rate"] = rate
+    return {"rows": rows, "info": info, "seconds": time.perf_counter() - t0}
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    out = []
+    for r in df.to_dict("records"):
+        out.append({k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v)) for k, v in r.items()})
+    return out
+
+
+# ---------------------------------------------------------------------- driver side
+def check_run_dir(out: Path, cfg) -> None:
+    """Save the config in ``out``; a directory started with a different config is refused (one line)."""
+    path = out / CONFIG_NAME
+    new = config_dict(cfg)
+    if path.is_file():
+        try:
+            old = yaml.safe_load(path.read_text())
+        except yaml.YAMLError:
+            raise ExperimentError(f"{path} is not valid YAML; use a new --out") from None
+        if old != new:
+            diff = differences(old or {}, new)
+            raise ExperimentError(f"run directory {out} was started with a different config ({'; '.join(diff[:4])}"
+                                  f"{'; ...' if len(diff) > 4 else ''}); use a new --out or the config in {path}")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, config_yaml(cfg))
+
+
+def _ckpt_dir(out: Path, key: str) -> Path:
+    return out / "checkpoints" / key
+
+
+def _existing_checkpoint(out: Path, spec: CheckpointSpec) -> dict | None:
+    from ..meta.checkpoint import CheckpointError, is_checkpoint_dir, load_checkpoint
+
+    d = _ckpt_dir(out, spec.key)
+    if not is_checkpoint_dir(d):
+        return None
+    try:
+        load_checkpoint(d)  # sha256 and format checked; a broken one is trained again
+    except CheckpointError:
+        return None
+    return {name: (d / name).read_bytes() for name in ("model.pt", "config.json")}
+
+
+def _save_checkpoint_files(out: Path, key: str, files: dict) -> None:
+    with atomic_dir(_ckpt_dir(out, key)) as tmp:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+
+
+class _Bar:
+    def __init__(self, total: int, initial: int, enabled: bool):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, initial=initial, desc="cells", unit="cell", disable=not enabled, smoothing=0.05)
+
+    def update(self, n=1):
+        self.bar.update(n)
+
+    def close(self):
+        self.bar.close()
+
+
+def run_experiment(cfg, out: str | os.PathLike, *, workers: int | None = None, address: str | None = None,
+                   progress: bool = True, command: str | None = None, max_retries: int = 3,
+                   before_cell: Callable | None = None, log: Callable[[str], None] = print,
+                   report: bool = True) -> dict:
+    """Run every unfinished cell of ``cfg`` and write the report into ``out``.
+
+    ``workers``: 0 runs in this process (serially, no Ray); N >= 1 starts a local Ray instance with N
+    CPUs (default: all cores) unless ``address`` names a running cluster (``ray://...`` / ``auto``)
+    or Ray is already initialised. ``before_cell(coords)`` runs in the worker before each cell (a
+    hook for fault-injection tests). Returns {"cells", "computed", "checkpoints_trained", "seconds"}.
+    """
+    out = Path(out)
+    if isinstance(cfg, dict):
+        cfg = config_from_dict(cfg)
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 0):
+        raise ExperimentError(f"workers must be an integer >= 0, got {workers!r}")
+    check_run_dir(out, cfg)
+    t_start = time.perf_counter()
+    specs, cells = plan(cfg)
+    with ResultStore(out) as store:
+        done = store.done_keys()
+        todo = [c for c in cells if c.key not in done]
+        needed = {k for c in todo for k in c.checkpoints.values()}
+        files: dict[str, dict] = {}
+        to_train = []
+        for s in specs:
+            if s.key not in needed:
+                continue
+            f = _existing_checkpoint(out, s)
+            if f is None:
+                to_train.append(s)
+            else:
+                files[s.key] = f
+        log(f"{cfg.kind}: {len(cells)} cells, {len(done & {c.key for c in cells})} already done, {len(todo)} to run; "
+            f"{len(to_train)} checkpoint(s) to meta-train, {len(needed) - len(to_train)} reused")
+        stats = {"cells": len(cells), "computed": 0, "checkpoints_trained": 0}
+        if todo:
+            if workers == 0:
+                _run_inline(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, len(cells))
+            else:
+                _run_ray(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, len(cells),
+                         workers, address, max_retries)
+        elapsed = time.perf_counter() - t_start
+        if todo:
+            store.set_meta("wall_seconds", float(store.get_meta("wall_seconds", 0.0)) + elapsed)
+            store.set_meta("workers", workers if workers is not None else (os.cpu_count() or 1))
+        if command is not None and (todo or store.get_meta("command") is None):
+            store.set_meta("command", command)
+    stats["seconds"] = elapsed
+    if report:
+        write_report(out, log=log)
+    return stats
+
+
+def _on_checkpoint(out, store, spec, res, files, log, stats):
+    _save_checkpoint_files(out, spec.key, res["files"])
+    files[spec.key] = res["files"]
+    store.put_checkpoint(spec.key, res["info"])
+    stats["checkpoints_trained"] += 1
+    i = res["info"]
+    log(f"[{spec.benchmark}/{spec.target}] meta-trained {spec.algorithm} (meta seed {spec.seed}) in "
+        f"{i['seconds']:.0f}s (val tau {i['best_val_tau']})")
+
+
+def _on_cell(store, cell, res, stats, bar):
+    info = dict(res["info"], seconds=res["seconds"])
+    if store.put_cell(cell.coords, res["rows"], info, res["seconds"]):
+        stats["computed"] += 1
+    bar.update(1)
+
+
+def _run_inline(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, total):
+    for s in to_train:
+        f, i = train_checkpoint(s)
+        _on_checkpoint(out, store, s, {"files": f, "info": i}, files, log, stats)
+    bar = _Bar(total, total - len(todo), progress)
+    try:
+        for c in todo:
+            res = run_cell(cfg, c, {n: files[k] for n, k in c.checkpoints.items()}, before_cell)
+            _on_cell(store, c, res, stats, bar)
+    finally:
+        bar.close()
+
+
+def _run_ray(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, total, workers, address,
+             max_retries):
+    try:
+        import ray
+    except ImportError:
+        raise ExperimentError("running on Ray needs Ray: pip install 'surrogate-nas[ray]' (or --workers 0 to run "
+                              "in this process)") from None
+    from ..training.backends import ray_runtime_env
+
+    started = False
+    if not ray.is_initialized():
+        kw = {"include_dashboard": False, "log_to_driver": False, "runtime_env": ray_runtime_env()}
+        if address:
+            ray.init(address=address, **kw)
+        else:
+            ray.init(num_cpus=workers or os.cpu_count() or 1, _node_ip_address="127.0.0.1", **kw)
+        started = True
+    try:
+        opts = {"num_cpus": 1, "max_retries": max_retries, "retry_exceptions": False}
+        ckpt_task = ray.remote(train_checkpoint).options(num_returns=2, **opts)
+        cell_task = ray.remote(_cell_entry).options(**opts)
+        cfg_ref, hook_ref = ray.put(cfg), ray.put(before_cell)
+        refs: dict = {}
+        file_refs = {k: ray.put(f) for k, f in files.items()}  # existing checkpoints: put once
+        for s in to_train:  # checkpoints first
+            f_ref, info_ref = ckpt_task.remote(s)
+            file_refs[s.key] = f_ref
+            refs[info_ref] = ("ckpt", s, f_ref)
+        # cells without a checkpoint are submitted first: they run while the checkpoints train
+        ordered = [c for c in todo if not c.checkpoints] + [c for c in todo if c.checkpoints]
+        for c in ordered:
+            deps = [file_refs[c.checkpoints[n]] for n in sorted(c.checkpoints)]
+            refs[cell_task.remote(cfg_ref, c, hook_ref, *deps)] = ("cell", c, None)
+        bar = _Bar(total, total - len(todo), progress)
+        errors = []
+        pending = list(refs)
+        try:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                for r in ready:
+                    what, item, f_ref = refs[r]
+                    try:
+                        res = ray.get(r) if what == "cell" else {"info": ray.get(r), "files": ray.get(f_ref)}
+                    except Exception as e:  # a task error, or retries exhausted
+                        errors.append(f"{item.key}: {type(e).__name__}: {str(e).strip().splitlines()[-1][:300]}")
+                        continue
+                    if what == "ckpt":
+                        _on_checkpoint(out, store, item, res, files, log, stats)
+                    else:
+                        _on_cell(store, item, res, stats, bar)
+        finally:
+            bar.close()
+        if errors:
+            raise ExperimentError(f"{len(errors)} task(s) failed (finished cells are stored; rerun to retry the rest); "
+                                  f"first: {errors[0]}")
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _cell_entry(cfg, cell: Cell, before, *files) -> dict:
+    """The Ray task: checkpoint files arrive as top-level arguments (so Ray resolves them and the cell
+    starts only once its checkpoints exist), in the order of the sorted checkpoint names."""
+    return run_cell(cfg, cell, dict(zip(sorted(cell.checkpoints), files)), before)
+
+
+# ---------------------------------------------------------------------- report
+def write_report(out: str | os.PathLike, log: Callable[[str], None] = print) -> Path:
+    """Merge the store of ``out`` into the experiment's markdown/CSV/PNG report (written into ``out``)."""
+    out = Path(out)
+    path = out / CONFIG_NAME
+    if not path.is_file():
+        raise ExperimentError(f"{out} is not an experiment run directory ({CONFIG_NAME} missing)")
+    try:
+        cfg = config_from_dict(yaml.safe_load(path.read_text()), where=str(path))
+    except yaml.YAMLError:
+        raise ExperimentError(f"{path} is not valid YAML") from None
+    specs, cells = plan(cfg)
+    with ResultStore(out) as store:
+        stored = {cell_key(c["coords"]): c for c in store.cells()}
+        ckpts = store.checkpoints()
+        wall = store.get_meta("wall_seconds", 0.0)
+        workers = store.get_meta("workers", 1)
+        command = store.get_meta("command") or f"surrogate-nas experiment run {cfg.kind} --out {out}"
+    missing = [c for c in cells if c.key not in stored]
+    if len(missing) == len(cells):
+        raise ExperimentError(f"{out}: no finished cells to report yet")
+    if missing:
+        log(f"report: {len(missing)} of {len(cells)} cells not finished yet; reporting the rest")
+    if cfg.kind == "predictor-quality":
+        from .predictor_quality import report_name, write_report as pq_report
+
+        bidx = {b.name: i for i, b in enumerate(cfg.benchmarks)}
+        tidx = {(b.name, t): i for b in cfg.benchmarks for i, t in enumerate(b.targets)}
+        midx = {m: i for i, m in enumerate(cfg.methods)}
+        rows = [r for c in cells if c.key in stored for r in stored[c.key]["rows"]]
+        df = pd.DataFrame(rows)
+        df = df.assign(_b=df["benchmark"].map(bidx), _t=[tidx[(b, t)] for b, t in zip(df["benchmark"], df["target_task"])],
+                       _k=df["k"].map({k: i for i, k in enumerate(cfg.ks)}), _m=df["method"].map(midx))
+        df = df.sort_values(["_b", "_t", "_k", "seed", "_m"], kind="stable").drop(columns=["_b", "_t", "_k", "_m"])
+        df = df.reset_index(drop=True)
+        meta_algo = dict(cfg.meta).get("algorithm", "maml")
+        timings = pd.DataFrame([{"benchmark": i["benchmark"], "target_task": i["target"], "meta_train_s": i["seconds"],
+                                 "best_val_tau": i["best_val_tau"]}
+                                for s in specs for k, i in ckpts.items() if k == s.key and i["algorithm"] == meta_algo])
+        if timings.empty:
+            timings = pd.DataFrame(columns=["benchmark", "target_task", "meta_train_s", "best_val_tau"])
+        footer = f"\nTotal wall time: {wall:.0f} s ({workers} worker(s), 1 torch thread each).\n"
+        name = report_name(cfg.mode)
+        pq_report(df, timings, out, name, footer)
+        log(f"report -> {out / (name + '.md')}")
+        return out / f"{name}.md"
+    from .search_efficiency import finish_markdown, write_report as se_report
+
+    frames = [pd.DataFrame(stored[c.key]["rows"]) for c in cells if c.key in stored]
+    traj = pd.concat(frames, ignore_index=True)
+    rates = [stored[c.key]["info"]["rate"] for c in cells if c.key in stored and "rate" in stored[c.key]["info"]]
+    lines = []
+    for b in cfg.benchmarks:
+        for target in b.targets:
+            for s in specs:
+                if s.benchmark == b.name and s.target == target and s.key in ckpts:
+                    i = ckpts[s.key]
+                    lines.append(f"[{b.name}/{target}] meta-trained on {', '.join(i['train_tasks'])} (meta seed "
+                                 f"{s.seed}) in {i['seconds']:.0f}s (val tau {i['best_val_tau']})")
+            by_method: dict[str, list] = {}
+            for c in cells:
+                if c.coords["benchmark"] == b.name and c.coords["target"] == target and c.key in stored:
+                    by_method.setdefault(c.coords["method"], []).append(stored[c.key])
+            for m, cs in by_method.items():
+                budget = max(r["evaluation"] for x in cs for r in x["rows"])
+                lines.append(f"  {m:24s} {len(cs)} seeds x {budget} evals in {sum(x['seconds'] for x in cs):6.1f}s "
+                             "(cell time)")
+    md, lines = se_report(traj, rates, lines, out, cfg.mode, command, log=log)
+    lines.append(f"\ntotal {wall:.0f}s ({workers} worker(s), 1 torch thread each)")
+    finish_markdown(md, lines, out)
+    log(f"report -> {out / 'search_efficiency.md'}")
+    return out / "search_efficiency.md"
