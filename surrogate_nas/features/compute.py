@@ -1,0 +1,267 @@
+"""Computing the free NB-201 features: one representative cell per canonical class, Ray tasks, a resumable store.
+
+:func:`compute` enumerates the space, keeps the first cell (in enumeration order) of every canonical class
+(6,466 on NB-201), and computes :data:`FEATURES` for the classes the store does not hold yet, as Ray tasks of
+:data:`CHUNK` cells each. Every finished chunk is committed to a SQLite store at once, so a killed run loses
+at most the chunks in flight. At the end the whole table is written atomically as xz-compressed CSV, with
+``# name: value`` metadata lines (dataset, batch, seed, resolution, versions, the command) above the header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import lzma
+import os
+import platform
+import shlex
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import DataError, SurrogateNASError
+from ..io import atomic_write_bytes
+from ..spaces import get_space
+from .proxies import INPUT_SHAPE, PROXIES, input_batch
+
+__all__ = ["FEATURES", "CHUNK", "DEFAULT_BATCH_SIZE", "compute", "compute_rows", "representatives",
+           "default_store", "FLOP_CONVENTION"]
+
+FEATURES = ("params", "flops") + PROXIES
+#: Cells per Ray task: large enough that task overhead is small, small enough that a kill loses little.
+CHUNK = 16
+#: Images in the fixed batch. Measured (one thread, a 2-core machine with the other core busy): about 0.44 s
+#: per cell at 16 images (~47 min for the 6,466 classes), 0.75 s at 32, 1.2 s at 64; see data/README.md.
+DEFAULT_BATCH_SIZE = 16
+#: NB-201 macro skeleton of the features (the benchmark's own).
+C, N = 16, 5
+FLOP_CONVENTION = "naslib"
+_SCHEMA_VERSION = 1
+
+
+def representatives(space: str = "nb201") -> list[tuple[str, str]]:
+    """(canonical key, native string of its first cell in enumeration order) for every class of ``space``."""
+    sp = get_space(space)
+    if sp.name != "nb201":
+        raise SurrogateNASError(f"free features are computed for the nb201 space only, not {sp.name!r}")
+    seen: dict[str, str] = {}
+    for a in sp.enumerate():
+        seen.setdefault(sp.canonical(a), sp.format(a))
+    return list(seen.items())
+
+
+def compute_rows(archs: Sequence[str], x, y, num_classes: int, seed: int, threads: int | None = 1) -> list[dict]:
+    """The features of each native NB-201 string (one freshly seeded network each), plus its seconds."""
+    import torch
+
+    from ..networks import build_network, count_flops, count_parameters
+    from .proxies import zero_cost_proxies
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    rows = []
+    for a in archs:
+        t0 = time.perf_counter()
+        net = build_network(a, num_classes=num_classes, seed=seed)
+        row = {"arch": a, "params": float(count_parameters(net)),
+               "flops": float(count_flops(net, INPUT_SHAPE, convention=FLOP_CONVENTION))}
+        row.update(zero_cost_proxies(net, x, y))
+        row["seconds"] = time.perf_counter() - t0
+        rows.append(row)
+    return rows
+
+
+def _chunk_task(archs, x, y, num_classes, seed):
+    return compute_rows(archs, x, y, num_classes, seed, threads=1)
+
+
+# ---------------------------------------------------------------------- the store
+def default_store(config: dict[str, Any]) -> Path:
+    """The store of one configuration (its hash in the name): under the user cache's ``features/``."""
+    from ..benchmarks.cache import user_cache_dir
+
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+    return user_cache_dir() / "features" / f"{config['space']}-{digest}.sqlite"
+
+
+def _open_store(path: Path, config: dict[str, Any]) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = sqlite3.connect(str(path), timeout=60)
+        cols = ", ".join(f"{f} REAL" for f in FEATURES)
+        con.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+        con.execute(f"CREATE TABLE IF NOT EXISTS features (key TEXT PRIMARY KEY, arch TEXT NOT NULL, {cols}, "
+                    "seconds REAL, finished_at REAL)")
+        row = con.execute("SELECT value FROM meta WHERE name = 'config'").fetchone()
+    except sqlite3.DatabaseError as e:
+        raise DataError(f"feature store {str(path)!r} is not a usable SQLite file ({e})") from None
+    text = json.dumps(config, sort_keys=True)
+    if row is None:
+        with con:
+            con.execute("INSERT INTO meta VALUES ('config', ?)", (text,))
+    elif json.loads(row[0]) != config:
+        con.close()
+        raise DataError(f"feature store {str(path)!r} was made with another configuration ({row[0]}); "
+                        f"this run's is {text}: use another store (or none, for the default one)")
+    return con
+
+
+def _save(con: sqlite3.Connection, keys: dict[str, str], rows: list[dict]) -> None:
+    now = time.time()
+    names = ("key", "arch") + FEATURES + ("seconds", "finished_at")
+    with con:  # one transaction per chunk
+        con.executemany(
+            f"INSERT OR REPLACE INTO features ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            [(keys[r["arch"]], r["arch"], *(_real(r[f]) for f in FEATURES), r["seconds"], now) for r in rows],
+        )
+
+
+def _real(v: float) -> float | None:
+    return None if v is None or np.isnan(v) else float(v)  # NaN as NULL; SQLite keeps +-inf
+
+
+# ---------------------------------------------------------------------- the run
+def compute(
+    space: str = "nb201",
+    *,
+    out: str | os.PathLike | None = None,
+    store: str | os.PathLike | None = None,
+    dataset: str = "digits",
+    data_root: str | os.PathLike | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    seed: int = 0,
+    address: str | None = None,
+    workers: int | None = None,
+    limit: int | None = None,
+    progress: bool = True,
+) -> Path:
+    """Compute :data:`FEATURES` for one cell per canonical class of ``space`` and write the table to ``out``.
+
+    ``out``: the xz-compressed CSV to write (default: ``free_features.csv.xz`` next to the store).
+    ``store``: the resumable SQLite store (default: per configuration, under the user cache); classes it
+    holds are not computed again. ``dataset``/``data_root``/``batch_size``/``seed``: the fixed batch
+    (:func:`~surrogate_nas.features.proxies.input_batch`); ``seed`` also seeds every network's weights.
+    ``address``: an existing Ray cluster (``"auto"``, ``"ray://host:port"``); default a local instance with
+    ``workers`` CPUs on the loopback interface (a Ray instance already initialised in this process is used as
+    is). ``limit``: only the first ``limit`` classes (tests, trials). Returns ``out``.
+    """
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise SurrogateNASError(f"limit must be a positive int, got {limit!r}")
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+        raise SurrogateNASError(f"workers must be a positive int, got {workers!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise SurrogateNASError(f"seed must be an int, got {seed!r}")
+    x, y, num_classes, data_label = input_batch(dataset, batch_size, seed, data_root)
+    reps = representatives(space)
+    n_classes = len(reps)
+    if limit is not None:
+        reps = reps[:limit]
+    from .. import __version__
+    import torch
+
+    config = {"space": get_space(space).name, "dataset": data_label, "batch_size": batch_size, "seed": seed,
+              "input_shape": list(INPUT_SHAPE), "C": C, "N": N, "num_classes": num_classes,
+              "flops": FLOP_CONVENTION, "schema": _SCHEMA_VERSION,
+              "batch_sha256": hashlib.sha256(x.numpy().tobytes() + y.numpy().tobytes()).hexdigest()[:16]}
+    store_path = Path(store) if store is not None else default_store(config)
+    out_path = Path(out) if out is not None else store_path.with_name(store_path.stem + "-free_features.csv.xz")
+    con = _open_store(store_path, config)
+    try:
+        done = {k for (k,) in con.execute("SELECT key FROM features")}
+        todo = [(k, a) for k, a in reps if k not in done]
+        if todo:
+            _run_ray(con, todo, x.numpy(), y.numpy(), num_classes, seed, address, workers, progress,
+                     total=len(reps), initial=len(reps) - len(todo))
+        rows = con.execute(f"SELECT key, arch, {', '.join(FEATURES)}, seconds FROM features").fetchall()
+    finally:
+        con.close()
+    wanted = {k for k, _ in reps}
+    rows = sorted((r for r in rows if r[0] in wanted), key=lambda r: r[0])
+    seconds = [r[-1] for r in rows if r[-1] is not None]
+    meta = {
+        "what": f"free architecture features of the {config['space']} space, one row per canonical class "
+                f"({len(rows)} of {n_classes} classes); see surrogate_nas/features/proxies.py",
+        "dataset": data_label, "batch_size": batch_size, "seed": seed,
+        "input_resolution": "x".join(map(str, INPUT_SHAPE)), "network": f"NB-201 C={C} N={N}, {num_classes} classes",
+        "flops_convention": FLOP_CONVENTION, "grad_norm": "sum of per-layer L2 norms (conv/linear weights)",
+        "jacob_cov_k": "1e-05", "synflow": "float64, |weights|, all-ones input, BN in eval mode",
+        "seconds_per_cell_mean": f"{np.mean(seconds):.4f}" if seconds else "nan",
+        "surrogate_nas_version": __version__, "torch_version": torch.__version__,
+        "python": platform.python_version(),
+        "command": _command(space, out, store, dataset, data_root, batch_size, seed, address, workers, limit),
+    }
+    _write_table(out_path, meta, rows)
+    return out_path
+
+
+def _command(space, out, store, dataset, data_root, batch_size, seed, address, workers, limit) -> str:
+    args = {"out": str(out) if out is not None else None, "store": str(store) if store is not None else None,
+            "dataset": str(dataset), "data_root": str(data_root) if data_root is not None else None,
+            "batch_size": batch_size, "seed": seed, "address": address, "workers": workers, "limit": limit}
+    call = ", ".join([repr(space)] + [f"{k}={v!r}" for k, v in args.items() if v is not None])
+    argv = " ".join(shlex.quote(a) for a in sys.argv) if sys.argv and sys.argv[0] not in ("-c", "") else ""
+    return f"surrogate_nas.features.compute({call})" + (f"  [argv: {argv}]" if argv else "")
+
+
+def _write_table(path: Path, meta: dict[str, str], rows: list[tuple]) -> None:
+    buf = io.StringIO()
+    for k, v in meta.items():
+        buf.write(f"# {k}: {str(v).replace(chr(10), ' ')}\n")
+    buf.write(",".join(("key", "arch") + FEATURES) + "\n")
+    for r in rows:
+        vals = [repr(float(v)) if v is not None else "" for v in r[2:2 + len(FEATURES)]]
+        buf.write(f"{r[0]},{r[1]},{','.join(vals)}\n")
+    atomic_write_bytes(path, lzma.compress(buf.getvalue().encode(), preset=9 | lzma.PRESET_EXTREME))
+
+
+def _runtime_env() -> dict[str, Any]:
+    """Makes this package importable on Ray workers even when it is not pip-installed there."""
+    import surrogate_nas
+
+    parent = str(Path(surrogate_nas.__file__).resolve().parent.parent)
+    existing = os.environ.get("PYTHONPATH", "")
+    return {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in (parent, existing) if p)}}
+
+
+def _run_ray(con, todo, x, y, num_classes, seed, address, workers, progress, total, initial) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise SurrogateNASError("computing features needs Ray: pip install 'surrogate-nas[ray]'") from None
+    from tqdm.auto import tqdm
+
+    started = False
+    if not ray.is_initialized():
+        if address is None:
+            ray.init(num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1",
+                     runtime_env=_runtime_env(), log_to_driver=False)
+        else:
+            ray.init(address=address, runtime_env=_runtime_env(), log_to_driver=False)
+        started = True
+    try:
+        keys = {a: k for k, a in todo}
+        chunks = [[a for _, a in todo[i:i + CHUNK]] for i in range(0, len(todo), CHUNK)]
+        task = ray.remote(_chunk_task).options(num_cpus=1, max_retries=2)
+        x_ref, y_ref = ray.put(x), ray.put(y)
+        width = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))  # tasks in flight
+        pending: dict[Any, list[str]] = {}
+        with tqdm(total=total, initial=initial, desc="free features", unit="arch", disable=not progress) as bar:
+            while chunks or pending:
+                while chunks and len(pending) < width:
+                    c = chunks.pop(0)
+                    pending[task.remote(c, x_ref, y_ref, num_classes, seed)] = c
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    pending.pop(ref)
+                    rows = ray.get(ref)
+                    _save(con, keys, rows)
+                    bar.update(len(rows))
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,209 @@
+"""Free features of architectures in a benchmark table: the shipped NB-201 table, NAS-Bench-Graph's own metrics.
+
+- NB-201: :data:`NB201_FEATURES`, computed once per canonical class (:func:`~surrogate_nas.features.compute`)
+  and shipped as ``data/nb201/free_features.csv.xz`` (read through the data cache's lookup order with its
+  sha256 checked, cache name :data:`SHIPPED`); the same for every task.
+- NAS-Bench-Graph: ``params`` and ``latency`` of the task itself, recorded by the benchmark without training.
+
+A feature is never the metric a model predicts (:class:`~surrogate_nas.benchmarks.TargetLeakError`).
+"""
+
+from __future__ import annotations
+
+import io
+import lzma
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..benchmarks import BenchmarkTable, TargetLeakError
+from ..errors import DataError
+from ..spaces import Architecture
+from .compute import FEATURES
+
+__all__ = ["NB201_FEATURES", "NBG_FEATURES", "SHIPPED", "available_features", "free_features", "feature_ranks",
+           "read_features", "rank_normalise"]
+
+NB201_FEATURES = FEATURES
+NBG_FEATURES = ("params", "latency")
+#: The shipped NB-201 table's name in the data cache (``benchmarks.cache.REMOTE_FILES``).
+SHIPPED = "nb201-free-features"
+
+Source = "str | os.PathLike | pd.DataFrame | None"
+
+
+def available_features(table: BenchmarkTable, task: str) -> tuple[str, ...]:
+    """The free features ``table`` has for ``task``: NB-201's proxies, NAS-Bench-Graph's params/latency, or ()."""
+    if not isinstance(table, BenchmarkTable):
+        raise DataError(f"available_features: expected a BenchmarkTable, got {type(table).__name__}")
+    if table.space.name == "nb201":
+        return NB201_FEATURES
+    if table.space.name.startswith("nas-bench-graph") and task in table.tasks:
+        have = set(table.metrics(task))
+        return tuple(f for f in NBG_FEATURES if f in have)
+    return ()
+
+
+def free_features(table: BenchmarkTable, task: str, archs: Sequence[Architecture | str],
+                  names: Sequence[str] | None = None, *, metric: str | None = None,
+                  source: "Source" = None) -> np.ndarray:
+    """Raw feature values, shape (len(archs), len(names)), float64, NaN where unknown.
+
+    ``names``: default all of :func:`available_features`. ``metric``: the metric the model predicts; it may
+    not be one of ``names``. ``source`` (NB-201 only): a features table (path of an ``.csv.xz`` written by
+    ``compute``, or its DataFrame from :func:`read_features`) instead of the shipped one.
+    """
+    names = _checked(table, task, names, metric)
+    archs = [table.space.coerce(a) for a in archs]
+    out = np.full((len(archs), len(names)), np.nan)
+    if table.space.name == "nb201":
+        frame = _nb201_frame(source)
+        keys = [table.space.canonical(a) for a in archs]
+        for j, name in enumerate(names):
+            out[:, j] = frame[name].reindex(keys).to_numpy(dtype=float)
+    else:
+        for j, name in enumerate(names):
+            out[:, j] = table.vector(task, name, archs, missing="nan")
+    return out
+
+
+def feature_ranks(table: BenchmarkTable, task: str, archs: Sequence[Architecture | str],
+                  names: Sequence[str] | None = None, *, metric: str | None = None,
+                  source: "Source" = None) -> np.ndarray:
+    """The features of :func:`free_features` as ranks in [-1, 1] (average ranks for ties), NaN where unknown.
+
+    Ranks are taken over every record the feature has -- all canonical classes of the NB-201 table, all
+    architectures of the NAS-Bench-Graph task -- never over ``archs`` alone, and never from target values.
+    """
+    names = _checked(table, task, names, metric)
+    archs = [table.space.coerce(a) for a in archs]
+    out = np.full((len(archs), len(names)), np.nan)
+    if table.space.name == "nb201":
+        frame = _nb201_ranks(source)
+        keys = [table.space.canonical(a) for a in archs]
+        for j, name in enumerate(names):
+            out[:, j] = frame[name].reindex(keys).to_numpy(dtype=float)
+    else:
+        space = table.space
+        for j, name in enumerate(names):
+            s = table.series(task, name)
+            ranked = pd.Series(rank_normalise(s.to_numpy(dtype=float)), index=s.index)
+            strings = [space.format(a) for a in archs]
+            col = ranked.reindex(strings).to_numpy(dtype=float, copy=True)
+            gaps = np.flatnonzero(np.isnan(col))
+            if len(gaps):  # another member of the arch's isomorphism class holds the record
+                keys = table.frame.drop_duplicates("arch").set_index("arch")["key"]
+                by_key = pd.Series(ranked.to_numpy(), index=keys.reindex(ranked.index).to_numpy())
+                by_key = by_key.groupby(level=0).mean()
+                col[gaps] = by_key.reindex([space.canonical(archs[i]) for i in gaps]).to_numpy(dtype=float)
+            out[:, j] = col
+    return out
+
+
+def rank_normalise(values: np.ndarray) -> np.ndarray:
+    """Average ranks of the non-NaN ``values`` scaled to [-1, 1] (lowest -1, highest 1); NaN stays NaN.
+
+    Ranks only: any monotone transform (log, scale) of the values gives the same result; ``+-inf`` are the
+    extremes. A single known value maps to 0.
+    """
+    v = np.asarray(values, dtype=float)
+    out = np.full(v.shape, np.nan)
+    known = ~np.isnan(v)
+    n = int(known.sum())
+    if n == 1:
+        out[known] = 0.0
+    elif n > 1:
+        r = pd.Series(v[known]).rank(method="average").to_numpy()
+        out[known] = (r - 1.0) / (n - 1.0) * 2.0 - 1.0
+    return out
+
+
+def _checked(table: BenchmarkTable, task: str, names: Sequence[str] | None, metric: str | None) -> tuple[str, ...]:
+    have = available_features(table, task)
+    if table.space.name != "nb201":
+        table._task(task)  # unknown task: one clear error naming the tasks
+    if names is None:
+        names = have
+    elif isinstance(names, str):
+        names = (names,)
+    names = tuple(names)
+    bad = [n for n in names if n not in have]
+    if bad:
+        raise DataError(f"unknown free feature(s) {', '.join(map(repr, bad))} for task {task!r} of "
+                        f"{table.space.name}; available: {', '.join(have) if have else 'none'}")
+    if metric is not None and metric in names:
+        raise TargetLeakError(f"free feature {metric!r} is the metric the model predicts on task {task!r}: a value "
+                              f"a model predicts is never one of its inputs; drop it from the features")
+    return names
+
+
+# ---------------------------------------------------------------------- the NB-201 table
+def read_features(path: str | os.PathLike | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A features table (indexed by canonical key) and its ``# name: value`` metadata.
+
+    Default: the shipped table, located and sha256-checked by the data cache.
+    """
+    if path is None:
+        from ..benchmarks.cache import read_verified
+
+        data, where = read_verified(SHIPPED)
+    else:
+        where = Path(path)
+        try:
+            data = where.read_bytes()
+            if where.suffix == ".xz":
+                data = lzma.decompress(data)
+        except (OSError, lzma.LZMAError) as e:
+            raise DataError(f"cannot read features table {str(where)!r} ({e})") from None
+    return _parse(data.decode(), str(where))
+
+
+def _parse(text: str, where: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    meta: dict[str, str] = {}
+    lines = text.splitlines(keepends=True)
+    i = 0
+    while i < len(lines) and lines[i].startswith("# "):
+        k, _, v = lines[i][2:].rstrip("\n").partition(": ")
+        meta[k] = v
+        i += 1
+    try:
+        frame = pd.read_csv(io.StringIO("".join(lines[i:])), dtype={"key": str, "arch": str}, keep_default_na=False,
+                            na_values={f: [""] for f in FEATURES})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise DataError(f"{where}: not a features table ({e})") from None
+    missing = [c for c in ("key", "arch") + FEATURES if c not in frame.columns]
+    if missing:
+        raise DataError(f"{where}: missing column(s) {', '.join(missing)}")
+    if frame["key"].duplicated().any():
+        raise DataError(f"{where}: duplicate key {frame['key'][frame['key'].duplicated()].iloc[0]!r}")
+    frame = frame.set_index("key")
+    frame[list(FEATURES)] = frame[list(FEATURES)].astype(float)
+    return frame, meta
+
+
+@lru_cache(maxsize=4)
+def _shipped() -> pd.DataFrame:
+    return read_features()[0]
+
+
+@lru_cache(maxsize=4)
+def _shipped_ranks() -> pd.DataFrame:
+    return _ranked(_shipped())
+
+
+def _ranked(frame: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({f: rank_normalise(frame[f].to_numpy(dtype=float)) for f in FEATURES}, index=frame.index)
+
+
+def _nb201_frame(source) -> pd.DataFrame:
+    if source is None:
+        return _shipped()
+    return source if isinstance(source, pd.DataFrame) else read_features(source)[0]
+
+
+def _nb201_ranks(source) -> pd.DataFrame:
+    return _shipped_ranks() if source is None else _ranked(_nb201_frame(source))
