@@ -123,9 +123,9 @@ def rank_normalise(values: np.ndarray) -> np.ndarray:
 
 
 def _checked(table: BenchmarkTable, task: str, names: Sequence[str] | None, metric: str | None) -> tuple[str, ...]:
+    if task not in table.tasks:
+        raise DataError(f"{table.source or 'table'}: unknown task {task!r}; tasks: {', '.join(table.tasks)}")
     have = available_features(table, task)
-    if table.space.name != "nb201":
-        table._task(task)  # unknown task: one clear error naming the tasks
     if names is None:
         names = have
     elif isinstance(names, str):

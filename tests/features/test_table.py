@@ -54,6 +54,8 @@ def test_bad_names_and_tasks_are_refused(nbg_table, nb201_table):
         free_features(nbg_table, "cora", archs, ["params", "synflow"])
     with pytest.raises(DataError, match="unknown task 'mnist'"):
         feature_ranks(nbg_table, "mnist", archs)
+    with pytest.raises(DataError, match="unknown task 'cifar-10'"):
+        free_features(nb201_table, "cifar-10", nb201_table.archs()[:2])
     with pytest.raises(DataError, match="'latency'.*available: params, flops, synflow"):
         free_features(nb201_table, "cifar10", nb201_table.archs()[:2], ["latency"])
 
