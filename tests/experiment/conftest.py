@@ -1,0 +1,38 @@
+"""Tiny experiment configs (few meta iterations, one target, K 5/10, 2 seeds, a few methods) and a
+local Ray instance on loopback, shut down after the module."""
+
+from __future__ import annotations
+
+import pytest
+
+from surrogate_nas.experiment import PQBenchmark, PredictorQualityConfig, SEBenchmark, SearchEfficiencyConfig
+
+
+def tiny_pq(**kw) -> PredictorQualityConfig:
+    d = dict(benchmarks=[PQBenchmark("nb201", "test_acc", ["ImageNet16-120"])], ks=[5, 10], seeds=2,
+             methods=["meta-gnn", "ridge-source", "rf"], meta={"iterations": 6, "val_every": 3, "seed": 0},
+             mode="quick")
+    d.update(kw)
+    return PredictorQualityConfig(**d).validate()
+
+
+def tiny_se(**kw) -> SearchEfficiencyConfig:
+    d = dict(benchmarks=[SEBenchmark("nas-bench-graph", ["cora"], "valid_perf", "test_perf", seeds=2, budget=12,
+                                     guided_budget=8, checkpoints=2, meta={"iterations": 4, "val_every": 2, "seed": 0},
+                                     model={"hidden": 16, "layers": 2})],
+             methods=["random", "guided-meta"], mode="quick")
+    d.update(kw)
+    return SearchEfficiencyConfig(**d).validate()
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'surrogate-nas[ray]'")
+    from surrogate_nas.training.backends import ray_runtime_env
+
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", runtime_env=ray_runtime_env(),
+             log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()

@@ -1,0 +1,87 @@
+"""Experiment configs: typed, validated on load (one clear error naming the bad key or value); the
+shipped configs are exactly the old scripts' grids; a run directory refuses a different config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from surrogate_nas.experiment import ExperimentError, load_config, plan
+from surrogate_nas.experiment.runner import check_run_dir
+
+from .conftest import tiny_pq
+
+CONFIGS = Path(__file__).resolve().parents[2] / "experiments" / "configs"
+
+
+def _write(tmp_path, d) -> Path:
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(d))
+    return p
+
+
+def _pq(**kw):
+    d = {"experiment": "predictor-quality", "benchmarks": [{"name": "nb201", "metric": "test_acc",
+                                                           "targets": ["cifar10"]}]}
+    d.update(kw)
+    return d
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"bogus": 1}, "unknown key 'bogus'"),
+    ({"meta": {"iterations": 10, "inner_stepz": 3}}, "meta: unknown key 'inner_stepz'"),
+    ({"meta": {"algorithm": "magic"}}, "meta: meta config: algorithm must be one of"),
+    ({"seeds": 0}, "seeds must be an integer >= 1, got 0"),
+    ({"ks": [5, "ten"]}, "ks[1] must be an integer >= 1, got 'ten'"),
+    ({"methods": ["meta-gnn", "oracle"]}, "methods: unknown method 'oracle'"),
+    ({"mode": "fast"}, "mode must be one of full, quick, got 'fast'"),
+    ({"benchmarks": [{"name": "nb201", "targets": ["cifar10"]}]}, "benchmarks[0]: missing key 'metric'"),
+    ({"benchmarks": [{"name": "nb201", "metric": "test_acc", "targets": ["a"], "seed": 1}]},
+     "benchmarks[0]: unknown key 'seed'"),
+])
+def test_a_bad_key_or_value_is_one_error_naming_it(tmp_path, change, message):
+    p = _write(tmp_path, _pq(**change))
+    with pytest.raises(ExperimentError) as e:
+        load_config(p)
+    assert message in str(e.value) and str(p) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_search_efficiency_key_is_checked_per_benchmark(tmp_path):
+    d = yaml.safe_load((CONFIGS / "search-efficiency-quick.yaml").read_text())
+    d["benchmarks"][1]["guided_budget"] = -3
+    with pytest.raises(ExperimentError, match=r"benchmarks\[1\].guided_budget must be an integer >= 1, got -3"):
+        load_config(_write(tmp_path, d))
+    with pytest.raises(ExperimentError, match="is a search-efficiency config, not predictor-quality"):
+        load_config(CONFIGS / "search-efficiency-quick.yaml", kind="predictor-quality")
+
+
+def test_shipped_configs_are_the_old_scripts_grids():
+    pq = load_config(CONFIGS / "predictor-quality.yaml")
+    specs, cells = plan(pq)
+    assert pq.ks == [5, 10, 20, 50, 100] and pq.seeds == 5 and pq.meta == {"iterations": 400, "seed": 0}
+    assert len(specs) == 11 * 2 and len(cells) == 11 * 5 * 5 * 3  # (target, K, seed) x 3 method groups
+    se = load_config(CONFIGS / "search-efficiency.yaml")
+    specs, cells = plan(se)
+    nb, nbg = se.benchmarks
+    assert (nb.seeds, nb.checkpoints, nb.budget, nb.guided_budget, nb.meta) == (25, 5, 100, 100,
+                                                                                 {"iterations": 400, "val_every": 25,
+                                                                                  "seed": 0})
+    assert (nbg.seeds, nbg.budget, nbg.guided_budget, nbg.meta["iterations"], len(nbg.targets)) == (5, 200, 50, 150, 8)
+    assert len(specs) == 5 + 8 and len(cells) == 25 * 9 + 8 * 5 * 7
+    # NB-201 search seed s adapts the checkpoint of meta seed s % 5
+    guided = [c for c in cells if c.coords["method"] == "guided-meta" and c.coords["benchmark"] == "nb201"]
+    assert [c.checkpoints["model"].rsplit("seed", 1)[1] for c in guided[:7]] == ["0", "1", "2", "3", "4", "0", "1"]
+    for name in ("predictor-quality-quick", "search-efficiency-quick"):
+        assert load_config(CONFIGS / f"{name}.yaml").mode == "quick"
+
+
+def test_a_run_directory_refuses_a_different_config(tmp_path):
+    check_run_dir(tmp_path, tiny_pq())
+    check_run_dir(tmp_path, tiny_pq())  # the same config: fine (resume)
+    with pytest.raises(ExperimentError) as e:
+        check_run_dir(tmp_path, tiny_pq(seeds=3, ks=[5]))
+    msg = str(e.value)
+    assert "was started with a different config" in msg and "seeds: 2 -> 3" in msg and "ks: [5, 10] -> [5]" in msg
+    assert "\n" not in msg
