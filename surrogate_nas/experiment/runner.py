@@ -128,16 +128,16 @@ def plan(cfg) -> tuple[list[CheckpointSpec], list[Cell]]:
 _CKPT_CACHE: dict[str, object] = {}
 
 
-def _threads() -> None:
+def _threads(n: int = 1) -> None:
     import torch
 
-    if torch.get_num_threads() != 1:
-        torch.set_num_threads(1)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
 
 
-def train_checkpoint(spec: CheckpointSpec) -> tuple[dict, dict]:
+def train_checkpoint(spec: CheckpointSpec, threads: int = 1) -> tuple[dict, dict]:
     """Meta-train one checkpoint: (its files' bytes, timing info); the driver writes the files to DIR."""
-    _threads()
+    _threads(threads)
     from ..meta.checkpoint import save_checkpoint
     from ..meta.maml import MetaConfig
     from ..meta.pretrain import pretrain
@@ -180,9 +180,9 @@ def _checkpoint_from_files(files: dict):
     return _CKPT_CACHE[key]
 
 
-def run_cell(cfg, cell: Cell, checkpoint_files: dict, before: Callable | None = None) -> dict:
+def run_cell(cfg, cell: Cell, checkpoint_files: dict, before: Callable | None = None, threads: int = 1) -> dict:
     """Run one cell (in a worker or in process): {"rows": [...], "info": {...}, "seconds": s}."""
-    _threads()
+    _threads(threads)
     if before is not None:
         before(cell.coords)
     from ..search.benchmark_tables import cached_benchmark
@@ -276,13 +276,14 @@ class _Bar:
 def run_experiment(cfg, out: str | os.PathLike, *, workers: int | None = None, address: str | None = None,
                    progress: bool = True, command: str | None = None, max_retries: int = 3,
                    before_cell: Callable | None = None, log: Callable[[str], None] = print,
-                   report: bool = True) -> dict:
+                   report: bool = True, threads: int = 1) -> dict:
     """Run every unfinished cell of ``cfg`` and write the report into ``out``.
 
     ``workers``: 0 runs in this process (serially, no Ray); N >= 1 starts a local Ray instance with N
     CPUs (default: all cores) unless ``address`` names a running cluster (``ray://...`` / ``auto``)
     or Ray is already initialised. ``before_cell(coords)`` runs in the worker before each cell (a
-    hook for fault-injection tests). Returns {"cells", "computed", "checkpoints_trained", "seconds"}.
+    hook for fault-injection tests). ``threads``: torch threads of an in-process run (a Ray task
+    always uses one). Returns {"cells", "computed", "checkpoints_trained", "seconds"}.
     """
     out = Path(out)
     if isinstance(cfg, dict):
@@ -311,14 +312,16 @@ def run_experiment(cfg, out: str | os.PathLike, *, workers: int | None = None, a
         stats = {"cells": len(cells), "computed": 0, "checkpoints_trained": 0}
         if todo:
             if workers == 0:
-                _run_inline(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, len(cells))
+                _run_inline(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, len(cells),
+                            threads)
             else:
                 _run_ray(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, len(cells),
                          workers, address, max_retries)
         elapsed = time.perf_counter() - t_start
         if todo:
             store.set_meta("wall_seconds", float(store.get_meta("wall_seconds", 0.0)) + elapsed)
-            store.set_meta("workers", workers if workers is not None else (os.cpu_count() or 1))
+            store.set_meta("workers", workers if workers is not None else (os.cpu_count() or 1) if not address
+                           else "cluster")
         if command is not None and (todo or store.get_meta("command") is None):
             store.set_meta("command", command)
     stats["seconds"] = elapsed
@@ -344,14 +347,14 @@ def _on_cell(store, cell, res, stats, bar):
     bar.update(1)
 
 
-def _run_inline(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, total):
+def _run_inline(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, total, threads):
     for s in to_train:
-        f, i = train_checkpoint(s)
+        f, i = train_checkpoint(s, threads)
         _on_checkpoint(out, store, s, {"files": f, "info": i}, files, log, stats)
     bar = _Bar(total, total - len(todo), progress)
     try:
         for c in todo:
-            res = run_cell(cfg, c, {n: files[k] for n, k in c.checkpoints.items()}, before_cell)
+            res = run_cell(cfg, c, {n: files[k] for n, k in c.checkpoints.items()}, before_cell, threads)
             _on_cell(store, c, res, stats, bar)
     finally:
         bar.close()
@@ -424,9 +427,7 @@ def _cell_entry(cfg, cell: Cell, before, *files) -> dict:
 
 
 # ---------------------------------------------------------------------- report
-def write_report(out: str | os.PathLike, log: Callable[[str], None] = print) -> Path:
-    """Merge the store of ``out`` into the experiment's markdown/CSV/PNG report (written into ``out``)."""
-    out = Path(out)
+def _load_run(out: Path):
     path = out / CONFIG_NAME
     if not path.is_file():
         raise ExperimentError(f"{out} is not an experiment run directory ({CONFIG_NAME} missing)")
@@ -437,49 +438,46 @@ def write_report(out: str | os.PathLike, log: Callable[[str], None] = print) -> 
     specs, cells = plan(cfg)
     with ResultStore(out) as store:
         stored = {cell_key(c["coords"]): c for c in store.cells()}
-        ckpts = store.checkpoints()
-        wall = store.get_meta("wall_seconds", 0.0)
-        workers = store.get_meta("workers", 1)
-        command = store.get_meta("command") or f"surrogate-nas experiment run {cfg.kind} --out {out}"
-    missing = [c for c in cells if c.key not in stored]
-    if len(missing) == len(cells):
+        run = {"checkpoints": store.checkpoints(), "wall": store.get_meta("wall_seconds", 0.0),
+               "workers": store.get_meta("workers", 1),
+               "command": store.get_meta("command") or f"surrogate-nas experiment run {cfg.kind} --out {out}"}
+    if not any(c.key in stored for c in cells):
         raise ExperimentError(f"{out}: no finished cells to report yet")
-    if missing:
-        log(f"report: {len(missing)} of {len(cells)} cells not finished yet; reporting the rest")
-    if cfg.kind == "predictor-quality":
-        from .predictor_quality import report_name, write_report as pq_report
+    return cfg, specs, cells, stored, run
 
-        bidx = {b.name: i for i, b in enumerate(cfg.benchmarks)}
-        tidx = {(b.name, t): i for b in cfg.benchmarks for i, t in enumerate(b.targets)}
-        midx = {m: i for i, m in enumerate(cfg.methods)}
-        rows = [r for c in cells if c.key in stored for r in stored[c.key]["rows"]]
-        df = pd.DataFrame(rows)
-        df = df.assign(_b=df["benchmark"].map(bidx), _t=[tidx[(b, t)] for b, t in zip(df["benchmark"], df["target_task"])],
-                       _k=df["k"].map({k: i for i, k in enumerate(cfg.ks)}), _m=df["method"].map(midx))
-        df = df.sort_values(["_b", "_t", "_k", "seed", "_m"], kind="stable").drop(columns=["_b", "_t", "_k", "_m"])
-        df = df.reset_index(drop=True)
-        meta_algo = dict(cfg.meta).get("algorithm", "maml")
-        timings = pd.DataFrame([{"benchmark": i["benchmark"], "target_task": i["target"], "meta_train_s": i["seconds"],
-                                 "best_val_tau": i["best_val_tau"]}
-                                for s in specs for k, i in ckpts.items() if k == s.key and i["algorithm"] == meta_algo])
-        if timings.empty:
-            timings = pd.DataFrame(columns=["benchmark", "target_task", "meta_train_s", "best_val_tau"])
-        footer = f"\nTotal wall time: {wall:.0f} s ({workers} worker(s), 1 torch thread each).\n"
-        name = report_name(cfg.mode)
-        pq_report(df, timings, out, name, footer)
-        log(f"report -> {out / (name + '.md')}")
-        return out / f"{name}.md"
-    from .search_efficiency import finish_markdown, write_report as se_report
 
-    frames = [pd.DataFrame(stored[c.key]["rows"]) for c in cells if c.key in stored]
-    traj = pd.concat(frames, ignore_index=True)
+def predictor_quality_results(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(result rows in grid order, meta-training timings, run info) of a predictor-quality run directory."""
+    cfg, specs, cells, stored, run = _load_run(Path(run_dir))
+    bidx = {b.name: i for i, b in enumerate(cfg.benchmarks)}
+    tidx = {(b.name, t): i for b in cfg.benchmarks for i, t in enumerate(b.targets)}
+    midx = {m: i for i, m in enumerate(cfg.methods)}
+    df = pd.DataFrame([r for c in cells if c.key in stored for r in stored[c.key]["rows"]])
+    order = pd.DataFrame({"_b": df["benchmark"].map(bidx),
+                          "_t": [tidx[(b, t)] for b, t in zip(df["benchmark"], df["target_task"])],
+                          "_k": df["k"].map({k: i for i, k in enumerate(cfg.ks)}), "_s": df["seed"],
+                          "_m": df["method"].map(midx)})
+    df = df.iloc[order.sort_values(list(order.columns), kind="stable").index].reset_index(drop=True)
+    meta_algo = dict(cfg.meta).get("algorithm", "maml")
+    ck = run["checkpoints"]
+    timings = pd.DataFrame([{"benchmark": ck[s.key]["benchmark"], "target_task": ck[s.key]["target"],
+                             "meta_train_s": ck[s.key]["seconds"], "best_val_tau": ck[s.key]["best_val_tau"]}
+                            for s in specs if s.key in ck and s.algorithm == meta_algo],
+                           columns=["benchmark", "target_task", "meta_train_s", "best_val_tau"])
+    return df, timings, {**run, "config": cfg, "missing": sum(c.key not in stored for c in cells)}
+
+
+def search_efficiency_results(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, list[float], list[str], dict]:
+    """(trajectories in grid order, guided-meta scoring rates, run log lines, run info) of a search-efficiency run."""
+    cfg, specs, cells, stored, run = _load_run(Path(run_dir))
+    traj = pd.concat([pd.DataFrame(stored[c.key]["rows"]) for c in cells if c.key in stored], ignore_index=True)
     rates = [stored[c.key]["info"]["rate"] for c in cells if c.key in stored and "rate" in stored[c.key]["info"]]
-    lines = []
+    lines, ck = [], run["checkpoints"]
     for b in cfg.benchmarks:
         for target in b.targets:
             for s in specs:
-                if s.benchmark == b.name and s.target == target and s.key in ckpts:
-                    i = ckpts[s.key]
+                if s.benchmark == b.name and s.target == target and s.key in ck:
+                    i = ck[s.key]
                     lines.append(f"[{b.name}/{target}] meta-trained on {', '.join(i['train_tasks'])} (meta seed "
                                  f"{s.seed}) in {i['seconds']:.0f}s (val tau {i['best_val_tau']})")
             by_method: dict[str, list] = {}
@@ -489,9 +487,34 @@ def write_report(out: str | os.PathLike, log: Callable[[str], None] = print) -> 
             for m, cs in by_method.items():
                 budget = max(r["evaluation"] for x in cs for r in x["rows"])
                 lines.append(f"  {m:24s} {len(cs)} seeds x {budget} evals in {sum(x['seconds'] for x in cs):6.1f}s "
-                             "(cell time)")
-    md, lines = se_report(traj, rates, lines, out, cfg.mode, command, log=log)
-    lines.append(f"\ntotal {wall:.0f}s ({workers} worker(s), 1 torch thread each)")
-    finish_markdown(md, lines, out)
-    log(f"report -> {out / 'search_efficiency.md'}")
-    return out / "search_efficiency.md"
+                             "(summed cell time)")
+    return traj, rates, lines, {**run, "config": cfg, "missing": sum(c.key not in stored for c in cells)}
+
+
+def write_report(run_dir: str | os.PathLike, dest: str | os.PathLike | None = None,
+                 log: Callable[[str], None] = print) -> Path:
+    """Merge the store of ``run_dir`` into the experiment's markdown/CSV/PNG report, written into ``dest``
+    (default: the run directory). Returns the markdown's path."""
+    run_dir = Path(run_dir)
+    dest = Path(dest) if dest is not None else run_dir
+    cfg = _load_run(run_dir)[0]
+    if cfg.kind == "predictor-quality":
+        from .predictor_quality import report_name, write_report as pq_report
+
+        df, timings, run = predictor_quality_results(run_dir)
+        footer = f"\nTotal wall time: {run['wall']:.0f} s ({run['workers']} worker(s), 1 torch thread each).\n"
+        name = report_name(cfg.mode)
+        pq_report(df, timings, dest, name, footer)
+        path = dest / f"{name}.md"
+    else:
+        from .search_efficiency import finish_markdown, write_report as se_report
+
+        traj, rates, lines, run = search_efficiency_results(run_dir)
+        md, lines = se_report(traj, rates, lines, dest, cfg.mode, run["command"], log=lambda m: None)
+        lines.append(f"\ntotal {run['wall']:.0f}s ({run['workers']} worker(s), 1 torch thread each)")
+        finish_markdown(md, lines, dest)
+        path = dest / "search_efficiency.md"
+    if run["missing"]:
+        log(f"report: {run['missing']} cell(s) not finished yet; the report covers the rest")
+    log(f"report -> {path}")
+    return path

@@ -81,9 +81,10 @@ def _seed_counts(traj: pd.DataFrame) -> str:
 
 
 def write_report(traj: pd.DataFrame, rates: list[float], lines: list[str], out: Path, mode: str, command: str,
-                 log=print, nb201_table=None) -> str:
-    """``out/search_efficiency.{csv,md,png}`` (+ ``search_efficiency_nbg.png``) from the trajectories of
-    every search; ``lines`` is the run log quoted at the end of the markdown. Returns the markdown."""
+                 log=print, nb201_table=None) -> tuple[list[str], list[str]]:
+    """``out/search_efficiency.{csv,png}`` (+ ``search_efficiency_nbg.png``) from the trajectories of every
+    search; returns (markdown lines, run log lines with the summaries added): :func:`finish_markdown`
+    writes ``search_efficiency.md`` with the log quoted at its end."""
     from ..search.report import at_budgets, markdown_table, plot_best_so_far
 
     out.mkdir(parents=True, exist_ok=True)
