@@ -455,3 +455,36 @@ def test_data_list_shows_nb201_available_from_the_repo_copy(capsys):
     assert main(["data", "list", "--verbose"]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("nb201 "))
     assert " available " in row and "data/nb201/nats_bench.csv.xz" in row
+
+
+# ---------------------------------------------------------------------- experiment
+def test_experiment_run_and_report_in_process(capsys, tmp_path):
+    import yaml
+
+    cfg = {"experiment": "predictor-quality", "mode": "quick", "ks": [5], "seeds": 2, "methods": ["ridge-source"],
+           "benchmarks": [{"name": "nb201", "metric": "test_acc", "targets": ["ImageNet16-120"]}]}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    argv = ["experiment", "run", "predictor-quality", "--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "r"),
+            "--workers", "0", "--no-progress"]
+    assert main(argv) == 0
+    assert "2 cell(s) computed, 0 already stored, 0 checkpoint(s)" in capsys.readouterr().out
+    assert main(argv) == 0  # a finished grid: nothing computed, the report rewritten
+    assert "0 cell(s) computed, 2 already stored" in capsys.readouterr().out
+    (tmp_path / "r" / "predictor_quality_quick.csv").unlink()
+    assert main(["experiment", "report", str(tmp_path / "r")]) == 0
+    assert len(pd.read_csv(tmp_path / "r" / "predictor_quality_quick.csv")) == 2
+    cfg["seeds"] = 3
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    _error(capsys, argv, "was started with a different config (seeds: 2 -> 3)")
+
+
+def test_experiment_errors_are_one_line(capsys, tmp_path):
+    (tmp_path / "bad.yaml").write_text("experiment: search-efficiency\nbenchmarks: []\nseedz: 3\n")
+    run = ["experiment", "run", "search-efficiency", "--out", str(tmp_path / "r")]
+    _error(capsys, run + ["--config", str(tmp_path / "bad.yaml")], "unknown key 'seedz'")
+    _error(capsys, run + ["--config", str(REPO / "experiments/configs/predictor-quality-quick.yaml")],
+           "is a predictor-quality config, not search-efficiency")
+    _error(capsys, run + ["--config", str(tmp_path / "nope.yaml")], "nope.yaml not found")
+    _error(capsys, run + ["--config", str(tmp_path / "bad.yaml"), "--workers", "2", "--address", "auto"],
+           "--address (a running Ray cluster) or --workers (a local one), not both")
+    _error(capsys, ["experiment", "report", str(tmp_path)], "is not an experiment run directory")
