@@ -16,6 +16,7 @@ weights read with ``weights_only=True``). Tables are loaded once per worker proc
 
 from __future__ import annotations
 
+import heapq
 import os
 import shutil
 import sys
@@ -147,7 +148,7 @@ def train_checkpoint(spec: CheckpointSpec, threads: int = 1) -> tuple[dict, dict
     table = cached_benchmark(spec.benchmark)
     train = list(spec.train_tasks) if spec.train_tasks else [t for t in table.tasks if t != spec.target]
     meta = {k: (tuple(v) if k == "support_range" else v) for k, v in spec.meta}
-    t0 = time.perf_counter()
+    started, t0, c0 = time.time(), time.perf_counter(), time.process_time()
     ckpt = pretrain(table, train, spec.metric, ModelConfig(**dict(spec.model)), MetaConfig(**meta),
                     benchmark_name=spec.benchmark, progress=False, target=spec.target)
     seconds = time.perf_counter() - t0
@@ -158,7 +159,8 @@ def train_checkpoint(spec: CheckpointSpec, threads: int = 1) -> tuple[dict, dict
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     info = {"benchmark": spec.benchmark, "target": spec.target, "algorithm": spec.algorithm, "meta_seed": spec.seed,
-            "train_tasks": train, "seconds": seconds, "best_val_tau": ckpt.info.get("best_val_tau"), "pid": os.getpid()}
+            "train_tasks": train, "seconds": seconds, "cpu_seconds": time.process_time() - c0,
+            "best_val_tau": ckpt.info.get("best_val_tau"), "pid": os.getpid(), "started": started}
     return files, info
 
 
@@ -187,11 +189,11 @@ def run_cell(cfg, cell: Cell, checkpoint_files: dict, before: Callable | None = 
         before(cell.coords)
     from ..search.benchmark_tables import cached_benchmark
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ckpts = {name: _checkpoint_from_files(checkpoint_files[name]) for name in cell.checkpoints}
     c = cell.coords
     table = cached_benchmark(c["benchmark"])
-    info = {"pid": os.getpid()}
+    info = {"pid": os.getpid(), "started": time.time() - (time.perf_counter() - t0)}
     if cfg.kind == "predictor-quality":
         from .predictor_quality import group_of, run_cell as pq_cell, target_data
 
@@ -208,6 +210,7 @@ def run_cell(cfg, cell: Cell, checkpoint_files: dict, before: Callable | None = 
         rows = _records(df)
         if rate is not None:
             info["rate"] = rate
+    info["cpu_seconds"] = time.process_time() - c0  # less sensitive than wall time to a shared machine
     return {"rows": rows, "info": info, "seconds": time.perf_counter() - t0}
 
 
@@ -371,36 +374,47 @@ def _run_ray(cfg, out, store, todo, to_train, files, progress, before_cell, log,
 
     started = False
     if not ray.is_initialized():
-        kw = {"include_dashboard": False, "log_to_driver": False, "runtime_env": ray_runtime_env()}
         if address:
-            ray.init(address=address, **kw)
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, runtime_env=ray_runtime_env())
         else:
-            ray.init(num_cpus=workers or os.cpu_count() or 1, _node_ip_address="127.0.0.1", **kw)
+            init_local_ray(workers or os.cpu_count() or 1)
         started = True
     try:
         opts = {"num_cpus": 1, "max_retries": max_retries, "retry_exceptions": False}
         ckpt_task = ray.remote(train_checkpoint).options(num_returns=2, **opts)
         cell_task = ray.remote(_cell_entry).options(**opts)
         cfg_ref, hook_ref = ray.put(cfg), ray.put(before_cell)
-        refs: dict = {}
         file_refs = {k: ray.put(f) for k, f in files.items()}  # existing checkpoints: put once
-        for s in to_train:  # checkpoints first
-            f_ref, info_ref = ckpt_task.remote(s)
-            file_refs[s.key] = f_ref
-            refs[info_ref] = ("ckpt", s, f_ref)
-        # cells without a checkpoint are submitted first: they run while the checkpoints train
-        ordered = [c for c in todo if not c.checkpoints] + [c for c in todo if c.checkpoints]
-        for c in ordered:
-            deps = [file_refs[c.checkpoints[n]] for n in sorted(c.checkpoints)]
-            refs[cell_task.remote(cfg_ref, c, hook_ref, *deps)] = ("cell", c, None)
+        # The driver keeps a small window of tasks in flight and decides the order itself (Ray does not
+        # promise first-in first-out): checkpoints first, then the cells that need nothing (they run while
+        # the checkpoints train), and a cell that adapts a checkpoint as soon as that checkpoint exists.
+        window = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
+        index = {c.key: i for i, c in enumerate(todo)}
+        queue = list(to_train)
+        ready = [(index[c.key], c) for c in todo if all(k in file_refs for k in c.checkpoints.values())]
+        heapq.heapify(ready)
+        waiting = [c for c in todo if not all(k in file_refs for k in c.checkpoints.values())]
+        refs: dict = {}
+
+        def fill():
+            while len(refs) < window and (queue or ready):
+                if queue:
+                    s = queue.pop(0)
+                    f_ref, info_ref = ckpt_task.remote(s)
+                    refs[info_ref] = ("ckpt", s, f_ref)
+                else:
+                    c = heapq.heappop(ready)[1]
+                    deps = [file_refs[c.checkpoints[n]] for n in sorted(c.checkpoints)]
+                    refs[cell_task.remote(cfg_ref, c, hook_ref, *deps)] = ("cell", c, None)
+
         bar = _Bar(total, total - len(todo), progress)
         errors = []
-        pending = list(refs)
         try:
-            while pending:
-                ready, pending = ray.wait(pending, num_returns=1)
-                for r in ready:
-                    what, item, f_ref = refs[r]
+            fill()
+            while refs:
+                done, _ = ray.wait(list(refs), num_returns=1)
+                for r in done:
+                    what, item, f_ref = refs.pop(r)
                     try:
                         res = ray.get(r) if what == "cell" else {"info": ray.get(r), "files": ray.get(f_ref)}
                     except Exception as e:  # a task error, or retries exhausted
@@ -408,16 +422,36 @@ def _run_ray(cfg, out, store, todo, to_train, files, progress, before_cell, log,
                         continue
                     if what == "ckpt":
                         _on_checkpoint(out, store, item, res, files, log, stats)
+                        file_refs[item.key] = f_ref
+                        for c in [c for c in waiting if all(k in file_refs for k in c.checkpoints.values())]:
+                            waiting.remove(c)
+                            heapq.heappush(ready, (index[c.key], c))
                     else:
                         _on_cell(store, item, res, stats, bar)
+                fill()
         finally:
             bar.close()
+        if waiting:
+            errors.append(f"{len(waiting)} cell(s) not run: their checkpoint failed")
         if errors:
             raise ExperimentError(f"{len(errors)} task(s) failed (finished cells are stored; rerun to retry the rest); "
                                   f"first: {errors[0]}")
     finally:
         if started:
             ray.shutdown()
+
+
+def init_local_ray(num_cpus: int) -> None:
+    """Start a local Ray instance on loopback for the runner: ``num_cpus`` workers, no dashboard, and
+    the workers at the driver's own CPU priority. (Ray's default nices its workers to 15: on a machine
+    shared with other background work, two such workers ran no faster than one, while the old
+    in-process scripts ran at normal priority.)"""
+    import ray
+
+    from ..training.backends import ray_runtime_env
+
+    ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
+             runtime_env=ray_runtime_env(), _system_config={"worker_niceness": 0})
 
 
 def _cell_entry(cfg, cell: Cell, before, *files) -> dict:

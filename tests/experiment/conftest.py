@@ -28,10 +28,9 @@ def tiny_se(**kw) -> SearchEfficiencyConfig:
 @pytest.fixture(scope="module")
 def local_ray():
     ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'surrogate-nas[ray]'")
-    from surrogate_nas.training.backends import ray_runtime_env
+    from surrogate_nas.experiment.runner import init_local_ray
 
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", runtime_env=ray_runtime_env(),
-             log_to_driver=False)
+    init_local_ray(2)  # loopback, no dashboard, 2 CPUs
     try:
         yield ray
     finally:
