@@ -1,0 +1,62 @@
+"""Meta-training and adaptation with free features (NAS-Bench-Graph params + latency of each dataset)."""
+
+import numpy as np
+import pytest
+
+from surrogate_nas.benchmarks import TargetLeakError
+from surrogate_nas.errors import DataError
+from surrogate_nas.meta.adapt import adapt
+from surrogate_nas.meta.checkpoint import load_checkpoint, save_checkpoint
+from surrogate_nas.meta.maml import MetaConfig
+from surrogate_nas.meta.pretrain import pretrain
+from surrogate_nas.meta.tasks import table_tasks
+from surrogate_nas.predictors.features import FreeFeatureValues
+from surrogate_nas.predictors.gnn import ModelConfig
+
+TRAIN = ["citeseer", "pubmed"]
+FEATS = ("params", "latency")
+
+
+@pytest.fixture(scope="module")
+def ff_ckpt(nbg_table):
+    return pretrain(nbg_table, TRAIN, "valid_perf", ModelConfig(hidden=8, layers=1),
+                    MetaConfig(iterations=4, val_every=2, meta_batch=2), benchmark_name="nas-bench-graph",
+                    progress=False, target="cora", features=FEATS)
+
+
+def test_each_task_reads_its_own_features(nbg_table):
+    tasks = table_tasks(nbg_table, TRAIN, "valid_perf", features=FEATS)
+    for t in tasks:
+        assert t.src.shape[1] == len(TRAIN) - 1 + len(FEATS)
+        own = FreeFeatureValues(nbg_table, t.name, FEATS, "valid_perf")(nbg_table.space, t.archs)
+        assert np.array_equal(t.src[:, -2:], own, equal_nan=True)
+
+
+def test_checkpoint_records_and_adapt_reads_the_target_features(ff_ckpt, nbg_table, tmp_path):
+    assert ff_ckpt.sources["features"] == list(FEATS)
+    save_checkpoint(ff_ckpt, tmp_path / "ck")
+    loaded = load_checkpoint(tmp_path / "ck")
+    assert loaded.sources["features"] == list(FEATS)
+    archs = nbg_table.archs("cora", "valid_perf")
+    y = nbg_table.vector("cora", "valid_perf", archs)
+    sup = list(range(0, 400, 20))
+    model = adapt(loaded, ([archs[i] for i in sup], y[sup]), task="cora", n_members=0)
+    assert model.features_.task == "cora" and model.features_.names == FEATS
+    assert np.isfinite(model.predict(archs[:500])).all()
+    # features of another dataset give other inputs, hence other predictions
+    other = adapt(loaded, ([archs[i] for i in sup], y[sup]), task="cora", n_members=0,
+                  features=FreeFeatureValues(nbg_table, "arxiv", FEATS, "valid_perf"))
+    assert not np.allclose(other.predict(archs[:500]), model.predict(archs[:500]))
+
+
+def test_refusals(ff_ckpt, nbg_table):
+    archs = nbg_table.archs("cora", "valid_perf")[:20]
+    y = nbg_table.vector("cora", "valid_perf", archs)
+    with pytest.raises(DataError, match="need the task"):  # per-dataset features need to know the dataset
+        adapt(ff_ckpt, (archs, y), n_members=0)
+    with pytest.raises(DataError, match=r"reads free features \['params', 'latency'\], but features=\['params'\]"):
+        adapt(ff_ckpt, (archs, y), task="cora", n_members=0,
+              features=FreeFeatureValues(nbg_table, "cora", ("params",), "valid_perf"))
+    with pytest.raises(TargetLeakError, match="latency"):
+        pretrain(nbg_table, TRAIN, "latency", ModelConfig(hidden=8, layers=1), MetaConfig(iterations=2),
+                 progress=False, features=FEATS)
