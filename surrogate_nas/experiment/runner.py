@@ -313,20 +313,21 @@ def run_experiment(cfg, out: str | os.PathLike, *, workers: int | None = None, a
         log(f"{cfg.kind}: {len(cells)} cells, {len(done & {c.key for c in cells})} already done, {len(todo)} to run; "
             f"{len(to_train)} checkpoint(s) to meta-train, {len(needed) - len(to_train)} reused")
         stats = {"cells": len(cells), "computed": 0, "checkpoints_trained": 0}
-        if todo:
-            if workers == 0:
-                _run_inline(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, len(cells),
-                            threads)
-            else:
-                _run_ray(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, len(cells),
-                         workers, address, max_retries)
-        elapsed = time.perf_counter() - t_start
-        if todo:
-            store.set_meta("wall_seconds", float(store.get_meta("wall_seconds", 0.0)) + elapsed)
-            store.set_meta("workers", workers if workers is not None else (os.cpu_count() or 1) if not address
-                           else "cluster")
         if command is not None and (todo or store.get_meta("command") is None):
             store.set_meta("command", command)
+        try:
+            if todo and workers == 0:
+                _run_inline(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, len(cells),
+                            threads)
+            elif todo:
+                _run_ray(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, len(cells),
+                         workers, address, max_retries)
+        finally:  # an interrupted session's time counts too
+            elapsed = time.perf_counter() - t_start
+            if todo:
+                store.set_meta("wall_seconds", float(store.get_meta("wall_seconds", 0.0)) + elapsed)
+                store.set_meta("workers", workers if workers is not None else (os.cpu_count() or 1) if not address
+                               else "cluster")
     stats["seconds"] = elapsed
     if report:
         write_report(out, log=log)
