@@ -45,6 +45,15 @@ REMOTE_FILES: dict[str, RemoteFile] = {
         description="NAS-Bench-201 / NATS-Bench topology: 15,625 cells, 200-epoch test accuracy on 3 datasets",
         bundled="nb201/nats_bench.csv.xz",
     ),
+    "nb201-free-features": RemoteFile(
+        name="nb201-free-features",
+        url="",  # made by this project (surrogate_nas.features.compute), shipped in data/; nothing to download
+        sha256="d8f746263ebd098b0c31fec8e3281697b61448419177e50df7a82933c1e3aaf2",
+        relpath="nb201/free_features.csv",
+        license="MIT (this project); architectures from NAS-Bench-201 (MIT)",
+        description="Free features (params, FLOPs, 5 zero-cost proxies at init) of the 6,466 NB-201 canonical classes",
+        bundled="nb201/free_features.csv.xz",
+    ),
 }
 
 
