@@ -31,19 +31,37 @@ METHODS = {
     "rf": ("rf", None, {}),
     "gbm": ("gbm", None, {}),
     "scratch-gnn": ("scratch-gnn", None, {}),
+    # the same methods reading the target's free features too (params, FLOPs, zero-cost proxies on NB-201;
+    # the dataset's params and latency on NAS-Bench-Graph): predictor quality with and without them
+    "meta-gnn+ff": ("meta", "meta-ff", {}),
+    "ridge-source+ff": ("ridge-source", None, {}),
+    "rf-source+ff": ("rf-source", None, {}),
+    "rf+ff": ("rf", None, {}),
+    "gbm+ff": ("gbm", None, {}),
 }
-#: Checkpoint name -> MetaConfig algorithm override (None: the config's own algorithm).
-ALGORITHMS = {"meta": None, "multitask": "multitask"}
+#: Checkpoint name -> (MetaConfig algorithm override (None: the config's own algorithm), reads free features).
+ALGORITHMS = {"meta": (None, False), "multitask": ("multitask", False), "meta-ff": (None, True)}
 
 
-def build(method: str, space, sources, checkpoints: dict, seed: int, target: str):
-    """The registered predictor behind a table column, after checking it cannot read the target's values."""
+def reads_features(method: str) -> bool:
+    """Whether a table column's predictor gets the target's free features."""
+    return method.endswith("+ff")
+
+
+def build(method: str, space, sources, checkpoints: dict, seed: int, target: str, features=None):
+    """The registered predictor behind a table column, after checking it cannot read the target's values.
+    ``features``: the target's :class:`~surrogate_nas.predictors.features.FreeFeatureValues`, for the ``+ff``
+    columns."""
     import surrogate_nas.meta  # noqa: F401  (registers the "meta" predictor)
     from ..meta.adapt import tasks_read
     from ..predictors import make_predictor
 
     name, ckpt, options = METHODS[method]
     kwargs = {"space": space, "seed": seed, "sources": sources, **options}
+    if reads_features(method):
+        if features is None:
+            raise ValueError(f"predictor_quality {method}: the target's free features were not given")
+        kwargs["features"] = features
     read = list(sources.tasks)
     if ckpt is not None:
         kwargs.update(checkpoint=checkpoints[ckpt], task=target)
@@ -75,13 +93,15 @@ class _TargetData:
     """What every cell of one (benchmark, target) reads: table, sources, archs, values, canonical keys."""
 
     def __init__(self, table, target: str, metric: str):
-        from ..predictors.features import SourceValues
+        from ..features import available_features
+        from ..predictors.features import FreeFeatureValues, SourceValues
 
         self.table = table
         self.train = [t for t in table.tasks if t != target]
         self.sources = SourceValues(table, tuple(self.train), metric)
         self.archs = table.archs(target, metric)
         self.y = table.vector(target, metric, self.archs)
+        self.features = FreeFeatureValues(table, target, available_features(table, target), metric)
 
 
 _TARGETS: dict[tuple, _TargetData] = {}
@@ -106,7 +126,7 @@ def run_cell(table, benchmark: str, target: str, metric: str, k: int, seed: int,
     rows = []
     for name in methods:
         t = time.perf_counter()
-        model = build(name, table.space, d.sources, checkpoints, seed, target)
+        model = build(name, table.space, d.sources, checkpoints, seed, target, d.features)
         pred = model.fit(s_archs, d.y[sup]).predict(q_archs)
         rows.append({"benchmark": benchmark, "target_task": target, "k": k, "method": name, "seed": seed,
                      **ranking_report(d.y[qry], pred), "seconds": time.perf_counter() - t})
@@ -132,6 +152,17 @@ def markdown(df: pd.DataFrame, timings: pd.DataFrame) -> str:
         out += [f"### {bench}: Kendall tau within the true top 5%", "", top.round(3).to_markdown(), ""]
         p1 = g.pivot_table(index=["target_task", "k"], columns="method", values="precision_at_1pct")
         out += [f"### {bench}: precision@1%", "", p1.round(3).to_markdown(), ""]
+    pairs = [m for m in s["method"].unique() if reads_features(m) and m[:-3] in set(s["method"])]
+    if pairs:
+        out += ["## With and without free features", "",
+                "Mean Kendall tau over targets and seeds; `delta` = with features minus without.", ""]
+        for bench, g in s.groupby("benchmark"):
+            mean_t = g.groupby(["k", "method"])["kendall_tau"].mean().unstack()
+            cols = {}
+            for m in sorted(pairs):
+                base = m[:-3]
+                cols[base], cols[m], cols[f"delta {base}"] = mean_t[base], mean_t[m], mean_t[m] - mean_t[base]
+            out += [f"### {bench}", "", pd.DataFrame(cols).round(3).to_markdown(), ""]
     out += ["## Meta-training", "", timings.round(3).to_markdown(index=False), ""]
     return "\n".join(out)
 
@@ -148,7 +179,8 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     for ax, bench in zip(axes[0], benches):
         g = s[s["benchmark"] == bench].groupby(["k", "method"])["kendall_tau"].mean().unstack()
         for m in g.columns:
-            ax.plot(g.index, g[m], marker="o", lw=2.5 if m == "meta-gnn" else 1.2, label=m)
+            ax.plot(g.index, g[m], marker="o", lw=2.5 if m.startswith("meta-gnn") else 1.2,
+                    ls="--" if reads_features(m) else "-", label=m)
         ax.set_xscale("log")
         ax.set_xlabel("K support architectures of the target")
         ax.set_ylabel("Kendall tau (mean over targets and seeds)")

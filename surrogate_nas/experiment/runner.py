@@ -4,7 +4,7 @@ Layout of a run directory ``DIR``::
 
     DIR/config.yaml              the experiment config (a rerun with another config is refused)
     DIR/experiment.sqlite        the result store: one row per finished cell (WAL)
-    DIR/checkpoints/BENCH/TARGET/ALGO-seedS/   one meta-trained checkpoint each (model.pt + config.json)
+    DIR/checkpoints/BENCH/TARGET/ALGO[-ff]-seedS/ one meta-trained checkpoint each (model.pt + config.json)
     DIR/predictor_quality.{csv,md,png} or DIR/search_efficiency.{csv,md,png}   the report
 
 Meta-training is shared: each checkpoint is trained once, as its own task, and the cells that adapt
@@ -48,10 +48,11 @@ class CheckpointSpec:
     train_tasks: tuple[str, ...] | None    # None: every task of the table but the target
     meta: tuple                             # MetaConfig fields (sorted items)
     model: tuple                            # ModelConfig fields (sorted items)
+    features: bool = False                  # every task reads its free features (all available ones)
 
     @property
     def key(self) -> str:
-        return f"{self.benchmark}/{self.target}/{self.algorithm}-seed{self.seed}"
+        return f"{self.benchmark}/{self.target}/{self.algorithm}{'-ff' if self.features else ''}-seed{self.seed}"
 
 
 @dataclass
@@ -89,9 +90,10 @@ def plan(cfg) -> tuple[list[CheckpointSpec], list[Cell]]:
                 for g in groups:
                     if g == "baselines":
                         continue
-                    algo = ALGORITHMS[g] or meta.get("algorithm", "maml")
+                    algo, ff = ALGORITHMS[g]
+                    algo = algo or meta.get("algorithm", "maml")
                     s = CheckpointSpec(b.name, target, algo, int(meta.get("seed", 0)), b.metric, None,
-                                       _items({**meta, "algorithm": algo}), _items(cfg.model))
+                                       _items({**meta, "algorithm": algo}), _items(cfg.model), ff)
                     specs[s.key] = s
                     names[g] = s.key
                 for k in cfg.ks:
@@ -139,6 +141,7 @@ def _threads(n: int = 1) -> None:
 def train_checkpoint(spec: CheckpointSpec, threads: int = 1) -> tuple[dict, dict]:
     """Meta-train one checkpoint: (its files' bytes, timing info); the driver writes the files to DIR."""
     _threads(threads)
+    from ..features import available_features
     from ..meta.checkpoint import save_checkpoint
     from ..meta.maml import MetaConfig
     from ..meta.pretrain import pretrain
@@ -149,8 +152,9 @@ def train_checkpoint(spec: CheckpointSpec, threads: int = 1) -> tuple[dict, dict
     train = list(spec.train_tasks) if spec.train_tasks else [t for t in table.tasks if t != spec.target]
     meta = {k: (tuple(v) if k == "support_range" else v) for k, v in spec.meta}
     started, t0, c0 = time.time(), time.perf_counter(), time.process_time()
+    features = available_features(table, spec.target) if spec.features else ()
     ckpt = pretrain(table, train, spec.metric, ModelConfig(**dict(spec.model)), MetaConfig(**meta),
-                    benchmark_name=spec.benchmark, progress=False, target=spec.target)
+                    benchmark_name=spec.benchmark, progress=False, target=spec.target, features=features)
     seconds = time.perf_counter() - t0
     tmp = Path(tempfile.mkdtemp(prefix="surrogate-nas-ckpt-"))
     try:
@@ -158,7 +162,8 @@ def train_checkpoint(spec: CheckpointSpec, threads: int = 1) -> tuple[dict, dict
         files = {name: (d / name).read_bytes() for name in ("model.pt", "config.json")}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    info = {"benchmark": spec.benchmark, "target": spec.target, "algorithm": spec.algorithm, "meta_seed": spec.seed,
+    info = {"benchmark": spec.benchmark, "target": spec.target,
+            "algorithm": spec.algorithm + ("+features" if spec.features else ""), "meta_seed": spec.seed,
             "train_tasks": train, "seconds": seconds, "cpu_seconds": time.process_time() - c0,
             "best_val_tau": ckpt.info.get("best_val_tau"), "pid": os.getpid(), "started": started}
     return files, info
@@ -340,7 +345,7 @@ def _on_checkpoint(out, store, spec, res, files, log, stats):
     store.put_checkpoint(spec.key, res["info"])
     stats["checkpoints_trained"] += 1
     i = res["info"]
-    log(f"[{spec.benchmark}/{spec.target}] meta-trained {spec.algorithm} (meta seed {spec.seed}) in "
+    log(f"[{spec.benchmark}/{spec.target}] meta-trained {spec.algorithm}{' + free features' if spec.features else ''} (meta seed {spec.seed}) in "
         f"{i['seconds']:.0f}s (val tau {i['best_val_tau']})")
 
 
