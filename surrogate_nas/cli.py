@@ -88,6 +88,17 @@ def _cmd_data_fetch(args) -> int:
     return 0
 
 
+def _cmd_data_features(args) -> int:
+    _require(args, "space")
+    from .features import compute
+
+    out = compute(args.space, out=args.out, store=args.store, dataset=args.dataset, data_root=args.data_root,
+                  batch_size=args.batch_size, seed=args.seed, address=args.address, workers=args.workers,
+                  limit=args.limit, progress=args.progress)
+    print(f"free features of {args.space} -> {out}")
+    return 0
+
+
 def _cmd_data_import(args) -> int:
     _require(args, "space")
     from .benchmarks import import_table
@@ -127,7 +138,8 @@ PRETRAIN_MODEL = {"conv": "conv", "hidden": "hidden", "layers": "layers", "use_s
 PRETRAIN_META = {"algorithm": "algorithm", "first_order": "first_order", "meta_sgd": "meta_sgd",
                  "inner_steps": "inner_steps", "inner_lr": "inner_lr", "outer_lr": "outer_lr",
                  "iterations": "iterations", "meta_batch": "meta_batch", "seed": "seed", "device": "device"}
-PRETRAIN_TOP = ("benchmark", "target", "train_tasks", "val_tasks", "metric", "lower_is_better", "out", "threads", "progress")
+PRETRAIN_TOP = ("benchmark", "target", "train_tasks", "val_tasks", "metric", "lower_is_better", "features", "out",
+                "threads", "progress")
 
 
 def _cmd_pretrain(args) -> int:
@@ -153,20 +165,33 @@ def _cmd_pretrain(args) -> int:
     metric = args.metric or DEFAULT_METRIC.get(args.benchmark)
     if metric is None:
         raise SurrogateNASError(f"--metric is required for benchmark {args.benchmark!r}; metrics: {', '.join(table.metrics())}")
+    features = _features(args.features, table, args.target)
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     ckpt = pretrain(table, train_tasks or None, metric, model_cfg, meta_cfg, val_tasks=val_tasks,
                     benchmark_name=args.benchmark, higher_is_better=not args.lower_is_better, progress=args.progress,
-                    target=args.target)
+                    target=args.target, features=features)
     tasks = list(ckpt.info["train_tasks"])
     record = {"benchmark": args.benchmark, "target": args.target, "metric": metric, "train_tasks": tasks,
-              "val_tasks": val_tasks,
+              "val_tasks": val_tasks, "features": list(features),
               "lower_is_better": args.lower_is_better, "model": model_cfg.to_dict(), "meta": meta_cfg.to_dict()}
     record = json.loads(json.dumps(record))  # tuples -> lists: the file is valid input for --config
     save_checkpoint(ckpt, out, extra={"pretrain.yaml": yaml.safe_dump(record, sort_keys=False)})
     print(f"meta-trained on {', '.join(tasks)} ({metric}) in {time.perf_counter() - t0:.1f}s; "
           f"meta-validation Kendall tau {ckpt.info['best_val_tau']:.3f}; checkpoint -> {out}")
     return 0
+
+
+def _features(text: str | None, table, target: str | None) -> tuple[str, ...]:
+    """--features: comma-separated names, or ``all`` (every free feature the benchmark has)."""
+    from .features import available_features
+
+    if not text:
+        return ()
+    if text.strip() == "all":
+        task = target if target in table.tasks else table.tasks[0]
+        return available_features(table, task)
+    return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
 def _cmd_predict(args) -> int:
@@ -552,9 +577,9 @@ def _apply_config(args, parser: argparse.ArgumentParser, given: set[str]) -> Non
 def _set_from_file(args, action: argparse.Action, value, given: set[str], where: str) -> None:
     if action.dest in given or value is None:  # the command line wins; null = the default
         return
-    if action.dest in ("train_tasks", "val_tasks") and isinstance(value, list):
+    if action.dest in ("train_tasks", "val_tasks", "features") and isinstance(value, list):
         if not all(isinstance(v, str) for v in value):
-            raise SurrogateNASError(f"{where}: expected a list of task names, got {value!r}")
+            raise SurrogateNASError(f"{where}: expected a list of names, got {value!r}")
         if not value:  # [] = none given (pretrain.yaml writes val_tasks: [])
             return
         value = ",".join(value)
@@ -645,6 +670,27 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--url", help="alternative URL, e.g. a mirror (https://, http:// or file://); the sha256 is still enforced")
     _config_option(d, "keys: the options by name")
     d.set_defaults(func=_cmd_data_fetch)
+    d = dsub.add_parser("features", help="compute free architecture features (params, FLOPs, zero-cost proxies)",
+                        description="Compute params, FLOPs and the zero-cost proxies synflow, snip, grad_norm, "
+                                    "jacob_cov and NASWOT at initialisation, once per canonical class, as Ray tasks. "
+                                    "Finished classes are kept in a resumable store: a killed run resumes. The "
+                                    "table the toolkit ships (data/nb201/free_features.csv.xz) was written by "
+                                    "`data features --space nb201 --workers 1`.")
+    d.add_argument("--space", help="search space (nb201); required")
+    d.add_argument("--out", help="xz-compressed CSV to write (default: next to the store, in the user cache)")
+    d.add_argument("--store", help="resumable SQLite store (default: per configuration, in the user cache)")
+    d.add_argument("--dataset", default="digits",
+                   help="input batch: digits (scikit-learn's, built in) or an .npz of 32x32x3 images x and labels y, "
+                        "e.g. CIFAR-10")
+    d.add_argument("--data-root", help="folder of the --dataset .npz")
+    d.add_argument("--batch-size", type=_POSITIVE, default=16, help="images in the fixed input batch")
+    d.add_argument("--seed", type=int, default=0, help="seed of the batch and of every network's weights")
+    d.add_argument("--address", help="an existing Ray cluster (auto, ray://host:port); default: a local instance")
+    d.add_argument("--workers", type=_POSITIVE, help="CPUs of the local Ray instance (default: all)")
+    d.add_argument("--limit", type=_POSITIVE, help="only the first N classes (a trial run)")
+    d.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+    _config_option(d, "keys: the options by name")
+    d.set_defaults(func=_cmd_data_features)
     d = dsub.add_parser("import", help="validate and store your own measurements (CSV/parquet) as a benchmark",
                         description="Validate your own measurements (CSV or parquet; long arch,task,metric,value "
                                     "or wide arch,<task>... layout) and store them as a benchmark. Messages "
@@ -707,6 +753,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--layers", type=int, default=3, help="graph convolution layers")
     r.add_argument("--sources", dest="use_sources", action=argparse.BooleanOptionalAction, default=True,
                    help="read the other tasks' values as source features (--no-sources: graph only)")
+    r.add_argument("--features", help="free features every task reads of its own architectures: comma-separated "
+                                      "(nb201: params, flops, synflow, snip, grad_norm, jacob_cov, naswot; "
+                                      "nas-bench-graph: params, latency) or 'all'; adaptation reads the target's")
     r.add_argument("--seed", type=int, default=0, help="seed of initial weights and episode sampling")
     r.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
     r.add_argument("--threads", type=_POSITIVE, default=1, help="torch CPU threads (1 is fastest for these small graphs)")

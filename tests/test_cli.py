@@ -258,6 +258,9 @@ def test_pretrain_config_sections_and_pretrain_yaml_roundtrip(capsys, ckpt_dir, 
         (["--inner-lr", "nan"], "inner_lr"),
         (["--inner-steps", "-3"], "inner_steps"),
         (["--hidden", "x"], "argument --hidden: invalid int value: 'x'"),
+        (["--features", "synflow", "--benchmark", "nas-bench-graph"], "unknown free feature 'synflow'"),
+        (["--features", "latency", "--benchmark", "nas-bench-graph", "--metric", "latency"],
+         "free feature 'latency' is the metric being predicted"),
     ],
 )
 def test_pretrain_bad_options_are_one_line_before_any_work(capsys, tmp_path, args, fragment):
@@ -488,3 +491,31 @@ def test_experiment_errors_are_one_line(capsys, tmp_path):
     _error(capsys, run + ["--config", str(tmp_path / "bad.yaml"), "--workers", "2", "--address", "auto"],
            "--address (a running Ray cluster) or --workers (a local one), not both")
     _error(capsys, ["experiment", "report", str(tmp_path)], "is not an experiment run directory")
+
+
+# ---------------------------------------------------------------------- free features
+def test_pretrain_features_recorded_and_config_roundtrip(capsys, tmp_path):
+    out = tmp_path / "ck"
+    assert main(["pretrain", "--benchmark", "nas-bench-graph", "--target", "cora", "--features", "all",
+                 "--iterations", "2", "--hidden", "8", "--layers", "1", "--out", str(out), "--no-progress"]) == 0
+    import yaml
+
+    from surrogate_nas.meta.checkpoint import load_checkpoint
+
+    assert yaml.safe_load((out / "pretrain.yaml").read_text())["features"] == ["params", "latency"]
+    assert load_checkpoint(out).sources["features"] == ["params", "latency"]
+    assert main(["pretrain", "--config", str(out / "pretrain.yaml"), "--iterations", "2", "--out", str(tmp_path / "ck2"),
+                 "--no-progress"]) == 0
+    assert load_checkpoint(tmp_path / "ck2").sources["features"] == ["params", "latency"]
+
+
+def test_data_features_trial_run(capsys, tmp_path):
+    from surrogate_nas.features import read_features
+
+    out = tmp_path / "f.csv.xz"
+    assert main(["data", "features", "--space", "nb201", "--limit", "3", "--workers", "1", "--out", str(out),
+                 "--store", str(tmp_path / "store.sqlite"), "--no-progress"]) == 0
+    frame, meta = read_features(out)
+    assert len(frame) == 3 and meta["dataset"].startswith("digits")
+    capsys.readouterr()  # Ray's start-up lines
+    _error(capsys, ["data", "features"], "--space")

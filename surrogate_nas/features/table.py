@@ -122,8 +122,10 @@ def rank_normalise(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _checked(table: BenchmarkTable, task: str, names: Sequence[str] | None, metric: str | None) -> tuple[str, ...]:
-    if task not in table.tasks:
+def _checked(table: BenchmarkTable, task: str | None, names: Sequence[str] | None, metric: str | None) -> tuple[str, ...]:
+    if task is None and table.space.name == "nb201":
+        pass  # NB-201's features are the same for every task: none needs naming
+    elif task not in table.tasks:
         raise DataError(f"{table.source or 'table'}: unknown task {task!r}; tasks: {', '.join(table.tasks)}")
     have = available_features(table, task)
     if names is None:

@@ -60,3 +60,16 @@ def test_refusals(ff_ckpt, nbg_table):
     with pytest.raises(TargetLeakError, match="latency"):
         pretrain(nbg_table, TRAIN, "latency", ModelConfig(hidden=8, layers=1), MetaConfig(iterations=2),
                  progress=False, features=FEATS)
+
+
+def test_nb201_features_need_no_task(nb201_table):
+    """NB-201's free features are one table for every task: adaptation without a task name reads them too."""
+    ck = pretrain(nb201_table, ["cifar10", "cifar100"], "test_acc", ModelConfig(hidden=8, layers=1),
+                  MetaConfig(iterations=2, val_every=2, meta_batch=2), benchmark_name="nb201", progress=False,
+                  target="ImageNet16-120", features=("synflow", "naswot"))
+    archs = nb201_table.archs("ImageNet16-120", "test_acc")
+    y = nb201_table.vector("ImageNet16-120", "test_acc", archs)
+    idx = np.random.default_rng(0).choice(len(archs), 20, replace=False)
+    named = adapt(ck, ([archs[i] for i in idx], y[idx]), task="ImageNet16-120", n_members=0)
+    unnamed = adapt(ck, ([archs[i] for i in idx], y[idx]), n_members=0)
+    assert np.allclose(named.predict(archs[:300]), unnamed.predict(archs[:300]))
