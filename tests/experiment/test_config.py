@@ -65,14 +65,21 @@ def test_shipped_configs_are_the_old_scripts_grids():
     se = load_config(CONFIGS / "search-efficiency.yaml")
     specs, cells = plan(se)
     nb, nbg = se.benchmarks
-    assert (nb.seeds, nb.checkpoints, nb.budget, nb.guided_budget, nb.meta) == (25, 5, 100, 100,
+    assert (nb.seeds, nb.checkpoints, nb.budget, nb.guided_budget, nb.meta) == (25, 5, 100, 50,
                                                                                  {"iterations": 400, "val_every": 25,
                                                                                   "seed": 0})
-    assert (nbg.seeds, nbg.budget, nbg.guided_budget, nbg.meta["iterations"], len(nbg.targets)) == (5, 200, 50, 150, 8)
-    assert len(specs) == 5 + 8 and len(cells) == 25 * 9 + 8 * 5 * 7
+    assert (nbg.seeds, nbg.guided_seeds, nbg.budget, nbg.guided_budget, nbg.meta["iterations"], len(nbg.targets)) \
+        == (25, 5, 200, 20, 150, 8)
+    # NB-201: 9 methods x 25 seeds; NBG per target: 4 plain methods x 25 seeds + 3 predictor-based x 5
+    assert len(specs) == 5 + 8 and len(cells) == 25 * 9 + 8 * (4 * 25 + 3 * 5)
     # NB-201 search seed s adapts the checkpoint of meta seed s % 5
     guided = [c for c in cells if c.coords["method"] == "guided-meta" and c.coords["benchmark"] == "nb201"]
     assert [c.checkpoints["model"].rsplit("seed", 1)[1] for c in guided[:7]] == ["0", "1", "2", "3", "4", "0", "1"]
+    ff = load_config(CONFIGS / "predictor-quality-features.yaml")
+    specs, cells = plan(ff)
+    assert sorted({s.key.split("/")[-1] for s in specs}) == ["maml-ff-seed0", "maml-seed0"]
+    assert all(s.features == s.key.endswith("-ff-seed0") for s in specs) and len(specs) == 11 * 2
+    assert {c.coords["group"] for c in cells} == {"meta", "meta-ff", "baselines"}
     for name in ("predictor-quality-quick", "search-efficiency-quick"):
         assert load_config(CONFIGS / f"{name}.yaml").mode == "quick"
 
