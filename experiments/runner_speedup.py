@@ -60,10 +60,10 @@ def grid(iterations: int, targets: list[str]) -> PredictorQualityConfig:
 def one_run(cfg, workers: int, out: Path) -> dict:
     import ray
 
-    from surrogate_nas.experiment.runner import init_local_ray
+    from surrogate_nas.raycluster import start
 
     t0 = time.perf_counter()
-    init_local_ray(workers)
+    start(num_cpus=workers)
     try:
         t1 = time.perf_counter()
         stats = run_experiment(cfg, out, progress=False, log=lambda m: None)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import heapq
 import os
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -371,20 +370,10 @@ def _run_inline(cfg, out, store, todo, to_train, files, progress, before_cell, l
 
 def _run_ray(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, total, workers, address,
              max_retries):
-    try:
-        import ray
-    except ImportError:
-        raise ExperimentError("running on Ray needs Ray: pip install 'surrogate-nas[ray]' (or --workers 0 to run "
-                              "in this process)") from None
-    from ..training.backends import ray_runtime_env
+    from ..raycluster import start
 
-    started = False
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, runtime_env=ray_runtime_env())
-        else:
-            init_local_ray(workers or os.cpu_count() or 1)
-        started = True
+    started = start(address, workers, what="running on Ray (--workers 0: in this process)")
+    import ray
     try:
         opts = {"num_cpus": 1, "max_retries": max_retries, "retry_exceptions": False}
         ckpt_task = ray.remote(train_checkpoint).options(num_returns=2, **opts)
@@ -445,19 +434,6 @@ def _run_ray(cfg, out, store, todo, to_train, files, progress, before_cell, log,
     finally:
         if started:
             ray.shutdown()
-
-
-def init_local_ray(num_cpus: int) -> None:
-    """Start a local Ray instance on loopback for the runner: ``num_cpus`` workers, no dashboard, and
-    the workers at the driver's own CPU priority. (Ray's default nices its workers to 15: on a machine
-    shared with other background work, two such workers ran no faster than one, while the old
-    in-process scripts ran at normal priority.)"""
-    import ray
-
-    from ..training.backends import ray_runtime_env
-
-    ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
-             runtime_env=ray_runtime_env(), _system_config={"worker_niceness": 0})
 
 
 def _cell_entry(cfg, cell: Cell, before, *files) -> dict:

@@ -220,30 +220,13 @@ def _write_table(path: Path, meta: dict[str, str], rows: list[tuple]) -> None:
     atomic_write_bytes(path, lzma.compress(buf.getvalue().encode(), preset=9 | lzma.PRESET_EXTREME))
 
 
-def _runtime_env() -> dict[str, Any]:
-    """Makes this package importable on Ray workers even when it is not pip-installed there."""
-    import surrogate_nas
-
-    parent = str(Path(surrogate_nas.__file__).resolve().parent.parent)
-    existing = os.environ.get("PYTHONPATH", "")
-    return {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in (parent, existing) if p)}}
-
-
 def _run_ray(con, todo, x, y, num_classes, seed, address, workers, progress, total, initial) -> None:
-    try:
-        import ray
-    except ImportError:
-        raise SurrogateNASError("computing features needs Ray: pip install 'surrogate-nas[ray]'") from None
     from tqdm.auto import tqdm
 
-    started = False
-    if not ray.is_initialized():
-        if address is None:
-            ray.init(num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1",
-                     runtime_env=_runtime_env(), log_to_driver=False)
-        else:
-            ray.init(address=address, runtime_env=_runtime_env(), log_to_driver=False)
-        started = True
+    from ..raycluster import start
+
+    started = start(address, workers, what="computing features")
+    import ray
     try:
         keys = {a: k for k, a in todo}
         chunks = [[a for _, a in todo[i:i + CHUNK]] for i in range(0, len(todo), CHUNK)]

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 from ..errors import SurrogateNASError
 from ..io import atomic_write_text
+from ..raycluster import runtime_env
 from ..registry import Registry
 from ..spaces import get_space
 from .trainer import TrainConfig, train
@@ -39,7 +40,6 @@ __all__ = [
     "BACKENDS",
     "get_backend",
     "RESULT_NAME",
-    "ray_runtime_env",
 ]
 
 RESULT_NAME = "result.json"
@@ -217,7 +217,7 @@ class RayBackend(Backend):
         started = False
         if not ray.is_initialized():
             kwargs = {"include_dashboard": False, **self.init_kwargs}
-            kwargs.setdefault("runtime_env", ray_runtime_env())
+            kwargs.setdefault("runtime_env", runtime_env())
             ray.init(address=self.address, **kwargs)
             started = True
         try:
@@ -258,16 +258,6 @@ def _bar(total: int, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc="candidates", unit="cand", disable=not enabled)
-
-
-def ray_runtime_env() -> dict[str, Any]:
-    """A Ray ``runtime_env`` that makes this package importable on workers even when it is not
-    pip-installed there (pass it to your own ``ray.init`` too)."""
-    import surrogate_nas
-
-    pkg_parent = str(Path(surrogate_nas.__file__).resolve().parent.parent)
-    existing = os.environ.get("PYTHONPATH", "")
-    return {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in (pkg_parent, existing) if p)}}
 
 
 BACKENDS: Registry[Backend] = Registry("training backend", Backend)

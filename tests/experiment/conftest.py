@@ -28,9 +28,9 @@ def tiny_se(**kw) -> SearchEfficiencyConfig:
 @pytest.fixture(scope="module")
 def local_ray():
     ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'surrogate-nas[ray]'")
-    from surrogate_nas.experiment.runner import init_local_ray
+    from surrogate_nas.raycluster import start
 
-    init_local_ray(2)  # loopback, no dashboard, 2 CPUs
+    start(num_cpus=2)  # loopback, no dashboard, 2 CPUs
     try:
         yield ray
     finally:

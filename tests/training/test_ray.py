@@ -15,14 +15,15 @@ ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install '
 
 from surrogate_nas.benchmarks.table import BenchmarkTable  # noqa: E402
 from surrogate_nas.training import RayBackend, TrainJob, VerifyConfig, make_job, verify  # noqa: E402
-from surrogate_nas.training.backends import job_dir, ray_runtime_env  # noqa: E402
+from surrogate_nas.raycluster import runtime_env  # noqa: E402
+from surrogate_nas.training.backends import job_dir  # noqa: E402
 
 from .conftest import ARCH_A, ARCH_B, ARCH_C  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", runtime_env=ray_runtime_env(),
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", runtime_env=runtime_env(),
              log_to_driver=False)
     try:
         yield
