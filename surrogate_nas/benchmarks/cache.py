@@ -112,18 +112,22 @@ def _refuse_directory(rf: RemoteFile, p: Path) -> None:
                         f"`surrogate-nas data fetch {rf.name}`")
 
 
+def read_bytes(path: Path, what: str) -> bytes:
+    """A file's bytes, decompressed when it is an ``.xz`` copy; one :class:`DataError` naming ``what`` and the file."""
+    try:
+        data = path.read_bytes()
+        return lzma.decompress(data) if path.suffix == ".xz" else data
+    except (OSError, lzma.LZMAError) as e:
+        raise DataError(f"{what}: cannot read {path} ({e})") from None
+
+
 def read_verified(name: str) -> tuple[bytes, Path]:
     """The bytes of ``name`` from :func:`locate` (decompressed if it is the repo's ``.xz`` copy), checked
     against the published sha256; returns (bytes, where they came from)."""
     rf = remote_file(name)
     p = locate(name)
     _refuse_directory(rf, p)
-    try:
-        data = p.read_bytes()
-        if p.suffix == ".xz":
-            data = lzma.decompress(data)
-    except (OSError, lzma.LZMAError) as e:
-        raise DataError(f"{rf.name}: cannot read {p} ({e})") from None
+    data = read_bytes(p, rf.name)
     got = hashlib.sha256(data).hexdigest()
     if got != rf.sha256:
         fix = "restore it with `git checkout -- data/`" if p.suffix == ".xz" else \

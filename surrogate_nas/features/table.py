@@ -11,7 +11,6 @@ A feature is never the metric a model predicts (:class:`~surrogate_nas.benchmark
 from __future__ import annotations
 
 import io
-import lzma
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -59,15 +58,11 @@ def free_features(table: BenchmarkTable, task: str, archs: Sequence[Architecture
     """
     names = _checked(table, task, names, metric)
     archs = [table.space.coerce(a) for a in archs]
-    out = np.full((len(archs), len(names)), np.nan)
     if table.space.name == "nb201":
-        frame = _nb201_frame(source)
-        keys = [table.space.canonical(a) for a in archs]
-        for j, name in enumerate(names):
-            out[:, j] = frame[name].reindex(keys).to_numpy(dtype=float)
-    else:
-        for j, name in enumerate(names):
-            out[:, j] = table.vector(task, name, archs, missing="nan")
+        return _by_class(_nb201_frame(source), table.space, archs, names)
+    out = np.full((len(archs), len(names)), np.nan)
+    for j, name in enumerate(names):
+        out[:, j] = table.vector(task, name, archs, missing="nan")
     return out
 
 
@@ -81,27 +76,30 @@ def feature_ranks(table: BenchmarkTable, task: str, archs: Sequence[Architecture
     """
     names = _checked(table, task, names, metric)
     archs = [table.space.coerce(a) for a in archs]
-    out = np.full((len(archs), len(names)), np.nan)
     if table.space.name == "nb201":
-        frame = _nb201_ranks(source)
-        keys = [table.space.canonical(a) for a in archs]
-        for j, name in enumerate(names):
-            out[:, j] = frame[name].reindex(keys).to_numpy(dtype=float)
-    else:
-        space = table.space
-        for j, name in enumerate(names):
-            s = table.series(task, name)
-            ranked = pd.Series(rank_normalise(s.to_numpy(dtype=float)), index=s.index)
-            strings = [space.format(a) for a in archs]
-            col = ranked.reindex(strings).to_numpy(dtype=float, copy=True)
-            gaps = np.flatnonzero(np.isnan(col))
-            if len(gaps):  # another member of the arch's isomorphism class holds the record
-                keys = table.frame.drop_duplicates("arch").set_index("arch")["key"]
-                by_key = pd.Series(ranked.to_numpy(), index=keys.reindex(ranked.index).to_numpy())
-                by_key = by_key.groupby(level=0).mean()
-                col[gaps] = by_key.reindex([space.canonical(archs[i]) for i in gaps]).to_numpy(dtype=float)
-            out[:, j] = col
+        return _by_class(_nb201_ranks(source), table.space, archs, names)
+    out = np.full((len(archs), len(names)), np.nan)
+    space = table.space
+    for j, name in enumerate(names):
+        s = table.series(task, name)
+        ranked = pd.Series(rank_normalise(s.to_numpy(dtype=float)), index=s.index)
+        strings = [space.format(a) for a in archs]
+        col = ranked.reindex(strings).to_numpy(dtype=float, copy=True)
+        gaps = np.flatnonzero(np.isnan(col))
+        if len(gaps):  # another member of the arch's isomorphism class holds the record
+            keys = table.frame.drop_duplicates("arch").set_index("arch")["key"]
+            by_key = pd.Series(ranked.to_numpy(), index=keys.reindex(ranked.index).to_numpy())
+            by_key = by_key.groupby(level=0).mean()
+            col[gaps] = by_key.reindex([space.canonical(archs[i]) for i in gaps]).to_numpy(dtype=float)
+        out[:, j] = col
     return out
+
+
+def _by_class(frame: pd.DataFrame, space, archs, names) -> np.ndarray:
+    """Columns ``names`` of a per-canonical-class frame, one row per architecture (NaN for an unknown class)."""
+    keys = [space.canonical(a) for a in archs]
+    return np.stack([frame[n].reindex(keys).to_numpy(dtype=float) for n in names], axis=1) if names else \
+        np.zeros((len(archs), 0))
 
 
 def rank_normalise(values: np.ndarray) -> np.ndarray:
@@ -154,13 +152,10 @@ def read_features(path: str | os.PathLike | None = None) -> tuple[pd.DataFrame, 
 
         data, where = read_verified(SHIPPED)
     else:
+        from ..benchmarks.cache import read_bytes
+
         where = Path(path)
-        try:
-            data = where.read_bytes()
-            if where.suffix == ".xz":
-                data = lzma.decompress(data)
-        except (OSError, lzma.LZMAError) as e:
-            raise DataError(f"cannot read features table {str(where)!r} ({e})") from None
+        data = read_bytes(where, "features table")
     return _parse(data.decode(), str(where))
 
 
