@@ -519,3 +519,7 @@ def test_data_features_trial_run(capsys, tmp_path):
     assert len(frame) == 3 and meta["dataset"].startswith("digits")
     capsys.readouterr()  # Ray's start-up lines
     _error(capsys, ["data", "features"], "--space")
+
+
+def test_fetch_of_a_shipped_table_says_there_is_nothing_to_download(capsys):
+    _error(capsys, ["data", "fetch", "nb201-free-features"], "shipped in the repo's data/nb201/free_features.csv.xz")

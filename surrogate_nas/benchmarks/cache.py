@@ -168,6 +168,9 @@ def fetch(name: str, force: bool = False, url: str | None = None, timeout: float
     is left at the destination. ``url`` overrides the source (mirrors, tests).
     """
     rf = remote_file(name)
+    if not rf.url and not url:
+        raise DataError(f"{rf.name}: made by this project and shipped in the repo's data/{rf.bundled}; there is "
+                        "nothing to download (regenerate it with `surrogate-nas data features`)")
     dest = data_dir() / rf.relpath
     src = url or rf.url
     scheme = urllib.parse.urlsplit(src).scheme if isinstance(src, str) else ""
