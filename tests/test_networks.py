@@ -78,8 +78,8 @@ def test_flops_counts_convs_linear_and_pools():
 
 
 #: Published FLOPs of the two cifar100 parameter-count cells above (C=16, N=5, input 32x32, 100 classes), in
-#: millions. Source: NASLib's zero-cost benchmark files (automl/NASLib naslib/data/zc_nasbench201.json), as
-#: quoted in ../shared/data/README.md; embedded here so the test does not need that file.
+#: millions. Source: NASLib's zero-cost benchmark files (automl/NASLib naslib/data/zc_nasbench201.json),
+#: embedded here so the test reads no file outside the repository.
 FLOP_VECTORS = [
     ("|avg_pool_3x3~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|nor_conv_1x1~0|nor_conv_3x3~1|nor_conv_1x1~2|", 62.508352),
     ("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|skip_connect~2|", 151.227712),
