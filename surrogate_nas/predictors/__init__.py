@@ -1,10 +1,10 @@
 """Predictors: the ``Predictor`` protocol, its registry, and the baselines registered in it.
 
 Registered names (``make_predictor(name, space=..., seed=..., sources=..., features=..., **options)``):
-``source-transfer``, ``ridge-source``, ``rf-source`` (read ``sources``), ``rf``, ``gbm``,
-``scratch-gnn`` (ignore ``sources``: they read no other task). ``features`` (a
+``source-transfer``, ``ridge-source``, ``rf-source``, ``lgbm-source`` (read ``sources``), ``rf``, ``gbm``,
+``lgbm``, ``scratch-gnn`` (ignore ``sources``: they read no other task). ``features`` (a
 :class:`~surrogate_nas.predictors.features.FreeFeatureValues` of the target) is read by ``ridge-source``,
-``rf-source``, ``rf``, ``gbm`` and ``meta``; the zero-shot ``source-transfer`` and ``scratch-gnn`` ignore it. ``meta`` is registered by
+``rf-source``, ``lgbm-source``, ``rf``, ``gbm``, ``lgbm`` and ``meta``; the zero-shot ``source-transfer`` and ``scratch-gnn`` ignore it. ``meta`` is registered by
 :mod:`surrogate_nas.meta`. Classes are imported when a predictor is built, so importing this
 package stays cheap.
 """
@@ -61,6 +61,8 @@ def _tree(name: str, kind: str, reads_sources: bool):
 PREDICTORS.register("rf-source")(_tree("rf-source", "rf", True))
 PREDICTORS.register("rf")(_tree("rf", "rf", False))
 PREDICTORS.register("gbm")(_tree("gbm", "gbm", False))
+PREDICTORS.register("lgbm-source")(_tree("lgbm-source", "lgbm", True))
+PREDICTORS.register("lgbm")(_tree("lgbm", "lgbm", False))
 
 
 @PREDICTORS.register("scratch-gnn")

@@ -10,8 +10,19 @@ from .features import FreeFeatureValues, SourceValues, input_columns, onehot
 from .support import normalise, validate_support
 
 
+def has_uncertainty(predictor) -> bool:
+    """Whether ``predictor.predict(archs, return_std=True)`` returns a real std, not zeros.
+
+    Read from the predictor's ``has_uncertainty`` attribute (False where it has none): True for
+    ``rf`` / ``rf-source``; False for ``source-transfer``, ``ridge-source``, ``gbm``, ``lgbm`` and ``scratch-gnn``.
+    """
+    return bool(getattr(predictor, "has_uncertainty", False))
+
+
 class _Base:
     space: SearchSpace | str
+    #: Whether ``predict(..., return_std=True)`` gives a real std (see :func:`has_uncertainty`).
+    has_uncertainty: bool = False
 
     def _archs(self, archs) -> list[Architecture]:
         sp = get_space(self.space)
@@ -25,11 +36,18 @@ class _Base:
             raise DataError(f"{type(self).__name__}.predict() called before fit()")
 
     def predict(self, archs, return_std: bool = False):
-        """Predictions in the units of ``y``; with ``return_std``, (mean, zeros): no uncertainty model."""
+        """Predictions in the units of ``y``; with ``return_std``, (mean, std), std of zeros where
+        ``has_uncertainty`` is False."""
         self._fitted()
         archs = self._archs(archs)
         mean = np.asarray(self._predict(archs), dtype=float) if archs else np.zeros(0)
-        return (mean, np.zeros_like(mean)) if return_std else mean
+        if not return_std:
+            return mean
+        std = np.asarray(self._std(archs), dtype=float) if archs and self.has_uncertainty else np.zeros_like(mean)
+        return mean, std
+
+    def _std(self, archs) -> np.ndarray:
+        raise NotImplementedError
 
 
 class SourceTransferPredictor(_Base):
@@ -80,10 +98,18 @@ class SourceRidgePredictor(_Base):
 
 
 class TreePredictor(_Base):
-    """Random forest or gradient boosting on a one-hot encoding (optionally + source-task values and free features)."""
+    """A tree ensemble on a one-hot encoding (optionally + source-task values and free features).
+
+    ``kind``: ``rf`` (random forest; its std is the spread of the trees' predictions), ``gbm``
+    (scikit-learn gradient boosting) or ``lgbm`` (LightGBM, set for small support sets). Deterministic for a ``seed``.
+    """
+
+    KINDS = ("rf", "gbm", "lgbm")
 
     def __init__(self, space, kind: str = "rf", sources: SourceValues | None = None, seed: int = 0, n_estimators: int = 200,
                  features: FreeFeatureValues | None = None):
+        if kind not in self.KINDS:
+            raise DataError(f"unknown tree kind {kind!r}; use {', '.join(self.KINDS)}")
         self.space = space
         self.kind = kind
         self.sources = sources
@@ -91,28 +117,47 @@ class TreePredictor(_Base):
         self.n_estimators = n_estimators
         self.features = features
 
+    @property
+    def has_uncertainty(self) -> bool:
+        return self.kind == "rf"
+
     def _X(self, archs) -> np.ndarray:
         sp = get_space(self.space)
         sources = self.sources if self.sources is not None and self.sources.tasks else None
         return np.hstack([onehot(sp, archs), np.nan_to_num(input_columns(sources, self.features, sp, archs))])
 
-    def fit(self, archs, y) -> "TreePredictor":
-        from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
-
-        archs, y = self._check_fit(archs, y)
+    def _model(self):
         if self.kind == "rf":
-            m = RandomForestRegressor(self.n_estimators, random_state=self.seed, n_jobs=1)
-        elif self.kind == "gbm":
-            m = GradientBoostingRegressor(n_estimators=self.n_estimators, max_depth=3, learning_rate=0.05,
-                                          subsample=0.8, random_state=self.seed)
-        else:
-            raise DataError(f"unknown tree kind {self.kind!r}; use rf or gbm")
-        self.model_ = m.fit(self._X(archs), y)
+            from sklearn.ensemble import RandomForestRegressor
+
+            return RandomForestRegressor(self.n_estimators, random_state=self.seed, n_jobs=1)
+        if self.kind == "gbm":
+            from sklearn.ensemble import GradientBoostingRegressor
+
+            return GradientBoostingRegressor(n_estimators=self.n_estimators, max_depth=3, learning_rate=0.05,
+                                             subsample=0.8, random_state=self.seed)
+        from lightgbm import LGBMRegressor
+
+        # small-data settings: small trees with leaves of 2+ archs (3 cannot split at K=5 after bagging),
+        # row/column bagging; one thread and deterministic=True for a fixed seed
+        return LGBMRegressor(n_estimators=self.n_estimators, learning_rate=0.05, num_leaves=15, min_child_samples=2,
+                             subsample=0.8, subsample_freq=1, colsample_bytree=0.8,
+                             random_state=self.seed, n_jobs=1, deterministic=True, force_col_wise=True, verbose=-1)
+
+    def fit(self, archs, y) -> "TreePredictor":
+        if self.kind not in self.KINDS:
+            raise DataError(f"unknown tree kind {self.kind!r}; use {', '.join(self.KINDS)}")
+        archs, y = self._check_fit(archs, y)
+        self.model_ = self._model().fit(self._X(archs), y)
         self.fitted_ = True
         return self
 
     def _predict(self, archs) -> np.ndarray:
         return self.model_.predict(self._X(archs))
+
+    def _std(self, archs) -> np.ndarray:
+        X = self._X(archs).astype(np.float32)  # the dtype the forest's trees were fit on
+        return np.stack([t.predict(X) for t in self.model_.estimators_]).std(axis=0)
 
 
 class ScratchGNNPredictor(_Base):
