@@ -104,10 +104,33 @@ def _cmd_data_import(args) -> int:
     from .benchmarks import import_table
 
     name, dest, table = import_table(
-        args.file, args.space, name=args.name, arch_column=args.arch_column, metric=args.metric, task=args.task
+        args.file, args.space, name=args.name, arch_column=args.arch_column, metric=args.metric, task=args.task,
+        lower_is_better=args.lower_is_better,
     )
     print(f"imported {len(table)} records of {table.frame['arch'].nunique()} architectures as {name!r} -> {dest}")
+    if args.lower_is_better:
+        print("recorded as lower-is-better; pretrain on it with --lower-is-better (predict follows the checkpoint)")
     _print_frame(table.summary())
+    return 0
+
+
+def _cmd_measure_latency(args) -> int:
+    _require(args, "space", "out")
+    if args.space != "nb201":
+        raise UsageError(f"measure latency: --space {args.space!r}: only nb201 has a network to time")
+    from .io import check_writable
+    from .training.latency import DEFAULT_SETTINGS, measure, parse_settings, sample_cells
+
+    settings = parse_settings(args.settings or DEFAULT_SETTINGS)
+    cells = sample_cells(args.sample, args.seed)
+    if args.limit is not None:
+        cells = cells[:args.limit]
+    check_writable(args.out, "--out")
+    if args.store:
+        check_writable(args.store, "--store")
+    out = measure(cells, settings, out=args.out, store=args.store, repeats=args.repeats, warmup=args.warmup,
+                  seed=args.seed, progress=args.progress)
+    print(f"latency of {len(cells)} cells x {len(settings)} settings (ms per batch) -> {out}")
     return 0
 
 
@@ -337,7 +360,8 @@ def _require(args, *dests: str) -> None:
     missing = [d for d in dests if getattr(args, d, None) in (None, "")]
     if missing:
         flags = ", ".join("--" + d.replace("_", "-") for d in missing)
-        cmd = " ".join(str(getattr(args, d)) for d in ("command", "data_cmd", "records_cmd", "experiment_cmd")
+        cmd = " ".join(str(getattr(args, d)) for d in ("command", "data_cmd", "records_cmd", "experiment_cmd",
+                                                       "measure_cmd")
                        if getattr(args, d, None))
         raise UsageError(f"{cmd}: {flags} required (on the command line or in --config)")
 
@@ -701,6 +725,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--arch-column", default="arch", help="column holding the architecture strings")
     d.add_argument("--metric", help="metric name of a wide table's values (e.g. latency_ms)")
     d.add_argument("--task", help="task name for a wide table's single value column")
+    d.add_argument("--lower-is-better", action="store_true",
+                   help="the metric is latency-like (smaller is better); recorded with the table")
     _config_option(d, "keys: the options by name")
     d.set_defaults(func=_cmd_data_import)
 
@@ -848,6 +874,34 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--append-to", help="BenchmarkTable parquet to append the new records to")
     r.add_argument("--out", default="runs/verify", help="output directory (results.csv, summary.md)")
     r.set_defaults(func=_cmd_verify)
+
+    mea = sub.add_parser("measure", help="measure architectures on this machine (latency)",
+                         description="Measure architectures on this machine.")
+    msub = mea.add_subparsers(dest="measure_cmd", required=True, metavar="WHAT")
+    r = msub.add_parser("latency", help="inference latency of NB-201 networks under named settings (wide CSV)",
+                        description="Time the NB-201 network (C=16, N=5, 10 classes, 3x32x32 input, eval mode, "
+                                    "inference_mode) of a seeded sample of canonical cells under each setting "
+                                    "t<threads>-b<batch>-<fp32|bf16>[-cl] (-cl: channels_last; bf16 under CPU "
+                                    "autocast): one warm-up, then the median of --repeats forwards, in ms per batch. "
+                                    "Finished (cell, setting) pairs are kept in a resumable store; the table "
+                                    "arch,<setting>,... is written atomically at the end and imports with "
+                                    "`data import FILE --space nb201 --metric latency_ms --lower-is-better`.")
+    r.add_argument("--space", default="nb201", help="search space (nb201)")
+    r.add_argument("--sample", type=_POSITIVE, default=1000,
+                   help="how many distinct canonical cells to draw (at most 6466)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the cell sample, the network weights and the input")
+    r.add_argument("--settings",
+                   help="comma-separated settings t<threads>-b<batch>-<fp32|bf16>[-cl] (default: the shipped table's "
+                        "t1-b1-fp32,t1-b1-bf16,t1-b1-fp32-cl,t1-b8-fp32,t1-b32-fp32,t1-b32-bf16,t1-b32-fp32-cl)")
+    r.add_argument("--repeats", type=_POSITIVE,
+                   help="timed forwards per cell and setting, their median is kept (default: 5 at batch <= 8, else 3)")
+    r.add_argument("--warmup", type=_NON_NEGATIVE, default=1, help="untimed forwards before the timed ones")
+    r.add_argument("--out", help="CSV to write (arch,<setting>,...; ms per batch); required")
+    r.add_argument("--store", help="resumable SQLite store (default: per configuration, in the user cache)")
+    r.add_argument("--limit", type=_POSITIVE, help="only the first N cells of the sample (a trial run)")
+    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+    _config_option(r, "keys: the options by name")
+    r.set_defaults(func=_cmd_measure_latency)
 
     exp = sub.add_parser("experiment", help="run an experiment grid as parallel tasks (resumable), or report it",
                          description="Run the predictor-quality or search-efficiency grid as Ray tasks (a local "

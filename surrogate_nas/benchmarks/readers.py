@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, first_line
+from ..io import atomic_write_text
 from ..registry import Registry
 from ..spaces import get_space
 from . import cache
@@ -368,12 +370,28 @@ def load_benchmark(name: str, **kwargs) -> BenchmarkTable:
     raise DataError(f"unknown benchmark {name!r}; available: {', '.join(known)}")
 
 
-def import_table(path: str | os.PathLike, space: str, name: str | None = None, **kwargs) -> tuple[str, Path, BenchmarkTable]:
-    """Validate a user table and store it (parquet, atomically) under the data dir as ``name``."""
-    table = read_table(path, space, **kwargs)
+def import_table(path: str | os.PathLike, space: str, name: str | None = None, lower_is_better: bool = False,
+                 **kwargs) -> tuple[str, Path, BenchmarkTable]:
+    """Validate a user table and store it (parquet, atomically) under the data dir as ``name``.
+
+    ``lower_is_better``: its metrics are latency-like; recorded next to it (``NAME.json``, see
+    :func:`imported_lower_is_better`).
+    """
     name = name or Path(path).stem
     if name in SOURCES or name in READERS or not name.replace("-", "").replace("_", "").isalnum():
         raise DataError(f"invalid name {name!r} for an imported table (letters, digits, - and _; not a built-in name)")
+    table = read_table(path, space, **kwargs)
     dest = _imported_dir() / f"{name}.parquet"
     table.to_parquet(dest)
+    side = {"lower_is_better": bool(lower_is_better), "metrics": sorted(table.frame["metric"].unique().tolist())}
+    atomic_write_text(dest.with_suffix(".json"), json.dumps(side, indent=1) + "\n")
     return name, dest, table
+
+
+def imported_lower_is_better(name: str) -> bool | None:
+    """Whether the imported table ``name`` was imported as lower-is-better; None if it has no such record."""
+    p = _imported_dir() / f"{name}.json"
+    try:
+        return bool(json.loads(p.read_text())["lower_is_better"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

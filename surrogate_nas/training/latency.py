@@ -1,0 +1,240 @@
+"""Inference latency of the NB-201 network per cell and setting: a resumable store and a wide CSV table.
+
+A *setting* is (threads, batch, dtype, memory format), named ``t<threads>-b<batch>-<fp32|bf16>[-cl]``
+(``-cl``: channels_last), e.g. ``t1-b1-fp32`` or ``t2-b32-bf16-cl``. :func:`measure` times the network of each
+cell (NB-201 skeleton C=16, N=5, 10 classes, 3x32x32 inputs, seeded weights, eval mode, ``torch.inference_mode``)
+under each setting: ``warmup`` untimed forwards, then the median of ``repeats`` timed ones, in ms per batch.
+bf16 runs under ``torch.autocast("cpu", torch.bfloat16)``. Every finished cell is committed to a SQLite store
+keyed by (cell, setting), so a killed run resumes; the table is written atomically at the end:
+``arch,<setting1>,<setting2>,...``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import sqlite3
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import DataError, SurrogateNASError
+from ..io import atomic_write_bytes
+from ..spaces import get_space
+
+__all__ = ["Setting", "parse_settings", "DEFAULT_SETTINGS", "default_repeats", "sample_cells", "time_forward",
+           "measure", "default_store", "INPUT_SHAPE", "NUM_CLASSES"]
+
+INPUT_SHAPE = (3, 32, 32)
+NUM_CLASSES = 10
+C, N = 16, 5
+WARMUP = 1
+_SCHEMA_VERSION = 1
+_NAME = re.compile(r"t([1-9][0-9]*)-b([1-9][0-9]*)-(fp32|bf16)(-cl)?")
+
+#: The settings of the shipped table (data/latency/README.md says why these).
+DEFAULT_SETTINGS = ("t1-b1-fp32", "t1-b1-bf16", "t1-b1-fp32-cl", "t1-b8-fp32", "t1-b32-fp32", "t1-b32-bf16",
+                    "t1-b32-fp32-cl")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One measurement setting: intra-op threads, batch size, dtype (fp32|bf16), channels_last or not."""
+
+    threads: int
+    batch: int
+    dtype: str = "fp32"
+    channels_last: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"t{self.threads}-b{self.batch}-{self.dtype}" + ("-cl" if self.channels_last else "")
+
+    @classmethod
+    def parse(cls, name: str) -> "Setting":
+        m = _NAME.fullmatch(str(name).strip())
+        if not m:
+            raise SurrogateNASError(f"bad latency setting {name!r}: expected t<threads>-b<batch>-<fp32|bf16>[-cl], "
+                                    "e.g. t1-b1-fp32 or t2-b32-bf16-cl")
+        return cls(int(m.group(1)), int(m.group(2)), m.group(3), bool(m.group(4)))
+
+
+def parse_settings(names: str | Sequence[str]) -> list[Setting]:
+    """Settings from names (a list, or one comma-separated string); refuses bad names, repeats and none."""
+    items = [s.strip() for s in names.split(",")] if isinstance(names, str) else [str(s).strip() for s in names]
+    if not items or any(not s for s in items):
+        raise SurrogateNASError(f"settings: empty setting name in {names!r}")
+    out = [Setting.parse(s) for s in items]
+    seen = [s.name for s in out]
+    dup = sorted({n for n in seen if seen.count(n) > 1})
+    if dup:
+        raise SurrogateNASError(f"settings: {', '.join(dup)} given twice")
+    return out
+
+
+def default_repeats(setting: Setting) -> int:
+    """Timed forwards per (cell, setting) when not given: 5 at batch <= 8 (cheap, noisier), else 3."""
+    return 5 if setting.batch <= 8 else 3
+
+
+def sample_cells(n: int, seed: int = 0, space: str = "nb201") -> list[str]:
+    """``n`` distinct canonical NB-201 classes, drawn without replacement (seeded), as the native string of each
+    class's first cell in enumeration order; in drawn order."""
+    from ..features.compute import representatives
+
+    reps = representatives(space)
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= len(reps):
+        raise SurrogateNASError(f"sample size must be an integer from 1 to {len(reps)} (the canonical classes "
+                                f"of {space}), got {n!r}")
+    idx = np.random.default_rng(seed).choice(len(reps), size=n, replace=False)
+    return [reps[i][1] for i in idx]
+
+
+@contextlib.contextmanager
+def _threads(n: int):
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def time_forward(net, setting: Setting, repeats: int, warmup: int = WARMUP, seed: int = 0) -> list[float]:
+    """The ms of each of ``repeats`` timed forwards of ``net`` (eval mode; left contiguous, fp32) under ``setting``."""
+    import torch
+
+    if repeats < 1 or warmup < 0:
+        raise SurrogateNASError(f"repeats must be >= 1 and warmup >= 0, got {repeats!r}, {warmup!r}")
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn((setting.batch, *INPUT_SHAPE), generator=gen)
+    fmt = torch.channels_last if setting.channels_last else torch.contiguous_format
+    x = x.contiguous(memory_format=fmt)
+    net.to(memory_format=fmt)
+    times = []
+    try:
+        with _threads(setting.threads), torch.inference_mode():
+            for i in range(warmup + repeats):
+                with (torch.autocast("cpu", dtype=torch.bfloat16) if setting.dtype == "bf16"
+                      else contextlib.nullcontext()):
+                    t0 = time.perf_counter()
+                    net(x)
+                    dt = time.perf_counter() - t0
+                if i >= warmup:
+                    times.append(dt * 1000.0)
+    finally:
+        net.to(memory_format=torch.contiguous_format)
+    return times
+
+
+# ---------------------------------------------------------------------- the store
+def default_store(config: dict[str, Any]) -> Path:
+    """The store of one configuration (its hash in the name), under the user cache's ``latency/``."""
+    from ..benchmarks.cache import user_cache_dir
+
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+    return user_cache_dir() / "latency" / f"{config['space']}-{digest}.sqlite"
+
+
+def _open_store(path: Path, config: dict[str, Any]) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = sqlite3.connect(str(path), timeout=60)
+        con.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+        con.execute("CREATE TABLE IF NOT EXISTS latency (arch TEXT NOT NULL, setting TEXT NOT NULL, ms REAL NOT NULL, "
+                    "repeats INTEGER NOT NULL, times TEXT NOT NULL, finished_at REAL, PRIMARY KEY (arch, setting))")
+        row = con.execute("SELECT value FROM meta WHERE name = 'config'").fetchone()
+    except sqlite3.DatabaseError as e:
+        raise DataError(f"latency store {str(path)!r} is not a usable SQLite file ({e})") from None
+    text = json.dumps(config, sort_keys=True)
+    if row is None:
+        with con:
+            con.execute("INSERT INTO meta VALUES ('config', ?)", (text,))
+    elif json.loads(row[0]) != config:
+        con.close()
+        raise DataError(f"latency store {str(path)!r} was made with another configuration ({row[0]}); "
+                        f"this run's is {text}: use another store")
+    return con
+
+
+def _check_repeats(con: sqlite3.Connection, path: Path, repeats: dict[str, int]) -> None:
+    """A setting's repeats are fixed by its first rows in the store: a resumed run may not change them."""
+    for name, r in con.execute("SELECT setting, MIN(repeats) FROM latency GROUP BY setting"):
+        if name in repeats and repeats[name] != r:
+            raise DataError(f"latency store {str(path)!r} holds setting {name} measured with {r} repeats; this run "
+                            f"asks for {repeats[name]}: use the same repeats or another store")
+
+
+# ---------------------------------------------------------------------- the run
+def measure(
+    archs: Sequence[str],
+    settings: Sequence[str | Setting],
+    *,
+    out: str | os.PathLike,
+    store: str | os.PathLike | None = None,
+    repeats: int | None = None,
+    warmup: int = WARMUP,
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
+    """Measure every (arch, setting) the store lacks, then write ``out``: ``arch,<setting>,...`` in ms per batch.
+
+    ``archs``: native NB-201 strings (rows in this order). ``repeats``: timed forwards per measurement (default
+    :func:`default_repeats` per setting). ``seed``: network weights and input batch. ``store``: the resumable
+    SQLite store (default: per configuration, under the user cache). Returns ``out``.
+    """
+    from ..networks import build_network
+
+    sets = [s if isinstance(s, Setting) else Setting.parse(s) for s in settings]
+    if not sets:
+        raise SurrogateNASError("no latency settings given")
+    if repeats is not None and (not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1):
+        raise SurrogateNASError(f"repeats must be a positive int, got {repeats!r}")
+    space = get_space("nb201")
+    archs = [space.format(space.parse(str(a).strip())) for a in archs]
+    if len(set(archs)) != len(archs):
+        raise SurrogateNASError("archs: the same cell is listed twice")
+    reps = {s.name: repeats or default_repeats(s) for s in sets}
+    config = {"space": "nb201", "C": C, "N": N, "num_classes": NUM_CLASSES, "input_shape": list(INPUT_SHAPE),
+              "seed": seed, "warmup": warmup, "schema": _SCHEMA_VERSION}
+    store_path = Path(store) if store is not None else default_store(config)
+    con = _open_store(store_path, config)
+    try:
+        _check_repeats(con, store_path, reps)
+        done = set(con.execute("SELECT arch, setting FROM latency"))
+        todo = [a for a in archs if any((a, s.name) not in done for s in sets)]
+        from tqdm.auto import tqdm
+
+        with tqdm(total=len(archs), initial=len(archs) - len(todo), desc="latency", unit="cell",
+                  disable=not progress) as bar:
+            for a in todo:
+                net = build_network(a, num_classes=NUM_CLASSES, C=C, N=N, seed=seed).eval()
+                rows = []
+                for s in sets:
+                    if (a, s.name) not in done:
+                        times = time_forward(net, s, reps[s.name], warmup, seed)
+                        rows.append((a, s.name, statistics.median(times), reps[s.name],
+                                     json.dumps([round(t, 4) for t in times]), time.time()))
+                with con:  # one transaction per cell
+                    con.executemany("INSERT OR REPLACE INTO latency VALUES (?, ?, ?, ?, ?, ?)", rows)
+                bar.update(1)
+        got = {(a, s): ms for a, s, ms in con.execute("SELECT arch, setting, ms FROM latency")}
+    finally:
+        con.close()
+    buf = io.StringIO()
+    buf.write(",".join(["arch"] + [s.name for s in sets]) + "\n")
+    for a in archs:
+        buf.write(a + "," + ",".join(f"{got[(a, s.name)]:.4f}" for s in sets) + "\n")
+    out = Path(out)
+    atomic_write_bytes(out, buf.getvalue().encode())
+    return out
