@@ -38,9 +38,48 @@ METHODS = {
     "rf-source+ff": ("rf-source", None, {}),
     "rf+ff": ("rf", None, {}),
     "gbm+ff": ("gbm", None, {}),
+    "lgbm": ("lgbm", None, {}),
+    "lgbm-source": ("lgbm-source", None, {}),
+    "lgbm+ff": ("lgbm", None, {}),
+    "lgbm-source+ff": ("lgbm-source", None, {}),
+    # the deep-kernel GP head (meta-trained on the marginal likelihood; adapts by conditioning on the support)
+    "meta-dkt": ("meta", "dkt", {}),
+    "meta-dkt-linear": ("meta", "dkt-linear", {}),
+    "meta-dkt-top": ("meta", "dkt-top", {}),
+    "meta-dkt-maml": ("meta", "dkt", {"inner_steps": 5}),  # MAML-style encoder steps on the support, then the GP
+    "meta-dkt-ml": ("meta", "dkt", {"gp_steps": 50}),  # the GP's hyper-parameters re-fit on the support
+    "meta-dkt+ff": ("meta", "dkt-ff", {}),
+    # deep ensembles: the same meta-training with ENSEMBLE meta seeds, averaged
+    "meta-dkt-ens": ("meta", "dkt-ens", {}),
+    "meta-dkt-ens+ff": ("meta", "dkt-ens-ff", {}),
+    "meta-gnn-ens": ("meta", "meta-ens", {}),
 }
-#: Checkpoint name -> (MetaConfig algorithm override (None: the config's own algorithm), reads free features).
-ALGORITHMS = {"meta": (None, False), "multitask": ("multitask", False), "meta-ff": (None, True)}
+#: Members of an ensemble checkpoint group (meta seeds seed, seed + 1, ...).
+ENSEMBLE = 3
+#: Checkpoint group -> (MetaConfig overrides on the config's ``meta``, reads free features, members, variant).
+#: ``variant`` names the checkpoint in the run directory when overrides other than the algorithm make it
+#: differ from another group's ("" = the algorithm's name); groups with the same overrides share checkpoints.
+ALGORITHMS = {
+    "meta": ({}, False, 1, ""),
+    "multitask": ({"algorithm": "multitask"}, False, 1, ""),
+    "meta-ff": ({}, True, 1, ""),
+    "meta-ens": ({}, False, ENSEMBLE, ""),
+    "dkt": ({"algorithm": "dkt"}, False, 1, ""),
+    "dkt-linear": ({"algorithm": "dkt", "kernel": "linear"}, False, 1, "dkt-linear"),
+    "dkt-top": ({"algorithm": "dkt", "top_weight": 0.5}, False, 1, "dkt-top"),
+    "dkt-ff": ({"algorithm": "dkt"}, True, 1, ""),
+    "dkt-ens": ({"algorithm": "dkt"}, False, ENSEMBLE, ""),
+    "dkt-ens-ff": ({"algorithm": "dkt"}, True, ENSEMBLE, ""),
+}
+#: Methods whose predictions come with a std (calibration is reported for them).
+WITH_STD = {m for m, (_, ck, _) in METHODS.items() if ck is not None and ck.startswith(("dkt", "meta-ens"))} \
+    | {"rf", "rf-source", "rf+ff", "rf-source+ff"}
+
+
+def member_names(group: str) -> list[str]:
+    """The cell's checkpoint names of a group: the group itself, or ``group/i`` per ensemble member."""
+    n = ALGORITHMS[group][2]
+    return [group] if n == 1 else [f"{group}/{i}" for i in range(n)]
 
 
 def reads_features(method: str) -> bool:
@@ -64,8 +103,9 @@ def build(method: str, space, sources, checkpoints: dict, seed: int, target: str
         kwargs["features"] = features
     read = list(sources.tasks)
     if ckpt is not None:
-        kwargs.update(checkpoint=checkpoints[ckpt], task=target)
-        read = tasks_read(checkpoints[ckpt], sources)  # the checkpoint's tasks and the given sources
+        members = [checkpoints[n] for n in member_names(ckpt)]
+        kwargs.update(checkpoint=members if len(members) > 1 else members[0], task=target)
+        read = list(dict.fromkeys(t for c in members for t in tasks_read(c, sources)))  # checkpoints' tasks + sources
     check_isolation(target, read, where=f"predictor_quality {method}")
     return make_predictor(name, **kwargs)
 
@@ -121,28 +161,43 @@ def run_cell(table, benchmark: str, target: str, metric: str, k: int, seed: int,
     d = data or _TargetData(table, target, metric)
     sup, qry = split(table.space, d.archs, k, np.random.default_rng([seed, k]))
     s_archs, q_archs = [d.archs[i] for i in sup], [d.archs[i] for i in qry]
-    from ..predictors.metrics import ranking_report
+    from ..predictors.metrics import calibration_report, ranking_report
 
     rows = []
     for name in methods:
         t = time.perf_counter()
-        model = build(name, table.space, d.sources, checkpoints, seed, target, d.features)
-        pred = model.fit(s_archs, d.y[sup]).predict(q_archs)
+        model = build(name, table.space, d.sources, checkpoints, seed, target, d.features).fit(s_archs, d.y[sup])
+        calib = {}
+        if name in WITH_STD:
+            pred, std = model.predict(q_archs, return_std=True)
+            calib = calibration_report(d.y[qry], pred, std)
+        else:
+            pred = model.predict(q_archs)
         rows.append({"benchmark": benchmark, "target_task": target, "k": k, "method": name, "seed": seed,
-                     **ranking_report(d.y[qry], pred), "seconds": time.perf_counter() - t})
+                     **ranking_report(d.y[qry], pred), **calib, "seconds": time.perf_counter() - t})
     return rows
 
 
 # ---------------------------------------------------------------------- report
+#: The targets every default (head, ensemble size, loss weights, inner steps) is chosen on; the others are
+#: held out for reporting only (never tuned on ImageNet16-120).
+VALIDATION_TARGETS = {"nb201": ("cifar100",), "nas-bench-graph": ("cora", "photo")}
+CALIBRATION = ["coverage_50", "coverage_90", "gaussian_nll"]
+
+
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
-    return (df.groupby(["benchmark", "target_task", "k", "method"])[["kendall_tau", "spearman_rho", "kendall_tau_top",
-                                                                   "precision_at_1pct"]].mean().reset_index())
+    cols = ["kendall_tau", "spearman_rho", "kendall_tau_top", "precision_at_1pct"] + [c for c in CALIBRATION if c in df]
+    out = df.groupby(["benchmark", "target_task", "k", "method"])[cols].mean().reset_index()
+    val = [t in VALIDATION_TARGETS.get(b, ()) for b, t in zip(out["benchmark"], out["target_task"])]
+    out["target_task"] = [f"{t} (val)" if v else t for t, v in zip(out["target_task"], val)]
+    return out
 
 
 def markdown(df: pd.DataFrame, timings: pd.DataFrame) -> str:
     s = summarise(df)
     out = ["# Predictor quality (leave-one-task-out)", "",
-           f"Seeds: {df['seed'].nunique()}; K: {sorted(int(k) for k in df['k'].unique())}; metric per cell: mean over seeds.", ""]
+           f"Seeds: {df['seed'].nunique()}; K: {sorted(int(k) for k in df['k'].unique())}; metric per cell: mean over seeds.",
+           "Targets marked (val) are the validation targets defaults were chosen on; the others are held out.", ""]
     for bench, g in s.groupby("benchmark"):
         piv = g.pivot_table(index=["target_task", "k"], columns="method", values="kendall_tau")
         out += [f"## {bench}: Kendall tau on all non-support archs", "", piv.round(3).to_markdown(), ""]
@@ -152,6 +207,14 @@ def markdown(df: pd.DataFrame, timings: pd.DataFrame) -> str:
         out += [f"### {bench}: Kendall tau within the true top 5%", "", top.round(3).to_markdown(), ""]
         p1 = g.pivot_table(index=["target_task", "k"], columns="method", values="precision_at_1pct")
         out += [f"### {bench}: precision@1%", "", p1.round(3).to_markdown(), ""]
+        cal = g.dropna(subset=["coverage_90"]) if "coverage_90" in g else g.iloc[:0]
+        if len(cal):
+            med = cal.groupby(["k", "method"])[CALIBRATION].median().unstack("method")
+            out += [f"### {bench}: calibration (median over targets of the per-target mean over seeds)", "",
+                    "coverage_50 / coverage_90: share of query archs inside the central 50% / 90% predictive interval; "
+                    "gaussian_nll: mean negative log likelihood in the metric's units.", ""]
+            for c in CALIBRATION:
+                out += [f"#### {c}", "", med[c].round(3).to_markdown(), ""]
     pairs = [m for m in s["method"].unique() if reads_features(m) and m[:-3] in set(s["method"])]
     if pairs:
         out += ["## With and without free features", "",

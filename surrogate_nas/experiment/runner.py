@@ -48,10 +48,12 @@ class CheckpointSpec:
     meta: tuple                             # MetaConfig fields (sorted items)
     model: tuple                            # ModelConfig fields (sorted items)
     features: bool = False                  # every task reads its free features (all available ones)
+    variant: str = ""                       # names the checkpoint instead of the algorithm (other meta overrides)
 
     @property
     def key(self) -> str:
-        return f"{self.benchmark}/{self.target}/{self.algorithm}{'-ff' if self.features else ''}-seed{self.seed}"
+        name = self.variant or self.algorithm
+        return f"{self.benchmark}/{self.target}/{name}{'-ff' if self.features else ''}-seed{self.seed}"
 
 
 @dataclass
@@ -76,7 +78,7 @@ def plan(cfg) -> tuple[list[CheckpointSpec], list[Cell]]:
     specs: dict[str, CheckpointSpec] = {}
     cells: list[Cell] = []
     if cfg.kind == "predictor-quality":
-        from .predictor_quality import ALGORITHMS, group_of
+        from .predictor_quality import ALGORITHMS, group_of, member_names
 
         groups = []
         for m in cfg.methods:
@@ -89,17 +91,21 @@ def plan(cfg) -> tuple[list[CheckpointSpec], list[Cell]]:
                 for g in groups:
                     if g == "baselines":
                         continue
-                    algo, ff = ALGORITHMS[g]
-                    algo = algo or meta.get("algorithm", "maml")
-                    s = CheckpointSpec(b.name, target, algo, int(meta.get("seed", 0)), b.metric, None,
-                                       _items({**meta, "algorithm": algo}), _items(cfg.model), ff)
-                    specs[s.key] = s
-                    names[g] = s.key
+                    overrides, ff, _, variant = ALGORITHMS[g]
+                    m = {**meta, **overrides}
+                    m.setdefault("algorithm", "maml")
+                    for i, name in enumerate(member_names(g)):
+                        seed = int(m.get("seed", 0)) + i
+                        s = CheckpointSpec(b.name, target, m["algorithm"], seed, b.metric, None,
+                                           _items({**m, "seed": seed}), _items(cfg.model), ff, variant)
+                        specs[s.key] = s
+                        names[name] = s.key
                 for k in cfg.ks:
                     for seed in range(cfg.seeds):
                         for g in groups:
                             coords = {"benchmark": b.name, "target": target, "k": k, "seed": seed, "group": g}
-                            cells.append(Cell(coords, {g: names[g]} if g in names else {}))
+                            cells.append(Cell(coords, {n: names[n] for n in member_names(g)}
+                                              if g != "baselines" else {}))
         # baselines first within the list: they need nothing and run while the checkpoints train
         return list(specs.values()), cells
     from .search_efficiency import method_specs
@@ -344,7 +350,7 @@ def _on_checkpoint(out, store, spec, res, files, log, stats):
     store.put_checkpoint(spec.key, res["info"])
     stats["checkpoints_trained"] += 1
     i = res["info"]
-    log(f"[{spec.benchmark}/{spec.target}] meta-trained {spec.algorithm}{' + free features' if spec.features else ''} (meta seed {spec.seed}) in "
+    log(f"[{spec.benchmark}/{spec.target}] meta-trained {spec.variant or spec.algorithm}{' + free features' if spec.features else ''} (meta seed {spec.seed}) in "
         f"{i['seconds']:.0f}s (val tau {i['best_val_tau']})")
 
 
@@ -474,12 +480,12 @@ def predictor_quality_results(run_dir: str | os.PathLike) -> tuple[pd.DataFrame,
                           "_k": df["k"].map({k: i for i, k in enumerate(cfg.ks)}), "_s": df["seed"],
                           "_m": df["method"].map(midx)})
     df = df.iloc[order.sort_values(list(order.columns), kind="stable").index].reset_index(drop=True)
-    meta_algo = dict(cfg.meta).get("algorithm", "maml")
     ck = run["checkpoints"]
     timings = pd.DataFrame([{"benchmark": ck[s.key]["benchmark"], "target_task": ck[s.key]["target"],
+                             "checkpoint": s.key.rsplit("/", 1)[1],
                              "meta_train_s": ck[s.key]["seconds"], "best_val_tau": ck[s.key]["best_val_tau"]}
-                            for s in specs if s.key in ck and s.algorithm == meta_algo],
-                           columns=["benchmark", "target_task", "meta_train_s", "best_val_tau"])
+                            for s in specs if s.key in ck],
+                           columns=["benchmark", "target_task", "checkpoint", "meta_train_s", "best_val_tau"])
     return df, timings, {**run, "config": cfg, "missing": sum(c.key not in stored for c in cells)}
 
 

@@ -13,10 +13,16 @@ from ..predictors import PREDICTORS, check_options
 
 @PREDICTORS.register("meta")
 def _meta_predictor(checkpoint=None, space=None, seed: int = 0, sources=None, task=None, features=None, **options):
-    """Options: those of MetaGNNPredictor (inner_steps, inner_lr, n_members, targets, device, progress)."""
+    """Options: those of MetaGNNPredictor (inner_steps, inner_lr, n_members, targets, device, progress, gp_steps).
+    A list of checkpoints (e.g. several meta seeds) builds a deep ensemble (:class:`~surrogate_nas.meta.ensemble.MetaEnsemble`)."""
     from .adapt import MetaGNNPredictor
 
     if checkpoint is None:
         raise SurrogateNASError("predictor 'meta' needs a checkpoint (checkpoint=PATH or a Checkpoint)")
-    check_options("predictor 'meta'", ["inner_steps", "inner_lr", "n_members", "targets", "device", "progress"], options)
+    check_options("predictor 'meta'", ["inner_steps", "inner_lr", "n_members", "targets", "device", "progress",
+                                          "gp_steps"], options)
+    if isinstance(checkpoint, (list, tuple)):
+        from .ensemble import MetaEnsemble
+
+        return MetaEnsemble(checkpoint, sources=sources, seed=seed, task=task, space=space, features=features, **options)
     return MetaGNNPredictor(checkpoint, sources=sources, seed=seed, task=task, space=space, features=features, **options)

@@ -67,7 +67,8 @@ def tasks_read(ckpt: Checkpoint, sources: SourceValues | None = None) -> list[st
 
 def check_finite_weights(ckpt: Checkpoint, where: str = "checkpoint") -> None:
     """Refuse a checkpoint whose weights (or learned inner learning rates) hold NaN/inf."""
-    tensors = list(ckpt.model.named_parameters()) + [(f"inner_lr.{k}", v) for k, v in (ckpt.inner_lrs or {}).items()]
+    tensors = list(ckpt.model.named_parameters()) + [(f"inner_lr.{k}", v) for k, v in (ckpt.inner_lrs or {}).items()] \
+        + [(f"gp.{k}", v) for k, v in (ckpt.gp or {}).items()]
     for name, v in tensors:
         if not torch.isfinite(v).all():
             raise DataError(f"{where}: weight {name!r} holds NaN/inf values; the checkpoint is corrupt "
@@ -99,6 +100,11 @@ class MetaGNNPredictor:
     when the checkpoint was meta-trained with some; by default they are read from the checkpoint's
     benchmark for ``task`` (NB-201's features are the same for every task; NAS-Bench-Graph's need ``task``).
 
+    A checkpoint with a deep-kernel GP head (``algorithm="dkt"``, :mod:`surrogate_nas.meta.deep_kernel`)
+    adapts by conditioning the GP on the support's residuals from the GNN (after ``inner_steps`` gradient
+    steps, default 0); ``gp_steps`` > 0 first re-fits the GP's hyper-parameters to the support by type-II
+    maximum likelihood. ``predict(..., return_std=True)`` then returns the GP's predictive std.
+
     ``targets``: how the support values are put on the network's scale before adaptation.
     ``"support"`` (meta-training's convention) z-scores them over the support set, which assumes
     a support drawn at random from the task. ``"anchored"`` is for *selected* supports, such as
@@ -108,10 +114,14 @@ class MetaGNNPredictor:
     space towards the support's mean (which, for a top-heavy support, inverts the source prior).
     """
 
+    #: ``predict(..., return_std=True)`` returns a real std (GP posterior, or bootstrap members).
+    has_uncertainty = True
+
     def __init__(self, checkpoint: Checkpoint | str | os.PathLike, sources: SourceValues | None = None,
                  inner_steps: int | str | None = None, inner_lr: float | None = None, n_members: int = 5,
                  seed: int = 0, device: str = "cpu", targets: str = "support", task: str | None = None,
-                 space=None, progress: bool | None = None, features: FreeFeatureValues | None = None):
+                 space=None, progress: bool | None = None, features: FreeFeatureValues | None = None,
+                 gp_steps: int = 0):
         if targets not in TARGETS:
             raise DataError(f"targets must be 'support' or 'anchored', got {targets!r}")
         if inner_steps not in (None, "cv") and (isinstance(inner_steps, bool) or not isinstance(inner_steps, numbers.Integral)
@@ -124,6 +134,8 @@ class MetaGNNPredictor:
             raise SurrogateNASError(f"n_members must be an integer in 0..{MAX_MEMBERS}, got {n_members!r}")
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
             raise SurrogateNASError(f"seed must be an integer >= 0, got {seed!r}")
+        if isinstance(gp_steps, bool) or not isinstance(gp_steps, numbers.Integral) or not 0 <= gp_steps <= MAX_INNER_STEPS:
+            raise SurrogateNASError(f"gp_steps must be an integer in 0..{MAX_INNER_STEPS}, got {gp_steps!r}")
         if task is not None and (not isinstance(task, str) or not task.strip()):
             raise SurrogateNASError(f"task must be a task name, got {task!r}")
         self.checkpoint = checkpoint
@@ -138,6 +150,7 @@ class MetaGNNPredictor:
         self.space = space
         self.progress = progress
         self.features = features
+        self.gp_steps = gp_steps
 
     # ------------------------------------------------------------------ fit
     def fit(self, archs: Sequence[Architecture | str], y) -> "MetaGNNPredictor":
@@ -165,15 +178,32 @@ class MetaGNNPredictor:
             self.z_shift_, self.z_scale_ = self._anchor(archs, src, self.corr_)
             z = z * self.z_scale_ + self.z_shift_
         self.support_ = (archs, z, src)
+        if self.inner_steps == "cv" and ckpt.gp is not None:
+            raise SurrogateNASError("inner_steps='cv' chooses steps by the GNN alone; a checkpoint with a GP head "
+                                    "(algorithm 'dkt') takes a number of steps (default 0: conditioning only)")
         if self.inner_steps == "cv":
             self.steps_ = self._select_steps(archs, z, src) if len(archs) >= 6 else deployment_steps(ckpt.meta)
         elif self.inner_steps is None:
             self.steps_ = deployment_steps(ckpt.meta)
         else:
             self.steps_ = int(self.inner_steps)
-        self.params_ = self._adapt(graph_inputs(space, archs, src, self.device), z, self.corr_, self.steps_)[-1]
+        inputs = graph_inputs(space, archs, src, self.device)
+        self.params_ = self._adapt(inputs, z, self.corr_, self.steps_)[-1]
         self.members_ = None
+        self.gp_ = self._condition(inputs, z) if ckpt.gp is not None else None
         return self
+
+    def _condition(self, inputs, z):
+        """The checkpoint's GP head conditioned on the support's residuals from the (adapted) GNN."""
+        from .deep_kernel import condition, fit_hyperparameters, make_gp
+
+        gp = make_gp(self.ckpt_.model.embedding_dim(), self.ckpt_.meta.get("kernel", "rbf"), self.ckpt_.gp).to(self.device)
+        with torch.no_grad():
+            m, e = functional_forward(self.ckpt_.model, self.params_, inputs, self.corr_, embed=True)
+            r = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=self.device) - m
+        if self.gp_steps:
+            return fit_hyperparameters(gp, e, r, self.gp_steps)
+        return condition(gp, e, r)
 
     def _check_isolation(self, archs, y) -> None:
         read = tasks_read(self.ckpt_, self.sources)
@@ -255,6 +285,8 @@ class MetaGNNPredictor:
         archs = [self.space_.coerce(a) for a in archs]
         if not archs:
             return (np.zeros(0), np.zeros(0)) if return_std else np.zeros(0)
+        if self.gp_ is not None:
+            return self._predict_gp(archs, return_std)
         if return_std and self.members_ is None:
             self.members_ = self._bootstrap()
         models = [(self.params_, self.corr_)] + (list(self.members_) if return_std else [])
@@ -274,6 +306,26 @@ class MetaGNNPredictor:
         if not return_std:
             return mean
         return mean, (out[1:].std(0) if len(out) > 1 else np.zeros_like(mean))
+
+    def _predict_gp(self, archs, return_std: bool):
+        from .deep_kernel import posterior
+
+        mean, std = np.empty(len(archs)), np.empty(len(archs))
+        src = self._columns(archs)
+        for i in range(0, len(archs), self.BATCH):
+            inputs = graph_inputs(self.space_, archs[i:i + self.BATCH], src[i:i + self.BATCH], self.device)
+            with torch.no_grad():
+                m, e = functional_forward(self.ckpt_.model, self.params_, inputs, self.corr_, embed=True)
+                mu, sd = posterior(self.gp_, e)
+            mean[i:i + self.BATCH] = (m + mu).cpu().numpy()
+            std[i:i + self.BATCH] = sd.cpu().numpy()
+        mean = self._to_y(mean)
+        std = std / self.z_scale_ * self.y_std_
+        bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))
+        if len(bad):
+            raise DataError(f"the adapted model predicts a non-finite value for {len(bad)} of {len(archs)} "
+                            f"architectures (first: {self.space_.format(archs[bad[0]])!r})")
+        return (mean, std) if return_std else mean
 
     def _quiet(self) -> bool | None:
         """tqdm's ``disable``: None = only on a terminal."""

@@ -45,6 +45,7 @@ class Checkpoint:
     target_metric: str
     inner_lrs: dict[str, torch.Tensor] | None = None
     info: dict = field(default_factory=dict)  # training tasks, history, timings
+    gp: dict[str, torch.Tensor] | None = None  # the deep-kernel GP head's hyper-parameters (algorithm "dkt")
 
     def config(self) -> dict:
         return {
@@ -94,6 +95,8 @@ def save_checkpoint(ckpt: Checkpoint, directory: str | os.PathLike, extra: dict[
     state = {k: v.detach().cpu() for k, v in ckpt.model.state_dict().items()}
     if ckpt.inner_lrs is not None:
         state.update({f"inner_lr.{k}": v.detach().cpu() for k, v in ckpt.inner_lrs.items()})
+    if ckpt.gp is not None:
+        state.update({f"gp.{k}": v.detach().cpu() for k, v in ckpt.gp.items()})
     try:
         with atomic_dir(d) as tmp:
             torch.save(state, tmp / "model.pt")
@@ -132,10 +135,23 @@ def load_checkpoint(directory: str | os.PathLike, device: str = "cpu") -> Checkp
                               "the files come from different saves or model.pt was changed")
     model = GraphRegressor(len(space.vocabulary), model_cfg).to(device)
     inner = {k[len("inner_lr."):]: v for k, v in state.items() if k.startswith("inner_lr.")}
-    weights = {k: v for k, v in state.items() if not k.startswith("inner_lr.")}
+    gp = {k[len("gp."):]: v for k, v in state.items() if k.startswith("gp.")}
+    weights = {k: v for k, v in state.items() if not k.startswith(("inner_lr.", "gp."))}
     _check_fit(d, model, weights)
     model.load_state_dict(weights)
-    return Checkpoint(space, model, cfg["meta"], cfg["sources"], cfg["target_metric"], inner or None, cfg.get("info", {}))
+    if (cfg["meta"].get("algorithm") == "dkt") != bool(gp):
+        raise CheckpointError(f"checkpoint {d}: model.pt {'lacks' if not gp else 'holds'} GP head weights but config.json "
+                              f"says algorithm {cfg['meta'].get('algorithm')!r}")
+    if gp:
+        from .deep_kernel import make_gp
+
+        try:
+            make_gp(model.embedding_dim(), cfg["meta"].get("kernel", "rbf"), gp)
+        except (RuntimeError, KeyError) as e:
+            raise CheckpointError(f"checkpoint {d}: the GP head's weights do not fit its kernel "
+                                  f"{cfg['meta'].get('kernel')!r} ({str(e).splitlines()[0][:120]})") from None
+    return Checkpoint(space, model, cfg["meta"], cfg["sources"], cfg["target_metric"], inner or None, cfg.get("info", {}),
+                      gp or None)
 
 
 def _read_config(d: Path, path: Path) -> dict:

@@ -21,7 +21,10 @@ MAX_INNER_STEPS = 1000
 
 
 def deployment_steps(meta: dict) -> int:
-    """Inner steps a checkpoint was meta-trained *and validated* with (Reptile adapts with ``reptile_steps``)."""
+    """Inner steps a checkpoint was meta-trained *and validated* with (Reptile adapts with ``reptile_steps``;
+    a deep-kernel GP head adapts by conditioning, with no gradient step)."""
+    if meta.get("algorithm") == "dkt":
+        return 0
     if meta.get("algorithm") == "reptile":
         return int(meta.get("reptile_steps", meta["inner_steps"]))
     return int(meta["inner_steps"])

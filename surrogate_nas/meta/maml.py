@@ -24,9 +24,12 @@ from ..predictors.metrics import kendall_tau
 from .inner import MAX_INNER_STEPS, deployment_steps, inner_loop
 from .tasks import Episode, EpisodeSampler, Task
 
-ALGORITHMS = ("maml", "reptile", "multitask")
+ALGORITHMS = ("maml", "reptile", "multitask", "dkt")
+#: Kernels of the deep-kernel GP head (``algorithm="dkt"``); ``linear`` is Bayesian ridge regression on the
+#: embedding (closed-form ridge head, as in R2-D2, with a posterior variance).
+KERNELS = ("rbf", "matern", "linear")
 
-__all__ = ["ALGORITHMS", "MAX_INNER_STEPS", "MetaConfig", "MetaLearner", "forward",
+__all__ = ["ALGORITHMS", "KERNELS", "MAX_INNER_STEPS", "MetaConfig", "MetaLearner", "forward",
            "regression_rank_loss", "shared_holdout"]
 
 
@@ -38,7 +41,7 @@ class MetaConfig:
     ``inner_steps`` and ``reptile_steps`` are at most :data:`MAX_INNER_STEPS`.
     """
 
-    algorithm: str = "maml"          # maml | reptile | multitask (the non-meta ablation)
+    algorithm: str = "maml"          # maml | reptile | multitask (the non-meta ablation) | dkt (deep-kernel GP head)
     first_order: bool = False        # first-order MAML (no second derivatives)
     meta_sgd: bool = False           # learn one inner learning rate per parameter entry
     inner_steps: int = 5
@@ -50,6 +53,8 @@ class MetaConfig:
     query_size: int = 128
     source_dropout: float = 0.3     # chance to hide each source task in an episode (task diversity)
     rank_weight: float = 1.0         # weight of the pairwise ranking term next to MSE
+    top_weight: float = 0.0          # share of the query ranking term weighted towards the top (LambdaRank style)
+    kernel: str = "rbf"              # dkt: the GP kernel on the GNN embedding (rbf | matern | linear)
     grad_clip: float = 1.0           # max norm of the meta-gradient
     reptile_steps: int = 10          # Reptile's inner steps, in meta-training, validation and deployment
     val_fraction: float = 0.2        # share of architectures (by canonical key, the same for every task) held out
@@ -74,6 +79,12 @@ class MetaConfig:
         _float(self, "outer_lr", 0.0, lower_open=True)
         _float(self, "grad_clip", 0.0, lower_open=True)
         _float(self, "rank_weight", 0.0)
+        _float(self, "top_weight", 0.0, 1.0)
+        if self.kernel not in KERNELS:
+            raise SurrogateNASError(f"meta config: kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
+        if self.meta_sgd and self.algorithm != "maml":
+            raise SurrogateNASError(f"meta config: meta_sgd learns MAML's inner learning rates; algorithm "
+                                    f"{self.algorithm!r} has none")
         _float(self, "source_dropout", 0.0, 1.0, upper_open=True)
         _float(self, "val_fraction", 0.0, 1.0, lower_open=True, upper_open=True)
         sr = self.support_range
@@ -164,7 +175,8 @@ class MetaLearner:
             else:
                 adapted = inner_loop(self.model, self.params, ep.support, ep.y_support, ep.corr, c.inner_steps,
                                      self.lrs(), c.rank_weight, grad="first" if c.first_order else "second")[0]
-            losses.append(regression_rank_loss(forward(self.model, adapted, ep.query, ep.corr), ep.y_query, c.rank_weight))
+            losses.append(regression_rank_loss(forward(self.model, adapted, ep.query, ep.corr), ep.y_query, c.rank_weight,
+                                               c.top_weight))
         return torch.stack(losses).mean()
 
     def step(self, episodes: Sequence[Episode]) -> float:

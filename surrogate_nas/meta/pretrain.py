@@ -82,7 +82,12 @@ def pretrain(
         torch.manual_seed(meta_config.seed)
         model = GraphRegressor(len(table.space.vocabulary), model_config)
     t0 = time.perf_counter()
-    learner = MetaLearner(model, meta_config).fit(tasks, vals, progress=progress)
+    if meta_config.algorithm == "dkt":
+        from .deep_kernel import DKTLearner
+
+        learner = DKTLearner(model, meta_config).fit(tasks, vals, progress=progress)
+    else:
+        learner = MetaLearner(model, meta_config).fit(tasks, vals, progress=progress)
     seconds = time.perf_counter() - t0
     return Checkpoint(
         space=table.space,
@@ -93,4 +98,5 @@ def pretrain(
         inner_lrs=learner.inner_lrs,
         info={"train_tasks": train_tasks, "val_tasks": val_tasks, "target": target, "best_val_tau": learner.best_val_tau,
               "history": learner.history, "train_seconds": seconds},
+        gp=learner.gp_state() if meta_config.algorithm == "dkt" else None,
     )

@@ -88,7 +88,9 @@ class GraphRegressor(nn.Module):
             # scale of the parameter-free transfer prior (see forward); 1.7 ~ 1/std of a uniform rank in [-1, 1]
             self.prior_scale = nn.Parameter(torch.tensor(1.7))
 
-    def forward(self, x, edge_index, batch, num_graphs: int, src=None, corr=None):
+    def forward(self, x, edge_index, batch, num_graphs: int, src=None, corr=None, embed: bool = False):
+        """Predictions [n]; with ``embed``, also the embedding [n, d] the head reads (plus the transfer
+        prior as its last column): the input of a deep-kernel GP head."""
         h = self.embed(x)
         rev = edge_index.flip(0) if self.config.bidirectional else None
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
@@ -98,11 +100,19 @@ class GraphRegressor(nn.Module):
             h = norm(h + torch.relu(m))
         g = torch.cat([global_add_pool(h, batch, size=num_graphs) / 4.0, global_mean_pool(h, batch, size=num_graphs)], -1)
         if not self.config.use_sources:
-            return self.head(g).squeeze(-1)
+            out = self.head(g).squeeze(-1)
+            return (out, g) if embed else out
         g = torch.cat([g, self._encode_sources(src, corr, num_graphs, g)], -1)
         # residual on a transfer prior: the support-correlation-weighted mean of the source ranks, so the
         # network learns (and adapts) the correction to source transfer rather than the whole mapping
-        return self.prior_scale * self._prior(src, corr, num_graphs, g) + self.head(g).squeeze(-1)
+        prior = self._prior(src, corr, num_graphs, g)
+        out = self.prior_scale * prior + self.head(g).squeeze(-1)
+        return (out, torch.cat([g, prior.unsqueeze(-1)], -1)) if embed else out
+
+    def embedding_dim(self) -> int:
+        """Width of the embedding ``forward(..., embed=True)`` returns."""
+        h = self.config.hidden
+        return 3 * h + 1 if self.config.use_sources else 2 * h
 
     @staticmethod
     def _prior(src, corr, n: int, like: torch.Tensor) -> torch.Tensor:
@@ -130,21 +140,41 @@ def graph_inputs(space, archs: Sequence, src: np.ndarray, device="cpu") -> tuple
             torch.as_tensor(src, dtype=torch.float32, device=device))
 
 
-def regression_rank_loss(pred: torch.Tensor, y: torch.Tensor, rank_weight: float) -> torch.Tensor:
-    """MSE plus a pairwise logistic ranking loss over all ordered pairs of the set."""
+def regression_rank_loss(pred: torch.Tensor, y: torch.Tensor, rank_weight: float, top_weight: float = 0.0) -> torch.Tensor:
+    """MSE plus ``rank_weight`` x :func:`pairwise_rank_loss`."""
     loss = F.mse_loss(pred, y)
     if rank_weight > 0 and len(y) > 1:
-        dy = y.unsqueeze(0) - y.unsqueeze(1)
-        dp = pred.unsqueeze(0) - pred.unsqueeze(1)
-        mask = dy > 0
-        if mask.any():
-            loss = loss + rank_weight * F.softplus(-dp[mask]).mean()
+        loss = loss + rank_weight * pairwise_rank_loss(pred, y, top_weight)
     return loss
 
 
-def functional_forward(model: GraphRegressor, params: dict, inputs: tuple, corr) -> torch.Tensor:
-    """``model`` run with ``params`` (a name -> tensor dict) instead of its own weights."""
+def pairwise_rank_loss(pred: torch.Tensor, y: torch.Tensor, top_weight: float = 0.0) -> torch.Tensor:
+    """Pairwise logistic loss over all ordered pairs (i better than j by ``y``).
+
+    ``top_weight`` in [0, 1] moves weight to pairs whose better member ranks near the top, LambdaRank
+    style: a pair's weight is ``(1 - top_weight) + top_weight * c / log2(2 + rank of the better member)``
+    (rank 0 = best; ``c`` makes the top-weighted part average 1 over the pairs), so mistakes among
+    the best architectures cost more than mistakes among the worst.
+    """
+    dy = y.unsqueeze(0) - y.unsqueeze(1)
+    dp = pred.unsqueeze(0) - pred.unsqueeze(1)
+    mask = dy > 0  # [j, i]: y_i > y_j
+    if not mask.any():
+        return pred.new_zeros(())
+    pair_loss = F.softplus(-dp[mask])
+    if top_weight <= 0:
+        return pair_loss.mean()
+    rank = torch.empty_like(y)
+    rank[torch.argsort(y, descending=True)] = torch.arange(len(y), dtype=y.dtype, device=y.device)
+    gain = (1.0 / torch.log2(2.0 + rank)).unsqueeze(0).expand_as(dp)[mask]  # gain of the better member i
+    w = (1.0 - top_weight) + top_weight * gain / gain.mean()
+    return (w * pair_loss).mean()
+
+
+def functional_forward(model: GraphRegressor, params: dict, inputs: tuple, corr, embed: bool = False):
+    """``model`` run with ``params`` (a name -> tensor dict) instead of its own weights (``embed``: see
+    :meth:`GraphRegressor.forward`)."""
     from torch.func import functional_call
 
     x, ei, batch, n, src = inputs
-    return functional_call(model, params, (x, ei, batch, n, src, corr))
+    return functional_call(model, params, (x, ei, batch, n, src, corr), {"embed": embed})

@@ -1,0 +1,176 @@
+"""Deep-kernel GP head (deep kernel transfer): a GPyTorch exact GP on the GNN's embedding, meta-learned end to end.
+
+The target (z-scored over the support) is modelled as ``z(a) = m(a) + f(a) + noise``: ``m`` is the GNN
+regressor's own prediction (its transfer prior from the source tasks plus its learned correction) and
+``f ~ GP(0, k(phi(a), phi(a')))`` with ``phi`` the embedding the regressor's head reads (graph pooling,
+encoded source values and free features, the transfer prior). Meta-training maximises the exact
+marginal likelihood of each episode's architectures (support and query) across tasks, plus a
+(top-weighted) ranking term on the query's posterior mean given the support, through encoder, mean
+network and kernel hyper-parameters alike. Adapting to a new task is conditioning the GP on the K support
+residuals: the fit to the support is exact up to the learned noise and its weight grows with K, while
+with K tiny the prediction stays the meta-learned prior. The posterior gives each prediction a std.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import gpytorch
+import numpy as np
+import torch
+
+from ..predictors.gnn import GraphRegressor, functional_forward, pairwise_rank_loss
+from ..predictors.metrics import kendall_tau
+from .maml import MetaConfig, MetaLearner
+from .tasks import Episode, EpisodeSampler
+
+__all__ = ["ResidualGP", "DKTLearner", "make_gp", "condition", "fit_hyperparameters", "posterior"]
+
+#: Lower bound of the GP's noise variance (z units): keeps the support's Cholesky factor well conditioned.
+MIN_NOISE = 1e-3
+
+
+class ResidualGP(gpytorch.models.ExactGP):
+    """Zero-mean exact GP over embeddings (the mean is the GNN's prediction, subtracted from the targets)."""
+
+    def __init__(self, dim: int, kernel: str = "rbf"):
+        likelihood = gpytorch.likelihoods.GaussianLikelihood(noise_constraint=gpytorch.constraints.GreaterThan(MIN_NOISE))
+        super().__init__(None, None, likelihood)
+        self.mean_module = gpytorch.means.ZeroMean()
+        if kernel == "linear":
+            self.covar_module = gpytorch.kernels.LinearKernel()
+            self.covar_module.variance = 1.0 / dim
+        else:
+            base = (gpytorch.kernels.RBFKernel(ard_num_dims=dim) if kernel == "rbf"
+                    else gpytorch.kernels.MaternKernel(nu=2.5, ard_num_dims=dim))
+            base.lengthscale = math.sqrt(dim)
+            self.covar_module = gpytorch.kernels.ScaleKernel(base)
+            self.covar_module.outputscale = 0.5
+        likelihood.noise = 0.1
+        self.kernel = kernel
+
+    def forward(self, x):
+        return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
+
+
+def make_gp(dim: int, kernel: str, state: dict[str, torch.Tensor] | None = None) -> ResidualGP:
+    """A GP head for embeddings of width ``dim``; ``state``: its saved hyper-parameters (``state_dict``)."""
+    gp = ResidualGP(dim, kernel)
+    if state is not None:
+        own = dict(gp.named_parameters())
+        missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if missing or extra:
+            raise KeyError(f"GP state: missing {missing}, unexpected {extra}")
+        gp.load_state_dict(state, strict=False)  # constraint bounds are buffers the kernel rebuilds
+    return gp
+
+
+def gp_parameters(gp: ResidualGP) -> dict[str, torch.Tensor]:
+    """The GP's learned hyper-parameters (raw values; constraint bounds are not state)."""
+    return {k: v.detach().clone() for k, v in gp.named_parameters()}
+
+
+def condition(gp: ResidualGP, emb: torch.Tensor, residual: torch.Tensor) -> ResidualGP:
+    """The GP conditioned on the support: its embeddings and residuals (targets minus the GNN's prediction)."""
+    gp.set_train_data(emb, residual, strict=False)
+    gp.eval()
+    return gp
+
+
+def fit_hyperparameters(gp: ResidualGP, emb: torch.Tensor, residual: torch.Tensor, steps: int, lr: float = 0.05) -> ResidualGP:
+    """Type-II maximum likelihood on the support: ``steps`` Adam steps of the GP's own hyper-parameters (outputscale,
+    lengthscales, noise) from their meta-learned values, the embedding fixed; returns the GP conditioned again."""
+    gp.set_train_data(emb, residual, strict=False)
+    gp.train()
+    mll = gpytorch.mlls.ExactMarginalLogLikelihood(gp.likelihood, gp)
+    opt = torch.optim.Adam(gp.parameters(), lr=lr)
+    start = {k: v.detach().clone() for k, v in gp.state_dict().items()}
+    with torch.enable_grad():
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = -mll(gp(emb), residual)
+            if not torch.isfinite(loss):
+                gp.load_state_dict(start)  # a diverging fit keeps the meta-learned hyper-parameters
+                break
+            loss.backward()
+            opt.step()
+    return condition(gp, emb, residual)
+
+
+def posterior(gp: ResidualGP, emb: torch.Tensor, noise: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior mean and std of the residual at ``emb`` (``noise``: of an observation, i.e. with the
+    likelihood's noise, as predictive intervals of measured values need)."""
+    import warnings
+
+    with warnings.catch_warnings():  # predicting at measured architectures is intended (their std is the noise)
+        warnings.simplefilter("ignore", gpytorch.utils.warnings.GPInputWarning)
+        dist = gp(emb)
+    if noise:
+        dist = gp.likelihood(dist)
+    return dist.mean, dist.variance.clamp(min=0).sqrt()
+
+
+class DKTLearner(MetaLearner):
+    """Meta-trains the GNN (encoder and mean network) and the GP's hyper-parameters on the marginal likelihood."""
+
+    def __init__(self, model: GraphRegressor, config: MetaConfig):
+        # the GP's hyper-parameters are outer parameters too: built before the optimiser
+        self.gp = make_gp(model.embedding_dim(), config.kernel).to(config.device)
+        super().__init__(model, config)
+
+    def _outer_params(self) -> list[torch.Tensor]:
+        return list(self.params.values()) + list(self.gp.parameters())
+
+    def _embed(self, inputs, corr):
+        return functional_forward(self.model, self.params, inputs, corr, embed=True)
+
+    def meta_loss(self, episodes: Sequence[Episode]) -> torch.Tensor:
+        c = self.config
+        mll = gpytorch.mlls.ExactMarginalLogLikelihood(self.gp.likelihood, self.gp)
+        losses = []
+        for ep in episodes:
+            m_s, e_s = self._embed(ep.support, ep.corr)
+            m_q, e_q = self._embed(ep.query, ep.corr)
+            x, z = torch.cat([e_s, e_q]), torch.cat([ep.y_support, ep.y_query])
+            r = z - torch.cat([m_s, m_q])
+            self.gp.train()
+            self.gp.set_train_data(x, r, strict=False)
+            loss = -mll(self.gp(x), r)  # per-point negative log marginal likelihood of support and query
+            if c.rank_weight > 0:
+                condition(self.gp, e_s, ep.y_support - m_s)
+                with gpytorch.settings.detach_test_caches(False):
+                    mean_q = m_q + self.gp(e_q).mean
+                loss = loss + c.rank_weight * pairwise_rank_loss(mean_q, ep.y_query, c.top_weight)
+            losses.append(loss)
+        self.gp.train()
+        return torch.stack(losses).mean()
+
+    def predict_episode(self, ep: Episode) -> np.ndarray:
+        """Posterior mean (z units) of the query after conditioning on the support."""
+        with torch.no_grad():
+            m_s, e_s = self._embed(ep.support, ep.corr)
+            m_q, e_q = self._embed(ep.query, ep.corr)
+            condition(self.gp, e_s, ep.y_support - m_s)
+            out = (m_q + self.gp(e_q).mean).cpu().numpy()
+        self.gp.train()
+        return out
+
+    def evaluate(self, sampler: EpisodeSampler, rng: np.random.Generator, episodes: int, k: int = 20) -> float:
+        taus = []
+        for i in range(episodes):
+            ep = sampler.sample(rng, task_index=i % len(sampler.tasks), k=k)
+            taus.append(kendall_tau(ep.y_query.cpu().numpy(), self.predict_episode(ep)))
+        return float(np.nanmean(taus))
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        out = super().state_dict()
+        out.update({f"gp.{k}": v for k, v in gp_parameters(self.gp).items()})
+        return out
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        super().load_state_dict({k: v for k, v in state.items() if not k.startswith("gp.")})
+        self.gp.load_state_dict({k[3:]: v for k, v in state.items() if k.startswith("gp.")}, strict=False)
+
+    def gp_state(self) -> dict[str, torch.Tensor]:
+        return gp_parameters(self.gp)

@@ -1,0 +1,142 @@
+"""The deep-kernel GP head (algorithm "dkt"), its checkpoints, deep ensembles and the top-weighted ranking loss,
+on real NB-201 records."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from surrogate_nas.errors import SurrogateNASError
+from surrogate_nas.meta.adapt import adapt
+from surrogate_nas.meta.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from surrogate_nas.meta.maml import MetaConfig
+from surrogate_nas.meta.pretrain import pretrain
+from surrogate_nas.predictors import make_predictor
+from surrogate_nas.predictors.gnn import ModelConfig, pairwise_rank_loss
+from surrogate_nas.predictors.metrics import kendall_tau
+
+from .conftest import distinct_sample
+
+
+def _dkt(table, seed=0, **meta):
+    return pretrain(table, ["cifar10", "cifar100"], "test_acc", ModelConfig(hidden=16, layers=2),
+                    MetaConfig(algorithm="dkt", iterations=30, val_every=10, seed=seed, **meta), benchmark_name="nb201",
+                    progress=False, target="ImageNet16-120")
+
+
+@pytest.fixture(scope="module")
+def dkt(nb201_table):
+    return _dkt(nb201_table)
+
+
+@pytest.fixture(scope="module")
+def archs(nb201_table):
+    a = distinct_sample(nb201_table.space, nb201_table.space.enumerate(), 260, seed=3)
+    return a, nb201_table.vector("ImageNet16-120", "test_acc", a)
+
+
+def test_meta_training_learns_a_gp_head_that_ranks_the_held_out_task(dkt, archs):
+    assert dkt.gp is not None and dkt.meta["algorithm"] == "dkt"
+    assert {"likelihood.noise_covar.raw_noise", "covar_module.raw_outputscale"} <= set(dkt.gp)
+    a, y = archs
+    p = adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120")
+    mean, std = p.predict(a[20:], return_std=True)
+    assert kendall_tau(y[20:], mean) > 0.5
+    assert np.all(std > 0) and np.isfinite(std).all()
+
+
+def test_conditioning_fits_the_support_more_closely_as_k_grows(dkt, archs):
+    """The GP's fit to the support is exact up to its noise: support residuals shrink against the prior's."""
+    a, y = archs
+    for k in (10, 100):
+        p = adapt(dkt, (a[:k], y[:k]), task="ImageNet16-120")
+        fitted = p.predict(a[:k])
+        prior = adapt(dkt, (a[:k], y[:k]), task="ImageNet16-120")
+        prior.gp_.set_train_data(prior.gp_.train_inputs[0][:0], prior.gp_.train_targets[:0], strict=False)
+        assert np.mean((fitted - y[:k]) ** 2) < np.mean((prior.predict(a[:k]) - y[:k]) ** 2)
+
+
+def test_std_is_smaller_at_measured_architectures(dkt, archs):
+    a, y = archs
+    p = adapt(dkt, (a[:30], y[:30]), task="ImageNet16-120")
+    _, s_in = p.predict(a[:30], return_std=True)
+    _, s_out = p.predict(a[30:], return_std=True)
+    assert np.median(s_in) < np.median(s_out)
+
+
+def test_checkpoint_roundtrip_keeps_the_gp_head(dkt, archs, tmp_path):
+    save_checkpoint(dkt, tmp_path / "m")
+    loaded = load_checkpoint(tmp_path / "m")
+    assert set(loaded.gp) == set(dkt.gp)
+    a, y = archs
+    m1, s1 = adapt(dkt, (a[:15], y[:15]), task="ImageNet16-120").predict(a[15:40], return_std=True)
+    m2, s2 = adapt(loaded, (a[:15], y[:15]), task="ImageNet16-120").predict(a[15:40], return_std=True)
+    assert np.allclose(m1, m2, atol=1e-5) and np.allclose(s1, s2, atol=1e-5)
+
+
+def test_a_checkpoint_whose_gp_weights_disagree_with_its_config_is_refused(dkt, tmp_path):
+    save_checkpoint(dkt, tmp_path / "m")
+    cfg_path = tmp_path / "m" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["meta"]["algorithm"] = "maml"
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="holds GP head weights but config.json says algorithm 'maml'"):
+        load_checkpoint(tmp_path / "m")
+    cfg["meta"]["algorithm"], cfg["meta"]["kernel"] = "dkt", "linear"
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="do not fit its kernel 'linear'"):
+        load_checkpoint(tmp_path / "m")
+
+
+def test_linear_kernel_and_top_weight_train(nb201_table, archs):
+    ck = _dkt(nb201_table, kernel="linear", top_weight=0.5)
+    assert "covar_module.raw_variance" in ck.gp
+    a, y = archs
+    assert kendall_tau(y[20:], adapt(ck, (a[:20], y[:20]), task="ImageNet16-120").predict(a[20:])) > 0.4
+
+
+def test_maml_steps_before_the_gp_and_cv_refused(dkt, archs):
+    a, y = archs
+    p = adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120", inner_steps=3)
+    assert p.steps_ == 3 and np.isfinite(p.predict(a[20:])).all()
+    with pytest.raises(SurrogateNASError, match="inner_steps='cv'.*GP head"):
+        adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120", inner_steps="cv")
+
+
+@pytest.mark.parametrize("field,value,msg", [
+    ("kernel", "poly", "kernel must be one of rbf, matern, linear"),
+    ("top_weight", 1.5, "top_weight must be a finite number >= 0 and <= 1"),
+])
+def test_bad_head_options_are_refused(field, value, msg):
+    with pytest.raises(SurrogateNASError, match=msg):
+        MetaConfig(algorithm="dkt", **{field: value})
+
+
+def test_meta_sgd_needs_maml():
+    with pytest.raises(SurrogateNASError, match="meta_sgd learns MAML's inner learning rates; algorithm 'dkt'"):
+        MetaConfig(algorithm="dkt", meta_sgd=True)
+
+
+def test_deep_ensemble_averages_members_and_widens_by_their_spread(nb201_table, dkt, archs):
+    other = _dkt(nb201_table, seed=1)
+    a, y = archs
+    ens = make_predictor("meta", checkpoint=[dkt, other], space=nb201_table.space, seed=0, task="ImageNet16-120")
+    ens.fit(a[:20], y[:20])
+    mean, std = ens.predict(a[20:], return_std=True)
+    ms = [m.predict(a[20:], return_std=True) for m in ens.members_]
+    assert np.allclose(mean, (ms[0][0] + ms[1][0]) / 2)
+    assert np.all(std >= np.minimum(ms[0][1], ms[1][1]) - 1e-9)
+    assert np.allclose(std ** 2, (ms[0][1] ** 2 + ms[1][1] ** 2) / 2 + np.var([ms[0][0], ms[1][0]], axis=0))
+
+
+def test_top_weighted_rank_loss_charges_more_for_mistakes_at_the_top():
+    y = torch.arange(10, dtype=torch.float32)  # 9 is best
+    top_swapped = y.clone()
+    top_swapped[[9, 8]] = top_swapped[[8, 9]]
+    bottom_swapped = y.clone()
+    bottom_swapped[[0, 1]] = bottom_swapped[[1, 0]]
+    plain = [pairwise_rank_loss(p, y, 0.0) for p in (top_swapped, bottom_swapped)]
+    assert torch.isclose(plain[0], plain[1])
+    weighted = [pairwise_rank_loss(p, y, 1.0) for p in (top_swapped, bottom_swapped)]
+    assert weighted[0] > weighted[1]
