@@ -46,6 +46,7 @@ METHODS = {
     "meta-dkt": ("meta", "dkt", {}),
     "meta-dkt-linear": ("meta", "dkt-linear", {}),
     "meta-dkt-top": ("meta", "dkt-top", {}),
+    "meta-dkt-graph": ("meta", "dkt-graph", {}),
     "meta-dkt-maml": ("meta", "dkt", {"inner_steps": 5}),  # MAML-style encoder steps on the support, then the GP
     "meta-dkt-ml": ("meta", "dkt", {"gp_steps": 50}),  # the GP's hyper-parameters re-fit on the support
     "meta-dkt+ff": ("meta", "dkt-ff", {}),
@@ -67,6 +68,7 @@ ALGORITHMS = {
     "dkt": ({"algorithm": "dkt"}, False, 1, ""),
     "dkt-linear": ({"algorithm": "dkt", "kernel": "linear"}, False, 1, "dkt-linear"),
     "dkt-top": ({"algorithm": "dkt", "top_weight": 0.5}, False, 1, "dkt-top"),
+    "dkt-graph": ({"algorithm": "dkt", "kernel": "rbf+graph"}, False, 1, "dkt-graph"),
     "dkt-ff": ({"algorithm": "dkt"}, True, 1, ""),
     "dkt-ens": ({"algorithm": "dkt"}, False, ENSEMBLE, ""),
     "dkt-ens-ff": ({"algorithm": "dkt"}, True, ENSEMBLE, ""),

@@ -195,11 +195,12 @@ class MetaGNNPredictor:
 
     def _condition(self, inputs, z):
         """The checkpoint's GP head conditioned on the support's residuals from the (adapted) GNN."""
-        from .deep_kernel import condition, fit_hyperparameters, make_gp
+        from .deep_kernel import condition, fit_hyperparameters, gp_inputs, make_gp
 
-        gp = make_gp(self.ckpt_.model.embedding_dim(), self.ckpt_.meta.get("kernel", "rbf"), self.ckpt_.gp).to(self.device)
+        kernel = self.ckpt_.meta.get("kernel", "rbf")
+        gp = make_gp(self.ckpt_.model.embedding_dim(), kernel, self.ckpt_.gp, self.space_).to(self.device)
         with torch.no_grad():
-            m, e = functional_forward(self.ckpt_.model, self.params_, inputs, self.corr_, embed=True)
+            m, e = gp_inputs(self.ckpt_.model, self.params_, inputs, self.corr_, kernel)
             r = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=self.device) - m
         if self.gp_steps:
             return fit_hyperparameters(gp, e, r, self.gp_steps)
@@ -308,14 +309,14 @@ class MetaGNNPredictor:
         return mean, (out[1:].std(0) if len(out) > 1 else np.zeros_like(mean))
 
     def _predict_gp(self, archs, return_std: bool):
-        from .deep_kernel import posterior
+        from .deep_kernel import gp_inputs, posterior
 
         mean, std = np.empty(len(archs)), np.empty(len(archs))
         src = self._columns(archs)
         for i in range(0, len(archs), self.BATCH):
             inputs = graph_inputs(self.space_, archs[i:i + self.BATCH], src[i:i + self.BATCH], self.device)
             with torch.no_grad():
-                m, e = functional_forward(self.ckpt_.model, self.params_, inputs, self.corr_, embed=True)
+                m, e = gp_inputs(self.ckpt_.model, self.params_, inputs, self.corr_, self.ckpt_.meta.get("kernel", "rbf"))
                 mu, sd = posterior(self.gp_, e)
             mean[i:i + self.BATCH] = (m + mu).cpu().numpy()
             std[i:i + self.BATCH] = sd.cpu().numpy()

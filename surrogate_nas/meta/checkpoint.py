@@ -146,7 +146,7 @@ def load_checkpoint(directory: str | os.PathLike, device: str = "cpu") -> Checkp
         from .deep_kernel import make_gp
 
         try:
-            make_gp(model.embedding_dim(), cfg["meta"].get("kernel", "rbf"), gp)
+            make_gp(model.embedding_dim(), cfg["meta"].get("kernel", "rbf"), gp, space)
         except (RuntimeError, KeyError) as e:
             raise CheckpointError(f"checkpoint {d}: the GP head's weights do not fit its kernel "
                                   f"{cfg['meta'].get('kernel')!r} ({str(e).splitlines()[0][:120]})") from None

@@ -31,16 +31,59 @@ __all__ = ["ResidualGP", "DKTLearner", "make_gp", "condition", "fit_hyperparamet
 MIN_NOISE = 1e-3
 
 
-class ResidualGP(gpytorch.models.ExactGP):
-    """Zero-mean exact GP over embeddings (the mean is the GNN's prediction, subtracted from the targets)."""
+def graph_encoding_dim(space) -> int:
+    """Width of :func:`graph_encoding` for ``space`` (its graphs have a fixed number of nodes)."""
+    types, _ = space.graph_spec(space.sample(np.random.default_rng(0)))
+    return len(types) * (len(space.vocabulary) + len(types))
 
-    def __init__(self, dim: int, kernel: str = "rbf"):
+
+def graph_encoding(inputs: tuple, vocab: int) -> torch.Tensor:
+    """The raw architecture per graph: one-hot node types by position and the flattened adjacency matrix
+    (the usual adjacency encoding of NAS predictors). Needs graphs of one size, as both spaces' are."""
+    x, ei, batch, n = inputs[:4]
+    size = len(x) // n
+    if size * n != len(x) or (len(x) and bool((torch.bincount(batch, minlength=n) != size).any())):
+        from ..errors import DataError
+
+        raise DataError("the GP kernel on the graph encoding needs graphs with the same number of nodes")
+    ops = torch.nn.functional.one_hot(x, vocab).reshape(n, size * vocab).float()
+    g = ei[0] // size
+    adj = torch.zeros(n, size * size, device=x.device)
+    adj[g, (ei[0] - g * size) * size + (ei[1] - g * size)] = 1.0
+    return torch.cat([ops, adj], 1)
+
+
+def gp_inputs(model: GraphRegressor, params: dict, inputs: tuple, corr, kernel: str):
+    """(the GNN's prediction, the GP's input) of a batch: the embedding, plus the graph encoding for ``*+graph``
+    kernels."""
+    m, e = functional_forward(model, params, inputs, corr, embed=True)
+    if kernel.endswith("+graph"):
+        e = torch.cat([e, graph_encoding(inputs, model.embed.num_embeddings)], 1)
+    return m, e
+
+
+class ResidualGP(gpytorch.models.ExactGP):
+    """Zero-mean exact GP over embeddings (the mean is the GNN's prediction, subtracted from the targets).
+
+    ``rbf+graph``: an additive kernel, ARD RBF on the embedding plus RBF on the raw graph encoding
+    (``graph_dim`` columns after the embedding), so the target's own architecture effects can be fitted
+    where the meta-learned embedding does not separate them."""
+
+    def __init__(self, dim: int, kernel: str = "rbf", graph_dim: int = 0):
         likelihood = gpytorch.likelihoods.GaussianLikelihood(noise_constraint=gpytorch.constraints.GreaterThan(MIN_NOISE))
         super().__init__(None, None, likelihood)
         self.mean_module = gpytorch.means.ZeroMean()
         if kernel == "linear":
             self.covar_module = gpytorch.kernels.LinearKernel()
             self.covar_module.variance = 1.0 / dim
+        elif kernel == "rbf+graph":
+            emb = gpytorch.kernels.RBFKernel(ard_num_dims=dim, active_dims=torch.arange(dim))
+            emb.lengthscale = math.sqrt(dim)
+            raw = gpytorch.kernels.RBFKernel(active_dims=torch.arange(dim, dim + graph_dim))
+            raw.lengthscale = 2.0
+            self.covar_module = gpytorch.kernels.ScaleKernel(emb) + gpytorch.kernels.ScaleKernel(raw)
+            self.covar_module.kernels[0].outputscale = 0.5
+            self.covar_module.kernels[1].outputscale = 0.1
         else:
             base = (gpytorch.kernels.RBFKernel(ard_num_dims=dim) if kernel == "rbf"
                     else gpytorch.kernels.MaternKernel(nu=2.5, ard_num_dims=dim))
@@ -54,9 +97,10 @@ class ResidualGP(gpytorch.models.ExactGP):
         return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
 
 
-def make_gp(dim: int, kernel: str, state: dict[str, torch.Tensor] | None = None) -> ResidualGP:
-    """A GP head for embeddings of width ``dim``; ``state``: its saved hyper-parameters (``state_dict``)."""
-    gp = ResidualGP(dim, kernel)
+def make_gp(dim: int, kernel: str, state: dict[str, torch.Tensor] | None = None, space=None) -> ResidualGP:
+    """A GP head for embeddings of width ``dim`` (and ``space``'s graph encoding, for ``*+graph`` kernels);
+    ``state``: its saved hyper-parameters."""
+    gp = ResidualGP(dim, kernel, graph_encoding_dim(space) if kernel.endswith("+graph") else 0)
     if state is not None:
         own = dict(gp.named_parameters())
         missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
@@ -114,16 +158,16 @@ def posterior(gp: ResidualGP, emb: torch.Tensor, noise: bool = True) -> tuple[to
 class DKTLearner(MetaLearner):
     """Meta-trains the GNN (encoder and mean network) and the GP's hyper-parameters on the marginal likelihood."""
 
-    def __init__(self, model: GraphRegressor, config: MetaConfig):
+    def __init__(self, model: GraphRegressor, config: MetaConfig, space=None):
         # the GP's hyper-parameters are outer parameters too: built before the optimiser
-        self.gp = make_gp(model.embedding_dim(), config.kernel).to(config.device)
+        self.gp = make_gp(model.embedding_dim(), config.kernel, space=space).to(config.device)
         super().__init__(model, config)
 
     def _outer_params(self) -> list[torch.Tensor]:
         return list(self.params.values()) + list(self.gp.parameters())
 
     def _embed(self, inputs, corr):
-        return functional_forward(self.model, self.params, inputs, corr, embed=True)
+        return gp_inputs(self.model, self.params, inputs, corr, self.config.kernel)
 
     def meta_loss(self, episodes: Sequence[Episode]) -> torch.Tensor:
         c = self.config

@@ -27,7 +27,7 @@ from .tasks import Episode, EpisodeSampler, Task
 ALGORITHMS = ("maml", "reptile", "multitask", "dkt")
 #: Kernels of the deep-kernel GP head (``algorithm="dkt"``); ``linear`` is Bayesian ridge regression on the
 #: embedding (closed-form ridge head, as in R2-D2, with a posterior variance).
-KERNELS = ("rbf", "matern", "linear")
+KERNELS = ("rbf", "matern", "linear", "rbf+graph")
 
 __all__ = ["ALGORITHMS", "KERNELS", "MAX_INNER_STEPS", "MetaConfig", "MetaLearner", "forward",
            "regression_rank_loss", "shared_holdout"]
@@ -54,7 +54,7 @@ class MetaConfig:
     source_dropout: float = 0.3     # chance to hide each source task in an episode (task diversity)
     rank_weight: float = 1.0         # weight of the pairwise ranking term next to MSE
     top_weight: float = 0.0          # share of the query ranking term weighted towards the top (LambdaRank style)
-    kernel: str = "rbf"              # dkt: the GP kernel on the GNN embedding (rbf | matern | linear)
+    kernel: str = "rbf"              # dkt: the GP kernel on the GNN embedding (rbf | matern | linear | rbf+graph)
     grad_clip: float = 1.0           # max norm of the meta-gradient
     reptile_steps: int = 10          # Reptile's inner steps, in meta-training, validation and deployment
     val_fraction: float = 0.2        # share of architectures (by canonical key, the same for every task) held out

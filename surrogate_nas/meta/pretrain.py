@@ -85,7 +85,7 @@ def pretrain(
     if meta_config.algorithm == "dkt":
         from .deep_kernel import DKTLearner
 
-        learner = DKTLearner(model, meta_config).fit(tasks, vals, progress=progress)
+        learner = DKTLearner(model, meta_config, table.space).fit(tasks, vals, progress=progress)
     else:
         learner = MetaLearner(model, meta_config).fit(tasks, vals, progress=progress)
     seconds = time.perf_counter() - t0

@@ -140,3 +140,33 @@ def test_top_weighted_rank_loss_charges_more_for_mistakes_at_the_top():
     assert torch.isclose(plain[0], plain[1])
     weighted = [pairwise_rank_loss(p, y, 1.0) for p in (top_swapped, bottom_swapped)]
     assert weighted[0] > weighted[1]
+
+
+def test_graph_encoding_is_one_hot_ops_by_position_and_the_adjacency(nb201_table):
+    from surrogate_nas.graphs import to_batch
+    from surrogate_nas.meta.deep_kernel import graph_encoding, graph_encoding_dim
+
+    sp = nb201_table.space
+    archs = distinct_sample(sp, sp.enumerate(), 6)
+    b = to_batch(sp, archs)
+    enc = graph_encoding((b.x, b.edge_index, b.batch, len(archs)), len(sp.vocabulary))
+    n_nodes = len(sp.graph_spec(archs[0])[0])
+    assert enc.shape == (6, graph_encoding_dim(sp)) == (6, n_nodes * (len(sp.vocabulary) + n_nodes))
+    ops, adj = enc[:, :n_nodes * len(sp.vocabulary)], enc[:, n_nodes * len(sp.vocabulary):]
+    assert torch.all(ops.sum(1) == n_nodes)
+    for row, a in zip(adj, archs):
+        types, edges = sp.graph_spec(a)
+        assert int(row.sum()) == len(set(map(tuple, edges)))
+        assert all(row[i * n_nodes + j] == 1 for i, j in edges)
+    # different cells, different encodings
+    assert len({tuple(r.tolist()) for r in enc}) == 6
+
+
+def test_graph_kernel_head_trains_and_round_trips(nb201_table, archs, tmp_path):
+    ck = _dkt(nb201_table, kernel="rbf+graph")
+    save_checkpoint(ck, tmp_path / "g")
+    loaded = load_checkpoint(tmp_path / "g")
+    a, y = archs
+    m1 = adapt(ck, (a[:20], y[:20]), task="ImageNet16-120").predict(a[20:])
+    m2 = adapt(loaded, (a[:20], y[:20]), task="ImageNet16-120").predict(a[20:])
+    assert np.allclose(m1, m2, atol=1e-5) and kendall_tau(y[20:], m1) > 0.4
