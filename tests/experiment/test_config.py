@@ -92,3 +92,21 @@ def test_a_run_directory_refuses_a_different_config(tmp_path):
     msg = str(e.value)
     assert "was started with a different config" in msg and "seeds: 2 -> 3" in msg and "ks: [5, 10] -> [5]" in msg
     assert "\n" not in msg
+
+
+def test_ensemble_and_variant_groups_plan_their_own_checkpoints(tmp_path):
+    """An ensemble group meta-trains ENSEMBLE meta seeds and shares seed 0 with its single-member group; a
+    variant with other meta overrides gets its own checkpoint; the old checkpoint names stay as they were."""
+    from surrogate_nas.experiment.predictor_quality import ENSEMBLE
+
+    cfg = load_config(_write(tmp_path, _pq(methods=["meta-gnn", "meta-dkt", "meta-dkt-ens", "meta-dkt-top",
+                                                    "meta-dkt-ml", "ridge-source"], meta={"seed": 4})))
+    specs, cells = plan(cfg)
+    keys = [s.key for s in specs]
+    assert keys == ["nb201/cifar10/maml-seed4", "nb201/cifar10/dkt-seed4"] + \
+        [f"nb201/cifar10/dkt-seed{4 + i}" for i in range(1, ENSEMBLE)] + ["nb201/cifar10/dkt-top-seed4"]
+    top = next(s for s in specs if s.variant == "dkt-top")
+    assert dict(top.meta)["top_weight"] == 0.5 and dict(top.meta)["algorithm"] == "dkt"
+    ens = next(c for c in cells if c.coords["group"] == "dkt-ens")
+    assert sorted(ens.checkpoints.values()) == sorted(k for k in keys if "/dkt-seed" in k)
+    assert next(c for c in cells if c.coords["group"] == "baselines").checkpoints == {}
