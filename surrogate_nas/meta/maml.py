@@ -28,6 +28,10 @@ ALGORITHMS = ("maml", "reptile", "multitask", "dkt")
 #: Kernels of the deep-kernel GP head (``algorithm="dkt"``); ``linear`` is Bayesian ridge regression on the
 #: embedding (closed-form ridge head, as in R2-D2, with a posterior variance).
 KERNELS = ("rbf", "matern", "linear", "rbf+graph")
+#: Meta-validation without validation tasks: ``task`` holds one training task (drawn by the meta seed) out of
+#: the episodes when there are >= 3 (it stays a source column of the others, and a source at deployment);
+#: ``archs`` (and fewer tasks) holds one set of architectures out of every task.
+META_VAL = ("task", "archs")
 
 __all__ = ["ALGORITHMS", "KERNELS", "MAX_INNER_STEPS", "MetaConfig", "MetaLearner", "forward",
            "regression_rank_loss", "shared_holdout"]
@@ -57,6 +61,7 @@ class MetaConfig:
     kernel: str = "rbf"              # dkt: the GP kernel on the GNN embedding (rbf | matern | linear | rbf+graph)
     grad_clip: float = 1.0           # max norm of the meta-gradient
     reptile_steps: int = 10          # Reptile's inner steps, in meta-training, validation and deployment
+    meta_val: str = "task"           # early stopping on a held-out training task (>= 3 tasks) or held-out archs
     val_fraction: float = 0.2        # share of architectures (by canonical key, the same for every task) held out
     val_every: int = 25
     val_episodes: int = 8
@@ -80,6 +85,8 @@ class MetaConfig:
         _float(self, "grad_clip", 0.0, lower_open=True)
         _float(self, "rank_weight", 0.0)
         _float(self, "top_weight", 0.0, 1.0)
+        if self.meta_val not in META_VAL:
+            raise SurrogateNASError(f"meta config: meta_val must be one of {', '.join(META_VAL)}, got {self.meta_val!r}")
         if self.kernel not in KERNELS:
             raise SurrogateNASError(f"meta config: kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
         if self.meta_sgd and self.algorithm != "maml":
@@ -237,11 +244,17 @@ class MetaLearner:
             callback: Callable[[dict], None] | None = None) -> "MetaLearner":
         """Meta-train on ``tasks``; early-stop on meta-validation Kendall tau and keep the best state.
 
-        Validation uses ``val_tasks`` if given, else one held-out set of architectures shared by all
-        training tasks (:func:`shared_holdout`).
+        Validation uses ``val_tasks`` if given; else, with ``meta_val="task"`` and >= 3 training tasks, one
+        training task drawn by the seed, left out of the training episodes (:data:`META_VAL`); else one
+        held-out set of architectures shared by all training tasks (:func:`shared_holdout`).
         """
         c = self.config
         rng = np.random.default_rng(c.seed)
+        self.val_task = None
+        if not val_tasks and c.meta_val == "task" and len(tasks) >= 3:
+            vi = int(rng.integers(len(tasks)))
+            self.val_task = tasks[vi].name
+            val_tasks, tasks = [tasks[vi]], [t for i, t in enumerate(tasks) if i != vi]
         if val_tasks:
             train_pools = None
             val_sampler = EpisodeSampler(val_tasks, c.support_range, c.query_size, device=c.device)

@@ -34,8 +34,9 @@ def pretrain(
 
     Each training task sees the other training tasks' values of the same architectures as
     source features; a new task later sees all of them. ``val_tasks`` (optional, disjoint) are
-    used only for early stopping; without them one held-out set of architectures shared by all
-    training tasks is.
+    used only for early stopping; without them, one training task drawn by the meta seed is left out of
+    the episodes for it when there are >= 3 (``MetaConfig.meta_val="task"``; recorded as
+    ``info["meta_val_task"]``), else one held-out set of architectures shared by all training tasks.
 
     ``target``: the task the checkpoint will predict. It is refused among the training and validation
     tasks (:func:`~surrogate_nas.benchmarks.check_isolation`); ``train_tasks=None`` means every task of
@@ -96,7 +97,8 @@ def pretrain(
         sources={"benchmark": benchmark_name or table.source, **sources.config(), "features": list(features)},
         target_metric=metric,
         inner_lrs=learner.inner_lrs,
-        info={"train_tasks": train_tasks, "val_tasks": val_tasks, "target": target, "best_val_tau": learner.best_val_tau,
+        info={"train_tasks": train_tasks, "val_tasks": val_tasks, "meta_val_task": learner.val_task,
+              "target": target, "best_val_tau": learner.best_val_tau,
               "history": learner.history, "train_seconds": seconds},
         gp=learner.gp_state() if meta_config.algorithm == "dkt" else None,
     )

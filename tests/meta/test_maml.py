@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from surrogate_nas.errors import SurrogateNASError
 from surrogate_nas.meta.maml import MetaConfig, MetaLearner
 from surrogate_nas.meta.tasks import EpisodeSampler, table_tasks
 from surrogate_nas.predictors.features import SourceValues
@@ -140,3 +141,24 @@ def test_adaptation_on_real_support_raises_kendall_tau(nbg_table):
         after = adapt(ckpt, (sup, y_sup), task="cora", inner_steps=20, n_members=0).predict(query)
         gains.append(kendall_tau(y_q, after) - kendall_tau(y_q, before))
     assert min(gains) > 0.03 and np.mean(gains) > 0.08, gains
+
+
+def test_meta_validation_holds_out_a_training_task_when_there_are_three(nbg_table):
+    """>= 3 training tasks: early stopping on one of them, drawn by the meta seed and left out of the episodes;
+    with fewer tasks or meta_val='archs': held-out architectures of every task."""
+    from surrogate_nas.meta.pretrain import pretrain
+    from surrogate_nas.predictors.gnn import ModelConfig
+
+    tasks = ["cora", "citeseer", "pubmed"]
+    small = dict(iterations=2, val_every=1, meta_batch=1, val_episodes=1, query_size=16)
+
+    def run(train, **meta):
+        return pretrain(nbg_table, train, "valid_perf", ModelConfig(hidden=8, layers=1), MetaConfig(**small, **meta),
+                        progress=False).info["meta_val_task"]
+
+    picked = {run(tasks, seed=s) for s in range(4)}
+    assert picked <= set(tasks) and len(picked) >= 2
+    assert run(tasks, meta_val="archs") is None
+    assert run(tasks[:2]) is None
+    with pytest.raises(SurrogateNASError, match="meta_val must be one of task, archs"):
+        MetaConfig(meta_val="tasks")
