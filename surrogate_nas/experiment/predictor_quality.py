@@ -54,6 +54,9 @@ METHODS = {
     "meta-dkt-ens": ("meta", "dkt-ens", {}),
     "meta-dkt-ens+ff": ("meta", "dkt-ens-ff", {}),
     "meta-gnn-ens": ("meta", "meta-ens", {}),
+    # MAML's adapted GNN with a GP head meta-learned on its residuals (second stage, gp_head)
+    "meta-gnn-gp": ("meta", "meta-gp", {}),
+    "meta-gnn-gp-ens": ("meta", "meta-gp-ens", {}),
 }
 #: Members of an ensemble checkpoint group (meta seeds seed, seed + 1, ...).
 ENSEMBLE = 3
@@ -65,6 +68,8 @@ ALGORITHMS = {
     "multitask": ({"algorithm": "multitask"}, False, 1, ""),
     "meta-ff": ({}, True, 1, ""),
     "meta-ens": ({}, False, ENSEMBLE, ""),
+    "meta-gp": ({"gp_head": True}, False, 1, "maml-gp"),
+    "meta-gp-ens": ({"gp_head": True}, False, ENSEMBLE, "maml-gp"),
     "dkt": ({"algorithm": "dkt"}, False, 1, ""),
     "dkt-linear": ({"algorithm": "dkt", "kernel": "linear"}, False, 1, "dkt-linear"),
     "dkt-top": ({"algorithm": "dkt", "top_weight": 0.5}, False, 1, "dkt-top"),
@@ -74,7 +79,7 @@ ALGORITHMS = {
     "dkt-ens-ff": ({"algorithm": "dkt"}, True, ENSEMBLE, ""),
 }
 #: Methods whose predictions come with a std (calibration is reported for them).
-WITH_STD = {m for m, (_, ck, _) in METHODS.items() if ck is not None and ck.startswith(("dkt", "meta-ens"))} \
+WITH_STD = {m for m, (_, ck, _) in METHODS.items() if ck is not None and ck.startswith(("dkt", "meta-ens", "meta-gp"))} \
     | {"rf", "rf-source", "rf+ff", "rf-source+ff"}
 
 

@@ -15,7 +15,7 @@ from ..errors import DataError, SurrogateNASError
 from ..predictors.features import FreeFeatureValues, SourceValues, input_columns, support_correlations
 from ..predictors.base import check_options
 from ..predictors.gnn import functional_forward, graph_inputs
-from ..predictors.support import normalise, validate_support
+from ..predictors.support import scale_targets, validate_support
 from ..spaces import Architecture, get_space
 from .checkpoint import Checkpoint, load_checkpoint
 from .inner import MAX_INNER_STEPS, deployment_steps, inner_loop
@@ -168,8 +168,8 @@ class MetaGNNPredictor:
         self._check_isolation(archs, y)
         self.features_ = _features_for(ckpt, self.features, self.task)
         self.space_ = space
-        self.y_mean_, self.y_std_ = normalise(y, "support set")
-        z = (y - self.y_mean_) / self.y_std_
+        self.y_mean_, self.y_std_, clip = scale_targets(y, "support set", ckpt.meta.get("target_scale", "zscore"))
+        z = np.clip((y - self.y_mean_) / self.y_std_, -clip, clip)
         src = self._columns(archs)
         self.corr_ = self._corr(src, z)
         self.base_params_ = {k: v.detach() for k, v in ckpt.model.named_parameters()}

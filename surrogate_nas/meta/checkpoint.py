@@ -139,9 +139,9 @@ def load_checkpoint(directory: str | os.PathLike, device: str = "cpu") -> Checkp
     weights = {k: v for k, v in state.items() if not k.startswith(("inner_lr.", "gp."))}
     _check_fit(d, model, weights)
     model.load_state_dict(weights)
-    if (cfg["meta"].get("algorithm") == "dkt") != bool(gp):
+    if (cfg["meta"].get("algorithm") == "dkt" or bool(cfg["meta"].get("gp_head"))) != bool(gp):
         raise CheckpointError(f"checkpoint {d}: model.pt {'lacks' if not gp else 'holds'} GP head weights but config.json "
-                              f"says algorithm {cfg['meta'].get('algorithm')!r}")
+                              f"says algorithm {cfg['meta'].get('algorithm')!r}, gp_head {bool(cfg['meta'].get('gp_head'))}")
     if gp:
         from .deep_kernel import make_gp
 

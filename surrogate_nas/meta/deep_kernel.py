@@ -155,6 +155,39 @@ def posterior(gp: ResidualGP, emb: torch.Tensor, noise: bool = True) -> tuple[to
     return dist.mean, dist.variance.clamp(min=0).sqrt()
 
 
+def fit_gp_head(learner: MetaLearner, sampler: EpisodeSampler, space, iterations: int, lr: float = 0.01,
+                seed: int = 0) -> ResidualGP:
+    """Second stage for a gradient-adapted checkpoint (MAML, Reptile, multi-task): meta-learn the hyper-parameters
+    of a GP on the residuals the *adapted* network leaves, across episodes of the training tasks.
+
+    Each episode adapts the network on its support exactly as deployment does (no gradient through it), then
+    maximises the GP's predictive log likelihood of the query residuals given the support residuals: the
+    quantity adaptation will rely on, and a calibrated std. The network's weights are not changed.
+    """
+    c = learner.config
+    gp = make_gp(learner.model.embedding_dim(), c.kernel, space=space).to(c.device)
+    opt = torch.optim.Adam(gp.parameters(), lr=lr)
+    rng = np.random.default_rng([seed, 7])
+    for _ in range(iterations):
+        ep = sampler.sample(rng)
+        adapted = learner.adapt(ep)
+        with torch.no_grad():
+            m_s, e_s = gp_inputs(learner.model, adapted, ep.support, ep.corr, c.kernel)
+            m_q, e_q = gp_inputs(learner.model, adapted, ep.query, ep.corr, c.kernel)
+        condition(gp, e_s, ep.y_support - m_s)
+        gp.train()  # hyper-parameters get gradients; the posterior below is recomputed for each episode
+        gp.eval()
+        opt.zero_grad()
+        with gpytorch.settings.detach_test_caches(False):
+            pred = gp.likelihood(gp(e_q))
+            loss = -pred.log_prob(ep.y_query - m_q) / len(ep.y_query)
+        if torch.isfinite(loss):
+            loss.backward()
+            opt.step()
+    gp.train()
+    return gp
+
+
 class DKTLearner(MetaLearner):
     """Meta-trains the GNN (encoder and mean network) and the GP's hyper-parameters on the marginal likelihood."""
 

@@ -21,6 +21,7 @@ from ..errors import SurrogateNASError
 from ..predictors.gnn import GraphRegressor, regression_rank_loss
 from ..predictors.gnn import functional_forward as forward
 from ..predictors.metrics import kendall_tau
+from ..predictors.support import SCALES
 from .inner import MAX_INNER_STEPS, deployment_steps, inner_loop
 from .tasks import Episode, EpisodeSampler, Task
 
@@ -58,9 +59,12 @@ class MetaConfig:
     source_dropout: float = 0.3     # chance to hide each source task in an episode (task diversity)
     rank_weight: float = 1.0         # weight of the pairwise ranking term next to MSE
     top_weight: float = 0.0          # share of the query ranking term weighted towards the top (LambdaRank style)
-    kernel: str = "rbf"              # dkt: the GP kernel on the GNN embedding (rbf | matern | linear | rbf+graph)
+    kernel: str = "rbf"              # the GP kernel on the GNN embedding (rbf | matern | linear | rbf+graph)
+    gp_head: bool = False            # maml/reptile/multitask: then meta-learn a GP head on the adapted residuals
+    gp_iterations: int = 200         # episodes of that second stage
     grad_clip: float = 1.0           # max norm of the meta-gradient
     reptile_steps: int = 10          # Reptile's inner steps, in meta-training, validation and deployment
+    target_scale: str = "zscore"     # support targets -> network scale: zscore | robust (median/IQR, clipped)
     meta_val: str = "task"           # early stopping on a held-out training task (>= 3 tasks) or held-out archs
     val_fraction: float = 0.2        # share of architectures (by canonical key, the same for every task) held out
     val_every: int = 25
@@ -72,11 +76,15 @@ class MetaConfig:
     def __post_init__(self):
         if self.algorithm not in ALGORITHMS:
             raise SurrogateNASError(f"meta config: algorithm must be one of {', '.join(ALGORITHMS)}, got {self.algorithm!r}")
-        for name in ("first_order", "meta_sgd"):
+        for name in ("first_order", "meta_sgd", "gp_head"):
             if not isinstance(getattr(self, name), bool):
                 raise SurrogateNASError(f"meta config: {name} must be true or false, got {getattr(self, name)!r}")
         _int(self, "inner_steps", 0, MAX_INNER_STEPS)
         _int(self, "reptile_steps", 1, MAX_INNER_STEPS)
+        _int(self, "gp_iterations", 1)
+        if self.gp_head and self.algorithm == "dkt":
+            raise SurrogateNASError("meta config: gp_head adds a GP head to maml/reptile/multitask; algorithm 'dkt' "
+                                    "has one already")
         for name in ("meta_batch", "iterations", "query_size", "val_every", "val_episodes", "patience"):
             _int(self, name, 1)
         _int(self, "seed", 0)
@@ -85,6 +93,8 @@ class MetaConfig:
         _float(self, "grad_clip", 0.0, lower_open=True)
         _float(self, "rank_weight", 0.0)
         _float(self, "top_weight", 0.0, 1.0)
+        if self.target_scale not in SCALES:
+            raise SurrogateNASError(f"meta config: target_scale must be one of {', '.join(SCALES)}, got {self.target_scale!r}")
         if self.meta_val not in META_VAL:
             raise SurrogateNASError(f"meta config: meta_val must be one of {', '.join(META_VAL)}, got {self.meta_val!r}")
         if self.kernel not in KERNELS:
@@ -257,12 +267,13 @@ class MetaLearner:
             val_tasks, tasks = [tasks[vi]], [t for i, t in enumerate(tasks) if i != vi]
         if val_tasks:
             train_pools = None
-            val_sampler = EpisodeSampler(val_tasks, c.support_range, c.query_size, device=c.device)
+            val_sampler = EpisodeSampler(val_tasks, c.support_range, c.query_size, device=c.device, scale=c.target_scale)
         else:
             train_pools, val_pools = shared_holdout(tasks, c.val_fraction, rng)
-            val_sampler = EpisodeSampler(tasks, c.support_range, c.query_size, pools=val_pools, device=c.device)
+            val_sampler = EpisodeSampler(tasks, c.support_range, c.query_size, pools=val_pools, device=c.device,
+                                         scale=c.target_scale)
         sampler = EpisodeSampler(tasks, c.support_range, c.query_size, pools=train_pools, device=c.device,
-                                 source_dropout=c.source_dropout)
+                                 source_dropout=c.source_dropout, scale=c.target_scale)
         best, best_state, bad = -np.inf, self.state_dict(), 0
         t0 = time.perf_counter()
         bar = tqdm(range(1, c.iterations + 1), desc=f"meta-train ({c.algorithm})", disable=not progress, leave=False)

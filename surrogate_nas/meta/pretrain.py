@@ -89,6 +89,14 @@ def pretrain(
         learner = DKTLearner(model, meta_config, table.space).fit(tasks, vals, progress=progress)
     else:
         learner = MetaLearner(model, meta_config).fit(tasks, vals, progress=progress)
+    gp = learner.gp_state() if meta_config.algorithm == "dkt" else None
+    if meta_config.gp_head:
+        from .deep_kernel import fit_gp_head, gp_parameters
+        from .tasks import EpisodeSampler
+
+        sampler = EpisodeSampler(tasks, meta_config.support_range, meta_config.query_size, device=meta_config.device,
+                                 scale=meta_config.target_scale)
+        gp = gp_parameters(fit_gp_head(learner, sampler, table.space, meta_config.gp_iterations, seed=meta_config.seed))
     seconds = time.perf_counter() - t0
     return Checkpoint(
         space=table.space,
@@ -100,5 +108,5 @@ def pretrain(
         info={"train_tasks": train_tasks, "val_tasks": val_tasks, "meta_val_task": learner.val_task,
               "target": target, "best_val_tau": learner.best_val_tau,
               "history": learner.history, "train_seconds": seconds},
-        gp=learner.gp_state() if meta_config.algorithm == "dkt" else None,
+        gp=gp,
     )

@@ -17,7 +17,7 @@ from ..benchmarks import BenchmarkTable
 from ..errors import DataError
 from ..predictors.features import FreeFeatureValues, SourceValues, input_columns, support_correlations
 from ..predictors.gnn import graph_inputs
-from ..predictors.support import normalise
+from ..predictors.support import scale_targets
 from ..spaces import Architecture, SearchSpace
 
 
@@ -71,16 +71,17 @@ class Episode:
     y_std: float
 
 
-def make_episode(task: Task, support_idx: np.ndarray, query_idx: np.ndarray, device="cpu") -> Episode:
+def make_episode(task: Task, support_idx: np.ndarray, query_idx: np.ndarray, device="cpu", scale: str = "zscore") -> Episode:
+    """``scale``: how targets are put on the network's scale from the support (:func:`~surrogate_nas.predictors.support.scale_targets`)."""
     ys, yq = task.y[support_idx], task.y[query_idx]
-    mean, std = normalise(ys, f"task {task.name!r}")
+    mean, std, clip = scale_targets(ys, f"task {task.name!r}", scale)
     corr = support_correlations(task.src[support_idx], ys)
     return Episode(
         task=task.name,
         support=graph_inputs(task.space, [task.archs[i] for i in support_idx], task.src[support_idx], device),
         query=graph_inputs(task.space, [task.archs[i] for i in query_idx], task.src[query_idx], device),
-        y_support=torch.tensor((ys - mean) / std, dtype=torch.float32, device=device),
-        y_query=torch.tensor((yq - mean) / std, dtype=torch.float32, device=device),
+        y_support=torch.tensor(np.clip((ys - mean) / std, -clip, clip), dtype=torch.float32, device=device),
+        y_query=torch.tensor(np.clip((yq - mean) / std, -clip, clip), dtype=torch.float32, device=device),
         corr=torch.as_tensor(corr, dtype=torch.float32, device=device),
         y_mean=mean,
         y_std=std,
@@ -94,7 +95,8 @@ class EpisodeSampler:
     """
 
     def __init__(self, tasks: Sequence[Task], support_range=(5, 50), query_size=128, pools=None, device="cpu",
-                 source_dropout: float = 0.0):
+                 source_dropout: float = 0.0, scale: str = "zscore"):
+        self.scale = scale
         self.tasks = list(tasks)
         self.support_range = support_range
         self.query_size = query_size
@@ -119,4 +121,4 @@ class EpisodeSampler:
             if not keep.any():
                 keep[int(rng.integers(len(keep)))] = True
             task = Task(task.name, task.space, task.archs, task.y, task.src[:, keep])
-        return make_episode(task, idx[:k], idx[k:], self.device)
+        return make_episode(task, idx[:k], idx[k:], self.device, self.scale)

@@ -18,6 +18,30 @@ def normalise(y: np.ndarray, where: str) -> tuple[float, float]:
     return mean, std
 
 
+#: Target scalings of a support set (see :func:`scale_targets`).
+SCALES = ("zscore", "robust")
+#: Bound of robust z-scores: a diverged architecture (NB-201 has cells at 1% accuracy among ~70%) is one
+#: very bad value, not a value that compresses every other support value into a sliver of the scale.
+ROBUST_CLIP = 3.0
+
+
+def scale_targets(y: np.ndarray, where: str, scale: str = "zscore") -> tuple[float, float, float]:
+    """(centre, spread, clip) putting support targets on the network's scale: ``z = clip((y - centre) / spread)``.
+
+    ``zscore``: mean and std, no clip (how MAML checkpoints were meta-trained). ``robust``: median and
+    IQR / 1.349 (the std of a normal with that IQR; the std when the IQR is 0), z clipped to
+    +-:data:`ROBUST_CLIP`, so outlying support values (diverged trainings) do not set the scale.
+    """
+    mean, std = normalise(y, where)
+    if scale == "zscore":
+        return mean, std, float("inf")
+    if scale != "robust":
+        raise DataError(f"{where}: target scale must be one of {', '.join(SCALES)}, got {scale!r}")
+    q1, med, q3 = np.percentile(np.asarray(y, dtype=float), [25, 50, 75])
+    spread = (q3 - q1) / 1.349
+    return float(med), float(spread if spread > 1e-12 * max(1.0, abs(med)) else std), ROBUST_CLIP
+
+
 def validate_support(space, archs, y, where: str = "support set") -> tuple[list[Architecture], np.ndarray]:
     """Check a support set: >= 2 architectures of ``space``, distinct by canonical key, finite, not all equal.
 
