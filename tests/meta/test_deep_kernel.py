@@ -170,3 +170,38 @@ def test_graph_kernel_head_trains_and_round_trips(nb201_table, archs, tmp_path):
     m1 = adapt(ck, (a[:20], y[:20]), task="ImageNet16-120").predict(a[20:])
     m2 = adapt(loaded, (a[:20], y[:20]), task="ImageNet16-120").predict(a[20:])
     assert np.allclose(m1, m2, atol=1e-5) and kendall_tau(y[20:], m1) > 0.4
+
+
+def test_maml_with_a_meta_learned_gp_head(nb201_table, archs, tmp_path):
+    ck = pretrain(nb201_table, ["cifar10", "cifar100"], "test_acc", ModelConfig(hidden=16, layers=2),
+                  MetaConfig(iterations=10, val_every=5, gp_head=True, gp_iterations=20), benchmark_name="nb201",
+                  progress=False, target="ImageNet16-120")
+    assert ck.meta["algorithm"] == "maml" and ck.gp
+    save_checkpoint(ck, tmp_path / "m")
+    loaded = load_checkpoint(tmp_path / "m")
+    a, y = archs
+    p = adapt(loaded, (a[:20], y[:20]), task="ImageNet16-120")
+    assert p.steps_ == 5  # MAML's own inner steps, then the GP on the adapted network's residuals
+    mean, std = p.predict(a[20:], return_std=True)
+    assert np.all(std > 0) and kendall_tau(y[20:], mean) > 0.3
+    with pytest.raises(SurrogateNASError, match="gp_head adds a GP head to maml/reptile/multitask"):
+        MetaConfig(algorithm="dkt", gp_head=True)
+
+
+def test_robust_target_scale_keeps_a_diverged_support_value_from_setting_the_scale(nb201_table, archs):
+    from surrogate_nas.predictors.support import ROBUST_CLIP, scale_targets
+
+    y = np.array([1.0, 60.0, 62.0, 64.0, 66.0, 68.0, 70.0])  # one diverged training among normal ones
+    c, s, clip = scale_targets(y, "support", "robust")
+    z = np.clip((y - c) / s, -clip, clip)
+    assert c == 64.0 and clip == ROBUST_CLIP and z[0] == -ROBUST_CLIP
+    assert np.ptp(z[1:]) > 2.0  # the others keep their spread (a z-score squeezes them into ~0.9)
+    assert np.ptp(((y - y.mean()) / y.std())[1:]) < 1.0
+    with pytest.raises(SurrogateNASError, match="target scale must be one of zscore, robust"):
+        scale_targets(y, "support", "rank")
+    ck = _dkt(nb201_table, target_scale="robust")
+    a, ys = archs
+    ys = ys.copy()
+    ys[0] = 1.0
+    p = adapt(ck, (a[:20], ys[:20]), task="ImageNet16-120")
+    assert p.y_mean_ == np.median(ys[:20]) and np.isfinite(p.predict(a[20:])).all()
