@@ -1,0 +1,145 @@
+"""Latency measurement: settings, the seeded cell sample, the resumable store, and the shipped table."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from surrogate_nas.errors import DataError, SurrogateNASError
+from surrogate_nas.spaces import get_space
+from surrogate_nas.training import latency
+from surrogate_nas.training.latency import Setting, measure, parse_settings, sample_cells
+
+from ..conftest import REPO
+
+SHIPPED = REPO / "data" / "latency" / "nb201_cpu_latency.csv"
+CELLS = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+         "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|nor_conv_1x1~0|none~1|skip_connect~2|",
+         "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"]
+FAST = ["t1-b1-fp32", "t1-b2-bf16-cl"]
+
+
+def test_setting_names_round_trip_and_bad_names_are_refused():
+    assert Setting.parse("t2-b32-bf16-cl") == Setting(2, 32, "bf16", True)
+    for name in ("t1-b1-fp32", "t2-b256-fp32", "t1-b32-bf16-cl"):
+        assert Setting.parse(name).name == name
+    assert [s.name for s in parse_settings("t1-b1-fp32, t1-b32-bf16")] == ["t1-b1-fp32", "t1-b32-bf16"]
+    for bad in ("t0-b1-fp32", "t1-b1-fp16", "t1-b1", "t1-b0-fp32", "b1-t1-fp32", "t1-b1-fp32-nhwc"):
+        with pytest.raises(SurrogateNASError, match=f"bad latency setting '{bad}'"):
+            Setting.parse(bad)
+    with pytest.raises(SurrogateNASError, match="t1-b1-fp32 given twice"):
+        parse_settings("t1-b1-fp32,t1-b1-fp32")
+    with pytest.raises(SurrogateNASError, match="empty setting name"):
+        parse_settings("t1-b1-fp32,,t1-b8-fp32")
+
+
+def test_sample_is_seeded_and_made_of_distinct_canonical_classes():
+    space = get_space("nb201")
+    a = sample_cells(50, seed=3)
+    assert a == sample_cells(50, seed=3) and a != sample_cells(50, seed=4)
+    assert len({space.canonical(space.parse(s)) for s in a}) == 50
+    for bad in (0, 6467, 2.5, True):
+        with pytest.raises(SurrogateNASError, match="sample size must be an integer from 1 to 6466"):
+            sample_cells(bad)
+
+
+def test_measure_writes_positive_finite_ms_per_cell_and_setting(tmp_path):
+    out = measure(CELLS, FAST, out=tmp_path / "lat.csv", store=tmp_path / "s.sqlite", repeats=1, warmup=0,
+                  progress=False)
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["arch"] + FAST and df["arch"].tolist() == CELLS
+    v = df[FAST].to_numpy()
+    assert np.isfinite(v).all() and (v > 0).all()
+    rows = sqlite3.connect(tmp_path / "s.sqlite").execute("SELECT COUNT(*), MIN(repeats) FROM latency").fetchone()
+    assert rows == (len(CELLS) * len(FAST), 1)
+
+
+def test_threads_are_restored_after_measuring(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    measure(CELLS[:1], ["t2-b1-fp32"], out=tmp_path / "l.csv", store=tmp_path / "s.sqlite", repeats=1, warmup=0,
+            progress=False)
+    assert torch.get_num_threads() == before
+
+
+def test_a_resumed_run_measures_only_the_missing_pairs(tmp_path, monkeypatch):
+    store = tmp_path / "s.sqlite"
+    first = pd.read_csv(measure(CELLS[:2], FAST[:1], out=tmp_path / "a.csv", store=store, repeats=1, warmup=0,
+                                progress=False))
+    calls = []
+    real = latency.time_forward
+
+    def counting(net, setting, *a, **k):
+        calls.append(setting.name)
+        return real(net, setting, *a, **k)
+
+    monkeypatch.setattr(latency, "time_forward", counting)
+    again = pd.read_csv(measure(CELLS, FAST, out=tmp_path / "b.csv", store=store, repeats=1, warmup=0,
+                                progress=False))
+    # cells 1-2 lack only the second setting; cell 3 lacks both
+    assert sorted(calls) == sorted([FAST[1], FAST[1], FAST[0], FAST[1]])
+    assert again[FAST[0]].iloc[:2].tolist() == first[FAST[0]].tolist()
+
+
+def test_a_store_of_another_configuration_or_repeats_is_refused(tmp_path):
+    store = tmp_path / "s.sqlite"
+    measure(CELLS[:1], FAST[:1], out=tmp_path / "a.csv", store=store, repeats=1, warmup=0, progress=False)
+    with pytest.raises(DataError, match="holds setting t1-b1-fp32 measured with 1 repeats; this run asks for 2"):
+        measure(CELLS[:1], FAST[:1], out=tmp_path / "a.csv", store=store, repeats=2, warmup=0, progress=False)
+    with pytest.raises(DataError, match="was made with another configuration"):
+        measure(CELLS[:1], FAST[:1], out=tmp_path / "a.csv", store=store, repeats=1, warmup=0, seed=1,
+                progress=False)
+    (tmp_path / "junk.sqlite").write_text("not sqlite " * 100)
+    with pytest.raises(DataError, match="not a usable SQLite file"):
+        measure(CELLS[:1], FAST[:1], out=tmp_path / "a.csv", store=tmp_path / "junk.sqlite", repeats=1,
+                progress=False)
+
+
+def test_bad_arguments_are_refused_before_any_work(tmp_path):
+    with pytest.raises(SurrogateNASError, match="repeats must be a positive int"):
+        measure(CELLS, FAST, out=tmp_path / "a.csv", store=tmp_path / "s.sqlite", repeats=0)
+    with pytest.raises(SurrogateNASError, match="listed twice"):
+        measure(CELLS[:1] * 2, FAST, out=tmp_path / "a.csv", store=tmp_path / "s.sqlite")
+    with pytest.raises(SurrogateNASError, match="bad latency setting 't1-b1-int8'"):
+        measure(CELLS, ["t1-b1-int8"], out=tmp_path / "a.csv", store=tmp_path / "s.sqlite")
+    assert not (tmp_path / "a.csv").exists() and not (tmp_path / "s.sqlite").exists()
+
+
+# ---------------------------------------------------------------------- the shipped table (real records)
+@pytest.fixture(scope="module")
+def shipped():
+    from surrogate_nas.benchmarks.readers import read_table
+
+    return read_table(SHIPPED, "nb201", metric="latency_ms")
+
+
+def test_shipped_table_has_1000_canonical_cells_and_6_settings(shipped):
+    df = pd.read_csv(SHIPPED)
+    settings = [c for c in df.columns if c != "arch"]
+    assert len(settings) >= 6 and all(Setting.parse(s).name == s for s in settings)
+    assert len(df) >= 1000 and shipped.frame["key"].nunique() == len(df)  # distinct canonical classes
+    assert df["arch"].tolist() == sample_cells(len(df), seed=0)  # the command's seeded sample, in order
+    v = df[settings].to_numpy()
+    assert np.isfinite(v).all() and (v > 0).all()
+
+
+def test_shipped_fp32_batch_32_latency_rises_with_flops(shipped):
+    from scipy.stats import spearmanr
+
+    from surrogate_nas.features.table import read_features
+
+    feats, _ = read_features()  # the shipped free features (FLOPs per canonical class)
+    df = pd.read_csv(SHIPPED)
+    space = get_space("nb201")
+    flops = feats.loc[[space.canonical(space.parse(a)) for a in df["arch"]], "flops"].to_numpy()
+    b32 = [c for c in df.columns if c != "arch" and Setting.parse(c).batch == 32 and Setting.parse(c).dtype == "fp32"]
+    assert len(b32) >= 2
+    rho = {c: spearmanr(flops, df[c]).statistic for c in b32}
+    assert all(r > 0.25 for r in rho.values()), rho  # measured 0.33 (contiguous), 0.83 (channels_last)
+    # bf16 under autocast is not FLOPs-bound: the convs get fast, the avg-pools do not (data/latency/README.md)
+    pools = df["arch"].str.count("avg_pool_3x3")
+    assert spearmanr(pools, df["t1-b32-bf16"]).statistic > spearmanr(flops, df["t1-b32-bf16"]).statistic + 0.5
