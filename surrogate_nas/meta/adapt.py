@@ -308,18 +308,31 @@ class MetaGNNPredictor:
             return mean
         return mean, (out[1:].std(0) if len(out) > 1 else np.zeros_like(mean))
 
-    def _predict_gp(self, archs, return_std: bool):
+    def batches(self, archs) -> list[tuple]:
+        """The network's inputs for ``archs`` in batches of :attr:`BATCH` (graphs and input columns); members of an
+        ensemble that read the same columns share them."""
+        src = self._columns(archs)
+        return [graph_inputs(self.space_, archs[i:i + self.BATCH], src[i:i + self.BATCH], self.device)
+                for i in range(0, len(archs), self.BATCH)]
+
+    def input_key(self) -> tuple:
+        """What :meth:`batches` depends on besides the architectures."""
+        return (self.space_.name, tuple(self.sources_.tasks), self.sources_.metric, self.sources_.higher_is_better,
+                tuple(self.features_.names) if self.features_ is not None else (), self.device)
+
+    def _predict_gp(self, archs, return_std: bool, batches: list | None = None):
         from .deep_kernel import gp_inputs, posterior
 
         mean, std = np.empty(len(archs)), np.empty(len(archs))
-        src = self._columns(archs)
-        for i in range(0, len(archs), self.BATCH):
-            inputs = graph_inputs(self.space_, archs[i:i + self.BATCH], src[i:i + self.BATCH], self.device)
+        i = 0
+        for inputs in batches if batches is not None else self.batches(archs):
+            n = inputs[3]
             with torch.no_grad():
                 m, e = gp_inputs(self.ckpt_.model, self.params_, inputs, self.corr_, self.ckpt_.meta.get("kernel", "rbf"))
                 mu, sd = posterior(self.gp_, e)
-            mean[i:i + self.BATCH] = (m + mu).cpu().numpy()
-            std[i:i + self.BATCH] = sd.cpu().numpy()
+            mean[i:i + n] = (m + mu).cpu().numpy()
+            std[i:i + n] = sd.cpu().numpy()
+            i += n
         mean = self._to_y(mean)
         std = std / self.z_scale_ * self.y_std_
         bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))

@@ -43,7 +43,16 @@ class MetaEnsemble:
 
             raise DataError("predict() called before fit(): adapt the predictor on support measurements first")
         archs = list(archs)
-        outs = [m.predict(archs, return_std=return_std) for m in self.members_]
+        members = self.members_
+        if archs and all(m.gp_ is not None for m in members) and len({m.input_key() for m in members}) == 1:
+            # GP-headed members reading the same inputs: convert graphs and read columns once
+            archs = [members[0].space_.coerce(a) for a in archs]
+            batches = members[0].batches(archs)
+            outs = [m._predict_gp(archs, True, batches) for m in members]
+            if not return_std:
+                return np.mean([o[0] for o in outs], axis=0)
+        else:
+            outs = [m.predict(archs, return_std=return_std) for m in members]
         if not return_std:
             return np.mean(outs, axis=0)
         means = np.stack([o[0] for o in outs])
