@@ -261,9 +261,15 @@ def _existing_checkpoint(out: Path, spec: CheckpointSpec) -> dict | None:
     if not is_checkpoint_dir(d):
         return None
     try:
-        load_checkpoint(d)  # sha256 and format checked; a broken one is trained again
+        ckpt = load_checkpoint(d)  # sha256 and format checked; a broken one is trained again
     except CheckpointError:
         return None
+    from ..meta.maml import MetaConfig
+
+    meta = MetaConfig(**{k: (tuple(v) if k == "support_range" else v) for k, v in spec.meta}).to_dict()
+    want = {k: (list(v) if isinstance(v, tuple) else v) for k, v in meta.items() if k != "device"}
+    if any(ckpt.meta.get(k) != v for k, v in want.items()) or bool(ckpt.sources.get("features")) != spec.features:
+        return None  # made with other settings (e.g. copied from another run): trained again, replacing it
     return {name: (d / name).read_bytes() for name in ("model.pt", "config.json")}
 
 

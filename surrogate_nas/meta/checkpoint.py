@@ -30,6 +30,12 @@ _REQUIRED = ("format_version", "space", "vocabulary", "model", "meta", "sources"
 _OPTIONAL = ("surrogate_nas_version", "normalisation", "info", "model_sha256")
 
 
+#: How checkpoints written before a MetaConfig field existed were meta-trained (filled in at load, so a
+#: checkpoint's ``meta`` always says how it was made).
+LEGACY_META = {"top_weight": 0.0, "kernel": "rbf", "gp_head": False, "gp_iterations": 200, "target_scale": "zscore",
+               "meta_val": "archs"}
+
+
 class CheckpointError(SurrogateNASError):
     """A checkpoint is missing, truncated, or from another space/format."""
 
@@ -150,7 +156,8 @@ def load_checkpoint(directory: str | os.PathLike, device: str = "cpu") -> Checkp
         except (RuntimeError, KeyError) as e:
             raise CheckpointError(f"checkpoint {d}: the GP head's weights do not fit its kernel "
                                   f"{cfg['meta'].get('kernel')!r} ({str(e).splitlines()[0][:120]})") from None
-    return Checkpoint(space, model, cfg["meta"], cfg["sources"], cfg["target_metric"], inner or None, cfg.get("info", {}),
+    meta = {**LEGACY_META, **cfg["meta"]}
+    return Checkpoint(space, model, meta, cfg["sources"], cfg["target_metric"], inner or None, cfg.get("info", {}),
                       gp or None)
 
 

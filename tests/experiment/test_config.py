@@ -110,3 +110,25 @@ def test_ensemble_and_variant_groups_plan_their_own_checkpoints(tmp_path):
     ens = next(c for c in cells if c.coords["group"] == "dkt-ens")
     assert sorted(ens.checkpoints.values()) == sorted(k for k in keys if "/dkt-seed" in k)
     assert next(c for c in cells if c.coords["group"] == "baselines").checkpoints == {}
+
+
+def test_a_checkpoint_made_with_other_settings_is_not_reused(tmp_path, nb201_table):
+    """A checkpoint found in the run directory (e.g. copied from another run) is reused only if it was
+    meta-trained with exactly the spec's MetaConfig; otherwise it is trained again."""
+    from surrogate_nas.meta.checkpoint import save_checkpoint
+    from surrogate_nas.meta.maml import MetaConfig
+    from surrogate_nas.meta.pretrain import pretrain
+    from surrogate_nas.predictors.gnn import ModelConfig
+    from surrogate_nas.experiment.runner import _ckpt_dir, _existing_checkpoint
+
+    meta = {"iterations": 2, "val_every": 1, "meta_batch": 1, "val_episodes": 1, "seed": 0}
+    cfg = load_config(_write(tmp_path, _pq(methods=["meta-gnn"], meta=meta, model={"hidden": 8, "layers": 1})))
+    spec = plan(cfg)[0][0]
+    ck = pretrain(nb201_table, ["ImageNet16-120", "cifar100"], "test_acc", ModelConfig(hidden=8, layers=1),
+                  MetaConfig(**meta), benchmark_name="nb201", progress=False, target="cifar10")
+    save_checkpoint(ck, _ckpt_dir(tmp_path, spec.key))
+    assert _existing_checkpoint(tmp_path, spec) is not None
+    other = pretrain(nb201_table, ["ImageNet16-120", "cifar100"], "test_acc", ModelConfig(hidden=8, layers=1),
+                     MetaConfig(**meta, target_scale="robust"), benchmark_name="nb201", progress=False, target="cifar10")
+    save_checkpoint(other, _ckpt_dir(tmp_path, spec.key))
+    assert _existing_checkpoint(tmp_path, spec) is None
