@@ -374,7 +374,7 @@ def import_table(path: str | os.PathLike, space: str, name: str | None = None, l
                  **kwargs) -> tuple[str, Path, BenchmarkTable]:
     """Validate a user table and store it (parquet, atomically) under the data dir as ``name``.
 
-    ``lower_is_better``: its metrics are latency-like; recorded next to it (``NAME.json``, see
+    ``lower_is_better``: its metrics are latency-like; recorded next to it as ``NAME.json`` (see
     :func:`imported_lower_is_better`).
     """
     name = name or Path(path).stem
@@ -383,15 +383,21 @@ def import_table(path: str | os.PathLike, space: str, name: str | None = None, l
     table = read_table(path, space, **kwargs)
     dest = _imported_dir() / f"{name}.parquet"
     table.to_parquet(dest)
-    side = {"lower_is_better": bool(lower_is_better), "metrics": sorted(table.frame["metric"].unique().tolist())}
-    atomic_write_text(dest.with_suffix(".json"), json.dumps(side, indent=1) + "\n")
+    side = dest.with_suffix(".json")
+    if lower_is_better:
+        record = {"lower_is_better": True, "metrics": sorted(table.frame["metric"].unique().tolist())}
+        atomic_write_text(side, json.dumps(record, indent=1) + "\n")
+    else:  # an earlier import under this name may have left one
+        side.unlink(missing_ok=True)
     return name, dest, table
 
 
 def imported_lower_is_better(name: str) -> bool | None:
-    """Whether the imported table ``name`` was imported as lower-is-better; None if it has no such record."""
-    p = _imported_dir() / f"{name}.json"
-    try:
-        return bool(json.loads(p.read_text())["lower_is_better"])
-    except (OSError, ValueError, KeyError, TypeError):
+    """Whether the imported table ``name`` was imported with ``lower_is_better`` (None: no such table)."""
+    d = _imported_dir()
+    if not (d / f"{name}.parquet").is_file():
         return None
+    try:
+        return bool(json.loads((d / f"{name}.json").read_text())["lower_is_better"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
