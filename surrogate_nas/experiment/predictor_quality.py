@@ -60,6 +60,10 @@ METHODS = {
 }
 #: Members of an ensemble checkpoint group (meta seeds seed, seed + 1, ...).
 ENSEMBLE = 3
+#: The settings of the default meta-predictor (chosen on the validation targets, see
+#: ``experiments/configs/predictor-defaults-2.yaml``): robust target scaling, meta-validation on a held-out
+#: training task where there are >= 3.
+DKT = {"algorithm": "dkt", "target_scale": "robust", "meta_val": "task"}
 #: Checkpoint group -> (MetaConfig overrides on the config's ``meta``, reads free features, members, variant).
 #: ``variant`` names the checkpoint in the run directory when overrides other than the algorithm make it
 #: differ from another group's ("" = the algorithm's name); groups with the same overrides share checkpoints.
@@ -70,13 +74,13 @@ ALGORITHMS = {
     "meta-ens": ({}, False, ENSEMBLE, ""),
     "meta-gp": ({"gp_head": True}, False, 1, "maml-gp"),
     "meta-gp-ens": ({"gp_head": True}, False, ENSEMBLE, "maml-gp"),
-    "dkt": ({"algorithm": "dkt"}, False, 1, ""),
-    "dkt-linear": ({"algorithm": "dkt", "kernel": "linear"}, False, 1, "dkt-linear"),
-    "dkt-top": ({"algorithm": "dkt", "top_weight": 0.5}, False, 1, "dkt-top"),
-    "dkt-graph": ({"algorithm": "dkt", "kernel": "rbf+graph"}, False, 1, "dkt-graph"),
-    "dkt-ff": ({"algorithm": "dkt"}, True, 1, ""),
-    "dkt-ens": ({"algorithm": "dkt"}, False, ENSEMBLE, ""),
-    "dkt-ens-ff": ({"algorithm": "dkt"}, True, ENSEMBLE, ""),
+    "dkt": (DKT, False, 1, ""),
+    "dkt-linear": ({**DKT, "kernel": "linear"}, False, 1, "dkt-linear"),
+    "dkt-top": ({**DKT, "top_weight": 0.5}, False, 1, "dkt-top"),
+    "dkt-graph": ({**DKT, "kernel": "rbf+graph"}, False, 1, "dkt-graph"),
+    "dkt-ff": (DKT, True, 1, ""),
+    "dkt-ens": (DKT, False, ENSEMBLE, ""),
+    "dkt-ens-ff": (DKT, True, ENSEMBLE, ""),
 }
 #: Methods whose predictions come with a std (calibration is reported for them).
 WITH_STD = {m for m, (_, ck, _) in METHODS.items() if ck is not None and ck.startswith(("dkt", "meta-ens", "meta-gp"))} \

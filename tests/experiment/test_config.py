@@ -60,14 +60,16 @@ def test_a_search_efficiency_key_is_checked_per_benchmark(tmp_path):
 def test_shipped_configs_are_the_old_scripts_grids():
     pq = load_config(CONFIGS / "predictor-quality.yaml")
     specs, cells = plan(pq)
-    assert pq.ks == [5, 10, 20, 50, 100] and pq.seeds == 5 and pq.meta == {"iterations": 400, "seed": 0}
-    assert len(specs) == 11 * 2 and len(cells) == 11 * 5 * 5 * 3  # (target, K, seed) x 3 method groups
+    assert pq.ks == [5, 10, 20, 50, 100] and pq.seeds == 5
+    assert pq.meta == {"iterations": 400, "seed": 0, "meta_val": "archs"}  # meta-gnn: the previous default's checkpoints
+    # per target: maml, dkt (3 meta seeds, the ensemble's members; seed 0 is also meta-dkt's), dkt with features
+    assert len(specs) == 11 * 5 and len(cells) == 11 * 5 * 5 * 5  # (target, K, seed) x 5 method groups
     se = load_config(CONFIGS / "search-efficiency.yaml")
     specs, cells = plan(se)
     nb, nbg = se.benchmarks
     assert (nb.seeds, nb.checkpoints, nb.budget, nb.guided_budget, nb.meta) == (25, 5, 100, 50,
                                                                                  {"iterations": 400, "val_every": 25,
-                                                                                  "seed": 0})
+                                                                                  "seed": 0, "meta_val": "archs"})
     assert (nbg.seeds, nbg.guided_seeds, nbg.budget, nbg.guided_budget, nbg.meta["iterations"], len(nbg.targets)) \
         == (25, 5, 200, 20, 150, 8)
     # NB-201: 9 methods x 25 seeds; NBG per target: 4 plain methods x 25 seeds + 3 predictor-based x 5
