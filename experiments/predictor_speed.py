@@ -27,14 +27,15 @@ from surrogate_nas.predictors import make_predictor
 
 
 def _train(args: tuple):
-    algorithm, kernel, iterations, seed = args
+    algorithm, kernel, scale, iterations, seed = args
     torch.set_num_threads(1)
     import surrogate_nas.meta  # noqa: F401
 
     table = load_benchmark("nb201")
     t0 = time.perf_counter()
     ck = pretrain(table, ["cifar10", "cifar100"], "test_acc", benchmark_name="nb201", progress=False,
-                  meta_config=MetaConfig(algorithm=algorithm, kernel=kernel, iterations=iterations, seed=seed),
+                  meta_config=MetaConfig(algorithm=algorithm, kernel=kernel, target_scale=scale, iterations=iterations,
+                                             seed=seed),
                   target="ImageNet16-120")
     return ck, time.perf_counter() - t0
 
@@ -43,6 +44,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--algorithm", default="dkt", help="MetaConfig algorithm (default: dkt)")
     ap.add_argument("--kernel", default="rbf", help="GP kernel of a dkt head (default: rbf)")
+    ap.add_argument("--target-scale", default="robust", help="MetaConfig target_scale (default: robust)")
     ap.add_argument("--members", type=int, default=3, help="ensemble members = meta seeds (default: 3)")
     ap.add_argument("--workers", type=int, default=2, help="members meta-trained at a time (default: 2)")
     ap.add_argument("--repeats", type=int, default=5)
@@ -50,7 +52,7 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads for adapt/predict (default: 1)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    jobs = [(args.algorithm, args.kernel, args.iterations, s) for s in range(args.members)]
+    jobs = [(args.algorithm, args.kernel, args.target_scale, args.iterations, s) for s in range(args.members)]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         trained = list(pool.map(_train, jobs))
     meta_s = time.perf_counter() - t0
