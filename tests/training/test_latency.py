@@ -143,3 +143,21 @@ def test_shipped_fp32_batch_32_latency_rises_with_flops(shipped):
     # bf16 under autocast is not FLOPs-bound: the convs get fast, the avg-pools do not (data/latency/README.md)
     pools = df["arch"].str.count("avg_pool_3x3")
     assert spearmanr(pools, df["t1-b32-bf16"]).statistic > spearmanr(flops, df["t1-b32-bf16"]).statistic + 0.5
+
+
+def test_latency_transfer_script_runs_on_the_shipped_table(capsys, tmp_path):
+    """A small leave-one-setting-out run, every kind of method: meta checkpoint, registered predictors, FLOPs."""
+    from ..conftest import load_experiment
+
+    mod = load_experiment("latency_transfer")
+    assert mod.main(["--targets", "t1-b32-bf16", "--seeds", "1", "--iterations", "5", "--out", str(tmp_path),
+                     "--methods", "meta,ridge-source,source-transfer,flops,rf-source"]) == 0
+    df = pd.read_csv(tmp_path / "latency_transfer.csv")
+    assert set(df["method"]) == {"meta", "ridge-source", "source-transfer", "flops", "rf-source"}
+    assert (df["n_query"] == 990).all() and df["spearman_rho"].notna().all()
+    rho = df.set_index("method")["spearman_rho"]
+    assert rho["flops"] < 0.1 < rho["source-transfer"]  # bf16 latency is not FLOPs-bound; the other settings know
+    assert "| `t1-b32-bf16` |" in (tmp_path / "latency_transfer.md").read_text()
+    with pytest.raises(SystemExit):
+        mod.main(["--methods", "meta,nope", "--out", str(tmp_path)])
+    assert "unknown method 'nope'" in capsys.readouterr().err

@@ -1,0 +1,259 @@
+"""Latency as a task: adapt to a new device setting from 10 measurements (leave-one-setting-out).
+
+Each column (setting) of the shipped NB-201 CPU latency table (``data/latency/nb201_cpu_latency.csv``, ms per
+batch, lower is better) is one task. For each held-out setting the ``meta`` predictor's checkpoint is
+meta-trained on the other settings (``surrogate_nas.meta.pretrain.pretrain``, metric ``latency_ms``,
+``higher_is_better=False``), then every method gets the same K measured cells of the held-out setting (per seed)
+and is scored by the Spearman rho of its *predicted latency* against the measured latency on all other cells:
+
+* ``meta``: the meta-GNN adapted on the K cells (the registered ``meta`` predictor).
+* ``ridge-source``: ridge regression of the target on the other settings' values, fit on the K cells.
+* ``source-transfer``: zero-shot mean rank over the other settings. Its score is "goodness" (with
+  ``higher_is_better=False``, high = fast), so it is negated to be a latency prediction.
+* ``flops``: the network's FLOPs alone (the shipped free features); needs no measurement.
+* ``meta/ALGO`` (e.g. ``meta/dkt``): ``meta`` with a checkpoint meta-trained with ``algorithm=ALGO``; any other
+  registered predictor name is built with the other settings as sources (and the default checkpoint, if its
+  factory takes one).
+
+Writes ``experiments/results/latency_transfer.md`` and ``.csv`` atomically and prints the table.
+
+    python experiments/latency_transfer.py                     # all settings, K=10, 5 seeds (~10 min on 2 cores)
+    python experiments/latency_transfer.py --quick             # 2 settings, 2 seeds, 30 iterations
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = ROOT / "data" / "latency" / "nb201_cpu_latency.csv"
+METRIC = "latency_ms"
+DEFAULT_METHODS = ("meta", "ridge-source", "source-transfer", "flops")
+
+
+def load(path: str | Path = TABLE):
+    """The wide latency CSV as a BenchmarkTable (one task per setting, metric ``latency_ms``)."""
+    from surrogate_nas.benchmarks.readers import read_table
+
+    return read_table(path, "nb201", metric=METRIC)
+
+
+def flops(space, archs) -> np.ndarray:
+    """FLOPs of each architecture's network, from the shipped free features (one row per canonical class).
+
+    Their convention (NASLib's) ranks the NB-201 cells as ``count_flops(..., convention="nb201")`` does
+    (Spearman 1.0 on the table's cells); reading them costs nothing, counting 1,000 networks minutes."""
+    from surrogate_nas.features.table import read_features
+
+    feats, _ = read_features()
+    return feats.loc[[space.canonical(a) for a in archs], "flops"].to_numpy(dtype=float)
+
+
+def split(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """K support indices (seeded) and the rest as query; the table's cells are distinct canonical classes."""
+    perm = np.random.default_rng([seed, k]).permutation(n)
+    return np.sort(perm[:k]), np.sort(perm[k:])
+
+
+def predictor_name(method: str) -> str | None:
+    """The registered predictor behind a method (None for ``flops``)."""
+    if method == "flops":
+        return None
+    return "meta" if method.startswith("meta/") else method
+
+
+def checkpoint_for(method: str) -> str | None:
+    """The meta-training algorithm of the checkpoint a method adapts ("" = the default), or None if it takes none."""
+    importlib.import_module("surrogate_nas.meta")  # registers the "meta" predictor
+    from surrogate_nas.predictors import PREDICTORS
+
+    if method.startswith("meta/"):
+        return method.split("/", 1)[1]
+    name = predictor_name(method)
+    if name is None or name not in PREDICTORS:
+        return None
+    return "" if "checkpoint" in inspect.signature(PREDICTORS.factory(name)).parameters else None
+
+
+def check_methods(methods: list[str]) -> str | None:
+    """What is wrong with the method list (None if nothing)."""
+    from surrogate_nas.meta.maml import ALGORITHMS
+    from surrogate_nas.predictors import PREDICTORS
+
+    importlib.import_module("surrogate_nas.meta")  # registers the "meta" predictor
+    if not methods:
+        return "no methods given"
+    for m in methods:
+        algo = checkpoint_for(m)
+        if algo and algo not in ALGORITHMS:
+            return f"method {m!r}: unknown algorithm {algo!r}; algorithms: {', '.join(ALGORITHMS)}"
+        if m != "flops" and predictor_name(m) not in PREDICTORS:
+            return (f"unknown method {m!r}; methods: flops, meta, meta/ALGO, or a registered predictor "
+                    f"({', '.join(PREDICTORS.names())})")
+    return None
+
+
+def pretrain_for(table, target: str, algorithm: str, iterations: int, seed: int = 0):
+    from surrogate_nas.meta.maml import MetaConfig
+    from surrogate_nas.meta.pretrain import pretrain
+
+    cfg = MetaConfig(iterations=iterations, seed=seed, **({"algorithm": algorithm} if algorithm else {}))
+    return pretrain(table, None, METRIC, meta_config=cfg, benchmark_name=None, higher_is_better=False,
+                    progress=False, target=target)
+
+
+def build(method: str, table, sources, ckpts: dict, seed: int, target: str):
+    """The predictor of a method, after checking it reads no value of ``target``."""
+    from surrogate_nas.benchmarks import check_isolation
+    from surrogate_nas.meta.adapt import tasks_read
+    from surrogate_nas.predictors import make_predictor
+
+    kwargs = {"space": table.space, "seed": seed, "sources": sources}
+    read = list(sources.tasks)
+    algo = checkpoint_for(method)
+    if algo is not None:
+        ckpt = ckpts[algo]
+        kwargs.update(checkpoint=ckpt, task=target)
+        read = list(dict.fromkeys(read + tasks_read(ckpt, sources)))
+    check_isolation(target, read, where=f"latency_transfer {method}")
+    return make_predictor(predictor_name(method), **kwargs)
+
+
+def run(table, targets, methods, k: int, seeds: int, iterations: int, progress: bool = True) -> pd.DataFrame:
+    """One row per (target, method, seed): Spearman rho of predicted vs measured latency on the query cells."""
+    from surrogate_nas.predictors.features import SourceValues
+    from surrogate_nas.predictors.metrics import spearman_rho
+
+    rows = []
+    fl = None
+    for target in targets:
+        archs = table.archs(target, METRIC)
+        y = table.vector(target, METRIC, archs)
+        if "flops" in methods and fl is None:
+            fl = dict(zip(map(table.space.format, archs), flops(table.space, archs)))
+        sources = SourceValues(table, tuple(t for t in table.tasks if t != target), METRIC, higher_is_better=False)
+        ckpts, t_meta = {}, {}
+        for m in methods:
+            algo = checkpoint_for(m)
+            if algo is not None and algo not in ckpts:
+                t0 = time.perf_counter()
+                ckpts[algo] = pretrain_for(table, target, algo, iterations)
+                t_meta[algo] = time.perf_counter() - t0
+        for seed in range(seeds):
+            sup, qry = split(len(archs), k, seed)
+            s_archs, q_archs = [archs[i] for i in sup], [archs[i] for i in qry]
+            for m in methods:
+                t0 = time.perf_counter()
+                if m == "flops":
+                    pred = np.array([fl[table.space.format(a)] for a in q_archs])
+                else:
+                    model = build(m, table, sources, ckpts, seed, target).fit(s_archs, y[sup])
+                    pred = np.asarray(model.predict(q_archs), dtype=float)
+                    if m == "source-transfer":
+                        pred = -pred  # its score is goodness (high = fast); as a latency prediction, negate
+                rho = spearman_rho(y[qry], pred) if np.ptp(pred) > 0 else float("nan")
+                rows.append({"target": target, "method": m, "seed": seed, "k": k, "n_query": len(qry),
+                             "spearman_rho": rho, "seconds": time.perf_counter() - t0,
+                             "pretrain_seconds": t_meta.get(checkpoint_for(m), np.nan)})
+            if progress:
+                done = [r for r in rows if r["target"] == target and r["seed"] == seed]
+                print(f"  {target} seed {seed}: " + ", ".join(f"{r['method']} {r['spearman_rho']:.3f}" for r in done),
+                      file=sys.stderr, flush=True)
+    return pd.DataFrame(rows)
+
+
+def summary(df: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
+    """Mean (and std) over seeds per held-out setting and method, plus the mean over settings."""
+    g = df.groupby(["target", "method"])["spearman_rho"]
+    mean = g.mean().unstack("method")[methods]
+    std = g.std().unstack("method")[methods]
+    mean.loc["mean"] = mean.mean()
+    std.loc["mean"] = np.nan
+    return mean, std
+
+
+def markdown(df: pd.DataFrame, methods: list[str], meta: dict) -> str:
+    mean, std = summary(df, methods)
+    lines = ["# Latency as a task: few-shot adaptation to a held-out setting", "",
+             f"Table: `{meta['table']}` ({meta['n_cells']} canonical NB-201 cells x {meta['n_settings']} settings, "
+             "ms per batch). Leave-one-setting-out: the meta checkpoint is meta-trained on the other settings "
+             f"({meta['iterations']} iterations, metric latency_ms, lower is better); every method gets the same "
+             f"K={meta['k']} measured cells of the held-out setting per seed ({meta['seeds']} seeds) and is scored by "
+             "Spearman rho of predicted latency vs measured latency on the other "
+             f"{meta['n_cells'] - meta['k']} cells (mean over seeds; ± std over seeds).", "",
+             "`flops` (the network's FLOPs) needs no measurement; `source-transfer` (zero-shot: the mean rank over "
+             "the other settings, negated into a latency prediction) ignores the K cells; `ridge-source` is ridge "
+             "regression on the other settings' values, fit on the K cells.", "",
+             "| held-out setting | " + " | ".join(methods) + " |",
+             "|---|" + "---|" * len(methods)]
+    for t in mean.index:
+        cells = []
+        for m in methods:
+            v, s = mean.loc[t, m], std.loc[t, m]
+            cells.append(f"{v:.3f}" + (f" ± {s:.3f}" if np.isfinite(s) else ""))
+        label = "**mean**" if t == "mean" else f"`{t}`"
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", f"Command: `{meta['command']}`; wall time {meta['wall_s']:.0f} s "
+                  f"({meta['threads']} torch thread(s)); torch {meta['torch']}.", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--table", default=str(TABLE), help="wide latency CSV (arch,<setting>,...)")
+    ap.add_argument("--targets", help="comma-separated held-out settings (default: every setting)")
+    ap.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                    help="comma-separated: flops, meta, meta/ALGO, source-transfer or any registered predictor")
+    ap.add_argument("--k", type=int, default=10, help="measured cells of the held-out setting")
+    ap.add_argument("--seeds", type=int, default=5, help="support draws per held-out setting")
+    ap.add_argument("--iterations", type=int, default=200, help="meta-training iterations per held-out setting")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: on a shared machine a second thread waits for a busy core)")
+    ap.add_argument("--out", default=str(ROOT / "experiments" / "results"), help="directory of the .md and .csv")
+    ap.add_argument("--quick", action="store_true", help="2 settings, 2 seeds, 30 iterations (a smoke run)")
+    ap.add_argument("--no-write", action="store_true", help="print only")
+    args = ap.parse_args(argv)
+    import torch
+
+    from surrogate_nas.io import atomic_write_text
+
+    torch.set_num_threads(args.threads)
+    table = load(args.table)
+    targets = args.targets.split(",") if args.targets else list(table.tasks)
+    bad = [t for t in targets if t not in table.tasks]
+    if bad:
+        ap.error(f"unknown setting(s) {', '.join(bad)}; the table has {', '.join(table.tasks)}")
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    problem = check_methods(methods)
+    if problem:
+        ap.error(problem)
+    if args.quick:
+        targets, args.seeds, args.iterations = targets[:2], 2, 30
+    t0 = time.perf_counter()
+    df = run(table, targets, methods, args.k, args.seeds, args.iterations)
+    meta = {"table": Path(args.table).resolve().relative_to(ROOT).as_posix()
+            if Path(args.table).resolve().is_relative_to(ROOT) else args.table,
+            "n_cells": len(table.archs(targets[0], METRIC)), "n_settings": len(table.tasks),
+            "iterations": args.iterations, "k": args.k, "seeds": args.seeds, "threads": args.threads,
+            "torch": torch.__version__, "wall_s": time.perf_counter() - t0,
+            "command": " ".join(["python experiments/latency_transfer.py",
+                                 *(argv if argv is not None else sys.argv[1:])])}
+    md = markdown(df, methods, meta)
+    print(md)
+    if not args.no_write:
+        out = Path(args.out)
+        atomic_write_text(out / "latency_transfer.csv", df.to_csv(index=False))
+        atomic_write_text(out / "latency_transfer.md", md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
