@@ -34,7 +34,7 @@ KERNELS = ("rbf", "matern", "linear", "rbf+graph")
 #: ``archs`` (and fewer tasks) holds one set of architectures out of every task.
 META_VAL = ("task", "archs")
 
-__all__ = ["ALGORITHMS", "KERNELS", "MAX_INNER_STEPS", "MetaConfig", "MetaLearner", "forward",
+__all__ = ["ALGORITHMS", "DEFAULT_MEMBERS", "DEFAULT_META", "KERNELS", "default_meta_config", "MAX_INNER_STEPS", "MetaConfig", "MetaLearner", "forward",
            "regression_rank_loss", "shared_holdout"]
 
 
@@ -114,6 +114,19 @@ class MetaConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+#: The default meta-predictor, chosen on the validation targets (NB-201 cifar100; NAS-Bench-Graph cora, photo;
+#: experiments/configs/predictor-defaults*.yaml): the deep-kernel GP head with robust target scaling.
+#: ``MetaConfig()`` itself is the bare learner (MAML); :func:`default_meta_config` is what ``pretrain`` and
+#: ``surrogate-nas pretrain`` use when not told otherwise. The default predictor ensembles 3 meta seeds.
+DEFAULT_META = {"algorithm": "dkt", "target_scale": "robust", "meta_val": "task"}
+DEFAULT_MEMBERS = 3
+
+
+def default_meta_config(**overrides) -> MetaConfig:
+    """:data:`DEFAULT_META` with ``overrides`` (any MetaConfig field)."""
+    return MetaConfig(**{**DEFAULT_META, **overrides})
 
 
 def _int(cfg, name: str, lo: int, hi: int | None = None) -> None:

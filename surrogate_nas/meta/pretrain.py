@@ -12,7 +12,7 @@ from ..errors import DataError
 from ..predictors.features import FreeFeatureValues, SourceValues
 from ..predictors.gnn import GraphRegressor, ModelConfig
 from .checkpoint import Checkpoint
-from .maml import MetaConfig, MetaLearner
+from .maml import MetaConfig, MetaLearner, default_meta_config
 from .tasks import table_tasks
 
 
@@ -42,6 +42,9 @@ def pretrain(
     tasks (:func:`~surrogate_nas.benchmarks.check_isolation`); ``train_tasks=None`` means every task of
     ``table`` with ``metric`` except ``target`` and the validation tasks.
 
+    ``meta_config``: default :func:`~surrogate_nas.meta.maml.default_meta_config` (the deep-kernel GP head with
+    robust target scaling, chosen on validation targets); ``MetaConfig()`` is plain MAML.
+
     ``features``: free features (e.g. ``("params", "flops", "synflow")``, see
     :func:`surrogate_nas.features.available_features`) each task reads of its own architectures, as extra
     input columns; recorded in the checkpoint so adaptation reads the same ones of the new task.
@@ -68,7 +71,7 @@ def pretrain(
     if set(train_tasks) & set(val_tasks):
         raise DataError(f"pretrain: tasks {sorted(set(train_tasks) & set(val_tasks))} are both training and validation tasks")
     model_config = ModelConfig(**(model_config or ModelConfig()).to_dict())  # the caller's stays as given
-    meta_config = meta_config or MetaConfig()
+    meta_config = meta_config or default_meta_config()
     features = tuple(features)
     for t in train_tasks + val_tasks:  # names, availability and the predicted-metric guard, before training
         FreeFeatureValues(table, t, features, metric)

@@ -205,3 +205,15 @@ def test_robust_target_scale_keeps_a_diverged_support_value_from_setting_the_sca
     ys[0] = 1.0
     p = adapt(ck, (a[:20], ys[:20]), task="ImageNet16-120")
     assert p.y_mean_ == np.median(ys[:20]) and np.isfinite(p.predict(a[20:])).all()
+
+
+def test_the_default_meta_predictor_is_the_robust_deep_kernel_head():
+    import inspect
+
+    from surrogate_nas.meta.maml import DEFAULT_META, default_meta_config
+    from surrogate_nas.meta.pretrain import pretrain as pre
+
+    cfg = default_meta_config(iterations=7)
+    assert (cfg.algorithm, cfg.target_scale, cfg.meta_val, cfg.iterations) == ("dkt", "robust", "task", 7)
+    assert MetaConfig().algorithm == "maml"  # the bare learner stays MAML
+    assert "default_meta_config" in inspect.getsource(pre) and DEFAULT_META["algorithm"] == "dkt"
