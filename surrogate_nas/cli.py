@@ -160,9 +160,20 @@ def _cmd_records_top(args) -> int:
 PRETRAIN_MODEL = {"conv": "conv", "hidden": "hidden", "layers": "layers", "use_sources": "use_sources"}
 PRETRAIN_META = {"algorithm": "algorithm", "first_order": "first_order", "meta_sgd": "meta_sgd",
                  "inner_steps": "inner_steps", "inner_lr": "inner_lr", "outer_lr": "outer_lr",
-                 "iterations": "iterations", "meta_batch": "meta_batch", "seed": "seed", "device": "device"}
-PRETRAIN_TOP = ("benchmark", "target", "train_tasks", "val_tasks", "metric", "lower_is_better", "features", "out",
-                "threads", "progress")
+                 "iterations": "iterations", "meta_batch": "meta_batch", "kernel": "kernel",
+                 "target_scale": "target_scale", "top_weight": "top_weight", "gp_head": "gp_head",
+                 "meta_val": "meta_val", "seed": "seed", "device": "device"}
+PRETRAIN_TOP = ("benchmark", "target", "train_tasks", "val_tasks", "metric", "lower_is_better", "features", "members",
+                "out", "threads", "progress")
+#: pretrain's defaults that differ from MetaConfig's: the chosen meta-predictor (deep-kernel GP head, robust
+#: target scaling; a 3-member ensemble over meta seeds, --members).
+PRETRAIN_DEFAULTS = {"algorithm": "dkt", "target_scale": "robust"}
+#: Choices of --algorithm / --kernel / --target-scale / --meta-val (maml.ALGORITHMS, KERNELS, support.SCALES,
+#: META_VAL; written out so that --help does not import torch).
+ALGORITHMS = ("maml", "reptile", "multitask", "dkt")
+KERNELS = ("rbf", "matern", "linear", "rbf+graph")
+TARGET_SCALES = ("zscore", "robust")
+META_VALS = ("task", "archs")
 
 
 def _cmd_pretrain(args) -> int:
@@ -173,7 +184,7 @@ def _cmd_pretrain(args) -> int:
     import yaml
 
     from .benchmarks import load_benchmark
-    from .meta.checkpoint import check_output_dir, save_checkpoint
+    from .meta.ensemble import check_model_dir, member_name, save_model
     from .meta.maml import MetaConfig
     from .meta.pretrain import pretrain
     from .predictors.gnn import ModelConfig
@@ -183,7 +194,7 @@ def _cmd_pretrain(args) -> int:
     meta_cfg = MetaConfig(**{**args.extra.get("meta", {}), **{f: getattr(args, d) for d, f in PRETRAIN_META.items()}})
     train_tasks = _task_list(args.train_tasks, "--train-tasks")
     val_tasks = _task_list(args.val_tasks, "--val-tasks")
-    out = check_output_dir(args.out)  # before any work
+    out = check_model_dir(args.out)  # before any work
     table = load_benchmark(args.benchmark)
     metric = args.metric or DEFAULT_METRIC.get(args.benchmark)
     if metric is None:
@@ -191,17 +202,31 @@ def _cmd_pretrain(args) -> int:
     features = _features(args.features, table, args.target)
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    ckpt = pretrain(table, train_tasks or None, metric, model_cfg, meta_cfg, val_tasks=val_tasks,
-                    benchmark_name=args.benchmark, higher_is_better=not args.lower_is_better, progress=args.progress,
-                    target=args.target, features=features)
-    tasks = list(ckpt.info["train_tasks"])
-    record = {"benchmark": args.benchmark, "target": args.target, "metric": metric, "train_tasks": tasks,
-              "val_tasks": val_tasks, "features": list(features),
-              "lower_is_better": args.lower_is_better, "model": model_cfg.to_dict(), "meta": meta_cfg.to_dict()}
-    record = json.loads(json.dumps(record))  # tuples -> lists: the file is valid input for --config
-    save_checkpoint(ckpt, out, extra={"pretrain.yaml": yaml.safe_dump(record, sort_keys=False)})
+    ckpts = []
+    for i in range(args.members):  # meta seeds seed, seed + 1, ...
+        t1 = time.perf_counter()
+        cfg = MetaConfig(**{**meta_cfg.to_dict(), "seed": meta_cfg.seed + i})
+        ckpts.append(pretrain(table, train_tasks or None, metric, model_cfg, cfg, val_tasks=val_tasks,
+                              benchmark_name=args.benchmark, higher_is_better=not args.lower_is_better,
+                              progress=args.progress, target=args.target, features=features))
+        if args.members > 1:
+            print(f"{member_name(i)} (meta seed {cfg.seed}): {time.perf_counter() - t1:.1f}s, "
+                  f"meta-validation Kendall tau {ckpts[-1].info['best_val_tau']:.3f}", flush=True)
+    tasks = list(ckpts[0].info["train_tasks"])
+
+    def record(members: int, seed: int) -> str:
+        r = {"benchmark": args.benchmark, "target": args.target, "metric": metric, "train_tasks": tasks,
+             "val_tasks": val_tasks, "features": list(features), "lower_is_better": args.lower_is_better,
+             "members": members, "model": model_cfg.to_dict(), "meta": {**meta_cfg.to_dict(), "seed": seed}}
+        return yaml.safe_dump(json.loads(json.dumps(r)), sort_keys=False)  # tuples -> lists: valid --config input
+
+    # each member's own pretrain.yaml remakes it alone; the top one remakes the whole ensemble
+    save_model(ckpts, out, extra={"pretrain.yaml": record(args.members, meta_cfg.seed)},
+               member_extra=[{"pretrain.yaml": record(1, meta_cfg.seed + i)} for i in range(args.members)])
+    taus = ", ".join(f"{c.info['best_val_tau']:.3f}" for c in ckpts)
+    what = "checkpoint" if args.members == 1 else f"ensemble of {args.members}"
     print(f"meta-trained on {', '.join(tasks)} ({metric}) in {time.perf_counter() - t0:.1f}s; "
-          f"meta-validation Kendall tau {ckpt.info['best_val_tau']:.3f}; checkpoint -> {out}")
+          f"meta-validation Kendall tau {taus}; {what} -> {out}")
     return 0
 
 
@@ -238,14 +263,21 @@ def _cmd_predict(args) -> int:
     values = _numbers(support[args.value_column], f"support file {args.support}, column {args.value_column!r}")
 
     from .meta.adapt import adapt
-    from .meta.checkpoint import load_checkpoint
+    from .meta.ensemble import MetaEnsemble, load_model
 
-    ckpt = load_checkpoint(args.model)
-    space = ckpt.space
+    ckpt = load_model(args.model)  # a checkpoint, or an ensemble's members
+    space = ckpt[0].space if isinstance(ckpt, list) else ckpt.space
     archs_in = _parse_archs(space, support[args.arch_column].tolist(), f"support file {args.support}", "data row")
     _refuse_repeats(space, archs_in, f"support file {args.support}")
     archs = space.enumerate() if args.all else _read_arch_list(space, args.archs)
-    pred = adapt(ckpt, (archs_in, values), task=args.task, inner_steps=steps, n_members=args.members, seed=args.seed)
+    options = dict(task=args.task, inner_steps=steps, n_members=args.members, seed=args.seed)
+    if isinstance(ckpt, list):
+        pred = MetaEnsemble(ckpt, **options).fit(archs_in, values)
+        steps_used = "/".join(dict.fromkeys(str(m.steps_) for m in pred.members_))
+        how = f"{len(ckpt)} members, {steps_used} inner steps each"
+    else:
+        pred = adapt(ckpt, (archs_in, values), **options)
+        how = f"{pred.steps_} inner steps"
     if args.members > 0:
         mean, std = pred.predict(archs, return_std=True)
     else:
@@ -255,7 +287,7 @@ def _cmd_predict(args) -> int:
                         "predicted": mean, "std": std, "measured": [measured.get(a, np.nan) for a in archs]})
     out = out.sort_values("predicted", ascending=False, kind="stable")
     atomic_write_text(args.out, out.to_csv(index=False))
-    print(f"adapted on {len(measured)} measured architectures ({pred.steps_} inner steps); "
+    print(f"adapted on {len(measured)} measured architectures ({how}); "
           f"predicted {len(out)} -> {args.out}")
     _print_frame(out.head(args.show))
     return 0
@@ -749,8 +781,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("pretrain", help="meta-train a GNN predictor across the tasks of a benchmark",
                        description="Meta-train a GNN predictor across the tasks of a benchmark and write a "
-                                   "checkpoint directory (model.pt + config.json + pretrain.yaml, written as one).")
-    _config_option(r, "top-level keys benchmark, target, metric, train_tasks, val_tasks, lower_is_better, out, threads, "
+                                   "checkpoint directory (model.pt + config.json + pretrain.yaml, written as one). "
+                                   "The default is a deep ensemble: --members meta seeds (--seed, --seed + 1, ...) "
+                                   "trained one after another, written as one directory of member-0/ ... (each a "
+                                   "checkpoint) + ensemble.json + pretrain.yaml; `predict` and the 'meta' predictor "
+                                   "read either.")
+    _config_option(r, "top-level keys benchmark, target, metric, train_tasks, val_tasks, lower_is_better, members, out, threads, "
                       "progress; sections model: (ModelConfig) and meta: (MetaConfig); a checkpoint's "
                       "pretrain.yaml is such a file")
     r.add_argument("--benchmark", default="nb201", help="benchmark whose tasks are the meta-training tasks")
@@ -759,12 +795,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--train-tasks", help="comma-separated training tasks (default: every task not in --val-tasks "
                                          "and not --target); a target task you will predict must not be among them")
     r.add_argument("--val-tasks", help="comma-separated held-out tasks for early stopping "
-                                       "(default: held-out architectures of the training tasks)")
+                                       "(default: a held-out training task or held-out architectures, --meta-val)")
     r.add_argument("--metric", help="target metric (default: test_acc for nb201, valid_perf for nas-bench-graph)")
     r.add_argument("--lower-is-better", action="store_true", help="the metric is latency-like (smaller is better)")
-    r.add_argument("--out", help="checkpoint directory: new, empty, or an earlier checkpoint (replaced); required")
-    r.add_argument("--algorithm", default="maml", choices=["maml", "reptile", "multitask"],
-                   help="meta-learning algorithm (multitask: the non-meta ablation)")
+    r.add_argument("--out", help="checkpoint directory: new, empty, or an earlier checkpoint or ensemble (replaced); "
+                                 "required")
+    r.add_argument("--members", type=_POSITIVE, default=3,
+                   help="ensemble members: meta seeds --seed, --seed + 1, ... (1: a single checkpoint)")
+    r.add_argument("--algorithm", default=PRETRAIN_DEFAULTS["algorithm"], choices=ALGORITHMS,
+                   help="meta-learning algorithm (dkt: deep-kernel GP head on the GNN embedding; multitask: the "
+                        "non-meta ablation)")
+    r.add_argument("--kernel", default="rbf", choices=KERNELS,
+                   help="kernel of the GP head on the GNN embedding (dkt or --gp-head)")
+    r.add_argument("--gp-head", action=argparse.BooleanOptionalAction, default=False,
+                   help="maml/reptile/multitask: then meta-learn a GP head on the adapted residuals")
+    r.add_argument("--target-scale", default=PRETRAIN_DEFAULTS["target_scale"], choices=TARGET_SCALES,
+                   help="support targets -> the network's scale: zscore, or robust (median/IQR, clipped)")
+    r.add_argument("--top-weight", type=float, default=0.0,
+                   help="share (0..1) of the query ranking loss weighted towards the top architectures")
+    r.add_argument("--meta-val", default="task", choices=META_VALS,
+                   help="early stopping without --val-tasks: task (hold one training task out, with >= 3 tasks) "
+                        "or archs (hold one set of architectures out of every task)")
     r.add_argument("--first-order", action=argparse.BooleanOptionalAction, default=False,
                    help="first-order MAML (no second derivatives)")
     r.add_argument("--meta-sgd", action=argparse.BooleanOptionalAction, default=False,
@@ -793,7 +844,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "rest. Messages count the support file's data rows from 1 (header not counted) "
                                    "and the --archs file's lines from 1.")
     _config_option(r, "keys: the options by name, e.g. model, support, task, out")
-    r.add_argument("--model", help="checkpoint directory from `pretrain`; required")
+    r.add_argument("--model", help="checkpoint or ensemble directory from `pretrain`; required")
     r.add_argument("--support", help="CSV/parquet of measured architectures (columns arch, value); required")
     r.add_argument("--task", help="the task the support values come from; refused if the checkpoint was "
                                   "trained on it (without it, a support that looks like a source task's own "
@@ -806,7 +857,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--inner-steps", help="inner steps: an integer, or 'cv' to choose by cross-validation "
                                          "(default: the meta-trained count)")
     r.add_argument("--members", type=_NON_NEGATIVE, default=5,
-                   help="bootstrap members for the std column (0: no std)")
+                   help="bootstrap members for the std column of a GNN without a GP head (0: no std; a GP head's "
+                        "std is its posterior's, an ensemble's adds its members' spread)")
     r.add_argument("--seed", type=int, default=0, help="seed of the bootstrap members")
     r.add_argument("--show", type=_NON_NEGATIVE, default=10, help="rows of the result to print")
     r.set_defaults(func=_cmd_predict)

@@ -36,7 +36,7 @@ def _error(capsys, argv, fragment) -> str:
 def ckpt_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "model"
     assert main(["pretrain", "--train-tasks", "cifar10,cifar100", "--out", str(out), "--iterations", "2",
-                 "--hidden", "8", "--layers", "1", "--no-progress"]) == 0
+                 "--hidden", "8", "--layers", "1", "--members", "1", "--no-progress"]) == 0
     return out
 
 
@@ -166,7 +166,8 @@ def _defaults(command: str) -> dict:
 
 
 def test_cli_defaults_are_the_dataclass_defaults():
-    from surrogate_nas.cli import PRETRAIN_META, PRETRAIN_MODEL, SEARCH_FIELDS, VERIFY_FIELDS, VERIFY_TRAIN
+    from surrogate_nas.cli import (PRETRAIN_DEFAULTS, PRETRAIN_META, PRETRAIN_MODEL, SEARCH_FIELDS, VERIFY_FIELDS,
+                                   VERIFY_TRAIN)
     from surrogate_nas.meta.maml import MetaConfig
     from surrogate_nas.predictors.gnn import ModelConfig
     from surrogate_nas.search.run import SearchConfig
@@ -179,7 +180,9 @@ def test_cli_defaults_are_the_dataclass_defaults():
                 assert cli[dest] == dc[field], f"{command} --{dest}: {cli[dest]!r} != {cls.__name__}.{field} {dc[field]!r}"
 
     check("pretrain", PRETRAIN_MODEL, ModelConfig)
-    check("pretrain", PRETRAIN_META, MetaConfig)
+    # pretrain's defaults are the chosen meta-predictor where they differ from MetaConfig's
+    assert all(_defaults("pretrain")[d] == v for d, v in PRETRAIN_DEFAULTS.items())
+    check("pretrain", PRETRAIN_META, MetaConfig, skip=tuple(PRETRAIN_DEFAULTS))
     check("search", SEARCH_FIELDS, SearchConfig, skip=("task", "out"))  # required on the command line
     check("verify", VERIFY_TRAIN, TrainConfig, skip=("device",))  # the CLI uses a GPU when there is one
     check("verify", {k: v for k, v in VERIFY_FIELDS.items() if k != "seeds"}, VerifyConfig)
@@ -296,7 +299,7 @@ def test_pretrain_on_a_small_imported_table(capsys, data_dir, tmp_path):
     assert main(["data", "import", str(src), "--space", "nb201", "--metric", "lat"]) == 0
     out = tmp_path / "m"
     assert main(["pretrain", "--benchmark", "ten", "--metric", "lat", "--out", str(out), "--iterations", "2",
-                 "--hidden", "8", "--layers", "1", "--no-progress"]) == 0
+                 "--hidden", "8", "--layers", "1", "--members", "1", "--no-progress"]) == 0
     assert load_checkpoint(out).target_metric == "lat"
 
 
@@ -497,7 +500,8 @@ def test_experiment_errors_are_one_line(capsys, tmp_path):
 def test_pretrain_features_recorded_and_config_roundtrip(capsys, tmp_path):
     out = tmp_path / "ck"
     assert main(["pretrain", "--benchmark", "nas-bench-graph", "--target", "cora", "--features", "all",
-                 "--iterations", "2", "--hidden", "8", "--layers", "1", "--out", str(out), "--no-progress"]) == 0
+                 "--iterations", "2", "--hidden", "8", "--layers", "1", "--members", "1", "--out", str(out),
+                 "--no-progress"]) == 0
     import yaml
 
     from surrogate_nas.meta.checkpoint import load_checkpoint

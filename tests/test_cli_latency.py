@@ -73,7 +73,8 @@ def test_shipped_table_pretrains_and_predicts_a_held_out_setting(capsys, tmp_pat
     target = "t1-b32-fp32"
     model = tmp_path / "model"
     assert main(["pretrain", "--benchmark", "cpu", "--target", target, "--metric", "latency_ms", "--lower-is-better",
-                 "--out", str(model), "--iterations", "3", "--hidden", "8", "--layers", "1", "--no-progress"]) == 0
+                 "--out", str(model), "--iterations", "3", "--hidden", "8", "--layers", "1", "--members", "1",
+                 "--no-progress"]) == 0
     cfg = json.loads((model / "config.json").read_text())
     assert target not in cfg["sources"]["tasks"] and len(cfg["sources"]["tasks"]) >= 5
     assert cfg["sources"]["higher_is_better"] is False

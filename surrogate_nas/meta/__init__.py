@@ -7,6 +7,8 @@ Importing this package registers the ``meta`` predictor (a checkpoint adapted on
 
 from __future__ import annotations
 
+import os
+
 from ..errors import SurrogateNASError
 from ..predictors import PREDICTORS, check_options
 
@@ -14,13 +16,19 @@ from ..predictors import PREDICTORS, check_options
 @PREDICTORS.register("meta")
 def _meta_predictor(checkpoint=None, space=None, seed: int = 0, sources=None, task=None, features=None, **options):
     """Options: those of MetaGNNPredictor (inner_steps, inner_lr, n_members, targets, device, progress, gp_steps).
-    A list of checkpoints (e.g. several meta seeds) builds a deep ensemble (:class:`~surrogate_nas.meta.ensemble.MetaEnsemble`)."""
+    A list of checkpoints (e.g. several meta seeds) or an ensemble directory of ``pretrain --members N`` builds a
+    deep ensemble (:class:`~surrogate_nas.meta.ensemble.MetaEnsemble`)."""
     from .adapt import MetaGNNPredictor
 
     if checkpoint is None:
         raise SurrogateNASError("predictor 'meta' needs a checkpoint (checkpoint=PATH or a Checkpoint)")
     check_options("predictor 'meta'", ["inner_steps", "inner_lr", "n_members", "targets", "device", "progress",
-                                          "gp_steps"], options)
+                                          "gp_steps", "calibrate"], options)
+    if isinstance(checkpoint, (str, os.PathLike)):
+        from .ensemble import is_ensemble_dir, load_model
+
+        if is_ensemble_dir(checkpoint):
+            checkpoint = load_model(checkpoint, device=options.get("device", "cpu"))
     if isinstance(checkpoint, (list, tuple)):
         from .ensemble import MetaEnsemble
 

@@ -1,14 +1,22 @@
-"""Deep ensembles: several meta-trained checkpoints (meta seeds) adapted on the same support and averaged."""
+"""Deep ensembles: several meta-trained checkpoints (meta seeds) adapted on the same support and averaged.
+
+On disk an ensemble is a directory with one checkpoint directory per member (``member-0/`` ...) and
+``ensemble.json`` ({"format": "surrogate-nas-ensemble", "members": [...]}), written as one unit.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import SurrogateNASError
 
-__all__ = ["MetaEnsemble"]
+__all__ = ["MetaEnsemble", "is_ensemble_dir", "load_model", "save_model"]
 
 
 class MetaEnsemble:
@@ -35,6 +43,7 @@ class MetaEnsemble:
         archs = list(archs)
         self.members_ = [MetaGNNPredictor(ck, seed=self.seed + i, **self.options).fit(archs, y)
                          for i, ck in enumerate(self.checkpoints)]
+        check_members([m.ckpt_ for m in self.members_], [f"member {i}" for i in range(len(self.members_))], "ensemble")
         return self
 
     def predict(self, archs, return_std: bool = False):
@@ -58,3 +67,146 @@ class MetaEnsemble:
         means = np.stack([o[0] for o in outs])
         var = np.stack([o[1] for o in outs]) ** 2
         return means.mean(0), np.sqrt(var.mean(0) + means.var(0))
+
+
+# ---------------------------------------------------------------------- ensemble directories
+#: ``ensemble.json``'s format tag; the file lists the member checkpoint directories (subdirectories).
+FORMAT = "surrogate-nas-ensemble"
+INDEX = "ensemble.json"
+
+
+def member_name(i: int) -> str:
+    return f"member-{i}"
+
+
+def is_ensemble_dir(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an ensemble directory (it holds ``ensemble.json``)."""
+    p = Path(path)
+    return p.is_dir() and (p / INDEX).is_file()
+
+
+def _members_listed(d: Path) -> list[str]:
+    """The member names of ``d/ensemble.json``; a malformed file raises one CheckpointError naming it."""
+    from .checkpoint import CheckpointError
+
+    index = d / INDEX
+    try:
+        doc = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"ensemble {index}: not a readable JSON file ({_one_line(e)})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        got = doc.get("format") if isinstance(doc, dict) else f"a JSON {type(doc).__name__}"
+        raise CheckpointError(f"ensemble {index}: expected an object with format {FORMAT!r}, got {got!r}")
+    members = doc.get("members")
+    if (not isinstance(members, list) or not members
+            or not all(isinstance(m, str) and m and m not in (".", "..") and Path(m).name == m for m in members)):
+        raise CheckpointError(f"ensemble {index}: 'members' must be a non-empty list of subdirectory names, "
+                              f"got {members!r:.80}")
+    if len(set(members)) != len(members):
+        dup = next(m for m in members if members.count(m) > 1)
+        raise CheckpointError(f"ensemble {index}: member {dup!r} is listed twice")
+    return members
+
+
+def check_members(checkpoints: Sequence, names: Sequence[str], where: str) -> None:
+    """Refuse members that differ from the first in space, sources (tasks, metric, features) or target metric."""
+    from .checkpoint import CheckpointError
+
+    first = checkpoints[0]
+    for name, ck in zip(names[1:], checkpoints[1:]):
+        for what, a, b in (("space", first.space.name, ck.space.name), ("sources", first.sources, ck.sources),
+                           ("target metric", first.target_metric, ck.target_metric)):
+            if a != b:
+                raise CheckpointError(f"{where}: member {name!r} differs from {names[0]!r} in its {what} "
+                                      f"({b!r:.120} vs {a!r:.120}); an ensemble's members must read the same inputs")
+
+
+def load_model(path: str | os.PathLike, device: str = "cpu"):
+    """A checkpoint directory -> its :class:`~surrogate_nas.meta.checkpoint.Checkpoint`; an ensemble directory
+    -> its members' checkpoints (a list, in ``ensemble.json``'s order)."""
+    from .checkpoint import CheckpointError, load_checkpoint
+
+    d = Path(path)
+    if not is_ensemble_dir(d):
+        return load_checkpoint(d, device=device)
+    names = _members_listed(d)
+    members = []
+    for name in names:
+        if not (d / name).is_dir():
+            raise CheckpointError(f"ensemble {d}: member {name!r} listed in {INDEX} is missing "
+                                  f"({d / name} is not a directory)")
+        members.append(load_checkpoint(d / name, device=device))  # its errors name d/name and the file
+    check_members(members, names, f"ensemble {d}")
+    return members
+
+
+def check_model_dir(path: str | os.PathLike) -> Path:
+    """Refuse, before any work, a place a checkpoint or ensemble cannot be written to (an existing checkpoint or
+    ensemble directory is allowed: it is replaced)."""
+    from ..io import check_writable
+    from .checkpoint import CheckpointError, check_output_dir
+
+    d = Path(path)
+    if not is_ensemble_dir(d):
+        return check_output_dir(d)
+    try:
+        check_writable(d, "checkpoint directory", directory=True)
+    except SurrogateNASError as e:
+        raise CheckpointError(str(e)) from None
+    return d
+
+
+def save_model(checkpoints: Sequence, path: str | os.PathLike, extra: dict[str, str] | None = None,
+               member_extra: Sequence[dict[str, str]] | None = None) -> Path:
+    """Write one checkpoint (a checkpoint directory), or several (``member-i/`` each + ``ensemble.json``), as one unit.
+
+    ``extra``: {file name: text} next to them; ``member_extra``: the same per member. An existing checkpoint or
+    ensemble directory there is replaced as a whole: the entries of the old one that the new one lacks (its
+    members, model files or ``ensemble.json``) are removed; other files are kept, as
+    :func:`~surrogate_nas.io.atomic_dir` keeps them.
+    """
+    from ..io import atomic_dir
+    from .checkpoint import FILES, CheckpointError, is_checkpoint_dir, save_checkpoint
+
+    checkpoints = list(checkpoints)
+    if not checkpoints:
+        raise SurrogateNASError("save_model: no checkpoints given")
+    d = check_model_dir(path)
+    if len(checkpoints) == 1 and not is_ensemble_dir(d):
+        return save_checkpoint(checkpoints[0], d, extra=extra)  # a checkpoint directory, as always
+    old = set()  # the old model's own entries
+    if is_ensemble_dir(d):
+        old |= {INDEX}
+        try:
+            old |= set(_members_listed(d))
+        except CheckpointError:
+            pass  # a damaged index: its members are unknown, the names below still go
+        old |= {p.name for p in d.glob("member-*") if p.is_dir()}
+    if is_checkpoint_dir(d):
+        old |= set(FILES)
+    names = [member_name(i) for i in range(len(checkpoints))] if len(checkpoints) > 1 else []
+    try:
+        with atomic_dir(d) as tmp:
+            if names:
+                for i, (name, ck) in enumerate(zip(names, checkpoints)):
+                    save_checkpoint(ck, tmp / name, extra=(member_extra or [{}] * len(names))[i])
+                (tmp / INDEX).write_text(json.dumps({"format": FORMAT, "members": names}, indent=2) + "\n")
+            else:
+                save_checkpoint(checkpoints[0], tmp, extra=None)
+            for name, text in (extra or {}).items():
+                (tmp / name).write_text(text)
+            new = {p.name for p in tmp.iterdir()}
+        # the swap carried over the old model's entries the new one lacks: drop them, the index first
+        for name in sorted(old - new, key=lambda n: n != INDEX):
+            p = d / name
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+    except OSError as e:
+        raise CheckpointError(f"cannot write checkpoint {d}: {e.strerror or e}") from None
+    return d
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
