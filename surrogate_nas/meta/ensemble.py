@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import SurrogateNASError
 
-__all__ = ["MetaEnsemble", "is_ensemble_dir", "load_model", "save_model"]
+__all__ = ["MetaEnsemble", "is_ensemble_dir", "load_model", "model_files", "save_model"]
 
 
 class MetaEnsemble:
@@ -138,6 +138,15 @@ def load_model(path: str | os.PathLike, device: str = "cpu"):
         members.append(load_checkpoint(d / name, device=device))  # its errors name d/name and the file
     check_members(members, names, f"ensemble {d}")
     return members
+
+
+def model_files(path: str | os.PathLike) -> list[Path]:
+    """The files that make the model at ``path`` (to fingerprint it): a checkpoint's config.json and model.pt; an
+    ensemble's ensemble.json, then those of each listed member."""
+    d = Path(path)
+    if not is_ensemble_dir(d):
+        return [d / "config.json", d / "model.pt"]
+    return [d / INDEX] + [d / m / f for m in _members_listed(d) for f in ("config.json", "model.pt")]
 
 
 def check_model_dir(path: str | os.PathLike) -> Path:

@@ -56,7 +56,8 @@ def predictor_factory(name: str, *, space, seed: int = 0, checkpoint=None, sourc
 
     ``meta`` re-adapts from the meta-learned initialisation at every call, choosing its inner steps
     by cross-validation while there are <= ``cv_until`` measurements and keeping the last choice
-    after that; it gets ``targets`` ("anchored": a search's measurements are a selected, top-heavy
+    after that (a checkpoint with a GP head keeps its own: it adapts by conditioning); ``checkpoint``
+    may be a list (an ensemble's members); it gets ``targets`` ("anchored": a search's measurements are a selected, top-heavy
     sample, put on the initialisation's scale rather than z-scored). ``options`` go to the factory.
     """
     if name not in predictor_names():
@@ -78,10 +79,12 @@ def predictor_factory(name: str, *, space, seed: int = 0, checkpoint=None, sourc
     if reg == "meta":
         kwargs["targets"] = targets
     state = {"steps": "cv"}
+    members = checkpoint if isinstance(checkpoint, (list, tuple)) else [checkpoint]
+    gp_head = any(getattr(c, "gp", None) is not None for c in members)  # adapts by conditioning: no steps to choose
 
     def fit(archs, y):
         kw = dict(kwargs)
-        if reg == "meta" and "inner_steps" not in kw:
+        if reg == "meta" and "inner_steps" not in kw and not gp_head:
             cv = len(archs) <= cv_until or state["steps"] == "cv" and len(archs) < 6
             kw["inner_steps"] = "cv" if cv else state["steps"]
         try:

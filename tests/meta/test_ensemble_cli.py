@@ -159,3 +159,15 @@ def test_pretrain_new_flags_and_bad_values(capsys, tmp_path):
     other.mkdir()
     (other / "x.txt").write_text("x")
     _error(capsys, ["pretrain", "--out", str(other), "--members", "2"], "non-empty directory that is not a checkpoint")
+
+
+def test_search_predictor_factory_adapts_an_ensemble(ens, files):
+    """The guided searchers' 'meta' predictor: a GP head adapts by conditioning (no cross-validated inner steps)."""
+    from surrogate_nas.search.predictor_factory import predictor_factory
+
+    _, archs_in, values = files
+    members = load_model(ens)
+    for checkpoint in (members, members[0]):
+        p = predictor_factory("meta", space="nb201", checkpoint=checkpoint, task=TARGET)(archs_in, values)
+        assert isinstance(p, MetaEnsemble) == (checkpoint is members)
+        assert np.isfinite(p.predict(archs_in, return_std=True)[1]).all()
