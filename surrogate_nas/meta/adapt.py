@@ -103,7 +103,9 @@ class MetaGNNPredictor:
     A checkpoint with a deep-kernel GP head (``algorithm="dkt"``, :mod:`surrogate_nas.meta.deep_kernel`)
     adapts by conditioning the GP on the support's residuals from the GNN (after ``inner_steps`` gradient
     steps, default 0); ``gp_steps`` > 0 first re-fits the GP's hyper-parameters to the support by type-II
-    maximum likelihood. ``predict(..., return_std=True)`` then returns the GP's predictive std.
+    maximum likelihood. ``predict(..., return_std=True)`` then returns the GP's predictive std, scaled (with
+    ``calibrate``, the default) by the RMS of the GP's closed-form leave-one-out z-scores on the support
+    (:func:`~surrogate_nas.meta.deep_kernel.loo_std_factor`), so intervals match the target's own errors.
 
     ``targets``: how the support values are put on the network's scale before adaptation.
     ``"support"`` (meta-training's convention) z-scores them over the support set, which assumes
@@ -121,7 +123,7 @@ class MetaGNNPredictor:
                  inner_steps: int | str | None = None, inner_lr: float | None = None, n_members: int = 5,
                  seed: int = 0, device: str = "cpu", targets: str = "support", task: str | None = None,
                  space=None, progress: bool | None = None, features: FreeFeatureValues | None = None,
-                 gp_steps: int = 0):
+                 gp_steps: int = 0, calibrate: bool = True):
         if targets not in TARGETS:
             raise DataError(f"targets must be 'support' or 'anchored', got {targets!r}")
         if inner_steps not in (None, "cv") and (isinstance(inner_steps, bool) or not isinstance(inner_steps, numbers.Integral)
@@ -151,6 +153,9 @@ class MetaGNNPredictor:
         self.progress = progress
         self.features = features
         self.gp_steps = gp_steps
+        if not isinstance(calibrate, bool):
+            raise SurrogateNASError(f"calibrate must be true or false, got {calibrate!r}")
+        self.calibrate = calibrate
 
     # ------------------------------------------------------------------ fit
     def fit(self, archs: Sequence[Architecture | str], y) -> "MetaGNNPredictor":
@@ -191,6 +196,11 @@ class MetaGNNPredictor:
         self.params_ = self._adapt(inputs, z, self.corr_, self.steps_)[-1]
         self.members_ = None
         self.gp_ = self._condition(inputs, z) if ckpt.gp is not None else None
+        self.std_factor_ = 1.0
+        if self.gp_ is not None and self.calibrate:
+            from .deep_kernel import loo_std_factor
+
+            self.std_factor_ = loo_std_factor(self.gp_)
         return self
 
     def _condition(self, inputs, z):
@@ -334,7 +344,7 @@ class MetaGNNPredictor:
             std[i:i + n] = sd.cpu().numpy()
             i += n
         mean = self._to_y(mean)
-        std = std / self.z_scale_ * self.y_std_
+        std = std * self.std_factor_ / self.z_scale_ * self.y_std_
         bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))
         if len(bad):
             raise DataError(f"the adapted model predicts a non-finite value for {len(bad)} of {len(archs)} "

@@ -25,7 +25,7 @@ from ..predictors.metrics import kendall_tau
 from .maml import MetaConfig, MetaLearner
 from .tasks import Episode, EpisodeSampler
 
-__all__ = ["ResidualGP", "DKTLearner", "make_gp", "condition", "fit_hyperparameters", "posterior"]
+__all__ = ["ResidualGP", "DKTLearner", "make_gp", "condition", "fit_hyperparameters", "loo_std_factor", "posterior"]
 
 #: Lower bound of the GP's noise variance (z units): keeps the support's Cholesky factor well conditioned.
 MIN_NOISE = 1e-3
@@ -140,6 +140,27 @@ def fit_hyperparameters(gp: ResidualGP, emb: torch.Tensor, residual: torch.Tenso
             loss.backward()
             opt.step()
     return condition(gp, emb, residual)
+
+
+#: Bounds of the leave-one-out std calibration factor (see :func:`loo_std_factor`).
+LOO_FACTOR_RANGE = (0.25, 20.0)
+
+
+def loo_std_factor(gp: ResidualGP) -> float:
+    """How much the conditioned GP's predictive std must be scaled to match its own leave-one-out errors on the
+    support: the RMS of the closed-form LOO z-scores ``(K^-1 r)_i / sqrt((K^-1)_ii)`` (``K`` = support covariance
+    + noise). Recalibrates a meta-learned kernel to the target's scale from the support alone; clipped to
+    :data:`LOO_FACTOR_RANGE`; 1.0 with fewer than 3 support points."""
+    x, r = gp.train_inputs[0], gp.train_targets
+    if len(r) < 3:
+        return 1.0
+    with torch.no_grad():
+        k = gp.covar_module(x).to_dense().double() + gp.likelihood.noise.double() * torch.eye(len(r), dtype=torch.float64)
+        kinv = torch.linalg.inv(k)
+        z = (kinv @ r.double()) / torch.diagonal(kinv).clamp(min=1e-12).sqrt()
+        f = float(z.pow(2).mean().sqrt())
+    lo, hi = LOO_FACTOR_RANGE
+    return min(max(f, lo), hi) if np.isfinite(f) else 1.0
 
 
 def posterior(gp: ResidualGP, emb: torch.Tensor, noise: bool = True) -> tuple[torch.Tensor, torch.Tensor]:

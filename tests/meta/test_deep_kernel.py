@@ -217,3 +217,26 @@ def test_the_default_meta_predictor_is_the_robust_deep_kernel_head():
     assert (cfg.algorithm, cfg.target_scale, cfg.meta_val, cfg.iterations) == ("dkt", "robust", "task", 7)
     assert MetaConfig().algorithm == "maml"  # the bare learner stays MAML
     assert "default_meta_config" in inspect.getsource(pre) and DEFAULT_META["algorithm"] == "dkt"
+
+
+def test_loo_factor_matches_the_scale_of_the_supports_own_errors():
+    """Residuals drawn from the GP itself need no rescaling; residuals 5x larger than the GP expects get ~5x."""
+    from surrogate_nas.meta.deep_kernel import condition, loo_std_factor, make_gp
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(80, 4, generator=gen)
+    gp = make_gp(4, "rbf")
+    with torch.no_grad():
+        cov = gp.covar_module(x).to_dense() + gp.likelihood.noise * torch.eye(80)
+        r = torch.linalg.cholesky(cov) @ torch.randn(80, generator=gen)
+    assert 0.75 < loo_std_factor(condition(gp, x, r)) < 1.3
+    assert 3.8 < loo_std_factor(condition(gp, x, 5 * r)) < 6.5
+    assert loo_std_factor(condition(gp, x[:2], r[:2])) == 1.0
+
+
+def test_calibrated_std_is_the_gp_std_times_the_loo_factor(dkt, archs):
+    a, y = archs
+    raw = adapt(dkt, (a[:30], y[:30]), task="ImageNet16-120", calibrate=False)
+    cal = adapt(dkt, (a[:30], y[:30]), task="ImageNet16-120")
+    (m0, s0), (m1, s1) = raw.predict(a[30:], return_std=True), cal.predict(a[30:], return_std=True)
+    assert np.allclose(m0, m1) and cal.std_factor_ != 1.0 and np.allclose(s1, s0 * cal.std_factor_)
