@@ -69,9 +69,11 @@ def _locked(out: Path):
 
 
 def _digest(model_dir) -> str:
+    """Fingerprint of a checkpoint or ensemble directory (a plain checkpoint's is the same as before ensembles)."""
+    from ..meta.ensemble import model_files
+
     h = hashlib.sha256()
-    for name in ("config.json", "model.pt"):
-        p = Path(model_dir) / name
+    for p in model_files(model_dir):
         if p.is_file():
             h.update(p.read_bytes())
     return h.hexdigest()
@@ -155,10 +157,10 @@ def run_search(config: SearchConfig) -> SearchResult:
     table = _table_for(cfg, space)
     checkpoint, digest = None, ""
     if cfg.strategy in PREDICTOR_STRATEGIES and needs_checkpoint(cfg.predictor):
-        from ..meta.checkpoint import load_checkpoint
+        from ..meta.ensemble import load_model
 
         try:
-            checkpoint = load_checkpoint(cfg.model)
+            checkpoint = load_model(cfg.model)  # a checkpoint, or an ensemble's member checkpoints
         except ValueError as e:
             raise SearchError(str(e)) from None
         digest = _digest(cfg.model)

@@ -58,8 +58,10 @@ def make_searcher(strategy: str, space, seed: int, options: dict | None = None, 
         if needs_checkpoint(predictor):
             if checkpoint is None:
                 raise SearchError(f"strategy {strategy!r} with predictor {predictor!r} needs a model checkpoint")
-            check_model(checkpoint, space.name, task)
-            ck = checkpoint.sources
+            members = checkpoint if isinstance(checkpoint, list) else [checkpoint]
+            for member in members:
+                check_model(member, space.name, task)
+            ck = members[0].sources  # an ensemble's members agree on sources (checked when it was loaded)
             if table is not None and ck.get("tasks"):
                 sources = SourceValues(table, tuple(ck["tasks"]), ck["metric"], ck.get("higher_is_better", True))
         elif tasks:  # source-reading predictors (source-transfer, rf-source, ...) read the source tasks

@@ -171,3 +171,17 @@ def test_search_predictor_factory_adapts_an_ensemble(ens, files):
         p = predictor_factory("meta", space="nb201", checkpoint=checkpoint, task=TARGET)(archs_in, values)
         assert isinstance(p, MetaEnsemble) == (checkpoint is members)
         assert np.isfinite(p.predict(archs_in, return_std=True)[1]).all()
+
+
+def test_search_with_an_ensemble_directory(ens, capsys, tmp_path):
+    """`pretrain`'s default output (an ensemble) is a valid `search --model`; its fingerprint covers every member."""
+    from surrogate_nas.search.run import _digest
+
+    out = tmp_path / "s"
+    argv = ["search", "--space", "nb201", "--task", TARGET, "--strategy", "guided-evolution", "--model", str(ens),
+            "--budget", "8", "--evaluator", "table", "--seed", "0", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    assert "8 evaluations" in capsys.readouterr().out
+    changed = _copy(ens, tmp_path)
+    (changed / "member-1" / "model.pt").write_bytes((changed / "member-0" / "model.pt").read_bytes())
+    assert _digest(changed) != _digest(ens)
