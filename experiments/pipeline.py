@@ -1,6 +1,6 @@
 """The README's main job, end to end on the embedded NAS-Bench-Graph records (<= 10 min on 2 cores):
 
-1. meta-train the GNN predictor on 7 datasets (all but ``--target``),
+1. meta-train the default predictor (deep-kernel GP head, robust target scale) on 7 datasets (all but ``--target``),
 2. search the held-out dataset with predictor-guided evolution: the first 5 evaluations are the
    support set the predictor is adapted on, then it is re-adapted after every evaluation; all
    count against ``--budget`` (simulated runs: valid_perf lookup, test_perf reported),
@@ -29,7 +29,7 @@ import torch
 
 from surrogate_nas.io import atomic_path, atomic_write_text
 from surrogate_nas.meta.checkpoint import save_checkpoint
-from surrogate_nas.meta.maml import MetaConfig
+from surrogate_nas.meta.maml import default_meta_config
 from surrogate_nas.meta.pretrain import pretrain
 from surrogate_nas.predictors.gnn import ModelConfig
 from surrogate_nas.search import SearchConfig, run_search
@@ -70,7 +70,7 @@ def main(argv=None) -> int:
         print(f"[1/4] meta-training on {', '.join(train)} ({iters} iterations)", flush=True)
         ckpt = pretrain(table, train, "valid_perf",
                         model_config=ModelConfig(hidden=32, layers=2) if args.quick else ModelConfig(),
-                        meta_config=MetaConfig(iterations=iters, val_every=15 if args.quick else 25, seed=args.seed),
+                        meta_config=default_meta_config(iterations=iters, val_every=15 if args.quick else 25, seed=args.seed),
                         benchmark_name="nas-bench-graph", progress=True, target=args.target)
         save_checkpoint(ckpt, model_dir)
     else:
