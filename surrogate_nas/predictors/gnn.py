@@ -177,4 +177,4 @@ def functional_forward(model: GraphRegressor, params: dict, inputs: tuple, corr,
     from torch.func import functional_call
 
     x, ei, batch, n, src = inputs
-    return functional_call(model, params, (x, ei, batch, n, src, corr), {"embed": embed})
+    return functional_call(model, params, (x, ei, batch, n, src, corr), {"embed": True} if embed else {})
