@@ -129,3 +129,33 @@ def check_writable(path: str | os.PathLike, what: str = "output", *, directory: 
         except OSError as e:
             raise SurrogateNASError(f"{what} {p}: cannot write in {probe} ({e.strerror or e})") from None
     return p
+
+
+def open_config_store(path: str | os.PathLike, what: str, config: dict, tables: list[str], hint: str = ""):
+    """Open (creating) a resumable SQLite store made for one ``config``: its ``meta`` table records the config's
+    JSON, and a store made with another config is refused in one line naming both (``hint`` ends the message).
+    ``tables``: ``CREATE TABLE IF NOT EXISTS`` statements of the store's own tables."""
+    import json
+    import sqlite3
+
+    from .errors import DataError
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = sqlite3.connect(str(path), timeout=60)
+        con.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+        for sql in tables:
+            con.execute(sql)
+        row = con.execute("SELECT value FROM meta WHERE name = 'config'").fetchone()
+    except sqlite3.DatabaseError as e:
+        raise DataError(f"{what} {str(path)!r} is not a usable SQLite file ({e})") from None
+    text = json.dumps(config, sort_keys=True)
+    if row is None:
+        with con:
+            con.execute("INSERT INTO meta VALUES ('config', ?)", (text,))
+    elif json.loads(row[0]) != config:
+        con.close()
+        raise DataError(f"{what} {str(path)!r} was made with another configuration ({row[0]}); "
+                        f"this run's is {text}: use another store{hint}")
+    return con

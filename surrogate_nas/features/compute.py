@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import DataError, SurrogateNASError
+from ..errors import SurrogateNASError
 from ..io import atomic_write_bytes
 from ..spaces import get_space
 from .proxies import INPUT_SHAPE, PROXIES, input_batch
@@ -91,25 +91,12 @@ def default_store(config: dict[str, Any]) -> Path:
 
 
 def _open_store(path: Path, config: dict[str, Any]) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = sqlite3.connect(str(path), timeout=60)
-        cols = ", ".join(f"{f} REAL" for f in FEATURES)
-        con.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
-        con.execute(f"CREATE TABLE IF NOT EXISTS features (key TEXT PRIMARY KEY, arch TEXT NOT NULL, {cols}, "
-                    "seconds REAL, finished_at REAL)")
-        row = con.execute("SELECT value FROM meta WHERE name = 'config'").fetchone()
-    except sqlite3.DatabaseError as e:
-        raise DataError(f"feature store {str(path)!r} is not a usable SQLite file ({e})") from None
-    text = json.dumps(config, sort_keys=True)
-    if row is None:
-        with con:
-            con.execute("INSERT INTO meta VALUES ('config', ?)", (text,))
-    elif json.loads(row[0]) != config:
-        con.close()
-        raise DataError(f"feature store {str(path)!r} was made with another configuration ({row[0]}); "
-                        f"this run's is {text}: use another store (or none, for the default one)")
-    return con
+    from ..io import open_config_store
+
+    cols = ", ".join(f"{f} REAL" for f in FEATURES)
+    return open_config_store(path, "feature store", config, [
+        f"CREATE TABLE IF NOT EXISTS features (key TEXT PRIMARY KEY, arch TEXT NOT NULL, {cols}, "
+        "seconds REAL, finished_at REAL)"], hint=" (or none, for the default one)")
 
 
 def _save(con: sqlite3.Connection, keys: dict[str, str], rows: list[dict]) -> None:

@@ -147,24 +147,11 @@ def default_store(config: dict[str, Any]) -> Path:
 
 
 def _open_store(path: Path, config: dict[str, Any]) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = sqlite3.connect(str(path), timeout=60)
-        con.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
-        con.execute("CREATE TABLE IF NOT EXISTS latency (arch TEXT NOT NULL, setting TEXT NOT NULL, ms REAL NOT NULL, "
-                    "repeats INTEGER NOT NULL, times TEXT NOT NULL, finished_at REAL, PRIMARY KEY (arch, setting))")
-        row = con.execute("SELECT value FROM meta WHERE name = 'config'").fetchone()
-    except sqlite3.DatabaseError as e:
-        raise DataError(f"latency store {str(path)!r} is not a usable SQLite file ({e})") from None
-    text = json.dumps(config, sort_keys=True)
-    if row is None:
-        with con:
-            con.execute("INSERT INTO meta VALUES ('config', ?)", (text,))
-    elif json.loads(row[0]) != config:
-        con.close()
-        raise DataError(f"latency store {str(path)!r} was made with another configuration ({row[0]}); "
-                        f"this run's is {text}: use another store")
-    return con
+    from ..io import open_config_store
+
+    return open_config_store(path, "latency store", config, [
+        "CREATE TABLE IF NOT EXISTS latency (arch TEXT NOT NULL, setting TEXT NOT NULL, ms REAL NOT NULL, "
+        "repeats INTEGER NOT NULL, times TEXT NOT NULL, finished_at REAL, PRIMARY KEY (arch, setting))"])
 
 
 def _check_repeats(con: sqlite3.Connection, path: Path, repeats: dict[str, int]) -> None:
