@@ -240,3 +240,19 @@ def test_calibrated_std_is_the_gp_std_times_the_loo_factor(dkt, archs):
     cal = adapt(dkt, (a[:30], y[:30]), task="ImageNet16-120")
     (m0, s0), (m1, s1) = raw.predict(a[30:], return_std=True), cal.predict(a[30:], return_std=True)
     assert np.allclose(m0, m1) and cal.std_factor_ != 1.0 and np.allclose(s1, s0 * cal.std_factor_)
+
+
+def test_posterior_equals_gpytorchs_own_prediction():
+    from surrogate_nas.meta.deep_kernel import condition, make_gp, posterior
+
+    gen = torch.Generator().manual_seed(1)
+    for kernel in ("rbf", "linear"):
+        gp = make_gp(5, kernel)
+        x, xs = torch.randn(30, 5, generator=gen), torch.randn(200, 5, generator=gen)
+        condition(gp, x, torch.randn(30, generator=gen))
+        mean, std = posterior(gp, xs)
+        with torch.no_grad():
+            ref = gp.likelihood(gp(xs))
+        assert torch.allclose(mean, ref.mean, atol=1e-4) and torch.allclose(std, ref.variance.sqrt(), atol=1e-4)
+        m0, s0 = posterior(gp, xs, noise=False)
+        assert torch.allclose(m0, mean) and torch.all(s0 < std)
