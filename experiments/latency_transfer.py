@@ -11,6 +11,8 @@ and is scored by the Spearman rho of its *predicted latency* against the measure
 * ``source-transfer``: zero-shot mean rank over the other settings. Its score is "goodness" (with
   ``higher_is_better=False``, high = fast), so it is negated to be a latency prediction.
 * ``flops``: the network's FLOPs alone (the shipped free features); needs no measurement.
+* ``meta/default``: the default meta-predictor's settings (deep-kernel GP head, robust target scale; one member);
+  ``meta`` is plain MAML (``MetaConfig()``).
 * ``meta/ALGO`` (e.g. ``meta/dkt``): ``meta`` with a checkpoint meta-trained with ``algorithm=ALGO``; any other
   registered predictor name is built with the other settings as sources (and the default checkpoint, if its
   factory takes one).
@@ -36,7 +38,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "data" / "latency" / "nb201_cpu_latency.csv"
 METRIC = "latency_ms"
-DEFAULT_METHODS = ("meta", "ridge-source", "source-transfer", "flops")
+DEFAULT_METHODS = ("meta/default", "meta", "ridge-source", "source-transfer", "flops")
 
 
 def load(path: str | Path = TABLE):
@@ -93,8 +95,8 @@ def check_methods(methods: list[str]) -> str | None:
         return "no methods given"
     for m in methods:
         algo = checkpoint_for(m)
-        if algo and algo not in ALGORITHMS:
-            return f"method {m!r}: unknown algorithm {algo!r}; algorithms: {', '.join(ALGORITHMS)}"
+        if algo and algo not in ALGORITHMS and algo != "default":
+            return f"method {m!r}: unknown algorithm {algo!r}; algorithms: {', '.join(ALGORITHMS)}, default"
         if m != "flops" and predictor_name(m) not in PREDICTORS:
             return (f"unknown method {m!r}; methods: flops, meta, meta/ALGO, or a registered predictor "
                     f"({', '.join(PREDICTORS.names())})")
@@ -102,10 +104,13 @@ def check_methods(methods: list[str]) -> str | None:
 
 
 def pretrain_for(table, target: str, algorithm: str, iterations: int, seed: int = 0):
-    from surrogate_nas.meta.maml import MetaConfig
+    from surrogate_nas.meta.maml import MetaConfig, default_meta_config
     from surrogate_nas.meta.pretrain import pretrain
 
-    cfg = MetaConfig(iterations=iterations, seed=seed, **({"algorithm": algorithm} if algorithm else {}))
+    if algorithm == "default":  # the default meta-predictor's settings (one member)
+        cfg = default_meta_config(iterations=iterations, seed=seed)
+    else:
+        cfg = MetaConfig(iterations=iterations, seed=seed, **({"algorithm": algorithm} if algorithm else {}))
     return pretrain(table, None, METRIC, meta_config=cfg, benchmark_name=None, higher_is_better=False,
                     progress=False, target=target)
 

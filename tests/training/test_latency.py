@@ -151,9 +151,9 @@ def test_latency_transfer_script_runs_on_the_shipped_table(capsys, tmp_path):
 
     mod = load_experiment("latency_transfer")
     assert mod.main(["--targets", "t1-b32-bf16", "--seeds", "1", "--iterations", "5", "--out", str(tmp_path),
-                     "--methods", "meta,ridge-source,source-transfer,flops,rf-source"]) == 0
+                     "--methods", "meta,meta/default,ridge-source,source-transfer,flops,rf-source"]) == 0
     df = pd.read_csv(tmp_path / "latency_transfer.csv")
-    assert set(df["method"]) == {"meta", "ridge-source", "source-transfer", "flops", "rf-source"}
+    assert set(df["method"]) == {"meta", "meta/default", "ridge-source", "source-transfer", "flops", "rf-source"}
     assert (df["n_query"] == 990).all() and df["spearman_rho"].notna().all()
     rho = df.set_index("method")["spearman_rho"]
     assert rho["flops"] < 0.1 < rho["source-transfer"]  # bf16 latency is not FLOPs-bound; the other settings know
