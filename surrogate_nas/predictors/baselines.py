@@ -21,7 +21,8 @@ def has_uncertainty(predictor) -> bool:
 
 class _Base:
     space: SearchSpace | str
-    #: Whether ``predict(..., return_std=True)`` gives a real std (see :func:`has_uncertainty`).
+    #: Whether ``predict(..., return_std=True)`` gives a real std (see :func:`has_uncertainty`); a predictor that
+    #: says so defines ``_std(archs)``.
     has_uncertainty: bool = False
 
     def _archs(self, archs) -> list[Architecture]:
@@ -45,9 +46,6 @@ class _Base:
             return mean
         std = np.asarray(self._std(archs), dtype=float) if archs and self.has_uncertainty else np.zeros_like(mean)
         return mean, std
-
-    def _std(self, archs) -> np.ndarray:
-        raise NotImplementedError
 
 
 class SourceTransferPredictor(_Base):
