@@ -152,16 +152,33 @@ def loo_std_factor(gp: ResidualGP) -> float:
     support: the RMS of the closed-form LOO z-scores ``(K^-1 r)_i / sqrt((K^-1)_ii)`` (``K`` = support covariance
     + noise). Recalibrates a meta-learned kernel to the target's scale from the support alone; clipped to
     :data:`LOO_FACTOR_RANGE`; 1.0 with fewer than 3 support points."""
-    x, r = gp.train_inputs[0], gp.train_targets
-    if len(r) < 3:
+    if len(gp.train_targets) < 3:
         return 1.0
     with torch.no_grad():
-        k = gp.covar_module(x).to_dense().double() + gp.likelihood.noise.double() * torch.eye(len(r), dtype=torch.float64)
-        kinv = torch.linalg.inv(k)
-        z = (kinv @ r.double()) / torch.diagonal(kinv).clamp(min=1e-12).sqrt()
+        chol, alpha = _support_solve(gp)
+        z = alpha / torch.diagonal(torch.cholesky_inverse(chol)).clamp(min=1e-12).sqrt()
         f = float(z.pow(2).mean().sqrt())
     lo, hi = LOO_FACTOR_RANGE
     return min(max(f, lo), hi) if np.isfinite(f) else 1.0
+
+
+def _support_solve(gp: ResidualGP) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Cholesky factor of the support covariance + noise, its solve with the support residuals), cached on the
+    GP until the next :func:`condition`; no gradients."""
+    x, r = gp.train_inputs[0], gp.train_targets
+    cache = getattr(gp, "_posterior_cache", None)
+    if cache is None or cache[0] is not x or cache[1] is not r:
+        with torch.no_grad():
+            eye = torch.eye(len(r), dtype=x.dtype, device=x.device)
+            k = gp.covar_module(x).to_dense() + gp.likelihood.noise * eye
+            chol, info = torch.linalg.cholesky_ex(k)
+            jitter = 1e-6
+            while bool(info) and jitter < 1.0:  # as GPyTorch does: add jitter until the factor exists
+                chol, info = torch.linalg.cholesky_ex(k + jitter * eye)
+                jitter *= 10
+            alpha = torch.cholesky_solve(r.unsqueeze(-1), chol).squeeze(-1)
+        cache = gp._posterior_cache = (x, r, chol, alpha)
+    return cache[2], cache[3]
 
 
 def posterior(gp: ResidualGP, emb: torch.Tensor, noise: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
@@ -172,19 +189,9 @@ def posterior(gp: ResidualGP, emb: torch.Tensor, noise: bool = True) -> tuple[to
     diagonal only: GPyTorch's ``gp(emb)`` evaluates the joint covariance of support and test points, which for
     the 15,625 cells of NB-201 costs seconds. The support's Cholesky factor is cached until the next
     :func:`condition`."""
-    x, r = gp.train_inputs[0], gp.train_targets
+    x = gp.train_inputs[0]
     with torch.no_grad():
-        cache = getattr(gp, "_posterior_cache", None)
-        if cache is None or cache[0] is not x or cache[1] is not r:
-            k = gp.covar_module(x).to_dense() + gp.likelihood.noise * torch.eye(len(r), dtype=x.dtype, device=x.device)
-            chol, info = torch.linalg.cholesky_ex(k)
-            jitter = 1e-6
-            while bool(info) and jitter < 1.0:  # as GPyTorch does: add jitter until the factor exists
-                chol, info = torch.linalg.cholesky_ex(k + jitter * torch.eye(len(r), dtype=x.dtype, device=x.device))
-                jitter *= 10
-            alpha = torch.cholesky_solve(r.unsqueeze(-1), chol).squeeze(-1)
-            cache = gp._posterior_cache = (x, r, chol, alpha)
-        chol, alpha = cache[2], cache[3]
+        chol, alpha = _support_solve(gp)
         cross = gp.covar_module(emb, x).to_dense()
         mean = cross @ alpha
         v = torch.linalg.solve_triangular(chol, cross.T, upper=False)
@@ -214,9 +221,7 @@ def fit_gp_head(learner: MetaLearner, sampler: EpisodeSampler, space, iterations
             m_s, e_s = gp_inputs(learner.model, adapted, ep.support, ep.corr, c.kernel)
             m_q, e_q = gp_inputs(learner.model, adapted, ep.query, ep.corr, c.kernel)
         condition(gp, e_s, ep.y_support - m_s)
-        gp.train()  # hyper-parameters get gradients; the posterior below is recomputed for each episode
-        gp.eval()
-        opt.zero_grad()
+        opt.zero_grad()  # condition() reset the GP's prediction caches: the posterior below is this episode's
         with gpytorch.settings.detach_test_caches(False):
             pred = gp.likelihood(gp(e_q))
             loss = -pred.log_prob(ep.y_query - m_q) / len(ep.y_query)
@@ -268,7 +273,7 @@ class DKTLearner(MetaLearner):
             m_s, e_s = self._embed(ep.support, ep.corr)
             m_q, e_q = self._embed(ep.query, ep.corr)
             condition(self.gp, e_s, ep.y_support - m_s)
-            out = (m_q + self.gp(e_q).mean).cpu().numpy()
+            out = (m_q + posterior(self.gp, e_q, noise=False)[0]).cpu().numpy()
         self.gp.train()
         return out
 
