@@ -166,7 +166,8 @@ PRETRAIN_META = {"algorithm": "algorithm", "first_order": "first_order", "meta_s
 PRETRAIN_TOP = ("benchmark", "target", "train_tasks", "val_tasks", "metric", "lower_is_better", "features", "members",
                 "out", "threads", "progress")
 #: pretrain's defaults that differ from MetaConfig's: the chosen meta-predictor (deep-kernel GP head, robust
-#: target scaling; a 3-member ensemble over meta seeds, --members).
+#: target scaling; a 3-member ensemble over meta seeds, --members). Written out, like the choices below, so the
+#: CLI imports nothing heavy; a test checks them against surrogate_nas.meta.defaults.
 PRETRAIN_DEFAULTS = {"algorithm": "dkt", "target_scale": "robust"}
 #: Choices of --algorithm / --kernel / --target-scale / --meta-val (maml.ALGORITHMS, KERNELS, support.SCALES,
 #: META_VAL; written out so that --help does not import torch).

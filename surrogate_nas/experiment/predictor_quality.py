@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..benchmarks import check_isolation
 from ..io import atomic_write_text
+from ..meta.defaults import DEFAULT_META
 
 #: table column -> (registered predictor, checkpoint to adapt: "meta", "multitask" or None, options).
 #: The multitask initialisation was not meta-learned for the MAML step size, and fine-tuning it with that
@@ -60,10 +61,8 @@ METHODS = {
 }
 #: Members of an ensemble checkpoint group (meta seeds seed, seed + 1, ...).
 ENSEMBLE = 3
-#: The settings of the default meta-predictor (chosen on the validation targets, see
-#: ``experiments/configs/predictor-defaults-2.yaml``): robust target scaling, meta-validation on a held-out
-#: training task where there are >= 3.
-DKT = {"algorithm": "dkt", "target_scale": "robust", "meta_val": "task"}
+#: The default meta-predictor's settings (:data:`~surrogate_nas.meta.defaults.DEFAULT_META`), the base of every dkt group.
+DKT = DEFAULT_META
 #: Checkpoint group -> (MetaConfig overrides on the config's ``meta``, reads free features, members, variant).
 #: ``variant`` names the checkpoint in the run directory when overrides other than the algorithm make it
 #: differ from another group's ("" = the algorithm's name); groups with the same overrides share checkpoints.

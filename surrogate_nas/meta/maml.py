@@ -22,6 +22,7 @@ from ..predictors.gnn import GraphRegressor, regression_rank_loss
 from ..predictors.gnn import functional_forward as forward
 from ..predictors.metrics import kendall_tau
 from ..predictors.support import SCALES
+from .defaults import DEFAULT_MEMBERS, DEFAULT_META
 from .inner import MAX_INNER_STEPS, deployment_steps, inner_loop
 from .tasks import Episode, EpisodeSampler, Task
 
@@ -116,16 +117,10 @@ class MetaConfig:
         return asdict(self)
 
 
-#: The default meta-predictor, chosen on the validation targets (NB-201 cifar100; NAS-Bench-Graph cora, photo;
-#: experiments/configs/predictor-defaults*.yaml): the deep-kernel GP head with robust target scaling.
-#: ``MetaConfig()`` itself is the bare learner (MAML); :func:`default_meta_config` is what ``pretrain`` and
-#: ``surrogate-nas pretrain`` use when not told otherwise. The default predictor ensembles 3 meta seeds.
-DEFAULT_META = {"algorithm": "dkt", "target_scale": "robust", "meta_val": "task"}
-DEFAULT_MEMBERS = 3
-
-
 def default_meta_config(**overrides) -> MetaConfig:
-    """:data:`DEFAULT_META` with ``overrides`` (any MetaConfig field)."""
+    """The default meta-predictor's MetaConfig (:data:`~surrogate_nas.meta.defaults.DEFAULT_META`) with
+    ``overrides`` (any MetaConfig field); ``pretrain`` and ``surrogate-nas pretrain`` use it when not told
+    otherwise."""
     return MetaConfig(**{**DEFAULT_META, **overrides})
 
 

@@ -139,6 +139,13 @@ def test_pretrain_new_flags_and_bad_values(capsys, tmp_path):
 
     assert (cli.ALGORITHMS, cli.KERNELS, cli.TARGET_SCALES, cli.META_VALS) == \
         (maml.ALGORITHMS, maml.KERNELS, SCALES, maml.META_VAL)
+    from surrogate_nas.meta.defaults import DEFAULT_MEMBERS, DEFAULT_META
+
+    # the CLI writes the default out (it imports nothing heavy): it is the library's default
+    sub = next(a for a in cli.build_parser()._actions if a.dest == "command" or hasattr(a, "choices") and
+               isinstance(a.choices, dict) and "pretrain" in a.choices)
+    parser_defaults = {a.dest: a.default for a in sub.choices["pretrain"]._actions}
+    assert all(parser_defaults[k] == v for k, v in DEFAULT_META.items()) and parser_defaults["members"] == DEFAULT_MEMBERS
     out = tmp_path / "m"
     for args, fragments in (
         (["--kernel", "cosine"], ["argument --kernel: invalid choice: 'cosine'"]),
