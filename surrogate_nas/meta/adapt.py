@@ -36,7 +36,7 @@ _SHIPPED = ("nb201", "nas-bench-graph")
 
 def _benchmark_table(ckpt: Checkpoint):
     """The checkpoint's benchmark records. Shipped ones are parsed once per process (each adaptation, and each
-    ensemble member, would otherwise parse NB-201 again: 0.7 s of a 0.73 s adaptation); a user's imported table
+    ensemble member, would otherwise parse NB-201 again: most of an adaptation's time); a user's imported table
     is read each time, so a re-import is seen."""
     from ..benchmarks import load_benchmark
 
