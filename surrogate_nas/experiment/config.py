@@ -170,24 +170,48 @@ class SearchEfficiencyConfig:
     """Evaluations each searcher needs on a held-out task: benchmark x target x method x seed."""
 
     benchmarks: list[SEBenchmark]
-    methods: list[str] | None = None          # None: every method of search_efficiency.methods()
+    methods: list[str] | None = None          # None: every method of search_efficiency.method_specs()
     mode: str = "full"                        # the report's title says quick or full
+    #: {name: {base: a method's name, options: {...}, batch_size: q}}: a method with other options
+    variants: dict = field(default_factory=dict)
 
     kind = "search-efficiency"
 
     def validate(self) -> "SearchEfficiencyConfig":
         self.benchmarks = _benchmarks(self.benchmarks, SEBenchmark, self._bench)
         self.methods = _str_list("methods", self.methods, allow_none=True)
+        self._check_variants()
         if self.methods is not None:
             from .search_efficiency import method_specs
 
-            known = {m[0] for b in self.benchmarks for m in method_specs(b.name, 1, 1)}
+            known = {m.name for b in self.benchmarks for t in b.targets
+                     for m in method_specs(b.name, 1, 1, t, self.variants)}
             unknown = [m for m in self.methods if m not in known]
             if unknown:
                 raise ExperimentError(f"methods: unknown method {unknown[0]!r}; choose from {', '.join(sorted(known))}")
         if self.mode not in MODES:
             raise ExperimentError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         return self
+
+    def _check_variants(self) -> None:
+        from .search_efficiency import method_specs
+
+        if not isinstance(self.variants, dict):
+            raise ExperimentError(f"variants must be a mapping of name: {{base, options, batch_size}}, got {self.variants!r}")
+        base = {m.name for m in method_specs("nas-bench-graph", 1, 1)} | {m.name for m in method_specs("nb201", 1, 1)}
+        for name, v in self.variants.items():
+            where = f"variants.{name}"
+            if not isinstance(name, str) or not name.strip() or name in base:
+                raise ExperimentError(f"variants: {name!r} must be a new method name (not one of the grid's)")
+            if not isinstance(v, dict) or set(v) - {"base", "options", "batch_size"} or "base" not in v:
+                raise ExperimentError(f"{where} must be a mapping with base (a method's name) and optional options, "
+                                      f"batch_size; got {v!r}")
+            if v["base"] not in base:
+                raise ExperimentError(f"{where}.base: unknown method {v['base']!r}; choose from {', '.join(sorted(base))}")
+            if not isinstance(v.get("options", {}) or {}, dict):
+                raise ExperimentError(f"{where}.options must be a mapping, got {v['options']!r}")
+            if "batch_size" in v:
+                _int(f"{where}.batch_size", v["batch_size"], 1)
 
     @staticmethod
     def _bench(where: str, b: SEBenchmark) -> None:

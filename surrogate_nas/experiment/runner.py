@@ -121,13 +121,13 @@ def plan(cfg) -> tuple[list[CheckpointSpec], list[Cell]]:
                                    _items({**meta, "seed": base_seed + i}), _items(b.model))
                 specs[s.key] = s
                 keys.append(s.key)
-            for name, _, _, predictor, _ in method_specs(b.name, b.budget, b.guided_budget):
-                if cfg.methods is not None and name not in cfg.methods:
+            for m in method_specs(b.name, b.budget, b.guided_budget, target, cfg.variants):
+                if cfg.methods is not None and m.name not in cfg.methods:
                     continue
-                seeds = range(b.seeds if predictor is None or b.guided_seeds is None else b.guided_seeds)
+                seeds = range(b.seeds if m.predictor is None or b.guided_seeds is None else b.guided_seeds)
                 for seed in seeds:
-                    coords = {"benchmark": b.name, "target": target, "method": name, "seed": seed}
-                    cells.append(Cell(coords, {"model": keys[seed % len(keys)]} if predictor == "meta" else {}))
+                    coords = {"benchmark": b.name, "target": target, "method": m.name, "seed": seed}
+                    cells.append(Cell(coords, {"model": keys[seed % len(keys)]} if m.predictor == "meta" else {}))
     used = {k for c in cells for k in c.checkpoints.values()}
     return [s for s in specs.values() if s.key in used], cells
 
@@ -216,7 +216,7 @@ def run_cell(cfg, cell: Cell, checkpoint_files: dict, before: Callable | None = 
 
         b = next(b for b in cfg.benchmarks if b.name == c["benchmark"])
         df, rate = se_cell(table, b.name, c["target"], b.metric, b.test_metric, c["method"], c["seed"], b.budget,
-                           b.guided_budget, ckpts.get("model"))
+                           b.guided_budget, ckpts.get("model"), cfg.variants)
         rows = _records(df)
         if rate is not None:
             info["rate"] = rate

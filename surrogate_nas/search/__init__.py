@@ -4,7 +4,8 @@ search loop. Entry point for the CLI: :func:`run_search` with a :class:`SearchCo
 Modules, in the order a run uses them: ``config`` (SearchConfig, SearchResult), ``benchmark_tables``
 (defaults, cache), ``evaluators`` (registry), ``checks`` (model space, target isolation),
 ``predictor_factory`` (the predictor a guided searcher re-fits), ``searcher_factory``
-(make_searcher), ``base``/``strategies`` (the searchers), ``journal``, ``loop``, ``run`` (run_search),
+(make_searcher), ``base``/``strategies``/``hierarchical`` (the searchers), ``acquisition`` (BoTorch acquisition
+over candidate sets), ``journal``, ``loop``, ``run`` (run_search),
 ``results`` and ``report`` (files a person reads).
 """
 
@@ -12,14 +13,15 @@ from .base import SEARCHERS, Constraint, Searcher, SearchError, SpaceExhausted, 
 from .evaluators import EVALUATORS, TableEvaluator, TrainEvaluator
 from .journal import Journal
 from .loop import run_loop, trajectory_frame
-from .strategies import (GuidedEvolution, HierarchicalSearch, LocalSearch, RandomSearch, RegularizedEvolution,
-                         SourceRankSearch)
+from .acquisition import ACQUISITIONS
+from .strategies import GuidedEvolution, LocalSearch, RandomSearch, RegularizedEvolution, SourceRankSearch
+from .hierarchical import HierarchicalSearch
 from .config import SearchConfig, SearchResult
 from .searcher_factory import make_searcher
 from .run import run_search
 
 __all__ = [
-    "SEARCHERS", "Constraint", "Searcher", "SearchError", "SpaceExhausted", "get_searcher", "EVALUATORS",
+    "ACQUISITIONS", "SEARCHERS", "Constraint", "Searcher", "SearchError", "SpaceExhausted", "get_searcher", "EVALUATORS",
     "TableEvaluator", "TrainEvaluator", "Journal", "run_loop", "trajectory_frame", "GuidedEvolution",
     "HierarchicalSearch", "LocalSearch", "RandomSearch", "RegularizedEvolution", "SourceRankSearch", "space_pool",
     "SearchConfig", "SearchResult", "make_searcher", "run_search",

@@ -31,8 +31,9 @@ class SearchConfig:
     * ``evolution``: population (20), tournament (5)
     * ``source-rank``: source_tasks (default: every other task of the benchmark; never the target)
     * ``guided-evolution`` / ``hierarchical``: n_support (5), support ("source-rank" | "random"),
-      acquisition ("mean" | "ucb" | "thompson"), beta, pool ("auto" | "space" | "mutants"),
-      n_candidates, top_k, support_random, trust_region; hierarchical also n_groups (3), group_top (3).
+      acquisition ("mean" | "ucb" | "ei" | "thompson"), beta, pool ("auto" | "space" | "mutants"),
+      n_candidates, top_k, support_random, trust_region; hierarchical also probe_groups, coarse, commit,
+      commit_fraction, group_top (see :class:`~surrogate_nas.search.hierarchical.HierarchicalSearch`).
     * for the predictor: cv_until (20: the meta-predictor chooses its inner steps by cross-validation
       while the measurements are <= cv_until, then keeps the last choice), scratch_steps (150, the
       ``scratch`` alias), targets ("anchored" | "support", see

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Callable, Hashable
+from typing import Callable
 
 import numpy as np
 
 from ..spaces import Architecture
-from .base import SEARCHERS, Constraint, Searcher, SearchError, space_pool
+from .acquisition import ACQUISITIONS, check_acquisition, posterior, select
+from .base import SEARCHERS, Searcher, SearchError, space_pool
+from .defaults import ACQUISITION, N_SUPPORT
 
 #: Spaces up to this size are scored whole by guided searchers (pool="auto").
 WHOLE_SPACE_LIMIT = 50_000
@@ -177,9 +179,6 @@ class SourceRankSearch(Searcher):
         return out
 
 
-ACQUISITIONS = ("mean", "ucb", "thompson")
-
-
 @SEARCHERS.register("guided-evolution")
 class GuidedEvolution(Searcher):
     """Predictor-guided evolution.
@@ -194,9 +193,12 @@ class GuidedEvolution(Searcher):
     Candidates (``pool``): ``"space"`` scores one representative per canonical key of the whole
     space; ``"mutants"`` scores ``n_candidates`` mutants/crossovers of the ``top_k`` measured plus
     random samples; ``"auto"`` = space when it has <= 50,000 architectures.
-    Acquisition: ``mean``, ``ucb`` (mean + ``beta`` * std) or ``thompson`` (one draw from the
-    ensemble's Gaussian mean/std per candidate); std comes from ``predict(..., return_std=True)``
-    and is 0 for predictors without one.
+    Acquisition (:mod:`~surrogate_nas.search.acquisition`, BoTorch on the finite candidate set): ``mean``
+    (greedy), ``ucb`` (mean + ``beta`` * std), ``ei`` (expected improvement over the best measured) or
+    ``thompson``; ``suggest(q)`` with ``q > 1`` returns a batch (q-EI / q-UCB by sequential greedy
+    conditioning, or ``q`` Thompson draws). The std comes from ``predict(..., return_std=True)`` (0 for
+    predictors without one), the joint covariance of a batch from ``predict_cov`` where the predictor has it.
+    ``scored_`` counts the predictor calls (one per candidate scored).
 
     ``support_random``: how many of the support suggestions are random instead of source-ranked.
     ``trust_region``: only candidates among the best ``trust_region + (measurements so far)`` by
@@ -206,8 +208,8 @@ class GuidedEvolution(Searcher):
 
     name = "guided-evolution"
 
-    def __init__(self, space, seed=0, constraint=None, predictor: Callable | None = None, n_support: int = 5,
-                 support: str = "source-rank", source_scores: Callable | None = None, acquisition: str = "mean",
+    def __init__(self, space, seed=0, constraint=None, predictor: Callable | None = None, n_support: int = N_SUPPORT,
+                 support: str = "source-rank", source_scores: Callable | None = None, acquisition: str = ACQUISITION,
                  beta: float = 1.0, pool: str = "auto", n_candidates: int = 2000, top_k: int = 10,
                  support_random: int = 0, trust_region: int | None = None):
         super().__init__(space, seed, constraint)
@@ -219,8 +221,7 @@ class GuidedEvolution(Searcher):
             raise SearchError(f"{self.name}: support must be 'source-rank' or 'random', got {support!r}")
         if support == "source-rank" and source_scores is None:
             raise SearchError(f"{self.name}: support='source-rank' needs source scores; use support='random'")
-        if acquisition not in ACQUISITIONS:
-            raise SearchError(f"{self.name}: unknown acquisition {acquisition!r}; choose one of {', '.join(ACQUISITIONS)}")
+        check_acquisition(acquisition, self.name)
         if pool not in ("auto", "space", "mutants"):
             raise SearchError(f"{self.name}: pool must be auto, space or mutants, got {pool!r}")
         self.predictor = predictor
@@ -305,33 +306,30 @@ class GuidedEvolution(Searcher):
         keep = [a for a in cands if self.space.canonical(a) in region]
         return keep or cands
 
-    def _score(self, cands: list[Architecture]) -> np.ndarray:
+    def _posterior(self, cands: list[Architecture]) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, std) of the fitted predictor at ``cands`` (std 0 for ``mean`` or a predictor without one);
+        every candidate counts as one predictor call (``scored_``). In penalty mode the mean is lowered by the
+        constraint's penalty, as the fitness of a measured architecture is."""
         t0 = time.perf_counter()
-        if self.acquisition == "mean":
-            mean, std = np.asarray(self._model.predict(cands), dtype=float), None
-        else:
-            try:
-                mean, std = self._model.predict(cands, return_std=True)
-            except TypeError:
-                mean, std = self._model.predict(cands), None
-            mean = np.asarray(mean, dtype=float)
-            std = np.zeros_like(mean) if std is None else np.asarray(std, dtype=float)
+        mean, std = posterior(self._model, cands, with_std=self.acquisition != "mean")
         self.score_seconds_ += time.perf_counter() - t0
         self.scored_ += len(cands)
-        if self.acquisition == "ucb":
-            score = mean + self.beta * std
-        elif self.acquisition == "thompson":
-            score = mean + std * self.rng.standard_normal(len(mean))
-        else:
-            score = mean
-        score = np.nan_to_num(score, nan=-np.inf)
+        mean = np.nan_to_num(mean, nan=-np.inf)
         if self.constraint is not None and self.constraint.mode == "penalty":
             viol = np.minimum(self.constraint.violation(cands), 1e6)
-            score = score - self.constraint.weight * self._fit_spread * viol
-        return score
+            mean = mean - self.constraint.weight * self._fit_spread * viol
+        return mean, std
 
-    def _select(self, cands, score, n) -> list[Architecture]:
-        return [cands[i] for i in np.argsort(-score, kind="stable")[:n]]
+    def _best_f(self) -> float | None:
+        f = [h[2] for h in self.history if np.isfinite(h[2])]
+        return max(f) if f else None
+
+    def _select(self, cands: list[Architecture], n: int) -> list[Architecture]:
+        """The ``n`` candidates the acquisition picks (a batch for ``n > 1``)."""
+        mean, std = self._posterior(cands)
+        idx = select(self._model, cands, n, self.acquisition, self.rng, best_f=self._best_f(), beta=self.beta,
+                     mean_std=(mean, std))
+        return [cands[i] for i in idx]
 
     # ------------------------------------------------------------------ ask
     def _suggest(self, n):
@@ -354,53 +352,7 @@ class GuidedEvolution(Searcher):
         if not cands:
             a = self._fresh_sample()
             return [a] if a is not None else []
-        return self._select(cands, self._score(cands), n)
+        return self._select(cands, n)
 
 
-@SEARCHERS.register("hierarchical")
-class HierarchicalSearch(GuidedEvolution):
-    """Hierarchical search (HAS): coarse decision first, fine ops inside the best groups.
-
-    The coarse level is ``space.skeleton`` (NB-201: which edges are zero / identity /
-    parametric; NAS-Bench-Graph: the link pattern). After the support evaluations, at every
-    step the adapted predictor scores the members of every group; a group's score is the mean
-    of its ``group_top`` best member scores (its "view" of the group); the ``n_groups`` best
-    groups are kept and the best unmeasured members inside them are suggested. ``groups_``
-    holds the chosen groups of the last step.
-    """
-
-    name = "hierarchical"
-
-    def __init__(self, space, seed=0, constraint=None, n_groups: int = 3, group_top: int = 3, **kwargs):
-        kwargs.setdefault("pool", "space")
-        super().__init__(space, seed, constraint, **kwargs)
-        if not isinstance(n_groups, int) or n_groups < 1:
-            raise SearchError(f"hierarchical: n_groups must be a positive int, got {n_groups!r}")
-        self.n_groups = n_groups
-        self.group_top = int(group_top)
-        self.groups_: list[Hashable] = []
-        self._skel: dict[Architecture, Hashable] = {}
-
-    def _skeleton_of(self, a):
-        s = self._skel.get(a)
-        if s is None:
-            s = self._skel[a] = self.space.skeleton(a)
-        return s
-
-    def _select(self, cands, score, n):
-        groups: dict[Hashable, list[int]] = {}
-        for i, a in enumerate(cands):
-            groups.setdefault(self._skeleton_of(a), []).append(i)
-        view = {}
-        for g, idx in groups.items():
-            s = np.sort(score[idx])[::-1][: self.group_top]
-            view[g] = float(np.mean(s))
-        ranked = sorted(view, key=lambda g: -view[g])
-        self.groups_ = ranked[: self.n_groups]
-        inside = [i for g in self.groups_ for i in groups[g]]
-        inside.sort(key=lambda i: -score[i])
-        return [cands[i] for i in inside[:n]]
-
-
-__all__ = ["RandomSearch", "RegularizedEvolution", "LocalSearch", "SourceRankSearch", "GuidedEvolution",
-           "HierarchicalSearch", "ACQUISITIONS"]
+__all__ = ["RandomSearch", "RegularizedEvolution", "LocalSearch", "SourceRankSearch", "GuidedEvolution", "ACQUISITIONS"]
