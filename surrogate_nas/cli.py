@@ -872,7 +872,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--space", default="nb201", help="search space")
     r.add_argument("--task", help="target task (dataset / device) of the benchmark; required")
     r.add_argument("--strategy", default="guided-evolution",
-                   help="random, evolution, local, source-rank, guided-evolution or hierarchical")
+                   help="random, evolution, local, source-rank, guided-evolution or hierarchical (two-level: probe "
+                        "the best skeleton groups, commit, search inside them)")
     r.add_argument("--model", help="checkpoint directory from `pretrain` (predictor meta)")
     r.add_argument("--predictor", default="meta",
                    help="predictor of the guided strategies: a registry name (meta, rf, gbm, scratch-gnn, ...) "
@@ -884,13 +885,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--metric", help="metric to maximise (default per benchmark)")
     r.add_argument("--test-metric", help="metric reported for the best architecture (default per benchmark, "
                                          "else --metric)")
-    r.add_argument("--batch-size", type=int, default=1, help="evaluations per suggest() call")
+    r.add_argument("--batch-size", type=int, default=1,
+                   help="q: architectures per round, chosen jointly by the acquisition (q-EI, q-UCB, Thompson) and "
+                        "evaluated together (in parallel by --evaluator train on a Ray backend)")
     r.add_argument("--constraint", help="e.g. latency<=0.005 (looked up in the benchmark)")
     r.add_argument("--constraint-mode", default="filter", choices=["filter", "penalty"],
                    help="filter: never evaluate infeasible archs; penalty: score them down")
     r.add_argument("--data-root", help="datasets for --evaluator train")
     r.add_argument("--option", action="append", metavar="KEY=VALUE",
-                   help="strategy option (repeatable; VALUE is YAML), e.g. acquisition=ucb")
+                   help="strategy option (repeatable; VALUE is YAML), e.g. acquisition=ei (mean, ucb, ei, thompson), "
+                        "beta=2, probe_groups=8, commit=3")
     r.add_argument("--seed", type=int, default=0, help="seed of the search")
     r.add_argument("--threads", type=_POSITIVE, default=1, help="torch CPU threads")
     r.add_argument("--out", help="run directory (journal, trajectory, report); rerun to resume; required")
