@@ -4,6 +4,7 @@
 2. search the held-out dataset with predictor-guided evolution: the first 5 evaluations are the
    support set the predictor is adapted on, then it is re-adapted after every evaluation; all
    count against ``--budget`` (simulated runs: valid_perf lookup, test_perf reported),
+   and with hierarchical search (the same predictor; probe the best skeleton groups, commit, search inside them),
 3. run regularized evolution and random search (``--baseline-budget`` evaluations each) as baselines,
 4. write a report (markdown + PNG + CSV) to ``--out``.
 
@@ -38,7 +39,8 @@ from surrogate_nas.search.benchmark_tables import cached_benchmark
 
 #: Evaluation counts reported in the table (those within each run's budget), plus each run's last.
 REPORT_AT = (5, 10, 20, 50, 100, 200)
-STYLE = {"guided-meta": dict(color="C3", lw=2.2, ls="-"), "evolution": dict(color="C0", lw=1.6, ls="--"),
+STYLE = {"guided-meta": dict(color="C3", lw=2.2, ls="-"), "hierarchical": dict(color="C1", lw=2.0, ls="-."),
+         "evolution": dict(color="C0", lw=1.6, ls="--"),
          "random": dict(color="C2", lw=1.6, ls=":")}
 
 
@@ -81,6 +83,7 @@ def main(argv=None) -> int:
     runs = {}
     budget_base = 40 if args.quick else args.baseline_budget
     plan = [("guided-meta", "guided-evolution", args.budget, str(model_dir)),
+            ("hierarchical", "hierarchical", args.budget, str(model_dir)),
             ("evolution", "evolution", budget_base, None),
             ("random", "random", budget_base, None)]
     for i, (name, strategy, budget, model) in enumerate(plan, start=2):
@@ -97,7 +100,7 @@ def main(argv=None) -> int:
     plot(runs, records, out / "pipeline.png", args.target, args.budget,
          f"random and evolution coincide for their first {shared} evaluations: evolution's initial population is "
          "random, drawn with the same seed" if shared else "")
-    g = runs["guided-meta"]
+    g, h = runs["guided-meta"], runs["hierarchical"]
     seconds = time.perf_counter() - t0
     text = "\n".join([
         f"# Meta-NAS pipeline: NAS-Bench-Graph, target {args.target}", "",
@@ -106,6 +109,9 @@ def main(argv=None) -> int:
         f"predictor scoring {g.scored_per_second or 0:,.0f} candidates/s",
         f"- guided search's pick (best valid_perf it measured): `{g.best_arch}` valid_perf={g.best_value:.4f}, "
         f"test_perf={g.best_test:.4f}",
+        f"- hierarchical search: {h.evaluations} evaluations, pick `{h.best_arch}` valid_perf={h.best_value:.4f}, "
+        f"test_perf={h.best_test:.4f}; predictor calls (candidates scored) {h.info.get('scored', 0):,} vs guided "
+        f"search's {g.info.get('scored', 0):,}",
         f"- all {records['n']:,} archs of {args.target} in the records:",
         f"  - best valid_perf: `{records['valid_arch']}` valid_perf={records['valid_best']:.4f}, "
         f"test_perf={records['valid_arch_test']:.4f} (the target a valid_perf search aims at)",
