@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import threading
+import weakref
 from typing import Sequence
 
 import numpy as np
@@ -12,6 +14,7 @@ import torch
 
 from ..benchmarks import check_isolation
 from ..errors import DataError, SurrogateNASError
+from ..graphs import to_batch
 from ..predictors.features import FreeFeatureValues, SourceValues, input_columns, support_correlations
 from ..predictors.base import check_options
 from ..predictors.gnn import functional_forward, graph_inputs
@@ -20,7 +23,7 @@ from ..spaces import Architecture, get_space
 from .checkpoint import Checkpoint, load_checkpoint
 from .inner import MAX_INNER_STEPS, deployment_steps, inner_loop
 
-__all__ = ["MetaGNNPredictor", "STEP_CHOICES", "adapt", "validate_support"]
+__all__ = ["MetaGNNPredictor", "PredictInputs", "STEP_CHOICES", "adapt", "clear_pooled_cache", "validate_support"]
 
 #: Inner-step counts ``inner_steps="cv"`` chooses from.
 STEP_CHOICES = (0, 1, 2, 3, 5, 8, 12, 20)
@@ -48,13 +51,24 @@ def _benchmark_table(ckpt: Checkpoint):
     return _TABLES[name]
 
 
+_SOURCES: dict[tuple, SourceValues] = {}
+
+
 def _sources_for(ckpt: Checkpoint, sources: SourceValues | None) -> SourceValues:
+    """The source values the checkpoint reads (or the caller's). Those of a shipped benchmark are built once per
+    process (ranking every source task's records took ~20% of a 20-architecture fit + whole-space predict)."""
     if sources is not None:
         return sources
     cfg = ckpt.sources
     if not cfg.get("tasks"):
         return SourceValues(None, ())
-    return SourceValues(_benchmark_table(ckpt), tuple(cfg["tasks"]), cfg["metric"], cfg.get("higher_is_better", True))
+    key = (cfg["benchmark"], tuple(cfg["tasks"]), cfg["metric"], cfg.get("higher_is_better", True))
+    if key[0] in _SHIPPED and key in _SOURCES:
+        return _SOURCES[key]
+    out = SourceValues(_benchmark_table(ckpt), *key[1:])
+    if key[0] in _SHIPPED:
+        _SOURCES[key] = out
+    return out
 
 
 def _features_for(ckpt: Checkpoint, features: FreeFeatureValues | None, task: str | None) -> FreeFeatureValues | None:
@@ -76,6 +90,110 @@ def tasks_read(ckpt: Checkpoint, sources: SourceValues | None = None) -> list[st
     names = list(ckpt.sources.get("tasks") or []) + list(ckpt.info.get("train_tasks") or []) \
         + list(ckpt.info.get("val_tasks") or []) + list(sources.tasks if sources is not None else ())
     return list(dict.fromkeys(str(n) for n in names))
+
+
+# ---------------------------------------------------------------------- pooled graph rows, cached per model
+#: Per checkpoint model (weakly: dropped with the model), per (space, device, graph encoding): the rows of
+#: :meth:`~surrogate_nas.predictors.gnn.GraphRegressor.pool` (message passing + pooling; then the raw graph
+#: encoding, for ``*+graph`` GP kernels) of every architecture predicted so far. They depend on the weights and the
+#: graph only, so a predictor that predicts with the checkpoint's own weights (no inner step, the deep-kernel
+#: default) computes each architecture's once per process, however many fits and predictions a search makes.
+_POOLED: "weakref.WeakKeyDictionary[torch.nn.Module, dict]" = weakref.WeakKeyDictionary()
+_POOLED_LOCK = threading.Lock()
+
+
+class _PooledRows:
+    """One model's cached rows: ``index`` (architecture -> row of ``rows``), valid while ``stamp`` holds."""
+
+    def __init__(self, stamp: tuple):
+        self.stamp = stamp
+        self.index: dict[Architecture, int] = {}
+        self.rows: torch.Tensor | None = None
+
+
+def _weights_stamp(model: torch.nn.Module) -> tuple:
+    """Changes when a weight of ``model`` is replaced or modified in place (an optimiser step, ``load_state_dict``):
+    rows computed with the old weights are dropped then."""
+    return tuple((p.data_ptr(), p._version) for p in model.parameters())
+
+
+def pooled_rows(model, space, archs: Sequence[Architecture], device, graph: bool, convert, batch: int) -> torch.Tensor:
+    """[len(archs), w] rows of ``model.pool`` under the model's own weights (then the raw graph encoding, with
+    ``graph``), from the process cache; the architectures it lacks are converted by ``convert`` (archs -> (x,
+    edge_index, batch, num_graphs)) and run through the graph part in chunks of ``batch``, then kept."""
+    from .deep_kernel import graph_encoding
+
+    with _POOLED_LOCK:
+        per_model = _POOLED.setdefault(model, {})
+        key = (space.name, str(device), bool(graph))
+        stamp = _weights_stamp(model)
+        entry = per_model.get(key)
+        if entry is None or entry.stamp != stamp:
+            entry = per_model[key] = _PooledRows(stamp)
+        index = entry.index
+        rows = [index.get(a, -1) for a in archs]
+        missing = list(dict.fromkeys(a for a, r in zip(archs, rows) if r < 0)) if -1 in rows else []
+        if missing:
+            new = [] if entry.rows is None else [entry.rows]
+            with torch.no_grad():
+                for i in range(0, len(missing), batch):
+                    inputs = convert(missing[i:i + batch])
+                    g = model.pool(*inputs[:4])
+                    if graph:
+                        g = torch.cat([g, graph_encoding(inputs, model.embed.num_embeddings)], 1)
+                    new.append(g)
+            start = 0 if entry.rows is None else len(entry.rows)
+            entry.rows = torch.cat(new)
+            index.update(zip(missing, range(start, start + len(missing))))
+            rows = [r if r >= 0 else index[a] for a, r in zip(archs, rows)]
+        return entry.rows[torch.as_tensor(rows, dtype=torch.long, device=entry.rows.device)]
+
+
+def clear_pooled_cache() -> None:
+    """Drop every cached pooled row (they are also dropped with their model, or when its weights change)."""
+    with _POOLED_LOCK:
+        _POOLED.clear()
+
+
+class PredictInputs:
+    """What one prediction over ``archs`` reads besides the weights, built on demand and kept for the call: the input
+    columns (read once), the full graph batches (:meth:`MetaGNNPredictor.batches`, for adapted weights) and the
+    graphs of the architectures a pooled-row cache lacks. Members of an ensemble that read the same inputs (same
+    :meth:`MetaGNNPredictor.input_key`) share one, so each of these is built once for all of them."""
+
+    def __init__(self, predictor: "MetaGNNPredictor", archs: Sequence[Architecture], src: np.ndarray | None = None,
+                 batches: list[tuple] | None = None):
+        self.archs = list(archs)
+        self._space, self._device, self._batch = predictor.space_, predictor.device, predictor.BATCH
+        self._columns = predictor._columns
+        if src is None and batches is not None:
+            src = np.concatenate([b[4].cpu().numpy() for b in batches]) if batches else None
+        self._src = src
+        self._batches = batches
+        self._graphs: dict[tuple, tuple] = {}
+
+    @property
+    def src(self) -> np.ndarray:
+        """The input columns [n, S] (source-task values, then free features)."""
+        if self._src is None:
+            self._src = self._columns(self.archs)
+        return self._src
+
+    def batches(self) -> list[tuple]:
+        """The network's full inputs in chunks of ``BATCH`` (see :func:`~surrogate_nas.predictors.gnn.graph_inputs`)."""
+        if self._batches is None:
+            src, b = self.src, self._batch
+            self._batches = [graph_inputs(self._space, self.archs[i:i + b], src[i:i + b], self._device)
+                             for i in range(0, len(self.archs), b)]
+        return self._batches
+
+    def graphs(self, archs: Sequence[Architecture]) -> tuple:
+        """(x, edge_index, batch, num_graphs) of ``archs`` (kept: members lacking the same rows convert them once)."""
+        key = tuple(archs)
+        if key not in self._graphs:
+            b, d = to_batch(self._space, archs), self._device
+            self._graphs[key] = (b.x.to(d), b.edge_index.to(d), b.batch.to(d), len(archs))
+        return self._graphs[key]
 
 
 def check_finite_weights(ckpt: Checkpoint, where: str = "checkpoint") -> None:
@@ -127,6 +245,14 @@ class MetaGNNPredictor:
     rescaled to the mean and spread of the meta-learned initialisation's own predictions on the
     support, so adaptation learns corrections within that region instead of dragging the whole
     space towards the support's mean (which, for a top-heavy support, inverts the source prior).
+
+    ``predict_cov(archs)`` returns the joint posterior (mean and covariance of the noise-free values) of a
+    candidate batch, for batch acquisition; :meth:`noise_variance` is what ``predict``'s std adds to its diagonal.
+
+    With the checkpoint's own weights (no inner step: the deep-kernel default, or ``inner_steps=0``) the graph
+    part of the network (:meth:`~surrogate_nas.predictors.gnn.GraphRegressor.pool`) is computed once per
+    architecture and process, and reused across fits and predictions (:func:`pooled_rows`); only the source
+    encoding, transfer prior, head and GP posterior run again, since they read the support's correlations.
     """
 
     #: ``predict(..., return_std=True)`` returns a real std (GP posterior, or bootstrap members).
@@ -208,7 +334,7 @@ class MetaGNNPredictor:
         inputs = graph_inputs(space, archs, src, self.device)
         self.params_ = self._adapt(inputs, z, self.corr_, self.steps_)[-1]
         self.members_ = None
-        self.gp_ = self._condition(inputs, z) if ckpt.gp is not None else None
+        self.gp_ = self._condition(PredictInputs(self, archs, src, [inputs]), z) if ckpt.gp is not None else None
         self.std_factor_ = 1.0
         if self.gp_ is not None and self.calibrate:
             from .deep_kernel import loo_std_factor
@@ -216,15 +342,13 @@ class MetaGNNPredictor:
             self.std_factor_ = loo_std_factor(self.gp_)
         return self
 
-    def _condition(self, inputs, z):
+    def _condition(self, inputs: PredictInputs, z):
         """The checkpoint's GP head conditioned on the support's residuals from the (adapted) GNN."""
-        from .deep_kernel import condition, fit_hyperparameters, gp_inputs, make_gp
+        from .deep_kernel import condition, fit_hyperparameters, make_gp
 
-        kernel = self.ckpt_.meta.get("kernel", "rbf")
-        gp = make_gp(self.ckpt_.model.embedding_dim(), kernel, self.ckpt_.gp, self.space_).to(self.device)
-        with torch.no_grad():
-            m, e = gp_inputs(self.ckpt_.model, self.params_, inputs, self.corr_, kernel)
-            r = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=self.device) - m
+        gp = make_gp(self.ckpt_.model.embedding_dim(), self._kernel(), self.ckpt_.gp, self.space_).to(self.device)
+        m, e = self._gp_embed_all(inputs)
+        r = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=self.device) - m
         if self.gp_steps:
             return fit_hyperparameters(gp, e, r, self.gp_steps)
         return condition(gp, e, r)
@@ -304,65 +428,177 @@ class MetaGNNPredictor:
     BATCH = 32768
 
     def predict(self, archs: Sequence[Architecture | str], return_std: bool = False):
+        """Predictions [n] in the units of the support values; with ``return_std``, also a std [n]: the GP's
+        predictive std of a *measured* value (the posterior of the noise-free value plus the likelihood's
+        noise, calibrated, see :meth:`noise_variance`), or the spread of the bootstrap members without a GP head."""
+        self._check_fitted()
+        return self._predict([self.space_.coerce(a) for a in archs], return_std)
+
+    def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
             raise DataError("predict() called before fit(): adapt the predictor on support measurements first")
-        archs = [self.space_.coerce(a) for a in archs]
+
+    def _inputs(self, archs, inputs=None) -> PredictInputs:
+        if isinstance(inputs, PredictInputs):
+            return inputs
+        return PredictInputs(self, archs, batches=inputs)  # inputs: None, or batches() of archs
+
+    def _predict(self, archs: list, return_std: bool, inputs=None):
+        """:meth:`predict` on coerced ``archs``; ``inputs``: their :class:`PredictInputs` (shared in an ensemble)."""
         if not archs:
             return (np.zeros(0), np.zeros(0)) if return_std else np.zeros(0)
         if self.gp_ is not None:
-            return self._predict_gp(archs, return_std)
-        if return_std and self.members_ is None:
+            return self._predict_gp(archs, return_std, inputs)
+        out = self._member_outputs(archs, return_std, inputs)
+        mean = out[0]
+        if not return_std:
+            return mean
+        return mean, (out[1:].std(0) if len(out) > 1 else np.zeros_like(mean))
+
+    def _cached(self) -> bool:
+        """Whether predictions use the checkpoint's own weights (no inner step), so the graph part's rows come
+        from the process cache (:func:`pooled_rows`)."""
+        return self.steps_ == 0
+
+    def _kernel(self) -> str:
+        return self.ckpt_.meta.get("kernel", "rbf")
+
+    def _pooled(self, inputs: PredictInputs, graph: bool = False) -> torch.Tensor:
+        return pooled_rows(self.ckpt_.model, self.space_, inputs.archs, self.device, graph, inputs.graphs, self.BATCH)
+
+    def _member_outputs(self, archs, with_members: bool, inputs=None) -> np.ndarray:
+        """[1 + members, n] predictions (target units) of the adapted network, then (``with_members``) of each
+        bootstrap member; no GP head."""
+        inputs = self._inputs(archs, inputs)
+        if with_members and self.members_ is None:
             self.members_ = self._bootstrap()
-        models = [(self.params_, self.corr_)] + (list(self.members_) if return_std else [])
+        models = [(self.params_, self.corr_)] + (list(self.members_) if with_members else [])
         out = np.empty((len(models), len(archs)))
-        src = self._columns(archs)
-        for i in range(0, len(archs), self.BATCH):
-            inputs = graph_inputs(self.space_, archs[i:i + self.BATCH], src[i:i + self.BATCH], self.device)
-            for j, (params, corr) in enumerate(models):
-                out[j, i:i + self.BATCH] = self._forward(params, inputs, corr)
+        if self._cached():  # members adapt with the same (zero) steps: the checkpoint's own weights too
+            rows, src, model = self._pooled(inputs), inputs.src, self.ckpt_.model
+            with torch.no_grad():
+                for i in range(0, len(archs), self.BATCH):
+                    g = rows[i:i + self.BATCH]
+                    s = torch.as_tensor(src[i:i + self.BATCH], dtype=torch.float32, device=self.device)
+                    for j, (_, corr) in enumerate(models):
+                        out[j, i:i + len(g)] = model.readout(g, s, corr, len(g)).cpu().numpy()
+        else:
+            i = 0
+            for batch in inputs.batches():
+                for j, (params, corr) in enumerate(models):
+                    out[j, i:i + batch[3]] = self._forward(params, batch, corr)
+                i += batch[3]
         out = self._to_y(out)
         bad = np.flatnonzero(~np.isfinite(out).all(0))
         if len(bad):
             raise DataError(f"the adapted model predicts a non-finite value for {len(bad)} of {len(archs)} "
                             f"architectures (first: {self.space_.format(archs[bad[0]])!r}); try fewer inner steps "
                             "or a smaller inner learning rate")
-        mean = out[0]
-        if not return_std:
-            return mean
-        return mean, (out[1:].std(0) if len(out) > 1 else np.zeros_like(mean))
+        return out
 
     def batches(self, archs) -> list[tuple]:
         """The network's inputs for ``archs`` in batches of :attr:`BATCH` (graphs and input columns); members of an
-        ensemble that read the same columns share them."""
-        src = self._columns(archs)
-        return [graph_inputs(self.space_, archs[i:i + self.BATCH], src[i:i + self.BATCH], self.device)
-                for i in range(0, len(archs), self.BATCH)]
+        ensemble that read the same columns share them (the ensemble shares a :class:`PredictInputs`, which builds
+        these only for members that need the full forward pass)."""
+        return PredictInputs(self, archs).batches()
 
     def input_key(self) -> tuple:
         """What :meth:`batches` depends on besides the architectures."""
         return (self.space_.name, tuple(self.sources_.tasks), self.sources_.metric, self.sources_.higher_is_better,
                 tuple(self.features_.names) if self.features_ is not None else (), self.device)
 
-    def _predict_gp(self, archs, return_std: bool, batches: list | None = None):
-        from .deep_kernel import gp_inputs, posterior
+    def _gp_embed(self, inputs: PredictInputs):
+        """Yields (start, the GNN's prediction [b], the GP's input [b, d]) over ``inputs.archs`` in chunks of
+        :attr:`BATCH` (z units, no gradients)."""
+        from .deep_kernel import gp_inputs
 
+        kernel, model = self._kernel(), self.ckpt_.model
+        if self._cached():
+            graph = kernel.endswith("+graph")
+            rows, src, w = self._pooled(inputs, graph), inputs.src, model.pool_dim()
+            for i in range(0, len(rows), self.BATCH):
+                r = rows[i:i + self.BATCH]
+                s = torch.as_tensor(src[i:i + self.BATCH], dtype=torch.float32, device=self.device)
+                with torch.no_grad():
+                    m, e = model.readout(r[:, :w], s, self.corr_, len(r), embed=True)
+                    if graph:
+                        e = torch.cat([e, r[:, w:]], 1)  # as gp_inputs appends the graph encoding
+                yield i, m, e
+        else:
+            i = 0
+            for batch in inputs.batches():
+                with torch.no_grad():
+                    m, e = gp_inputs(model, self.params_, batch, self.corr_, kernel)
+                yield i, m, e
+                i += batch[3]
+
+    def _gp_embed_all(self, inputs: PredictInputs) -> tuple[torch.Tensor, torch.Tensor]:
+        parts = [(m, e) for _, m, e in self._gp_embed(inputs)]
+        return torch.cat([m for m, _ in parts]), torch.cat([e for _, e in parts])
+
+    def _std_scale(self) -> float:
+        """Factor from the GP's std (z units) to the reported std (target units): LOO calibration, anchoring."""
+        return self.std_factor_ / self.z_scale_ * self.y_std_
+
+    def _predict_gp(self, archs, return_std: bool, inputs=None):
+        from .deep_kernel import posterior
+
+        inputs = self._inputs(archs, inputs)
         mean, std = np.empty(len(archs)), np.empty(len(archs))
-        i = 0
-        for inputs in batches if batches is not None else self.batches(archs):
-            n = inputs[3]
-            with torch.no_grad():
-                m, e = gp_inputs(self.ckpt_.model, self.params_, inputs, self.corr_, self.ckpt_.meta.get("kernel", "rbf"))
-                mu, sd = posterior(self.gp_, e)
-            mean[i:i + n] = (m + mu).cpu().numpy()
-            std[i:i + n] = sd.cpu().numpy()
-            i += n
+        for i, m, e in self._gp_embed(inputs):
+            mu, sd = posterior(self.gp_, e)
+            mean[i:i + len(m)] = (m + mu).cpu().numpy()
+            std[i:i + len(m)] = sd.cpu().numpy()
         mean = self._to_y(mean)
-        std = std * self.std_factor_ / self.z_scale_ * self.y_std_
+        std = std * self._std_scale()
         bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))
         if len(bad):
             raise DataError(f"the adapted model predicts a non-finite value for {len(bad)} of {len(archs)} "
                             f"architectures (first: {self.space_.format(archs[bad[0]])!r})")
         return (mean, std) if return_std else mean
+
+    # ------------------------------------------------------------------ joint posterior
+    def predict_cov(self, archs: Sequence[Architecture | str]) -> tuple[np.ndarray, np.ndarray]:
+        """(mean [n], cov [n, n]) of the *noise-free* values at ``archs`` jointly, in the units of the support
+        values (numpy, float64), for batch acquisition over a candidate set (dense: meant for n up to a few
+        thousand).
+
+        With a GP head: the GP posterior ``K(e, e) - v^T v``, ``v = L^-1 K(x_support, e)`` (``L`` the Cholesky factor
+        of the support covariance + noise), scaled like ``predict``'s std (LOO calibration, anchoring, target
+        scale: the variance by its square); the mean is ``predict``'s. It holds no observation noise, so its
+        diagonal + :meth:`noise_variance` equals ``predict(archs, return_std=True)``'s std squared.
+        Without one: the covariance (1/M, as ``predict``'s std) of the ``n_members`` bootstrap members'
+        predictions, whose diagonal is that std squared (:meth:`noise_variance` is 0); the mean is ``predict``'s.
+        Symmetric and positive semi-definite up to float rounding (add a small jitter before a Cholesky)."""
+        self._check_fitted()
+        return self._predict_cov([self.space_.coerce(a) for a in archs])
+
+    def _predict_cov(self, archs: list, inputs=None) -> tuple[np.ndarray, np.ndarray]:
+        n = len(archs)
+        if not n:
+            return np.zeros(0), np.zeros((0, 0))
+        if self.gp_ is None:
+            out = self._member_outputs(archs, True, inputs)
+            d = out[1:] - out[1:].mean(0) if len(out) > 1 else np.zeros((1, n))
+            return out[0], d.T @ d / len(d)
+        from .deep_kernel import posterior_cov
+
+        m, e = self._gp_embed_all(self._inputs(archs, inputs))
+        mu, cov = posterior_cov(self.gp_, e)
+        mean = self._to_y((m + mu).cpu().numpy().astype(float))
+        cov = cov.cpu().numpy() * self._std_scale() ** 2
+        if not (np.isfinite(mean).all() and np.isfinite(cov).all()):
+            raise DataError(f"the adapted model's joint posterior over {n} architectures holds non-finite values")
+        return mean, cov
+
+    def noise_variance(self) -> float:
+        """Variance (units of the support values, squared) that ``predict(..., return_std=True)``'s std squared
+        holds beyond :meth:`predict_cov`'s diagonal: the GP likelihood's noise, scaled as the std is (the std is
+        that of a measured value); 0 without a GP head."""
+        self._check_fitted()
+        if self.gp_ is None:
+            return 0.0
+        return float(self.gp_.likelihood.noise.detach().reshape(-1)[0]) * self._std_scale() ** 2
 
     def _quiet(self) -> bool | None:
         """tqdm's ``disable``: None = only on a terminal."""

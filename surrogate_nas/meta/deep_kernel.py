@@ -25,7 +25,8 @@ from ..predictors.metrics import kendall_tau
 from .maml import MetaConfig, MetaLearner
 from .tasks import Episode, EpisodeSampler
 
-__all__ = ["ResidualGP", "DKTLearner", "make_gp", "condition", "fit_hyperparameters", "loo_std_factor", "posterior"]
+__all__ = ["ResidualGP", "DKTLearner", "make_gp", "condition", "fit_hyperparameters", "loo_std_factor", "posterior",
+           "posterior_cov"]
 
 #: Lower bound of the GP's noise variance (z units): keeps the support's Cholesky factor well conditioned.
 MIN_NOISE = 1e-3
@@ -199,6 +200,24 @@ def posterior(gp: ResidualGP, emb: torch.Tensor, noise: bool = True) -> tuple[to
         if noise:
             var = var + gp.likelihood.noise
     return mean, var.clamp(min=0).sqrt()
+
+
+def posterior_cov(gp: ResidualGP, emb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior mean [n] and joint covariance [n, n] (float64) of the noise-free residual at ``emb``, without
+    gradients: ``K(e, e) - v^T v`` with ``v = L^-1 K(x, e)`` from the cached support solve (:func:`posterior`'s
+    computation; its diagonal is :func:`posterior`'s variance with ``noise=False``). Symmetric; positive
+    semi-definite up to rounding."""
+    x = gp.train_inputs[0]
+    with torch.no_grad():
+        chol, alpha = _support_solve(gp)
+        cross = gp.covar_module(emb, x).to_dense()
+        mean = cross @ alpha
+        v = torch.linalg.solve_triangular(chol, cross.T, upper=False).double()
+        k = gp.covar_module(emb).to_dense().double()
+        k.diagonal().copy_(gp.covar_module(emb, diag=True))  # exactly the prior variance posterior() reads
+        cov = k - v.T @ v
+        cov = (cov + cov.T) / 2
+    return mean, cov
 
 
 def fit_gp_head(learner: MetaLearner, sampler: EpisodeSampler, space, iterations: int, lr: float = 0.01,

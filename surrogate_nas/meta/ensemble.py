@@ -23,7 +23,8 @@ class MetaEnsemble:
     """Averages the predictions of one :class:`~surrogate_nas.meta.adapt.MetaGNNPredictor` per checkpoint.
 
     ``predict(archs, return_std=True)`` returns the mixture's std: the members' own predictive variance
-    (a GP head's posterior; zero for a plain GNN without bootstrap members) plus the spread of their means.
+    (a GP head's posterior; zero for a plain GNN without bootstrap members) plus the spread of their means;
+    ``predict_cov(archs)`` the mixture's joint covariance of the noise-free values over a candidate batch.
     ``options`` are passed to every member (``seed`` differs per member: ``seed + i``).
     """
 
@@ -46,27 +47,59 @@ class MetaEnsemble:
         check_members([m.ckpt_ for m in self.members_], [f"member {i}" for i in range(len(self.members_))], "ensemble")
         return self
 
-    def predict(self, archs, return_std: bool = False):
+    def _check_fitted(self) -> None:
         if not hasattr(self, "members_"):
             from ..errors import DataError
 
             raise DataError("predict() called before fit(): adapt the predictor on support measurements first")
-        archs = list(archs)
+
+    def _inputs(self, archs) -> tuple[list, list]:
+        """(coerced archs, one :class:`~surrogate_nas.meta.adapt.PredictInputs` per member): one shared by all when
+        they read the same inputs, so the input columns are read and any uncached graphs converted once (each member
+        keeps its own cache of pooled graph rows: their weights differ)."""
+        from .adapt import PredictInputs
+
         members = self.members_
-        if archs and all(m.gp_ is not None for m in members) and len({m.input_key() for m in members}) == 1:
-            # GP-headed members reading the same inputs: convert graphs and read columns once
-            archs = [members[0].space_.coerce(a) for a in archs]
-            batches = members[0].batches(archs)
-            outs = [m._predict_gp(archs, True, batches) for m in members]
-            if not return_std:
-                return np.mean([o[0] for o in outs], axis=0)
-        else:
-            outs = [m.predict(archs, return_std=return_std) for m in members]
+        archs = [members[0].space_.coerce(a) for a in archs]  # check_members: one space
+        if len({m.input_key() for m in members}) == 1:
+            shared = PredictInputs(members[0], archs)
+            return archs, [shared] * len(members)
+        return archs, [PredictInputs(m, archs) for m in members]
+
+    def predict(self, archs, return_std: bool = False):
+        """Mean of the members' means; with ``return_std``, the mixture's std ``sqrt(mean of the members' variances
+        + variance of their means)`` (each member's variance that of a measured value, see
+        :meth:`~surrogate_nas.meta.adapt.MetaGNNPredictor.predict`)."""
+        self._check_fitted()
+        archs, inputs = self._inputs(archs)
+        if not archs:
+            return (np.zeros(0), np.zeros(0)) if return_std else np.zeros(0)
+        outs = [m._predict(archs, return_std, inp) for m, inp in zip(self.members_, inputs)]
         if not return_std:
             return np.mean(outs, axis=0)
         means = np.stack([o[0] for o in outs])
         var = np.stack([o[1] for o in outs]) ** 2
         return means.mean(0), np.sqrt(var.mean(0) + means.var(0))
+
+    def predict_cov(self, archs) -> tuple[np.ndarray, np.ndarray]:
+        """(mean [n], cov [n, n]) of the noise-free values at ``archs`` jointly (see
+        :meth:`~surrogate_nas.meta.adapt.MetaGNNPredictor.predict_cov`), moment-matched over the members: the mean
+        of their means, and the mean of their covariances plus the covariance (1/M) of their means. Its diagonal
+        + :meth:`noise_variance` equals ``predict(archs, return_std=True)``'s std squared."""
+        self._check_fitted()
+        archs, inputs = self._inputs(archs)
+        if not archs:
+            return np.zeros(0), np.zeros((0, 0))
+        outs = [m._predict_cov(archs, inp) for m, inp in zip(self.members_, inputs)]
+        means = np.stack([o[0] for o in outs])
+        d = means - means.mean(0)
+        return means.mean(0), np.mean([o[1] for o in outs], axis=0) + d.T @ d / len(d)
+
+    def noise_variance(self) -> float:
+        """The mean of the members' :meth:`~surrogate_nas.meta.adapt.MetaGNNPredictor.noise_variance`: what
+        ``predict``'s std squared holds beyond :meth:`predict_cov`'s diagonal."""
+        self._check_fitted()
+        return float(np.mean([m.noise_variance() for m in self.members_]))
 
 
 # ---------------------------------------------------------------------- ensemble directories

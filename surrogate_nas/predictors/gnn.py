@@ -90,7 +90,15 @@ class GraphRegressor(nn.Module):
 
     def forward(self, x, edge_index, batch, num_graphs: int, src=None, corr=None, embed: bool = False):
         """Predictions [n]; with ``embed``, also the embedding [n, d] the head reads (plus the transfer
-        prior as its last column): the input of a deep-kernel GP head."""
+        prior as its last column): the input of a deep-kernel GP head.
+
+        ``readout(pool(...))``: the graph part depends on the weights and the graphs only, so a caller that
+        keeps the weights fixed may cache :meth:`pool`'s rows per architecture and run :meth:`readout` alone."""
+        return self.readout(self.pool(x, edge_index, batch, num_graphs), src, corr, num_graphs, embed)
+
+    def pool(self, x, edge_index, batch, num_graphs: int) -> torch.Tensor:
+        """The graph part: message passing, then [sum-pool / 4, mean-pool] per graph ([n, 2 * hidden]). Reads
+        neither the source values nor their support correlations."""
         h = self.embed(x)
         rev = edge_index.flip(0) if self.config.bidirectional else None
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
@@ -98,16 +106,24 @@ class GraphRegressor(nn.Module):
             if rev is not None:
                 m = m + self.rconvs[i](h, rev)
             h = norm(h + torch.relu(m))
-        g = torch.cat([global_add_pool(h, batch, size=num_graphs) / 4.0, global_mean_pool(h, batch, size=num_graphs)], -1)
+        return torch.cat([global_add_pool(h, batch, size=num_graphs) / 4.0, global_mean_pool(h, batch, size=num_graphs)], -1)
+
+    def readout(self, g, src=None, corr=None, num_graphs: int | None = None, embed: bool = False):
+        """The rest of :meth:`forward` from :meth:`pool`'s rows ``g``: source encoding, transfer prior and head."""
+        n = len(g) if num_graphs is None else num_graphs
         if not self.config.use_sources:
             out = self.head(g).squeeze(-1)
             return (out, g) if embed else out
-        g = torch.cat([g, self._encode_sources(src, corr, num_graphs, g)], -1)
+        g = torch.cat([g, self._encode_sources(src, corr, n, g)], -1)
         # residual on a transfer prior: the support-correlation-weighted mean of the source ranks, so the
         # network learns (and adapts) the correction to source transfer rather than the whole mapping
-        prior = self._prior(src, corr, num_graphs, g)
+        prior = self._prior(src, corr, n, g)
         out = self.prior_scale * prior + self.head(g).squeeze(-1)
         return (out, torch.cat([g, prior.unsqueeze(-1)], -1)) if embed else out
+
+    def pool_dim(self) -> int:
+        """Width of :meth:`pool`'s rows."""
+        return 2 * self.config.hidden
 
     def embedding_dim(self) -> int:
         """Width of the embedding ``forward(..., embed=True)`` returns."""
