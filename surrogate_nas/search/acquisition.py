@@ -65,8 +65,19 @@ def _joint(model, cands: Sequence, mean: np.ndarray, std: np.ndarray) -> tuple[n
             d = np.sqrt(np.clip(np.diag(cov), 1e-300, None))
             corr = np.clip(cov / np.outer(d, d), -1.0, 1.0)
             np.fill_diagonal(corr, 1.0)
-            return mean, 0.5 * (corr + corr.T) * np.outer(std, std)
+            return mean, _psd(0.5 * (corr + corr.T) * np.outer(std, std))
     return mean, np.diag(std ** 2)
+
+
+def _psd(cov: np.ndarray, rel: float = 1e-6) -> np.ndarray:
+    """``cov`` with its eigenvalues clipped to at least ``rel`` x the mean variance: a predictor's float32 kernel
+    rounding can leave tiny negative ones, and a joint posterior draw needs a Cholesky factor."""
+    w, v = np.linalg.eigh(cov)
+    floor = rel * max(float(np.mean(np.diag(cov))), 1e-300)
+    if w.min() >= floor:
+        return cov
+    out = (v * np.maximum(w, floor)) @ v.T
+    return 0.5 * (out + out.T)
 
 
 def _botorch_model(mean: np.ndarray, cov: np.ndarray):
