@@ -44,7 +44,8 @@ class HierarchicalSearch(GuidedEvolution):
     """Two-level hierarchical search (see the module docstring). Options besides guided search's:
     ``probe_groups`` (groups probed in the coarse phase), ``coarse`` (its evaluations; default
     ``probe_groups``: one probe per group), ``commit`` (groups committed to), ``commit_fraction`` (the most of
-    the space the committed groups may hold), ``group_top`` (members averaged by the group prior)."""
+    the space the committed groups may hold), ``group_top`` (members averaged by the group prior); ``acquisition``
+    defaults to the posterior mean (:data:`~surrogate_nas.search.defaults.HAS`)."""
 
     name = "hierarchical"
 
@@ -52,6 +53,7 @@ class HierarchicalSearch(GuidedEvolution):
                  commit: int = HAS["commit"], commit_fraction: float = HAS["commit_fraction"],
                  group_top: int = HAS["group_top"], **kwargs):
         kwargs["pool"] = "space"
+        kwargs.setdefault("acquisition", HAS["acquisition"])
         kwargs.pop("trust_region", None)
         super().__init__(space, seed, constraint, **kwargs)
         self.probe_groups = _positive_int("probe_groups", probe_groups)
