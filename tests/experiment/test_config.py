@@ -67,16 +67,17 @@ def test_shipped_configs_are_the_old_scripts_grids():
     se = load_config(CONFIGS / "search-efficiency.yaml")
     specs, cells = plan(se)
     nb, nbg = se.benchmarks
-    assert (nb.seeds, nb.checkpoints, nb.budget, nb.guided_budget, nb.meta) == (25, 5, 100, 50,
-                                                                                 {"iterations": 400, "val_every": 25,
-                                                                                  "seed": 0, "meta_val": "archs"})
-    assert (nbg.seeds, nbg.guided_seeds, nbg.budget, nbg.guided_budget, nbg.meta["iterations"], len(nbg.targets)) \
-        == (25, 5, 200, 20, 150, 8)
-    # NB-201: 9 methods x 25 seeds; NBG per target: 4 plain methods x 25 seeds + 3 predictor-based x 5
-    assert len(specs) == 5 + 8 and len(cells) == 25 * 9 + 8 * (4 * 25 + 3 * 5)
-    # NB-201 search seed s adapts the checkpoint of meta seed s % 5
-    guided = [c for c in cells if c.coords["method"] == "guided-meta" and c.coords["benchmark"] == "nb201"]
-    assert [c.checkpoints["model"].rsplit("seed", 1)[1] for c in guided[:7]] == ["0", "1", "2", "3", "4", "0", "1"]
+    dkt = {"algorithm": "dkt", "target_scale": "robust", "meta_val": "task", "iterations": 400, "seed": 0}
+    assert (nb.seeds, nb.checkpoints, nb.budget, nb.guided_budget, nb.meta, nb.train_tasks) == (25, 3, 100, 50, dkt, None)
+    assert (nbg.seeds, nbg.guided_seeds, nbg.budget, nbg.guided_budget, nbg.meta, len(nbg.targets)) \
+        == (25, None, 200, 50, dkt, 8)
+    # NB-201 per target: 4 plain + guided, q=4, q=8, hierarchical (+ the CIFAR-100 order on ImageNet16-120 only);
+    # NBG per target: the same 8 + constrained REA and constrained guided search; 25 seeds each
+    assert len(specs) == 11 * 3 and len(cells) == 25 * (3 * 8 + 1) + 25 * 8 * 10
+    assert {c.coords["target"] for c in cells if c.coords["method"] == "source-rank (cifar100)"} == {"ImageNet16-120"}
+    # search seed s adapts the checkpoint of meta seed s % 3
+    guided = [c for c in cells if c.coords["method"] == "guided-meta" and c.coords["target"] == "cifar10"]
+    assert [c.checkpoints["model"].rsplit("seed", 1)[1] for c in guided[:5]] == ["0", "1", "2", "0", "1"]
     ff = load_config(CONFIGS / "predictor-quality-features.yaml")
     specs, cells = plan(ff)
     assert sorted({s.key.split("/")[-1] for s in specs}) == ["maml-ff-seed0", "maml-seed0"]
