@@ -31,7 +31,8 @@ class SearchConfig:
     * ``evolution``: population (20), tournament (5)
     * ``source-rank``: source_tasks (default: every other task of the benchmark; never the target)
     * ``guided-evolution`` / ``hierarchical``: n_support (5), support ("source-rank" | "random"),
-      acquisition ("mean" | "ucb" | "ei" | "thompson"), beta, pool ("auto" | "space" | "mutants"),
+      acquisition ("mean" | "ucb" | "ei" | "thompson"; default thompson), batch_acquisition (for batch_size > 1;
+      default: acquisition when given, else ucb), beta, pool ("auto" | "space" | "mutants"),
       n_candidates, top_k, support_random, trust_region; hierarchical also probe_groups, coarse, commit,
       commit_fraction, group_top (see :class:`~surrogate_nas.search.hierarchical.HierarchicalSearch`).
     * for the predictor: cv_until (20: the meta-predictor chooses its inner steps by cross-validation

@@ -86,7 +86,7 @@ class HierarchicalSearch(GuidedEvolution):
         if self._source_scores is not None:
             s = np.nan_to_num(np.asarray(self._source_scores(list(self._pool)), dtype=float), nan=-np.inf)
         else:  # no source tasks: the adapted predictor's view of the whole space, once
-            s, _ = self._posterior(list(self._pool))
+            s, _ = self._posterior(list(self._pool), "mean")
         self._prior = self._group_view(s)
         size = {g: len(idx) for g, idx in self._members.items()}
         self._order = sorted(self._prior, key=lambda g: (-self._prior[g], -size[g], str(g)))

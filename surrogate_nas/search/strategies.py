@@ -12,7 +12,7 @@ import numpy as np
 from ..spaces import Architecture
 from .acquisition import ACQUISITIONS, check_acquisition, posterior, select
 from .base import SEARCHERS, Searcher, SearchError, space_pool
-from .defaults import ACQUISITION, N_SUPPORT
+from .defaults import ACQUISITION, BATCH_ACQUISITION, N_SUPPORT
 
 #: Spaces up to this size are scored whole by guided searchers (pool="auto").
 WHOLE_SPACE_LIMIT = 50_000
@@ -195,8 +195,9 @@ class GuidedEvolution(Searcher):
     random samples; ``"auto"`` = space when it has <= 50,000 architectures.
     Acquisition (:mod:`~surrogate_nas.search.acquisition`, BoTorch on the finite candidate set): ``mean``
     (greedy), ``ucb`` (mean + ``beta`` * std), ``ei`` (expected improvement over the best measured) or
-    ``thompson``; ``suggest(q)`` with ``q > 1`` returns a batch (q-EI / q-UCB by sequential greedy
-    conditioning, or ``q`` Thompson draws). The std comes from ``predict(..., return_std=True)`` (0 for
+    ``thompson`` (default); ``suggest(q)`` with ``q > 1`` returns a batch chosen by ``batch_acquisition`` (q-EI /
+    q-UCB by sequential greedy conditioning, ``q`` Thompson draws, or the top ``q`` by mean; default: ``acquisition``
+    when it is given, else ``ucb``: :mod:`~surrogate_nas.search.defaults`). The std comes from ``predict(..., return_std=True)`` (0 for
     predictors without one), the joint covariance of a batch from ``predict_cov`` where the predictor has it.
     ``scored_`` counts the predictor calls (one per candidate scored).
 
@@ -209,8 +210,8 @@ class GuidedEvolution(Searcher):
     name = "guided-evolution"
 
     def __init__(self, space, seed=0, constraint=None, predictor: Callable | None = None, n_support: int = N_SUPPORT,
-                 support: str = "source-rank", source_scores: Callable | None = None, acquisition: str = ACQUISITION,
-                 beta: float = 1.0, pool: str = "auto", n_candidates: int = 2000, top_k: int = 10,
+                 support: str = "source-rank", source_scores: Callable | None = None, acquisition: str | None = None,
+                 batch_acquisition: str | None = None, beta: float = 1.0, pool: str = "auto", n_candidates: int = 2000, top_k: int = 10,
                  support_random: int = 0, trust_region: int | None = None):
         super().__init__(space, seed, constraint)
         if predictor is None:
@@ -221,13 +222,17 @@ class GuidedEvolution(Searcher):
             raise SearchError(f"{self.name}: support must be 'source-rank' or 'random', got {support!r}")
         if support == "source-rank" and source_scores is None:
             raise SearchError(f"{self.name}: support='source-rank' needs source scores; use support='random'")
+        batch_acquisition = batch_acquisition or (acquisition if acquisition is not None else BATCH_ACQUISITION)
+        acquisition = acquisition or ACQUISITION
         check_acquisition(acquisition, self.name)
+        check_acquisition(batch_acquisition, f"{self.name} batch_acquisition")
         if pool not in ("auto", "space", "mutants"):
             raise SearchError(f"{self.name}: pool must be auto, space or mutants, got {pool!r}")
         self.predictor = predictor
         self.n_support = n_support
         self.support = support
         self.acquisition = acquisition
+        self.batch_acquisition = batch_acquisition
         self.beta = float(beta)
         self.n_candidates = int(n_candidates)
         self.top_k = int(top_k)
@@ -306,12 +311,12 @@ class GuidedEvolution(Searcher):
         keep = [a for a in cands if self.space.canonical(a) in region]
         return keep or cands
 
-    def _posterior(self, cands: list[Architecture]) -> tuple[np.ndarray, np.ndarray]:
+    def _posterior(self, cands: list[Architecture], acquisition: str) -> tuple[np.ndarray, np.ndarray]:
         """(mean, std) of the fitted predictor at ``cands`` (std 0 for ``mean`` or a predictor without one);
         every candidate counts as one predictor call (``scored_``). In penalty mode the mean is lowered by the
         constraint's penalty, as the fitness of a measured architecture is."""
         t0 = time.perf_counter()
-        mean, std = posterior(self._model, cands, with_std=self.acquisition != "mean")
+        mean, std = posterior(self._model, cands, with_std=acquisition != "mean")
         self.score_seconds_ += time.perf_counter() - t0
         self.scored_ += len(cands)
         mean = np.nan_to_num(mean, nan=-np.inf)
@@ -325,9 +330,10 @@ class GuidedEvolution(Searcher):
         return max(f) if f else None
 
     def _select(self, cands: list[Architecture], n: int) -> list[Architecture]:
-        """The ``n`` candidates the acquisition picks (a batch for ``n > 1``)."""
-        mean, std = self._posterior(cands)
-        idx = select(self._model, cands, n, self.acquisition, self.rng, best_f=self._best_f(), beta=self.beta,
+        """The ``n`` candidates the acquisition picks (a batch, by ``batch_acquisition``, for ``n > 1``)."""
+        acquisition = self.acquisition if n == 1 else self.batch_acquisition
+        mean, std = self._posterior(cands, acquisition)
+        idx = select(self._model, cands, n, acquisition, self.rng, best_f=self._best_f(), beta=self.beta,
                      mean_std=(mean, std))
         return [cands[i] for i in idx]
 

@@ -70,6 +70,21 @@ def test_a_batch_uses_the_joint_covariance_to_avoid_near_duplicates():
         assert len(out) == 4 and len(set(out)) == 4, acq
 
 
+def test_batches_have_their_own_default_acquisition_unless_one_is_given():
+    from surrogate_nas.search.defaults import ACQUISITION, BATCH_ACQUISITION
+
+    fit = lambda a, y: None  # noqa: E731
+    s = get_searcher("guided-evolution", space="nb201", predictor=fit, support="random")
+    assert (s.acquisition, s.batch_acquisition) == (ACQUISITION, BATCH_ACQUISITION) == ("thompson", "ucb")
+    s = get_searcher("guided-evolution", space="nb201", predictor=fit, support="random", acquisition="ei")
+    assert (s.acquisition, s.batch_acquisition) == ("ei", "ei")
+    s = get_searcher("guided-evolution", space="nb201", predictor=fit, support="random", batch_acquisition="mean")
+    assert (s.acquisition, s.batch_acquisition) == ("thompson", "mean")
+    assert get_searcher("hierarchical", space="nb201", predictor=fit, support="random").batch_acquisition == "mean"
+    with pytest.raises(SearchError, match="batch_acquisition: unknown acquisition 'qei'"):
+        get_searcher("guided-evolution", space="nb201", predictor=fit, support="random", batch_acquisition="qei")
+
+
 def test_unknown_acquisition_is_refused_with_the_choices():
     with pytest.raises(SearchError, match="unknown acquisition 'pi'; choose one of mean, ucb, ei, thompson"):
         select(_Posterior([0.0], [1.0]), [0], 1, "pi", np.random.default_rng(0))
