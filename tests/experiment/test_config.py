@@ -57,6 +57,33 @@ def test_a_search_efficiency_key_is_checked_per_benchmark(tmp_path):
         load_config(CONFIGS / "search-efficiency-quick.yaml", kind="predictor-quality")
 
 
+@pytest.mark.parametrize("variants,message", [
+    ({"v": {"base": "nope"}}, "variants.v.base: unknown method 'nope'"),
+    ({"evolution": {"base": "random"}}, "variants: 'evolution' must be a new method name"),
+    ({"v": {"base": "guided-meta", "opts": {}}}, "variants.v must be a mapping with base"),
+    ({"v": {"base": "guided-meta", "batch_size": 0}}, "variants.v.batch_size must be an integer >= 1, got 0"),
+])
+def test_search_variants_are_checked(tmp_path, variants, message):
+    d = yaml.safe_load((CONFIGS / "search-efficiency-quick.yaml").read_text())
+    d["variants"] = variants
+    with pytest.raises(ExperimentError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_config(_write(tmp_path, d))
+
+
+def test_a_variant_is_its_base_with_other_options(tmp_path):
+    d = yaml.safe_load((CONFIGS / "search-efficiency-quick.yaml").read_text())
+    d["variants"] = {"q2-ei": {"base": "guided-meta q=4", "options": {"acquisition": "ei"}, "batch_size": 2}}
+    d["methods"] = ["random", "q2-ei"]
+    cfg = load_config(_write(tmp_path, d))
+    from surrogate_nas.experiment.search_efficiency import method_specs
+
+    (m,) = [m for m in method_specs("nb201", 30, 20, "ImageNet16-120", cfg.variants) if m.name == "q2-ei"]
+    assert (m.strategy, m.options["acquisition"], m.batch_size, m.predictor, m.budget) == \
+        ("guided-evolution", "ei", 2, "meta", 20)
+    _, cells = plan(cfg)
+    assert {c.coords["method"] for c in cells} == {"random", "q2-ei"}
+
+
 def test_shipped_configs_are_the_old_scripts_grids():
     pq = load_config(CONFIGS / "predictor-quality.yaml")
     specs, cells = plan(pq)
