@@ -122,22 +122,16 @@ class HierarchicalSearch(GuidedEvolution):
         self.committed_ = out
 
     # ------------------------------------------------------------------ ask
-    def _suggest(self, n):
-        if self._n_support_given < self.n_support:
-            return super()._suggest(n)
-        if not self._refit():
-            self.fallbacks_ += 1
-            a = self._fresh_sample()
-            return [a] if a is not None else []
+    def _guided(self, n):
         if self._prior is None:
             self._make_prior()
         out: list[Architecture] = []
         while len(out) < n and self._coarse_given < self.coarse:
             self.phase_ = "coarse"
-            probed = {g for g in self.probed_}
-            todo = [g for g in self._order[: self.probe_groups] if g not in probed]
+            todo = [g for g in self._order[: self.probe_groups] if g not in set(self.probed_)]
             g = todo[0] if todo else self._order[len(self.probed_) % min(self.probe_groups, len(self._order))]
-            cands = [a for a in self._unmeasured([g]) if self.space.canonical(a) not in {self.space.canonical(o) for o in out}]
+            taken = {self.space.canonical(o) for o in out}
+            cands = [a for a in self._unmeasured([g]) if self.space.canonical(a) not in taken]
             self.probed_.append(g)
             self._coarse_given += 1
             if cands:
@@ -148,10 +142,7 @@ class HierarchicalSearch(GuidedEvolution):
         if not self.committed_ or not all(self._unmeasured([g]) for g in self.committed_):
             self._commit()
         cands = self._unmeasured(self.committed_)
-        if not cands:
-            a = self._fresh_sample()
-            return [a] if a is not None else []
-        return self._select(cands, n)
+        return self._select(cands, n) if cands else []
 
 
 __all__ = ["HierarchicalSearch"]

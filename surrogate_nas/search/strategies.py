@@ -349,16 +349,20 @@ class GuidedEvolution(Searcher):
             return out
         if not self._refit():
             self.fallbacks_ += 1
-            a = self._fresh_sample()
-            return [a] if a is not None else []
+            return self._one_fresh()
+        return self._guided(n) or self._one_fresh()
+
+    def _guided(self, n: int) -> list[Architecture]:
+        """Up to ``n`` picks of the fitted predictor's acquisition (empty when no candidate is left)."""
         cands = self._candidates()
         if cands:
             mask = self._allowed(cands)
             cands = self._in_trust_region([c for c, m in zip(cands, mask) if m])
-        if not cands:
-            a = self._fresh_sample()
-            return [a] if a is not None else []
-        return self._select(cands, n)
+        return self._select(cands, n) if cands else []
+
+    def _one_fresh(self) -> list[Architecture]:
+        a = self._fresh_sample()
+        return [a] if a is not None else []
 
 
 __all__ = ["RandomSearch", "RegularizedEvolution", "LocalSearch", "SourceRankSearch", "GuidedEvolution", "ACQUISITIONS"]
