@@ -78,19 +78,6 @@ def method_specs(benchmark: str, full_budget: int, guided_budget: int, target: s
     return out
 
 
-def check_sources(benchmark: str, task: str, full_budget: int, guided_budget: int, variants: dict | None = None) -> None:
-    """Source-task options are checked against the target before any costly step."""
-    from ..benchmarks import check_isolation
-
-    for m in method_specs(benchmark, full_budget, guided_budget, task, variants):
-        if "source_tasks" in m.options:
-            check_isolation(task, m.options["source_tasks"], where=f"search_efficiency {benchmark}/{task}: {m.name}")
-
-
-#: Trajectory columns kept in the store (everything the reports read, plus the architecture).
-KEEP = ("evaluation", "batch", "arch", "value", "test", "best_value", "best_test", "best_arch")
-
-
 def make_constraint(table, task: str, text: str | None):
     """``"latency<=p25"`` -> a filter :class:`~surrogate_nas.search.Constraint` on the target's recorded latency."""
     if text is None:
@@ -148,12 +135,6 @@ def _first_reach(g: pd.DataFrame, column: str, threshold: float) -> tuple[float,
 def _median(x) -> float:
     x = np.asarray(list(x), dtype=float)
     return float(np.median(x)) if len(x) else np.nan
-
-
-def _at(traj: pd.DataFrame, n: int, column: str = "best_test") -> pd.Series:
-    """Per (method, seed): ``column`` after ``n`` evaluations (the last value of a shorter run)."""
-    sub = traj[traj["evaluation"] <= n].sort_values("evaluation")
-    return sub.groupby(["method", "seed"])[column].last()
 
 
 NB201_NOTE = ("Noise-free simulation: the NB-201 records hold only test accuracy (one value per cell), so every "
@@ -267,13 +248,16 @@ def write_report(traj: pd.DataFrame, rates: list[float], lines: list[str], out: 
                          "NAS-Bench-Graph (all held-out datasets pooled)", "test perf of best-valid arch")
         md += ["![NAS-Bench-Graph](search_efficiency_nbg.png)", ""]
 
-    md += _has_section(traj, say, tname)
+    at = res.groupby(["benchmark", "target_task", "method", "evaluations"])["best_test"].median() if len(res) \
+        else pd.Series(dtype=float)
+    md += _has_section(traj, at, say, tname)
     md += _batch_section(traj, say, tname)
-    md += _constraint_section(traj, say, tname)
+    md += _constraint_section(traj, at, say, tname)
     return md, lines
 
 
-def _has_section(traj, say, tname) -> list[str]:
+def _has_section(traj, at, say, tname) -> list[str]:
+    """``at``: median best test per (benchmark, target, method, evaluations), from the CSV's budgets."""
     from ..search.report import markdown_table
 
     rows = []
@@ -282,8 +266,7 @@ def _has_section(traj, say, tname) -> list[str]:
             continue
         row = {"target": f"{bench}/{tname(bench, task)}"}
         for n in (20, 50):
-            at = _at(g, n)
-            h, f = _median(at[HAS]), _median(at[GUIDED])
+            h, f = at.get((bench, task, HAS, n), np.nan), at.get((bench, task, GUIDED, n), np.nan)
             row.update({f"{HAS}@{n}": h, f"flat@{n}": f, f"ok@{n}": bool(h >= f - 1e-12)})
         calls = g.groupby(["method", "seed"])["scored"].first()
         row["calls HAS/flat"] = _median(calls[HAS]) / max(_median(calls[GUIDED]), 1.0)
@@ -335,19 +318,18 @@ def _batch_section(traj, say, tname) -> list[str]:
             ""]
 
 
-def _constraint_section(traj, say, tname) -> list[str]:
+def _constraint_section(traj, at, say, tname) -> list[str]:
     from ..search.report import markdown_table
 
     cons = sorted({m for m in traj["method"].unique() if "(latency<=" in m})
     if not cons:
         return []
     rows = []
-    for task, g in traj[traj["method"].isin(cons)].groupby("target_task", sort=False):
+    for task in traj[traj["method"].isin(cons)]["target_task"].unique():
         row = {"target": tname("nas-bench-graph", task)}
         for m in cons:
-            gm = g[g["method"] == m]
             for n in ((20, 50) if m.startswith(GUIDED) else (50, 200)):
-                row[f"{m.split(' (')[0]}@{n}"] = _median(_at(gm, n))
+                row[f"{m.split(' (')[0]}@{n}"] = at.get(("nas-bench-graph", task, m, n), np.nan)
         rows.append(row)
     t = pd.DataFrame(rows)
     say("\nconstrained search (filter: latency <= the target's 25th percentile), median best test:\n"
