@@ -182,6 +182,14 @@ def _support_solve(gp: ResidualGP) -> tuple[torch.Tensor, torch.Tensor]:
     return cache[2], cache[3]
 
 
+def _mean_and_solve(gp: ResidualGP, emb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(posterior mean at ``emb``, ``v = L^-1 K(x_support, emb)``) from the cached support solve; the variance terms of
+    :func:`posterior` and :func:`posterior_cov` are built from ``v``."""
+    chol, alpha = _support_solve(gp)
+    cross = gp.covar_module(emb, gp.train_inputs[0]).to_dense()
+    return cross @ alpha, torch.linalg.solve_triangular(chol, cross.T, upper=False)
+
+
 def posterior(gp: ResidualGP, emb: torch.Tensor, noise: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Posterior mean and std of the residual at ``emb`` (``noise``: of an observation, i.e. with the
     likelihood's noise, as predictive intervals of measured values need), without gradients.
@@ -190,12 +198,8 @@ def posterior(gp: ResidualGP, emb: torch.Tensor, noise: bool = True) -> tuple[to
     diagonal only: GPyTorch's ``gp(emb)`` evaluates the joint covariance of support and test points, which for
     the 15,625 cells of NB-201 costs seconds. The support's Cholesky factor is cached until the next
     :func:`condition`."""
-    x = gp.train_inputs[0]
     with torch.no_grad():
-        chol, alpha = _support_solve(gp)
-        cross = gp.covar_module(emb, x).to_dense()
-        mean = cross @ alpha
-        v = torch.linalg.solve_triangular(chol, cross.T, upper=False)
+        mean, v = _mean_and_solve(gp, emb)
         var = gp.covar_module(emb, diag=True) - v.pow(2).sum(0)
         if noise:
             var = var + gp.likelihood.noise
@@ -207,12 +211,9 @@ def posterior_cov(gp: ResidualGP, emb: torch.Tensor) -> tuple[torch.Tensor, torc
     gradients: ``K(e, e) - v^T v`` with ``v = L^-1 K(x, e)`` from the cached support solve (:func:`posterior`'s
     computation; its diagonal is :func:`posterior`'s variance with ``noise=False``). Symmetric; positive
     semi-definite up to rounding."""
-    x = gp.train_inputs[0]
     with torch.no_grad():
-        chol, alpha = _support_solve(gp)
-        cross = gp.covar_module(emb, x).to_dense()
-        mean = cross @ alpha
-        v = torch.linalg.solve_triangular(chol, cross.T, upper=False).double()
+        mean, v = _mean_and_solve(gp, emb)
+        v = v.double()
         k = gp.covar_module(emb).to_dense().double()
         k.diagonal().copy_(gp.covar_module(emb, diag=True))  # exactly the prior variance posterior() reads
         cov = k - v.T @ v
