@@ -66,15 +66,16 @@ class MetaEnsemble:
             return archs, [shared] * len(members)
         return archs, [PredictInputs(m, archs) for m in members]
 
-    def predict(self, archs, return_std: bool = False):
+    def predict(self, archs, return_std: bool = False, latent: bool = False):
         """Mean of the members' means; with ``return_std``, the mixture's std ``sqrt(mean of the members' variances
         + variance of their means)`` (each member's variance that of a measured value, see
-        :meth:`~surrogate_nas.meta.adapt.MetaGNNPredictor.predict`)."""
+        :meth:`~surrogate_nas.meta.adapt.MetaGNNPredictor.predict`; ``latent``: of the noise-free value, the
+        square root of :meth:`predict_cov`'s diagonal)."""
         self._check_fitted()
         archs, inputs = self._inputs(archs)
         if not archs:
             return (np.zeros(0), np.zeros(0)) if return_std else np.zeros(0)
-        outs = [m._predict(archs, return_std, inp) for m, inp in zip(self.members_, inputs)]
+        outs = [m._predict(archs, return_std, inp, latent) for m, inp in zip(self.members_, inputs)]
         if not return_std:
             return np.mean(outs, axis=0)
         means = np.stack([o[0] for o in outs])

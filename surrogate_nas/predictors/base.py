@@ -2,7 +2,9 @@
 
 A predictor follows scikit-learn: ``__init__`` stores arguments, ``fit(archs, y)`` returns ``self``,
 ``predict(archs)`` returns an array in the units of ``y`` and ``predict(archs, return_std=True)``
-returns ``(mean, std)`` (std of zeros where a model has no uncertainty). Factories are registered by
+returns ``(mean, std)`` (std of zeros where a model has no uncertainty): the std of a measured value, noise
+included; ``predict(archs, return_std=True, latent=True)`` gives the std of the noise-free value, which
+acquisition functions score (the same for models without an observation-noise term). Factories are registered by
 name and called with keyword arguments: ``space`` and ``seed`` always, plus ``sources`` (a
 :class:`~surrogate_nas.predictors.features.SourceValues`) and ``checkpoint`` where the predictor
 reads them; unknown keyword options are refused by the factory with a clear error.
@@ -23,7 +25,8 @@ class Predictor(Protocol):
 
     def fit(self, archs: Sequence[Any], y) -> "Predictor": ...
 
-    def predict(self, archs: Sequence[Any], return_std: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
+    def predict(self, archs: Sequence[Any], return_std: bool = False,
+                latent: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
 
 
 #: name -> factory(**kwargs) -> Predictor. ``meta`` is registered by :mod:`surrogate_nas.meta`.

@@ -36,9 +36,10 @@ class _Base:
         if not hasattr(self, "fitted_"):
             raise DataError(f"{type(self).__name__}.predict() called before fit()")
 
-    def predict(self, archs, return_std: bool = False):
+    def predict(self, archs, return_std: bool = False, latent: bool = False):
         """Predictions in the units of ``y``; with ``return_std``, (mean, std), std of zeros where
-        ``has_uncertainty`` is False."""
+        ``has_uncertainty`` is False. The baselines model no observation noise (a forest's spread is over its
+        trees), so ``latent`` (the std of the noise-free value) gives the same std."""
         self._fitted()
         archs = self._archs(archs)
         mean = np.asarray(self._predict(archs), dtype=float) if archs else np.zeros(0)

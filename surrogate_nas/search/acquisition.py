@@ -1,14 +1,17 @@
 """Bayesian acquisition over a finite candidate set, with BoTorch's acquisition functions.
 
-A guided searcher's predictor gives, per candidate architecture, a posterior mean and std (and, where it
-can, the joint covariance of a few candidates: ``predict_cov``). :func:`select` picks the ``q`` next
+A guided searcher's predictor gives, per candidate architecture, the posterior mean and std of the *latent*
+(noise-free) value (and, where it can, their joint covariance: ``predict_cov``): acquisition scores the function,
+never the observation noise of a measurement (BoTorch's ``observation_noise=False``). :func:`select` picks the ``q`` next
 architectures to measure:
 
 * ``mean``: the ``q`` best predicted (greedy exploitation);
 * ``ucb``: upper confidence bound ``mean + beta * std`` (BoTorch ``UpperConfidenceBound``; ``qUpperConfidenceBound``
   for ``q > 1``);
-* ``ei``: expected improvement over the best value measured so far (``LogExpectedImprovement``;
-  ``qLogExpectedImprovement`` for ``q > 1``);
+* ``ei``: expected improvement over an incumbent ``best_f`` (``LogExpectedImprovement``;
+  ``qLogExpectedImprovement`` for ``q > 1``); guided search states it as the best posterior mean of the
+  measured architectures (the noise-free incumbent, as noisy EI uses), see
+  :meth:`~surrogate_nas.search.strategies.GuidedEvolution.incumbent`;
 * ``thompson``: one joint posterior draw per pick, the argmax of each draw, without replacement
   (``MaxPosteriorSampling``).
 
@@ -40,22 +43,35 @@ def check_acquisition(name, where: str = "acquisition") -> str:
 
 
 def posterior(model, cands: Sequence, with_std: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, std) of a fitted predictor at ``cands``; std is 0 for a predictor without uncertainty."""
+    """(mean, std) of the *latent* (noise-free) value of a fitted predictor at ``cands``: what acquisition scores
+    (BoTorch's ``observation_noise=False``). std is 0 for a predictor without uncertainty.
+
+    Predictors take ``predict(archs, return_std=True, latent=True)``; one without the ``latent`` option gives its
+    predictive std, from which its ``noise_variance()`` (where it has one) is taken out."""
     if not with_std:
         mean = np.asarray(model.predict(cands), dtype=float)
         return mean, np.zeros_like(mean)
+    noise = 0.0
     try:
-        mean, std = model.predict(cands, return_std=True)
+        mean, std = model.predict(cands, return_std=True, latent=True)
     except TypeError:
-        mean, std = model.predict(cands), None
+        try:
+            mean, std = model.predict(cands, return_std=True)
+        except TypeError:
+            mean, std = model.predict(cands), None
+        if std is not None and callable(getattr(model, "noise_variance", None)):
+            noise = float(model.noise_variance())
     mean = np.asarray(mean, dtype=float)
-    std = np.zeros_like(mean) if std is None else np.asarray(std, dtype=float)
-    return mean, np.nan_to_num(std, nan=0.0, posinf=0.0).clip(min=0.0)
+    if std is None:
+        return mean, np.zeros_like(mean)
+    var = np.nan_to_num(np.asarray(std, dtype=float) ** 2, nan=0.0, posinf=0.0) - noise
+    return mean, np.sqrt(var.clip(min=0.0))
 
 
 def _joint(model, cands: Sequence, mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``mean`` (as given: it may carry a constraint penalty) and the covariance of ``cands``: the predictor's
-    ``predict_cov`` where it has one, with its diagonal set to ``std**2`` so marginals match ``predict``; else
+    """``mean`` (as given: it may carry a constraint penalty) and the latent covariance of ``cands``: the
+    correlation of the predictor's ``predict_cov`` (the noise-free joint posterior) scaled by the latent ``std``
+    (:func:`posterior`'s, the square root of that covariance's diagonal, so marginals match); else
     independent."""
     fn = getattr(model, "predict_cov", None)
     if fn is not None:
@@ -80,8 +96,9 @@ def _psd(cov: np.ndarray, rel: float = 1e-6) -> np.ndarray:
     return 0.5 * (out + out.T)
 
 
-def _botorch_model(mean: np.ndarray, cov: np.ndarray):
-    """A BoTorch model over indices 0..n-1 of a finite set whose posterior is N(mean, cov)."""
+def _botorch_model(mean: np.ndarray, cov: np.ndarray, noise: float = 0.0):
+    """A BoTorch model over indices 0..n-1 of a finite set whose latent posterior is N(mean, cov); with
+    ``observation_noise=True`` its posterior is that of a measurement, N(mean, cov + ``noise`` I)."""
     import torch
     from botorch.models.model import Model
     from botorch.posteriors.gpytorch import GPyTorchPosterior
@@ -91,6 +108,7 @@ def _botorch_model(mean: np.ndarray, cov: np.ndarray):
     scale = float(np.mean(np.diag(cov))) if len(cov) else 1.0
     sigma = torch.as_tensor(cov, dtype=torch.float64) + max(scale, 1e-12) * 1e-8 * torch.eye(len(mean),
                                                                                               dtype=torch.float64)
+    noise = float(noise)
 
     class FinitePosteriorModel(Model):
         _num_outputs = 1
@@ -107,6 +125,10 @@ def _botorch_model(mean: np.ndarray, cov: np.ndarray):
             idx = X[..., 0].round().long()
             m = mu[idx]
             c = sigma[idx.unsqueeze(-1), idx.unsqueeze(-2)]
+            if observation_noise is True:
+                c = c + noise * torch.eye(c.shape[-1], dtype=c.dtype)
+            elif torch.is_tensor(observation_noise):
+                c = c + torch.diag_embed(observation_noise[..., 0].to(c.dtype))
             post = GPyTorchPosterior(MultivariateNormal(m, c))
             return posterior_transform(post) if posterior_transform is not None else post
 
@@ -119,8 +141,9 @@ def select(model, cands: Sequence, q: int, acquisition: str, rng: np.random.Gene
     """Indices into ``cands`` of the ``q`` architectures to measure next (best first).
 
     ``model``: a fitted predictor (``predict(archs, return_std=True)``; ``predict_cov`` used when present).
-    ``best_f``: the best value measured so far (EI's incumbent). ``mean_std``: the posterior at ``cands`` when
-    the caller already has it. Deterministic given ``rng``.
+    ``best_f``: EI's incumbent (guided search passes the best latent posterior mean of the measured
+    architectures; None: the best posterior mean over ``cands``). ``mean_std``: the latent posterior at ``cands``
+    (:func:`posterior`) when the caller already has it. Deterministic given ``rng``.
     """
     check_acquisition(acquisition)
     n = len(cands)

@@ -325,15 +325,25 @@ class GuidedEvolution(Searcher):
             mean = mean - self.constraint.weight * self._fit_spread * viol
         return mean, std
 
-    def _best_f(self) -> float | None:
-        f = [h[2] for h in self.history if np.isfinite(h[2])]
-        return max(f) if f else None
+    def incumbent(self) -> float | None:
+        """EI's incumbent: the best posterior mean (noise-free) of the fitted predictor at the measured
+        architectures (penalised as candidates are in penalty mode), not the best noisy measurement, which
+        over-states the function where the noise is large. None before a predictor is fitted."""
+        archs = [a for a, _, f in self.history if np.isfinite(f)]
+        if self._model is None or not archs:
+            return None
+        mean = np.asarray(self._model.predict(archs), dtype=float)
+        if self.constraint is not None and self.constraint.mode == "penalty":
+            mean = mean - self.constraint.weight * self._fit_spread * np.minimum(self.constraint.violation(archs), 1e6)
+        mean = mean[np.isfinite(mean)]
+        return float(mean.max()) if len(mean) else None
 
     def _select(self, cands: list[Architecture], n: int) -> list[Architecture]:
         """The ``n`` candidates the acquisition picks (a batch, by ``batch_acquisition``, for ``n > 1``)."""
         acquisition = self.acquisition if n == 1 else self.batch_acquisition
         mean, std = self._posterior(cands, acquisition)
-        idx = select(self._model, cands, n, acquisition, self.rng, best_f=self._best_f(), beta=self.beta,
+        best_f = self.incumbent() if acquisition == "ei" else None
+        idx = select(self._model, cands, n, acquisition, self.rng, best_f=best_f, beta=self.beta,
                      mean_std=(mean, std))
         return [cands[i] for i in idx]
 

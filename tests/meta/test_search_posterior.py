@@ -220,3 +220,21 @@ def test_ensemble_predict_cov_moment_matches_its_members(dkt, dkt2, archs):
     assert np.allclose(cov, (members[0][1] + members[1][1]) / 2 + np.cov(means, rowvar=False, ddof=0))
     assert _rows_cached(dkt.model) >= 70 and _rows_cached(dkt2.model) >= 70  # one cache per member's model
     assert ens.predict_cov([])[1].shape == (0, 0)
+
+
+def test_acquisition_sees_the_latent_std_of_a_gp_with_known_noise(dkt, dkt2, archs):
+    """The GP's likelihood noise is known (``noise_variance``): the std acquisition scores is the latent one, the
+    square root of the joint posterior's diagonal, i.e. the predictive std with that noise taken out."""
+    from surrogate_nas.meta.ensemble import MetaEnsemble
+    from surrogate_nas.search.acquisition import posterior
+
+    a, y = archs
+    cands = a[20:80]
+    for p in (adapt(dkt, (a[:20], y[:20]), task=TASK), MetaEnsemble([dkt, dkt2], task=TASK).fit(a[:20], y[:20])):
+        noise = p.noise_variance()
+        _, latent = posterior(p, cands, with_std=True)
+        _, cov = p.predict_cov(cands)
+        _, predictive = p.predict(cands, return_std=True)
+        assert noise > 0 and np.all(latent < predictive)
+        assert np.allclose(latent ** 2, np.diag(cov), rtol=1e-4, atol=1e-8)
+        assert np.allclose(latent ** 2 + noise, predictive ** 2, rtol=1e-4, atol=1e-8)

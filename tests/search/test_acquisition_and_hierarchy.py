@@ -183,3 +183,71 @@ def test_hierarchical_options_are_checked():
     for name, bad in (("probe_groups", 0), ("commit", "2"), ("commit_fraction", 1.5), ("group_top", True)):
         with pytest.raises(SearchError, match=f"hierarchical: {name} must be"):
             get_searcher("hierarchical", space="nb201", predictor=fit, support="random", **{name: bad})
+
+
+# ---------------------------------------------------------------------- latent posterior
+class _Noisy(_Posterior):
+    """A predictor with latent std 1 everywhere and observation noise variance 6.7 (a measured value's std is
+    sqrt(7.7)), as a deep-kernel GP whose likelihood noise dominates."""
+
+    NOISE = 6.7
+
+    def predict(self, cands, return_std=False, latent=False):
+        i = self._idx(cands)
+        if not return_std:
+            return self.mean[i]
+        return self.mean[i], self.std[i] if latent else np.sqrt(self.std[i] ** 2 + self.NOISE)
+
+    def noise_variance(self):
+        return self.NOISE
+
+
+class _NoisyNoLatentOption(_Noisy):
+    """The same predictor without the ``latent`` option: acquisition takes its ``noise_variance`` out itself."""
+
+    def predict(self, cands, return_std=False):
+        return super().predict(cands, return_std, latent=False)
+
+
+@pytest.mark.parametrize("cls", [_Noisy, _NoisyNoLatentOption])
+def test_thompson_draws_the_latent_function_not_the_observation_noise(cls):
+    """Two independent candidates, means 0 and 1, latent variance 1: a latent draw picks 0 with probability
+    Phi(-1/sqrt(2)) = 0.24; draws that held the noise would pick it with Phi(-1/sqrt(2 * 7.7)) = 0.40."""
+    from scipy.stats import norm
+
+    from surrogate_nas.search.acquisition import posterior
+
+    m = cls([0.0, 1.0], [1.0, 1.0])
+    assert np.allclose(posterior(m, [0, 1], with_std=True)[1], 1.0)
+    picks = [select(m, [0, 1], 1, "thompson", np.random.default_rng(s))[0] for s in range(600)]
+    share = picks.count(0) / len(picks)
+    assert abs(share - norm.cdf(-1 / np.sqrt(2))) < 0.05 and abs(share - norm.cdf(-1 / np.sqrt(2 * 7.7))) > 0.1
+
+
+def test_the_finite_set_model_honours_observation_noise():
+    """Draws of the latent posterior have its variance; with observation_noise=True, variance + noise."""
+    import torch
+
+    from surrogate_nas.search.acquisition import _botorch_model
+
+    cov = np.array([[2.8, 1.0], [1.0, 2.0]])
+    model = _botorch_model(np.zeros(2), cov, noise=6.7)
+    x = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
+    torch.manual_seed(0)
+    latent = model.posterior(x).rsample(torch.Size([40000]))[..., 0]
+    noisy = model.posterior(x, observation_noise=True).rsample(torch.Size([40000]))[..., 0]
+    assert np.allclose(latent.var(0).numpy(), np.diag(cov), rtol=0.04)
+    assert np.allclose(noisy.var(0).numpy(), np.diag(cov) + 6.7, rtol=0.04)
+    assert abs(float(np.cov(latent.numpy().T)[0, 1]) - 1.0) < 0.1
+
+
+def test_ei_incumbent_is_the_best_posterior_mean_of_the_measured_archs(nb201_table, nb201_ckpt):
+    """Noisy EI's incumbent: the fitted predictor's best mean over what was measured, not the best measurement."""
+    s = make_searcher("guided-evolution", "nb201", 0, {"n_support": 5, "acquisition": "ei"}, nb201_table,
+                      "ImageNet16-120", "test_acc", nb201_ckpt)
+    run_loop(s, TableEvaluator(nb201_table, "ImageNet16-120", "test_acc"), 8)
+    measured = [a for a, _, _ in s.history]
+    assert s._refit()
+    best_mean = float(np.max(s._model.predict(measured)))
+    assert s.incumbent() == pytest.approx(best_mean)
+    assert s.incumbent() != pytest.approx(max(f for _, _, f in s.history), abs=1e-6)
