@@ -30,6 +30,8 @@ STEP_CHOICES = (0, 1, 2, 3, 5, 8, 12, 20)
 #: Bound of ``n_members`` (each member is one more adaptation).
 MAX_MEMBERS = 100
 TARGETS = ("support", "anchored")
+#: Bounds of the held-out std calibration factor (:meth:`MetaGNNPredictor._held_out_std_factor`).
+STD_FACTOR_RANGE = (0.25, 20.0)
 
 
 _TABLES: dict[str, object] = {}
@@ -235,8 +237,9 @@ class MetaGNNPredictor:
     adapts by conditioning the GP on the support's residuals from the GNN (after ``inner_steps`` gradient
     steps, default 0); ``gp_steps`` > 0 first re-fits the GP's hyper-parameters to the support by type-II
     maximum likelihood. ``predict(..., return_std=True)`` then returns the GP's predictive std, scaled (with
-    ``calibrate``, the default) by the RMS of the GP's closed-form leave-one-out z-scores on the support
-    (:func:`~surrogate_nas.meta.deep_kernel.loo_std_factor`), so intervals match the target's own errors.
+    ``calibrate``, the default) by the RMS of the z-scores of support points predicted by fits that never saw
+    them (leave-one-out, K-fold for large supports: :meth:`_held_out_std_factor`), so intervals match the
+    target's own errors.
 
     ``targets``: how the support values are put on the network's scale before adaptation.
     ``"support"`` (meta-training's convention) z-scores them over the support set, which assumes
@@ -305,16 +308,28 @@ class MetaGNNPredictor:
             check_finite_weights(ckpt)  # an in-memory checkpoint was never loaded
         if self.space is not None and get_space(self.space).name != ckpt.space.name:
             raise SurrogateNASError(f"the checkpoint is for space {ckpt.space.name!r}, not {get_space(self.space).name!r}")
+        if self.inner_steps == "cv" and ckpt.gp is not None:
+            raise SurrogateNASError("inner_steps='cv' chooses steps by the GNN alone; a checkpoint with a GP head "
+                                    "(algorithm 'dkt') takes a number of steps (default 0: conditioning only)")
         self.ckpt_ = ckpt
-        space = ckpt.space
+        self.space_ = space = ckpt.space
         archs, y = validate_support(space, archs, y)
         self.sources_ = _sources_for(ckpt, self.sources)
         self._check_isolation(archs, y)
         self.features_ = _features_for(ckpt, self.features, self.task)
-        self.space_ = space
+        src = self._columns(archs)
+        self._fit_support(archs, y, src)
+        self.std_factor_ = 1.0
+        if self.gp_ is not None and self.calibrate:
+            self.std_factor_ = self._held_out_std_factor(archs, y, src)
+        return self
+
+    def _fit_support(self, archs: list, y: np.ndarray, src: np.ndarray) -> None:
+        """Everything a support determines: target scale, source correlations, anchoring, inner steps, adapted
+        weights, the conditioned GP. ``src``: the support's input columns (they do not depend on ``y``)."""
+        ckpt, space = self.ckpt_, self.space_
         self.y_mean_, self.y_std_, clip = scale_targets(y, "support set", ckpt.meta.get("target_scale", "zscore"))
         z = np.clip((y - self.y_mean_) / self.y_std_, -clip, clip)
-        src = self._columns(archs)
         self.corr_ = self._corr(src, z)
         self.base_params_ = {k: v.detach() for k, v in ckpt.model.named_parameters()}
         self.z_shift_, self.z_scale_ = 0.0, 1.0
@@ -322,9 +337,6 @@ class MetaGNNPredictor:
             self.z_shift_, self.z_scale_ = self._anchor(archs, src, self.corr_)
             z = z * self.z_scale_ + self.z_shift_
         self.support_ = (archs, z, src)
-        if self.inner_steps == "cv" and ckpt.gp is not None:
-            raise SurrogateNASError("inner_steps='cv' chooses steps by the GNN alone; a checkpoint with a GP head "
-                                    "(algorithm 'dkt') takes a number of steps (default 0: conditioning only)")
         if self.inner_steps == "cv":
             self.steps_ = self._select_steps(archs, z, src) if len(archs) >= 6 else deployment_steps(ckpt.meta)
         elif self.inner_steps is None:
@@ -336,11 +348,42 @@ class MetaGNNPredictor:
         self.members_ = None
         self.gp_ = self._condition(PredictInputs(self, archs, src, [inputs]), z) if ckpt.gp is not None else None
         self.std_factor_ = 1.0
-        if self.gp_ is not None and self.calibrate:
-            from .deep_kernel import loo_std_factor
 
-            self.std_factor_ = loo_std_factor(self.gp_)
-        return self
+    #: Supports up to this size are calibrated leave-one-out; larger ones by :attr:`CALIBRATION_FOLDS`-fold.
+    LOO_MAX = 20
+    CALIBRATION_FOLDS = 10
+
+    def _held_out_std_factor(self, archs: list, y: np.ndarray, src: np.ndarray) -> float:
+        """The std calibration factor from points the fit never saw: the RMS of ``(y_i - mean_i) / std_i`` where
+        ``mean_i``, ``std_i`` (predictive, noise included) come from a fit on the support without point ``i`` --
+        target scale, source correlations, anchoring, adapted weights and GP all recomputed without it.
+        Leave-one-out up to :attr:`LOO_MAX` points, :attr:`CALIBRATION_FOLDS`-fold (shuffled with ``seed``)
+        above; clipped to :data:`STD_FACTOR_RANGE`; 1.0 below 3 points."""
+        n = len(archs)
+        if n < 3:
+            return 1.0
+        if n <= self.LOO_MAX:
+            folds = [np.array([i]) for i in range(n)]
+        else:
+            perm = np.random.default_rng([self.seed, n]).permutation(n)
+            folds = np.array_split(perm, self.CALIBRATION_FOLDS)
+        z = []
+        fold_fit = _FoldView(self)
+        for held in folds:
+            train = np.setdiff1d(np.arange(n), held)
+            if np.ptp(y[train]) == 0:
+                continue
+            try:
+                fold_fit._fit_support([archs[i] for i in train], y[train], src[train])
+                mean, std = fold_fit._predict([archs[i] for i in held], True, PredictInputs(fold_fit, [archs[i] for i in held], src[held]))
+            except DataError:
+                continue
+            z.extend((y[held] - mean) / np.maximum(std, 1e-12))
+        if not z:
+            return 1.0
+        f = float(np.sqrt(np.mean(np.square(z))))
+        lo, hi = STD_FACTOR_RANGE
+        return min(max(f, lo), hi) if np.isfinite(f) else 1.0
 
     def _condition(self, inputs: PredictInputs, z):
         """The checkpoint's GP head conditioned on the support's residuals from the (adapted) GNN."""
@@ -427,12 +470,14 @@ class MetaGNNPredictor:
     #: Architectures per forward batch in ``predict`` (bounds memory on large spaces).
     BATCH = 32768
 
-    def predict(self, archs: Sequence[Architecture | str], return_std: bool = False):
+    def predict(self, archs: Sequence[Architecture | str], return_std: bool = False, latent: bool = False):
         """Predictions [n] in the units of the support values; with ``return_std``, also a std [n]: the GP's
         predictive std of a *measured* value (the posterior of the noise-free value plus the likelihood's
-        noise, calibrated, see :meth:`noise_variance`), or the spread of the bootstrap members without a GP head."""
+        noise, calibrated, see :meth:`noise_variance`), or the spread of the bootstrap members without a GP head.
+        ``latent``: the std of the noise-free value instead (what acquisition scores; the square root of
+        :meth:`predict_cov`'s diagonal). The bootstrap spread holds no observation noise: the same either way."""
         self._check_fitted()
-        return self._predict([self.space_.coerce(a) for a in archs], return_std)
+        return self._predict([self.space_.coerce(a) for a in archs], return_std, latent=latent)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
@@ -443,12 +488,12 @@ class MetaGNNPredictor:
             return inputs
         return PredictInputs(self, archs, batches=inputs)  # inputs: None, or batches() of archs
 
-    def _predict(self, archs: list, return_std: bool, inputs=None):
+    def _predict(self, archs: list, return_std: bool, inputs=None, latent: bool = False):
         """:meth:`predict` on coerced ``archs``; ``inputs``: their :class:`PredictInputs` (shared in an ensemble)."""
         if not archs:
             return (np.zeros(0), np.zeros(0)) if return_std else np.zeros(0)
         if self.gp_ is not None:
-            return self._predict_gp(archs, return_std, inputs)
+            return self._predict_gp(archs, return_std, inputs, latent)
         out = self._member_outputs(archs, return_std, inputs)
         mean = out[0]
         if not return_std:
@@ -540,13 +585,13 @@ class MetaGNNPredictor:
         """Factor from the GP's std (z units) to the reported std (target units): LOO calibration, anchoring."""
         return self.std_factor_ / self.z_scale_ * self.y_std_
 
-    def _predict_gp(self, archs, return_std: bool, inputs=None):
+    def _predict_gp(self, archs, return_std: bool, inputs=None, latent: bool = False):
         from .deep_kernel import posterior
 
         inputs = self._inputs(archs, inputs)
         mean, std = np.empty(len(archs)), np.empty(len(archs))
         for i, m, e in self._gp_embed(inputs):
-            mu, sd = posterior(self.gp_, e)
+            mu, sd = posterior(self.gp_, e, noise=not latent)
             mean[i:i + len(m)] = (m + mu).cpu().numpy()
             std[i:i + len(m)] = sd.cpu().numpy()
         mean = self._to_y(mean)
@@ -628,6 +673,17 @@ class MetaGNNPredictor:
                     members.append((self._adapt(inputs, z[idx], corr, self.steps_)[-1], corr))
                     break
         return members
+
+
+class _FoldView(MetaGNNPredictor):
+    """A predictor sharing a fitted predictor's checkpoint, inputs and options, refitted on parts of its support
+    (:meth:`MetaGNNPredictor._held_out_std_factor`); never calibrated itself."""
+
+    def __init__(self, parent: MetaGNNPredictor):
+        self.__dict__.update({k: v for k, v in parent.__dict__.items() if not k.endswith("_")})
+        self.calibrate = False
+        self.ckpt_, self.space_, self.sources_ = parent.ckpt_, parent.space_, parent.sources_
+        self.features_ = parent.features_
 
 
 def adapt(checkpoint: Checkpoint | str | os.PathLike, support, sources: SourceValues | None = None, *,

@@ -25,7 +25,7 @@ from ..predictors.metrics import kendall_tau
 from .maml import MetaConfig, MetaLearner
 from .tasks import Episode, EpisodeSampler
 
-__all__ = ["ResidualGP", "DKTLearner", "make_gp", "condition", "fit_hyperparameters", "loo_std_factor", "posterior",
+__all__ = ["ResidualGP", "DKTLearner", "make_gp", "condition", "fit_hyperparameters", "posterior",
            "posterior_cov"]
 
 #: Lower bound of the GP's noise variance (z units): keeps the support's Cholesky factor well conditioned.
@@ -142,25 +142,6 @@ def fit_hyperparameters(gp: ResidualGP, emb: torch.Tensor, residual: torch.Tenso
             loss.backward()
             opt.step()
     return condition(gp, emb, residual)
-
-
-#: Bounds of the leave-one-out std calibration factor (see :func:`loo_std_factor`).
-LOO_FACTOR_RANGE = (0.25, 20.0)
-
-
-def loo_std_factor(gp: ResidualGP) -> float:
-    """How much the conditioned GP's predictive std must be scaled to match its own leave-one-out errors on the
-    support: the RMS of the closed-form LOO z-scores ``(K^-1 r)_i / sqrt((K^-1)_ii)`` (``K`` = support covariance
-    + noise). Recalibrates a meta-learned kernel to the target's scale from the support alone; clipped to
-    :data:`LOO_FACTOR_RANGE`; 1.0 with fewer than 3 support points."""
-    if len(gp.train_targets) < 3:
-        return 1.0
-    with torch.no_grad():
-        chol, alpha = _support_solve(gp)
-        z = alpha / torch.diagonal(torch.cholesky_inverse(chol)).clamp(min=1e-12).sqrt()
-        f = float(z.pow(2).mean().sqrt())
-    lo, hi = LOO_FACTOR_RANGE
-    return min(max(f, lo), hi) if np.isfinite(f) else 1.0
 
 
 def _support_solve(gp: ResidualGP) -> tuple[torch.Tensor, torch.Tensor]:

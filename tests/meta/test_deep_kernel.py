@@ -219,27 +219,57 @@ def test_the_default_meta_predictor_is_the_robust_deep_kernel_head():
     assert "default_meta_config" in inspect.getsource(pre) and DEFAULT_META["algorithm"] == "dkt"
 
 
-def test_loo_factor_matches_the_scale_of_the_supports_own_errors():
-    """Residuals drawn from the GP itself need no rescaling; residuals 5x larger than the GP expects get ~5x."""
-    from surrogate_nas.meta.deep_kernel import condition, loo_std_factor, make_gp
-
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(80, 4, generator=gen)
-    gp = make_gp(4, "rbf")
-    with torch.no_grad():
-        cov = gp.covar_module(x).to_dense() + gp.likelihood.noise * torch.eye(80)
-        r = torch.linalg.cholesky(cov) @ torch.randn(80, generator=gen)
-    assert 0.75 < loo_std_factor(condition(gp, x, r)) < 1.3
-    assert 3.8 < loo_std_factor(condition(gp, x, 5 * r)) < 6.5
-    assert loo_std_factor(condition(gp, x[:2], r[:2])) == 1.0
-
-
-def test_calibrated_std_is_the_gp_std_times_the_loo_factor(dkt, archs):
+def test_the_calibration_factor_comes_from_fits_that_never_saw_the_point(dkt, archs):
+    """Each support point is predicted by an adaptation on the other K-1 points (its own target scale, source
+    correlations and GP), exactly as a user adapting without it would; the factor is the RMS of those z-scores."""
     a, y = archs
-    raw = adapt(dkt, (a[:30], y[:30]), task="ImageNet16-120", calibrate=False)
-    cal = adapt(dkt, (a[:30], y[:30]), task="ImageNet16-120")
-    (m0, s0), (m1, s1) = raw.predict(a[30:], return_std=True), cal.predict(a[30:], return_std=True)
-    assert np.allclose(m0, m1) and cal.std_factor_ != 1.0 and np.allclose(s1, s0 * cal.std_factor_)
+    k = 8
+    cal = adapt(dkt, (a[:k], y[:k]), task="ImageNet16-120")
+    z = []
+    for i in range(k):
+        rest = [j for j in range(k) if j != i]
+        p = adapt(dkt, ([a[j] for j in rest], y[rest]), task="ImageNet16-120", calibrate=False)
+        m, s = p.predict([a[i]], return_std=True)
+        z.append((y[i] - m[0]) / s[0])
+    assert cal.std_factor_ == pytest.approx(float(np.sqrt(np.mean(np.square(z)))), rel=1e-4)
+    raw = adapt(dkt, (a[:k], y[:k]), task="ImageNet16-120", calibrate=False)
+    (m0, s0), (m1, s1) = raw.predict(a[k:], return_std=True), cal.predict(a[k:], return_std=True)
+    assert np.allclose(m0, m1) and np.allclose(s1, s0 * cal.std_factor_)
+
+
+def test_large_supports_are_calibrated_by_k_fold_with_every_point_held_out_once(dkt, archs, monkeypatch):
+    from surrogate_nas.meta.adapt import MetaGNNPredictor
+
+    seen = []
+    real = MetaGNNPredictor._fit_support
+
+    def spy(self, archs_, y_, src):
+        seen.append(len(archs_))
+        return real(self, archs_, y_, src)
+
+    monkeypatch.setattr(MetaGNNPredictor, "_fit_support", spy)
+    a, y = archs
+    adapt(dkt, (a[:40], y[:40]), task="ImageNet16-120")
+    assert seen[0] == 40 and len(seen) == 1 + MetaGNNPredictor.CALIBRATION_FOLDS and sum(40 - n for n in seen[1:]) == 40
+
+
+def test_held_out_calibration_covers_the_query_archs_of_a_held_out_task(dkt, archs):
+    """Real records: the 90% intervals of a K=20 adaptation cover ImageNet16-120's other archs (median over five
+    supports; measured 0.97 here, 0.86 uncalibrated)."""
+    a, y = archs
+
+    def coverage(calibrate: bool) -> float:
+        cover = []
+        for s in range(5):
+            idx = np.random.default_rng(s).permutation(len(a))
+            sup, qry = idx[:20], idx[20:]
+            p = adapt(dkt, ([a[i] for i in sup], y[sup]), task="ImageNet16-120", calibrate=calibrate)
+            m, sd = p.predict([a[i] for i in qry], return_std=True)
+            cover.append(np.mean(np.abs(y[qry] - m) <= 1.6449 * sd))
+        return float(np.median(cover))
+
+    cal = coverage(True)
+    assert 0.88 <= cal <= 1.0 and cal > coverage(False)
 
 
 def test_posterior_equals_gpytorchs_own_prediction():
