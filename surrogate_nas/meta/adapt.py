@@ -343,10 +343,14 @@ class MetaGNNPredictor:
             self.steps_ = deployment_steps(ckpt.meta)
         else:
             self.steps_ = int(self.inner_steps)
-        inputs = graph_inputs(space, archs, src, self.device)
-        self.params_ = self._adapt(inputs, z, self.corr_, self.steps_)[-1]
+        if self.steps_ == 0:  # the checkpoint's own weights: the GP reads the cached graph rows, no batch needed
+            self.params_, support = self.base_params_, PredictInputs(self, archs, src)
+        else:
+            inputs = graph_inputs(space, archs, src, self.device)
+            self.params_ = self._adapt(inputs, z, self.corr_, self.steps_)[-1]
+            support = PredictInputs(self, archs, src, [inputs])
         self.members_ = None
-        self.gp_ = self._condition(PredictInputs(self, archs, src, [inputs]), z) if ckpt.gp is not None else None
+        self.gp_ = self._condition(support, z) if ckpt.gp is not None else None
         self.std_factor_ = 1.0
 
     #: Supports up to this size are calibrated leave-one-out; larger ones by :attr:`CALIBRATION_FOLDS`-fold.

@@ -29,11 +29,11 @@ class SearchConfig:
     """One search run. ``options`` go to the strategy's constructor (see each searcher's docstring):
 
     * ``evolution``: population (20), tournament (5)
-    * ``source-rank``: source_tasks (default: every other task of the benchmark; never the target)
+    * ``source-rank``: source_tasks (default: every other task of the benchmark; never the target), source_metric
     * ``guided-evolution`` / ``hierarchical``: n_support (5), support ("source-rank" | "random"),
       acquisition ("mean" | "ucb" | "ei" | "thompson"; default thompson), batch_acquisition (for batch_size > 1;
       default: acquisition when given, else ucb), beta, pool ("auto" | "space" | "mutants"),
-      n_candidates, top_k, support_random, trust_region; hierarchical also probe_groups, coarse, commit,
+      n_candidates, top_k, support_random; hierarchical also probe_groups, coarse, commit,
       commit_fraction, group_top (see :class:`~surrogate_nas.search.hierarchical.HierarchicalSearch`).
     * for the predictor: cv_until (20: the meta-predictor chooses its inner steps by cross-validation
       while the measurements are <= cv_until, then keeps the last choice), scratch_steps (150, the
@@ -46,8 +46,12 @@ class SearchConfig:
     ``source-transfer``, ...) or an alias: ``scratch`` (the GNN trained from random initialisation
     on the measurements, 32 hidden, 2 layers) or ``tree`` (random forest on one-hot, 100 trees).
     ``metric``/``test_metric``: what is searched on and what is reported for the best architecture
-    (defaults per built-in benchmark; for another benchmark ``metric`` must be set and
-    ``test_metric`` defaults to it). ``constraint``: e.g. ``"latency<=0.005"``, values looked up in
+    (defaults per built-in benchmark: NB-201 ``valid_acc@12``/``test_acc@200``, the published protocol;
+    NAS-Bench-Graph ``valid_perf``/``test_perf``; ``NAME@FIDELITY`` selects the records of one fidelity; for
+    another benchmark ``metric`` must be set and ``test_metric`` defaults to it). Searching NB-201 on
+    ``test_acc`` is a noise-free simulation (search metric = test metric), and reported as one. Source tasks
+    (``source-rank``, source-reading predictors) are read with ``source_metric`` (option; default NB-201
+    ``test_acc``, the 200-epoch test accuracy of the other datasets, else ``metric``). ``constraint``: e.g. ``"latency<=0.005"``, values looked up in
     the benchmark for ``task`` (or ``constraint_task``); ``constraint_mode``: ``filter`` or ``penalty``.
     ``budget`` is not part of the run's identity: rerunning a finished search with a larger budget
     continues it.
@@ -162,7 +166,10 @@ class SearchConfig:
         metric, test, _ = BENCHMARK_METRICS.get(c.benchmark, (None, None, None)) if c.evaluator != "train" \
             else (None, None, None)
         c.metric = c.metric or metric
-        c.test_metric = c.test_metric or (test if c.metric == metric else None) or c.metric
+        # the benchmark's reported metric goes with its search metric, named with or without the fidelity
+        # (NB-201: valid_acc / valid_acc@12 -> test_acc@200); any other metric reports itself
+        same = metric is not None and c.metric is not None and c.metric.split("@")[0] == metric.split("@")[0]
+        c.test_metric = c.test_metric or (test if same else None) or c.metric
         return c
 
     def identity(self) -> dict:

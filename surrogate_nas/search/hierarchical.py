@@ -54,7 +54,6 @@ class HierarchicalSearch(GuidedEvolution):
                  group_top: int = HAS["group_top"], **kwargs):
         kwargs["pool"] = "space"
         kwargs.setdefault("acquisition", HAS["acquisition"])
-        kwargs.pop("trust_region", None)
         super().__init__(space, seed, constraint, **kwargs)
         self.probe_groups = _positive_int("probe_groups", probe_groups)
         self.coarse = _positive_int("coarse", self.probe_groups if coarse is None else coarse, 0)

@@ -202,9 +202,6 @@ class GuidedEvolution(Searcher):
     ``scored_`` counts the predictor calls (one per candidate scored).
 
     ``support_random``: how many of the support suggestions are random instead of source-ranked.
-    ``trust_region``: only candidates among the best ``trust_region + (measurements so far)`` by
-    source score are scored, so the predictor re-ranks the top of the transfer prior and the region
-    widens as the search measures (None: the whole pool).
     """
 
     name = "guided-evolution"
@@ -212,7 +209,7 @@ class GuidedEvolution(Searcher):
     def __init__(self, space, seed=0, constraint=None, predictor: Callable | None = None, n_support: int = N_SUPPORT,
                  support: str = "source-rank", source_scores: Callable | None = None, acquisition: str | None = None,
                  batch_acquisition: str | None = None, beta: float = 1.0, pool: str = "auto", n_candidates: int = 2000, top_k: int = 10,
-                 support_random: int = 0, trust_region: int | None = None):
+                 support_random: int = 0):
         super().__init__(space, seed, constraint)
         if predictor is None:
             raise SearchError(f"{self.name}: needs a predictor (a model checkpoint or a from-scratch predictor)")
@@ -244,17 +241,6 @@ class GuidedEvolution(Searcher):
         if not isinstance(support_random, int) or not 0 <= support_random <= n_support:
             raise SearchError(f"{self.name}: support_random must be an int in [0, n_support={n_support}], got {support_random!r}")
         self.support_random = support_random
-        if trust_region is not None and (isinstance(trust_region, bool) or not isinstance(trust_region, int)
-                                         or trust_region < 1):
-            raise SearchError(f"{self.name}: trust_region must be a positive int or None, got {trust_region!r}")
-        if trust_region is not None and source_scores is None:
-            raise SearchError(f"{self.name}: trust_region needs source scores (a benchmark with source tasks)")
-        self.trust_region = trust_region
-        self._source_order = None
-        if trust_region is not None:
-            order = (self._support_src if support == "source-rank"
-                     else SourceRankSearch(self.space, seed, constraint, scores=source_scores))._order
-            self._source_order = [self.space.canonical(a) for a in order]
         self._support_rand = RandomSearch(self.space, seed + 7919, constraint)
         self._n_support_given = 0
         self._model = None
@@ -302,14 +288,6 @@ class GuidedEvolution(Searcher):
                 keys.add(k)
                 out.append(a)
         return out
-
-    def _in_trust_region(self, cands: list[Architecture]) -> list[Architecture]:
-        """Keep the candidates among the ``trust_region + measured`` best by source score (all if none is)."""
-        if self._source_order is None:
-            return cands
-        region = set(self._source_order[: self.trust_region + len(self.history)])
-        keep = [a for a in cands if self.space.canonical(a) in region]
-        return keep or cands
 
     def _posterior(self, cands: list[Architecture], acquisition: str) -> tuple[np.ndarray, np.ndarray]:
         """(mean, std) of the fitted predictor at ``cands`` (std 0 for ``mean`` or a predictor without one);
@@ -367,7 +345,7 @@ class GuidedEvolution(Searcher):
         cands = self._candidates()
         if cands:
             mask = self._allowed(cands)
-            cands = self._in_trust_region([c for c, m in zip(cands, mask) if m])
+            cands = [c for c, m in zip(cands, mask) if m]
         return self._select(cands, n) if cands else []
 
     def _one_fresh(self) -> list[Architecture]:
