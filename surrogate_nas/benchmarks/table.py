@@ -33,6 +33,7 @@ class BenchmarkTable:
         self.frame = _validated(frame, source or "table")
         self._index: dict[tuple[str, str], pd.Series] = {}
         self._task_names = frozenset(self.frame["task"].unique())  # _task() is on every lookup's path
+        self._metric_names = frozenset(self.frame["metric"].unique())
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -68,37 +69,88 @@ class BenchmarkTable:
     def tasks(self) -> list[str]:
         return sorted(self.frame["task"].unique().tolist())
 
-    def metrics(self, task: str | None = None) -> list[str]:
+    def metrics(self, task: str | None = None, fidelities: bool = False) -> list[str]:
+        """Metric names (of ``task``); ``fidelities=True``: one ``NAME@FIDELITY`` spec per recorded fidelity
+        (a bare ``NAME`` for records without one), the forms :meth:`series` accepts besides the bare name."""
         f = self.frame if task is None else self.frame[self.frame["task"] == self._task(task)]
-        return sorted(f["metric"].unique().tolist())
+        if not fidelities:
+            return sorted(f["metric"].unique().tolist())
+        pairs = f[["metric", "fidelity"]].drop_duplicates()
+        return sorted(m if pd.isna(x) else f"{m}@{_fid(x)}" for m, x in pairs.itertuples(index=False))
+
+    def fidelities(self, task: str | None = None, metric: str | None = None) -> list[float]:
+        """The fidelities (e.g. epochs) recorded (for a task / bare metric name), ascending."""
+        f = self.frame if task is None else self.frame[self.frame["task"] == self._task(task)]
+        if metric is not None:
+            f = f[f["metric"] == metric]
+        return sorted(float(x) for x in f["fidelity"].dropna().unique())
+
+    def has_metric(self, task: str, metric: str) -> bool:
+        """Whether :meth:`series` ``(task, metric)`` finds records (``metric``: a name or ``NAME@FIDELITY``)."""
+        if task not in self._task_names:
+            return False
+        name, fidelity = self._metric_spec(metric)
+        f = self.frame[(self.frame["task"] == task) & (self.frame["metric"] == name)]
+        return bool(len(f)) and (fidelity is None or bool((f["fidelity"] == fidelity).any()))
 
     def archs(self, task: str | None = None, metric: str | None = None) -> list[Architecture]:
-        """Distinct architectures with records (for a task/metric), in first-seen order."""
+        """Distinct architectures with records (for a task/metric, ``NAME@FIDELITY`` accepted), in first-seen order."""
         f = self.frame
         if task is not None:
             f = f[f["task"] == self._task(task)]
         if metric is not None:
-            f = f[f["metric"] == metric]
+            name, fidelity = self._metric_spec(metric)
+            f = f[f["metric"] == name]
+            if fidelity is not None:
+                f = f[f["fidelity"] == fidelity]
         return [self.space.parse(s) for s in pd.unique(f["arch"])]
 
     def series(self, task: str, metric: str) -> pd.Series:
-        """Values of one task/metric indexed by native arch string (mean over seeds, highest fidelity)."""
+        """Values of one task/metric indexed by native arch string (mean over seeds).
+
+        ``metric`` is a name (the highest fidelity recorded per architecture, e.g. NB-201 ``test_acc`` = 200
+        epochs) or ``NAME@FIDELITY`` (the records of that fidelity only, e.g. ``valid_acc@12``).
+        """
         task = self._task(task)
         cached = self._index.get((task, metric))
         if cached is not None:
             return cached
-        f = self.frame[(self.frame["task"] == task) & (self.frame["metric"] == metric)]
+        name, fidelity = self._metric_spec(metric)
+        f = self.frame[(self.frame["task"] == task) & (self.frame["metric"] == name)]
         if f.empty:
             raise DataError(
-                f"{self.source or 'table'}: no metric {metric!r} for task {task!r}; "
+                f"{self.source or 'table'}: no metric {name!r} for task {task!r}; "
                 f"metrics there: {', '.join(self.metrics(task))}"
             )
-        if f["fidelity"].notna().any():
+        if fidelity is not None:
+            g = f[f["fidelity"] == fidelity]
+            if g.empty:
+                have = ", ".join(_fid(x) for x in self.fidelities(task, name)) or "none recorded"
+                raise DataError(f"{self.source or 'table'}: metric {metric!r}: no {name!r} records of fidelity "
+                                f"{_fid(fidelity)} for task {task!r}; fidelities there: {have}")
+            f = g
+        elif f["fidelity"].notna().any():
             top = f.groupby("arch")["fidelity"].transform("max")
             f = f[(f["fidelity"] == top) | top.isna()]
         s = f.groupby("arch", sort=False)["value"].mean()
         self._index[(task, metric)] = s
         return s
+
+    def _metric_spec(self, metric: str) -> tuple[str, float | None]:
+        """``NAME@FIDELITY`` -> (NAME, fidelity); a bare name (or one the table records literally) -> (name, None)."""
+        if not isinstance(metric, str):
+            raise DataError(f"{self.source or 'table'}: metric must be a string, got {metric!r}")
+        name, at, fid = metric.rpartition("@")
+        if not at or metric in self._metric_names:
+            return metric, None
+        try:
+            fidelity = float(fid)
+        except ValueError:
+            fidelity = np.nan
+        if not name or not np.isfinite(fidelity):
+            raise DataError(f"{self.source or 'table'}: metric {metric!r}: expected NAME or NAME@FIDELITY "
+                            f"(a number, e.g. valid_acc@12)")
+        return name, fidelity
 
     def vector(
         self, task: str, metric: str, archs: Sequence[Architecture | str] | None = None, missing: str = "raise"
@@ -138,8 +190,8 @@ class BenchmarkTable:
         return task
 
     def summary(self) -> pd.DataFrame:
-        """One row per task/metric: number of archs, records, min/mean/max."""
-        g = self.frame.groupby(["task", "metric"])
+        """One row per task/metric/fidelity (NaN: records without one): number of archs, records, min/mean/max."""
+        g = self.frame.groupby(["task", "metric", "fidelity"], dropna=False)
         out = g["value"].agg(records="size", min="min", mean="mean", max="max")
         out.insert(0, "archs", g["arch"].nunique())
         return out.reset_index()
@@ -191,6 +243,11 @@ class BenchmarkTable:
 
 
 # ---------------------------------------------------------------------- helpers
+def _fid(x: float) -> str:
+    """A fidelity as a metric spec writes it: 12, not 12.0."""
+    return f"{float(x):g}"
+
+
 def _keys(space: SearchSpace, archs: list, where: str) -> tuple[list[str], list[str]]:
     strings, keys, cache = [], [], {}
     for row, a in enumerate(archs):
@@ -212,7 +269,7 @@ def _validated(frame: pd.DataFrame, where: str) -> pd.DataFrame:
         raise DataError(f"{where}: missing column(s) {', '.join(missing)}")
     df = frame.reindex(columns=list(COLUMNS)).reset_index(drop=True)
     for col in ("arch", "key", "task", "metric"):
-        empty = df[col].isna() | (df[col].astype(object).map(lambda v: str(v).strip()) == "")
+        empty = df[col].isna() | (df[col].astype(str).str.strip() == "")
         if empty.any():
             i = int(np.flatnonzero(empty.to_numpy())[0])
             raise DataError(f"{where}: {int(empty.sum())} record(s) with an empty {col!r}, e.g. data row {i + 1}")

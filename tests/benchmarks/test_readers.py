@@ -15,7 +15,7 @@ from ..conftest import NB201_CSV
 
 def test_nb201_csv_reader(nb201_table):
     assert nb201_table.tasks == ["ImageNet16-120", "cifar10", "cifar100"]
-    assert nb201_table.metrics() == ["test_acc"]
+    assert nb201_table.metrics() == ["test_acc", "valid_acc"]  # test_acc at 200 and 12 epochs, valid_acc at 12
     best = nb201_table.series("ImageNet16-120", "test_acc").max()
     assert best == pytest.approx(47.3111, abs=1e-3)
     assert nb201_table.frame["arch"].nunique() == 15625
@@ -73,7 +73,7 @@ def test_without_any_copy_the_error_says_how_to_get_it(data_dir, tmp_path, monke
 
 def test_a_fresh_clone_reads_nb201_from_its_own_data_folder(data_dir):
     t = load_benchmark("nb201")
-    assert t.source.endswith("data/nb201/nats_bench.csv.xz") and len(t) == 3 * 15625
+    assert t.source.endswith("data/nb201/nats_bench.csv.xz") and len(t) == 3 * 15625 * 3  # 200 + 2 x 12 epochs
     assert t.series("cifar10", "test_acc").max() == pytest.approx(94.373, abs=1e-3)
 
 
