@@ -20,6 +20,36 @@ from ..errors import SurrogateNASError
 
 KINDS = ("predictor-quality", "search-efficiency")
 MODES = ("full", "quick")
+#: ``purpose: report`` (default): a grid whose headlines average the held-out targets; ``purpose: tuning``: a
+#: round that chooses defaults, and may name validation targets only.
+PURPOSES = ("report", "tuning")
+
+#: The targets every default (predictor, search) is chosen on, declared up front; every other target is held out
+#: and only reported. Headline means and win counts are over held-out targets only.
+VALIDATION_TARGETS = {"nb201": ("cifar100",), "nas-bench-graph": ("cora", "photo")}
+
+
+def is_validation_target(benchmark: str, target: str) -> bool:
+    return target in VALIDATION_TARGETS.get(benchmark, ())
+
+
+def held_out_mask(benchmarks, targets) -> list[bool]:
+    """Per (benchmark, target) pair: True where the target is held out (not a validation target)."""
+    return [not is_validation_target(b, t) for b, t in zip(benchmarks, targets)]
+
+
+def _check_purpose(cfg) -> None:
+    """A tuning config declares itself and names validation targets only (a held-out target is never tuned on)."""
+    if cfg.purpose not in PURPOSES:
+        raise ExperimentError(f"purpose must be one of {', '.join(PURPOSES)}, got {cfg.purpose!r}")
+    if cfg.purpose != "tuning":
+        return
+    for b in cfg.benchmarks:
+        bad = [t for t in b.targets if not is_validation_target(b.name, t)]
+        if bad:
+            allowed = ", ".join(VALIDATION_TARGETS.get(b.name, ())) or "none"
+            raise ExperimentError(f"purpose: tuning: target {bad[0]!r} of {b.name} is held out; a tuning round may "
+                                  f"name only the validation targets ({allowed})")
 
 
 class ExperimentError(SurrogateNASError):
@@ -113,6 +143,7 @@ class PredictorQualityConfig:
     meta: dict = field(default_factory=lambda: {"iterations": 400, "seed": 0})
     model: dict = field(default_factory=dict)
     mode: str = "full"                        # reports are named predictor_quality[_quick]
+    purpose: str = "report"                   # "tuning": a defaults round on validation targets only
 
     kind = "predictor-quality"
 
@@ -137,6 +168,7 @@ class PredictorQualityConfig:
         self.model = _section("model", self.model, ModelConfig)
         if self.mode not in MODES:
             raise ExperimentError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        _check_purpose(self)
         return self
 
     @staticmethod
@@ -163,6 +195,9 @@ class SEBenchmark:
     checkpoints: int = 1                      # meta seeds meta.seed + i; search seed s uses s % checkpoints
     meta: dict = field(default_factory=dict)
     model: dict = field(default_factory=dict)
+    #: What meta-training and the source tasks (source-rank, source-reading predictors) read; None: the
+    #: benchmark's (NB-201: test_acc, the 200-epoch test accuracy, while ``metric`` is valid_acc@12), else metric.
+    source_metric: str | None = None
 
 
 @dataclass
@@ -174,6 +209,7 @@ class SearchEfficiencyConfig:
     mode: str = "full"                        # the report's title says quick or full
     #: {name: {base: a method's name, options: {...}, batch_size: q}}: a method with other options
     variants: dict = field(default_factory=dict)
+    purpose: str = "report"                   # "tuning": a defaults round on validation targets only
 
     kind = "search-efficiency"
 
@@ -191,6 +227,7 @@ class SearchEfficiencyConfig:
                 raise ExperimentError(f"methods: unknown method {unknown[0]!r}; choose from {', '.join(sorted(known))}")
         if self.mode not in MODES:
             raise ExperimentError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        _check_purpose(self)
         return self
 
     def _check_variants(self) -> None:
@@ -220,6 +257,8 @@ class SearchEfficiencyConfig:
 
         for name in ("name", "metric", "test_metric"):
             _str(f"{where}.{name}", getattr(b, name))
+        if b.source_metric is not None:
+            _str(f"{where}.source_metric", b.source_metric)
         b.targets = _str_list(f"{where}.targets", b.targets)
         b.train_tasks = _str_list(f"{where}.train_tasks", b.train_tasks, allow_none=True)
         for name, lo in (("seeds", 1), ("budget", 1), ("guided_budget", 1), ("checkpoints", 1)):
@@ -306,6 +345,8 @@ def config_dict(cfg) -> dict:
     """The config as plain data (what is saved in the run directory, ``experiment:`` first)."""
     d = asdict(cfg)
     for b in d["benchmarks"]:
+        if "source_metric" in b and b["source_metric"] is None:  # unset: as saved before the field existed
+            del b["source_metric"]
         for sec in ("meta", "model"):
             if isinstance(b.get(sec), dict) and "support_range" in b[sec]:
                 b[sec]["support_range"] = list(b[sec]["support_range"])

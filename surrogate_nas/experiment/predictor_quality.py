@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..benchmarks import check_isolation
 from ..io import atomic_write_text
+from .config import held_out_mask
 from ..meta.defaults import DEFAULT_META
 
 #: table column -> (registered predictor, checkpoint to adapt: "meta", "multitask" or None, options).
@@ -189,17 +190,14 @@ def run_cell(table, benchmark: str, target: str, metric: str, k: int, seed: int,
 
 
 # ---------------------------------------------------------------------- report
-#: The targets every default (head, ensemble size, loss weights, inner steps) is chosen on; the others are
-#: held out for reporting only (never tuned on ImageNet16-120).
-VALIDATION_TARGETS = {"nb201": ("cifar100",), "nas-bench-graph": ("cora", "photo")}
 CALIBRATION = ["coverage_50", "coverage_90", "gaussian_nll"]
 
 
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
     cols = ["kendall_tau", "spearman_rho", "kendall_tau_top", "precision_at_1pct"] + [c for c in CALIBRATION if c in df]
     out = df.groupby(["benchmark", "target_task", "k", "method"])[cols].mean().reset_index()
-    val = [t in VALIDATION_TARGETS.get(b, ()) for b, t in zip(out["benchmark"], out["target_task"])]
-    out["target_task"] = [f"{t} (val)" if v else t for t, v in zip(out["target_task"], val)]
+    out["held_out"] = held_out_mask(out["benchmark"], out["target_task"])
+    out["target_task"] = [t if h else f"{t} (val)" for t, h in zip(out["target_task"], out["held_out"])]
     return out
 
 
@@ -207,20 +205,23 @@ def markdown(df: pd.DataFrame, timings: pd.DataFrame) -> str:
     s = summarise(df)
     out = ["# Predictor quality (leave-one-task-out)", "",
            f"Seeds: {df['seed'].nunique()}; K: {sorted(int(k) for k in df['k'].unique())}; metric per cell: mean over seeds.",
-           "Targets marked (val) are the validation targets defaults were chosen on; the others are held out.", ""]
-    for bench, g in s.groupby("benchmark"):
-        piv = g.pivot_table(index=["target_task", "k"], columns="method", values="kendall_tau")
+           "Targets marked (val) are the validation targets defaults were chosen on; the others are held out. "
+           "Every mean, median and count over targets is over the held-out targets only; the (val) targets have "
+           "their own rows in the per-target tables.", ""]
+    for bench, g_all in s.groupby("benchmark"):
+        g = g_all[g_all["held_out"]]
+        piv = g_all.pivot_table(index=["target_task", "k"], columns="method", values="kendall_tau")
         out += [f"## {bench}: Kendall tau on all non-support archs", "", piv.round(3).to_markdown(), ""]
         mean_t = g.groupby(["k", "method"])["kendall_tau"].mean().unstack()
-        out += [f"### {bench}: mean Kendall tau over targets", "", mean_t.round(3).to_markdown(), ""]
-        top = g.pivot_table(index=["target_task", "k"], columns="method", values="kendall_tau_top")
+        out += [f"### {bench}: mean Kendall tau over held-out targets", "", mean_t.round(3).to_markdown(), ""]
+        top = g_all.pivot_table(index=["target_task", "k"], columns="method", values="kendall_tau_top")
         out += [f"### {bench}: Kendall tau within the true top 5%", "", top.round(3).to_markdown(), ""]
-        p1 = g.pivot_table(index=["target_task", "k"], columns="method", values="precision_at_1pct")
+        p1 = g_all.pivot_table(index=["target_task", "k"], columns="method", values="precision_at_1pct")
         out += [f"### {bench}: precision@1%", "", p1.round(3).to_markdown(), ""]
         cal = g.dropna(subset=["coverage_90"]) if "coverage_90" in g else g.iloc[:0]
         if len(cal):
             med = cal.groupby(["k", "method"])[CALIBRATION].median().unstack("method")
-            out += [f"### {bench}: calibration (median over targets of the per-target mean over seeds)", "",
+            out += [f"### {bench}: calibration (median over held-out targets of the per-target mean over seeds)", "",
                     "coverage_50 / coverage_90: share of query archs inside the central 50% / 90% predictive interval; "
                     "gaussian_nll: mean negative log likelihood in the metric's units.", ""]
             for c in CALIBRATION:
@@ -228,8 +229,8 @@ def markdown(df: pd.DataFrame, timings: pd.DataFrame) -> str:
     pairs = [m for m in s["method"].unique() if reads_features(m) and m[:-3] in set(s["method"])]
     if pairs:
         out += ["## With and without free features", "",
-                "Mean Kendall tau over targets and seeds; `delta` = with features minus without.", ""]
-        for bench, g in s.groupby("benchmark"):
+                "Mean Kendall tau over held-out targets and seeds; `delta` = with features minus without.", ""]
+        for bench, g in s[s["held_out"]].groupby("benchmark"):
             mean_t = g.groupby(["k", "method"])["kendall_tau"].mean().unstack()
             cols = {}
             for m in sorted(pairs):
@@ -247,6 +248,8 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     s = summarise(df)
+    if s["held_out"].any():  # a tuning round has validation targets only: plot those
+        s = s[s["held_out"]]
     benches = sorted(s["benchmark"].unique())
     fig, axes = plt.subplots(1, len(benches), figsize=(6 * len(benches), 4.2), squeeze=False)
     for ax, bench in zip(axes[0], benches):
@@ -256,7 +259,7 @@ def plot(df: pd.DataFrame, path: Path) -> None:
                     ls="--" if reads_features(m) else "-", label=m)
         ax.set_xscale("log")
         ax.set_xlabel("K support architectures of the target")
-        ax.set_ylabel("Kendall tau (mean over targets and seeds)")
+        ax.set_ylabel("Kendall tau (mean over held-out targets and seeds)")
         ax.set_title(f"{bench}: leave-one-task-out")
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=8, loc="lower right")

@@ -162,3 +162,30 @@ def test_a_checkpoint_made_with_other_settings_is_not_reused(tmp_path, nb201_tab
                      MetaConfig(**meta, target_scale="robust"), benchmark_name="nb201", progress=False, target="cifar10")
     save_checkpoint(other, _ckpt_dir(tmp_path, spec.key))
     assert _existing_checkpoint(tmp_path, spec) is None
+
+
+def test_a_tuning_round_declares_itself_and_names_validation_targets_only(tmp_path):
+    from surrogate_nas.experiment.config import ExperimentError, load_config
+
+    ok = tmp_path / "tune.yaml"
+    ok.write_text("experiment: predictor-quality\npurpose: tuning\nbenchmarks:\n"
+                  "  - {name: nb201, metric: test_acc, targets: [cifar100]}\n"
+                  "  - {name: nas-bench-graph, metric: valid_perf, targets: [cora, photo]}\n")
+    assert load_config(ok).purpose == "tuning"
+    bad = tmp_path / "peek.yaml"
+    bad.write_text("experiment: search-efficiency\npurpose: tuning\nbenchmarks:\n"
+                   "  - {name: nb201, metric: valid_acc@12, test_metric: test_acc@200, targets: [cifar100, ImageNet16-120]}\n")
+    with pytest.raises(ExperimentError, match="target 'ImageNet16-120' of nb201 is held out; a tuning round may name "
+                                              r"only the validation targets \(cifar100\)"):
+        load_config(bad)
+    with pytest.raises(ExperimentError, match="purpose must be one of report, tuning, got 'tune'"):
+        load_config(ok.write_text(ok.read_text().replace("tuning", "tune")) and ok)
+
+
+def test_the_shipped_tuning_rounds_declare_themselves():
+    from pathlib import Path
+
+    from surrogate_nas.experiment.config import load_config
+
+    configs = sorted((Path(__file__).resolve().parents[2] / "experiments" / "configs").glob("*-defaults*.yaml"))
+    assert len(configs) >= 5 and all(load_config(p).purpose == "tuning" for p in configs)
