@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,6 +19,7 @@ from ..io import atomic_write_text
 from ..registry import Registry
 from ..spaces import get_space
 from . import cache
+from .kinds import RepeatedMeasurementsWarning, is_hardware_metric
 from .table import COLUMNS, BenchmarkTable
 
 READERS: Registry[BenchmarkTable] = Registry("benchmark reader")
@@ -196,8 +198,15 @@ def read_table(
     Refused, each with an error naming the file, column and data row (rows are counted 1-based
     from the first record; the header is not a row): a header without records, duplicate or
     unnamed columns, empty arch/task/metric cells, values that are not numbers (booleans
-    included) or not finite, and two records of one architecture -- the same string or isomorphic
-    cells (one canonical key) -- with different values for the same task/metric/seed/fidelity.
+    included) or not finite, and two records of the same architecture string with different values for
+    the same task/metric/seed/fidelity.
+
+    A string is a network: isomorphic cells (different strings, one canonical key) are accepted with
+    different values for every metric. For a hardware metric (:func:`~surrogate_nas.benchmarks.kinds.is_hardware_metric`:
+    latency, params, FLOPs, ...) silently -- they are different networks; for a function-level metric
+    (accuracy, ...) with one :class:`~surrogate_nas.benchmarks.kinds.RepeatedMeasurementsWarning` (a one-line
+    note: they are treated as repeated measurements of one function, averaged where a class stands in for a
+    string).
     """
     p = Path(path)
     sp = get_space(space)
@@ -242,12 +251,13 @@ def read_table(
         long = df.melt(id_vars=[_ROW, "arch"], value_vars=tasks, var_name="task", value_name="value")
         long["metric"] = metric
     _require_text(long, "arch", p)
-    long["key"] = _row_keys(sp, long, p)
+    long[_STRING], long["key"] = _row_keys(sp, long, p)
     _refuse_conflicts(sp, long, p)
-    return BenchmarkTable.from_records(sp, long.drop(columns=[_ROW, "key"]), source=str(p))
+    return BenchmarkTable.from_records(sp, long.drop(columns=[_ROW, _STRING, "key"]), source=str(p))
 
 
 _ROW = "__data_row"  # 1-based data row of the file a record came from (for messages)
+_STRING = "__string"  # the architecture's native string (the parsed, re-formatted arch cell)
 
 
 def read_user_file(path: str | os.PathLike) -> pd.DataFrame:
@@ -306,41 +316,63 @@ def _numbers(df: pd.DataFrame, col: str, p: Path, required: bool) -> pd.Series:
     return vals.astype(float)
 
 
-def _row_keys(space, long: pd.DataFrame, p: Path) -> list[str]:
-    keys, cache = [], {}
+def _row_keys(space, long: pd.DataFrame, p: Path) -> tuple[list[str], list[str]]:
+    """(native string, canonical key) of every record's arch cell; a bad cell is refused naming its data row."""
+    strings, keys, cache = [], [], {}
     for row, a in zip(long[_ROW], long["arch"]):
         hit = cache.get(a)
         if hit is None:
             try:
-                hit = cache[a] = space.canonical(space.parse(str(a)))
+                arch = space.parse(str(a))
             except ValueError as e:
                 raise DataError(f"{p}: data row {int(row)}, column arch: {e}") from None
-        keys.append(hit)
-    return keys
+            hit = cache[a] = (space.format(arch), space.canonical(arch))
+        strings.append(hit[0])
+        keys.append(hit[1])
+    return strings, keys
 
 
 def _refuse_conflicts(space, long: pd.DataFrame, p: Path) -> None:
-    """Two records of one architecture (same canonical key) for one task/metric/seed/fidelity must agree."""
-    ident = ["key", "task", "metric"] + [c for c in ("seed", "fidelity") if c in long.columns]
-    groups = long.groupby(ident, dropna=False, sort=False)["value"]
-    spread = groups.transform("nunique")
-    if not (spread > 1).any():
+    """Two records of one architecture *string* for one task/metric/seed/fidelity must agree.
+
+    Isomorphic strings (one canonical key) may differ: silently for a hardware metric (different networks),
+    with one :class:`RepeatedMeasurementsWarning` for a function-level one (repeated measurements of one function).
+    """
+    extra = [c for c in ("seed", "fidelity") if c in long.columns]
+    first, other = _conflict(long, [_STRING, "task", "metric"] + extra)
+    if first is not None:
+        raise DataError(
+            f"{p}: data rows {int(first[_ROW])} and {int(other[_ROW])}: architecture {first[_STRING]!r} appears twice "
+            f"with different values {_show(first['value'])} and {_show(other['value'])} for task {first['task']!r}, "
+            f"metric {first['metric']!r}; keep one, or give them distinct seeds"
+        )
+    kinds = {m: is_hardware_metric(m) for m in pd.unique(long["metric"])}
+    function = long[~long["metric"].map(kinds).astype(bool)]
+    if function.empty:
         return
+    ident = ["key", "task", "metric"] + extra
+    spread = function.groupby(ident, dropna=False, sort=False)["value"].nunique()
+    n = int((spread > 1).sum())
+    if n:
+        first, other = _conflict(function, ident)
+        metrics = sorted({k[2] for k in spread[spread > 1].index})
+        warnings.warn(RepeatedMeasurementsWarning(
+            f"{p}: {n} group(s) of isomorphic cells hold different {', '.join(map(repr, metrics))} values (e.g. data "
+            f"rows {int(first[_ROW])} and {int(other[_ROW])}: {_show(first['value'])} and {_show(other['value'])}); "
+            "they are treated as repeated measurements of one function"), stacklevel=3)
+
+
+def _conflict(long: pd.DataFrame, ident: list[str]):
+    """The first record whose ``ident`` group holds more than one value, and a record of the group that differs
+    from it (None, None when every group agrees)."""
+    spread = long.groupby(ident, dropna=False, sort=False)["value"].transform("nunique")
+    if not (spread > 1).any():
+        return None, None
     first = long[spread > 1].iloc[0]
-    same = long[(long["key"] == first["key"]) & (long["task"] == first["task"]) & (long["metric"] == first["metric"])]
-    for c in ident[3:]:
+    same = long
+    for c in ident:
         same = same[same[c].isna() if pd.isna(first[c]) else same[c] == first[c]]
-    other = same[same["value"] != first["value"]].iloc[0]
-    if first["arch"] == other["arch"]:
-        what = f"architecture {first['arch']!r} appears twice"
-    else:
-        what = (f"architectures {first['arch']!r} and {other['arch']!r} are the same cell "
-                f"(canonical key {first['key']!r})")
-    raise DataError(
-        f"{p}: data rows {int(first[_ROW])} and {int(other[_ROW])}: {what} with different values "
-        f"{_show(first['value'])} and {_show(other['value'])} for task {first['task']!r}, metric {first['metric']!r}; "
-        "keep one, or give them distinct seeds"
-    )
+    return first, same[same["value"] != first["value"]].iloc[0]
 
 
 def _show(v) -> str:

@@ -12,6 +12,7 @@ import pandas as pd
 from ..errors import DataError, first_line
 from ..io import atomic_path
 from ..spaces import Architecture, SearchSpace, get_space
+from .kinds import is_hardware_metric
 
 #: Columns of every table: the architecture's native string, its canonical key, task, metric,
 #: value, and optional seed / fidelity (e.g. epochs) -- NaN where the record does not say.
@@ -157,8 +158,11 @@ class BenchmarkTable:
     ) -> np.ndarray:
         """Values of ``task``/``metric`` aligned with ``archs`` (default: ``archs(task, metric)``).
 
-        Architectures are matched by native string, falling back to the canonical key (so any
-        member of an isomorphism class finds a record stored under another member).
+        Architectures are matched by native string. For a function-level metric (accuracy, loss, ...) a string
+        without a record falls back to the canonical key (any member of an isomorphism class finds a record
+        stored under another member: they compute the same function). A hardware metric
+        (:func:`~surrogate_nas.benchmarks.kinds.is_hardware_metric`: latency, params, FLOPs, energy, memory)
+        belongs to the string measured -- isomorphic cells are different networks -- so it never falls back.
         ``missing="nan"`` gives NaN for architectures without a record instead of raising.
         """
         s = self.series(task, metric)
@@ -168,14 +172,17 @@ class BenchmarkTable:
         out = s.reindex(strings).to_numpy(dtype=float, copy=True)
         gaps = np.flatnonzero(np.isnan(out))
         if len(gaps):
-            by_key = self._by_key(task, metric)
-            for i in gaps:
-                out[i] = by_key.get(self.space.canonical(self.space.parse(strings[i])), np.nan)
+            if not is_hardware_metric(metric):  # a hardware metric belongs to the string: no fallback
+                by_key = self._by_key(task, metric)
+                for i in gaps:
+                    out[i] = by_key.get(self.space.canonical(self.space.parse(strings[i])), np.nan)
             still = np.flatnonzero(np.isnan(out))
             if len(still) and missing == "raise":
                 raise DataError(
                     f"{self.source or 'table'}: no {metric!r} record on task {task!r} for {len(still)} "
                     f"architecture(s), e.g. {strings[still[0]]!r}"
+                    + ("; a hardware metric is looked up by the string measured, never by an isomorphic cell"
+                       if is_hardware_metric(metric) else "")
                 )
         return out
 

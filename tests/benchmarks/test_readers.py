@@ -1,5 +1,6 @@
 import re
 import shutil
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -7,6 +8,7 @@ import pytest
 from nas_bench_graph import light_read
 
 from surrogate_nas.benchmarks import import_table, load_benchmark
+from surrogate_nas.benchmarks.kinds import RepeatedMeasurementsWarning
 from surrogate_nas.benchmarks.readers import read_nb201_csv, read_table
 from surrogate_nas.errors import ChecksumError, DataError
 
@@ -109,7 +111,6 @@ def test_user_csv_wide_and_long(tmp_path):
         ({"arch": [NB], "task": ["t"], "metric": ["m"], "value": [1.0], "note": ["x"]}, {}, "unexpected column.*note"),
         ({"arch": ["|bad|"], "dev": [1.0]}, {"metric": "m"}, "data row 1, column arch: nb201"),
         ({"arch": [NB, NB], "dev": [1.0, 2.0]}, {"metric": "m"}, f"data rows 1 and 2: architecture '{ESC}' appears twice with different values 1.0 and 2.0"),
-        ({"arch": [NB, TWIN], "dev": [1.0, 2.0]}, {"metric": "m"}, f"data rows 1 and 2: architectures '{ESC}' and '{ESC_TWIN}' are the same cell"),
         ({"arch": [NB, NB2], "task": ["t", None], "metric": ["m", "m"], "value": [1.0, 2.0]}, {}, "data row 2: empty 'task' cell"),
         ({"arch": [NB, NB2], "task": ["t", "t"], "metric": ["m", " "], "value": [1.0, 2.0]}, {}, "data row 2: empty 'metric' cell"),
         ({"arch": [NB, None], "dev": [1.0, 2.0]}, {"metric": "m"}, "data row 2: empty 'arch' cell"),
@@ -157,6 +158,42 @@ def test_user_csv_refuses_what_pandas_would_guess(tmp_path, text, fragment):
     p.write_text(text)
     with pytest.raises(DataError, match=fragment) as ei:
         read_table(p, "nb201", metric="m")
+    assert "\n" not in str(ei.value)
+
+
+def test_isomorphic_cells_with_different_values_are_accepted(tmp_path):
+    """A string is a network: isomorphic strings are two records. Hardware metrics silently (different networks);
+    function-level ones with one note (repeated measurements of one function)."""
+    p = tmp_path / "u.csv"
+    pd.DataFrame({"arch": [NB, TWIN, NB2], "dev": [1.0, 2.0, 3.0]}).to_csv(p, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no note for a hardware metric
+        t = read_table(p, "nb201", metric="latency_ms")
+    assert t.vector("dev", "latency_ms", [NB, TWIN, NB2]).tolist() == [1.0, 2.0, 3.0]
+    with pytest.warns(RepeatedMeasurementsWarning) as rec:
+        t = read_table(p, "nb201", metric="acc")
+    msg = str(rec[0].message)
+    assert len(rec) == 1 and "\n" not in msg
+    assert "1 group(s) of isomorphic cells hold different 'acc' values" in msg and "data rows 1 and 2" in msg
+    assert "treated as repeated measurements of one function" in msg
+    assert t.vector("dev", "acc", [NB, TWIN]).tolist() == [1.0, 2.0]  # each string keeps its own record
+
+
+def test_long_import_accepts_isomorphic_accuracies_one_ulp_apart(tmp_path):
+    """The NB-201 records of isomorphic cells differ in the last digit (float32 means): not a conflict."""
+    p = tmp_path / "long.csv"
+    p.write_text("arch,task,metric,value\n"
+                 f"{NB},cifar10,test_acc,0.8333333320617675\n{TWIN},cifar10,test_acc,0.8333333320617676\n"
+                 f"{NB2},cifar10,test_acc,0.5\n")
+    with pytest.warns(RepeatedMeasurementsWarning, match="1 group"):
+        t = read_table(p, "nb201")
+    assert len(t) == 3 and t.vector("cifar10", "test_acc", [TWIN])[0] == 0.8333333320617676
+    # the same string twice with different values is still refused, naming both data rows
+    p.write_text("arch,task,metric,value\n"
+                 f"{NB},cifar10,test_acc,0.8333333320617675\n{NB},cifar10,test_acc,0.8333333320617676\n")
+    with pytest.raises(DataError, match=f"data rows 1 and 2: architecture '{ESC}' appears twice with different "
+                                        "values 0.8333333320617675 and 0.8333333320617676") as ei:
+        read_table(p, "nb201")
     assert "\n" not in str(ei.value)
 
 

@@ -47,10 +47,24 @@ def test_missing_record_is_an_error_naming_the_arch():
     assert v[0] == 3.0 and np.isnan(v[1])
 
 
-def test_isomorphic_arch_finds_record_by_canonical_key():
+def test_isomorphic_arch_finds_a_function_level_record_by_canonical_key():
+    twin = "|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"  # isomorphic to A
+    t = BenchmarkTable.from_records("nb201", [dict(r, metric="test_acc") for r in _records()])
+    assert t.space.canonical(t.space.parse(twin)) == t.space.canonical(t.space.parse(A)) and twin != A
+    assert t.vector("dev1", "test_acc", [twin])[0] == 1.0  # same function: the class's record stands in
+
+
+def test_a_hardware_metric_is_looked_up_per_string_only():
+    twin = "|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"  # isomorphic to A
     t = BenchmarkTable.from_records("nb201", _records())
-    twin = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"
-    assert t.vector("dev1", "latency", [twin])[0] == 1.0
+    assert np.isnan(t.vector("dev1", "latency", [twin], missing="nan")[0])  # another network: no record
+    with pytest.raises(DataError, match="no 'latency' record on task 'dev1' for 1 architecture.*looked up by the "
+                                        "string measured"):
+        t.vector("dev1", "latency", [A, twin])
+    # with its own record each string keeps its own value
+    t = BenchmarkTable.from_records("nb201", _records() + [{"arch": twin, "task": "dev1", "metric": "latency",
+                                                            "value": 7.0}])
+    assert t.vector("dev1", "latency", [A, twin]).tolist() == [1.0, 7.0]
 
 
 def test_bad_records_give_one_clear_error():
