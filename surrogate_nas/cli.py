@@ -48,7 +48,7 @@ def _cmd_data_list(args) -> int:
 
     def add(name: str, space: str, status: str, location: str, license: str, load) -> None:
         row = {"name": name, "space": space, "status": status, "archs": "", "tasks": "", "metrics": "",
-               "location": location, "license": license}
+               "fidelities": "", "location": location, "license": license}
         if load is not None:
             try:
                 t = load()
@@ -57,7 +57,8 @@ def _cmd_data_list(args) -> int:
                 notes.append(f"{name}: broken: {_one_line(e)}")
             else:
                 row.update(space=t.space.name, archs=t.frame["arch"].nunique(),
-                           tasks=",".join(t.tasks) if args.verbose else len(t.tasks), metrics=",".join(t.metrics()))
+                           tasks=",".join(t.tasks) if args.verbose else len(t.tasks), metrics=",".join(t.metrics()),
+                           fidelities=",".join(f"{x:g}" for x in t.fidelities()) or "-")
         rows.append(row)
 
     for src in readers.SOURCES.values():
@@ -69,7 +70,8 @@ def _cmd_data_list(args) -> int:
     for name in readers.imported_tables():
         add(name, "?", "imported", str(readers._imported_dir() / f"{name}.parquet"), "user data",
             lambda n=name: readers.load_benchmark(n))
-    cols = ["name", "space", "status", "archs", "tasks", "metrics"] + (["location", "license"] if args.verbose else [])
+    cols = ["name", "space", "status", "archs", "tasks", "metrics", "fidelities"] + \
+        (["location", "license"] if args.verbose else [])
     print(f"data dir: {data_dir()}" + (f"  (override with ${ENV_VAR})" if args.verbose else ""))
     frame = pd.DataFrame(rows)[cols]
     print(_table(frame) if args.verbose else _fit(frame, WIDTH))
@@ -323,6 +325,11 @@ def _cmd_search(args) -> int:
     same = res.config.test_metric == res.config.metric
     print(f"best: {res.best_arch}  {res.config.metric} {res.best_value:.4f}"
           + ("" if same else f"  {res.config.test_metric} {res.best_test:.4f}"))
+    if res.info.get("noise_free"):
+        from .search.benchmark_tables import NOISE_FREE
+
+        print(f"({NOISE_FREE}; the published NB-201 protocol searches valid_acc@12 and reports test_acc@200)"
+              if res.config.benchmark == "nb201" else f"({NOISE_FREE})")
     if getattr(res, "note", None):
         print(res.note)
     if res.scored_per_second:
@@ -882,9 +889,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--evaluator", default="table", choices=["table", "train"],
                    help="table: look values up in the benchmark (simulation); train: real training")
     r.add_argument("--benchmark", help="benchmark for the table evaluator (default per space)")
-    r.add_argument("--metric", help="metric to maximise (default per benchmark)")
-    r.add_argument("--test-metric", help="metric reported for the best architecture (default per benchmark, "
-                                         "else --metric)")
+    r.add_argument("--metric", help="metric to maximise, NAME or NAME@FIDELITY (default per benchmark: nb201 "
+                                    "valid_acc@12, the 12-epoch validation accuracy; nas-bench-graph valid_perf)")
+    r.add_argument("--test-metric", help="metric reported for the best architecture (default per benchmark: nb201 "
+                                         "test_acc@200, nas-bench-graph test_perf; else --metric)")
     r.add_argument("--batch-size", type=int, default=1,
                    help="q: architectures per round, chosen jointly by the acquisition (q-EI, q-UCB, Thompson) and "
                         "evaluated together (in parallel by --evaluator train on a Ray backend)")

@@ -31,6 +31,6 @@ def check_source_tasks(table, tasks: Iterable[str], task: str | None, metric: st
     for t in tasks:
         if t not in table.tasks:
             raise SearchError(f"{where}: unknown task {t!r}; tasks: {', '.join(table.tasks)}")
-        if metric not in table.metrics(t):
+        if not table.has_metric(t, metric):
             raise SearchError(f"{where}: task {t!r} has no metric {metric!r}")
     return tasks

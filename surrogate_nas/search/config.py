@@ -51,8 +51,9 @@ class SearchConfig:
     another benchmark ``metric`` must be set and ``test_metric`` defaults to it). Searching NB-201 on
     ``test_acc`` is a noise-free simulation (search metric = test metric), and reported as one. Source tasks
     (``source-rank``, source-reading predictors) are read with ``source_metric`` (option; default NB-201
-    ``test_acc``, the 200-epoch test accuracy of the other datasets, else ``metric``). ``constraint``: e.g. ``"latency<=0.005"``, values looked up in
-    the benchmark for ``task`` (or ``constraint_task``); ``constraint_mode``: ``filter`` or ``penalty``.
+    ``test_acc``, the 200-epoch test accuracy of the other datasets, else ``metric``). ``constraint``: e.g.
+    ``"latency<=0.005"``, values looked up in the benchmark for ``task`` (or ``constraint_task``);
+    ``constraint_mode``: ``filter`` or ``penalty``.
     ``budget`` is not part of the run's identity: rerunning a finished search with a larger budget
     continues it.
     """

@@ -34,8 +34,9 @@ class TableEvaluator:
     """Simulation of real runs by benchmark lookup.
 
     ``value`` = ``table.vector(task, metric)``, ``test`` = ``test_metric`` of the same
-    architecture (NB-201: ``test_acc`` itself; NAS-Bench-Graph: ``test_perf`` while searching on
-    ``valid_perf``). ``cost`` = ``cost_metric`` where the records give one (NAS-Bench-Graph:
+    architecture (NB-201: ``test_acc@200`` while searching on ``valid_acc@12``, the published protocol;
+    NAS-Bench-Graph: ``test_perf`` while searching on ``valid_perf``; ``NAME@FIDELITY`` selects the
+    records of one fidelity). ``cost`` = ``cost_metric`` where the records give one (NAS-Bench-Graph:
     ``latency``, the recorded inference time in seconds), else 1.0 per evaluation (NB-201 CSV has
     no training time).
     """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..io import atomic_write_text
+from .benchmark_tables import NOISE_FREE
 from .config import PREDICTOR_STRATEGIES, SearchResult
 from .report import markdown_table, plot_best_so_far
 
@@ -25,7 +26,8 @@ def write_results(result: SearchResult) -> None:
     atomic_write_text(out / "best.json", json.dumps({
         "arch": result.best_arch, "value": result.best_value, "test": result.best_test,
         "metric": cfg.metric, "test_metric": cfg.test_metric, "evaluations": result.evaluations,
-        "task": cfg.task, "strategy": cfg.strategy, "seed": cfg.seed, "note": result.note}, indent=2))
+        "task": cfg.task, "strategy": cfg.strategy, "seed": cfg.seed, "note": result.note,
+        "noise_free": bool(result.info.get("noise_free"))}, indent=2))
     long = traj.assign(method=cfg.strategy, seed=cfg.seed)
     plot_best_so_far(long, out / "trajectory.png", column="best_value", ylabel=f"best {cfg.metric} so far",
                      title=f"{cfg.strategy} on {cfg.space}/{cfg.task}", logx=False)
@@ -37,7 +39,7 @@ def write_results(result: SearchResult) -> None:
     text = "\n".join([
         f"# Search report: {cfg.strategy} on {cfg.space} / {cfg.task}", "",
         f"- evaluator: {cfg.evaluator}; metric: {cfg.metric} ({'max' if cfg.maximize else 'min'}); "
-        f"reported: {cfg.test_metric}",
+        f"reported: {cfg.test_metric}" + (f" ({NOISE_FREE})" if result.info.get("noise_free") else ""),
         f"- budget: {cfg.budget} evaluations (support measurements included); done: {result.evaluations} "
         f"({result.replayed} replayed from the journal)",
         *([f"- note: {result.note}"] if result.note else []),

@@ -27,7 +27,7 @@ from ..errors import SurrogateNASError
 from ..io import atomic_write_text, check_writable
 from ..spaces import get_space
 from .base import Constraint, SearchError
-from .benchmark_tables import BENCHMARK_METRICS, cached_benchmark
+from .benchmark_tables import BENCHMARK_METRICS, cached_benchmark, noise_free, source_metric
 from .config import PREDICTOR_STRATEGIES, SearchConfig, SearchResult
 from .evaluators import EVALUATORS
 from .journal import Journal
@@ -96,9 +96,11 @@ def _table_for(cfg: SearchConfig, space):
             raise SearchError(f"benchmark {cfg.benchmark!r} has no default metric; set the metric to search on "
                               f"(--metric), one of {', '.join(have)}")
         for m in (cfg.metric, cfg.test_metric):
-            if m not in have:
+            if not table.has_metric(cfg.task, m):
+                specs = table.metrics(cfg.task, fidelities=True)
+                also = f" (by fidelity: {', '.join(specs)})" if specs != have else ""
                 raise SearchError(f"task {cfg.task!r} of benchmark {cfg.benchmark!r} has no metric {m!r}; "
-                                  f"it has {', '.join(have)}")
+                                  f"it has {', '.join(have)}{also}")
     return table
 
 
@@ -167,7 +169,7 @@ def run_search(config: SearchConfig) -> SearchResult:
     constraint = _constraint_for(cfg, table, space)
     evaluator = EVALUATORS.get(cfg.evaluator, config=cfg, table=table, work_dir=out / "train-evals")
     searcher = make_searcher(cfg.strategy, space, cfg.seed, cfg.options, table, cfg.task, cfg.metric, checkpoint,
-                             cfg.predictor, constraint)
+                             cfg.predictor, constraint, source_metric=source_metric(cfg.benchmark, cfg.metric))
     _check_writable(out)
 
     identity = {**cfg.identity(), "model": f"sha256:{digest[:16]}" if digest else None}
@@ -191,7 +193,9 @@ def run_search(config: SearchConfig) -> SearchResult:
     result = SearchResult(cfg, str(best["best_arch"]), float(best["best_value"]), float(best["best_test"]), len(traj),
                           traj, out, int(traj["replayed"].sum()), getattr(searcher, "scored_per_second", None),
                           time.perf_counter() - t0,
-                          {"fallbacks": getattr(searcher, "fallbacks_", 0), "scored": getattr(searcher, "scored_", 0)},
+                          {"fallbacks": getattr(searcher, "fallbacks_", 0), "scored": getattr(searcher, "scored_", 0),
+                           "noise_free": cfg.evaluator == "table" and noise_free(table, cfg.task, cfg.metric,
+                                                                                 cfg.test_metric)},
                           note)
     write_results(result)
     return result

@@ -10,8 +10,8 @@ from .config import PREDICTOR_STRATEGIES
 from .predictor_factory import needs_checkpoint, predictor_factory, source_scores
 
 def other_tasks(table, task: str | None, metric: str) -> list[str]:
-    """Every task of ``table`` with ``metric`` except ``task``."""
-    return [t for t in table.tasks if t != task and metric in table.metrics(t)]
+    """Every task of ``table`` with ``metric`` (a name or ``NAME@FIDELITY``) except ``task``."""
+    return [t for t in table.tasks if t != task and table.has_metric(t, metric)]
 
 
 def _int_option(opts: dict, name: str, default: int, low: int) -> int:
@@ -22,15 +22,22 @@ def _int_option(opts: dict, name: str, default: int, low: int) -> int:
 
 
 def make_searcher(strategy: str, space, seed: int, options: dict | None = None, table=None, task: str | None = None,
-                  metric: str | None = None, checkpoint=None, predictor: str = "meta", constraint=None):
+                  metric: str | None = None, checkpoint=None, predictor: str = "meta", constraint=None,
+                  source_metric: str | None = None):
     """Build a registered searcher with what it needs (source scores, predictor factory).
 
-    Source tasks (option ``source_tasks``, default: every other task of ``table``) and the tasks a
-    ``checkpoint`` read are checked against the target ``task`` (``TargetLeakError``).
+    Source tasks (option ``source_tasks``, default: every other task of ``table`` with the source metric) and
+    the tasks a ``checkpoint`` read are checked against the target ``task`` (``TargetLeakError``). The source
+    tasks are read with option ``source_metric``, else ``source_metric``, else ``metric`` (the search's):
+    ``run_search`` passes the benchmark's (NB-201: ``test_acc``, the 200-epoch test accuracy, while the target
+    is searched on ``valid_acc@12``).
     """
     opts = dict(options or {})
     space = get_space(space)
     src_tasks = opts.pop("source_tasks", None)
+    metric = opts.pop("source_metric", None) or source_metric or metric
+    if not (metric is None or isinstance(metric, str) and metric.strip()):
+        raise SearchError(f"option source_metric must be a metric name, got {metric!r}")
     cv_until = _int_option(opts, "cv_until", 20, 0)
     scratch_steps = _int_option(opts, "scratch_steps", 150, 1)
     targets = opts.pop("targets", "anchored")

@@ -242,8 +242,10 @@ def test_report_tables_survive_arch_strings(tmp_path):
     for line in table:  # every row has the header's cells: the arch strings' '|' are escaped
         assert len(re.split(r"(?<!\\)\|", line)) == len(re.split(r"(?<!\\)\|", table[0]))
     best = [line for line in text.splitlines() if line.startswith("**Best**")]
-    assert best == [f"**Best**: `{r.best_arch}` (test_acc={r.best_value:.4g})"]
+    # NB-201's default: reward = 12-epoch validation accuracy, report = 200-epoch test accuracy of the same arch
+    assert best == [f"**Best**: `{r.best_arch}` (valid_acc@12={r.best_value:.4g}, test_acc@200={r.best_test:.4g})"]
     assert np.isclose(r.best_value, r.trajectory["value"].max())
+    assert "noise-free" not in text
 
 
 def test_constraint_on_an_imported_table_keeps_to_its_records(tmp_path, imported):
