@@ -103,12 +103,22 @@ def _cmd_data_features(args) -> int:
 
 def _cmd_data_import(args) -> int:
     _require(args, "space")
-    from .benchmarks import import_table
+    import warnings
 
-    name, dest, table = import_table(
-        args.file, args.space, name=args.name, arch_column=args.arch_column, metric=args.metric, task=args.task,
-        lower_is_better=args.lower_is_better,
-    )
+    from .benchmarks import import_table
+    from .benchmarks.kinds import RepeatedMeasurementsWarning
+
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always", RepeatedMeasurementsWarning)
+        name, dest, table = import_table(
+            args.file, args.space, name=args.name, arch_column=args.arch_column, metric=args.metric, task=args.task,
+            lower_is_better=args.lower_is_better,
+        )
+    for w in notes:
+        if issubclass(w.category, RepeatedMeasurementsWarning):
+            print(f"note: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     print(f"imported {len(table)} records of {table.frame['arch'].nunique()} architectures as {name!r} -> {dest}")
     if args.lower_is_better:
         print("recorded as lower-is-better; pretrain on it with --lower-is-better (predict follows the checkpoint)")
@@ -271,7 +281,8 @@ def _cmd_predict(args) -> int:
     ckpt = load_model(args.model)  # a checkpoint, or an ensemble's members
     space = ckpt[0].space if isinstance(ckpt, list) else ckpt.space
     archs_in = _parse_archs(space, support[args.arch_column].tolist(), f"support file {args.support}", "data row")
-    _refuse_repeats(space, archs_in, f"support file {args.support}")
+    metric = (ckpt[0] if isinstance(ckpt, list) else ckpt).target_metric
+    _refuse_repeats(space, archs_in, f"support file {args.support}", metric)
     archs = space.enumerate() if args.all else _read_arch_list(space, args.archs)
     options = dict(task=args.task, inner_steps=steps, n_members=args.members, seed=args.seed)
     if isinstance(ckpt, list):
@@ -509,16 +520,21 @@ def _parse_archs(space, texts: list, where: str, unit: str, numbers: list[int] |
     return out
 
 
-def _refuse_repeats(space, archs: list, where: str) -> None:
-    """One measurement per architecture: isomorphic cells (one canonical key) count as the same."""
-    seen: dict[str, int] = {}
+def _refuse_repeats(space, archs: list, where: str, metric: str | None = None) -> None:
+    """One measurement per architecture string (a string is a network). Isomorphic cells (different strings, one
+    canonical key) are accepted; for a function-level ``metric`` a one-line note on stderr says their values are
+    treated as repeated measurements of one function."""
+    from .predictors.support import isomorphic_note
+
+    seen: dict = {}
     for i, a in enumerate(archs):
-        j = seen.setdefault(space.canonical(a), i)
+        j = seen.setdefault(a, i)
         if j != i:
-            same = (f"architecture {space.format(a)!r} appears twice" if archs[j] == a else
-                    f"architectures {space.format(archs[j])!r} and {space.format(a)!r} are the same cell "
-                    f"(canonical key {space.canonical(a)!r})")
-            raise SurrogateNASError(f"{where}: data rows {j + 1} and {i + 1}: {same}; average repeated measurements first")
+            raise SurrogateNASError(f"{where}: data rows {j + 1} and {i + 1}: architecture {space.format(a)!r} "
+                                    "appears twice; average repeated measurements first")
+    note = isomorphic_note(space, archs, where, metric)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
 
 
 def _read_arch_list(space, path: str) -> list:

@@ -114,8 +114,8 @@ def test_fetch_import_and_errors(capsys, data_dir, tmp_path):
         ("arch,dev\n", ["--metric", "m"], "no records (only a header)"),
         (f"arch,dev\n{NB},True\n", ["--metric", "m"], "column 'dev', data row 1: True is a boolean, not a number"),
         (f"arch,dev,dev\n{NB},1,2\n", ["--metric", "m"], "duplicate column name(s) 'dev'"),
-        (f"arch,dev\n{NB},1\n{TWIN},2\n", ["--metric", "m"],
-         "data rows 1 and 2: architectures"),  # isomorphic cells, conflicting values
+        (f"arch,dev\n{NB},1\n{NB},2\n", ["--metric", "m"],
+         "data rows 1 and 2: architecture"),  # the same string twice, conflicting values
     ],
 )
 def test_import_refuses_bad_tables_and_writes_nothing(capsys, data_dir, tmp_path, text, extra, fragment):
@@ -326,6 +326,31 @@ def test_predict_refuses_a_source_task_named_or_copied(capsys, ckpt_dir, support
 
 
 
+def test_predict_accepts_isomorphic_support_cells_with_a_note(capsys, ckpt_dir, support, tmp_path):
+    """Two isomorphic strings in a support set are two measurements; the checkpoint's metric (test_acc) is
+    function-level, so one note says they are repeated measurements of one function."""
+    twins = tmp_path / "twins.csv"
+    s = pd.read_csv(support / "s.csv")
+    pd.concat([s, pd.DataFrame({"arch": [NB, TWIN], "value": [50.0, 51.0]})]).to_csv(twins, index=False)
+    out = tmp_path / "p.csv"
+    assert main(["predict", "--model", str(ckpt_dir), "--support", str(twins), "--archs", str(support / "archs.txt"),
+                 "--out", str(out), "--members", "0"]) == 0
+    notes = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("note:")]
+    assert len(notes) == 1 and f"data rows {len(s) + 1} and {len(s) + 2}" in notes[0], notes
+    assert "'test_acc' values are treated as repeated measurements of one function" in notes[0]
+    assert len(pd.read_csv(out)) == 3
+
+
+def test_import_accepts_isomorphic_cells_a_note_for_accuracy_none_for_latency(capsys, data_dir, tmp_path):
+    src = tmp_path / "u.csv"
+    src.write_text(f"arch,dev\n{NB},1\n{TWIN},2\n{NB2},3\n")
+    assert main(["data", "import", str(src), "--space", "nb201", "--metric", "acc", "--name", "a"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("note: ") and "1 group(s) of isomorphic cells" in err[0], err
+    assert main(["data", "import", str(src), "--space", "nb201", "--metric", "latency_ms", "--name", "b"]) == 0
+    assert capsys.readouterr().err == ""  # different networks: nothing to say
+
+
 def test_predict_bad_inputs_are_one_line(capsys, ckpt_dir, support, tmp_path, unwritable_dir):
     s = support / "s.csv"
     base = ["predict", "--model", str(ckpt_dir), "--all"]
@@ -336,9 +361,9 @@ def test_predict_bad_inputs_are_one_line(capsys, ckpt_dir, support, tmp_path, un
     _error(capsys, base + ["--support", str(fast), "--out", str(tmp_path / "p.csv")],
            "column 'value', data row 3: 'fast' is not a number")
     twins = tmp_path / "twins.csv"
-    pd.DataFrame({"arch": [NB2, NB, TWIN], "value": [1.0, 2.0, 3.0]}).to_csv(twins, index=False)
+    pd.DataFrame({"arch": [NB2, NB, NB], "value": [1.0, 2.0, 3.0]}).to_csv(twins, index=False)
     _error(capsys, base + ["--support", str(twins), "--out", str(tmp_path / "p.csv")],
-           "data rows 2 and 3: architectures")
+           "data rows 2 and 3: architecture")
     blank = tmp_path / "blank.csv"
     blank.write_text(f"arch,value\n{NB},1\n,2\n")
     _error(capsys, base + ["--support", str(blank), "--out", str(tmp_path / "p.csv")], "data row 2: empty architecture cell")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
+from ..benchmarks.kinds import RepeatedMeasurementsWarning, is_hardware_metric
 from ..errors import DataError
 from ..spaces import Architecture
 
@@ -42,11 +45,16 @@ def scale_targets(y: np.ndarray, where: str, scale: str = "zscore") -> tuple[flo
     return float(med), float(spread if spread > 1e-12 * max(1.0, abs(med)) else std), ROBUST_CLIP
 
 
-def validate_support(space, archs, y, where: str = "support set") -> tuple[list[Architecture], np.ndarray]:
-    """Check a support set: >= 2 architectures of ``space``, distinct by canonical key, finite, not all equal.
+def validate_support(space, archs, y, where: str = "support set",
+                     metric: str | None = None) -> tuple[list[Architecture], np.ndarray]:
+    """Check a support set: >= 2 architectures of ``space``, distinct strings, finite, not all equal.
 
-    Two isomorphic cells are one architecture (the space's canonical key), so they are refused as a
-    repeat just like an exact duplicate: average repeated measurements first.
+    A string is a network: the same string twice is refused (one line naming both data rows; average
+    repeated measurements first). Two isomorphic cells (different strings, one canonical key) are accepted --
+    for a hardware metric they are different networks; for a function-level metric they are repeated
+    measurements of one function. ``metric``: the name of the values, when the caller knows it; a
+    function-level one (:func:`~surrogate_nas.benchmarks.kinds.is_hardware_metric` is False) with isomorphic
+    cells in the support gives one :class:`~surrogate_nas.benchmarks.kinds.RepeatedMeasurementsWarning`.
     """
     archs = list(archs)
     try:
@@ -66,19 +74,40 @@ def validate_support(space, archs, y, where: str = "support set") -> tuple[list[
             raise DataError(f"{where}, data row {i + 1}: {e}") from None
     seen: dict = {}
     for i, a in enumerate(parsed):
-        key = space.canonical(a)
-        if key in seen:
-            j = seen[key]
-            same = "appears twice" if parsed[j] == a else \
-                f"appears twice (as {space.format(parsed[j])!r} and {space.format(a)!r}, isomorphic cells)"
-            raise DataError(f"{where}: architecture {space.format(a)!r} {same} (data rows {j + 1} and {i + 1}); "
+        if a in seen:
+            j = seen[a]
+            raise DataError(f"{where}: architecture {space.format(a)!r} appears twice (data rows {j + 1} and {i + 1}); "
                             "average repeated measurements first")
-        seen[key] = i
+        seen[a] = i
     bad = np.flatnonzero(~np.isfinite(y))
     if len(bad):
         raise DataError(f"{where}: value {y[bad[0]]!r} for {space.format(parsed[bad[0]])!r} is not finite")
     normalise(y, where)
+    if metric is not None:
+        note = isomorphic_note(space, parsed, where, metric)
+        if note:
+            warnings.warn(RepeatedMeasurementsWarning(note), stacklevel=2)
     return parsed, y
+
+
+def isomorphic_note(space, archs, where: str, metric: str | None) -> str | None:
+    """A one-line note when ``archs`` (distinct strings) hold isomorphic cells and ``metric`` is function-level:
+    their values are treated as repeated measurements of one function. None otherwise (a hardware metric's
+    isomorphic cells are different networks: nothing to say)."""
+    if metric is None or is_hardware_metric(metric):
+        return None
+    first: dict[str, int] = {}
+    pairs = []
+    for i, a in enumerate(archs):
+        j = first.setdefault(space.canonical(a), i)
+        if j != i:
+            pairs.append((j, i))
+    if not pairs:
+        return None
+    j, i = pairs[0]
+    return (f"{where}: {len(pairs)} architecture(s) isomorphic to an earlier one (e.g. data rows {j + 1} and "
+            f"{i + 1}: {space.format(archs[j])!r} and {space.format(archs[i])!r}); their {metric!r} values are "
+            "treated as repeated measurements of one function")
 
 
 def _is_number(v) -> bool:
