@@ -70,6 +70,19 @@ REMOTE_FILES: dict[str, RemoteFile] = {
         no_url="its public source is a pickle, which is never unpickled; put a CSV copy with the published sha256 "
                f"at ${ENV_VAR}/nb201/nb201_hp12_valid_test.csv to read another one",
     ),
+    "nb201-params-flops": RemoteFile(
+        name="nb201-params-flops",
+        url="",  # made by this project (surrogate_nas.features.compute_params_flops), shipped in data/
+        sha256="38c36f50063e93ed56a8d6576dcfa1409cc21bf2b3cdadd030c0a2aea9c03685",
+        relpath="nb201/params_flops.csv",
+        license="MIT (this project); architectures from NAS-Bench-201 (MIT)",
+        description="Params and FLOPs of the network of every one of the 15,625 NB-201 strings (per string: "
+                    "isomorphic cells can differ)",
+        bundled="nb201/params_flops.csv.xz",
+        no_url="made by this project: regenerate it with "
+               "`python -c \"from surrogate_nas.features.compute import compute_params_flops; "
+               "compute_params_flops('nb201', out='params_flops.csv.xz')\"`",
+    ),
 }
 
 

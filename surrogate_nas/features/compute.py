@@ -1,5 +1,9 @@
 """Computing the free NB-201 features: one representative cell per canonical class, Ray tasks, a resumable store.
 
+(The zero-cost proxies are what a cell computes at initialisation, so one per class; ``params`` and ``flops``
+belong to the string -- isomorphic cells can differ -- and :func:`compute_params_flops` counts them for every
+string. The class table's ``params``/``flops`` are its representative's; readers use the per-string ones.)
+
 :func:`compute` enumerates the space, keeps the first cell (in enumeration order) of every canonical class
 (6,466 on NB-201), and computes :data:`FEATURES` for the classes the store does not hold yet, as Ray tasks of
 :data:`CHUNK` cells each. Every finished chunk is committed to a SQLite store at once, so a killed run loses
@@ -30,7 +34,7 @@ from ..spaces import get_space
 from .proxies import INPUT_SHAPE, PROXIES, input_batch
 
 __all__ = ["FEATURES", "CHUNK", "DEFAULT_BATCH_SIZE", "compute", "compute_rows", "representatives",
-           "default_store", "FLOP_CONVENTION"]
+           "default_store", "FLOP_CONVENTION", "compute_params_flops", "PER_STRING"]
 
 FEATURES = ("params", "flops") + PROXIES
 #: Cells per Ray task: large enough that task overhead is small, small enough that a kill loses little.
@@ -235,3 +239,73 @@ def _run_ray(con, todo, x, y, num_classes, seed, address, workers, progress, tot
     finally:
         if started:
             ray.shutdown()
+
+
+# ---------------------------------------------------------------------- per-string params / FLOPs
+#: Columns of the per-string table :func:`compute_params_flops` writes (``data/nb201/params_flops.csv.xz``).
+PER_STRING = ("params", "flops")
+
+
+def compute_params_flops(space: str = "nb201", *, out: str | os.PathLike, num_classes: int = 10,
+                         progress: bool = True) -> Path:
+    """``params`` and ``flops`` of the network of **every string** of ``space`` (NB-201: all 15,625 cells).
+
+    A string is a network: isomorphic cells (one canonical key) compute the same function but can differ in
+    parameters and FLOPs (an ``avg_pool_3x3`` on one edge and a ``nor_conv_1x1`` on an equivalent edge), so
+    these two hardware numbers are computed per string, unlike the zero-cost proxies (one per canonical class,
+    :func:`compute`). Each string's network (C=16, N=5, ``num_classes`` classes, the same skeleton as
+    :func:`compute`) is built and counted with :func:`~surrogate_nas.networks.count_parameters` and
+    :func:`~surrogate_nas.networks.count_flops` (convention :data:`FLOP_CONVENTION`, input 3x32x32). Rows are in
+    ``space.enumerate()`` order, columns ``arch, key, params, flops`` with ``# name: value`` metadata lines
+    above the header; written xz-compressed and atomically to ``out``. Returns ``out``.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from .. import __version__
+    from ..networks import build_network, count_flops, count_parameters
+
+    sp = get_space(space)
+    if sp.name != "nb201":
+        raise SurrogateNASError(f"per-string params/FLOPs are computed for the nb201 space only, not {sp.name!r}")
+    archs = sp.enumerate()
+    t0 = time.perf_counter()
+    buf = io.StringIO()
+    rows = []
+    with _one_thread():
+        for a in tqdm(archs, desc="params/flops", unit="arch", disable=not progress):
+            net = build_network(a, num_classes=num_classes, C=C, N=N)
+            rows.append((sp.format(a), sp.canonical(a), count_parameters(net),
+                         count_flops(net, INPUT_SHAPE, convention=FLOP_CONVENTION)))
+    seconds = time.perf_counter() - t0
+    meta = {
+        "what": f"params and FLOPs of the network of every {sp.name} string ({len(rows)} strings), one row per "
+                "string in space.enumerate() order; isomorphic strings can differ",
+        "network": f"NB-201 C={C} N={N}, {num_classes} classes", "input_resolution": "x".join(map(str, INPUT_SHAPE)),
+        "params": "surrogate_nas.networks.count_parameters (every parameter, BN affine included)",
+        "flops_convention": FLOP_CONVENTION, "seconds_total": f"{seconds:.1f}",
+        "surrogate_nas_version": __version__, "torch_version": torch.__version__, "python": platform.python_version(),
+        "command": f"surrogate_nas.features.compute.compute_params_flops({space!r}, out={str(out)!r}, "
+                   f"num_classes={num_classes})",
+    }
+    for k, v in meta.items():
+        buf.write(f"# {k}: {str(v).replace(chr(10), ' ')}\n")
+    buf.write("arch,key,params,flops\n")
+    for s, k, p, f in rows:
+        buf.write(f"{s},{k},{int(p)},{int(f)}\n")
+    out = Path(out)
+    atomic_write_bytes(out, lzma.compress(buf.getvalue().encode(), preset=9 | lzma.PRESET_EXTREME))
+    return out
+
+
+class _one_thread:
+    def __enter__(self):
+        import torch
+
+        self.old = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self.old)

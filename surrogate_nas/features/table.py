@@ -1,8 +1,12 @@
 """Free features of architectures in a benchmark table: the shipped NB-201 table, NAS-Bench-Graph's own metrics.
 
-- NB-201: :data:`NB201_FEATURES`, computed once per canonical class (:func:`~surrogate_nas.features.compute`)
-  and shipped as ``data/nb201/free_features.csv.xz`` (read through the data cache's lookup order with its
-  sha256 checked, cache name :data:`SHIPPED`); the same for every task.
+- NB-201: :data:`NB201_FEATURES`, the same for every task. ``params`` and ``flops`` belong to the string (a
+  string is a network: isomorphic cells can differ in both): read per string from
+  ``data/nb201/params_flops.csv.xz`` (all 15,625 strings, :func:`~surrogate_nas.features.compute.compute_params_flops`,
+  cache name :data:`SHIPPED_PER_STRING`). The zero-cost proxies are computed once per canonical class
+  (:func:`~surrogate_nas.features.compute`, 0.55 s a cell) and shipped as ``data/nb201/free_features.csv.xz``
+  (cache name :data:`SHIPPED`): every member of a class gets its class's proxies. Both files are read through the
+  data cache's lookup order with their sha256 checked.
 - NAS-Bench-Graph: ``params`` and ``latency`` of the task itself, recorded by the benchmark without training.
 
 A feature is never the metric a model predicts (:class:`~surrogate_nas.benchmarks.TargetLeakError`).
@@ -20,17 +24,24 @@ import numpy as np
 import pandas as pd
 
 from ..benchmarks import BenchmarkTable, TargetLeakError
+from ..benchmarks.kinds import is_hardware_metric
 from ..errors import DataError
 from ..spaces import Architecture
 from .compute import FEATURES
 
-__all__ = ["NB201_FEATURES", "NBG_FEATURES", "SHIPPED", "available_features", "free_features", "feature_ranks",
-           "read_features", "rank_normalise"]
+__all__ = ["NB201_FEATURES", "NBG_FEATURES", "PER_STRING_FEATURES", "SHIPPED", "SHIPPED_PER_STRING",
+           "available_features", "free_features", "feature_ranks", "read_features", "read_params_flops",
+           "rank_normalise"]
 
 NB201_FEATURES = FEATURES
 NBG_FEATURES = ("params", "latency")
 #: The shipped NB-201 table's name in the data cache (``benchmarks.cache.REMOTE_FILES``).
 SHIPPED = "nb201-free-features"
+#: The shipped per-string params/FLOPs of every NB-201 string (``benchmarks.cache.REMOTE_FILES``).
+SHIPPED_PER_STRING = "nb201-params-flops"
+#: NB-201 features that belong to the string (hardware numbers), read per string from the shipped
+#: :data:`SHIPPED_PER_STRING` table; the others (zero-cost proxies) per canonical class.
+PER_STRING_FEATURES = ("params", "flops")
 
 Source = "str | os.PathLike | pd.DataFrame | None"
 
@@ -54,12 +65,17 @@ def free_features(table: BenchmarkTable, task: str, archs: Sequence[Architecture
 
     ``names``: default all of :func:`available_features`. ``metric``: the metric the model predicts; it may
     not be one of ``names``. ``source`` (NB-201 only): a features table (path of an ``.csv.xz`` written by
-    ``compute``, or its DataFrame from :func:`read_features`) instead of the shipped one.
+    ``compute``, or its DataFrame from :func:`read_features`) instead of the shipped one; it is read per
+    canonical class for every column, as it was computed.
+
+    NB-201 with the shipped tables: ``params`` and ``flops`` are the string's own network's (per string: two
+    isomorphic cells can differ); the zero-cost proxies are its canonical class's (one per class).
     """
     names = _checked(table, task, names, metric)
     archs = [table.space.coerce(a) for a in archs]
     if table.space.name == "nb201":
-        return _by_class(_nb201_frame(source), table.space, archs, names)
+        out = _by_class(_nb201_frame(source), table.space, archs, names)
+        return _per_string(out, _shipped_per_string() if source is None else None, table.space, archs, names)
     out = np.full((len(archs), len(names)), np.nan)
     for j, name in enumerate(names):
         out[:, j] = table.vector(task, name, archs, missing="nan")
@@ -71,13 +87,15 @@ def feature_ranks(table: BenchmarkTable, task: str, archs: Sequence[Architecture
                   source: "Source" = None) -> np.ndarray:
     """The features of :func:`free_features` as ranks in [-1, 1] (average ranks for ties), NaN where unknown.
 
-    Ranks are taken over every record the feature has -- all canonical classes of the NB-201 table, all
-    architectures of the NAS-Bench-Graph task -- never over ``archs`` alone, and never from target values.
+    Ranks are taken over every record the feature has -- all canonical classes of the NB-201 proxies table,
+    all 15,625 strings for the shipped NB-201 params/FLOPs, all architectures of the NAS-Bench-Graph task --
+    never over ``archs`` alone, and never from target values.
     """
     names = _checked(table, task, names, metric)
     archs = [table.space.coerce(a) for a in archs]
     if table.space.name == "nb201":
-        return _by_class(_nb201_ranks(source), table.space, archs, names)
+        out = _by_class(_nb201_ranks(source), table.space, archs, names)
+        return _per_string(out, _shipped_per_string_ranks() if source is None else None, table.space, archs, names)
     out = np.full((len(archs), len(names)), np.nan)
     space = table.space
     for j, name in enumerate(names):
@@ -86,12 +104,25 @@ def feature_ranks(table: BenchmarkTable, task: str, archs: Sequence[Architecture
         strings = [space.format(a) for a in archs]
         col = ranked.reindex(strings).to_numpy(dtype=float, copy=True)
         gaps = np.flatnonzero(np.isnan(col))
-        if len(gaps):  # another member of the arch's isomorphism class holds the record
+        if len(gaps) and not is_hardware_metric(name):  # another member of the arch's isomorphism class holds
+            # the record: it stands in for a function-level value; a hardware one belongs to the string
             keys = table.frame.drop_duplicates("arch").set_index("arch")["key"]
             by_key = pd.Series(ranked.to_numpy(), index=keys.reindex(ranked.index).to_numpy())
             by_key = by_key.groupby(level=0).mean()
             col[gaps] = by_key.reindex([space.canonical(archs[i]) for i in gaps]).to_numpy(dtype=float)
         out[:, j] = col
+    return out
+
+
+def _per_string(out: np.ndarray, frame: pd.DataFrame | None, space, archs, names) -> np.ndarray:
+    """``out`` with its :data:`PER_STRING_FEATURES` columns replaced by ``frame``'s rows (indexed by native
+    string; NaN for a string it lacks); ``out`` as it is when ``frame`` is None."""
+    cols = [j for j, n in enumerate(names) if n in PER_STRING_FEATURES]
+    if frame is None or not cols:
+        return out
+    strings = [space.format(a) for a in archs]
+    for j in cols:
+        out[:, j] = frame[names[j]].reindex(strings).to_numpy(dtype=float)
     return out
 
 
@@ -185,6 +216,50 @@ def _parse(text: str, where: str) -> tuple[pd.DataFrame, dict[str, str]]:
 @lru_cache(maxsize=4)
 def _shipped() -> pd.DataFrame:
     return read_features()[0]
+
+
+def read_params_flops(path: str | os.PathLike | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The per-string NB-201 params/FLOPs table (indexed by native string; columns ``key, params, flops``) and
+    its ``# name: value`` metadata. Default: the shipped one (:data:`SHIPPED_PER_STRING`), sha256-checked."""
+    if path is None:
+        from ..benchmarks.cache import read_verified
+
+        data, where = read_verified(SHIPPED_PER_STRING)
+    else:
+        from ..benchmarks.cache import read_bytes
+
+        where = Path(path)
+        data = read_bytes(where, "params/FLOPs table")
+    meta: dict[str, str] = {}
+    lines = data.decode().splitlines(keepends=True)
+    i = 0
+    while i < len(lines) and lines[i].startswith("# "):
+        k, _, v = lines[i][2:].rstrip("\n").partition(": ")
+        meta[k] = v
+        i += 1
+    try:
+        frame = pd.read_csv(io.StringIO("".join(lines[i:])), dtype={"arch": str, "key": str}, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise DataError(f"{where}: not a params/FLOPs table ({e})") from None
+    missing = [c for c in ("arch", "key") + PER_STRING_FEATURES if c not in frame.columns]
+    if missing:
+        raise DataError(f"{where}: missing column(s) {', '.join(missing)}")
+    if frame["arch"].duplicated().any():
+        raise DataError(f"{where}: duplicate arch {frame['arch'][frame['arch'].duplicated()].iloc[0]!r}")
+    frame = frame.set_index("arch")
+    frame[list(PER_STRING_FEATURES)] = frame[list(PER_STRING_FEATURES)].astype(float)
+    return frame, meta
+
+
+@lru_cache(maxsize=1)
+def _shipped_per_string() -> pd.DataFrame:
+    return read_params_flops()[0]
+
+
+@lru_cache(maxsize=1)
+def _shipped_per_string_ranks() -> pd.DataFrame:
+    f = _shipped_per_string()
+    return pd.DataFrame({n: rank_normalise(f[n].to_numpy(dtype=float)) for n in PER_STRING_FEATURES}, index=f.index)
 
 
 @lru_cache(maxsize=4)

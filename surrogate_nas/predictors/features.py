@@ -97,7 +97,8 @@ class FreeFeatureValues:
     rank-normalised to [-1, 1] over every record the feature has (never over target values).
 
     ``task`` names the task whose features are read (NAS-Bench-Graph's params and latency are per
-    dataset; NB-201's features are the same for every task). ``metric`` is the value the model will
+    dataset; NB-201's features are the same for every task: params and FLOPs per string -- a string is a
+    network --, the zero-cost proxies per canonical class; see :func:`~surrogate_nas.features.free_features`). ``metric`` is the value the model will
     predict: a feature of that name is refused (:class:`~surrogate_nas.benchmarks.TargetLeakError`).
     Columns are appended to the source-task columns wherever a predictor reads sources.
     """
