@@ -9,8 +9,10 @@ the measurements), and on NAS-Bench-Graph a latency constraint (<= the target's 
 (constrained REA) and guided search.
 
 The grid is ``configs/search-efficiency.yaml`` (``--quick``: ``configs/search-efficiency-quick.yaml``); the flags
-narrow or resize it. NB-201 searches test accuracy itself (noise-free simulation: the records hold only test
-accuracy); NAS-Bench-Graph searches valid_perf and reports the test_perf of the best-valid architecture.
+narrow or resize it. NB-201 follows the published protocol: it searches the 12-epoch validation accuracy
+(valid_acc@12) and reports the 200-epoch test accuracy (test_acc@200) of the best-valid architecture, next to the
+protocol's ceiling and the 200-epoch maximum; NAS-Bench-Graph searches valid_perf and reports the test_perf of the
+best-valid architecture.
 
     python experiments/search_efficiency.py --workers 2          # full
     python experiments/search_efficiency.py --quick              # CI smoke (< 3 min)

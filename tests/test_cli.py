@@ -552,3 +552,30 @@ def test_data_features_trial_run(capsys, tmp_path):
 
 def test_fetch_of_a_shipped_table_says_there_is_nothing_to_download(capsys):
     _error(capsys, ["data", "fetch", "nb201-free-features"], "shipped in the repo's data/nb201/free_features.csv.xz")
+
+
+def test_records_and_data_list_show_fidelities_and_search_follows_the_nb201_protocol(capsys, tmp_path):
+    assert main(["records", "summary", "nb201"]) == 0
+    out = capsys.readouterr().out
+    assert "140625 records" in out and "fidelity" in out.splitlines()[1]
+    rows = {tuple(ln.split()[:3]) for ln in out.splitlines()[2:]}
+    assert {("cifar10", "test_acc", "12.0"), ("cifar10", "test_acc", "200.0"), ("cifar10", "valid_acc", "12.0")} <= rows
+    assert main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "fidelities" in out.splitlines()[1]
+    assert [ln.split()[-1] for ln in out.splitlines() if ln.startswith(("nb201 ", "nas-bench-graph "))] == ["12,200", "-"]
+    assert main(["records", "top", "nb201", "--task", "cifar100", "--metric", "valid_acc@12", "-n", "1"]) == 0
+    assert "61.32" in capsys.readouterr().out
+    assert main(["search", "--task", "cifar10", "--strategy", "random", "--budget", "3", "--out", str(tmp_path / "s"),
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "valid_acc@12" in out and "test_acc@200" in out and "noise-free" not in out
+    assert main(["search", "--task", "cifar10", "--strategy", "random", "--budget", "3", "--metric", "test_acc",
+                 "--out", str(tmp_path / "t"), "--no-progress"]) == 0
+    assert "(noise-free simulation: search metric = test metric;" in capsys.readouterr().out
+    _error(capsys, ["records", "top", "nb201", "--task", "cifar10", "--metric", "valid_acc@200"],
+           "no 'valid_acc' records of fidelity 200 for task 'cifar10'; fidelities there: 12")
+
+
+def test_fetch_of_the_12_epoch_table_offers_no_download(capsys):
+    _error(capsys, ["data", "fetch", "nb201-hp12"], "there is nothing to download (its public source is a pickle")

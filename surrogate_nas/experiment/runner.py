@@ -116,7 +116,7 @@ def plan(cfg) -> tuple[list[CheckpointSpec], list[Cell]]:
         for target in b.targets:
             keys = []
             for i in range(b.checkpoints):
-                s = CheckpointSpec(b.name, target, meta.get("algorithm", "maml"), base_seed + i, b.metric,
+                s = CheckpointSpec(b.name, target, meta.get("algorithm", "maml"), base_seed + i, _source_metric(b),
                                    tuple(b.train_tasks) if b.train_tasks else None,
                                    _items({**meta, "seed": base_seed + i}), _items(b.model))
                 specs[s.key] = s
@@ -130,6 +130,13 @@ def plan(cfg) -> tuple[list[CheckpointSpec], list[Cell]]:
                     cells.append(Cell(coords, {"model": keys[seed % len(keys)]} if m.predictor == "meta" else {}))
     used = {k for c in cells for k in c.checkpoints.values()}
     return [s for s in specs.values() if s.key in used], cells
+
+
+def _source_metric(b) -> str:
+    """What a search-efficiency benchmark's meta-training and source tasks read (NB-201: the 200-epoch test_acc)."""
+    from ..search.benchmark_tables import source_metric
+
+    return b.source_metric or source_metric(b.name, b.metric)
 
 
 # ---------------------------------------------------------------------- worker side
@@ -216,7 +223,7 @@ def run_cell(cfg, cell: Cell, checkpoint_files: dict, before: Callable | None = 
 
         b = next(b for b in cfg.benchmarks if b.name == c["benchmark"])
         df, rate = se_cell(table, b.name, c["target"], b.metric, b.test_metric, c["method"], c["seed"], b.budget,
-                           b.guided_budget, ckpts.get("model"), cfg.variants)
+                           b.guided_budget, ckpts.get("model"), cfg.variants, source_metric=_source_metric(b))
         rows = _records(df)
         if rate is not None:
             info["rate"] = rate

@@ -189,8 +189,9 @@ def measure(
         raise SurrogateNASError(f"repeats must be a positive int, got {repeats!r}")
     space = get_space("nb201")
     archs = [space.format(space.parse(str(a).strip())) for a in archs]
-    if len(set(archs)) != len(archs):
-        raise SurrogateNASError("archs: the same cell is listed twice")
+    if len(set(archs)) != len(archs):  # per string: isomorphic strings are different networks, both measured
+        dup = next(a for i, a in enumerate(archs) if a in archs[:i])
+        raise SurrogateNASError(f"archs: {dup!r} is listed twice (each string is measured once)")
     reps = {s.name: repeats or default_repeats(s) for s in sets}
     config = {"space": "nb201", "C": C, "N": N, "num_classes": NUM_CLASSES, "input_shape": list(INPUT_SHAPE),
               "seed": seed, "warmup": warmup, "schema": _SCHEMA_VERSION}

@@ -196,9 +196,9 @@ def verify(
             rows.append((i, seed, job.key))
     by_key = {r["key"]: r for r in backend.run(jobs)}
 
-    records = []
-    for i, seed, key in rows:
-        r = by_key[key]
+    records, shapes = [], {}
+    for (i, seed, key), job in zip(rows, jobs):
+        r = _as_measured(by_key[key], job, shapes)
         row = {
             "arch": cands["arch"].iloc[i], "seed": seed, "status": r.get("status"), "error": r.get("error"),
             "predicted": cands["predicted"].iloc[i] if "predicted" in cands.columns else np.nan,
@@ -272,7 +272,34 @@ def _records_frame(res: pd.DataFrame, dataset: str) -> pd.DataFrame:
                       "seed": ok["seed"].astype(int), "fidelity": ok["epochs"].astype(float)})
         for metric, col in RECORD_METRICS.items()
     ]
-    return pd.concat(parts, ignore_index=True)
+    # a timing not measured on this string's own network (its class was trained as an isomorphic string) is
+    # no record of it
+    return pd.concat(parts, ignore_index=True).dropna(subset=["value"]).reset_index(drop=True)
+
+
+def _as_measured(r: dict[str, Any], job, shapes: dict) -> dict[str, Any]:
+    """Result ``r`` as a measurement of ``job.arch``.
+
+    Trainings are cached per canonical class (the accuracy is what the cell computes: isomorphic strings are
+    one function, trained once). Hardware numbers belong to the string (a string is a network): when the class
+    was trained as another, isomorphic string, ``job.arch``'s own ``params``/``flops`` are counted on its own
+    network, and the timings (``train_seconds``, ``images_per_second``), measured on the other network, are
+    dropped (None). ``shapes`` caches each dataset's (classes, channels, image shape) across calls.
+    """
+    trained = r.get("arch")
+    if r.get("status") != "ok" or trained is None or trained == job.arch:
+        return r
+    from ..networks import build_network, count_flops, count_parameters
+
+    if job.dataset not in shapes:
+        from .data import load_dataset
+
+        data = load_dataset(job.dataset, job.data_root)
+        shapes[job.dataset] = (data.num_classes, data.in_channels, data.image_shape)
+    classes, channels, shape = shapes[job.dataset]
+    net = build_network(job.arch, classes, C=job.config.C, N=job.config.N, in_channels=channels)
+    return {**r, "arch": job.arch, "trained_as": trained, "params": count_parameters(net),
+            "flops": count_flops(net, shape), "train_seconds": None, "images_per_second": None}
 
 
 def _check_append_to(target: Path, space: str) -> None:
@@ -322,7 +349,8 @@ class TrainingEvaluator:
     Returns one dict per architecture, in order: ``value`` (the measured ``metric``, NaN when
     failed), ``cost_seconds`` (wall time of that training), ``status`` ("ok"/"failed"), ``error``,
     plus ``params``/``flops`` (M) and ``key``. Results are cached on disk under ``work_dir`` by
-    canonical key, so an architecture evaluated twice (or an isomorphic one) trains once.
+    canonical key, so an architecture evaluated twice (or an isomorphic one) trains once; ``params``/``flops``
+    are always the string's own network's (an isomorphic string is another network).
     Use ``metric="valid_acc"`` with ``train_config.valid_fraction > 0`` to keep the test split
     out of the search.
     """
@@ -360,9 +388,9 @@ class TrainingEvaluator:
         jobs = [make_job(a, dataset, cfg, self.work_dir, self.data_root, space=space.name) for a in archs]
         backend = get_backend(self.backend, **(self.backend_options or {}))
         by_key = {r["key"]: r for r in backend.run(jobs)}
-        out = []
+        out, shapes = [], {}
         for j in jobs:
-            r = by_key[j.key]
+            r = _as_measured(by_key[j.key], j, shapes)
             ok = r.get("status") == "ok"
             value = r.get(self.metric) if ok else None
             out.append({

@@ -161,3 +161,14 @@ def test_latency_transfer_script_runs_on_the_shipped_table(capsys, tmp_path):
     with pytest.raises(SystemExit):
         mod.main(["--methods", "meta,nope", "--out", str(tmp_path)])
     assert "unknown method 'nope'" in capsys.readouterr().err
+
+
+def test_isomorphic_strings_are_two_networks_and_both_are_measured(tmp_path):
+    pool_first = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
+    conv_first = "|nor_conv_1x1~0|+|avg_pool_3x3~0|skip_connect~1|+|avg_pool_3x3~0|skip_connect~1|skip_connect~2|"
+    out = measure([pool_first, conv_first], FAST[:1], out=tmp_path / "a.csv", store=tmp_path / "s.sqlite",
+                  repeats=1, warmup=0, progress=False)
+    df = pd.read_csv(out)
+    assert df["arch"].tolist() == [pool_first, conv_first] and (df[FAST[0]] > 0).all()
+    with pytest.raises(SurrogateNASError, match=r"archs: '\|avg_pool_3x3~0.*' is listed twice"):
+        measure([pool_first, conv_first, pool_first], FAST[:1], out=tmp_path / "b.csv", store=tmp_path / "s.sqlite")

@@ -157,3 +157,31 @@ def test_unset_sizes_follow_the_dataset_recipe(tmp_path):
     assert (cfg.train.C, cfg.train.N, cfg.train.batch_size, cfg.train.num_threads) == (8, 1, 64, 1)
     job = make_job(ARCH_A, "digits", TrainConfig(epochs=1, progress=False), tmp_path)
     assert job.config.C == 8 and job.key == make_job(ARCH_A, "digits", cfg.train, tmp_path).key
+
+
+POOL_FIRST = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
+CONV_FIRST = "|nor_conv_1x1~0|+|avg_pool_3x3~0|skip_connect~1|+|avg_pool_3x3~0|skip_connect~1|skip_connect~2|"
+
+
+def test_isomorphic_candidates_train_once_but_keep_their_own_params_and_flops(tmp_path, tiny_config):
+    """A class is trained once (one function: one accuracy); params/FLOPs belong to each string's own network,
+    and the timing measured on the trained string is no record of the other one."""
+    from surrogate_nas.networks import build_network, count_flops, count_parameters
+    from surrogate_nas.training.data import load_dataset
+
+    cfg = dataclasses.replace(tiny_config, epochs=1)
+    res = verify([POOL_FIRST, CONV_FIRST], _config(tmp_path, cfg))
+    assert (res["status"] == "ok").all() and res["key"].nunique() == 1  # one training
+    assert res["test_acc"].iloc[0] == res["test_acc"].iloc[1]
+    data = load_dataset("digits")
+    for arch, p, f in zip(res["arch"], res["params_m"], res["flops_m"]):
+        net = build_network(arch, data.num_classes, C=cfg.C, N=cfg.N, in_channels=data.in_channels)
+        assert p == pytest.approx(count_parameters(net) / 1e6, abs=0) and f == pytest.approx(count_flops(net, data.image_shape) / 1e6, abs=0)
+    assert res["params_m"].iloc[0] != res["params_m"].iloc[1]
+    assert res["train_seconds"].iloc[0] > 0 and pd.isna(res["train_seconds"].iloc[1])
+    records = BenchmarkTable.read_parquet(tmp_path / "out" / "records.parquet")
+    assert set(records.series("digits", "params").index) == {POOL_FIRST, CONV_FIRST}
+    assert set(records.series("digits", "train_seconds").index) == {POOL_FIRST}
+    ev = TrainingEvaluator("digits", train_config=cfg, work_dir=tmp_path / "out" / "jobs")
+    a, b = ev.evaluate([POOL_FIRST, CONV_FIRST])  # cached: no training
+    assert a["value"] == b["value"] and a["params"] == res["params_m"].iloc[0] and b["params"] == res["params_m"].iloc[1]
