@@ -49,14 +49,15 @@ def load(path: str | Path = TABLE):
 
 
 def flops(space, archs) -> np.ndarray:
-    """FLOPs of each architecture's network, from the shipped free features (one row per canonical class).
+    """FLOPs of each architecture's own network, from the shipped per-string table (FLOPs belong to the string:
+    isomorphic cells can differ; ``data/nb201/params_flops.csv.xz``).
 
     Their convention (NASLib's) ranks the NB-201 cells as ``count_flops(..., convention="nb201")`` does
     (Spearman 1.0 on the table's cells); reading them costs nothing, counting 1,000 networks minutes."""
-    from surrogate_nas.features.table import read_features
+    from surrogate_nas.features.table import read_params_flops
 
-    feats, _ = read_features()
-    return feats.loc[[space.canonical(a) for a in archs], "flops"].to_numpy(dtype=float)
+    feats, _ = read_params_flops()
+    return feats.loc[[space.format(a) for a in archs], "flops"].to_numpy(dtype=float)
 
 
 def split(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -130,12 +130,12 @@ def test_shipped_table_has_1000_canonical_cells_and_6_settings(shipped):
 def test_shipped_fp32_batch_32_latency_rises_with_flops(shipped):
     from scipy.stats import spearmanr
 
-    from surrogate_nas.features.table import read_features
+    from surrogate_nas.features.table import read_params_flops
 
-    feats, _ = read_features()  # the shipped free features (FLOPs per canonical class)
+    feats, _ = read_params_flops()  # the shipped FLOPs of every string's own network
     df = pd.read_csv(SHIPPED)
     space = get_space("nb201")
-    flops = feats.loc[[space.canonical(space.parse(a)) for a in df["arch"]], "flops"].to_numpy()
+    flops = feats.loc[[space.format(space.parse(a)) for a in df["arch"]], "flops"].to_numpy()
     b32 = [c for c in df.columns if c != "arch" and Setting.parse(c).batch == 32 and Setting.parse(c).dtype == "fp32"]
     assert len(b32) >= 2
     rho = {c: spearmanr(flops, df[c]).statistic for c in b32}
