@@ -122,4 +122,11 @@ def test_the_shipped_table_covers_every_class_and_matches_a_recomputation(nb201_
     keys = [frame.index[100], frame.index[4000]]
     rows = compute_rows(frame.loc[keys, "arch"].tolist(), x, y, classes, seed=int(meta["seed"]))
     for k, r in zip(keys, rows):
-        assert [r[f] for f in NB201_FEATURES] == pytest.approx(frame.loc[k, list(NB201_FEATURES)].tolist(), rel=1e-6)
+        for f in NB201_FEATURES:
+            assert r[f] == pytest.approx(frame.loc[k, f], rel=PROXY_REL.get(f, 1e-12)), f
+
+
+#: Float32 convolution sums are not bit-stable across machines and thread counts: a fresh machine of the same kind
+#: recomputed snip / grad_norm / jacob_cov up to 7e-4 relative away from the shipped values (403.114 vs 402.932);
+#: 5e-3 leaves a 7x margin. params and FLOPs are integer counts (exact); synflow is computed in float64.
+PROXY_REL = {"snip": 5e-3, "grad_norm": 5e-3, "jacob_cov": 5e-3, "naswot": 5e-3, "synflow": 1e-6}
