@@ -28,7 +28,7 @@ def _run_dir(d: Path, table, bench, task, metric, test_metric, budget, rate):
 
 def test_report_merges_runs_of_both_benchmarks(tmp_path, nb201_table, nbg_table, capsys):
     _run_dir(tmp_path / "a", nb201_table, "nb201", "ImageNet16-120", "test_acc", "test_acc", 12, 1000.0)
-    _run_dir(tmp_path / "b", nbg_table, "nas-bench-graph", "cora", "valid_perf", "test_perf", 12, 3000.0)
+    _run_dir(tmp_path / "b", nbg_table, "nas-bench-graph", "citeseer", "valid_perf", "test_perf", 12, 3000.0)
     mod = _script()
     out = tmp_path / "report"
     assert mod.main(["--report", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)]) == 0
@@ -36,7 +36,7 @@ def test_report_merges_runs_of_both_benchmarks(tmp_path, nb201_table, nbg_table,
     assert list(res.columns) == ["benchmark", "target_task", "method", "seed", "evaluations", "best_value", "best_test"]
     assert set(res["benchmark"]) == {"nb201", "nas-bench-graph"} and set(res["seed"]) == {0, 1}
     md = (out / "search_efficiency.md").read_text()
-    assert "## NB-201" in md and "## NAS-Bench-Graph" in md and "[nas-bench-graph/cora] done" in md
+    assert "## NB-201" in md and "## NAS-Bench-Graph" in md and "[nas-bench-graph/citeseer] done" in md
     assert "median 2,000" in md and "rate=" not in md  # one rate per run, each counted once
     assert (out / "search_efficiency.png").stat().st_size > 0 and (out / "search_efficiency_nbg.png").is_file()
     assert not (out / "trajectories.csv.gz").exists()  # a report runs nothing
