@@ -55,22 +55,8 @@ def read_nb201_csv(path: str | os.PathLike | None = None, hp12: str | os.PathLik
     records (``nb201-hp12``) unless ``hp12`` is a path (that file) or False (200-epoch records only). Row i of the
     12-epoch file must be the same cell as row i of the 200-epoch dump.
     """
-    if path is None:
-        data, p = cache.read_verified("nb201")
-        df = pd.read_csv(io.BytesIO(data))
-    else:
-        p = Path(path)
-        df = _read_csv(p)
-    expected = set(NB201_CSV_COLUMNS) | set(NB201_CSV_EXTRA)
-    missing, extra = expected - set(df.columns), set(df.columns) - expected
-    if missing or extra:
-        raise DataError(
-            f"{p}: not the NATS-Bench dump format: "
-            + "; ".join(x for x in [
-                f"missing column(s) {', '.join(sorted(missing))}" if missing else "",
-                f"unexpected column(s) {', '.join(sorted(extra))}" if extra else "",
-            ] if x)
-        )
+    df, p = _shipped_or_file("nb201", path)
+    _check_columns(df, set(NB201_CSV_COLUMNS) | set(NB201_CSV_EXTRA), f"{p}: not the NATS-Bench dump format")
     if len(df) != 15625:
         raise DataError(f"{p}: expected 15,625 rows (one per NB-201 cell), found {len(df)} (truncated?)")
     space = get_space("nb201")
@@ -97,26 +83,31 @@ def read_nb201_csv(path: str | os.PathLike | None = None, hp12: str | os.PathLik
     return BenchmarkTable(space, frame, source=str(p))
 
 
+def _shipped_or_file(name: str, path: str | os.PathLike | None) -> tuple[pd.DataFrame, Path | str]:
+    """(the CSV as a frame, where it came from): ``path``, or the data cache's sha256-checked copy of ``name``."""
+    if path is None:
+        data, p = cache.read_verified(name)
+        return pd.read_csv(io.BytesIO(data)), p
+    return _read_csv(Path(path)), Path(path)
+
+
+def _check_columns(df: pd.DataFrame, expected: set, what: str) -> None:
+    """Refuse a frame whose columns are not exactly ``expected``, naming the missing and unexpected ones."""
+    missing, extra = expected - set(df.columns), set(df.columns) - expected
+    if missing or extra:
+        raise DataError(f"{what}: " + "; ".join(x for x in [
+            f"missing column(s) {', '.join(sorted(missing))}" if missing else "",
+            f"unexpected column(s) {', '.join(sorted(extra))}" if extra else "",
+        ] if x))
+
+
 def _nb201_hp12_records(space, strings: list[str], archs: list[str], keys: list[str],
                         path: str | os.PathLike | None) -> list[pd.DataFrame]:
     """The 12-epoch records (valid_acc, test_acc at fidelity 12), row-aligned with the 200-epoch dump whose raw
     ``ArchitectureString`` s are ``strings`` (formatted: ``archs``, canonical keys: ``keys``)."""
-    if path is None:
-        data, p = cache.read_verified("nb201-hp12")
-        df = pd.read_csv(io.BytesIO(data))
-    else:
-        p = Path(path)
-        df = _read_csv(p)
-    expected = {c for cols in NB201_HP12_COLUMNS.values() for c in cols} | set(NB201_HP12_EXTRA)
-    missing, extra = expected - set(df.columns), set(df.columns) - expected
-    if missing or extra:
-        raise DataError(
-            f"{p}: not the NB-201 12-epoch table format: "
-            + "; ".join(x for x in [
-                f"missing column(s) {', '.join(sorted(missing))}" if missing else "",
-                f"unexpected column(s) {', '.join(sorted(extra))}" if extra else "",
-            ] if x)
-        )
+    df, p = _shipped_or_file("nb201-hp12", path)
+    _check_columns(df, {c for cols in NB201_HP12_COLUMNS.values() for c in cols} | set(NB201_HP12_EXTRA),
+                   f"{p}: not the NB-201 12-epoch table format")
     if len(df) != len(strings):
         raise DataError(f"{p}: expected {len(strings):,} rows (one per row of the 200-epoch NB-201 dump), found "
                         f"{len(df)} (truncated?)")

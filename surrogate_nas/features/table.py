@@ -178,19 +178,28 @@ def read_features(path: str | os.PathLike | None = None) -> tuple[pd.DataFrame, 
 
     Default: the shipped table, located and sha256-checked by the data cache.
     """
+    text, where = _read_text(path, SHIPPED, "features table")
+    return _parse(text, where)
+
+
+def _read_text(path, shipped: str, what: str) -> tuple[str, str]:
+    """(text, where) of ``path``, or of the shipped file ``shipped`` (located and sha256-checked) when None."""
     if path is None:
         from ..benchmarks.cache import read_verified
 
-        data, where = read_verified(SHIPPED)
+        data, where = read_verified(shipped)
     else:
         from ..benchmarks.cache import read_bytes
 
         where = Path(path)
-        data = read_bytes(where, "features table")
-    return _parse(data.decode(), str(where))
+        data = read_bytes(where, what)
+    return data.decode(), str(where)
 
 
-def _parse(text: str, where: str) -> tuple[pd.DataFrame, dict[str, str]]:
+def _parse(text: str, where: str, index: str = "key", columns: tuple = FEATURES, what: str = "features table",
+           na_features: bool = True) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A ``# name: value`` header, then a CSV with columns ``key, arch`` + ``columns``, indexed by ``index`` (unique)
+    with float ``columns``; ``na_features``: an empty ``columns`` cell is NaN (never for ``key``/``arch``)."""
     meta: dict[str, str] = {}
     lines = text.splitlines(keepends=True)
     i = 0
@@ -200,16 +209,16 @@ def _parse(text: str, where: str) -> tuple[pd.DataFrame, dict[str, str]]:
         i += 1
     try:
         frame = pd.read_csv(io.StringIO("".join(lines[i:])), dtype={"key": str, "arch": str}, keep_default_na=False,
-                            na_values={f: [""] for f in FEATURES})
+                            na_values={f: [""] for f in columns} if na_features else None)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise DataError(f"{where}: not a features table ({e})") from None
-    missing = [c for c in ("key", "arch") + FEATURES if c not in frame.columns]
+        raise DataError(f"{where}: not a {what} ({e})") from None
+    missing = [c for c in ("key", "arch") + tuple(columns) if c not in frame.columns]
     if missing:
         raise DataError(f"{where}: missing column(s) {', '.join(missing)}")
-    if frame["key"].duplicated().any():
-        raise DataError(f"{where}: duplicate key {frame['key'][frame['key'].duplicated()].iloc[0]!r}")
-    frame = frame.set_index("key")
-    frame[list(FEATURES)] = frame[list(FEATURES)].astype(float)
+    if frame[index].duplicated().any():
+        raise DataError(f"{where}: duplicate {index} {frame[index][frame[index].duplicated()].iloc[0]!r}")
+    frame = frame.set_index(index)
+    frame[list(columns)] = frame[list(columns)].astype(float)
     return frame, meta
 
 
@@ -221,34 +230,9 @@ def _shipped() -> pd.DataFrame:
 def read_params_flops(path: str | os.PathLike | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
     """The per-string NB-201 params/FLOPs table (indexed by native string; columns ``key, params, flops``) and
     its ``# name: value`` metadata. Default: the shipped one (:data:`SHIPPED_PER_STRING`), sha256-checked."""
-    if path is None:
-        from ..benchmarks.cache import read_verified
-
-        data, where = read_verified(SHIPPED_PER_STRING)
-    else:
-        from ..benchmarks.cache import read_bytes
-
-        where = Path(path)
-        data = read_bytes(where, "params/FLOPs table")
-    meta: dict[str, str] = {}
-    lines = data.decode().splitlines(keepends=True)
-    i = 0
-    while i < len(lines) and lines[i].startswith("# "):
-        k, _, v = lines[i][2:].rstrip("\n").partition(": ")
-        meta[k] = v
-        i += 1
-    try:
-        frame = pd.read_csv(io.StringIO("".join(lines[i:])), dtype={"arch": str, "key": str}, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise DataError(f"{where}: not a params/FLOPs table ({e})") from None
-    missing = [c for c in ("arch", "key") + PER_STRING_FEATURES if c not in frame.columns]
-    if missing:
-        raise DataError(f"{where}: missing column(s) {', '.join(missing)}")
-    if frame["arch"].duplicated().any():
-        raise DataError(f"{where}: duplicate arch {frame['arch'][frame['arch'].duplicated()].iloc[0]!r}")
-    frame = frame.set_index("arch")
-    frame[list(PER_STRING_FEATURES)] = frame[list(PER_STRING_FEATURES)].astype(float)
-    return frame, meta
+    text, where = _read_text(path, SHIPPED_PER_STRING, "params/FLOPs table")
+    return _parse(text, where, index="arch", columns=PER_STRING_FEATURES, what="params/FLOPs table",
+                  na_features=False)
 
 
 @lru_cache(maxsize=1)

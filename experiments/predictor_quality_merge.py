@@ -1,0 +1,76 @@
+"""Rebuild ``experiments/results/predictor_quality.{md,csv,png}`` from a new run of the methods a change touched
+and the previous full grid's rows of the methods it did not touch, after checking that they are unchanged.
+
+    python experiments/predictor_quality_merge.py --new RUN_DIR --previous OLD.csv --check CHECK_DIR \
+        --drop meta-dkt+ff,ridge-source+ff,rf-source+ff,lgbm-source+ff --out experiments/results
+
+``--new``: a predictor-quality run directory (its methods' rows replace the previous ones). ``--check``: run
+directories of a few cells of the carried-over methods, recomputed with the current code: every ranking figure
+of every one of their rows must equal the previous grid's (and so must the methods the new run shares with the
+previous grid), or nothing is written. ``--drop``: methods whose inputs changed and that were not rerun: left
+out of the merged report, and named in its footer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from surrogate_nas.experiment.predictor_quality import write_report
+from surrogate_nas.experiment.runner import predictor_quality_results
+
+KEYS = ["benchmark", "target_task", "k", "method", "seed"]
+RANKING = ["kendall_tau", "spearman_rho", "kendall_tau_top", "precision_at_1pct"]
+
+
+def unchanged(old: pd.DataFrame, new: pd.DataFrame, what: str) -> int:
+    """Rows of ``new`` found in ``old``, after checking their ranking figures agree (raises otherwise)."""
+    both = new.merge(old, on=KEYS, suffixes=("", "_old"))
+    if both.empty:
+        raise SystemExit(f"{what}: no row in common with the previous grid")
+    for c in RANKING:
+        a, b = both[c].to_numpy(float), both[f"{c}_old"].to_numpy(float)
+        if not np.allclose(a, b, rtol=0, atol=1e-9, equal_nan=True):
+            bad = both[~np.isclose(a, b, rtol=0, atol=1e-9, equal_nan=True)].iloc[0]
+            raise SystemExit(f"{what}: {c} differs from the previous grid at {bad[KEYS].to_dict()}: "
+                             f"{bad[c]!r} vs {bad[f'{c}_old']!r}")
+    return len(both)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--new", required=True)
+    ap.add_argument("--previous", required=True)
+    ap.add_argument("--check", nargs="*", default=[])
+    ap.add_argument("--drop", default="")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    old = pd.read_csv(args.previous)
+    new, timings, run = predictor_quality_results(args.new)
+    if run["missing"]:
+        raise SystemExit(f"{args.new}: {run['missing']} cell(s) not finished")
+    n_same = unchanged(old, new, f"{args.new} (shared methods)")
+    n_check = sum(unchanged(old, predictor_quality_results(d)[0], d) for d in args.check)
+    drop = [m for m in args.drop.split(",") if m]
+    rerun = sorted(new["method"].unique())
+    carried = [m for m in old["method"].unique() if m not in rerun and m not in drop]
+    df = pd.concat([new, old[old["method"].isin(carried)]], ignore_index=True)
+    rank = {m: i for i, m in enumerate(old["method"].unique())}
+    df = (df.assign(_m=df["method"].map(rank)).sort_values(["benchmark", "target_task", "k", "seed", "_m"], kind="stable")
+          .drop(columns="_m").reset_index(drop=True))
+    footer = (f"\nRerun with the current code: {', '.join(rerun)} ({len(new)} rows; {run['wall']:.0f} s wall, "
+              f"{run['workers']} worker(s)). Carried over from the previous full grid, whose code path this change "
+              f"did not touch: {', '.join(carried)}; checked: {n_same} shared rows and {n_check} recomputed rows of "
+              f"the carried methods give the same ranking figures to 1e-9. Left out (their free-feature inputs "
+              f"changed, not rerun yet): {', '.join(drop) or 'none'}.\n")
+    write_report(df, timings, Path(args.out), "predictor_quality", footer)
+    print(footer.strip())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
