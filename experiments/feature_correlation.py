@@ -63,7 +63,8 @@ def nb201_rows(features_path: str | None) -> tuple[list[dict], dict[str, str]]:
     table = load_benchmark("nb201")
     archs = table.archs(NB201_TASKS[0], "test_acc")
     keys = [table.space.canonical(a) for a in archs]
-    feats = free_features(table, NB201_TASKS[0], archs, source=frame)
+    # the shipped features: params / FLOPs per string (each cell's own network), proxies per class
+    feats = free_features(table, NB201_TASKS[0], archs, source=frame if features_path else None)
     rows = []
     for t_i, task in enumerate(NB201_TASKS):
         acc = table.vector(task, "test_acc", archs)

@@ -41,6 +41,19 @@ def unchanged(old: pd.DataFrame, new: pd.DataFrame, what: str) -> int:
     return len(both)
 
 
+def checkpoint_timings(run_dir: Path) -> pd.DataFrame:
+    """Meta-training time and validation tau of every checkpoint under ``run_dir/checkpoints`` (from its config)."""
+    import json
+
+    rows = []
+    for cfg in sorted(run_dir.glob("checkpoints/*/*/*/config.json")):
+        info = json.loads(cfg.read_text())["info"]
+        bench, target, name = cfg.parent.relative_to(run_dir / "checkpoints").parts
+        rows.append({"benchmark": bench, "target_task": target, "checkpoint": name,
+                     "meta_train_s": info.get("train_seconds"), "best_val_tau": info.get("best_val_tau")})
+    return pd.DataFrame(rows, columns=["benchmark", "target_task", "checkpoint", "meta_train_s", "best_val_tau"])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--new", required=True)
@@ -51,6 +64,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     old = pd.read_csv(args.previous)
     new, timings, run = predictor_quality_results(args.new)
+    if timings.empty:  # its checkpoints were meta-trained outside the run: their own config.json has the figures
+        timings = checkpoint_timings(Path(args.new))
     if run["missing"]:
         raise SystemExit(f"{args.new}: {run['missing']} cell(s) not finished")
     n_same = unchanged(old, new, f"{args.new} (shared methods)")
