@@ -1,14 +1,15 @@
 """Rebuild ``experiments/results/predictor_quality.{md,csv,png}`` from a new run of the methods a change touched
 and the previous full grid's rows of the methods it did not touch, after checking that they are unchanged.
 
-    python experiments/predictor_quality_merge.py --new RUN_DIR --previous OLD.csv --check CHECK_DIR \
-        --drop meta-dkt+ff,ridge-source+ff,rf-source+ff,lgbm-source+ff --out experiments/results
+    python experiments/predictor_quality_merge.py --new RUN_DIR --changed FF_RUN_DIR --previous OLD.csv \
+        --check CHECK_DIR --out experiments/results
 
-``--new``: a predictor-quality run directory (its methods' rows replace the previous ones). ``--check``: run
-directories of a few cells of the carried-over methods, recomputed with the current code: every ranking figure
-of every one of their rows must equal the previous grid's (and so must the methods the new run shares with the
-previous grid), or nothing is written. ``--drop``: methods whose inputs changed and that were not rerun: left
-out of the merged report, and named in its footer.
+``--new``: a predictor-quality run directory (its methods' rows replace the previous ones); its ranking figures
+must equal the previous grid's (only the calibration changed). ``--changed``: run directories of methods whose
+inputs changed (their rows replace the previous ones unchecked). ``--check``: run directories of a few cells of
+the carried-over methods, recomputed with the current code: every ranking figure of every one of their rows must
+equal the previous grid's, or nothing is written. ``--drop``: methods left out of the merged report (named in
+its footer).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--new", required=True)
     ap.add_argument("--previous", required=True)
+    ap.add_argument("--changed", nargs="*", default=[])
     ap.add_argument("--check", nargs="*", default=[])
     ap.add_argument("--drop", default="")
     ap.add_argument("--out", required=True)
@@ -70,6 +72,14 @@ def main(argv=None) -> int:
         raise SystemExit(f"{args.new}: {run['missing']} cell(s) not finished")
     n_same = unchanged(old, new, f"{args.new} (shared methods)")
     n_check = sum(unchanged(old, predictor_quality_results(d)[0], d) for d in args.check)
+    changed = []
+    for d in args.changed:
+        rows, t, info = predictor_quality_results(d)
+        if info["missing"]:
+            raise SystemExit(f"{d}: {info['missing']} cell(s) not finished")
+        changed.append(rows)
+        timings = pd.concat([timings, t if not t.empty else checkpoint_timings(Path(d))], ignore_index=True)
+    new = pd.concat([new, *changed], ignore_index=True)
     drop = [m for m in args.drop.split(",") if m]
     rerun = sorted(new["method"].unique())
     carried = [m for m in old["method"].unique() if m not in rerun and m not in drop]
@@ -77,11 +87,9 @@ def main(argv=None) -> int:
     rank = {m: i for i, m in enumerate(old["method"].unique())}
     df = (df.assign(_m=df["method"].map(rank)).sort_values(["benchmark", "target_task", "k", "seed", "_m"], kind="stable")
           .drop(columns="_m").reset_index(drop=True))
-    footer = (f"\nRerun with the current code: {', '.join(rerun)} ({len(new)} rows; {run['wall']:.0f} s wall, "
-              f"{run['workers']} worker(s)). Carried over from the previous full grid, whose code path this change "
-              f"did not touch: {', '.join(carried)}; checked: {n_same} shared rows and {n_check} recomputed rows of "
-              f"the carried methods give the same ranking figures to 1e-9. Left out (their free-feature inputs "
-              f"changed, not rerun yet): {', '.join(drop) or 'none'}.\n")
+    footer = (f"\nRerun with the current code: {', '.join(rerun)} ({len(new)} rows). Carried over from the previous "
+              f"full grid, whose code path this change did not touch: {', '.join(carried)}; checked: {n_same} shared rows and {n_check} recomputed rows of "
+              f"the carried methods give the same ranking figures to 1e-9. Left out: {', '.join(drop) or 'none'}.\n")
     write_report(df, timings, Path(args.out), "predictor_quality", footer)
     print(footer.strip())
     return 0
