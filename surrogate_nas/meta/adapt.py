@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 import os
@@ -372,7 +373,8 @@ class MetaGNNPredictor:
             perm = np.random.default_rng([self.seed, n]).permutation(n)
             folds = np.array_split(perm, self.CALIBRATION_FOLDS)
         z = []
-        fold_fit = _FoldView(self)
+        fold_fit = copy.copy(self)  # refitted on parts of the support: its fitted state is its own
+        fold_fit.calibrate = False
         for held in folds:
             train = np.setdiff1d(np.arange(n), held)
             if np.ptp(y[train]) == 0:
@@ -677,17 +679,6 @@ class MetaGNNPredictor:
                     members.append((self._adapt(inputs, z[idx], corr, self.steps_)[-1], corr))
                     break
         return members
-
-
-class _FoldView(MetaGNNPredictor):
-    """A predictor sharing a fitted predictor's checkpoint, inputs and options, refitted on parts of its support
-    (:meth:`MetaGNNPredictor._held_out_std_factor`); never calibrated itself."""
-
-    def __init__(self, parent: MetaGNNPredictor):
-        self.__dict__.update({k: v for k, v in parent.__dict__.items() if not k.endswith("_")})
-        self.calibrate = False
-        self.ckpt_, self.space_, self.sources_ = parent.ckpt_, parent.space_, parent.sources_
-        self.features_ = parent.features_
 
 
 def adapt(checkpoint: Checkpoint | str | os.PathLike, support, sources: SourceValues | None = None, *,

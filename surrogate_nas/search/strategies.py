@@ -297,11 +297,13 @@ class GuidedEvolution(Searcher):
         mean, std = posterior(self._model, cands, with_std=acquisition != "mean")
         self.score_seconds_ += time.perf_counter() - t0
         self.scored_ += len(cands)
-        mean = np.nan_to_num(mean, nan=-np.inf)
-        if self.constraint is not None and self.constraint.mode == "penalty":
-            viol = np.minimum(self.constraint.violation(cands), 1e6)
-            mean = mean - self.constraint.weight * self._fit_spread * viol
-        return mean, std
+        return self._penalised(np.nan_to_num(mean, nan=-np.inf), cands), std
+
+    def _penalised(self, mean: np.ndarray, archs: list[Architecture]) -> np.ndarray:
+        """``mean`` lowered by the constraint's penalty in penalty mode (as a measured fitness is)."""
+        if self.constraint is None or self.constraint.mode != "penalty":
+            return mean
+        return mean - self.constraint.weight * self._fit_spread * np.minimum(self.constraint.violation(archs), 1e6)
 
     def incumbent(self) -> float | None:
         """EI's incumbent: the best posterior mean (noise-free) of the fitted predictor at the measured
@@ -310,9 +312,7 @@ class GuidedEvolution(Searcher):
         archs = [a for a, _, f in self.history if np.isfinite(f)]
         if self._model is None or not archs:
             return None
-        mean = np.asarray(self._model.predict(archs), dtype=float)
-        if self.constraint is not None and self.constraint.mode == "penalty":
-            mean = mean - self.constraint.weight * self._fit_spread * np.minimum(self.constraint.violation(archs), 1e6)
+        mean = self._penalised(np.asarray(self._model.predict(archs), dtype=float), archs)
         mean = mean[np.isfinite(mean)]
         return float(mean.max()) if len(mean) else None
 
