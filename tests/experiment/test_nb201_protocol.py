@@ -86,3 +86,15 @@ def test_a_test_on_test_grid_is_labelled_noise_free(tmp_path):
     md = (tmp_path / "run" / "search_efficiency.md").read_text()
     assert "Noise-free simulation: search metric = test metric" in md and "Published protocol" not in md
     assert "Ceiling 94.37 (the test_acc of the best-test_acc cell)" in md
+
+
+def test_evaluations_to_the_ceiling_count_only_a_search_that_stays_there():
+    """The reported test value of the best-reward cell is not monotone: touching the ceiling with a cell that a
+    better-reward cell later replaces is not reaching it."""
+    from surrogate_nas.experiment.search_efficiency import _reach_for_good
+
+    run = pd.DataFrame({"evaluation": [1, 2, 3, 4, 5, 6], "best_test": [90.0, 94.37, 94.22, 94.22, 94.37, 94.37]})
+    assert _reach_for_good(run, "best_test", 94.37) == 5
+    assert _reach_for_good(run.iloc[:4], "best_test", 94.37) == np.inf
+    assert _reach_for_good(run.assign(best_test=95.0), "best_test", 94.37) == 1
+    assert _reach_for_good(run.assign(best_test=80.0), "best_test", 94.37) == np.inf
