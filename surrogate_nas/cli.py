@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .errors import SurrogateNASError
 
@@ -47,8 +48,17 @@ def _cmd_data_list(args) -> int:
     rows, notes = [], []
 
     def add(name: str, space: str, status: str, location: str, license: str, load) -> None:
-        row = {"name": name, "space": space, "status": status, "archs": "", "tasks": "", "metrics": "",
-               "fidelities": "", "location": location, "license": license}
+        row = {
+            "name": name,
+            "space": space,
+            "status": status,
+            "archs": "",
+            "tasks": "",
+            "metrics": "",
+            "fidelities": "",
+            "location": location,
+            "license": license,
+        }
         if load is not None:
             try:
                 t = load()
@@ -56,22 +66,39 @@ def _cmd_data_list(args) -> int:
                 row["status"] = "broken"
                 notes.append(f"{name}: broken: {_one_line(e)}")
             else:
-                row.update(space=t.space.name, archs=t.frame["arch"].nunique(),
-                           tasks=",".join(t.tasks) if args.verbose else len(t.tasks), metrics=",".join(t.metrics()),
-                           fidelities=",".join(f"{x:g}" for x in t.fidelities()) or "-")
+                row.update(
+                    space=t.space.name,
+                    archs=t.frame["arch"].nunique(),
+                    tasks=",".join(t.tasks) if args.verbose else len(t.tasks),
+                    metrics=",".join(t.metrics()),
+                    fidelities=",".join(f"{x:g}" for x in t.fidelities()) or "-",
+                )
         rows.append(row)
 
     for src in readers.SOURCES.values():
         ok = src.available()
-        add(src.name, src.space, "available" if ok else "missing", src.location(), src.license,
-            (lambda n=src.name: readers.load_benchmark(n)) if ok else None)
+        add(
+            src.name,
+            src.space,
+            "available" if ok else "missing",
+            src.location(),
+            src.license,
+            (lambda n=src.name: readers.load_benchmark(n)) if ok else None,
+        )
         if not ok:
             notes.append(f"{src.name}: missing; run `{PROG} data fetch {src.name}`")
     for name in readers.imported_tables():
-        add(name, "?", "imported", str(readers._imported_dir() / f"{name}.parquet"), "user data",
-            lambda n=name: readers.load_benchmark(n))
-    cols = ["name", "space", "status", "archs", "tasks", "metrics", "fidelities"] + \
-        (["location", "license"] if args.verbose else [])
+        add(
+            name,
+            "?",
+            "imported",
+            str(readers._imported_dir() / f"{name}.parquet"),
+            "user data",
+            lambda n=name: readers.load_benchmark(n),
+        )
+    cols = ["name", "space", "status", "archs", "tasks", "metrics", "fidelities"] + (
+        ["location", "license"] if args.verbose else []
+    )
     print(f"data dir: {data_dir()}" + (f"  (override with ${ENV_VAR})" if args.verbose else ""))
     frame = pd.DataFrame(rows)[cols]
     print(_table(frame) if args.verbose else _fit(frame, WIDTH))
@@ -94,9 +121,19 @@ def _cmd_data_features(args) -> int:
     _require(args, "space")
     from .features import compute
 
-    out = compute(args.space, out=args.out, store=args.store, dataset=args.dataset, data_root=args.data_root,
-                  batch_size=args.batch_size, seed=args.seed, address=args.address, workers=args.workers,
-                  limit=args.limit, progress=args.progress)
+    out = compute(
+        args.space,
+        out=args.out,
+        store=args.store,
+        dataset=args.dataset,
+        data_root=args.data_root,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        address=args.address,
+        workers=args.workers,
+        limit=args.limit,
+        progress=args.progress,
+    )
     print(f"free features of {args.space} -> {out}")
     return 0
 
@@ -111,7 +148,12 @@ def _cmd_data_import(args) -> int:
     with warnings.catch_warnings(record=True) as notes:
         warnings.simplefilter("always", RepeatedMeasurementsWarning)
         name, dest, table = import_table(
-            args.file, args.space, name=args.name, arch_column=args.arch_column, metric=args.metric, task=args.task,
+            args.file,
+            args.space,
+            name=args.name,
+            arch_column=args.arch_column,
+            metric=args.metric,
+            task=args.task,
             lower_is_better=args.lower_is_better,
         )
     for w in notes:
@@ -136,12 +178,20 @@ def _cmd_measure_latency(args) -> int:
     settings = parse_settings(args.settings or DEFAULT_SETTINGS)
     cells = sample_cells(args.sample, args.seed)
     if args.limit is not None:
-        cells = cells[:args.limit]
+        cells = cells[: args.limit]
     check_writable(args.out, "--out")
     if args.store:
         check_writable(args.store, "--store")
-    out = measure(cells, settings, out=args.out, store=args.store, repeats=args.repeats, warmup=args.warmup,
-                  seed=args.seed, progress=args.progress)
+    out = measure(
+        cells,
+        settings,
+        out=args.out,
+        store=args.store,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        seed=args.seed,
+        progress=args.progress,
+    )
     print(f"latency of {len(cells)} cells x {len(settings)} settings (ms per batch) -> {out}")
     return 0
 
@@ -151,8 +201,10 @@ def _cmd_records_summary(args) -> int:
     from .benchmarks import load_benchmark
 
     table = load_benchmark(args.benchmark)
-    print(f"{args.benchmark}: space {table.space.name}, {len(table)} records, "
-          f"{table.frame['arch'].nunique()} architectures, source {table.source}")
+    print(
+        f"{args.benchmark}: space {table.space.name}, {len(table)} records, "
+        f"{table.frame['arch'].nunique()} architectures, source {table.source}"
+    )
     _print_frame(table.summary())
     return 0
 
@@ -170,13 +222,36 @@ def _cmd_records_top(args) -> int:
 # ---------------------------------------------------------------------- pretrain / predict
 #: pretrain flags that set ModelConfig / MetaConfig fields (dest -> field).
 PRETRAIN_MODEL = {"conv": "conv", "hidden": "hidden", "layers": "layers", "use_sources": "use_sources"}
-PRETRAIN_META = {"algorithm": "algorithm", "first_order": "first_order", "meta_sgd": "meta_sgd",
-                 "inner_steps": "inner_steps", "inner_lr": "inner_lr", "outer_lr": "outer_lr",
-                 "iterations": "iterations", "meta_batch": "meta_batch", "kernel": "kernel",
-                 "target_scale": "target_scale", "top_weight": "top_weight", "gp_head": "gp_head",
-                 "meta_val": "meta_val", "seed": "seed", "device": "device"}
-PRETRAIN_TOP = ("benchmark", "target", "train_tasks", "val_tasks", "metric", "lower_is_better", "features", "members",
-                "out", "threads", "progress")
+PRETRAIN_META = {
+    "algorithm": "algorithm",
+    "first_order": "first_order",
+    "meta_sgd": "meta_sgd",
+    "inner_steps": "inner_steps",
+    "inner_lr": "inner_lr",
+    "outer_lr": "outer_lr",
+    "iterations": "iterations",
+    "meta_batch": "meta_batch",
+    "kernel": "kernel",
+    "target_scale": "target_scale",
+    "top_weight": "top_weight",
+    "gp_head": "gp_head",
+    "meta_val": "meta_val",
+    "seed": "seed",
+    "device": "device",
+}
+PRETRAIN_TOP = (
+    "benchmark",
+    "target",
+    "train_tasks",
+    "val_tasks",
+    "metric",
+    "lower_is_better",
+    "features",
+    "members",
+    "out",
+    "threads",
+    "progress",
+)
 #: pretrain's defaults that differ from MetaConfig's: the chosen meta-predictor (deep-kernel GP head, robust
 #: target scaling; a 3-member ensemble over meta seeds, --members). Written out, like the choices below, so the
 #: CLI imports nothing heavy; a test checks them against surrogate_nas.meta.defaults.
@@ -203,7 +278,9 @@ def _cmd_pretrain(args) -> int:
     from .predictors.gnn import ModelConfig
 
     _require(args, "out")
-    model_cfg = ModelConfig(**{**args.extra.get("model", {}), **{f: getattr(args, d) for d, f in PRETRAIN_MODEL.items()}})
+    model_cfg = ModelConfig(
+        **{**args.extra.get("model", {}), **{f: getattr(args, d) for d, f in PRETRAIN_MODEL.items()}}
+    )
     meta_cfg = MetaConfig(**{**args.extra.get("meta", {}), **{f: getattr(args, d) for d, f in PRETRAIN_META.items()}})
     train_tasks = _task_list(args.train_tasks, "--train-tasks")
     val_tasks = _task_list(args.val_tasks, "--val-tasks")
@@ -211,7 +288,9 @@ def _cmd_pretrain(args) -> int:
     table = load_benchmark(args.benchmark)
     metric = args.metric or DEFAULT_METRIC.get(args.benchmark)
     if metric is None:
-        raise SurrogateNASError(f"--metric is required for benchmark {args.benchmark!r}; metrics: {', '.join(table.metrics())}")
+        raise SurrogateNASError(
+            f"--metric is required for benchmark {args.benchmark!r}; metrics: {', '.join(table.metrics())}"
+        )
     features = _features(args.features, table, args.target)
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -219,27 +298,57 @@ def _cmd_pretrain(args) -> int:
     for i in range(args.members):  # meta seeds seed, seed + 1, ...
         t1 = time.perf_counter()
         cfg = MetaConfig(**{**meta_cfg.to_dict(), "seed": meta_cfg.seed + i})
-        ckpts.append(pretrain(table, train_tasks or None, metric, model_cfg, cfg, val_tasks=val_tasks,
-                              benchmark_name=args.benchmark, higher_is_better=not args.lower_is_better,
-                              progress=args.progress, target=args.target, features=features))
+        ckpts.append(
+            pretrain(
+                table,
+                train_tasks or None,
+                metric,
+                model_cfg,
+                cfg,
+                val_tasks=val_tasks,
+                benchmark_name=args.benchmark,
+                higher_is_better=not args.lower_is_better,
+                progress=args.progress,
+                target=args.target,
+                features=features,
+            )
+        )
         if args.members > 1:
-            print(f"{member_name(i)} (meta seed {cfg.seed}): {time.perf_counter() - t1:.1f}s, "
-                  f"meta-validation Kendall tau {ckpts[-1].info['best_val_tau']:.3f}", flush=True)
+            print(
+                f"{member_name(i)} (meta seed {cfg.seed}): {time.perf_counter() - t1:.1f}s, "
+                f"meta-validation Kendall tau {ckpts[-1].info['best_val_tau']:.3f}",
+                flush=True,
+            )
     tasks = list(ckpts[0].info["train_tasks"])
 
     def record(members: int, seed: int) -> str:
-        r = {"benchmark": args.benchmark, "target": args.target, "metric": metric, "train_tasks": tasks,
-             "val_tasks": val_tasks, "features": list(features), "lower_is_better": args.lower_is_better,
-             "members": members, "model": model_cfg.to_dict(), "meta": {**meta_cfg.to_dict(), "seed": seed}}
+        r = {
+            "benchmark": args.benchmark,
+            "target": args.target,
+            "metric": metric,
+            "train_tasks": tasks,
+            "val_tasks": val_tasks,
+            "features": list(features),
+            "lower_is_better": args.lower_is_better,
+            "members": members,
+            "model": model_cfg.to_dict(),
+            "meta": {**meta_cfg.to_dict(), "seed": seed},
+        }
         return yaml.safe_dump(json.loads(json.dumps(r)), sort_keys=False)  # tuples -> lists: valid --config input
 
     # each member's own pretrain.yaml remakes it alone; the top one remakes the whole ensemble
-    save_model(ckpts, out, extra={"pretrain.yaml": record(args.members, meta_cfg.seed)},
-               member_extra=[{"pretrain.yaml": record(1, meta_cfg.seed + i)} for i in range(args.members)])
+    save_model(
+        ckpts,
+        out,
+        extra={"pretrain.yaml": record(args.members, meta_cfg.seed)},
+        member_extra=[{"pretrain.yaml": record(1, meta_cfg.seed + i)} for i in range(args.members)],
+    )
     taus = ", ".join(f"{c.info['best_val_tau']:.3f}" for c in ckpts)
     what = "checkpoint" if args.members == 1 else f"ensemble of {args.members}"
-    print(f"meta-trained on {', '.join(tasks)} ({metric}) in {time.perf_counter() - t0:.1f}s; "
-          f"meta-validation Kendall tau {taus}; {what} -> {out}")
+    print(
+        f"meta-trained on {', '.join(tasks)} ({metric}) in {time.perf_counter() - t0:.1f}s; "
+        f"meta-validation Kendall tau {taus}; {what} -> {out}"
+    )
     return 0
 
 
@@ -271,8 +380,10 @@ def _cmd_predict(args) -> int:
     support = _read_table(args.support, "support file")
     for col, flag in ((args.arch_column, "--arch-column"), (args.value_column, "--value-column")):
         if col not in support.columns:
-            raise SurrogateNASError(f"support file {args.support}: no column {col!r} ({flag}); "
-                                    f"columns: {', '.join(map(str, support.columns))}")
+            raise SurrogateNASError(
+                f"support file {args.support}: no column {col!r} ({flag}); "
+                f"columns: {', '.join(map(str, support.columns))}"
+            )
     values = _numbers(support[args.value_column], f"support file {args.support}, column {args.value_column!r}")
 
     from .meta.adapt import adapt
@@ -297,31 +408,54 @@ def _cmd_predict(args) -> int:
     else:
         mean, std = pred.predict(archs), np.full(len(archs), np.nan)
     measured = {a: v for a, v in zip(archs_in, values)}
-    out = pd.DataFrame({"arch": [space.format(a) for a in archs], "key": [space.canonical(a) for a in archs],
-                        "predicted": mean, "std": std, "measured": [measured.get(a, np.nan) for a in archs]})
+    out = pd.DataFrame(
+        {
+            "arch": [space.format(a) for a in archs],
+            "key": [space.canonical(a) for a in archs],
+            "predicted": mean,
+            "std": std,
+            "measured": [measured.get(a, np.nan) for a in archs],
+        }
+    )
     out = out.sort_values("predicted", ascending=False, kind="stable")
     atomic_write_text(args.out, out.to_csv(index=False))
-    print(f"adapted on {len(measured)} measured architectures ({how}); "
-          f"predicted {len(out)} -> {args.out}")
+    print(f"adapted on {len(measured)} measured architectures ({how}); predicted {len(out)} -> {args.out}")
     _print_frame(out.head(args.show))
     return 0
 
 
 # ---------------------------------------------------------------------- search / verify
 #: search flags that set SearchConfig fields (dest -> field); --option goes into ``options``.
-SEARCH_FIELDS = {"space": "space", "task": "task", "strategy": "strategy", "model": "model", "predictor": "predictor",
-                 "budget": "budget", "evaluator": "evaluator", "benchmark": "benchmark", "metric": "metric",
-                 "test_metric": "test_metric", "batch_size": "batch_size", "constraint": "constraint",
-                 "constraint_mode": "constraint_mode", "data_root": "data_root", "seed": "seed", "out": "out",
-                 "progress": "progress"}
+SEARCH_FIELDS = {
+    "space": "space",
+    "task": "task",
+    "strategy": "strategy",
+    "model": "model",
+    "predictor": "predictor",
+    "budget": "budget",
+    "evaluator": "evaluator",
+    "benchmark": "benchmark",
+    "metric": "metric",
+    "test_metric": "test_metric",
+    "batch_size": "batch_size",
+    "constraint": "constraint",
+    "constraint_mode": "constraint_mode",
+    "data_root": "data_root",
+    "seed": "seed",
+    "out": "out",
+    "progress": "progress",
+}
 
 
 def _cmd_search(args) -> int:
     _require(args, "task", "out")
     options = dict(_mapping(args, "options"))
     options.update(_options(args.option or []))
-    fields = {**{k: v for k, v in args.extra.items() if k != "options"},
-              **{f: getattr(args, d) for d, f in SEARCH_FIELDS.items()}, "options": options}
+    fields = {
+        **{k: v for k, v in args.extra.items() if k != "options"},
+        **{f: getattr(args, d) for d, f in SEARCH_FIELDS.items()},
+        "options": options,
+    }
     if fields.get("evaluator") == "train":
         import surrogate_nas.training  # noqa: F401 - registers the "train" evaluator
 
@@ -334,13 +468,18 @@ def _cmd_search(args) -> int:
     res = run_search(cfg)
     print(f"{res.evaluations} evaluations ({res.replayed} resumed from the journal) in {res.seconds:.1f}s")
     same = res.config.test_metric == res.config.metric
-    print(f"best: {res.best_arch}  {res.config.metric} {res.best_value:.4f}"
-          + ("" if same else f"  {res.config.test_metric} {res.best_test:.4f}"))
+    print(
+        f"best: {res.best_arch}  {res.config.metric} {res.best_value:.4f}"
+        + ("" if same else f"  {res.config.test_metric} {res.best_test:.4f}")
+    )
     if res.info.get("noise_free"):
         from .search.benchmark_tables import NOISE_FREE
 
-        print(f"({NOISE_FREE}; the published NB-201 protocol searches valid_acc@12 and reports test_acc@200)"
-              if res.config.benchmark == "nb201" else f"({NOISE_FREE})")
+        print(
+            f"({NOISE_FREE}; the published NB-201 protocol searches valid_acc@12 and reports test_acc@200)"
+            if res.config.benchmark == "nb201"
+            else f"({NOISE_FREE})"
+        )
     if getattr(res, "note", None):
         print(res.note)
     if res.scored_per_second:
@@ -350,10 +489,27 @@ def _cmd_search(args) -> int:
 
 
 #: verify flags that set VerifyConfig fields / TrainConfig fields (dest -> field).
-VERIFY_FIELDS = {"space": "space", "dataset": "dataset", "data_root": "data_root", "seeds": "seeds",
-                 "backend": "backend", "top_k": "top_k", "append_to": "append_to", "out": "out_dir"}
-VERIFY_TRAIN = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "C": "C", "N": "N", "device": "device",
-                "precision": "precision", "channels_last": "channels_last", "compile": "compile"}
+VERIFY_FIELDS = {
+    "space": "space",
+    "dataset": "dataset",
+    "data_root": "data_root",
+    "seeds": "seeds",
+    "backend": "backend",
+    "top_k": "top_k",
+    "append_to": "append_to",
+    "out": "out_dir",
+}
+VERIFY_TRAIN = {
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "C": "C",
+    "N": "N",
+    "device": "device",
+    "precision": "precision",
+    "channels_last": "channels_last",
+    "compile": "compile",
+}
 
 
 def _cmd_verify(args) -> int:
@@ -368,8 +524,10 @@ def _cmd_verify(args) -> int:
         opts["address"] = args.address
     if args.workers is not None:
         opts["workers"] = args.workers
-    fields = {**{k: v for k, v in args.extra.items() if k not in ("train", "backend_options")},
-              **{f: getattr(args, d) for d, f in VERIFY_FIELDS.items()}}
+    fields = {
+        **{k: v for k, v in args.extra.items() if k not in ("train", "backend_options")},
+        **{f: getattr(args, d) for d, f in VERIFY_FIELDS.items()},
+    }
     fields["seeds"] = tuple(fields["seeds"])
     try:
         cfg = VerifyConfig(train=TrainConfig(**train_fields), backend_options=opts, **fields)
@@ -379,8 +537,12 @@ def _cmd_verify(args) -> int:
     ok = int((res["status"] == "ok").sum()) if "status" in res else len(res)
     print(f"verified {len(res)} run(s), {ok} ok -> {args.out}")
     if res.attrs.get("kendall_tau") is not None:
-        print(f"predicted vs measured: Kendall tau {res.attrs['kendall_tau']:.3f}, Spearman {res.attrs['spearman']:.3f}")
-    _print_frame(res[[c for c in ("arch", "seed", "status", "predicted", "test_acc", "params_m", "train_seconds") if c in res]])
+        print(
+            f"predicted vs measured: Kendall tau {res.attrs['kendall_tau']:.3f}, Spearman {res.attrs['spearman']:.3f}"
+        )
+    _print_frame(
+        res[[c for c in ("arch", "seed", "status", "predicted", "test_acc", "params_m", "train_seconds") if c in res]]
+    )
     return 0
 
 
@@ -392,10 +554,13 @@ def _cmd_experiment_run(args) -> int:
 
     cfg = load_config(args.experiment_config, kind=args.kind)
     command = f"surrogate-nas experiment run {args.kind} --config {args.experiment_config} --out {args.out}"
-    stats = run_experiment(cfg, args.out, workers=args.workers, address=args.address, progress=args.progress,
-                           command=command)
-    print(f"{stats['computed']} cell(s) computed, {stats['cells'] - stats['computed']} already stored, "
-          f"{stats['checkpoints_trained']} checkpoint(s) meta-trained in {stats['seconds']:.0f}s -> {args.out}")
+    stats = run_experiment(
+        cfg, args.out, workers=args.workers, address=args.address, progress=args.progress, command=command
+    )
+    print(
+        f"{stats['computed']} cell(s) computed, {stats['cells'] - stats['computed']} already stored, "
+        f"{stats['checkpoints_trained']} checkpoint(s) meta-trained in {stats['seconds']:.0f}s -> {args.out}"
+    )
     return 0
 
 
@@ -411,9 +576,11 @@ def _require(args, *dests: str) -> None:
     missing = [d for d in dests if getattr(args, d, None) in (None, "")]
     if missing:
         flags = ", ".join("--" + d.replace("_", "-") for d in missing)
-        cmd = " ".join(str(getattr(args, d)) for d in ("command", "data_cmd", "records_cmd", "experiment_cmd",
-                                                       "measure_cmd")
-                       if getattr(args, d, None))
+        cmd = " ".join(
+            str(getattr(args, d))
+            for d in ("command", "data_cmd", "records_cmd", "experiment_cmd", "measure_cmd")
+            if getattr(args, d, None)
+        )
         raise UsageError(f"{cmd}: {flags} required (on the command line or in --config)")
 
 
@@ -530,8 +697,10 @@ def _refuse_repeats(space, archs: list, where: str, metric: str | None = None) -
     for i, a in enumerate(archs):
         j = seen.setdefault(a, i)
         if j != i:
-            raise SurrogateNASError(f"{where}: data rows {j + 1} and {i + 1}: architecture {space.format(a)!r} "
-                                    "appears twice; average repeated measurements first")
+            raise SurrogateNASError(
+                f"{where}: data rows {j + 1} and {i + 1}: architecture {space.format(a)!r} "
+                "appears twice; average repeated measurements first"
+            )
     note = isomorphic_note(space, archs, where, metric)
     if note:
         print(f"note: {note}", file=sys.stderr)
@@ -546,9 +715,14 @@ def _read_arch_list(space, path: str) -> list:
     except UnicodeDecodeError:
         text = None
     if text is None or "\x00" in text:
-        raise SurrogateNASError(f"architecture list {path} is not a text file (expected UTF-8, one architecture per line)")
-    lines = [(n, ln.strip()) for n, ln in enumerate(text.splitlines(), start=1)
-             if ln.strip() and not ln.lstrip().startswith("#")]
+        raise SurrogateNASError(
+            f"architecture list {path} is not a text file (expected UTF-8, one architecture per line)"
+        )
+    lines = [
+        (n, ln.strip())
+        for n, ln in enumerate(text.splitlines(), start=1)
+        if ln.strip() and not ln.lstrip().startswith("#")
+    ]
     if not lines:
         raise SurrogateNASError(f"architecture list {path} has no architectures")
     return _parse_archs(space, [ln for _, ln in lines], f"architecture list {path}", "line", [n for n, _ in lines])
@@ -633,8 +807,9 @@ def _apply_config(args, parser: argparse.ArgumentParser, given: set[str]) -> Non
             dests = {f: dst for dst, f in flag_of[k].items()}
             for sub, v in value.items():
                 if sub not in names:
-                    raise SurrogateNASError(f"{where}: unknown key '{k}.{sub}'; {sections[k].__name__} fields: "
-                                            f"{', '.join(sorted(names))}")
+                    raise SurrogateNASError(
+                        f"{where}: unknown key '{k}.{sub}'; {sections[k].__name__} fields: {', '.join(sorted(names))}"
+                    )
                 if sub in dests:
                     _set_from_file(args, actions[dests[sub]], v, given, f"{where}: {k}.{sub}")
                 else:
@@ -645,8 +820,10 @@ def _apply_config(args, parser: argparse.ArgumentParser, given: set[str]) -> Non
         else:
             known = top
         if k not in known:
-            raise SurrogateNASError(f"{where}: unknown key {str(key)!r} for `{parser.prog}`; "
-                                    f"known: {', '.join(sorted(set(known) | set(sections)))}")
+            raise SurrogateNASError(
+                f"{where}: unknown key {str(key)!r} for `{parser.prog}`; "
+                f"known: {', '.join(sorted(set(known) | set(sections)))}"
+            )
         dest = known[k]
         if dest:
             _set_from_file(args, actions[dest], value, given, f"{where}: {k}")
@@ -725,43 +902,65 @@ _POSITIVE, _NON_NEGATIVE = _int_at_least(1), _int_at_least(0)
 
 
 def _config_option(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--config", metavar="FILE.yaml",
-                   help=f"read options from a YAML file ({what}); unknown keys are refused, "
-                        "options on the command line override the file")
+    p.add_argument(
+        "--config",
+        metavar="FILE.yaml",
+        help=f"read options from a YAML file ({what}); unknown keys are refused, "
+        "options on the command line override the file",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description=DESCRIPTION)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    data = sub.add_parser("data", help="benchmark files: list, fetch, import",
-                          description="Benchmark files: list, fetch, import.")
+    data = sub.add_parser(
+        "data", help="benchmark files: list, fetch, import", description="Benchmark files: list, fetch, import."
+    )
     dsub = data.add_subparsers(dest="data_cmd", required=True, metavar="ACTION")
-    d = dsub.add_parser("list", help="what benchmark records are available, with which tasks and metrics",
-                        description="What benchmark records are available, with which tasks and metrics.")
-    d.add_argument("--verbose", "-v", action="store_true",
-                   help="all task and metric names, locations, licenses and full messages (wider than 100 columns)")
+    d = dsub.add_parser(
+        "list",
+        help="what benchmark records are available, with which tasks and metrics",
+        description="What benchmark records are available, with which tasks and metrics.",
+    )
+    d.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="all task and metric names, locations, licenses and full messages (wider than 100 columns)",
+    )
     _config_option(d, "keys: the options by name")
     d.set_defaults(func=_cmd_data_list)
-    d = dsub.add_parser("fetch", help="download a public benchmark file into the data dir (sha256-checked)",
-                        description="Download a public benchmark file into the data dir; its sha256 is checked.")
+    d = dsub.add_parser(
+        "fetch",
+        help="download a public benchmark file into the data dir (sha256-checked)",
+        description="Download a public benchmark file into the data dir; its sha256 is checked.",
+    )
     d.add_argument("name", help="data set to fetch (nb201)")
     d.add_argument("--force", action="store_true", help="download again even if a valid file is cached")
-    d.add_argument("--url", help="alternative URL, e.g. a mirror (https://, http:// or file://); the sha256 is still enforced")
+    d.add_argument(
+        "--url", help="alternative URL, e.g. a mirror (https://, http:// or file://); the sha256 is still enforced"
+    )
     _config_option(d, "keys: the options by name")
     d.set_defaults(func=_cmd_data_fetch)
-    d = dsub.add_parser("features", help="compute free architecture features (params, FLOPs, zero-cost proxies)",
-                        description="Compute params, FLOPs and the zero-cost proxies synflow, snip, grad_norm, "
-                                    "jacob_cov and NASWOT at initialisation, once per canonical class, as Ray tasks. "
-                                    "Finished classes are kept in a resumable store: a killed run resumes. The "
-                                    "table the toolkit ships (data/nb201/free_features.csv.xz) was written by "
-                                    "`data features --space nb201 --workers 1`.")
+    d = dsub.add_parser(
+        "features",
+        help="compute free architecture features (params, FLOPs, zero-cost proxies)",
+        description="Compute params, FLOPs and the zero-cost proxies synflow, snip, grad_norm, "
+        "jacob_cov and NASWOT at initialisation, once per canonical class, as Ray tasks. "
+        "Finished classes are kept in a resumable store: a killed run resumes. The "
+        "table the toolkit ships (data/nb201/free_features.csv.xz) was written by "
+        "`data features --space nb201 --workers 1`.",
+    )
     d.add_argument("--space", help="search space (nb201); required")
     d.add_argument("--out", help="xz-compressed CSV to write (default: next to the store, in the user cache)")
     d.add_argument("--store", help="resumable SQLite store (default: per configuration, in the user cache)")
-    d.add_argument("--dataset", default="digits",
-                   help="input batch: digits (scikit-learn's, built in) or an .npz of 32x32x3 images x and labels y, "
-                        "e.g. CIFAR-10")
+    d.add_argument(
+        "--dataset",
+        default="digits",
+        help="input batch: digits (scikit-learn's, built in) or an .npz of 32x32x3 images x and labels y, "
+        "e.g. CIFAR-10",
+    )
     d.add_argument("--data-root", help="folder of the --dataset .npz")
     d.add_argument("--batch-size", type=_POSITIVE, default=16, help="images in the fixed input batch")
     d.add_argument("--seed", type=int, default=0, help="seed of the batch and of every network's weights")
@@ -771,30 +970,42 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     _config_option(d, "keys: the options by name")
     d.set_defaults(func=_cmd_data_features)
-    d = dsub.add_parser("import", help="validate and store your own measurements (CSV/parquet) as a benchmark",
-                        description="Validate your own measurements (CSV or parquet; long arch,task,metric,value "
-                                    "or wide arch,<task>... layout) and store them as a benchmark. Messages "
-                                    "count data rows from 1, the header not counted.")
+    d = dsub.add_parser(
+        "import",
+        help="validate and store your own measurements (CSV/parquet) as a benchmark",
+        description="Validate your own measurements (CSV or parquet; long arch,task,metric,value "
+        "or wide arch,<task>... layout) and store them as a benchmark. Messages "
+        "count data rows from 1, the header not counted.",
+    )
     d.add_argument("file", help="CSV or parquet file of measurements")
     d.add_argument("--space", help="search space of the arch column (nb201, nas-bench-graph, ...); required")
     d.add_argument("--name", help="name to store it under (default: the file's stem)")
     d.add_argument("--arch-column", default="arch", help="column holding the architecture strings")
     d.add_argument("--metric", help="metric name of a wide table's values (e.g. latency_ms)")
     d.add_argument("--task", help="task name for a wide table's single value column")
-    d.add_argument("--lower-is-better", action="store_true",
-                   help="the metric is latency-like (smaller is better); recorded with the table")
+    d.add_argument(
+        "--lower-is-better",
+        action="store_true",
+        help="the metric is latency-like (smaller is better); recorded with the table",
+    )
     _config_option(d, "keys: the options by name")
     d.set_defaults(func=_cmd_data_import)
 
     rec = sub.add_parser("records", help="inspect benchmark records", description="Inspect benchmark records.")
     rsub = rec.add_subparsers(dest="records_cmd", required=True, metavar="ACTION")
-    r = rsub.add_parser("summary", help="per task/metric: archs, records, min/mean/max",
-                        description="Per task and metric: architectures, records, min/mean/max.")
+    r = rsub.add_parser(
+        "summary",
+        help="per task/metric: archs, records, min/mean/max",
+        description="Per task and metric: architectures, records, min/mean/max.",
+    )
     r.add_argument("benchmark", nargs="?", default="nas-bench-graph", help="benchmark name (see `data list`)")
     _config_option(r, "keys: the options by name")
     r.set_defaults(func=_cmd_records_summary)
-    r = rsub.add_parser("top", help="best architectures of one task/metric",
-                        description="The best architectures of one task and metric.")
+    r = rsub.add_parser(
+        "top",
+        help="best architectures of one task/metric",
+        description="The best architectures of one task and metric.",
+    )
     r.add_argument("benchmark", help="benchmark name (see `data list`)")
     r.add_argument("--task", help="task of the benchmark; required")
     r.add_argument("--metric", help="metric of the task; required")
@@ -803,47 +1014,96 @@ def build_parser() -> argparse.ArgumentParser:
     _config_option(r, "keys: the options by name")
     r.set_defaults(func=_cmd_records_top)
 
-    r = sub.add_parser("pretrain", help="meta-train a GNN predictor across the tasks of a benchmark",
-                       description="Meta-train a GNN predictor across the tasks of a benchmark and write a "
-                                   "checkpoint directory (model.pt + config.json + pretrain.yaml, written as one). "
-                                   "The default is a deep ensemble: --members meta seeds (--seed, --seed + 1, ...) "
-                                   "trained one after another, written as one directory of member-0/ ... (each a "
-                                   "checkpoint) + ensemble.json + pretrain.yaml; `predict` and the 'meta' predictor "
-                                   "read either.")
-    _config_option(r, "top-level keys benchmark, target, metric, train_tasks, val_tasks, lower_is_better, members, out, threads, "
-                      "progress; sections model: (ModelConfig) and meta: (MetaConfig); a checkpoint's "
-                      "pretrain.yaml is such a file")
+    r = sub.add_parser(
+        "pretrain",
+        help="meta-train a GNN predictor across the tasks of a benchmark",
+        description="Meta-train a GNN predictor across the tasks of a benchmark and write a "
+        "checkpoint directory (model.pt + config.json + pretrain.yaml, written as one). "
+        "The default is a deep ensemble: --members meta seeds (--seed, --seed + 1, ...) "
+        "trained one after another, written as one directory of member-0/ ... (each a "
+        "checkpoint) + ensemble.json + pretrain.yaml; `predict` and the 'meta' predictor "
+        "read either.",
+    )
+    _config_option(
+        r,
+        "top-level keys benchmark, target, metric, train_tasks, val_tasks, lower_is_better, members, out, threads, "
+        "progress; sections model: (ModelConfig) and meta: (MetaConfig); a checkpoint's "
+        "pretrain.yaml is such a file",
+    )
     r.add_argument("--benchmark", default="nb201", help="benchmark whose tasks are the meta-training tasks")
-    r.add_argument("--target", help="the task this checkpoint will predict: left out of the default training tasks, "
-                                    "refused among --train-tasks/--val-tasks, and recorded in the checkpoint")
-    r.add_argument("--train-tasks", help="comma-separated training tasks (default: every task not in --val-tasks "
-                                         "and not --target); a target task you will predict must not be among them")
-    r.add_argument("--val-tasks", help="comma-separated held-out tasks for early stopping "
-                                       "(default: a held-out training task or held-out architectures, --meta-val)")
+    r.add_argument(
+        "--target",
+        help="the task this checkpoint will predict: left out of the default training tasks, "
+        "refused among --train-tasks/--val-tasks, and recorded in the checkpoint",
+    )
+    r.add_argument(
+        "--train-tasks",
+        help="comma-separated training tasks (default: every task not in --val-tasks "
+        "and not --target); a target task you will predict must not be among them",
+    )
+    r.add_argument(
+        "--val-tasks",
+        help="comma-separated held-out tasks for early stopping "
+        "(default: a held-out training task or held-out architectures, --meta-val)",
+    )
     r.add_argument("--metric", help="target metric (default: test_acc for nb201, valid_perf for nas-bench-graph)")
     r.add_argument("--lower-is-better", action="store_true", help="the metric is latency-like (smaller is better)")
-    r.add_argument("--out", help="checkpoint directory: new, empty, or an earlier checkpoint or ensemble (replaced); "
-                                 "required")
-    r.add_argument("--members", type=_POSITIVE, default=3,
-                   help="ensemble members: meta seeds --seed, --seed + 1, ... (1: a single checkpoint)")
-    r.add_argument("--algorithm", default=PRETRAIN_DEFAULTS["algorithm"], choices=ALGORITHMS,
-                   help="meta-learning algorithm (dkt: deep-kernel GP head on the GNN embedding; multitask: the "
-                        "non-meta ablation)")
-    r.add_argument("--kernel", default="rbf", choices=KERNELS,
-                   help="kernel of the GP head on the GNN embedding (dkt or --gp-head)")
-    r.add_argument("--gp-head", action=argparse.BooleanOptionalAction, default=False,
-                   help="maml/reptile/multitask: then meta-learn a GP head on the adapted residuals")
-    r.add_argument("--target-scale", default=PRETRAIN_DEFAULTS["target_scale"], choices=TARGET_SCALES,
-                   help="support targets -> the network's scale: zscore, or robust (median/IQR, clipped)")
-    r.add_argument("--top-weight", type=float, default=0.0,
-                   help="share (0..1) of the query ranking loss weighted towards the top architectures")
-    r.add_argument("--meta-val", default="task", choices=META_VALS,
-                   help="early stopping without --val-tasks: task (hold one training task out, with >= 3 tasks) "
-                        "or archs (hold one set of architectures out of every task)")
-    r.add_argument("--first-order", action=argparse.BooleanOptionalAction, default=False,
-                   help="first-order MAML (no second derivatives)")
-    r.add_argument("--meta-sgd", action=argparse.BooleanOptionalAction, default=False,
-                   help="learn per-parameter inner learning rates")
+    r.add_argument(
+        "--out", help="checkpoint directory: new, empty, or an earlier checkpoint or ensemble (replaced); required"
+    )
+    r.add_argument(
+        "--members",
+        type=_POSITIVE,
+        default=3,
+        help="ensemble members: meta seeds --seed, --seed + 1, ... (1: a single checkpoint)",
+    )
+    r.add_argument(
+        "--algorithm",
+        default=PRETRAIN_DEFAULTS["algorithm"],
+        choices=ALGORITHMS,
+        help="meta-learning algorithm (dkt: deep-kernel GP head on the GNN embedding; multitask: the "
+        "non-meta ablation)",
+    )
+    r.add_argument(
+        "--kernel", default="rbf", choices=KERNELS, help="kernel of the GP head on the GNN embedding (dkt or --gp-head)"
+    )
+    r.add_argument(
+        "--gp-head",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="maml/reptile/multitask: then meta-learn a GP head on the adapted residuals",
+    )
+    r.add_argument(
+        "--target-scale",
+        default=PRETRAIN_DEFAULTS["target_scale"],
+        choices=TARGET_SCALES,
+        help="support targets -> the network's scale: zscore, or robust (median/IQR, clipped)",
+    )
+    r.add_argument(
+        "--top-weight",
+        type=float,
+        default=0.0,
+        help="share (0..1) of the query ranking loss weighted towards the top architectures",
+    )
+    r.add_argument(
+        "--meta-val",
+        default="task",
+        choices=META_VALS,
+        help="early stopping without --val-tasks: task (hold one training task out, with >= 3 tasks) "
+        "or archs (hold one set of architectures out of every task)",
+    )
+    r.add_argument(
+        "--first-order",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="first-order MAML (no second derivatives)",
+    )
+    r.add_argument(
+        "--meta-sgd",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="learn per-parameter inner learning rates",
+    )
     r.add_argument("--inner-steps", type=int, default=5, help="inner-loop SGD steps on the support set")
     r.add_argument("--inner-lr", type=float, default=0.05, help="inner-loop learning rate")
     r.add_argument("--outer-lr", type=float, default=1e-3, help="outer-loop (Adam) learning rate")
@@ -852,101 +1112,162 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--conv", default="gin", choices=["gin", "gat", "gcn"], help="graph convolution")
     r.add_argument("--hidden", type=int, default=32, help="hidden width of the GNN (a multiple of 4 for gat)")
     r.add_argument("--layers", type=int, default=3, help="graph convolution layers")
-    r.add_argument("--sources", dest="use_sources", action=argparse.BooleanOptionalAction, default=True,
-                   help="read the other tasks' values as source features (--no-sources: graph only)")
-    r.add_argument("--features", help="free features every task reads of its own architectures: comma-separated "
-                                      "(nb201: params, flops, synflow, snip, grad_norm, jacob_cov, naswot; "
-                                      "nas-bench-graph: params, latency) or 'all'; adaptation reads the target's")
+    r.add_argument(
+        "--sources",
+        dest="use_sources",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="read the other tasks' values as source features (--no-sources: graph only)",
+    )
+    r.add_argument(
+        "--features",
+        help="free features every task reads of its own architectures: comma-separated "
+        "(nb201: params, flops, synflow, snip, grad_norm, jacob_cov, naswot; "
+        "nas-bench-graph: params, latency) or 'all'; adaptation reads the target's",
+    )
     r.add_argument("--seed", type=int, default=0, help="seed of initial weights and episode sampling")
     r.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
-    r.add_argument("--threads", type=_POSITIVE, default=1, help="torch CPU threads (1 is fastest for these small graphs)")
+    r.add_argument(
+        "--threads", type=_POSITIVE, default=1, help="torch CPU threads (1 is fastest for these small graphs)"
+    )
     r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     r.set_defaults(func=_cmd_pretrain)
 
-    r = sub.add_parser("predict", help="adapt a checkpoint to a new task from measured archs and predict the rest",
-                       description="Adapt a checkpoint to a new task from measured architectures and predict the "
-                                   "rest. Messages count the support file's data rows from 1 (header not counted) "
-                                   "and the --archs file's lines from 1.")
+    r = sub.add_parser(
+        "predict",
+        help="adapt a checkpoint to a new task from measured archs and predict the rest",
+        description="Adapt a checkpoint to a new task from measured architectures and predict the "
+        "rest. Messages count the support file's data rows from 1 (header not counted) "
+        "and the --archs file's lines from 1.",
+    )
     _config_option(r, "keys: the options by name, e.g. model, support, task, out")
     r.add_argument("--model", help="checkpoint or ensemble directory from `pretrain`; required")
     r.add_argument("--support", help="CSV/parquet of measured architectures (columns arch, value); required")
-    r.add_argument("--task", help="the task the support values come from; refused if the checkpoint was "
-                                  "trained on it (without it, a support that looks like a source task's own "
-                                  "values is refused)")
+    r.add_argument(
+        "--task",
+        help="the task the support values come from; refused if the checkpoint was "
+        "trained on it (without it, a support that looks like a source task's own "
+        "values is refused)",
+    )
     r.add_argument("--arch-column", default="arch", help="support column with the architecture strings")
     r.add_argument("--value-column", default="value", help="support column with the measured values")
     r.add_argument("--archs", help="text file, one architecture string per line (# comments allowed)")
     r.add_argument("--all", action="store_true", help="predict every architecture of the space")
     r.add_argument("--out", help="predictions CSV (arch, key, predicted, std, measured); required")
-    r.add_argument("--inner-steps", help="inner steps: an integer, or 'cv' to choose by cross-validation "
-                                         "(default: the meta-trained count)")
-    r.add_argument("--members", type=_NON_NEGATIVE, default=5,
-                   help="bootstrap members for the std column of a GNN without a GP head (0: no std; a GP head's "
-                        "std is its posterior's, an ensemble's adds its members' spread)")
+    r.add_argument(
+        "--inner-steps",
+        help="inner steps: an integer, or 'cv' to choose by cross-validation (default: the meta-trained count)",
+    )
+    r.add_argument(
+        "--members",
+        type=_NON_NEGATIVE,
+        default=5,
+        help="bootstrap members for the std column of a GNN without a GP head (0: no std; a GP head's "
+        "std is its posterior's, an ensemble's adds its members' spread)",
+    )
     r.add_argument("--seed", type=int, default=0, help="seed of the bootstrap members")
     r.add_argument("--show", type=_NON_NEGATIVE, default=10, help="rows of the result to print")
     r.set_defaults(func=_cmd_predict)
 
-    r = sub.add_parser("search", help="search a task with a budget of evaluations (journaled, resumable)",
-                       description="Search a task within a budget of evaluations. Every evaluation is "
-                                   "journaled in --out; rerun the same command to resume, or with a larger "
-                                   "--budget to extend a finished search.")
+    r = sub.add_parser(
+        "search",
+        help="search a task with a budget of evaluations (journaled, resumable)",
+        description="Search a task within a budget of evaluations. Every evaluation is "
+        "journaled in --out; rerun the same command to resume, or with a larger "
+        "--budget to extend a finished search.",
+    )
     _config_option(r, "SearchConfig fields, e.g. a run's config.yaml, plus threads")
     r.add_argument("--space", default="nb201", help="search space")
     r.add_argument("--task", help="target task (dataset / device) of the benchmark; required")
-    r.add_argument("--strategy", default="guided-evolution",
-                   help="random, evolution, local, source-rank, guided-evolution or hierarchical (two-level: probe "
-                        "the best skeleton groups, commit, search inside them)")
+    r.add_argument(
+        "--strategy",
+        default="guided-evolution",
+        help="random, evolution, local, source-rank, guided-evolution or hierarchical (two-level: probe "
+        "the best skeleton groups, commit, search inside them)",
+    )
     r.add_argument("--model", help="checkpoint directory from `pretrain` (predictor meta)")
-    r.add_argument("--predictor", default="meta",
-                   help="predictor of the guided strategies: a registry name (meta, rf, gbm, scratch-gnn, ...) "
-                        "or scratch / tree")
+    r.add_argument(
+        "--predictor",
+        default="meta",
+        help="predictor of the guided strategies: a registry name (meta, rf, gbm, scratch-gnn, ...) or scratch / tree",
+    )
     r.add_argument("--budget", type=int, default=20, help="evaluations of the target, support included")
-    r.add_argument("--evaluator", default="table", choices=["table", "train"],
-                   help="table: look values up in the benchmark (simulation); train: real training")
+    r.add_argument(
+        "--evaluator",
+        default="table",
+        choices=["table", "train"],
+        help="table: look values up in the benchmark (simulation); train: real training",
+    )
     r.add_argument("--benchmark", help="benchmark for the table evaluator (default per space)")
-    r.add_argument("--metric", help="metric to maximise, NAME or NAME@FIDELITY (default per benchmark: nb201 "
-                                    "valid_acc@12, the 12-epoch validation accuracy; nas-bench-graph valid_perf)")
-    r.add_argument("--test-metric", help="metric reported for the best architecture (default per benchmark: nb201 "
-                                         "test_acc@200, nas-bench-graph test_perf; else --metric)")
-    r.add_argument("--batch-size", type=int, default=1,
-                   help="q: architectures per round, chosen jointly by the acquisition (q-EI, q-UCB, Thompson) and "
-                        "evaluated together (in parallel by --evaluator train on a Ray backend)")
+    r.add_argument(
+        "--metric",
+        help="metric to maximise, NAME or NAME@FIDELITY (default per benchmark: nb201 "
+        "valid_acc@12, the 12-epoch validation accuracy; nas-bench-graph valid_perf)",
+    )
+    r.add_argument(
+        "--test-metric",
+        help="metric reported for the best architecture (default per benchmark: nb201 "
+        "test_acc@200, nas-bench-graph test_perf; else --metric)",
+    )
+    r.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        help="q: architectures per round, chosen jointly by the acquisition (q-EI, q-UCB, Thompson) and "
+        "evaluated together (in parallel by --evaluator train on a Ray backend)",
+    )
     r.add_argument("--constraint", help="e.g. latency<=0.005 (looked up in the benchmark)")
-    r.add_argument("--constraint-mode", default="filter", choices=["filter", "penalty"],
-                   help="filter: never evaluate infeasible archs; penalty: score them down")
+    r.add_argument(
+        "--constraint-mode",
+        default="filter",
+        choices=["filter", "penalty"],
+        help="filter: never evaluate infeasible archs; penalty: score them down",
+    )
     r.add_argument("--data-root", help="datasets for --evaluator train")
-    r.add_argument("--option", action="append", metavar="KEY=VALUE",
-                   help="strategy option (repeatable; VALUE is YAML), e.g. acquisition=ei (mean, ucb, ei, thompson), "
-                        "beta=2, probe_groups=8, commit=3")
+    r.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="strategy option (repeatable; VALUE is YAML), e.g. acquisition=ei (mean, ucb, ei, thompson), "
+        "beta=2, probe_groups=8, commit=3",
+    )
     r.add_argument("--seed", type=int, default=0, help="seed of the search")
     r.add_argument("--threads", type=_POSITIVE, default=1, help="torch CPU threads")
     r.add_argument("--out", help="run directory (journal, trajectory, report); rerun to resume; required")
     r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     r.set_defaults(func=_cmd_search)
 
-    r = sub.add_parser("verify", help="train candidates for real and record the measurements",
-                       description="Train candidates for real (NB-201 network and recipe) and record the "
-                                   "measurements.")
+    r = sub.add_parser(
+        "verify",
+        help="train candidates for real and record the measurements",
+        description="Train candidates for real (NB-201 network and recipe) and record the measurements.",
+    )
     _config_option(r, "VerifyConfig fields with a train: section (TrainConfig fields), plus archs")
     r.add_argument("--space", default="nb201", help="search space of the candidates")
     r.add_argument("--archs", help="CSV with an arch column (and optionally predicted); required")
     r.add_argument("--dataset", default="cifar10", help="cifar10, cifar100, ImageNet16-120, or digits (built in)")
     r.add_argument("--data-root", help="directory with the dataset files")
-    r.add_argument("--epochs", type=int,
-                   help="training epochs (default: the dataset's recipe: 200 for the NB-201 datasets, 10 for digits)")
-    r.add_argument("--batch-size", type=int,
-                   help="training batch size (default: the dataset's recipe: 256, 64 for digits)")
+    r.add_argument(
+        "--epochs",
+        type=int,
+        help="training epochs (default: the dataset's recipe: 200 for the NB-201 datasets, 10 for digits)",
+    )
+    r.add_argument(
+        "--batch-size", type=int, help="training batch size (default: the dataset's recipe: 256, 64 for digits)"
+    )
     r.add_argument("--lr", type=float, default=0.1, help="initial learning rate (cosine schedule)")
-    r.add_argument("--C", type=int, help="stem width of the NB-201 skeleton (default: the dataset's recipe: 16, "
-                                               "8 for digits)")
-    r.add_argument("--N", type=int, help="cells per stage of the NB-201 skeleton (default: the dataset's "
-                                                   "recipe: 5, 1 for digits)")
+    r.add_argument(
+        "--C", type=int, help="stem width of the NB-201 skeleton (default: the dataset's recipe: 16, 8 for digits)"
+    )
+    r.add_argument(
+        "--N", type=int, help="cells per stage of the NB-201 skeleton (default: the dataset's recipe: 5, 1 for digits)"
+    )
     r.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (one run per seed)")
     r.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:1")
     r.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="training precision")
-    r.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=False,
-                   help="channels-last memory format")
+    r.add_argument(
+        "--channels-last", action=argparse.BooleanOptionalAction, default=False, help="channels-last memory format"
+    )
     r.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile the network")
     r.add_argument("--backend", default="local", choices=["local", "ray"], help="where the runs execute")
     r.add_argument("--address", help="Ray cluster address (e.g. auto)")
@@ -956,26 +1277,38 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="runs/verify", help="output directory (results.csv, summary.md)")
     r.set_defaults(func=_cmd_verify)
 
-    mea = sub.add_parser("measure", help="measure architectures on this machine (latency)",
-                         description="Measure architectures on this machine.")
+    mea = sub.add_parser(
+        "measure",
+        help="measure architectures on this machine (latency)",
+        description="Measure architectures on this machine.",
+    )
     msub = mea.add_subparsers(dest="measure_cmd", required=True, metavar="WHAT")
-    r = msub.add_parser("latency", help="inference latency of NB-201 networks under named settings (wide CSV)",
-                        description="Time the NB-201 network (C=16, N=5, 10 classes, 3x32x32 input, eval mode, "
-                                    "inference_mode) of a seeded sample of canonical cells under each setting "
-                                    "t<threads>-b<batch>-<fp32|bf16>[-cl] (-cl: channels_last; bf16 under CPU "
-                                    "autocast): one warm-up, then the median of --repeats forwards, in ms per batch. "
-                                    "Finished (cell, setting) pairs are kept in a resumable store; the table "
-                                    "arch,<setting>,... is written atomically at the end and imports with "
-                                    "`data import FILE --space nb201 --metric latency_ms --lower-is-better`.")
+    r = msub.add_parser(
+        "latency",
+        help="inference latency of NB-201 networks under named settings (wide CSV)",
+        description="Time the NB-201 network (C=16, N=5, 10 classes, 3x32x32 input, eval mode, "
+        "inference_mode) of a seeded sample of canonical cells under each setting "
+        "t<threads>-b<batch>-<fp32|bf16>[-cl] (-cl: channels_last; bf16 under CPU "
+        "autocast): one warm-up, then the median of --repeats forwards, in ms per batch. "
+        "Finished (cell, setting) pairs are kept in a resumable store; the table "
+        "arch,<setting>,... is written atomically at the end and imports with "
+        "`data import FILE --space nb201 --metric latency_ms --lower-is-better`.",
+    )
     r.add_argument("--space", default="nb201", help="search space (nb201)")
-    r.add_argument("--sample", type=_POSITIVE, default=1000,
-                   help="how many distinct canonical cells to draw (at most 6466)")
+    r.add_argument(
+        "--sample", type=_POSITIVE, default=1000, help="how many distinct canonical cells to draw (at most 6466)"
+    )
     r.add_argument("--seed", type=int, default=0, help="seed of the cell sample, the network weights and the input")
-    r.add_argument("--settings",
-                   help="comma-separated settings t<threads>-b<batch>-<fp32|bf16>[-cl] (default: the shipped table's "
-                        "t1-b1-fp32,t1-b1-bf16,t1-b1-fp32-cl,t1-b8-fp32,t1-b32-fp32,t1-b32-bf16,t1-b32-fp32-cl)")
-    r.add_argument("--repeats", type=_POSITIVE,
-                   help="timed forwards per cell and setting, their median is kept (default: 5 at batch <= 8, else 3)")
+    r.add_argument(
+        "--settings",
+        help="comma-separated settings t<threads>-b<batch>-<fp32|bf16>[-cl] (default: the shipped table's "
+        "t1-b1-fp32,t1-b1-bf16,t1-b1-fp32-cl,t1-b8-fp32,t1-b32-fp32,t1-b32-bf16,t1-b32-fp32-cl)",
+    )
+    r.add_argument(
+        "--repeats",
+        type=_POSITIVE,
+        help="timed forwards per cell and setting, their median is kept (default: 5 at batch <= 8, else 3)",
+    )
     r.add_argument("--warmup", type=_NON_NEGATIVE, default=1, help="untimed forwards before the timed ones")
     r.add_argument("--out", help="CSV to write (arch,<setting>,...; ms per batch); required")
     r.add_argument("--store", help="resumable SQLite store (default: per configuration, in the user cache)")
@@ -984,24 +1317,41 @@ def build_parser() -> argparse.ArgumentParser:
     _config_option(r, "keys: the options by name")
     r.set_defaults(func=_cmd_measure_latency)
 
-    exp = sub.add_parser("experiment", help="run an experiment grid as parallel tasks (resumable), or report it",
-                         description="Run the predictor-quality or search-efficiency grid as Ray tasks (a local "
-                                     "instance, or a cluster with --address), every finished cell committed to "
-                                     "DIR/experiment.sqlite; rerun to resume. Or write the report of a run directory.")
+    exp = sub.add_parser(
+        "experiment",
+        help="run an experiment grid as parallel tasks (resumable), or report it",
+        description="Run the predictor-quality or search-efficiency grid as Ray tasks (a local "
+        "instance, or a cluster with --address), every finished cell committed to "
+        "DIR/experiment.sqlite; rerun to resume. Or write the report of a run directory.",
+    )
     esub = exp.add_subparsers(dest="experiment_cmd", required=True, metavar="ACTION")
-    r = esub.add_parser("run", help="run (or resume) a grid and write its report into --out",
-                        description="Run (or resume) an experiment grid and write its report into --out.")
+    r = esub.add_parser(
+        "run",
+        help="run (or resume) a grid and write its report into --out",
+        description="Run (or resume) an experiment grid and write its report into --out.",
+    )
     r.add_argument("kind", choices=["predictor-quality", "search-efficiency"], help="which experiment")
-    r.add_argument("--config", dest="experiment_config", metavar="FILE.yaml", required=True,
-                   help="the experiment config (experiments/configs/*.yaml); required")
+    r.add_argument(
+        "--config",
+        dest="experiment_config",
+        metavar="FILE.yaml",
+        required=True,
+        help="the experiment config (experiments/configs/*.yaml); required",
+    )
     r.add_argument("--out", required=True, help="run directory (config, store, checkpoints, report); required")
     r.add_argument("--address", help="a running Ray cluster (ray://HOST:PORT or auto) instead of a local instance")
-    r.add_argument("--workers", type=_NON_NEGATIVE,
-                   help="CPUs of the local Ray instance (default: all cores); 0 runs in this process without Ray")
+    r.add_argument(
+        "--workers",
+        type=_NON_NEGATIVE,
+        help="CPUs of the local Ray instance (default: all cores); 0 runs in this process without Ray",
+    )
     r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     r.set_defaults(func=_cmd_experiment_run)
-    r = esub.add_parser("report", help="merge a run directory's store into its markdown/CSV/PNG report",
-                        description="Merge a run directory's result store into its markdown/CSV/PNG report.")
+    r = esub.add_parser(
+        "report",
+        help="merge a run directory's store into its markdown/CSV/PNG report",
+        description="Merge a run directory's result store into its markdown/CSV/PNG report.",
+    )
     r.add_argument("dir", help="run directory of `experiment run`")
     r.set_defaults(func=_cmd_experiment_report)
     return p
@@ -1035,8 +1385,9 @@ def _given(argv: list[str]) -> set[str]:
 def _print_frame(df) -> None:
     import pandas as pd
 
-    with pd.option_context("display.max_rows", 200, "display.max_columns", 50, "display.width", 200,
-                           "display.max_colwidth", 60):
+    with pd.option_context(
+        "display.max_rows", 200, "display.max_columns", 50, "display.width", 200, "display.max_colwidth", 60
+    ):
         print(df.to_string(index=False))
 
 
@@ -1063,7 +1414,7 @@ def _fit(df, width: int) -> str:
         if longest <= 8:
             return text
         keep = max(8, longest - over)
-        df[col] = df[col].map(lambda s: _clip(s, keep))
+        df[col] = df[col].map(lambda s, keep=keep: _clip(s, keep))
 
 
 def _one_line(e: BaseException | str) -> str:
@@ -1083,8 +1434,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except OSError as e:  # a path the checks could not foresee (disk full, a race): still one line
-        print(f"{PROG}: error: {e.filename or ''}{': ' if e.filename else ''}{e.strerror or _one_line(e)}",
-              file=sys.stderr)
+        print(
+            f"{PROG}: error: {e.filename or ''}{': ' if e.filename else ''}{e.strerror or _one_line(e)}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -7,7 +7,7 @@ cached per space, and whole lists are batched without building one ``Data`` obje
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import torch

@@ -12,8 +12,8 @@ import ctypes.util
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 def _umask() -> int:
@@ -156,6 +156,8 @@ def open_config_store(path: str | os.PathLike, what: str, config: dict, tables: 
             con.execute("INSERT INTO meta VALUES ('config', ?)", (text,))
     elif json.loads(row[0]) != config:
         con.close()
-        raise DataError(f"{what} {str(path)!r} was made with another configuration ({row[0]}); "
-                        f"this run's is {text}: use another store{hint}")
+        raise DataError(
+            f"{what} {str(path)!r} was made with another configuration ({row[0]}); "
+            f"this run's is {text}: use another store{hint}"
+        )
     return con

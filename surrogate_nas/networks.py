@@ -16,7 +16,7 @@ The architecture stays a value (design rule 1); :func:`build_network` turns it i
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -135,9 +135,7 @@ class NB201Network(nn.Module):
         if not isinstance(N, int) or N < 0:
             raise SurrogateNASError(f"NB201Network: N must be a non-negative int, got {N!r}")
         self.ops, self.C, self.N, self.num_classes, self.in_channels = tuple(ops), C, N, num_classes, in_channels
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, C, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(C)
-        )
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, C, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(C))
         channels = [C] * N + [2 * C] + [2 * C] * N + [4 * C] + [4 * C] * N
         reductions = [False] * N + [True] + [False] * N + [True] + [False] * N
         cells: list[nn.Module] = []
@@ -203,8 +201,9 @@ def count_flops(model: nn.Module, input_shape: tuple[int, int, int], convention:
     both published test cells carry (``tests/test_networks.py``); a constant does not change any ranking.
     """
     if convention not in FLOP_CONVENTIONS:
-        raise SurrogateNASError(f"count_flops: unknown convention {convention!r}; "
-                                f"conventions: {', '.join(FLOP_CONVENTIONS)}")
+        raise SurrogateNASError(
+            f"count_flops: unknown convention {convention!r}; conventions: {', '.join(FLOP_CONVENTIONS)}"
+        )
     extra = convention == "naslib"
     total = 0
     handles = []

@@ -37,6 +37,10 @@ def start(address: str | None = None, num_cpus: int | None = None, *, what: str 
     if address:
         ray.init(address=address, **kwargs)
     else:
-        ray.init(num_cpus=num_cpus or os.cpu_count() or 1, _node_ip_address="127.0.0.1",
-                 _system_config={"worker_niceness": 0}, **kwargs)
+        ray.init(
+            num_cpus=num_cpus or os.cpu_count() or 1,
+            _node_ip_address="127.0.0.1",
+            _system_config={"worker_niceness": 0},
+            **kwargs,
+        )
     return True

@@ -5,5 +5,15 @@ from .kinds import is_hardware_metric, metric_kind
 from .readers import READERS, SOURCES, import_table, imported_tables, load_benchmark
 from .table import BenchmarkTable
 
-__all__ = ["BenchmarkTable", "READERS", "SOURCES", "load_benchmark", "import_table", "imported_tables",
-           "TargetLeakError", "check_isolation", "is_hardware_metric", "metric_kind"]
+__all__ = [
+    "BenchmarkTable",
+    "READERS",
+    "SOURCES",
+    "load_benchmark",
+    "import_table",
+    "imported_tables",
+    "TargetLeakError",
+    "check_isolation",
+    "is_hardware_metric",
+    "metric_kind",
+]

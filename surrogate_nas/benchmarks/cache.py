@@ -68,7 +68,7 @@ REMOTE_FILES: dict[str, RemoteFile] = {
         description="NAS-Bench-201 12-epoch schedule: 15,625 cells, validation and test accuracy on 3 datasets",
         bundled="nb201/nb201_hp12_valid_test.csv.xz",
         no_url="its public source is a pickle, which is never unpickled; put a CSV copy with the published sha256 "
-               f"at ${ENV_VAR}/nb201/nb201_hp12_valid_test.csv to read another one",
+        f"at ${ENV_VAR}/nb201/nb201_hp12_valid_test.csv to read another one",
     ),
     "nb201-params-flops": RemoteFile(
         name="nb201-params-flops",
@@ -77,11 +77,11 @@ REMOTE_FILES: dict[str, RemoteFile] = {
         relpath="nb201/params_flops.csv",
         license="MIT (this project); architectures from NAS-Bench-201 (MIT)",
         description="Params and FLOPs of the network of every one of the 15,625 NB-201 strings (per string: "
-                    "isomorphic cells can differ)",
+        "isomorphic cells can differ)",
         bundled="nb201/params_flops.csv.xz",
         no_url="made by this project: regenerate it with "
-               "`python -c \"from surrogate_nas.features.compute import compute_params_flops; "
-               "compute_params_flops('nb201', out='params_flops.csv.xz')\"`",
+        '`python -c "from surrogate_nas.features.compute import compute_params_flops; '
+        "compute_params_flops('nb201', out='params_flops.csv.xz')\"`",
     ),
 }
 
@@ -131,15 +131,20 @@ def locate(name: str) -> Path:
     if bundled is not None:
         return bundled
     looked = ", ".join(str(d / rf.relpath) for d in dirs)
-    fix = f"run `surrogate-nas data fetch {rf.name}`" if rf.url else \
-        f"restore the repo's data/{rf.bundled} with `git checkout -- data/`"
+    fix = (
+        f"run `surrogate-nas data fetch {rf.name}`"
+        if rf.url
+        else f"restore the repo's data/{rf.bundled} with `git checkout -- data/`"
+    )
     raise DataError(f"{rf.name}: no copy found (looked at {looked}, and the repo's data/ folder); {fix}")
 
 
 def _refuse_directory(rf: RemoteFile, p: Path) -> None:
     if p.is_dir():
-        raise DataError(f"{rf.name}: {p} is a directory, expected the {rf.name} file; remove it and run "
-                        f"`surrogate-nas data fetch {rf.name}`")
+        raise DataError(
+            f"{rf.name}: {p} is a directory, expected the {rf.name} file; remove it and run "
+            f"`surrogate-nas data fetch {rf.name}`"
+        )
 
 
 def read_bytes(path: Path, what: str) -> bytes:
@@ -160,11 +165,16 @@ def read_verified(name: str) -> tuple[bytes, Path]:
     data = read_bytes(p, rf.name)
     got = hashlib.sha256(data).hexdigest()
     if got != rf.sha256:
-        fix = "restore it with `git checkout -- data/`" if p.suffix == ".xz" else \
-            f"run `surrogate-nas data fetch {rf.name} --force`" if rf.url else \
-            f"remove it (the repo's data/{rf.bundled} is read then) or replace it with a good copy"
-        raise ChecksumError(f"{rf.name}: {p} holds data with sha256 {got}, expected {rf.sha256} "
-                            f"(truncated or corrupt?); {fix}")
+        fix = (
+            "restore it with `git checkout -- data/`"
+            if p.suffix == ".xz"
+            else f"run `surrogate-nas data fetch {rf.name} --force`"
+            if rf.url
+            else f"remove it (the repo's data/{rf.bundled} is read then) or replace it with a good copy"
+        )
+        raise ChecksumError(
+            f"{rf.name}: {p} holds data with sha256 {got}, expected {rf.sha256} (truncated or corrupt?); {fix}"
+        )
     return data, p
 
 
@@ -200,8 +210,10 @@ def fetch(name: str, force: bool = False, url: str | None = None, timeout: float
     """
     rf = remote_file(name)
     if not rf.url and not url:
-        raise DataError(f"{rf.name}: shipped in the repo's data/{rf.bundled}; there is nothing to download"
-                        + (f" ({rf.no_url})" if rf.no_url else ""))
+        raise DataError(
+            f"{rf.name}: shipped in the repo's data/{rf.bundled}; there is nothing to download"
+            + (f" ({rf.no_url})" if rf.no_url else "")
+        )
     dest = data_dir() / rf.relpath
     src = url or rf.url
     scheme = urllib.parse.urlsplit(src).scheme if isinstance(src, str) else ""
@@ -221,7 +233,8 @@ def fetch(name: str, force: bool = False, url: str | None = None, timeout: float
                     out.write(block)
             if h.hexdigest() != rf.sha256:
                 raise ChecksumError(
-                    f"{rf.name}: download from {src} has sha256 {h.hexdigest()}, expected {rf.sha256}; nothing was written"
+                    f"{rf.name}: download from {src} has sha256 {h.hexdigest()}, expected {rf.sha256}; "
+                    "nothing was written"
                 )
     except ChecksumError:
         raise

@@ -8,7 +8,7 @@ experiment scripts); it raises :class:`TargetLeakError` and nothing else.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -32,7 +32,7 @@ def _copy_tolerance(values: np.ndarray) -> float:
     for decimals in range(7):
         if np.allclose(values, np.round(values, decimals), rtol=0, atol=1e-9 * max(1.0, np.abs(values).max())):
             # rounding noise only counts while it is small against the spread (else any two tasks fit)
-            return max(1e-6 * np.ptp(values), min(10.0 ** -decimals, 0.01 * np.ptp(values)))
+            return max(1e-6 * np.ptp(values), min(10.0**-decimals, 0.01 * np.ptp(values)))
     return 1e-6 * np.ptp(values)
 
 
@@ -65,7 +65,8 @@ def check_isolation(
             raise TargetLeakError(
                 f"{where}: target task {target!r} is also a source/training task "
                 f"({', '.join(sources)}); its own values would be an input to its prediction. "
-                f"Leave {target!r} out of the source tasks (pretrain without it).")
+                f"Leave {target!r} out of the source tasks (pretrain without it)."
+            )
         return
     if support is None or table is None or metric is None or not sources:
         return
@@ -93,4 +94,5 @@ def check_isolation(
             raise TargetLeakError(
                 f"{where}: the support values {why}; they look like {task!r}'s own values, which the model "
                 f"already reads as a source feature. Name the support's task with --task, or use a checkpoint "
-                f"pretrained without {task!r}.")
+                f"pretrained without {task!r}."
+            )

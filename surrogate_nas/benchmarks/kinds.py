@@ -19,14 +19,36 @@ __all__ = ["HARDWARE_TOKENS", "RepeatedMeasurementsWarning", "is_hardware_metric
 #: Name tokens that make a metric a hardware metric (matched case-insensitively against the words of the
 #: name: ``latency_ms``, ``gpu-latency``, ``latencyMs``, ``params``, ``num_parameters``, ``FLOPs``, ``MACs``,
 #: ``energy_mj``, ``peak_memory_mb``, ``latency@12``, ...).
-HARDWARE_TOKENS = frozenset({
-    "latency", "latencies", "runtime", "throughput", "fps",
-    "params", "param", "parameters", "parameter", "nparams", "para",
-    "flops", "flop", "gflops", "mflops", "kflops",
-    "macs", "mac", "gmacs", "mmacs", "madds", "multadds",
-    "energy", "power",
-    "memory", "mem",
-})
+HARDWARE_TOKENS = frozenset(
+    {
+        "latency",
+        "latencies",
+        "runtime",
+        "throughput",
+        "fps",
+        "params",
+        "param",
+        "parameters",
+        "parameter",
+        "nparams",
+        "para",
+        "flops",
+        "flop",
+        "gflops",
+        "mflops",
+        "kflops",
+        "macs",
+        "mac",
+        "gmacs",
+        "mmacs",
+        "madds",
+        "multadds",
+        "energy",
+        "power",
+        "memory",
+        "mem",
+    }
+)
 
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
 

@@ -140,11 +140,8 @@ def load_official(path: str | os.PathLike) -> dict:
     missing = [k for k in TOP_KEYS if k not in data]
     if missing:
         have = ", ".join(map(repr, list(data)[:8])) or "none"
-        raise DataError(
-            f"{p}: not a NAS-Bench-201 file: missing key(s) {', '.join(missing)} (keys present: {have})"
-        )
+        raise DataError(f"{p}: not a NAS-Bench-201 file: missing key(s) {', '.join(missing)} (keys present: {have})")
     return data
-
 
 
 # ---------------------------------------------------------------------- reader

@@ -7,9 +7,9 @@ import io
 import json
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -75,8 +75,11 @@ def read_nb201_csv(path: str | os.PathLike | None = None, hp12: str | os.PathLik
         if values.isna().any():
             row = int(np.flatnonzero(values.isna().to_numpy())[0])
             raise DataError(f"{p}: column {col}, data row {row + 1}: value {df[col].iloc[row]!r} is not a number")
-        parts.append(pd.DataFrame({"arch": archs, "key": keys, "task": task, "metric": "test_acc", "value": values,
-                                   "fidelity": 200.0}))
+        parts.append(
+            pd.DataFrame(
+                {"arch": archs, "key": keys, "task": task, "metric": "test_acc", "value": values, "fidelity": 200.0}
+            )
+        )
     if hp12 is not False:
         parts += _nb201_hp12_records(space, strings, archs, keys, None if hp12 is True else hp12)
     frame = pd.concat(parts, ignore_index=True)
@@ -95,22 +98,35 @@ def _check_columns(df: pd.DataFrame, expected: set, what: str) -> None:
     """Refuse a frame whose columns are not exactly ``expected``, naming the missing and unexpected ones."""
     missing, extra = expected - set(df.columns), set(df.columns) - expected
     if missing or extra:
-        raise DataError(f"{what}: " + "; ".join(x for x in [
-            f"missing column(s) {', '.join(sorted(missing))}" if missing else "",
-            f"unexpected column(s) {', '.join(sorted(extra))}" if extra else "",
-        ] if x))
+        raise DataError(
+            f"{what}: "
+            + "; ".join(
+                x
+                for x in [
+                    f"missing column(s) {', '.join(sorted(missing))}" if missing else "",
+                    f"unexpected column(s) {', '.join(sorted(extra))}" if extra else "",
+                ]
+                if x
+            )
+        )
 
 
-def _nb201_hp12_records(space, strings: list[str], archs: list[str], keys: list[str],
-                        path: str | os.PathLike | None) -> list[pd.DataFrame]:
+def _nb201_hp12_records(
+    space, strings: list[str], archs: list[str], keys: list[str], path: str | os.PathLike | None
+) -> list[pd.DataFrame]:
     """The 12-epoch records (valid_acc, test_acc at fidelity 12), row-aligned with the 200-epoch dump whose raw
     ``ArchitectureString`` s are ``strings`` (formatted: ``archs``, canonical keys: ``keys``)."""
     df, p = _shipped_or_file("nb201-hp12", path)
-    _check_columns(df, {c for cols in NB201_HP12_COLUMNS.values() for c in cols} | set(NB201_HP12_EXTRA),
-                   f"{p}: not the NB-201 12-epoch table format")
+    _check_columns(
+        df,
+        {c for cols in NB201_HP12_COLUMNS.values() for c in cols} | set(NB201_HP12_EXTRA),
+        f"{p}: not the NB-201 12-epoch table format",
+    )
     if len(df) != len(strings):
-        raise DataError(f"{p}: expected {len(strings):,} rows (one per row of the 200-epoch NB-201 dump), found "
-                        f"{len(df)} (truncated?)")
+        raise DataError(
+            f"{p}: expected {len(strings):,} rows (one per row of the 200-epoch NB-201 dump), found "
+            f"{len(df)} (truncated?)"
+        )
     cells = df["cellstr"].astype(str).to_numpy()
     differ = np.flatnonzero(cells != np.asarray(strings, dtype=object))
     for row in differ:  # the same cell written another way is fine; another cell is not
@@ -119,9 +135,11 @@ def _nb201_hp12_records(space, strings: list[str], archs: list[str], keys: list[
         except ValueError as e:
             raise DataError(f"{p}: data row {row + 1}, column cellstr: {e}") from None
         if not same:
-            raise DataError(f"{p}: data row {row + 1}: cell {cells[row]!r} is not the cell of row {row + 1} of the "
-                            f"200-epoch NB-201 dump ({archs[row]!r}); the two files must list the cells in the same "
-                            "order (the NB-201 index)")
+            raise DataError(
+                f"{p}: data row {row + 1}: cell {cells[row]!r} is not the cell of row {row + 1} of the "
+                f"200-epoch NB-201 dump ({archs[row]!r}); the two files must list the cells in the same "
+                "order (the NB-201 index)"
+            )
     parts = []
     for task, cols in NB201_HP12_COLUMNS.items():
         for metric, col in zip(("valid_acc", "test_acc"), cols):
@@ -129,8 +147,11 @@ def _nb201_hp12_records(space, strings: list[str], archs: list[str], keys: list[
             if values.isna().any():
                 row = int(np.flatnonzero(values.isna().to_numpy())[0])
                 raise DataError(f"{p}: column {col}, data row {row + 1}: value {df[col].iloc[row]!r} is not a number")
-            parts.append(pd.DataFrame({"arch": archs, "key": keys, "task": task, "metric": metric, "value": values,
-                                       "fidelity": 12.0}))
+            parts.append(
+                pd.DataFrame(
+                    {"arch": archs, "key": keys, "task": task, "metric": metric, "value": values, "fidelity": 12.0}
+                )
+            )
     return parts
 
 
@@ -193,11 +214,11 @@ def read_table(
     the same task/metric/seed/fidelity.
 
     A string is a network: isomorphic cells (different strings, one canonical key) are accepted with
-    different values for every metric. For a hardware metric (:func:`~surrogate_nas.benchmarks.kinds.is_hardware_metric`:
-    latency, params, FLOPs, ...) silently -- they are different networks; for a function-level metric
-    (accuracy, ...) with one :class:`~surrogate_nas.benchmarks.kinds.RepeatedMeasurementsWarning` (a one-line
-    note: they are treated as repeated measurements of one function, averaged where a class stands in for a
-    string).
+    different values for every metric. For a hardware metric
+    (:func:`~surrogate_nas.benchmarks.kinds.is_hardware_metric`: latency, params, FLOPs, ...) silently -- they
+    are different networks; for a function-level metric (accuracy, ...) with one
+    :class:`~surrogate_nas.benchmarks.kinds.RepeatedMeasurementsWarning` (a one-line note: they are treated as
+    repeated measurements of one function, averaged where a class stands in for a string).
     """
     p = Path(path)
     sp = get_space(space)
@@ -213,7 +234,10 @@ def read_table(
     if {"task", "metric", "value"} <= set(df.columns):
         extra = [c for c in df.columns if c != _ROW and (c not in COLUMNS or c == "key")]
         if extra:
-            raise DataError(f"{p}: long table has unexpected column(s) {', '.join(map(str, extra))}; allowed: arch, task, metric, value, seed, fidelity")
+            raise DataError(
+                f"{p}: long table has unexpected column(s) {', '.join(map(str, extra))}; "
+                "allowed: arch, task, metric, value, seed, fidelity"
+            )
         for c in ("task", "metric"):
             _require_text(df, c, p)
         df["value"] = _numbers(df, "value", p, required=True)
@@ -226,7 +250,9 @@ def read_table(
             have = sorted({"task", "metric", "value"} & set(df.columns))
             raise DataError(f"{p}: long format needs columns task, metric and value; found only {', '.join(have)}")
         if metric is None:
-            raise DataError(f"{p}: wide table (one column per task): say which metric its values are (metric=..., --metric)")
+            raise DataError(
+                f"{p}: wide table (one column per task): say which metric its values are (metric=..., --metric)"
+            )
         if not str(metric).strip():
             raise DataError(f"{p}: the metric name is empty")
         tasks = [c for c in df.columns if c not in ("arch", _ROW)]
@@ -293,7 +319,9 @@ def _numbers(df: pd.DataFrame, col: str, p: Path, required: bool) -> pd.Series:
     is_bool = raw.map(lambda v: isinstance(v, (bool, np.bool_)))
     if is_bool.any():
         i = int(np.flatnonzero(is_bool.to_numpy())[0])
-        raise DataError(f"{p}: column {col!r}, data row {int(df[_ROW].iloc[i])}: {_show(raw.iloc[i])} is a boolean, not a number")
+        raise DataError(
+            f"{p}: column {col!r}, data row {int(df[_ROW].iloc[i])}: {_show(raw.iloc[i])} is a boolean, not a number"
+        )
     vals = pd.to_numeric(raw, errors="coerce")
     for bad, what in (
         (vals.isna() & raw.notna(), "is not a number"),
@@ -347,10 +375,15 @@ def _refuse_conflicts(space, long: pd.DataFrame, p: Path) -> None:
     if n:
         first, other = _conflict(function, ident)
         metrics = sorted({k[2] for k in spread[spread > 1].index})
-        warnings.warn(RepeatedMeasurementsWarning(
-            f"{p}: {n} group(s) of isomorphic cells hold different {', '.join(map(repr, metrics))} values (e.g. data "
-            f"rows {int(first[_ROW])} and {int(other[_ROW])}: {_show(first['value'])} and {_show(other['value'])}); "
-            "they are treated as repeated measurements of one function"), stacklevel=3)
+        warnings.warn(
+            RepeatedMeasurementsWarning(
+                f"{p}: {n} group(s) of isomorphic cells hold different {', '.join(map(repr, metrics))} values "
+                f"(e.g. data rows {int(first[_ROW])} and {int(other[_ROW])}: "
+                f"{_show(first['value'])} and {_show(other['value'])}); "
+                "they are treated as repeated measurements of one function"
+            ),
+            stacklevel=3,
+        )
 
 
 def _conflict(long: pd.DataFrame, ident: list[str]):
@@ -368,7 +401,6 @@ def _conflict(long: pd.DataFrame, ident: list[str]):
 
 def _show(v) -> str:
     return repr(v.item() if isinstance(v, np.generic) else v)
-
 
 
 # ---------------------------------------------------------------------- NB-201 official file
@@ -425,13 +457,30 @@ def _imported_dir() -> Path:
 
 
 SOURCES = {
-    "nb201": Source("nb201", "nb201-csv", "nb201", lambda: _located("nb201") or str(cache.cached_path("nb201")),
-                    lambda: _located("nb201") is not None, cache.REMOTE_FILES["nb201"].license),
-    "nas-bench-graph": Source("nas-bench-graph", "nas-bench-graph", "nas-bench-graph", _nbg_location,
-                              lambda: True, "MIT (NAS-Bench-Graph, THUMNLab), embedded in the nas-bench-graph package"),
-    "nas-bench-graph-proteins": Source("nas-bench-graph-proteins", "nas-bench-graph-proteins",
-                                       "nas-bench-graph-proteins", _nbg_location, lambda: True,
-                                       "MIT (NAS-Bench-Graph, THUMNLab), embedded in the nas-bench-graph package"),
+    "nb201": Source(
+        "nb201",
+        "nb201-csv",
+        "nb201",
+        lambda: _located("nb201") or str(cache.cached_path("nb201")),
+        lambda: _located("nb201") is not None,
+        cache.REMOTE_FILES["nb201"].license,
+    ),
+    "nas-bench-graph": Source(
+        "nas-bench-graph",
+        "nas-bench-graph",
+        "nas-bench-graph",
+        _nbg_location,
+        lambda: True,
+        "MIT (NAS-Bench-Graph, THUMNLab), embedded in the nas-bench-graph package",
+    ),
+    "nas-bench-graph-proteins": Source(
+        "nas-bench-graph-proteins",
+        "nas-bench-graph-proteins",
+        "nas-bench-graph-proteins",
+        _nbg_location,
+        lambda: True,
+        "MIT (NAS-Bench-Graph, THUMNLab), embedded in the nas-bench-graph package",
+    ),
 }
 
 
@@ -453,8 +502,9 @@ def load_benchmark(name: str, **kwargs) -> BenchmarkTable:
     raise DataError(f"unknown benchmark {name!r}; available: {', '.join(known)}")
 
 
-def import_table(path: str | os.PathLike, space: str, name: str | None = None, lower_is_better: bool = False,
-                 **kwargs) -> tuple[str, Path, BenchmarkTable]:
+def import_table(
+    path: str | os.PathLike, space: str, name: str | None = None, lower_is_better: bool = False, **kwargs
+) -> tuple[str, Path, BenchmarkTable]:
     """Validate a user table and store it (parquet, atomically) under the data dir as ``name``.
 
     ``lower_is_better``: its metrics are latency-like; recorded next to it as ``NAME.json`` (see

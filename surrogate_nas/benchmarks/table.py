@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,7 +40,7 @@ class BenchmarkTable:
     @classmethod
     def from_records(
         cls, space: SearchSpace | str, records: pd.DataFrame | Iterable[dict], source: str = ""
-    ) -> "BenchmarkTable":
+    ) -> BenchmarkTable:
         """Build from long records with columns arch, task, metric, value [, seed, fidelity].
 
         ``arch`` holds native strings (or Architecture values); they are parsed, validated and
@@ -54,12 +54,14 @@ class BenchmarkTable:
             raise DataError(f"{where}: missing column(s) {', '.join(missing)}; need {', '.join(REQUIRED)}")
         extra = [c for c in df.columns if c not in COLUMNS]
         if extra:
-            raise DataError(f"{where}: unexpected column(s) {', '.join(map(str, extra))}; allowed: {', '.join(COLUMNS)}")
+            raise DataError(
+                f"{where}: unexpected column(s) {', '.join(map(str, extra))}; allowed: {', '.join(COLUMNS)}"
+            )
         strings, keys = _keys(space, df["arch"].tolist(), where)
         df["arch"], df["key"] = strings, keys
         return cls(space, df, source)
 
-    def concat(self, other: "BenchmarkTable") -> "BenchmarkTable":
+    def concat(self, other: BenchmarkTable) -> BenchmarkTable:
         """A new table with the records of both (same space; conflicting duplicates are refused)."""
         if other.space.name != self.space.name:
             raise DataError(f"cannot join tables of spaces {self.space.name!r} and {other.space.name!r}")
@@ -127,8 +129,10 @@ class BenchmarkTable:
             g = f[f["fidelity"] == fidelity]
             if g.empty:
                 have = ", ".join(_fid(x) for x in self.fidelities(task, name)) or "none recorded"
-                raise DataError(f"{self.source or 'table'}: metric {metric!r}: no {name!r} records of fidelity "
-                                f"{_fid(fidelity)} for task {task!r}; fidelities there: {have}")
+                raise DataError(
+                    f"{self.source or 'table'}: metric {metric!r}: no {name!r} records of fidelity "
+                    f"{_fid(fidelity)} for task {task!r}; fidelities there: {have}"
+                )
             f = g
         elif f["fidelity"].notna().any():
             top = f.groupby("arch")["fidelity"].transform("max")
@@ -149,8 +153,10 @@ class BenchmarkTable:
         except ValueError:
             fidelity = np.nan
         if not name or not np.isfinite(fidelity):
-            raise DataError(f"{self.source or 'table'}: metric {metric!r}: expected NAME or NAME@FIDELITY "
-                            f"(a number, e.g. valid_acc@12)")
+            raise DataError(
+                f"{self.source or 'table'}: metric {metric!r}: expected NAME or NAME@FIDELITY "
+                f"(a number, e.g. valid_acc@12)"
+            )
         return name, fidelity
 
     def vector(
@@ -181,8 +187,11 @@ class BenchmarkTable:
                 raise DataError(
                     f"{self.source or 'table'}: no {metric!r} record on task {task!r} for {len(still)} "
                     f"architecture(s), e.g. {strings[still[0]]!r}"
-                    + ("; a hardware metric is looked up by the string measured, never by an isomorphic cell"
-                       if is_hardware_metric(metric) else "")
+                    + (
+                        "; a hardware metric is looked up by the string measured, never by an isomorphic cell"
+                        if is_hardware_metric(metric)
+                        else ""
+                    )
                 )
         return out
 
@@ -225,7 +234,7 @@ class BenchmarkTable:
             pq.write_table(t.replace_schema_metadata(meta), tmp)
 
     @classmethod
-    def read_parquet(cls, path: str | os.PathLike) -> "BenchmarkTable":
+    def read_parquet(cls, path: str | os.PathLike) -> BenchmarkTable:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -234,7 +243,9 @@ class BenchmarkTable:
         except FileNotFoundError:
             raise DataError(f"benchmark table {os.fspath(path)!r} does not exist") from None
         except (pa.ArrowException, OSError) as e:
-            raise DataError(f"benchmark table {os.fspath(path)!r} is not a readable parquet file: {first_line(e)}") from None
+            raise DataError(
+                f"benchmark table {os.fspath(path)!r} is not a readable parquet file: {first_line(e)}"
+            ) from None
         meta = (t.schema.metadata or {}).get(b"surrogate_nas")
         if meta is None:
             raise DataError(f"{os.fspath(path)!r} is a parquet file but not a surrogate_nas benchmark table")

@@ -7,9 +7,26 @@ tasks (or run in process), committed cell by cell to a resumable result store, m
 Sits between ``training`` and ``cli`` in the import layers.
 """
 
-from .config import (ExperimentError, PQBenchmark, PredictorQualityConfig, SEBenchmark, SearchEfficiencyConfig,
-                     config_from_dict, load_config)
+from .config import (
+    ExperimentError,
+    PQBenchmark,
+    PredictorQualityConfig,
+    SearchEfficiencyConfig,
+    SEBenchmark,
+    config_from_dict,
+    load_config,
+)
 from .runner import plan, run_experiment, write_report
 
-__all__ = ["ExperimentError", "PQBenchmark", "PredictorQualityConfig", "SEBenchmark", "SearchEfficiencyConfig",
-           "config_from_dict", "load_config", "plan", "run_experiment", "write_report"]
+__all__ = [
+    "ExperimentError",
+    "PQBenchmark",
+    "PredictorQualityConfig",
+    "SEBenchmark",
+    "SearchEfficiencyConfig",
+    "config_from_dict",
+    "load_config",
+    "plan",
+    "run_experiment",
+    "write_report",
+]

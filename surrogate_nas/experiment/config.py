@@ -48,8 +48,10 @@ def _check_purpose(cfg) -> None:
         bad = [t for t in b.targets if not is_validation_target(b.name, t)]
         if bad:
             allowed = ", ".join(VALIDATION_TARGETS.get(b.name, ())) or "none"
-            raise ExperimentError(f"purpose: tuning: target {bad[0]!r} of {b.name} is held out; a tuning round may "
-                                  f"name only the validation targets ({allowed})")
+            raise ExperimentError(
+                f"purpose: tuning: target {bad[0]!r} of {b.name} is held out; a tuning round may "
+                f"name only the validation targets ({allowed})"
+            )
 
 
 class ExperimentError(SurrogateNASError):
@@ -139,15 +141,15 @@ class PredictorQualityConfig:
     benchmarks: list[PQBenchmark]
     ks: list[int] = field(default_factory=lambda: [5, 10, 20, 50, 100])
     seeds: int = 5
-    methods: list[str] | None = None          # None: every method of predictor_quality.METHODS
+    methods: list[str] | None = None  # None: every method of predictor_quality.METHODS
     meta: dict = field(default_factory=lambda: {"iterations": 400, "seed": 0})
     model: dict = field(default_factory=dict)
-    mode: str = "full"                        # reports are named predictor_quality[_quick]
-    purpose: str = "report"                   # "tuning": a defaults round on validation targets only
+    mode: str = "full"  # reports are named predictor_quality[_quick]
+    purpose: str = "report"  # "tuning": a defaults round on validation targets only
 
     kind = "predictor-quality"
 
-    def validate(self) -> "PredictorQualityConfig":
+    def validate(self) -> PredictorQualityConfig:
         from .predictor_quality import METHODS
 
         self.benchmarks = _benchmarks(self.benchmarks, PQBenchmark, self._bench)
@@ -187,12 +189,12 @@ class SEBenchmark:
     targets: list[str]
     metric: str
     test_metric: str
-    train_tasks: list[str] | None = None      # None: every other task of the benchmark
+    train_tasks: list[str] | None = None  # None: every other task of the benchmark
     seeds: int = 5
-    guided_seeds: int | None = None           # seeds of the predictor-based methods (None: seeds)
-    budget: int = 100                         # evaluations of the baselines
-    guided_budget: int = 100                  # evaluations of the predictor-based methods
-    checkpoints: int = 1                      # meta seeds meta.seed + i; search seed s uses s % checkpoints
+    guided_seeds: int | None = None  # seeds of the predictor-based methods (None: seeds)
+    budget: int = 100  # evaluations of the baselines
+    guided_budget: int = 100  # evaluations of the predictor-based methods
+    checkpoints: int = 1  # meta seeds meta.seed + i; search seed s uses s % checkpoints
     meta: dict = field(default_factory=dict)
     model: dict = field(default_factory=dict)
     #: What meta-training and the source tasks (source-rank, source-reading predictors) read; None: the
@@ -205,23 +207,24 @@ class SearchEfficiencyConfig:
     """Evaluations each searcher needs on a held-out task: benchmark x target x method x seed."""
 
     benchmarks: list[SEBenchmark]
-    methods: list[str] | None = None          # None: every method of search_efficiency.method_specs()
-    mode: str = "full"                        # the report's title says quick or full
+    methods: list[str] | None = None  # None: every method of search_efficiency.method_specs()
+    mode: str = "full"  # the report's title says quick or full
     #: {name: {base: a method's name, options: {...}, batch_size: q}}: a method with other options
     variants: dict = field(default_factory=dict)
-    purpose: str = "report"                   # "tuning": a defaults round on validation targets only
+    purpose: str = "report"  # "tuning": a defaults round on validation targets only
 
     kind = "search-efficiency"
 
-    def validate(self) -> "SearchEfficiencyConfig":
+    def validate(self) -> SearchEfficiencyConfig:
         self.benchmarks = _benchmarks(self.benchmarks, SEBenchmark, self._bench)
         self.methods = _str_list("methods", self.methods, allow_none=True)
         self._check_variants()
         if self.methods is not None:
             from .search_efficiency import method_specs
 
-            known = {m.name for b in self.benchmarks for t in b.targets
-                     for m in method_specs(b.name, 1, 1, t, self.variants)}
+            known = {
+                m.name for b in self.benchmarks for t in b.targets for m in method_specs(b.name, 1, 1, t, self.variants)
+            }
             unknown = [m for m in self.methods if m not in known]
             if unknown:
                 raise ExperimentError(f"methods: unknown method {unknown[0]!r}; choose from {', '.join(sorted(known))}")
@@ -234,17 +237,22 @@ class SearchEfficiencyConfig:
         from .search_efficiency import method_specs
 
         if not isinstance(self.variants, dict):
-            raise ExperimentError(f"variants must be a mapping of name: {{base, options, batch_size}}, got {self.variants!r}")
+            raise ExperimentError(
+                f"variants must be a mapping of name: {{base, options, batch_size}}, got {self.variants!r}"
+            )
         base = {m.name for m in method_specs("nas-bench-graph", 1, 1)} | {m.name for m in method_specs("nb201", 1, 1)}
         for name, v in self.variants.items():
             where = f"variants.{name}"
             if not isinstance(name, str) or not name.strip() or name in base:
                 raise ExperimentError(f"variants: {name!r} must be a new method name (not one of the grid's)")
             if not isinstance(v, dict) or set(v) - {"base", "options", "batch_size"} or "base" not in v:
-                raise ExperimentError(f"{where} must be a mapping with base (a method's name) and optional options, "
-                                      f"batch_size; got {v!r}")
+                raise ExperimentError(
+                    f"{where} must be a mapping with base (a method's name) and optional options, batch_size; got {v!r}"
+                )
             if v["base"] not in base:
-                raise ExperimentError(f"{where}.base: unknown method {v['base']!r}; choose from {', '.join(sorted(base))}")
+                raise ExperimentError(
+                    f"{where}.base: unknown method {v['base']!r}; choose from {', '.join(sorted(base))}"
+                )
             if not isinstance(v.get("options", {}) or {}, dict):
                 raise ExperimentError(f"{where}.options must be a mapping, got {v['options']!r}")
             if "batch_size" in v:
@@ -281,8 +289,11 @@ def _benchmarks(items, cls, check) -> list:
         where = f"benchmarks[{i}]"
         if isinstance(b, dict):
             d = _keys(where, b, cls)
-            missing = [f.name for f in fields(cls) if f.name not in d and f.default is dataclasses.MISSING
-                       and f.default_factory is dataclasses.MISSING]
+            missing = [
+                f.name
+                for f in fields(cls)
+                if f.name not in d and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            ]
             if missing:
                 raise ExperimentError(f"{where}: missing key {missing[0]!r}")
             b = cls(**d)
@@ -315,8 +326,9 @@ def config_from_dict(d: Any, kind: str | None = None, where: str = "experiment c
     names = {f.name for f in fields(cls)}
     bad = sorted(str(k) for k in d if k not in names)
     if bad:
-        raise ExperimentError(f"{where}: unknown key {bad[0]!r}; {cls.__name__} fields: "
-                              f"{', '.join(['experiment', *sorted(names)])}")
+        raise ExperimentError(
+            f"{where}: unknown key {bad[0]!r}; {cls.__name__} fields: {', '.join(['experiment', *sorted(names)])}"
+        )
     if "benchmarks" not in d:
         raise ExperimentError(f"{where}: missing key 'benchmarks'")
     try:
@@ -367,8 +379,9 @@ def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
         name = f"{prefix}{k}"
         if isinstance(a, dict) and isinstance(b, dict):
             out += differences(a, b, name + ".")
-        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(
-                isinstance(x, dict) for x in a + b):
+        elif (
+            isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(isinstance(x, dict) for x in a + b)
+        ):
             for i, (x, y) in enumerate(zip(a, b)):
                 out += differences(x, y, f"{name}[{i}].")
         elif a != b:

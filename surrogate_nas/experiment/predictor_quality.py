@@ -17,8 +17,8 @@ import pandas as pd
 
 from ..benchmarks import check_isolation
 from ..io import atomic_write_text
-from .config import held_out_mask
 from ..meta.defaults import DEFAULT_META
+from .config import held_out_mask
 
 #: table column -> (registered predictor, checkpoint to adapt: "meta", "multitask" or None, options).
 #: The multitask initialisation was not meta-learned for the MAML step size, and fine-tuning it with that
@@ -62,7 +62,8 @@ METHODS = {
 }
 #: Members of an ensemble checkpoint group (meta seeds seed, seed + 1, ...).
 ENSEMBLE = 3
-#: The default meta-predictor's settings (:data:`~surrogate_nas.meta.defaults.DEFAULT_META`), the base of every dkt group.
+#: The default meta-predictor's settings (:data:`~surrogate_nas.meta.defaults.DEFAULT_META`), the base of every
+#: dkt group.
 DKT = DEFAULT_META
 #: Checkpoint group -> (MetaConfig overrides on the config's ``meta``, reads free features, members, variant).
 #: ``variant`` names the checkpoint in the run directory when overrides other than the algorithm make it
@@ -83,8 +84,9 @@ ALGORITHMS = {
     "dkt-ens-ff": (DKT, True, ENSEMBLE, ""),
 }
 #: Methods whose predictions come with a std (calibration is reported for them).
-WITH_STD = {m for m, (_, ck, _) in METHODS.items() if ck is not None and ck.startswith(("dkt", "meta-ens", "meta-gp"))} \
-    | {"rf", "rf-source", "rf+ff", "rf-source+ff"}
+WITH_STD = {
+    m for m, (_, ck, _) in METHODS.items() if ck is not None and ck.startswith(("dkt", "meta-ens", "meta-gp"))
+} | {"rf", "rf-source", "rf+ff", "rf-source+ff"}
 
 
 def member_names(group: str) -> list[str]:
@@ -103,6 +105,7 @@ def build(method: str, space, sources, checkpoints: dict, seed: int, target: str
     ``features``: the target's :class:`~surrogate_nas.predictors.features.FreeFeatureValues`, for the ``+ff``
     columns."""
     import surrogate_nas.meta  # noqa: F401  (registers the "meta" predictor)
+
     from ..meta.adapt import tasks_read
     from ..predictors import make_predictor
 
@@ -166,8 +169,17 @@ def target_data(table, benchmark: str, target: str, metric: str) -> _TargetData:
     return _TARGETS[key]
 
 
-def run_cell(table, benchmark: str, target: str, metric: str, k: int, seed: int, methods, checkpoints: dict,
-             data: _TargetData | None = None) -> list[dict]:
+def run_cell(
+    table,
+    benchmark: str,
+    target: str,
+    metric: str,
+    k: int,
+    seed: int,
+    methods,
+    checkpoints: dict,
+    data: _TargetData | None = None,
+) -> list[dict]:
     """The result rows of ``methods`` for one (target, K, seed): exactly the old script's inner loop."""
     d = data or _TargetData(table, target, metric)
     sup, qry = split(table.space, d.archs, k, np.random.default_rng([seed, k]))
@@ -184,8 +196,18 @@ def run_cell(table, benchmark: str, target: str, metric: str, k: int, seed: int,
             calib = calibration_report(d.y[qry], pred, std)
         else:
             pred = model.predict(q_archs)
-        rows.append({"benchmark": benchmark, "target_task": target, "k": k, "method": name, "seed": seed,
-                     **ranking_report(d.y[qry], pred), **calib, "seconds": time.perf_counter() - t})
+        rows.append(
+            {
+                "benchmark": benchmark,
+                "target_task": target,
+                "k": k,
+                "method": name,
+                "seed": seed,
+                **ranking_report(d.y[qry], pred),
+                **calib,
+                "seconds": time.perf_counter() - t,
+            }
+        )
     return rows
 
 
@@ -203,11 +225,16 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
 
 def markdown(df: pd.DataFrame, timings: pd.DataFrame) -> str:
     s = summarise(df)
-    out = ["# Predictor quality (leave-one-task-out)", "",
-           f"Seeds: {df['seed'].nunique()}; K: {sorted(int(k) for k in df['k'].unique())}; metric per cell: mean over seeds.",
-           "Targets marked (val) are the validation targets defaults were chosen on; the others are held out. "
-           "Every mean, median and count over targets is over the held-out targets only; the (val) targets have "
-           "their own rows in the per-target tables.", ""]
+    out = [
+        "# Predictor quality (leave-one-task-out)",
+        "",
+        f"Seeds: {df['seed'].nunique()}; K: {sorted(int(k) for k in df['k'].unique())}; "
+        "metric per cell: mean over seeds.",
+        "Targets marked (val) are the validation targets defaults were chosen on; the others are held out. "
+        "Every mean, median and count over targets is over the held-out targets only; the (val) targets have "
+        "their own rows in the per-target tables.",
+        "",
+    ]
     for bench, g_all in s.groupby("benchmark"):
         g = g_all[g_all["held_out"]]
         piv = g_all.pivot_table(index=["target_task", "k"], columns="method", values="kendall_tau")
@@ -221,15 +248,23 @@ def markdown(df: pd.DataFrame, timings: pd.DataFrame) -> str:
         cal = g.dropna(subset=["coverage_90"]) if "coverage_90" in g else g.iloc[:0]
         if len(cal):
             med = cal.groupby(["k", "method"])[CALIBRATION].median().unstack("method")
-            out += [f"### {bench}: calibration (median over held-out targets of the per-target mean over seeds)", "",
-                    "coverage_50 / coverage_90: share of query archs inside the central 50% / 90% predictive interval; "
-                    "gaussian_nll: mean negative log likelihood in the metric's units.", ""]
+            out += [
+                f"### {bench}: calibration (median over held-out targets of the per-target mean over seeds)",
+                "",
+                "coverage_50 / coverage_90: share of query archs inside the central 50% / 90% predictive interval; "
+                "gaussian_nll: mean negative log likelihood in the metric's units.",
+                "",
+            ]
             for c in CALIBRATION:
                 out += [f"#### {c}", "", med[c].round(3).to_markdown(), ""]
     pairs = [m for m in s["method"].unique() if reads_features(m) and m[:-3] in set(s["method"])]
     if pairs:
-        out += ["## With and without free features", "",
-                "Mean Kendall tau over held-out targets and seeds; `delta` = with features minus without.", ""]
+        out += [
+            "## With and without free features",
+            "",
+            "Mean Kendall tau over held-out targets and seeds; `delta` = with features minus without.",
+            "",
+        ]
         for bench, g in s[s["held_out"]].groupby("benchmark"):
             mean_t = g.groupby(["k", "method"])["kendall_tau"].mean().unstack()
             cols = {}
@@ -255,8 +290,14 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     for ax, bench in zip(axes[0], benches):
         g = s[s["benchmark"] == bench].groupby(["k", "method"])["kendall_tau"].mean().unstack()
         for m in g.columns:
-            ax.plot(g.index, g[m], marker="o", lw=2.5 if m.startswith("meta-gnn") else 1.2,
-                    ls="--" if reads_features(m) else "-", label=m)
+            ax.plot(
+                g.index,
+                g[m],
+                marker="o",
+                lw=2.5 if m.startswith("meta-gnn") else 1.2,
+                ls="--" if reads_features(m) else "-",
+                label=m,
+            )
         ax.set_xscale("log")
         ax.set_xlabel("K support architectures of the target")
         ax.set_ylabel("Kendall tau (mean over held-out targets and seeds)")

@@ -21,9 +21,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import yaml
@@ -44,11 +44,11 @@ class CheckpointSpec:
     algorithm: str
     seed: int
     metric: str
-    train_tasks: tuple[str, ...] | None    # None: every task of the table but the target
-    meta: tuple                             # MetaConfig fields (sorted items)
-    model: tuple                            # ModelConfig fields (sorted items)
-    features: bool = False                  # every task reads its free features (all available ones)
-    variant: str = ""                       # names the checkpoint instead of the algorithm (other meta overrides)
+    train_tasks: tuple[str, ...] | None  # None: every task of the table but the target
+    meta: tuple  # MetaConfig fields (sorted items)
+    model: tuple  # ModelConfig fields (sorted items)
+    features: bool = False  # every task reads its free features (all available ones)
+    variant: str = ""  # names the checkpoint instead of the algorithm (other meta overrides)
 
     @property
     def key(self) -> str:
@@ -96,16 +96,27 @@ def plan(cfg) -> tuple[list[CheckpointSpec], list[Cell]]:
                     m.setdefault("algorithm", "maml")
                     for i, name in enumerate(member_names(g)):
                         seed = int(m.get("seed", 0)) + i
-                        s = CheckpointSpec(b.name, target, m["algorithm"], seed, b.metric, None,
-                                           _items({**m, "seed": seed}), _items(cfg.model), ff, variant)
+                        s = CheckpointSpec(
+                            b.name,
+                            target,
+                            m["algorithm"],
+                            seed,
+                            b.metric,
+                            None,
+                            _items({**m, "seed": seed}),
+                            _items(cfg.model),
+                            ff,
+                            variant,
+                        )
                         specs[s.key] = s
                         names[name] = s.key
                 for k in cfg.ks:
                     for seed in range(cfg.seeds):
                         for g in groups:
                             coords = {"benchmark": b.name, "target": target, "k": k, "seed": seed, "group": g}
-                            cells.append(Cell(coords, {n: names[n] for n in member_names(g)}
-                                              if g != "baselines" else {}))
+                            cells.append(
+                                Cell(coords, {n: names[n] for n in member_names(g)} if g != "baselines" else {})
+                            )
         # baselines first within the list: they need nothing and run while the checkpoints train
         return list(specs.values()), cells
     from .search_efficiency import method_specs
@@ -116,9 +127,16 @@ def plan(cfg) -> tuple[list[CheckpointSpec], list[Cell]]:
         for target in b.targets:
             keys = []
             for i in range(b.checkpoints):
-                s = CheckpointSpec(b.name, target, meta.get("algorithm", "maml"), base_seed + i, _source_metric(b),
-                                   tuple(b.train_tasks) if b.train_tasks else None,
-                                   _items({**meta, "seed": base_seed + i}), _items(b.model))
+                s = CheckpointSpec(
+                    b.name,
+                    target,
+                    meta.get("algorithm", "maml"),
+                    base_seed + i,
+                    _source_metric(b),
+                    tuple(b.train_tasks) if b.train_tasks else None,
+                    _items({**meta, "seed": base_seed + i}),
+                    _items(b.model),
+                )
                 specs[s.key] = s
                 keys.append(s.key)
             for m in method_specs(b.name, b.budget, b.guided_budget, target, cfg.variants):
@@ -165,8 +183,17 @@ def train_checkpoint(spec: CheckpointSpec, threads: int = 1) -> tuple[dict, dict
     meta = {k: (tuple(v) if k == "support_range" else v) for k, v in spec.meta}
     started, t0, c0 = time.time(), time.perf_counter(), time.process_time()
     features = available_features(table, spec.target) if spec.features else ()
-    ckpt = pretrain(table, train, spec.metric, ModelConfig(**dict(spec.model)), MetaConfig(**meta),
-                    benchmark_name=spec.benchmark, progress=False, target=spec.target, features=features)
+    ckpt = pretrain(
+        table,
+        train,
+        spec.metric,
+        ModelConfig(**dict(spec.model)),
+        MetaConfig(**meta),
+        benchmark_name=spec.benchmark,
+        progress=False,
+        target=spec.target,
+        features=features,
+    )
     seconds = time.perf_counter() - t0
     tmp = Path(tempfile.mkdtemp(prefix="surrogate-nas-ckpt-"))
     try:
@@ -174,10 +201,18 @@ def train_checkpoint(spec: CheckpointSpec, threads: int = 1) -> tuple[dict, dict
         files = {name: (d / name).read_bytes() for name in ("model.pt", "config.json")}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    info = {"benchmark": spec.benchmark, "target": spec.target,
-            "algorithm": spec.algorithm + ("+features" if spec.features else ""), "meta_seed": spec.seed,
-            "train_tasks": train, "seconds": seconds, "cpu_seconds": time.process_time() - c0,
-            "best_val_tau": ckpt.info.get("best_val_tau"), "pid": os.getpid(), "started": started}
+    info = {
+        "benchmark": spec.benchmark,
+        "target": spec.target,
+        "algorithm": spec.algorithm + ("+features" if spec.features else ""),
+        "meta_seed": spec.seed,
+        "train_tasks": train,
+        "seconds": seconds,
+        "cpu_seconds": time.process_time() - c0,
+        "best_val_tau": ckpt.info.get("best_val_tau"),
+        "pid": os.getpid(),
+        "started": started,
+    }
     return files, info
 
 
@@ -212,7 +247,8 @@ def run_cell(cfg, cell: Cell, checkpoint_files: dict, before: Callable | None = 
     table = cached_benchmark(c["benchmark"])
     info = {"pid": os.getpid(), "started": time.time() - (time.perf_counter() - t0)}
     if cfg.kind == "predictor-quality":
-        from .predictor_quality import group_of, run_cell as pq_cell, target_data
+        from .predictor_quality import group_of, target_data
+        from .predictor_quality import run_cell as pq_cell
 
         b = next(b for b in cfg.benchmarks if b.name == c["benchmark"])
         methods = [m for m in cfg.methods if group_of(m) == c["group"]]
@@ -222,8 +258,20 @@ def run_cell(cfg, cell: Cell, checkpoint_files: dict, before: Callable | None = 
         from .search_efficiency import run_cell as se_cell
 
         b = next(b for b in cfg.benchmarks if b.name == c["benchmark"])
-        df, rate = se_cell(table, b.name, c["target"], b.metric, b.test_metric, c["method"], c["seed"], b.budget,
-                           b.guided_budget, ckpts.get("model"), cfg.variants, source_metric=_source_metric(b))
+        df, rate = se_cell(
+            table,
+            b.name,
+            c["target"],
+            b.metric,
+            b.test_metric,
+            c["method"],
+            c["seed"],
+            b.budget,
+            b.guided_budget,
+            ckpts.get("model"),
+            cfg.variants,
+            source_metric=_source_metric(b),
+        )
         rows = _records(df)
         if rate is not None:
             info["rate"] = rate
@@ -250,8 +298,10 @@ def check_run_dir(out: Path, cfg) -> None:
             raise ExperimentError(f"{path} is not valid YAML; use a new --out") from None
         if old != new:
             diff = differences(old or {}, new)
-            raise ExperimentError(f"run directory {out} was started with a different config ({'; '.join(diff[:4])}"
-                                  f"{'; ...' if len(diff) > 4 else ''}); use a new --out or the config in {path}")
+            raise ExperimentError(
+                f"run directory {out} was started with a different config ({'; '.join(diff[:4])}"
+                f"{'; ...' if len(diff) > 4 else ''}); use a new --out or the config in {path}"
+            )
         return
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, config_yaml(cfg))
@@ -299,10 +349,20 @@ class _Bar:
         self.bar.close()
 
 
-def run_experiment(cfg, out: str | os.PathLike, *, workers: int | None = None, address: str | None = None,
-                   progress: bool = True, command: str | None = None, max_retries: int = 3,
-                   before_cell: Callable | None = None, log: Callable[[str], None] = print,
-                   report: bool = True, threads: int = 1) -> dict:
+def run_experiment(
+    cfg,
+    out: str | os.PathLike,
+    *,
+    workers: int | None = None,
+    address: str | None = None,
+    progress: bool = True,
+    command: str | None = None,
+    max_retries: int = 3,
+    before_cell: Callable | None = None,
+    log: Callable[[str], None] = print,
+    report: bool = True,
+    threads: int = 1,
+) -> dict:
     """Run every unfinished cell of ``cfg`` and write the report into ``out``.
 
     ``workers``: 0 runs in this process (serially, no Ray); N >= 1 starts a local Ray instance with N
@@ -333,24 +393,42 @@ def run_experiment(cfg, out: str | os.PathLike, *, workers: int | None = None, a
                 to_train.append(s)
             else:
                 files[s.key] = f
-        log(f"{cfg.kind}: {len(cells)} cells, {len(done & {c.key for c in cells})} already done, {len(todo)} to run; "
-            f"{len(to_train)} checkpoint(s) to meta-train, {len(needed) - len(to_train)} reused")
+        log(
+            f"{cfg.kind}: {len(cells)} cells, {len(done & {c.key for c in cells})} already done, {len(todo)} to run; "
+            f"{len(to_train)} checkpoint(s) to meta-train, {len(needed) - len(to_train)} reused"
+        )
         stats = {"cells": len(cells), "computed": 0, "checkpoints_trained": 0}
         if command is not None and (todo or store.get_meta("command") is None):
             store.set_meta("command", command)
         try:
             if todo and workers == 0:
-                _run_inline(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, len(cells),
-                            threads)
+                _run_inline(
+                    cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, len(cells), threads
+                )
             elif todo:
-                _run_ray(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, len(cells),
-                         workers, address, max_retries)
+                _run_ray(
+                    cfg,
+                    out,
+                    store,
+                    todo,
+                    to_train,
+                    files,
+                    progress,
+                    before_cell,
+                    log,
+                    stats,
+                    len(cells),
+                    workers,
+                    address,
+                    max_retries,
+                )
         finally:  # an interrupted session's time counts too
             elapsed = time.perf_counter() - t_start
             if todo:
                 store.set_meta("wall_seconds", float(store.get_meta("wall_seconds", 0.0)) + elapsed)
-                store.set_meta("workers", workers if workers is not None else (os.cpu_count() or 1) if not address
-                               else "cluster")
+                store.set_meta(
+                    "workers", workers if workers is not None else (os.cpu_count() or 1) if not address else "cluster"
+                )
     stats["seconds"] = elapsed
     if report:
         write_report(out, log=log)
@@ -363,8 +441,11 @@ def _on_checkpoint(out, store, spec, res, files, log, stats):
     store.put_checkpoint(spec.key, res["info"])
     stats["checkpoints_trained"] += 1
     i = res["info"]
-    log(f"[{spec.benchmark}/{spec.target}] meta-trained {spec.variant or spec.algorithm}{' + free features' if spec.features else ''} (meta seed {spec.seed}) in "
-        f"{i['seconds']:.0f}s (val tau {i['best_val_tau']})")
+    log(
+        f"[{spec.benchmark}/{spec.target}] meta-trained {spec.variant or spec.algorithm}"
+        f"{' + free features' if spec.features else ''} (meta seed {spec.seed}) in "
+        f"{i['seconds']:.0f}s (val tau {i['best_val_tau']})"
+    )
 
 
 def _on_cell(store, cell, res, stats, bar):
@@ -387,12 +468,14 @@ def _run_inline(cfg, out, store, todo, to_train, files, progress, before_cell, l
         bar.close()
 
 
-def _run_ray(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, total, workers, address,
-             max_retries):
+def _run_ray(
+    cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, total, workers, address, max_retries
+):
     from ..raycluster import start
 
     started = start(address, workers, what="running on Ray (--workers 0: in this process)")
     import ray
+
     try:
         opts = {"num_cpus": 1, "max_retries": max_retries, "retry_exceptions": False}
         ckpt_task = ray.remote(train_checkpoint).options(num_returns=2, **opts)
@@ -448,8 +531,9 @@ def _run_ray(cfg, out, store, todo, to_train, files, progress, before_cell, log,
         if waiting:
             errors.append(f"{len(waiting)} cell(s) not run: their checkpoint failed")
         if errors:
-            raise ExperimentError(f"{len(errors)} task(s) failed (finished cells are stored; rerun to retry the rest); "
-                                  f"first: {errors[0]}")
+            raise ExperimentError(
+                f"{len(errors)} task(s) failed (finished cells are stored; rerun to retry the rest); first: {errors[0]}"
+            )
     finally:
         if started:
             ray.shutdown()
@@ -473,9 +557,12 @@ def _load_run(out: Path):
     specs, cells = plan(cfg)
     with ResultStore(out) as store:
         stored = {cell_key(c["coords"]): c for c in store.cells()}
-        run = {"checkpoints": store.checkpoints(), "wall": store.get_meta("wall_seconds", 0.0),
-               "workers": store.get_meta("workers", 1),
-               "command": store.get_meta("command") or f"surrogate-nas experiment run {cfg.kind} --out {out}"}
+        run = {
+            "checkpoints": store.checkpoints(),
+            "wall": store.get_meta("wall_seconds", 0.0),
+            "workers": store.get_meta("workers", 1),
+            "command": store.get_meta("command") or f"surrogate-nas experiment run {cfg.kind} --out {out}",
+        }
     if not any(c.key in stored for c in cells):
         raise ExperimentError(f"{out}: no finished cells to report yet")
     return cfg, specs, cells, stored, run
@@ -488,17 +575,31 @@ def predictor_quality_results(run_dir: str | os.PathLike) -> tuple[pd.DataFrame,
     tidx = {(b.name, t): i for b in cfg.benchmarks for i, t in enumerate(b.targets)}
     midx = {m: i for i, m in enumerate(cfg.methods)}
     df = pd.DataFrame([r for c in cells if c.key in stored for r in stored[c.key]["rows"]])
-    order = pd.DataFrame({"_b": df["benchmark"].map(bidx),
-                          "_t": [tidx[(b, t)] for b, t in zip(df["benchmark"], df["target_task"])],
-                          "_k": df["k"].map({k: i for i, k in enumerate(cfg.ks)}), "_s": df["seed"],
-                          "_m": df["method"].map(midx)})
+    order = pd.DataFrame(
+        {
+            "_b": df["benchmark"].map(bidx),
+            "_t": [tidx[(b, t)] for b, t in zip(df["benchmark"], df["target_task"])],
+            "_k": df["k"].map({k: i for i, k in enumerate(cfg.ks)}),
+            "_s": df["seed"],
+            "_m": df["method"].map(midx),
+        }
+    )
     df = df.iloc[order.sort_values(list(order.columns), kind="stable").index].reset_index(drop=True)
     ck = run["checkpoints"]
-    timings = pd.DataFrame([{"benchmark": ck[s.key]["benchmark"], "target_task": ck[s.key]["target"],
-                             "checkpoint": s.key.rsplit("/", 1)[1],
-                             "meta_train_s": ck[s.key]["seconds"], "best_val_tau": ck[s.key]["best_val_tau"]}
-                            for s in specs if s.key in ck],
-                           columns=["benchmark", "target_task", "checkpoint", "meta_train_s", "best_val_tau"])
+    timings = pd.DataFrame(
+        [
+            {
+                "benchmark": ck[s.key]["benchmark"],
+                "target_task": ck[s.key]["target"],
+                "checkpoint": s.key.rsplit("/", 1)[1],
+                "meta_train_s": ck[s.key]["seconds"],
+                "best_val_tau": ck[s.key]["best_val_tau"],
+            }
+            for s in specs
+            if s.key in ck
+        ],
+        columns=["benchmark", "target_task", "checkpoint", "meta_train_s", "best_val_tau"],
+    )
     return df, timings, {**run, "config": cfg, "missing": sum(c.key not in stored for c in cells)}
 
 
@@ -513,28 +614,34 @@ def search_efficiency_results(run_dir: str | os.PathLike) -> tuple[pd.DataFrame,
             for s in specs:
                 if s.benchmark == b.name and s.target == target and s.key in ck:
                     i = ck[s.key]
-                    lines.append(f"[{b.name}/{target}] meta-trained on {', '.join(i['train_tasks'])} (meta seed "
-                                 f"{s.seed}) in {i['seconds']:.0f}s (val tau {i['best_val_tau']})")
+                    lines.append(
+                        f"[{b.name}/{target}] meta-trained on {', '.join(i['train_tasks'])} (meta seed "
+                        f"{s.seed}) in {i['seconds']:.0f}s (val tau {i['best_val_tau']})"
+                    )
             by_method: dict[str, list] = {}
             for c in cells:
                 if c.coords["benchmark"] == b.name and c.coords["target"] == target and c.key in stored:
                     by_method.setdefault(c.coords["method"], []).append(stored[c.key])
             for m, cs in by_method.items():
                 budget = max(r["evaluation"] for x in cs for r in x["rows"])
-                lines.append(f"  {m:24s} {len(cs)} seeds x {budget} evals in {sum(x['seconds'] for x in cs):6.1f}s "
-                             "(summed cell time)")
+                lines.append(
+                    f"  {m:24s} {len(cs)} seeds x {budget} evals in {sum(x['seconds'] for x in cs):6.1f}s "
+                    "(summed cell time)"
+                )
     return traj, rates, lines, {**run, "config": cfg, "missing": sum(c.key not in stored for c in cells)}
 
 
-def write_report(run_dir: str | os.PathLike, dest: str | os.PathLike | None = None,
-                 log: Callable[[str], None] = print) -> Path:
+def write_report(
+    run_dir: str | os.PathLike, dest: str | os.PathLike | None = None, log: Callable[[str], None] = print
+) -> Path:
     """Merge the store of ``run_dir`` into the experiment's markdown/CSV/PNG report, written into ``dest``
     (default: the run directory). Returns the markdown's path."""
     run_dir = Path(run_dir)
     dest = Path(dest) if dest is not None else run_dir
     cfg = _load_run(run_dir)[0]
     if cfg.kind == "predictor-quality":
-        from .predictor_quality import report_name, write_report as pq_report
+        from .predictor_quality import report_name
+        from .predictor_quality import write_report as pq_report
 
         df, timings, run = predictor_quality_results(run_dir)
         footer = f"\nTotal wall time: {run['wall']:.0f} s ({run['workers']} worker(s), 1 torch thread each).\n"
@@ -542,7 +649,8 @@ def write_report(run_dir: str | os.PathLike, dest: str | os.PathLike | None = No
         pq_report(df, timings, dest, name, footer)
         path = dest / f"{name}.md"
     else:
-        from .search_efficiency import finish_markdown, write_report as se_report
+        from .search_efficiency import finish_markdown
+        from .search_efficiency import write_report as se_report
 
         traj, rates, lines, run = search_efficiency_results(run_dir)
         md, lines = se_report(traj, rates, lines, dest, cfg.mode, run["command"], log=lambda m: None)

@@ -40,8 +40,9 @@ class MethodSpec:
     constraint: str | None = None
 
 
-def method_specs(benchmark: str, full_budget: int, guided_budget: int, target: str | None = None,
-                 variants: dict | None = None) -> list[MethodSpec]:
+def method_specs(
+    benchmark: str, full_budget: int, guided_budget: int, target: str | None = None, variants: dict | None = None
+) -> list[MethodSpec]:
     """Every method of the grid for ``benchmark`` (and ``target``: "source-rank (cifar100)" only where CIFAR-100 is
     a source), then the config's ``variants`` ({name: {base, options, batch_size}}: a method with other options)."""
     from ..search.defaults import GUIDED_OPTIONS, HAS_OPTIONS
@@ -54,28 +55,47 @@ def method_specs(benchmark: str, full_budget: int, guided_budget: int, target: s
         MethodSpec("source-rank", "source-rank", {}, None, full_budget),
     ]
     if benchmark == "nb201" and target in (None, "ImageNet16-120"):
-        out.append(MethodSpec("source-rank (cifar100)", "source-rank", {"source_tasks": ["cifar100"]}, None,
-                              full_budget))
+        out.append(
+            MethodSpec("source-rank (cifar100)", "source-rank", {"source_tasks": ["cifar100"]}, None, full_budget)
+        )
     out += [
         MethodSpec(GUIDED, "guided-evolution", g, "meta", guided_budget),
         MethodSpec(f"{GUIDED} q=4", "guided-evolution", g, "meta", guided_budget, batch_size=4),
         MethodSpec(f"{GUIDED} q=8", "guided-evolution", g, "meta", guided_budget, batch_size=8),
         MethodSpec(HAS, "hierarchical", {**g, **HAS_OPTIONS}, "meta", guided_budget),
-        MethodSpec("guided-scratch", "guided-evolution", {"n_support": 5, "scratch_steps": 60}, "scratch",
-                   guided_budget),
+        MethodSpec(
+            "guided-scratch", "guided-evolution", {"n_support": 5, "scratch_steps": 60}, "scratch", guided_budget
+        ),
     ]
     if benchmark == "nas-bench-graph":
         lat = f"latency<=p{round(100 * LATENCY_QUANTILE)}"
-        out += [MethodSpec(f"evolution ({lat})", "evolution", {"population": 20, "tournament": 5}, None, full_budget,
-                           constraint=lat),
-                MethodSpec(f"{GUIDED} ({lat})", "guided-evolution", g, "meta", guided_budget, constraint=lat)]
+        out += [
+            MethodSpec(
+                f"evolution ({lat})",
+                "evolution",
+                {"population": 20, "tournament": 5},
+                None,
+                full_budget,
+                constraint=lat,
+            ),
+            MethodSpec(f"{GUIDED} ({lat})", "guided-evolution", g, "meta", guided_budget, constraint=lat),
+        ]
     by_name = {m.name: m for m in out}
     for name, v in (variants or {}).items():
         base = by_name.get(v["base"])
         if base is None:  # e.g. "source-rank (cifar100)" on a target whose sources lack CIFAR-100
             continue
-        out.append(MethodSpec(name, base.strategy, {**base.options, **dict(v.get("options") or {})}, base.predictor,
-                              base.budget, int(v.get("batch_size", base.batch_size)), base.constraint))
+        out.append(
+            MethodSpec(
+                name,
+                base.strategy,
+                {**base.options, **dict(v.get("options") or {})},
+                base.predictor,
+                base.budget,
+                int(v.get("batch_size", base.batch_size)),
+                base.constraint,
+            )
+        )
     return out
 
 
@@ -88,13 +108,30 @@ def make_constraint(table, task: str, text: str | None):
     metric, q = text.split("<=p")
     values = table.vector(task, metric)
     limit = float(np.nanquantile(values, int(q) / 100))
-    return Constraint(metric, "<=", limit, lambda archs: table.vector(task, metric, archs, missing="nan"),
-                      mode="filter", label=f"{metric} <= {limit:.4g} (the {q}th percentile on {task})")
+    return Constraint(
+        metric,
+        "<=",
+        limit,
+        lambda archs: table.vector(task, metric, archs, missing="nan"),
+        mode="filter",
+        label=f"{metric} <= {limit:.4g} (the {q}th percentile on {task})",
+    )
 
 
-def run_cell(table, benchmark: str, task: str, metric: str, test_metric: str, method: str, seed: int,
-             full_budget: int, guided_budget: int, checkpoint=None, variants: dict | None = None,
-             source_metric: str | None = None) -> tuple[pd.DataFrame, float | None]:
+def run_cell(
+    table,
+    benchmark: str,
+    task: str,
+    metric: str,
+    test_metric: str,
+    method: str,
+    seed: int,
+    full_budget: int,
+    guided_budget: int,
+    checkpoint=None,
+    variants: dict | None = None,
+    source_metric: str | None = None,
+) -> tuple[pd.DataFrame, float | None]:
     """One search: the trajectory frame (with benchmark/target/method/seed, the search and reported metric, and
     for predictor-based methods the predictor calls ``scored``) and, for guided-meta, its predictor-scored
     candidates per second. Source tasks are read with ``source_metric`` (default: the benchmark's, see
@@ -104,15 +141,26 @@ def run_cell(table, benchmark: str, task: str, metric: str, test_metric: str, me
 
     spec = {m.name: m for m in method_specs(benchmark, full_budget, guided_budget, task, variants)}[method]
     ev = TableEvaluator(table, task, metric, test_metric)
-    s = make_searcher(spec.strategy, table.space, seed, spec.options, table, task, metric, checkpoint,
-                      spec.predictor or "meta", constraint=make_constraint(table, task, spec.constraint),
-                      source_metric=source_metric or default_source_metric(benchmark, metric))
+    s = make_searcher(
+        spec.strategy,
+        table.space,
+        seed,
+        spec.options,
+        table,
+        task,
+        metric,
+        checkpoint,
+        spec.predictor or "meta",
+        constraint=make_constraint(table, task, spec.constraint),
+        source_metric=source_metric or default_source_metric(benchmark, metric),
+    )
     df = run_loop(s, ev, spec.budget, batch_size=spec.batch_size)
     if not df["key"].is_unique:  # the comparison counts evaluations of distinct architectures
         raise RuntimeError(f"{method} seed {seed} evaluated an architecture twice (by canonical key)")
     rate = s.scored_per_second if method == GUIDED and s.scored_per_second else None
-    df = df.assign(benchmark=benchmark, target_task=task, method=method, seed=seed, metric=metric,
-                   test_metric=test_metric)
+    df = df.assign(
+        benchmark=benchmark, target_task=task, method=method, seed=seed, metric=metric, test_metric=test_metric
+    )
     if spec.predictor is not None:
         df["scored"] = int(s.scored_)
     return df, rate
@@ -181,17 +229,30 @@ def protocol_ceiling(table, task: str, metric: str, test_metric: str, maximize: 
 
 
 #: What the NB-201 section says about each kind of search.
-NB201_PROTOCOL = ("Published protocol (NB-201 / NATS-Bench papers): every search selects on the 12-epoch validation "
-                  "accuracy (`valid_acc@12`, the reward) and reports the 200-epoch test accuracy (`test_acc@200`) of "
-                  "the architecture with the best reward so far. The protocol's ceiling is the 200-epoch test "
-                  "accuracy of the cell with the best 12-epoch validation accuracy (computed from the records); the "
-                  "200-epoch maximum is shown next to it, out of reach of a search that never sees test accuracy.")
-NB201_NOTE = ("Noise-free simulation: search metric = test metric (the search selects on the 200-epoch test "
-              "accuracy it reports); no published comparison does this.")
+NB201_PROTOCOL = (
+    "Published protocol (NB-201 / NATS-Bench papers): every search selects on the 12-epoch validation "
+    "accuracy (`valid_acc@12`, the reward) and reports the 200-epoch test accuracy (`test_acc@200`) of "
+    "the architecture with the best reward so far. The protocol's ceiling is the 200-epoch test "
+    "accuracy of the cell with the best 12-epoch validation accuracy (computed from the records); the "
+    "200-epoch maximum is shown next to it, out of reach of a search that never sees test accuracy."
+)
+NB201_NOTE = (
+    "Noise-free simulation: search metric = test metric (the search selects on the 200-epoch test "
+    "accuracy it reports); no published comparison does this."
+)
 
 
-def write_report(traj: pd.DataFrame, rates: list[float], lines: list[str], out: Path, mode: str, command: str,
-                 log=print, nb201_table=None, validation: dict | None = None) -> tuple[list[str], list[str]]:
+def write_report(
+    traj: pd.DataFrame,
+    rates: list[float],
+    lines: list[str],
+    out: Path,
+    mode: str,
+    command: str,
+    log=print,
+    nb201_table=None,
+    validation: dict | None = None,
+) -> tuple[list[str], list[str]]:
     """``out/search_efficiency.{csv,png}`` (+ ``search_efficiency_nbg.png``) from the trajectories of every
     search; returns (markdown lines, run log lines with the summaries added): :func:`finish_markdown`
     writes ``search_efficiency.md`` with the log quoted at its end. ``validation``: {benchmark: targets} marked
@@ -214,18 +275,30 @@ def write_report(traj: pd.DataFrame, rates: list[float], lines: list[str], out: 
     for bench, budgets in REPORT_BUDGETS.items():
         sub = traj[traj["benchmark"] == bench]
         for task, g in sub.groupby("target_task"):
-            a = at_budgets(g, budgets, "best_test").merge(at_budgets(g, budgets, "best_value"),
-                                                          on=["method", "seed", "evaluations"])
+            a = at_budgets(g, budgets, "best_test").merge(
+                at_budgets(g, budgets, "best_value"), on=["method", "seed", "evaluations"]
+            )
             rows.append(a.assign(benchmark=bench, target_task=task))
-    res = pd.concat(rows, ignore_index=True)[["benchmark", "target_task", "method", "seed", "evaluations", "best_value",
-                                              "best_test"]] if rows else pd.DataFrame()
+    res = (
+        pd.concat(rows, ignore_index=True)[
+            ["benchmark", "target_task", "method", "seed", "evaluations", "best_value", "best_test"]
+        ]
+        if rows
+        else pd.DataFrame()
+    )
     atomic_write_text(out / "search_efficiency.csv", res.to_csv(index=False))
 
-    md = [f"# Search efficiency ({mode} mode)", "", f"`{command}`", "",
-          "Simulated runs (table evaluator); every evaluation counts, the 5 support measurements of the guided "
-          "searchers included. Median over seeds; search seed s uses meta-trained checkpoint s mod (checkpoints), so "
-          "the spread includes the meta-predictor's own randomness. *(val)*: a validation target, on which the "
-          "search defaults were chosen; the others are held out from that choice.", ""]
+    md = [
+        f"# Search efficiency ({mode} mode)",
+        "",
+        f"`{command}`",
+        "",
+        "Simulated runs (table evaluator); every evaluation counts, the 5 support measurements of the guided "
+        "searchers included. Median over seeds; search seed s uses meta-trained checkpoint s mod (checkpoints), so "
+        "the spread includes the meta-predictor's own randomness. *(val)*: a validation target, on which the "
+        "search defaults were chosen; the others are held out from that choice.",
+        "",
+    ]
     if rates:
         say(f"predictor scoring throughput ({GUIDED}): median {np.median(rates):,.0f} candidates/s on 1 thread")
         md.append(f"- Predictor-scored candidates per second ({GUIDED}): median {np.median(rates):,.0f} (1 thread)")
@@ -248,55 +321,96 @@ def write_report(traj: pd.DataFrame, rates: list[float], lines: list[str], out: 
             notes.add(NB201_NOTE if free else NB201_PROTOCOL)
             ceil = protocol_ceiling(nb201_table, task, metric, test_metric)
             top = float(nb201_table.series(task, test_metric).max())
-            ceilings.append({"target": tname("nb201", task), "search metric": metric, "reported": test_metric,
-                             "protocol ceiling": ceil, "200-epoch max": top})
-            reach = pd.DataFrame([{"method": m, "seed": sd, "to_ceiling": _reach_for_good(g, "best_test", ceil)}
-                                  for (m, sd), g in st.groupby(["method", "seed"], sort=False)])
-            r = res[(res["benchmark"] == "nb201") & (res["target_task"] == task)
-                    & res["method"].isin(st["method"].unique())]
+            ceilings.append(
+                {
+                    "target": tname("nb201", task),
+                    "search metric": metric,
+                    "reported": test_metric,
+                    "protocol ceiling": ceil,
+                    "200-epoch max": top,
+                }
+            )
+            reach = pd.DataFrame(
+                [
+                    {"method": m, "seed": sd, "to_ceiling": _reach_for_good(g, "best_test", ceil)}
+                    for (m, sd), g in st.groupby(["method", "seed"], sort=False)
+                ]
+            )
+            r = res[
+                (res["benchmark"] == "nb201") & (res["target_task"] == task) & res["method"].isin(st["method"].unique())
+            ]
             tab = r.pivot_table(index="method", columns="evaluations", values="best_test", aggfunc="median")
             tab.columns = [f"test@{c}" for c in tab.columns]
             r2 = reach.groupby("method", sort=False)["to_ceiling"].agg(
-                median_evals_to_ceiling="median", reached=lambda x: f"{np.isfinite(x).sum()}/{len(x)}")
+                median_evals_to_ceiling="median", reached=lambda x: f"{np.isfinite(x).sum()}/{len(x)}"
+            )
             tab = r2.join(tab).reset_index()
             tab.insert(1, "budget", tab["method"].map(st.groupby("method")["evaluation"].max()))
-            kind = "noise-free simulation: search metric = test metric" if free else \
-                f"search {metric}, report {test_metric}"
-            say(f"\nNB-201 {tname('nb201', task)} ({kind}; ceiling {ceil:.2f}, 200-epoch max {top:.2f}): "
-                f"median over seeds\n" + tab.to_string(index=False))
-            md += [f"### Target {tname('nb201', task)}, sources: the other two datasets ({_seed_counts(st)}; {kind})",
-                   "", f"Ceiling {ceil:.2f} (the {test_metric} of the best-{metric} cell), 200-epoch maximum "
-                   f"{top:.2f}. `test@N`: median over seeds of the {test_metric} of the architecture with the best "
-                   f"{metric} after N evaluations; `median_evals_to_ceiling`: median evaluations from which the "
-                   f"reported value stays at {ceil:.2f} or above to the end of the budget (inf when fewer than half "
-                   f"the seeds got there; `reached` counts them).", "", markdown_table(tab), ""]
+            kind = (
+                "noise-free simulation: search metric = test metric"
+                if free
+                else f"search {metric}, report {test_metric}"
+            )
+            say(
+                f"\nNB-201 {tname('nb201', task)} ({kind}; ceiling {ceil:.2f}, 200-epoch max {top:.2f}): "
+                f"median over seeds\n" + tab.to_string(index=False)
+            )
+            md += [
+                f"### Target {tname('nb201', task)}, sources: the other two datasets ({_seed_counts(st)}; {kind})",
+                "",
+                f"Ceiling {ceil:.2f} (the {test_metric} of the best-{metric} cell), 200-epoch maximum "
+                f"{top:.2f}. `test@N`: median over seeds of the {test_metric} of the architecture with the best "
+                f"{metric} after N evaluations; `median_evals_to_ceiling`: median evaluations from which the "
+                f"reported value stays at {ceil:.2f} or above to the end of the budget (inf when fewer than half "
+                f"the seeds got there; `reached` counts them).",
+                "",
+                markdown_table(tab),
+                "",
+            ]
             if task == "ImageNet16-120":
                 g_med = tab.set_index("method")
                 if GUIDED in g_med.index:
                     gm = g_med.loc[GUIDED]
                     goal = "goal >= 47.2" if free else f"ceiling {ceil:.2f}"
-                    md += [f"{GUIDED}: median evaluations to the ceiling {gm['median_evals_to_ceiling']} (CIFAR-100 "
-                           f"order: {g_med['median_evals_to_ceiling'].get('source-rank (cifar100)', np.nan)}); "
-                           f"median test@10 {gm.get('test@10', np.nan):.2f} ({goal}).", ""]
-                plot_best_so_far(st, out / "search_efficiency.png", "best_test", "NB-201 ImageNet16-120 (held out)",
-                                 f"{test_metric} of the best {metric} so far", optimum=ceil)
+                    md += [
+                        f"{GUIDED}: median evaluations to the ceiling {gm['median_evals_to_ceiling']} (CIFAR-100 "
+                        f"order: {g_med['median_evals_to_ceiling'].get('source-rank (cifar100)', np.nan)}); "
+                        f"median test@10 {gm.get('test@10', np.nan):.2f} ({goal}).",
+                        "",
+                    ]
+                plot_best_so_far(
+                    st,
+                    out / "search_efficiency.png",
+                    "best_test",
+                    "NB-201 ImageNet16-120 (held out)",
+                    f"{test_metric} of the best {metric} so far",
+                    optimum=ceil,
+                )
                 md += ["![NB-201](search_efficiency.png)", ""]
         c = pd.DataFrame(ceilings)
         say("\nNB-201 ceilings:\n" + c.to_string(index=False))
-        md[md.index("## NB-201") + 2:md.index("## NB-201") + 2] = [
-            *sorted(notes), "", markdown_table(c, floatfmt=".2f"), ""]
+        md[md.index("## NB-201") + 2 : md.index("## NB-201") + 2] = [
+            *sorted(notes),
+            "",
+            markdown_table(c, floatfmt=".2f"),
+            "",
+        ]
 
     # ---- NAS-Bench-Graph
     sub = traj[traj["benchmark"] == "nas-bench-graph"]
     if len(sub):
         r = res[res["benchmark"] == "nas-bench-graph"]
-        tab = r.pivot_table(index=["target_task", "method"], columns="evaluations", values="best_test", aggfunc="median")
+        tab = r.pivot_table(
+            index=["target_task", "method"], columns="evaluations", values="best_test", aggfunc="median"
+        )
         tab.columns = [f"test@{c}" for c in tab.columns]
         info = sub.groupby(["target_task", "method"]).agg(seeds=("seed", "nunique"), budget=("evaluation", "max"))
         tab = info.join(tab).reset_index()
         tab["target_task"] = [tname("nas-bench-graph", t) for t in tab["target_task"]]
-        say("\nNAS-Bench-Graph (search on valid_perf, test_perf of the best-valid arch): median over seeds\n"
-            + tab.to_string(index=False))
+        say(
+            "\nNAS-Bench-Graph (search on valid_perf, test_perf of the best-valid arch): median over seeds\n"
+            + tab.to_string(index=False)
+        )
         wins = []
         for task, g in tab.groupby("target_task", sort=False):
             g = g.set_index("method")
@@ -308,26 +422,50 @@ def write_report(traj: pd.DataFrame, rates: list[float], lines: list[str], out: 
                     row[f"{m}@20"] = g.loc[m, "test@20"]
                     row[f"{m} win"] = bool(g.loc[m, "test@20"] >= g.loc["evolution", "test@200"])
             wins.append(row)
-        md += ["", f"## NAS-Bench-Graph, each dataset held out ({_seed_counts(sub)} per dataset)", "",
-               "Searches on valid_perf; reports the test_perf of the best-valid architecture so far.", "",
-               markdown_table(tab), ""]
+        md += [
+            "",
+            f"## NAS-Bench-Graph, each dataset held out ({_seed_counts(sub)} per dataset)",
+            "",
+            "Searches on valid_perf; reports the test_perf of the best-valid architecture so far.",
+            "",
+            markdown_table(tab),
+            "",
+        ]
         if wins:
             w = pd.DataFrame(wins)
             held = ~w["target_task"].str.endswith("(val)")
-            counts = "; ".join(f"{m}: {int(w.loc[held, f'{m} win'].sum())}/{int(held.sum())}"
-                               for m in (GUIDED, HAS) if f"{m} win" in w)
-            say(f"\n{GUIDED} and {HAS} @20 vs evolution @200:\n" + w.to_string(index=False)
-                + f"\n=> held-out datasets: {counts}")
-            md += [f"### {GUIDED} and {HAS} with 20 evaluations vs regularized evolution with 200", "",
-                   markdown_table(w), "", f"Held-out datasets only (the *(val)* rows are not counted): {counts}.", ""]
+            counts = "; ".join(
+                f"{m}: {int(w.loc[held, f'{m} win'].sum())}/{int(held.sum())}" for m in (GUIDED, HAS) if f"{m} win" in w
+            )
+            say(
+                f"\n{GUIDED} and {HAS} @20 vs evolution @200:\n"
+                + w.to_string(index=False)
+                + f"\n=> held-out datasets: {counts}"
+            )
+            md += [
+                f"### {GUIDED} and {HAS} with 20 evaluations vs regularized evolution with 200",
+                "",
+                markdown_table(w),
+                "",
+                f"Held-out datasets only (the *(val)* rows are not counted): {counts}.",
+                "",
+            ]
         held_sub = sub[~sub["target_task"].isin(validation.get("nas-bench-graph", ()))]
         if len(held_sub):
-            plot_best_so_far(held_sub[~held_sub["method"].str.contains("<=")], out / "search_efficiency_nbg.png",
-                             "best_test", "NAS-Bench-Graph (all held-out datasets pooled)", "test perf of best-valid arch")
+            plot_best_so_far(
+                held_sub[~held_sub["method"].str.contains("<=")],
+                out / "search_efficiency_nbg.png",
+                "best_test",
+                "NAS-Bench-Graph (all held-out datasets pooled)",
+                "test perf of best-valid arch",
+            )
             md += ["![NAS-Bench-Graph](search_efficiency_nbg.png)", ""]
 
-    at = res.groupby(["benchmark", "target_task", "method", "evaluations"])["best_test"].median() if len(res) \
+    at = (
+        res.groupby(["benchmark", "target_task", "method", "evaluations"])["best_test"].median()
+        if len(res)
         else pd.Series(dtype=float)
+    )
     md += _has_section(traj, at, say, tname)
     md += _batch_section(traj, say, tname)
     md += _constraint_section(traj, at, say, tname)
@@ -354,16 +492,26 @@ def _has_section(traj, at, say, tname) -> list[str]:
     t = pd.DataFrame(rows)
     held = ~t["target"].str.endswith("(val)")
     both = t["ok@20"] & t["ok@50"] & (t["calls HAS/flat"] <= 0.2) & held
-    say(f"\n{HAS} vs flat {GUIDED} (median best test; predictor calls = candidates scored):\n" + t.to_string(index=False)
+    say(
+        f"\n{HAS} vs flat {GUIDED} (median best test; predictor calls = candidates scored):\n"
+        + t.to_string(index=False)
         + f"\n=> at least as good at 20 and 50 with <= 1/5 of the calls on {int(both.sum())}/{int(held.sum())} "
-          "held-out targets")
-    return ["## Hierarchical search (HAS) vs flat guided search", "",
-            "Median over seeds of the reported metric of the best-search-metric arch (NB-201 under the protocol: "
-            "200-epoch test acc of the best 12-epoch-valid arch; NAS-Bench-Graph test perf of the best-valid "
-            "arch) after 20 and 50 evaluations; `calls HAS/flat`: median predictor calls (candidates scored) of "
-            "HAS over flat guided search's, counted.", "", markdown_table(t), "",
-            f"At least as good at 20 and 50 evaluations with <= 1/5 of the predictor calls on {int(both.sum())} of "
-            f"{int(held.sum())} held-out targets (*(val)* rows not counted).", ""]
+        "held-out targets"
+    )
+    return [
+        "## Hierarchical search (HAS) vs flat guided search",
+        "",
+        "Median over seeds of the reported metric of the best-search-metric arch (NB-201 under the protocol: "
+        "200-epoch test acc of the best 12-epoch-valid arch; NAS-Bench-Graph test perf of the best-valid "
+        "arch) after 20 and 50 evaluations; `calls HAS/flat`: median predictor calls (candidates scored) of "
+        "HAS over flat guided search's, counted.",
+        "",
+        markdown_table(t),
+        "",
+        f"At least as good at 20 and 50 evaluations with <= 1/5 of the predictor calls on {int(both.sum())} of "
+        f"{int(held.sum())} held-out targets (*(val)* rows not counted).",
+        "",
+    ]
 
 
 def _batch_section(traj, say, tname) -> list[str]:
@@ -389,16 +537,25 @@ def _batch_section(traj, say, tname) -> list[str]:
     t = pd.DataFrame(rows)
     held = ~t["target"].str.endswith("(val)")
     ok = (t["evals q8/q1"] <= 1.3) & (t["rounds q8/q1"] <= 0.2) & held
-    say("\nbatches: evaluations and rounds to reach the median final best value of q=1:\n" + t.to_string(index=False)
+    say(
+        "\nbatches: evaluations and rounds to reach the median final best value of q=1:\n"
+        + t.to_string(index=False)
         + f"\n=> q=8 within 1.3x the evaluations in <= 1/5 of the rounds on {int(ok.sum())}/{int(held.sum())} "
-          "held-out targets")
-    return ["## Batches (q candidates per round, evaluated in parallel)", "",
-            "Threshold: the median over seeds of the best *search* value q=1 reaches within its budget. Median "
-            "evaluations and rounds (batches) each q needs to reach it (inf: most seeds never did). The support is "
-            "measured in rounds of q as well.", "", markdown_table(t), "",
-            f"q=8 within 1.3x the evaluations of q=1 in <= 1/5 of its rounds on {int(ok.sum())} of {int(held.sum())} "
-            "held-out targets (*(val)* rows not counted).",
-            ""]
+        "held-out targets"
+    )
+    return [
+        "## Batches (q candidates per round, evaluated in parallel)",
+        "",
+        "Threshold: the median over seeds of the best *search* value q=1 reaches within its budget. Median "
+        "evaluations and rounds (batches) each q needs to reach it (inf: most seeds never did). The support is "
+        "measured in rounds of q as well.",
+        "",
+        markdown_table(t),
+        "",
+        f"q=8 within 1.3x the evaluations of q=1 in <= 1/5 of its rounds on {int(ok.sum())} of {int(held.sum())} "
+        "held-out targets (*(val)* rows not counted).",
+        "",
+    ]
 
 
 def _constraint_section(traj, at, say, tname) -> list[str]:
@@ -411,16 +568,24 @@ def _constraint_section(traj, at, say, tname) -> list[str]:
     for task in traj[traj["method"].isin(cons)]["target_task"].unique():
         row = {"target": tname("nas-bench-graph", task)}
         for m in cons:
-            for n in ((20, 50) if m.startswith(GUIDED) else (50, 200)):
+            for n in (20, 50) if m.startswith(GUIDED) else (50, 200):
                 row[f"{m.split(' (')[0]}@{n}"] = at.get(("nas-bench-graph", task, m, n), np.nan)
         rows.append(row)
     t = pd.DataFrame(rows)
-    say("\nconstrained search (filter: latency <= the target's 25th percentile), median best test:\n"
-        + t.to_string(index=False))
-    return ["## Constrained search: latency <= the target's 25th percentile (NAS-Bench-Graph records)", "",
-            "The constraint is a hard filter on the candidate pool, applied before the acquisition (guided) or to every "
-            "child (regularized evolution, constrained REA); no infeasible architecture is ever measured. Median over "
-            "seeds of the test perf of the best-valid feasible architecture.", "", markdown_table(t), ""]
+    say(
+        "\nconstrained search (filter: latency <= the target's 25th percentile), median best test:\n"
+        + t.to_string(index=False)
+    )
+    return [
+        "## Constrained search: latency <= the target's 25th percentile (NAS-Bench-Graph records)",
+        "",
+        "The constraint is a hard filter on the candidate pool, applied before the acquisition (guided) or to every "
+        "child (regularized evolution, constrained REA); no infeasible architecture is ever measured. Median over "
+        "seeds of the test perf of the best-valid feasible architecture.",
+        "",
+        markdown_table(t),
+        "",
+    ]
 
 
 def finish_markdown(md: list[str], lines: list[str], out: Path) -> str:

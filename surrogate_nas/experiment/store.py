@@ -70,16 +70,25 @@ class ResultStore:
         key = cell_key(coords)
         cur = self._con.execute(
             "INSERT OR IGNORE INTO cells (key, coords, rows, info, seconds, finished) VALUES (?, ?, ?, ?, ?, ?)",
-            (key, key, json.dumps(rows, default=_jsonable), json.dumps(info, default=_jsonable), float(seconds),
-             time.time()))
+            (
+                key,
+                key,
+                json.dumps(rows, default=_jsonable),
+                json.dumps(info, default=_jsonable),
+                float(seconds),
+                time.time(),
+            ),
+        )
         return cur.rowcount == 1
 
     def cells(self) -> list[dict]:
         out = []
         for coords, rows, info, seconds in self._con.execute(
-                "SELECT coords, rows, info, seconds FROM cells ORDER BY finished"):
-            out.append({"coords": json.loads(coords), "rows": json.loads(rows), "info": json.loads(info),
-                        "seconds": seconds})
+            "SELECT coords, rows, info, seconds FROM cells ORDER BY finished"
+        ):
+            out.append(
+                {"coords": json.loads(coords), "rows": json.loads(rows), "info": json.loads(info), "seconds": seconds}
+            )
         return out
 
     def rows_frame(self) -> pd.DataFrame:
@@ -94,8 +103,10 @@ class ResultStore:
 
     # checkpoints
     def put_checkpoint(self, key: str, info: dict) -> None:
-        self._con.execute("INSERT OR REPLACE INTO checkpoints (key, info, finished) VALUES (?, ?, ?)",
-                          (key, json.dumps(info, default=_jsonable), time.time()))
+        self._con.execute(
+            "INSERT OR REPLACE INTO checkpoints (key, info, finished) VALUES (?, ?, ?)",
+            (key, json.dumps(info, default=_jsonable), time.time()),
+        )
 
     def checkpoints(self) -> dict[str, dict]:
         return {k: json.loads(v) for k, v in self._con.execute("SELECT key, info FROM checkpoints ORDER BY finished")}

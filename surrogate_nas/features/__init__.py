@@ -12,8 +12,30 @@ has; both refuse the metric a model predicts as an input (``TargetLeakError``).
 
 from .compute import compute, compute_params_flops
 from .proxies import PROXIES, input_batch, synflow, zero_cost_proxies
-from .table import (NB201_FEATURES, NBG_FEATURES, available_features, feature_ranks, free_features,
-                    rank_normalise, read_features, read_params_flops)
+from .table import (
+    NB201_FEATURES,
+    NBG_FEATURES,
+    available_features,
+    feature_ranks,
+    free_features,
+    rank_normalise,
+    read_features,
+    read_params_flops,
+)
 
-__all__ = ["NB201_FEATURES", "NBG_FEATURES", "PROXIES", "available_features", "free_features", "feature_ranks",
-           "compute", "compute_params_flops", "read_features", "read_params_flops", "rank_normalise", "zero_cost_proxies", "synflow", "input_batch"]
+__all__ = [
+    "NB201_FEATURES",
+    "NBG_FEATURES",
+    "PROXIES",
+    "available_features",
+    "free_features",
+    "feature_ranks",
+    "compute",
+    "compute_params_flops",
+    "read_features",
+    "read_params_flops",
+    "rank_normalise",
+    "zero_cost_proxies",
+    "synflow",
+    "input_batch",
+]

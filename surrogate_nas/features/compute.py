@@ -23,8 +23,9 @@ import shlex
 import sqlite3
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,8 +34,18 @@ from ..io import atomic_write_bytes
 from ..spaces import get_space
 from .proxies import INPUT_SHAPE, PROXIES, input_batch
 
-__all__ = ["FEATURES", "CHUNK", "DEFAULT_BATCH_SIZE", "compute", "compute_rows", "representatives",
-           "default_store", "FLOP_CONVENTION", "compute_params_flops", "PER_STRING"]
+__all__ = [
+    "FEATURES",
+    "CHUNK",
+    "DEFAULT_BATCH_SIZE",
+    "compute",
+    "compute_rows",
+    "representatives",
+    "default_store",
+    "FLOP_CONVENTION",
+    "compute_params_flops",
+    "PER_STRING",
+]
 
 FEATURES = ("params", "flops") + PROXIES
 #: Cells per Ray task: large enough that task overhead is small, small enough that a kill loses little.
@@ -73,8 +84,11 @@ def compute_rows(archs: Sequence[str], x, y, num_classes: int, seed: int, thread
     for a in archs:
         t0 = time.perf_counter()
         net = build_network(a, num_classes=num_classes, seed=seed)
-        row = {"arch": a, "params": float(count_parameters(net)),
-               "flops": float(count_flops(net, INPUT_SHAPE, convention=FLOP_CONVENTION))}
+        row = {
+            "arch": a,
+            "params": float(count_parameters(net)),
+            "flops": float(count_flops(net, INPUT_SHAPE, convention=FLOP_CONVENTION)),
+        }
         row.update(zero_cost_proxies(net, x, y))
         row["seconds"] = time.perf_counter() - t0
         rows.append(row)
@@ -98,9 +112,16 @@ def _open_store(path: Path, config: dict[str, Any]) -> sqlite3.Connection:
     from ..io import open_config_store
 
     cols = ", ".join(f"{f} REAL" for f in FEATURES)
-    return open_config_store(path, "feature store", config, [
-        f"CREATE TABLE IF NOT EXISTS features (key TEXT PRIMARY KEY, arch TEXT NOT NULL, {cols}, "
-        "seconds REAL, finished_at REAL)"], hint=" (or none, for the default one)")
+    return open_config_store(
+        path,
+        "feature store",
+        config,
+        [
+            f"CREATE TABLE IF NOT EXISTS features (key TEXT PRIMARY KEY, arch TEXT NOT NULL, {cols}, "
+            "seconds REAL, finished_at REAL)"
+        ],
+        hint=" (or none, for the default one)",
+    )
 
 
 def _save(con: sqlite3.Connection, keys: dict[str, str], rows: list[dict]) -> None:
@@ -153,13 +174,23 @@ def compute(
     n_classes = len(reps)
     if limit is not None:
         reps = reps[:limit]
-    from .. import __version__
     import torch
 
-    config = {"space": get_space(space).name, "dataset": data_label, "batch_size": batch_size, "seed": seed,
-              "input_shape": list(INPUT_SHAPE), "C": C, "N": N, "num_classes": num_classes,
-              "flops": FLOP_CONVENTION, "schema": _SCHEMA_VERSION,
-              "batch_sha256": hashlib.sha256(x.numpy().tobytes() + y.numpy().tobytes()).hexdigest()[:16]}
+    from .. import __version__
+
+    config = {
+        "space": get_space(space).name,
+        "dataset": data_label,
+        "batch_size": batch_size,
+        "seed": seed,
+        "input_shape": list(INPUT_SHAPE),
+        "C": C,
+        "N": N,
+        "num_classes": num_classes,
+        "flops": FLOP_CONVENTION,
+        "schema": _SCHEMA_VERSION,
+        "batch_sha256": hashlib.sha256(x.numpy().tobytes() + y.numpy().tobytes()).hexdigest()[:16],
+    }
     store_path = Path(store) if store is not None else default_store(config)
     out_path = Path(out) if out is not None else store_path.with_name(store_path.stem + "-free_features.csv.xz")
     con = _open_store(store_path, config)
@@ -167,8 +198,19 @@ def compute(
         done = {k for (k,) in con.execute("SELECT key FROM features")}
         todo = [(k, a) for k, a in reps if k not in done]
         if todo:
-            _run_ray(con, todo, x.numpy(), y.numpy(), num_classes, seed, address, workers, progress,
-                     total=len(reps), initial=len(reps) - len(todo))
+            _run_ray(
+                con,
+                todo,
+                x.numpy(),
+                y.numpy(),
+                num_classes,
+                seed,
+                address,
+                workers,
+                progress,
+                total=len(reps),
+                initial=len(reps) - len(todo),
+            )
         rows = con.execute(f"SELECT key, arch, {', '.join(FEATURES)}, seconds FROM features").fetchall()
     finally:
         con.close()
@@ -177,13 +219,19 @@ def compute(
     seconds = [r[-1] for r in rows if r[-1] is not None]
     meta = {
         "what": f"free architecture features of the {config['space']} space, one row per canonical class "
-                f"({len(rows)} of {n_classes} classes); see surrogate_nas/features/proxies.py",
-        "dataset": data_label, "batch_size": batch_size, "seed": seed,
-        "input_resolution": "x".join(map(str, INPUT_SHAPE)), "network": f"NB-201 C={C} N={N}, {num_classes} classes",
-        "flops_convention": FLOP_CONVENTION, "grad_norm": "sum of per-layer L2 norms (conv/linear weights)",
-        "jacob_cov_k": "1e-05", "synflow": "float64, |weights|, all-ones input, BN in eval mode",
+        f"({len(rows)} of {n_classes} classes); see surrogate_nas/features/proxies.py",
+        "dataset": data_label,
+        "batch_size": batch_size,
+        "seed": seed,
+        "input_resolution": "x".join(map(str, INPUT_SHAPE)),
+        "network": f"NB-201 C={C} N={N}, {num_classes} classes",
+        "flops_convention": FLOP_CONVENTION,
+        "grad_norm": "sum of per-layer L2 norms (conv/linear weights)",
+        "jacob_cov_k": "1e-05",
+        "synflow": "float64, |weights|, all-ones input, BN in eval mode",
         "seconds_per_cell_mean": f"{np.mean(seconds):.4f}" if seconds else "nan",
-        "surrogate_nas_version": __version__, "torch_version": torch.__version__,
+        "surrogate_nas_version": __version__,
+        "torch_version": torch.__version__,
         "python": platform.python_version(),
         "command": _command(space, out, store, dataset, data_root, batch_size, seed, address, workers, limit),
     }
@@ -192,9 +240,17 @@ def compute(
 
 
 def _command(space, out, store, dataset, data_root, batch_size, seed, address, workers, limit) -> str:
-    args = {"out": str(out) if out is not None else None, "store": str(store) if store is not None else None,
-            "dataset": str(dataset), "data_root": str(data_root) if data_root is not None else None,
-            "batch_size": batch_size, "seed": seed, "address": address, "workers": workers, "limit": limit}
+    args = {
+        "out": str(out) if out is not None else None,
+        "store": str(store) if store is not None else None,
+        "dataset": str(dataset),
+        "data_root": str(data_root) if data_root is not None else None,
+        "batch_size": batch_size,
+        "seed": seed,
+        "address": address,
+        "workers": workers,
+        "limit": limit,
+    }
     call = ", ".join([repr(space)] + [f"{k}={v!r}" for k, v in args.items() if v is not None])
     argv = " ".join(shlex.quote(a) for a in sys.argv) if sys.argv and sys.argv[0] not in ("-c", "") else ""
     return f"surrogate_nas.features.compute({call})" + (f"  [argv: {argv}]" if argv else "")
@@ -206,7 +262,7 @@ def _write_table(path: Path, meta: dict[str, str], rows: list[tuple]) -> None:
         buf.write(f"# {k}: {str(v).replace(chr(10), ' ')}\n")
     buf.write(",".join(("key", "arch") + FEATURES) + "\n")
     for r in rows:
-        vals = [repr(float(v)) if v is not None else "" for v in r[2:2 + len(FEATURES)]]
+        vals = [repr(float(v)) if v is not None else "" for v in r[2 : 2 + len(FEATURES)]]
         buf.write(f"{r[0]},{r[1]},{','.join(vals)}\n")
     atomic_write_bytes(path, lzma.compress(buf.getvalue().encode(), preset=9 | lzma.PRESET_EXTREME))
 
@@ -218,9 +274,10 @@ def _run_ray(con, todo, x, y, num_classes, seed, address, workers, progress, tot
 
     started = start(address, workers, what="computing features")
     import ray
+
     try:
         keys = {a: k for k, a in todo}
-        chunks = [[a for _, a in todo[i:i + CHUNK]] for i in range(0, len(todo), CHUNK)]
+        chunks = [[a for _, a in todo[i : i + CHUNK]] for i in range(0, len(todo), CHUNK)]
         task = ray.remote(_chunk_task).options(num_cpus=1, max_retries=2)
         x_ref, y_ref = ray.put(x), ray.put(y)
         width = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))  # tasks in flight
@@ -246,8 +303,9 @@ def _run_ray(con, todo, x, y, num_classes, seed, address, workers, progress, tot
 PER_STRING = ("params", "flops")
 
 
-def compute_params_flops(space: str = "nb201", *, out: str | os.PathLike, num_classes: int = 10,
-                         progress: bool = True) -> Path:
+def compute_params_flops(
+    space: str = "nb201", *, out: str | os.PathLike, num_classes: int = 10, progress: bool = True
+) -> Path:
     """``params`` and ``flops`` of the network of **every string** of ``space`` (NB-201: all 15,625 cells).
 
     A string is a network: isomorphic cells (one canonical key) compute the same function but can differ in
@@ -275,18 +333,28 @@ def compute_params_flops(space: str = "nb201", *, out: str | os.PathLike, num_cl
     with _one_thread():
         for a in tqdm(archs, desc="params/flops", unit="arch", disable=not progress):
             net = build_network(a, num_classes=num_classes, C=C, N=N)
-            rows.append((sp.format(a), sp.canonical(a), count_parameters(net),
-                         count_flops(net, INPUT_SHAPE, convention=FLOP_CONVENTION)))
+            rows.append(
+                (
+                    sp.format(a),
+                    sp.canonical(a),
+                    count_parameters(net),
+                    count_flops(net, INPUT_SHAPE, convention=FLOP_CONVENTION),
+                )
+            )
     seconds = time.perf_counter() - t0
     meta = {
         "what": f"params and FLOPs of the network of every {sp.name} string ({len(rows)} strings), one row per "
-                "string in space.enumerate() order; isomorphic strings can differ",
-        "network": f"NB-201 C={C} N={N}, {num_classes} classes", "input_resolution": "x".join(map(str, INPUT_SHAPE)),
+        "string in space.enumerate() order; isomorphic strings can differ",
+        "network": f"NB-201 C={C} N={N}, {num_classes} classes",
+        "input_resolution": "x".join(map(str, INPUT_SHAPE)),
         "params": "surrogate_nas.networks.count_parameters (every parameter, BN affine included)",
-        "flops_convention": FLOP_CONVENTION, "seconds_total": f"{seconds:.1f}",
-        "surrogate_nas_version": __version__, "torch_version": torch.__version__, "python": platform.python_version(),
+        "flops_convention": FLOP_CONVENTION,
+        "seconds_total": f"{seconds:.1f}",
+        "surrogate_nas_version": __version__,
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
         "command": f"surrogate_nas.features.compute.compute_params_flops({space!r}, out={str(out)!r}, "
-                   f"num_classes={num_classes})",
+        f"num_classes={num_classes})",
     }
     for k, v in meta.items():
         buf.write(f"# {k}: {str(v).replace(chr(10), ' ')}\n")

@@ -69,8 +69,10 @@ def zero_cost_proxies(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dic
     (synflow in eval mode, see the module docstring) and returned in the mode it came in.
     """
     if x.ndim != 4 or len(x) < 2 or len(y) != len(x):
-        raise SurrogateNASError(f"zero_cost_proxies: need a batch N x C x H x W with N >= 2 and N labels, "
-                                f"got x {tuple(x.shape)}, y {tuple(y.shape)}")
+        raise SurrogateNASError(
+            f"zero_cost_proxies: need a batch N x C x H x W with N >= 2 and N labels, "
+            f"got x {tuple(x.shape)}, y {tuple(y.shape)}"
+        )
     was_training = model.training
     scores = {"synflow": synflow(model, tuple(x.shape[1:]))}
     codes: list[torch.Tensor] = []
@@ -131,8 +133,12 @@ def _jacob_cov(jac: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------------- the fixed batch
-def input_batch(dataset: str | os.PathLike = "digits", batch_size: int = 64, seed: int = 0,
-                data_root: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor, int, str]:
+def input_batch(
+    dataset: str | os.PathLike = "digits",
+    batch_size: int = 64,
+    seed: int = 0,
+    data_root: str | os.PathLike | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, int, str]:
     """A fixed, seeded batch at :data:`INPUT_SHAPE`: (x float32 N x 3 x 32 x 32, y int64, num_classes, label).
 
     ``dataset``: ``"digits"`` (scikit-learn's built-in 8x8 digits, no download: bilinearly resized to 32x32,
@@ -157,8 +163,10 @@ def input_batch(dataset: str | os.PathLike = "digits", batch_size: int = 64, see
         return x.contiguous(), torch.from_numpy(d.target[idx].astype(np.int64)), 10, "digits (sklearn, 8x8 -> 32x32x3)"
     path = Path(data_root) / str(dataset) if data_root is not None and not Path(dataset).is_file() else Path(dataset)
     if path.suffix != ".npz" or not path.is_file():
-        raise DataError(f"dataset {str(dataset)!r}: expected 'digits' or an existing .npz file with arrays x, y "
-                        f"(looked at {str(path)!r})")
+        raise DataError(
+            f"dataset {str(dataset)!r}: expected 'digits' or an existing .npz file with arrays x, y "
+            f"(looked at {str(path)!r})"
+        )
     try:
         with np.load(path, allow_pickle=False) as z:
             xs, ys = np.asarray(z["x"]), np.asarray(z["y"]).astype(np.int64).ravel()

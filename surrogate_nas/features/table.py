@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,9 +29,19 @@ from ..errors import DataError
 from ..spaces import Architecture
 from .compute import FEATURES
 
-__all__ = ["NB201_FEATURES", "NBG_FEATURES", "PER_STRING_FEATURES", "SHIPPED", "SHIPPED_PER_STRING",
-           "available_features", "free_features", "feature_ranks", "read_features", "read_params_flops",
-           "rank_normalise"]
+__all__ = [
+    "NB201_FEATURES",
+    "NBG_FEATURES",
+    "PER_STRING_FEATURES",
+    "SHIPPED",
+    "SHIPPED_PER_STRING",
+    "available_features",
+    "free_features",
+    "feature_ranks",
+    "read_features",
+    "read_params_flops",
+    "rank_normalise",
+]
 
 NB201_FEATURES = FEATURES
 NBG_FEATURES = ("params", "latency")
@@ -58,9 +68,15 @@ def available_features(table: BenchmarkTable, task: str) -> tuple[str, ...]:
     return ()
 
 
-def free_features(table: BenchmarkTable, task: str, archs: Sequence[Architecture | str],
-                  names: Sequence[str] | None = None, *, metric: str | None = None,
-                  source: "Source" = None) -> np.ndarray:
+def free_features(
+    table: BenchmarkTable,
+    task: str,
+    archs: Sequence[Architecture | str],
+    names: Sequence[str] | None = None,
+    *,
+    metric: str | None = None,
+    source: Source = None,
+) -> np.ndarray:
     """Raw feature values, shape (len(archs), len(names)), float64, NaN where unknown.
 
     ``names``: default all of :func:`available_features`. ``metric``: the metric the model predicts; it may
@@ -82,9 +98,15 @@ def free_features(table: BenchmarkTable, task: str, archs: Sequence[Architecture
     return out
 
 
-def feature_ranks(table: BenchmarkTable, task: str, archs: Sequence[Architecture | str],
-                  names: Sequence[str] | None = None, *, metric: str | None = None,
-                  source: "Source" = None) -> np.ndarray:
+def feature_ranks(
+    table: BenchmarkTable,
+    task: str,
+    archs: Sequence[Architecture | str],
+    names: Sequence[str] | None = None,
+    *,
+    metric: str | None = None,
+    source: Source = None,
+) -> np.ndarray:
     """The features of :func:`free_features` as ranks in [-1, 1] (average ranks for ties), NaN where unknown.
 
     Ranks are taken over every record the feature has -- all canonical classes of the NB-201 proxies table,
@@ -129,8 +151,11 @@ def _per_string(out: np.ndarray, frame: pd.DataFrame | None, space, archs, names
 def _by_class(frame: pd.DataFrame, space, archs, names) -> np.ndarray:
     """Columns ``names`` of a per-canonical-class frame, one row per architecture (NaN for an unknown class)."""
     keys = [space.canonical(a) for a in archs]
-    return np.stack([frame[n].reindex(keys).to_numpy(dtype=float) for n in names], axis=1) if names else \
-        np.zeros((len(archs), 0))
+    return (
+        np.stack([frame[n].reindex(keys).to_numpy(dtype=float) for n in names], axis=1)
+        if names
+        else np.zeros((len(archs), 0))
+    )
 
 
 def rank_normalise(values: np.ndarray) -> np.ndarray:
@@ -151,7 +176,9 @@ def rank_normalise(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _checked(table: BenchmarkTable, task: str | None, names: Sequence[str] | None, metric: str | None) -> tuple[str, ...]:
+def _checked(
+    table: BenchmarkTable, task: str | None, names: Sequence[str] | None, metric: str | None
+) -> tuple[str, ...]:
     if task is None and table.space.name == "nb201":
         pass  # NB-201's features are the same for every task: none needs naming
     elif task not in table.tasks:
@@ -164,11 +191,15 @@ def _checked(table: BenchmarkTable, task: str | None, names: Sequence[str] | Non
     names = tuple(names)
     bad = [n for n in names if n not in have]
     if bad:
-        raise DataError(f"unknown free feature(s) {', '.join(map(repr, bad))} for task {task!r} of "
-                        f"{table.space.name}; available: {', '.join(have) if have else 'none'}")
+        raise DataError(
+            f"unknown free feature(s) {', '.join(map(repr, bad))} for task {task!r} of "
+            f"{table.space.name}; available: {', '.join(have) if have else 'none'}"
+        )
     if metric is not None and metric in names:
-        raise TargetLeakError(f"free feature {metric!r} is the metric the model predicts on task {task!r}: a value "
-                              f"a model predicts is never one of its inputs; drop it from the features")
+        raise TargetLeakError(
+            f"free feature {metric!r} is the metric the model predicts on task {task!r}: a value "
+            f"a model predicts is never one of its inputs; drop it from the features"
+        )
     return names
 
 
@@ -196,8 +227,14 @@ def _read_text(path, shipped: str, what: str) -> tuple[str, str]:
     return data.decode(), str(where)
 
 
-def _parse(text: str, where: str, index: str = "key", columns: tuple = FEATURES, what: str = "features table",
-           na_features: bool = True) -> tuple[pd.DataFrame, dict[str, str]]:
+def _parse(
+    text: str,
+    where: str,
+    index: str = "key",
+    columns: tuple = FEATURES,
+    what: str = "features table",
+    na_features: bool = True,
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """A ``# name: value`` header, then a CSV with columns ``key, arch`` + ``columns``, indexed by ``index`` (unique)
     with float ``columns``; ``na_features``: an empty ``columns`` cell is NaN (never for ``key``/``arch``)."""
     meta: dict[str, str] = {}
@@ -208,8 +245,12 @@ def _parse(text: str, where: str, index: str = "key", columns: tuple = FEATURES,
         meta[k] = v
         i += 1
     try:
-        frame = pd.read_csv(io.StringIO("".join(lines[i:])), dtype={"key": str, "arch": str}, keep_default_na=False,
-                            na_values={f: [""] for f in columns} if na_features else None)
+        frame = pd.read_csv(
+            io.StringIO("".join(lines[i:])),
+            dtype={"key": str, "arch": str},
+            keep_default_na=False,
+            na_values={f: [""] for f in columns} if na_features else None,
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise DataError(f"{where}: not a {what} ({e})") from None
     missing = [c for c in ("key", "arch") + tuple(columns) if c not in frame.columns]
@@ -231,8 +272,7 @@ def read_params_flops(path: str | os.PathLike | None = None) -> tuple[pd.DataFra
     """The per-string NB-201 params/FLOPs table (indexed by native string; columns ``key, params, flops``) and
     its ``# name: value`` metadata. Default: the shipped one (:data:`SHIPPED_PER_STRING`), sha256-checked."""
     text, where = _read_text(path, SHIPPED_PER_STRING, "params/FLOPs table")
-    return _parse(text, where, index="arch", columns=PER_STRING_FEATURES, what="params/FLOPs table",
-                  na_features=False)
+    return _parse(text, where, index="arch", columns=PER_STRING_FEATURES, what="params/FLOPs table", na_features=False)
 
 
 @lru_cache(maxsize=1)

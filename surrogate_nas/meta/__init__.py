@@ -22,8 +22,11 @@ def _meta_predictor(checkpoint=None, space=None, seed: int = 0, sources=None, ta
 
     if checkpoint is None:
         raise SurrogateNASError("predictor 'meta' needs a checkpoint (checkpoint=PATH or a Checkpoint)")
-    check_options("predictor 'meta'", ["inner_steps", "inner_lr", "n_members", "targets", "device", "progress",
-                                          "gp_steps", "calibrate"], options)
+    check_options(
+        "predictor 'meta'",
+        ["inner_steps", "inner_lr", "n_members", "targets", "device", "progress", "gp_steps", "calibrate"],
+        options,
+    )
     if isinstance(checkpoint, (str, os.PathLike)):
         from .ensemble import is_ensemble_dir, load_model
 
@@ -32,5 +35,9 @@ def _meta_predictor(checkpoint=None, space=None, seed: int = 0, sources=None, ta
     if isinstance(checkpoint, (list, tuple)):
         from .ensemble import MetaEnsemble
 
-        return MetaEnsemble(checkpoint, sources=sources, seed=seed, task=task, space=space, features=features, **options)
-    return MetaGNNPredictor(checkpoint, sources=sources, seed=seed, task=task, space=space, features=features, **options)
+        return MetaEnsemble(
+            checkpoint, sources=sources, seed=seed, task=task, space=space, features=features, **options
+        )
+    return MetaGNNPredictor(
+        checkpoint, sources=sources, seed=seed, task=task, space=space, features=features, **options
+    )

@@ -8,7 +8,7 @@ import numbers
 import os
 import threading
 import weakref
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -16,8 +16,8 @@ import torch
 from ..benchmarks import check_isolation
 from ..errors import DataError, SurrogateNASError
 from ..graphs import to_batch
-from ..predictors.features import FreeFeatureValues, SourceValues, input_columns, support_correlations
 from ..predictors.base import check_options
+from ..predictors.features import FreeFeatureValues, SourceValues, input_columns, support_correlations
 from ..predictors.gnn import functional_forward, graph_inputs
 from ..predictors.support import scale_targets, validate_support
 from ..spaces import Architecture, get_space
@@ -79,8 +79,9 @@ def _features_for(ckpt: Checkpoint, features: FreeFeatureValues | None, task: st
     names = list(ckpt.sources.get("features") or [])
     if features is not None:
         if list(features.names) != names:
-            raise DataError(f"the checkpoint reads free features {names or 'none'}, but features={list(features.names)} "
-                            "was given")
+            raise DataError(
+                f"the checkpoint reads free features {names or 'none'}, but features={list(features.names)} was given"
+            )
         return features
     if not names:
         return None
@@ -90,8 +91,12 @@ def _features_for(ckpt: Checkpoint, features: FreeFeatureValues | None, task: st
 def tasks_read(ckpt: Checkpoint, sources: SourceValues | None = None) -> list[str]:
     """Every task whose values reach a prediction: the checkpoint's source, training and validation tasks
     (and those of ``sources``, when the caller supplies its own)."""
-    names = list(ckpt.sources.get("tasks") or []) + list(ckpt.info.get("train_tasks") or []) \
-        + list(ckpt.info.get("val_tasks") or []) + list(sources.tasks if sources is not None else ())
+    names = (
+        list(ckpt.sources.get("tasks") or [])
+        + list(ckpt.info.get("train_tasks") or [])
+        + list(ckpt.info.get("val_tasks") or [])
+        + list(sources.tasks if sources is not None else ())
+    )
     return list(dict.fromkeys(str(n) for n in names))
 
 
@@ -101,7 +106,7 @@ def tasks_read(ckpt: Checkpoint, sources: SourceValues | None = None) -> list[st
 #: encoding, for ``*+graph`` GP kernels) of every architecture predicted so far. They depend on the weights and the
 #: graph only, so a predictor that predicts with the checkpoint's own weights (no inner step, the deep-kernel
 #: default) computes each architecture's once per process, however many fits and predictions a search makes.
-_POOLED: "weakref.WeakKeyDictionary[torch.nn.Module, dict]" = weakref.WeakKeyDictionary()
+_POOLED: weakref.WeakKeyDictionary[torch.nn.Module, dict] = weakref.WeakKeyDictionary()
 _POOLED_LOCK = threading.Lock()
 
 
@@ -140,7 +145,7 @@ def pooled_rows(model, space, archs: Sequence[Architecture], device, graph: bool
             new = [] if entry.rows is None else [entry.rows]
             with torch.no_grad():
                 for i in range(0, len(missing), batch):
-                    inputs = convert(missing[i:i + batch])
+                    inputs = convert(missing[i : i + batch])
                     g = model.pool(*inputs[:4])
                     if graph:
                         g = torch.cat([g, graph_encoding(inputs, model.embed.num_embeddings)], 1)
@@ -164,8 +169,13 @@ class PredictInputs:
     graphs of the architectures a pooled-row cache lacks. Members of an ensemble that read the same inputs (same
     :meth:`MetaGNNPredictor.input_key`) share one, so each of these is built once for all of them."""
 
-    def __init__(self, predictor: "MetaGNNPredictor", archs: Sequence[Architecture], src: np.ndarray | None = None,
-                 batches: list[tuple] | None = None):
+    def __init__(
+        self,
+        predictor: MetaGNNPredictor,
+        archs: Sequence[Architecture],
+        src: np.ndarray | None = None,
+        batches: list[tuple] | None = None,
+    ):
         self.archs = list(archs)
         self._space, self._device, self._batch = predictor.space_, predictor.device, predictor.BATCH
         self._columns = predictor._columns
@@ -186,8 +196,10 @@ class PredictInputs:
         """The network's full inputs in chunks of ``BATCH`` (see :func:`~surrogate_nas.predictors.gnn.graph_inputs`)."""
         if self._batches is None:
             src, b = self.src, self._batch
-            self._batches = [graph_inputs(self._space, self.archs[i:i + b], src[i:i + b], self._device)
-                             for i in range(0, len(self.archs), b)]
+            self._batches = [
+                graph_inputs(self._space, self.archs[i : i + b], src[i : i + b], self._device)
+                for i in range(0, len(self.archs), b)
+            ]
         return self._batches
 
     def graphs(self, archs: Sequence[Architecture]) -> tuple:
@@ -201,12 +213,16 @@ class PredictInputs:
 
 def check_finite_weights(ckpt: Checkpoint, where: str = "checkpoint") -> None:
     """Refuse a checkpoint whose weights (or learned inner learning rates) hold NaN/inf."""
-    tensors = list(ckpt.model.named_parameters()) + [(f"inner_lr.{k}", v) for k, v in (ckpt.inner_lrs or {}).items()] \
+    tensors = (
+        list(ckpt.model.named_parameters())
+        + [(f"inner_lr.{k}", v) for k, v in (ckpt.inner_lrs or {}).items()]
         + [(f"gp.{k}", v) for k, v in (ckpt.gp or {}).items()]
+    )
     for name, v in tensors:
         if not torch.isfinite(v).all():
-            raise DataError(f"{where}: weight {name!r} holds NaN/inf values; the checkpoint is corrupt "
-                            "(pretrain it again)")
+            raise DataError(
+                f"{where}: weight {name!r} holds NaN/inf values; the checkpoint is corrupt (pretrain it again)"
+            )
 
 
 class MetaGNNPredictor:
@@ -262,24 +278,53 @@ class MetaGNNPredictor:
     #: ``predict(..., return_std=True)`` returns a real std (GP posterior, or bootstrap members).
     has_uncertainty = True
 
-    def __init__(self, checkpoint: Checkpoint | str | os.PathLike, sources: SourceValues | None = None,
-                 inner_steps: int | str | None = None, inner_lr: float | None = None, n_members: int = 5,
-                 seed: int = 0, device: str = "cpu", targets: str = "support", task: str | None = None,
-                 space=None, progress: bool | None = None, features: FreeFeatureValues | None = None,
-                 gp_steps: int = 0, calibrate: bool = True):
+    def __init__(
+        self,
+        checkpoint: Checkpoint | str | os.PathLike,
+        sources: SourceValues | None = None,
+        inner_steps: int | str | None = None,
+        inner_lr: float | None = None,
+        n_members: int = 5,
+        seed: int = 0,
+        device: str = "cpu",
+        targets: str = "support",
+        task: str | None = None,
+        space=None,
+        progress: bool | None = None,
+        features: FreeFeatureValues | None = None,
+        gp_steps: int = 0,
+        calibrate: bool = True,
+    ):
         if targets not in TARGETS:
             raise DataError(f"targets must be 'support' or 'anchored', got {targets!r}")
-        if inner_steps not in (None, "cv") and (isinstance(inner_steps, bool) or not isinstance(inner_steps, numbers.Integral)
-                                                or not 0 <= inner_steps <= MAX_INNER_STEPS):
-            raise SurrogateNASError(f"inner_steps must be 'cv' or an integer in 0..{MAX_INNER_STEPS}, got {inner_steps!r}")
-        if inner_lr is not None and (isinstance(inner_lr, bool) or not isinstance(inner_lr, numbers.Real)
-                                     or not math.isfinite(inner_lr) or inner_lr <= 0):
+        if inner_steps not in (None, "cv") and (
+            isinstance(inner_steps, bool)
+            or not isinstance(inner_steps, numbers.Integral)
+            or not 0 <= inner_steps <= MAX_INNER_STEPS
+        ):
+            raise SurrogateNASError(
+                f"inner_steps must be 'cv' or an integer in 0..{MAX_INNER_STEPS}, got {inner_steps!r}"
+            )
+        if inner_lr is not None and (
+            isinstance(inner_lr, bool)
+            or not isinstance(inner_lr, numbers.Real)
+            or not math.isfinite(inner_lr)
+            or inner_lr <= 0
+        ):
             raise SurrogateNASError(f"inner_lr must be a finite number > 0, got {inner_lr!r}")
-        if isinstance(n_members, bool) or not isinstance(n_members, numbers.Integral) or not 0 <= n_members <= MAX_MEMBERS:
+        if (
+            isinstance(n_members, bool)
+            or not isinstance(n_members, numbers.Integral)
+            or not 0 <= n_members <= MAX_MEMBERS
+        ):
             raise SurrogateNASError(f"n_members must be an integer in 0..{MAX_MEMBERS}, got {n_members!r}")
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
             raise SurrogateNASError(f"seed must be an integer >= 0, got {seed!r}")
-        if isinstance(gp_steps, bool) or not isinstance(gp_steps, numbers.Integral) or not 0 <= gp_steps <= MAX_INNER_STEPS:
+        if (
+            isinstance(gp_steps, bool)
+            or not isinstance(gp_steps, numbers.Integral)
+            or not 0 <= gp_steps <= MAX_INNER_STEPS
+        ):
             raise SurrogateNASError(f"gp_steps must be an integer in 0..{MAX_INNER_STEPS}, got {gp_steps!r}")
         if task is not None and (not isinstance(task, str) or not task.strip()):
             raise SurrogateNASError(f"task must be a task name, got {task!r}")
@@ -301,17 +346,21 @@ class MetaGNNPredictor:
         self.calibrate = calibrate
 
     # ------------------------------------------------------------------ fit
-    def fit(self, archs: Sequence[Architecture | str], y) -> "MetaGNNPredictor":
+    def fit(self, archs: Sequence[Architecture | str], y) -> MetaGNNPredictor:
         ckpt = self.checkpoint
         if not isinstance(ckpt, Checkpoint):
             ckpt = load_checkpoint(ckpt, device=self.device)  # refuses non-finite weights itself
         else:
             check_finite_weights(ckpt)  # an in-memory checkpoint was never loaded
         if self.space is not None and get_space(self.space).name != ckpt.space.name:
-            raise SurrogateNASError(f"the checkpoint is for space {ckpt.space.name!r}, not {get_space(self.space).name!r}")
+            raise SurrogateNASError(
+                f"the checkpoint is for space {ckpt.space.name!r}, not {get_space(self.space).name!r}"
+            )
         if self.inner_steps == "cv" and ckpt.gp is not None:
-            raise SurrogateNASError("inner_steps='cv' chooses steps by the GNN alone; a checkpoint with a GP head "
-                                    "(algorithm 'dkt') takes a number of steps (default 0: conditioning only)")
+            raise SurrogateNASError(
+                "inner_steps='cv' chooses steps by the GNN alone; a checkpoint with a GP head "
+                "(algorithm 'dkt') takes a number of steps (default 0: conditioning only)"
+            )
         self.ckpt_ = ckpt
         self.space_ = space = ckpt.space
         archs, y = validate_support(space, archs, y)
@@ -381,7 +430,9 @@ class MetaGNNPredictor:
                 continue
             try:
                 fold_fit._fit_support([archs[i] for i in train], y[train], src[train])
-                mean, std = fold_fit._predict([archs[i] for i in held], True, PredictInputs(fold_fit, [archs[i] for i in held], src[held]))
+                mean, std = fold_fit._predict(
+                    [archs[i] for i in held], True, PredictInputs(fold_fit, [archs[i] for i in held], src[held])
+                )
             except DataError:
                 continue
             z.extend((y[held] - mean) / np.maximum(std, 1e-12))
@@ -411,8 +462,9 @@ class MetaGNNPredictor:
         metric = self.sources_.metric if table is not None else self.ckpt_.sources.get("metric")
         if table is None and read and self.ckpt_.sources.get("benchmark"):
             table = _benchmark_table(self.ckpt_)  # a checkpoint without source features still read its tasks
-        check_isolation(None, read, where="adapt", table=table, metric=metric or self.ckpt_.target_metric,
-                        support=(archs, y))
+        check_isolation(
+            None, read, where="adapt", table=table, metric=metric or self.ckpt_.target_metric, support=(archs, y)
+        )
 
     def _columns(self, archs) -> np.ndarray:
         return input_columns(self.sources_, self.features_, self.space_, archs)
@@ -436,8 +488,18 @@ class MetaGNNPredictor:
 
     def _adapt(self, inputs, z, corr, steps: int, keep: Sequence[int] = ()) -> list[dict]:
         y = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=self.device)
-        return inner_loop(self.ckpt_.model, self.base_params_, inputs, y, corr, steps, self._lrs(),
-                          float(self.ckpt_.meta.get("rank_weight", 1.0)), grad="none", keep=keep)
+        return inner_loop(
+            self.ckpt_.model,
+            self.base_params_,
+            inputs,
+            y,
+            corr,
+            steps,
+            self._lrs(),
+            float(self.ckpt_.meta.get("rank_weight", 1.0)),
+            grad="none",
+            keep=keep,
+        )
 
     def _select_steps(self, archs, z, src) -> int:
         from scipy import stats
@@ -447,8 +509,14 @@ class MetaGNNPredictor:
         n = len(archs)
         preds = np.zeros((len(STEP_CHOICES), n))
         kfold = KFold(n_splits=min(5, n // 2), shuffle=True, random_state=self.seed)
-        folds = tqdm(kfold.split(np.arange(n)), total=kfold.get_n_splits(), desc="inner steps by CV",
-                     disable=self._quiet(), leave=False, delay=2)
+        folds = tqdm(
+            kfold.split(np.arange(n)),
+            total=kfold.get_n_splits(),
+            desc="inner steps by CV",
+            disable=self._quiet(),
+            leave=False,
+            delay=2,
+        )
         for train, held in folds:
             zt = z[train]
             if np.ptp(zt) == 0:
@@ -529,22 +597,24 @@ class MetaGNNPredictor:
             rows, src, model = self._pooled(inputs), inputs.src, self.ckpt_.model
             with torch.no_grad():
                 for i in range(0, len(archs), self.BATCH):
-                    g = rows[i:i + self.BATCH]
-                    s = torch.as_tensor(src[i:i + self.BATCH], dtype=torch.float32, device=self.device)
+                    g = rows[i : i + self.BATCH]
+                    s = torch.as_tensor(src[i : i + self.BATCH], dtype=torch.float32, device=self.device)
                     for j, (_, corr) in enumerate(models):
-                        out[j, i:i + len(g)] = model.readout(g, s, corr, len(g)).cpu().numpy()
+                        out[j, i : i + len(g)] = model.readout(g, s, corr, len(g)).cpu().numpy()
         else:
             i = 0
             for batch in inputs.batches():
                 for j, (params, corr) in enumerate(models):
-                    out[j, i:i + batch[3]] = self._forward(params, batch, corr)
+                    out[j, i : i + batch[3]] = self._forward(params, batch, corr)
                 i += batch[3]
         out = self._to_y(out)
         bad = np.flatnonzero(~np.isfinite(out).all(0))
         if len(bad):
-            raise DataError(f"the adapted model predicts a non-finite value for {len(bad)} of {len(archs)} "
-                            f"architectures (first: {self.space_.format(archs[bad[0]])!r}); try fewer inner steps "
-                            "or a smaller inner learning rate")
+            raise DataError(
+                f"the adapted model predicts a non-finite value for {len(bad)} of {len(archs)} "
+                f"architectures (first: {self.space_.format(archs[bad[0]])!r}); try fewer inner steps "
+                "or a smaller inner learning rate"
+            )
         return out
 
     def batches(self, archs) -> list[tuple]:
@@ -555,8 +625,14 @@ class MetaGNNPredictor:
 
     def input_key(self) -> tuple:
         """What :meth:`batches` depends on besides the architectures."""
-        return (self.space_.name, tuple(self.sources_.tasks), self.sources_.metric, self.sources_.higher_is_better,
-                tuple(self.features_.names) if self.features_ is not None else (), self.device)
+        return (
+            self.space_.name,
+            tuple(self.sources_.tasks),
+            self.sources_.metric,
+            self.sources_.higher_is_better,
+            tuple(self.features_.names) if self.features_ is not None else (),
+            self.device,
+        )
 
     def _gp_embed(self, inputs: PredictInputs):
         """Yields (start, the GNN's prediction [b], the GP's input [b, d]) over ``inputs.archs`` in chunks of
@@ -568,8 +644,8 @@ class MetaGNNPredictor:
             graph = kernel.endswith("+graph")
             rows, src, w = self._pooled(inputs, graph), inputs.src, model.pool_dim()
             for i in range(0, len(rows), self.BATCH):
-                r = rows[i:i + self.BATCH]
-                s = torch.as_tensor(src[i:i + self.BATCH], dtype=torch.float32, device=self.device)
+                r = rows[i : i + self.BATCH]
+                s = torch.as_tensor(src[i : i + self.BATCH], dtype=torch.float32, device=self.device)
                 with torch.no_grad():
                     m, e = model.readout(r[:, :w], s, self.corr_, len(r), embed=True)
                     if graph:
@@ -598,14 +674,16 @@ class MetaGNNPredictor:
         mean, std = np.empty(len(archs)), np.empty(len(archs))
         for i, m, e in self._gp_embed(inputs):
             mu, sd = posterior(self.gp_, e, noise=not latent)
-            mean[i:i + len(m)] = (m + mu).cpu().numpy()
-            std[i:i + len(m)] = sd.cpu().numpy()
+            mean[i : i + len(m)] = (m + mu).cpu().numpy()
+            std[i : i + len(m)] = sd.cpu().numpy()
         mean = self._to_y(mean)
         std = std * self._std_scale()
         bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))
         if len(bad):
-            raise DataError(f"the adapted model predicts a non-finite value for {len(bad)} of {len(archs)} "
-                            f"architectures (first: {self.space_.format(archs[bad[0]])!r})")
+            raise DataError(
+                f"the adapted model predicts a non-finite value for {len(bad)} of {len(archs)} "
+                f"architectures (first: {self.space_.format(archs[bad[0]])!r})"
+            )
         return (mean, std) if return_std else mean
 
     # ------------------------------------------------------------------ joint posterior
@@ -669,8 +747,7 @@ class MetaGNNPredictor:
         archs, z, src = self.support_
         rng = np.random.default_rng(self.seed + 1)
         members = []
-        for _ in tqdm(range(self.n_members), desc="bootstrap members", disable=self._quiet(), leave=False,
-                      delay=2):
+        for _ in tqdm(range(self.n_members), desc="bootstrap members", disable=self._quiet(), leave=False, delay=2):
             for _ in range(20):
                 idx = rng.choice(len(archs), size=len(archs), replace=True)
                 if np.ptp(z[idx]) > 0:
@@ -681,8 +758,14 @@ class MetaGNNPredictor:
         return members
 
 
-def adapt(checkpoint: Checkpoint | str | os.PathLike, support, sources: SourceValues | None = None, *,
-          task: str | None = None, **kwargs) -> MetaGNNPredictor:
+def adapt(
+    checkpoint: Checkpoint | str | os.PathLike,
+    support,
+    sources: SourceValues | None = None,
+    *,
+    task: str | None = None,
+    **kwargs,
+) -> MetaGNNPredictor:
     """Adapt ``checkpoint`` to a new task from ``support`` = (archs, values) or a DataFrame (arch, value).
 
     ``task`` names the support's task (refused if the checkpoint read its values); other keyword

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 from .. import __version__
-from ..errors import SurrogateNASError
 from ..benchmarks.cache import sha256_of
+from ..errors import SurrogateNASError
 from ..io import atomic_dir, check_writable
 from ..predictors.gnn import GraphRegressor, ModelConfig
 from ..spaces import SearchSpace, get_space
@@ -32,8 +32,14 @@ _OPTIONAL = ("surrogate_nas_version", "normalisation", "info", "model_sha256")
 
 #: How checkpoints written before a MetaConfig field existed were meta-trained (filled in at load, so a
 #: checkpoint's ``meta`` always says how it was made).
-LEGACY_META = {"top_weight": 0.0, "kernel": "rbf", "gp_head": False, "gp_iterations": 200, "target_scale": "zscore",
-               "meta_val": "archs"}
+LEGACY_META = {
+    "top_weight": 0.0,
+    "kernel": "rbf",
+    "gp_head": False,
+    "gp_iterations": 200,
+    "target_scale": "zscore",
+    "meta_val": "archs",
+}
 
 
 class CheckpointError(SurrogateNASError):
@@ -46,8 +52,8 @@ class Checkpoint:
 
     space: SearchSpace
     model: GraphRegressor
-    meta: dict                      # MetaConfig as a dict (inner steps/lr used for adaptation)
-    sources: dict                   # {"benchmark", "tasks", "metric", "higher_is_better"}
+    meta: dict  # MetaConfig as a dict (inner steps/lr used for adaptation)
+    sources: dict  # {"benchmark", "tasks", "metric", "higher_is_better"}
     target_metric: str
     inner_lrs: dict[str, torch.Tensor] | None = None
     info: dict = field(default_factory=dict)  # training tasks, history, timings
@@ -83,8 +89,10 @@ def check_output_dir(directory: str | os.PathLike) -> Path:
     """
     d = Path(directory)
     if d.is_dir() and any(d.iterdir()) and not is_checkpoint_dir(d):
-        raise CheckpointError(f"checkpoint directory {d} is a non-empty directory that is not a checkpoint; "
-                              "choose a new or empty directory")
+        raise CheckpointError(
+            f"checkpoint directory {d} is a non-empty directory that is not a checkpoint; "
+            "choose a new or empty directory"
+        )
     try:
         check_writable(d, "checkpoint directory", directory=True)
     except SurrogateNASError as e:
@@ -130,35 +138,44 @@ def load_checkpoint(directory: str | os.PathLike, device: str = "cpu") -> Checkp
     except SurrogateNASError:
         raise CheckpointError(f"checkpoint {d}: unknown space {cfg.get('space')!r}") from None
     if cfg.get("vocabulary") != list(space.vocabulary):
-        raise CheckpointError(f"checkpoint {d}: op vocabulary differs from space {space.name!r}'s; it was made for another version")
+        raise CheckpointError(
+            f"checkpoint {d}: op vocabulary differs from space {space.name!r}'s; it was made for another version"
+        )
     try:
         model_cfg = ModelConfig(**cfg["model"])
     except SurrogateNASError as e:
         raise CheckpointError(f"checkpoint {d}: config.json: {e}") from None
     state = _read_weights(d, model_path, device)
     if "model_sha256" in cfg and sha256_of(model_path) != cfg["model_sha256"]:
-        raise CheckpointError(f"checkpoint {d}: model.pt does not match config.json (sha256 differs); "
-                              "the files come from different saves or model.pt was changed")
+        raise CheckpointError(
+            f"checkpoint {d}: model.pt does not match config.json (sha256 differs); "
+            "the files come from different saves or model.pt was changed"
+        )
     model = GraphRegressor(len(space.vocabulary), model_cfg).to(device)
-    inner = {k[len("inner_lr."):]: v for k, v in state.items() if k.startswith("inner_lr.")}
-    gp = {k[len("gp."):]: v for k, v in state.items() if k.startswith("gp.")}
+    inner = {k[len("inner_lr.") :]: v for k, v in state.items() if k.startswith("inner_lr.")}
+    gp = {k[len("gp.") :]: v for k, v in state.items() if k.startswith("gp.")}
     weights = {k: v for k, v in state.items() if not k.startswith(("inner_lr.", "gp."))}
     _check_fit(d, model, weights)
     model.load_state_dict(weights)
     if (cfg["meta"].get("algorithm") == "dkt" or bool(cfg["meta"].get("gp_head"))) != bool(gp):
-        raise CheckpointError(f"checkpoint {d}: model.pt {'lacks' if not gp else 'holds'} GP head weights but config.json "
-                              f"says algorithm {cfg['meta'].get('algorithm')!r}, gp_head {bool(cfg['meta'].get('gp_head'))}")
+        raise CheckpointError(
+            f"checkpoint {d}: model.pt {'lacks' if not gp else 'holds'} GP head weights but config.json "
+            f"says algorithm {cfg['meta'].get('algorithm')!r}, gp_head {bool(cfg['meta'].get('gp_head'))}"
+        )
     if gp:
         from .deep_kernel import make_gp
 
         try:
             make_gp(model.embedding_dim(), cfg["meta"].get("kernel", "rbf"), gp, space)
         except (RuntimeError, KeyError) as e:
-            raise CheckpointError(f"checkpoint {d}: the GP head's weights do not fit its kernel "
-                                  f"{cfg['meta'].get('kernel')!r} ({str(e).splitlines()[0][:120]})") from None
+            raise CheckpointError(
+                f"checkpoint {d}: the GP head's weights do not fit its kernel "
+                f"{cfg['meta'].get('kernel')!r} ({str(e).splitlines()[0][:120]})"
+            ) from None
     meta = {**LEGACY_META, **cfg["meta"]}
-    return Checkpoint(space, model, meta, cfg["sources"], cfg["target_metric"], inner or None, cfg.get("info", {}),
-                      gp or None)
+    return Checkpoint(
+        space, model, meta, cfg["sources"], cfg["target_metric"], inner or None, cfg.get("info", {}), gp or None
+    )
 
 
 def _read_config(d: Path, path: Path) -> dict:
@@ -180,13 +197,17 @@ def _read_config(d: Path, path: Path) -> dict:
         raise CheckpointError(f"checkpoint {d}: config.json has unknown key(s) {', '.join(extra)}")
     for key, kind in (("model", dict), ("meta", dict), ("sources", dict), ("target_metric", str), ("info", dict)):
         if key in cfg and not isinstance(cfg[key], kind):
-            raise CheckpointError(f"checkpoint {d}: config.json key {key!r} must be a JSON "
-                                  f"{'object' if kind is dict else 'string'}, got {cfg[key]!r:.60}")
+            raise CheckpointError(
+                f"checkpoint {d}: config.json key {key!r} must be a JSON "
+                f"{'object' if kind is dict else 'string'}, got {cfg[key]!r:.60}"
+            )
     fields = {f.name for f in dataclasses.fields(ModelConfig)}
     unknown = sorted(set(cfg["model"]) - fields)
     if unknown:
-        raise CheckpointError(f"checkpoint {d}: config.json 'model' has unknown key(s) {', '.join(unknown)}; "
-                              f"known: {', '.join(sorted(fields))}")
+        raise CheckpointError(
+            f"checkpoint {d}: config.json 'model' has unknown key(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(fields))}"
+        )
     return cfg
 
 
@@ -197,18 +218,27 @@ def _read_weights(d: Path, path: Path, device: str) -> dict[str, torch.Tensor]:
             state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as e:
         if str(e).startswith("Weights only load failed"):
-            raise CheckpointError(f"checkpoint {d}: model.pt holds objects that are not weights (code or other "
-                                  "Python objects); refused: a checkpoint may only hold tensors") from None
-        raise CheckpointError(f"checkpoint {d}: model.pt is truncated or corrupt (not a PyTorch weights file)") from None
+            raise CheckpointError(
+                f"checkpoint {d}: model.pt holds objects that are not weights (code or other "
+                "Python objects); refused: a checkpoint may only hold tensors"
+            ) from None
+        raise CheckpointError(
+            f"checkpoint {d}: model.pt is truncated or corrupt (not a PyTorch weights file)"
+        ) from None
     except Exception as e:  # noqa: BLE001 - torch reports a damaged file with many exception types
         raise CheckpointError(f"checkpoint {d}: model.pt is truncated or corrupt ({type(e).__name__})") from None
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
-        raise CheckpointError(f"checkpoint {d}: model.pt holds a {type(state).__name__}, expected a state_dict "
-                              "(a mapping of parameter names to tensors)")
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise CheckpointError(
+            f"checkpoint {d}: model.pt holds a {type(state).__name__}, expected a state_dict "
+            "(a mapping of parameter names to tensors)"
+        )
     bad = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
     if bad is not None:
-        raise CheckpointError(f"checkpoint {d}: model.pt has non-finite (NaN/inf) weights in {bad!r}; "
-                              "the training that wrote it diverged")
+        raise CheckpointError(
+            f"checkpoint {d}: model.pt has non-finite (NaN/inf) weights in {bad!r}; the training that wrote it diverged"
+        )
     return state
 
 
@@ -227,7 +257,8 @@ def _check_fit(d: Path, model: torch.nn.Module, weights: dict[str, torch.Tensor]
         parts.append(f"{len(unexpected)} unexpected tensor(s) (e.g. {unexpected[0]!r})")
     if shapes:
         k = shapes[0]
-        parts.append(f"{len(shapes)} tensor(s) of another shape (e.g. {k!r}: {tuple(weights[k].shape)} in model.pt, "
-                     f"{tuple(own[k].shape)} configured)")
-    raise CheckpointError(f"checkpoint {d}: model.pt does not fit the model config.json describes: "
-                          f"{'; '.join(parts)}")
+        parts.append(
+            f"{len(shapes)} tensor(s) of another shape (e.g. {k!r}: {tuple(weights[k].shape)} in model.pt, "
+            f"{tuple(own[k].shape)} configured)"
+        )
+    raise CheckpointError(f"checkpoint {d}: model.pt does not fit the model config.json describes: {'; '.join(parts)}")

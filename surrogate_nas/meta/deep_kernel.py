@@ -14,7 +14,7 @@ with K tiny the prediction stays the meta-learned prior. The posterior gives eac
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import gpytorch
 import numpy as np
@@ -25,8 +25,7 @@ from ..predictors.metrics import kendall_tau
 from .maml import MetaConfig, MetaLearner
 from .tasks import Episode, EpisodeSampler
 
-__all__ = ["ResidualGP", "DKTLearner", "make_gp", "condition", "fit_hyperparameters", "posterior",
-           "posterior_cov"]
+__all__ = ["ResidualGP", "DKTLearner", "make_gp", "condition", "fit_hyperparameters", "posterior", "posterior_cov"]
 
 #: Lower bound of the GP's noise variance (z units): keeps the support's Cholesky factor well conditioned.
 MIN_NOISE = 1e-3
@@ -71,7 +70,9 @@ class ResidualGP(gpytorch.models.ExactGP):
     where the meta-learned embedding does not separate them."""
 
     def __init__(self, dim: int, kernel: str = "rbf", graph_dim: int = 0):
-        likelihood = gpytorch.likelihoods.GaussianLikelihood(noise_constraint=gpytorch.constraints.GreaterThan(MIN_NOISE))
+        likelihood = gpytorch.likelihoods.GaussianLikelihood(
+            noise_constraint=gpytorch.constraints.GreaterThan(MIN_NOISE)
+        )
         super().__init__(None, None, likelihood)
         self.mean_module = gpytorch.means.ZeroMean()
         if kernel == "linear":
@@ -86,8 +87,11 @@ class ResidualGP(gpytorch.models.ExactGP):
             self.covar_module.kernels[0].outputscale = 0.5
             self.covar_module.kernels[1].outputscale = 0.1
         else:
-            base = (gpytorch.kernels.RBFKernel(ard_num_dims=dim) if kernel == "rbf"
-                    else gpytorch.kernels.MaternKernel(nu=2.5, ard_num_dims=dim))
+            base = (
+                gpytorch.kernels.RBFKernel(ard_num_dims=dim)
+                if kernel == "rbf"
+                else gpytorch.kernels.MaternKernel(nu=2.5, ard_num_dims=dim)
+            )
             base.lengthscale = math.sqrt(dim)
             self.covar_module = gpytorch.kernels.ScaleKernel(base)
             self.covar_module.outputscale = 0.5
@@ -124,7 +128,9 @@ def condition(gp: ResidualGP, emb: torch.Tensor, residual: torch.Tensor) -> Resi
     return gp
 
 
-def fit_hyperparameters(gp: ResidualGP, emb: torch.Tensor, residual: torch.Tensor, steps: int, lr: float = 0.05) -> ResidualGP:
+def fit_hyperparameters(
+    gp: ResidualGP, emb: torch.Tensor, residual: torch.Tensor, steps: int, lr: float = 0.05
+) -> ResidualGP:
     """Type-II maximum likelihood on the support: ``steps`` Adam steps of the GP's own hyper-parameters (outputscale,
     lengthscales, noise) from their meta-learned values, the embedding fixed; returns the GP conditioned again."""
     gp.set_train_data(emb, residual, strict=False)
@@ -202,8 +208,9 @@ def posterior_cov(gp: ResidualGP, emb: torch.Tensor) -> tuple[torch.Tensor, torc
     return mean, cov
 
 
-def fit_gp_head(learner: MetaLearner, sampler: EpisodeSampler, space, iterations: int, lr: float = 0.01,
-                seed: int = 0) -> ResidualGP:
+def fit_gp_head(
+    learner: MetaLearner, sampler: EpisodeSampler, space, iterations: int, lr: float = 0.01, seed: int = 0
+) -> ResidualGP:
     """Second stage for a gradient-adapted checkpoint (MAML, Reptile, multi-task): meta-learn the hyper-parameters
     of a GP on the residuals the *adapted* network leaves, across episodes of the training tasks.
 

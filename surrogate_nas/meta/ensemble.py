@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -38,12 +38,14 @@ class MetaEnsemble:
         self.seed = seed
         self.options = options
 
-    def fit(self, archs, y) -> "MetaEnsemble":
+    def fit(self, archs, y) -> MetaEnsemble:
         from .adapt import MetaGNNPredictor
 
         archs = list(archs)
-        self.members_ = [MetaGNNPredictor(ck, seed=self.seed + i, **self.options).fit(archs, y)
-                         for i, ck in enumerate(self.checkpoints)]
+        self.members_ = [
+            MetaGNNPredictor(ck, seed=self.seed + i, **self.options).fit(archs, y)
+            for i, ck in enumerate(self.checkpoints)
+        ]
         check_members([m.ckpt_ for m in self.members_], [f"member {i}" for i in range(len(self.members_))], "ensemble")
         return self
 
@@ -132,10 +134,14 @@ def _members_listed(d: Path) -> list[str]:
         got = doc.get("format") if isinstance(doc, dict) else f"a JSON {type(doc).__name__}"
         raise CheckpointError(f"ensemble {index}: expected an object with format {FORMAT!r}, got {got!r}")
     members = doc.get("members")
-    if (not isinstance(members, list) or not members
-            or not all(isinstance(m, str) and m and m not in (".", "..") and Path(m).name == m for m in members)):
-        raise CheckpointError(f"ensemble {index}: 'members' must be a non-empty list of subdirectory names, "
-                              f"got {members!r:.80}")
+    if (
+        not isinstance(members, list)
+        or not members
+        or not all(isinstance(m, str) and m and m not in (".", "..") and Path(m).name == m for m in members)
+    ):
+        raise CheckpointError(
+            f"ensemble {index}: 'members' must be a non-empty list of subdirectory names, got {members!r:.80}"
+        )
     if len(set(members)) != len(members):
         dup = next(m for m in members if members.count(m) > 1)
         raise CheckpointError(f"ensemble {index}: member {dup!r} is listed twice")
@@ -148,11 +154,16 @@ def check_members(checkpoints: Sequence, names: Sequence[str], where: str) -> No
 
     first = checkpoints[0]
     for name, ck in zip(names[1:], checkpoints[1:]):
-        for what, a, b in (("space", first.space.name, ck.space.name), ("sources", first.sources, ck.sources),
-                           ("target metric", first.target_metric, ck.target_metric)):
+        for what, a, b in (
+            ("space", first.space.name, ck.space.name),
+            ("sources", first.sources, ck.sources),
+            ("target metric", first.target_metric, ck.target_metric),
+        ):
             if a != b:
-                raise CheckpointError(f"{where}: member {name!r} differs from {names[0]!r} in its {what} "
-                                      f"({b!r:.120} vs {a!r:.120}); an ensemble's members must read the same inputs")
+                raise CheckpointError(
+                    f"{where}: member {name!r} differs from {names[0]!r} in its {what} "
+                    f"({b!r:.120} vs {a!r:.120}); an ensemble's members must read the same inputs"
+                )
 
 
 def load_model(path: str | os.PathLike, device: str = "cpu"):
@@ -167,8 +178,9 @@ def load_model(path: str | os.PathLike, device: str = "cpu"):
     members = []
     for name in names:
         if not (d / name).is_dir():
-            raise CheckpointError(f"ensemble {d}: member {name!r} listed in {INDEX} is missing "
-                                  f"({d / name} is not a directory)")
+            raise CheckpointError(
+                f"ensemble {d}: member {name!r} listed in {INDEX} is missing ({d / name} is not a directory)"
+            )
         members.append(load_checkpoint(d / name, device=device))  # its errors name d/name and the file
     check_members(members, names, f"ensemble {d}")
     return members
@@ -199,8 +211,12 @@ def check_model_dir(path: str | os.PathLike) -> Path:
     return d
 
 
-def save_model(checkpoints: Sequence, path: str | os.PathLike, extra: dict[str, str] | None = None,
-               member_extra: Sequence[dict[str, str]] | None = None) -> Path:
+def save_model(
+    checkpoints: Sequence,
+    path: str | os.PathLike,
+    extra: dict[str, str] | None = None,
+    member_extra: Sequence[dict[str, str]] | None = None,
+) -> Path:
     """Write one checkpoint (a checkpoint directory), or several (``member-i/`` each + ``ensemble.json``), as one unit.
 
     ``extra``: {file name: text} next to them; ``member_extra``: the same per member. An existing checkpoint or

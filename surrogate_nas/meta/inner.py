@@ -7,7 +7,7 @@ Meta-training (MAML, first-order MAML, Reptile), meta-validation and ``adapt``/`
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -47,8 +47,8 @@ def inner_loop(
     ``grad`` says what flows back to ``params``: ``"second"`` (MAML: differentiate through the
     inner gradients), ``"first"`` (first-order MAML / Reptile: the update path only), ``"none"``
     (deployment: every step detached). A step whose loss or whose updated parameters are not finite
-    stops the loop, keeping the last finite parameters. Returns the parameters after each step count in ``keep`` (in order),
-    or ``[final]`` when ``keep`` is empty.
+    stops the loop, keeping the last finite parameters. Returns the parameters after each step count in ``keep``
+    (in order), or ``[final]`` when ``keep`` is empty.
     """
     if grad not in GRAD_MODES:
         raise ValueError(f"inner_loop: grad must be one of {GRAD_MODES}, got {grad!r}")
@@ -61,8 +61,9 @@ def inner_loop(
             loss = regression_rank_loss(functional_forward(model, params, inputs, corr), y, rank_weight)
             new = None
             if torch.isfinite(loss):
-                grads = torch.autograd.grad(loss, [params[k] for k in names], create_graph=grad == "second",
-                                            allow_unused=True)
+                grads = torch.autograd.grad(
+                    loss, [params[k] for k in names], create_graph=grad == "second", allow_unused=True
+                )
                 new = {}
                 for k, g in zip(names, grads):
                     if g is None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import numbers
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -35,8 +35,19 @@ KERNELS = ("rbf", "matern", "linear", "rbf+graph")
 #: ``archs`` (and fewer tasks) holds one set of architectures out of every task.
 META_VAL = ("task", "archs")
 
-__all__ = ["ALGORITHMS", "DEFAULT_MEMBERS", "DEFAULT_META", "KERNELS", "default_meta_config", "MAX_INNER_STEPS", "MetaConfig", "MetaLearner", "forward",
-           "regression_rank_loss", "shared_holdout"]
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_MEMBERS",
+    "DEFAULT_META",
+    "KERNELS",
+    "default_meta_config",
+    "MAX_INNER_STEPS",
+    "MetaConfig",
+    "MetaLearner",
+    "forward",
+    "regression_rank_loss",
+    "shared_holdout",
+]
 
 
 @dataclass
@@ -47,9 +58,9 @@ class MetaConfig:
     ``inner_steps`` and ``reptile_steps`` are at most :data:`MAX_INNER_STEPS`.
     """
 
-    algorithm: str = "maml"          # maml | reptile | multitask (the non-meta ablation) | dkt (deep-kernel GP head)
-    first_order: bool = False        # first-order MAML (no second derivatives)
-    meta_sgd: bool = False           # learn one inner learning rate per parameter entry
+    algorithm: str = "maml"  # maml | reptile | multitask (the non-meta ablation) | dkt (deep-kernel GP head)
+    first_order: bool = False  # first-order MAML (no second derivatives)
+    meta_sgd: bool = False  # learn one inner learning rate per parameter entry
     inner_steps: int = 5
     inner_lr: float = 0.05
     outer_lr: float = 1e-3
@@ -57,17 +68,17 @@ class MetaConfig:
     iterations: int = 400
     support_range: tuple[int, int] = (5, 50)
     query_size: int = 128
-    source_dropout: float = 0.3     # chance to hide each source task in an episode (task diversity)
-    rank_weight: float = 1.0         # weight of the pairwise ranking term next to MSE
-    top_weight: float = 0.0          # share of the query ranking term weighted towards the top (LambdaRank style)
-    kernel: str = "rbf"              # the GP kernel on the GNN embedding (rbf | matern | linear | rbf+graph)
-    gp_head: bool = False            # maml/reptile/multitask: then meta-learn a GP head on the adapted residuals
-    gp_iterations: int = 200         # episodes of that second stage
-    grad_clip: float = 1.0           # max norm of the meta-gradient
-    reptile_steps: int = 10          # Reptile's inner steps, in meta-training, validation and deployment
-    target_scale: str = "zscore"     # support targets -> network scale: zscore | robust (median/IQR, clipped)
-    meta_val: str = "task"           # early stopping on a held-out training task (>= 3 tasks) or held-out archs
-    val_fraction: float = 0.2        # share of architectures (by canonical key, the same for every task) held out
+    source_dropout: float = 0.3  # chance to hide each source task in an episode (task diversity)
+    rank_weight: float = 1.0  # weight of the pairwise ranking term next to MSE
+    top_weight: float = 0.0  # share of the query ranking term weighted towards the top (LambdaRank style)
+    kernel: str = "rbf"  # the GP kernel on the GNN embedding (rbf | matern | linear | rbf+graph)
+    gp_head: bool = False  # maml/reptile/multitask: then meta-learn a GP head on the adapted residuals
+    gp_iterations: int = 200  # episodes of that second stage
+    grad_clip: float = 1.0  # max norm of the meta-gradient
+    reptile_steps: int = 10  # Reptile's inner steps, in meta-training, validation and deployment
+    target_scale: str = "zscore"  # support targets -> network scale: zscore | robust (median/IQR, clipped)
+    meta_val: str = "task"  # early stopping on a held-out training task (>= 3 tasks) or held-out archs
+    val_fraction: float = 0.2  # share of architectures (by canonical key, the same for every task) held out
     val_every: int = 25
     val_episodes: int = 8
     patience: int = 6
@@ -76,7 +87,9 @@ class MetaConfig:
 
     def __post_init__(self):
         if self.algorithm not in ALGORITHMS:
-            raise SurrogateNASError(f"meta config: algorithm must be one of {', '.join(ALGORITHMS)}, got {self.algorithm!r}")
+            raise SurrogateNASError(
+                f"meta config: algorithm must be one of {', '.join(ALGORITHMS)}, got {self.algorithm!r}"
+            )
         for name in ("first_order", "meta_sgd", "gp_head"):
             if not isinstance(getattr(self, name), bool):
                 raise SurrogateNASError(f"meta config: {name} must be true or false, got {getattr(self, name)!r}")
@@ -84,8 +97,9 @@ class MetaConfig:
         _int(self, "reptile_steps", 1, MAX_INNER_STEPS)
         _int(self, "gp_iterations", 1)
         if self.gp_head and self.algorithm == "dkt":
-            raise SurrogateNASError("meta config: gp_head adds a GP head to maml/reptile/multitask; algorithm 'dkt' "
-                                    "has one already")
+            raise SurrogateNASError(
+                "meta config: gp_head adds a GP head to maml/reptile/multitask; algorithm 'dkt' has one already"
+            )
         for name in ("meta_batch", "iterations", "query_size", "val_every", "val_episodes", "patience"):
             _int(self, name, 1)
         _int(self, "seed", 0)
@@ -95,19 +109,28 @@ class MetaConfig:
         _float(self, "rank_weight", 0.0)
         _float(self, "top_weight", 0.0, 1.0)
         if self.target_scale not in SCALES:
-            raise SurrogateNASError(f"meta config: target_scale must be one of {', '.join(SCALES)}, got {self.target_scale!r}")
+            raise SurrogateNASError(
+                f"meta config: target_scale must be one of {', '.join(SCALES)}, got {self.target_scale!r}"
+            )
         if self.meta_val not in META_VAL:
-            raise SurrogateNASError(f"meta config: meta_val must be one of {', '.join(META_VAL)}, got {self.meta_val!r}")
+            raise SurrogateNASError(
+                f"meta config: meta_val must be one of {', '.join(META_VAL)}, got {self.meta_val!r}"
+            )
         if self.kernel not in KERNELS:
             raise SurrogateNASError(f"meta config: kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
         if self.meta_sgd and self.algorithm != "maml":
-            raise SurrogateNASError(f"meta config: meta_sgd learns MAML's inner learning rates; algorithm "
-                                    f"{self.algorithm!r} has none")
+            raise SurrogateNASError(
+                f"meta config: meta_sgd learns MAML's inner learning rates; algorithm {self.algorithm!r} has none"
+            )
         _float(self, "source_dropout", 0.0, 1.0, upper_open=True)
         _float(self, "val_fraction", 0.0, 1.0, lower_open=True, upper_open=True)
         sr = self.support_range
-        if (not isinstance(sr, (tuple, list)) or len(sr) != 2
-                or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in sr) or not 2 <= sr[0] <= sr[1]):
+        if (
+            not isinstance(sr, (tuple, list))
+            or len(sr) != 2
+            or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in sr)
+            or not 2 <= sr[0] <= sr[1]
+        ):
             raise SurrogateNASError(f"meta config: support_range must be two integers 2 <= lo <= hi, got {sr!r}")
         self.support_range = (int(sr[0]), int(sr[1]))
         if not isinstance(self.device, str) or not self.device:
@@ -137,7 +160,9 @@ def _float(cfg, name: str, lo: float, hi: float = math.inf, lower_open=False, up
     if ok:
         ok = (v > lo if lower_open else v >= lo) and (v < hi if upper_open else v <= hi)
     if not ok:
-        bounds = f"{'>' if lower_open else '>='} {lo:g}" + ("" if hi == math.inf else f" and {'<' if upper_open else '<='} {hi:g}")
+        bounds = f"{'>' if lower_open else '>='} {lo:g}" + (
+            "" if hi == math.inf else f" and {'<' if upper_open else '<='} {hi:g}"
+        )
         raise SurrogateNASError(f"meta config: {name} must be a finite number {bounds}, got {v!r}")
 
 
@@ -165,8 +190,10 @@ def shared_holdout(tasks: Sequence[Task], fraction: float, rng: np.random.Genera
         if len(tp) < 4 or len(vp) < 3:
             from ..errors import DataError
 
-            raise DataError(f"task {t.name!r}: {len(t.archs)} architectures are too few to hold some out for "
-                            f"meta-validation ({len(tp)} train / {len(vp)} held out); give validation tasks instead")
+            raise DataError(
+                f"task {t.name!r}: {len(t.archs)} architectures are too few to hold some out for "
+                f"meta-validation ({len(tp)} train / {len(vp)} held out); give validation tasks instead"
+            )
     return train_pools, val_pools
 
 
@@ -179,7 +206,9 @@ class MetaLearner:
         self.params = {k: v for k, v in self.model.named_parameters()}
         self.inner_lrs = None
         if config.meta_sgd:
-            self.inner_lrs = {k: torch.full_like(v, config.inner_lr, requires_grad=True) for k, v in self.params.items()}
+            self.inner_lrs = {
+                k: torch.full_like(v, config.inner_lr, requires_grad=True) for k, v in self.params.items()
+            }
         self.optimizer = torch.optim.Adam(self._outer_params(), lr=config.outer_lr)
         self.history: list[dict] = []
 
@@ -198,10 +227,22 @@ class MetaLearner:
             if c.algorithm == "multitask":
                 adapted = self.params
             else:
-                adapted = inner_loop(self.model, self.params, ep.support, ep.y_support, ep.corr, c.inner_steps,
-                                     self.lrs(), c.rank_weight, grad="first" if c.first_order else "second")[0]
-            losses.append(regression_rank_loss(forward(self.model, adapted, ep.query, ep.corr), ep.y_query, c.rank_weight,
-                                               c.top_weight))
+                adapted = inner_loop(
+                    self.model,
+                    self.params,
+                    ep.support,
+                    ep.y_support,
+                    ep.corr,
+                    c.inner_steps,
+                    self.lrs(),
+                    c.rank_weight,
+                    grad="first" if c.first_order else "second",
+                )[0]
+            losses.append(
+                regression_rank_loss(
+                    forward(self.model, adapted, ep.query, ep.corr), ep.y_query, c.rank_weight, c.top_weight
+                )
+            )
         return torch.stack(losses).mean()
 
     def step(self, episodes: Sequence[Episode]) -> float:
@@ -228,10 +269,13 @@ class MetaLearner:
         for ep in episodes:
             inputs = _concat_inputs(ep.support, ep.query)
             y = torch.cat([ep.y_support, ep.y_query])
-            fast = inner_loop(self.model, self.params, inputs, y, ep.corr, c.reptile_steps, c.inner_lr, c.rank_weight,
-                              grad="none")[0]
+            fast = inner_loop(
+                self.model, self.params, inputs, y, ep.corr, c.reptile_steps, c.inner_lr, c.rank_weight, grad="none"
+            )[0]
             with torch.no_grad():
-                total += float(regression_rank_loss(forward(self.model, fast, ep.query, ep.corr), ep.y_query, c.rank_weight))
+                total += float(
+                    regression_rank_loss(forward(self.model, fast, ep.query, ep.corr), ep.y_query, c.rank_weight)
+                )
                 for k in deltas:
                     deltas[k] += (self.params[k] - fast[k]) / len(episodes)
         for k, p in self.params.items():
@@ -243,8 +287,17 @@ class MetaLearner:
     def adapt(self, ep: Episode) -> dict[str, torch.Tensor]:
         c = self.config
         lrs = {k: v.detach() for k, v in self.inner_lrs.items()} if self.inner_lrs is not None else c.inner_lr
-        return inner_loop(self.model, self.params, ep.support, ep.y_support, ep.corr, deployment_steps(c.to_dict()),
-                          lrs, c.rank_weight, grad="none")[0]
+        return inner_loop(
+            self.model,
+            self.params,
+            ep.support,
+            ep.y_support,
+            ep.corr,
+            deployment_steps(c.to_dict()),
+            lrs,
+            c.rank_weight,
+            grad="none",
+        )[0]
 
     def evaluate(self, sampler: EpisodeSampler, rng: np.random.Generator, episodes: int, k: int = 20) -> float:
         """Mean Kendall tau on query sets after adapting on K support archs."""
@@ -258,8 +311,13 @@ class MetaLearner:
         return float(np.nanmean(taus))
 
     # ------------------------------------------------------------------ the loop
-    def fit(self, tasks: Sequence[Task], val_tasks: Sequence[Task] = (), progress: bool = True,
-            callback: Callable[[dict], None] | None = None) -> "MetaLearner":
+    def fit(
+        self,
+        tasks: Sequence[Task],
+        val_tasks: Sequence[Task] = (),
+        progress: bool = True,
+        callback: Callable[[dict], None] | None = None,
+    ) -> MetaLearner:
         """Meta-train on ``tasks``; early-stop on meta-validation Kendall tau and keep the best state.
 
         Validation uses ``val_tasks`` if given; else, with ``meta_val="task"`` and >= 3 training tasks, one
@@ -275,13 +333,23 @@ class MetaLearner:
             val_tasks, tasks = [tasks[vi]], [t for i, t in enumerate(tasks) if i != vi]
         if val_tasks:
             train_pools = None
-            val_sampler = EpisodeSampler(val_tasks, c.support_range, c.query_size, device=c.device, scale=c.target_scale)
+            val_sampler = EpisodeSampler(
+                val_tasks, c.support_range, c.query_size, device=c.device, scale=c.target_scale
+            )
         else:
             train_pools, val_pools = shared_holdout(tasks, c.val_fraction, rng)
-            val_sampler = EpisodeSampler(tasks, c.support_range, c.query_size, pools=val_pools, device=c.device,
-                                         scale=c.target_scale)
-        sampler = EpisodeSampler(tasks, c.support_range, c.query_size, pools=train_pools, device=c.device,
-                                 source_dropout=c.source_dropout, scale=c.target_scale)
+            val_sampler = EpisodeSampler(
+                tasks, c.support_range, c.query_size, pools=val_pools, device=c.device, scale=c.target_scale
+            )
+        sampler = EpisodeSampler(
+            tasks,
+            c.support_range,
+            c.query_size,
+            pools=train_pools,
+            device=c.device,
+            source_dropout=c.source_dropout,
+            scale=c.target_scale,
+        )
         best, best_state, bad = -np.inf, self.state_dict(), 0
         t0 = time.perf_counter()
         bar = tqdm(range(1, c.iterations + 1), desc=f"meta-train ({c.algorithm})", disable=not progress, leave=False)
@@ -322,4 +390,10 @@ class MetaLearner:
 def _concat_inputs(a: tuple, b: tuple) -> tuple:
     xa, eia, ba, na, sa = a
     xb, eib, bb, nb, sb = b
-    return (torch.cat([xa, xb]), torch.cat([eia, eib + len(xa)], 1), torch.cat([ba, bb + na]), na + nb, torch.cat([sa, sb]))
+    return (
+        torch.cat([xa, xb]),
+        torch.cat([eia, eib + len(xa)], 1),
+        torch.cat([ba, bb + na]),
+        na + nb,
+        torch.cat([sa, sb]),
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -69,7 +69,9 @@ def pretrain(
         if metric not in table.metrics(t):
             raise DataError(f"pretrain: task {t!r} has no metric {metric!r}; it has {', '.join(table.metrics(t))}")
     if set(train_tasks) & set(val_tasks):
-        raise DataError(f"pretrain: tasks {sorted(set(train_tasks) & set(val_tasks))} are both training and validation tasks")
+        raise DataError(
+            f"pretrain: tasks {sorted(set(train_tasks) & set(val_tasks))} are both training and validation tasks"
+        )
     model_config = ModelConfig(**(model_config or ModelConfig()).to_dict())  # the caller's stays as given
     meta_config = meta_config or default_meta_config()
     features = tuple(features)
@@ -97,8 +99,13 @@ def pretrain(
         from .deep_kernel import fit_gp_head, gp_parameters
         from .tasks import EpisodeSampler
 
-        sampler = EpisodeSampler(tasks, meta_config.support_range, meta_config.query_size, device=meta_config.device,
-                                 scale=meta_config.target_scale)
+        sampler = EpisodeSampler(
+            tasks,
+            meta_config.support_range,
+            meta_config.query_size,
+            device=meta_config.device,
+            scale=meta_config.target_scale,
+        )
         gp = gp_parameters(fit_gp_head(learner, sampler, table.space, meta_config.gp_iterations, seed=meta_config.seed))
     seconds = time.perf_counter() - t0
     return Checkpoint(
@@ -108,8 +115,14 @@ def pretrain(
         sources={"benchmark": benchmark_name or table.source, **sources.config(), "features": list(features)},
         target_metric=metric,
         inner_lrs=learner.inner_lrs,
-        info={"train_tasks": train_tasks, "val_tasks": val_tasks, "meta_val_task": learner.val_task,
-              "target": target, "best_val_tau": learner.best_val_tau,
-              "history": learner.history, "train_seconds": seconds},
+        info={
+            "train_tasks": train_tasks,
+            "val_tasks": val_tasks,
+            "meta_val_task": learner.val_task,
+            "target": target,
+            "best_val_tau": learner.best_val_tau,
+            "history": learner.history,
+            "train_seconds": seconds,
+        },
         gp=gp,
     )

@@ -7,8 +7,8 @@ An *episode* draws K support and Q query architectures from a task.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -35,14 +35,20 @@ class Task:
     def __post_init__(self):
         self.y = np.asarray(self.y, dtype=np.float64)
         if len(self.archs) != len(self.y) or len(self.src) != len(self.y):
-            raise DataError(f"task {self.name!r}: {len(self.archs)} archs, {len(self.y)} targets, {len(self.src)} source rows")
+            raise DataError(
+                f"task {self.name!r}: {len(self.archs)} archs, {len(self.y)} targets, {len(self.src)} source rows"
+            )
         if len(self.y) < 4:
             raise DataError(f"task {self.name!r} has only {len(self.y)} architectures")
 
 
 def table_tasks(
-    table: BenchmarkTable, tasks: Sequence[str], metric: str, sources: SourceValues | None = None,
-    source_metric: str | None = None, features: Sequence[str] = (),
+    table: BenchmarkTable,
+    tasks: Sequence[str],
+    metric: str,
+    sources: SourceValues | None = None,
+    source_metric: str | None = None,
+    features: Sequence[str] = (),
 ) -> list[Task]:
     """One :class:`Task` per name; each sees the *other* given tasks as its sources, and its own ``features``
     (free features: :class:`~surrogate_nas.predictors.features.FreeFeatureValues`)."""
@@ -51,8 +57,12 @@ def table_tasks(
     out = []
     for t in tasks:
         archs = table.archs(t, metric)
-        src = input_columns(sources.without(t), FreeFeatureValues(table, t, tuple(features), metric) if features else free,
-                            table.space, archs)
+        src = input_columns(
+            sources.without(t),
+            FreeFeatureValues(table, t, tuple(features), metric) if features else free,
+            table.space,
+            archs,
+        )
         out.append(Task(t, table.space, archs, table.vector(t, metric, archs), src))
     return out
 
@@ -71,8 +81,11 @@ class Episode:
     y_std: float
 
 
-def make_episode(task: Task, support_idx: np.ndarray, query_idx: np.ndarray, device="cpu", scale: str = "zscore") -> Episode:
-    """``scale``: how targets are put on the network's scale from the support (:func:`~surrogate_nas.predictors.support.scale_targets`)."""
+def make_episode(
+    task: Task, support_idx: np.ndarray, query_idx: np.ndarray, device="cpu", scale: str = "zscore"
+) -> Episode:
+    """``scale``: how targets are put on the network's scale from the support
+    (:func:`~surrogate_nas.predictors.support.scale_targets`)."""
     ys, yq = task.y[support_idx], task.y[query_idx]
     mean, std, clip = scale_targets(ys, f"task {task.name!r}", scale)
     corr = support_correlations(task.src[support_idx], ys)
@@ -94,8 +107,16 @@ class EpisodeSampler:
     ``pool`` restricts which architecture indices of each task may be drawn (meta-train/meta-val split).
     """
 
-    def __init__(self, tasks: Sequence[Task], support_range=(5, 50), query_size=128, pools=None, device="cpu",
-                 source_dropout: float = 0.0, scale: str = "zscore"):
+    def __init__(
+        self,
+        tasks: Sequence[Task],
+        support_range=(5, 50),
+        query_size=128,
+        pools=None,
+        device="cpu",
+        source_dropout: float = 0.0,
+        scale: str = "zscore",
+    ):
         self.scale = scale
         self.tasks = list(tasks)
         self.support_range = support_range

@@ -4,7 +4,8 @@ Registered names (``make_predictor(name, space=..., seed=..., sources=..., featu
 ``source-transfer``, ``ridge-source``, ``rf-source``, ``lgbm-source`` (read ``sources``), ``rf``, ``gbm``,
 ``lgbm``, ``scratch-gnn`` (ignore ``sources``: they read no other task). ``features`` (a
 :class:`~surrogate_nas.predictors.features.FreeFeatureValues` of the target) is read by ``ridge-source``,
-``rf-source``, ``lgbm-source``, ``rf``, ``gbm``, ``lgbm`` and ``meta``; the zero-shot ``source-transfer`` and ``scratch-gnn`` ignore it. ``meta`` is registered by
+``rf-source``, ``lgbm-source``, ``rf``, ``gbm``, ``lgbm`` and ``meta``; the zero-shot ``source-transfer`` and
+``scratch-gnn`` ignore it. ``meta`` is registered by
 :mod:`surrogate_nas.meta`. Classes are imported when a predictor is built, so importing this
 package stays cheap.
 """
@@ -25,8 +26,9 @@ def _space(name: str, space):
 
 def _need_sources(name: str, sources):
     if sources is None or not getattr(sources, "tasks", ()):
-        raise SurrogateNASError(f"predictor {name!r} reads source-task values: pass sources=SourceValues(...) "
-                                "with at least one task")
+        raise SurrogateNASError(
+            f"predictor {name!r} reads source-task values: pass sources=SourceValues(...) with at least one task"
+        )
     return sources
 
 
@@ -43,8 +45,9 @@ def _ridge_source(space=None, seed: int = 0, sources=None, features=None, **opti
     from .baselines import SourceRidgePredictor
 
     check_options("predictor 'ridge-source'", ["alpha"], options)
-    return SourceRidgePredictor(_space("ridge-source", space), _need_sources("ridge-source", sources), features=features,
-                                **options)
+    return SourceRidgePredictor(
+        _space("ridge-source", space), _need_sources("ridge-source", sources), features=features, **options
+    )
 
 
 def _tree(name: str, kind: str, reads_sources: bool):
@@ -70,8 +73,11 @@ def _scratch_gnn(space=None, seed: int = 0, sources=None, features=None, **optio
     """Options: steps, lr, rank_weight, device, and the model as model_config or hidden/layers/conv."""
     from .baselines import ScratchGNNPredictor
 
-    check_options("predictor 'scratch-gnn'", ["steps", "lr", "rank_weight", "device", "model_config", "hidden",
-                                              "layers", "conv"], options)
+    check_options(
+        "predictor 'scratch-gnn'",
+        ["steps", "lr", "rank_weight", "device", "model_config", "hidden", "layers", "conv"],
+        options,
+    )
     shape = {k: options.pop(k) for k in ("hidden", "layers", "conv") if k in options}
     if shape:
         from .gnn import ModelConfig

@@ -12,7 +12,8 @@ reads them; unknown keyword options are refused by the factory with a clear erro
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -23,10 +24,11 @@ from ..registry import Registry
 class Predictor(Protocol):
     """What search, experiments and the CLI need from any predictor."""
 
-    def fit(self, archs: Sequence[Any], y) -> "Predictor": ...
+    def fit(self, archs: Sequence[Any], y) -> Predictor: ...
 
-    def predict(self, archs: Sequence[Any], return_std: bool = False,
-                latent: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
+    def predict(
+        self, archs: Sequence[Any], return_std: bool = False, latent: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
 
 
 #: name -> factory(**kwargs) -> Predictor. ``meta`` is registered by :mod:`surrogate_nas.meta`.
@@ -43,11 +45,15 @@ def check_options(what: str, accepted, options: dict) -> None:
     import inspect
 
     if callable(accepted):
-        accepted = [p.name for p in inspect.signature(accepted).parameters.values()
-                    if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
+        accepted = [
+            p.name
+            for p in inspect.signature(accepted).parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
+        ]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         from ..errors import SurrogateNASError
 
-        raise SurrogateNASError(f"{what}: unknown option(s) {', '.join(map(repr, unknown))}; "
-                                f"it takes {', '.join(sorted(accepted))}")
+        raise SurrogateNASError(
+            f"{what}: unknown option(s) {', '.join(map(repr, unknown))}; it takes {', '.join(sorted(accepted))}"
+        )

@@ -56,7 +56,7 @@ class SourceTransferPredictor(_Base):
         self.space = space
         self.sources = sources
 
-    def fit(self, archs, y) -> "SourceTransferPredictor":
+    def fit(self, archs, y) -> SourceTransferPredictor:
         self._check_fit(archs, y)
         if self.sources is None or not self.sources.tasks:
             raise DataError("source-transfer needs at least one source task")
@@ -82,7 +82,7 @@ class SourceRidgePredictor(_Base):
     def _X(self, archs) -> np.ndarray:
         return np.nan_to_num(input_columns(self.sources, self.features, get_space(self.space), archs))
 
-    def fit(self, archs, y) -> "SourceRidgePredictor":
+    def fit(self, archs, y) -> SourceRidgePredictor:
         from sklearn.linear_model import Ridge
 
         archs, y = self._check_fit(archs, y)
@@ -105,8 +105,15 @@ class TreePredictor(_Base):
 
     KINDS = ("rf", "gbm", "lgbm")
 
-    def __init__(self, space, kind: str = "rf", sources: SourceValues | None = None, seed: int = 0, n_estimators: int = 200,
-                 features: FreeFeatureValues | None = None):
+    def __init__(
+        self,
+        space,
+        kind: str = "rf",
+        sources: SourceValues | None = None,
+        seed: int = 0,
+        n_estimators: int = 200,
+        features: FreeFeatureValues | None = None,
+    ):
         if kind not in self.KINDS:
             raise DataError(f"unknown tree kind {kind!r}; use {', '.join(self.KINDS)}")
         self.space = space
@@ -133,17 +140,29 @@ class TreePredictor(_Base):
         if self.kind == "gbm":
             from sklearn.ensemble import GradientBoostingRegressor
 
-            return GradientBoostingRegressor(n_estimators=self.n_estimators, max_depth=3, learning_rate=0.05,
-                                             subsample=0.8, random_state=self.seed)
+            return GradientBoostingRegressor(
+                n_estimators=self.n_estimators, max_depth=3, learning_rate=0.05, subsample=0.8, random_state=self.seed
+            )
         from lightgbm import LGBMRegressor
 
         # small-data settings: small trees with leaves of 2+ archs (3 cannot split at K=5 after bagging),
         # row/column bagging; one thread and deterministic=True for a fixed seed
-        return LGBMRegressor(n_estimators=self.n_estimators, learning_rate=0.05, num_leaves=15, min_child_samples=2,
-                             subsample=0.8, subsample_freq=1, colsample_bytree=0.8,
-                             random_state=self.seed, n_jobs=1, deterministic=True, force_col_wise=True, verbose=-1)
+        return LGBMRegressor(
+            n_estimators=self.n_estimators,
+            learning_rate=0.05,
+            num_leaves=15,
+            min_child_samples=2,
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=0.8,
+            random_state=self.seed,
+            n_jobs=1,
+            deterministic=True,
+            force_col_wise=True,
+            verbose=-1,
+        )
 
-    def fit(self, archs, y) -> "TreePredictor":
+    def fit(self, archs, y) -> TreePredictor:
         if self.kind not in self.KINDS:
             raise DataError(f"unknown tree kind {self.kind!r}; use {', '.join(self.KINDS)}")
         archs, y = self._check_fit(archs, y)
@@ -166,8 +185,16 @@ class ScratchGNNPredictor(_Base):
     torch RNG state is neither read nor changed).
     """
 
-    def __init__(self, space, model_config=None, steps: int = 200, lr: float = 5e-3,
-                 rank_weight: float = 1.0, seed: int = 0, device: str = "cpu"):
+    def __init__(
+        self,
+        space,
+        model_config=None,
+        steps: int = 200,
+        lr: float = 5e-3,
+        rank_weight: float = 1.0,
+        seed: int = 0,
+        device: str = "cpu",
+    ):
         self.space = space
         self.model_config = model_config
         self.steps = steps
@@ -176,7 +203,7 @@ class ScratchGNNPredictor(_Base):
         self.seed = seed
         self.device = device
 
-    def fit(self, archs, y) -> "ScratchGNNPredictor":
+    def fit(self, archs, y) -> ScratchGNNPredictor:
         import torch
 
         from .gnn import GraphRegressor, ModelConfig, graph_inputs, regression_rank_loss

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -50,12 +50,14 @@ class SourceValues:
             raise DataError("source tasks given without a benchmark table")
         for t in self.tasks:
             if t not in self.table.tasks:
-                raise DataError(f"unknown source task {t!r}; tasks of {self.table.source}: {', '.join(self.table.tasks)}")
+                raise DataError(
+                    f"unknown source task {t!r}; tasks of {self.table.source}: {', '.join(self.table.tasks)}"
+                )
             s = self.table.series(t, self.metric)
             r = (s if self.higher_is_better else -s).rank(method="average").to_numpy()
             self._scores[t] = dict(zip(s.index, 2.0 * (r - 0.5) / len(r) - 1.0))
 
-    def without(self, task: str) -> "SourceValues":
+    def without(self, task: str) -> SourceValues:
         return SourceValues(self.table, tuple(t for t in self.tasks if t != task), self.metric, self.higher_is_better)
 
     def __call__(self, space: SearchSpace, archs: Sequence[Architecture]) -> np.ndarray:
@@ -98,8 +100,9 @@ class FreeFeatureValues:
 
     ``task`` names the task whose features are read (NAS-Bench-Graph's params and latency are per
     dataset; NB-201's features are the same for every task: params and FLOPs per string -- a string is a
-    network --, the zero-cost proxies per canonical class; see :func:`~surrogate_nas.features.free_features`). ``metric`` is the value the model will
-    predict: a feature of that name is refused (:class:`~surrogate_nas.benchmarks.TargetLeakError`).
+    network --, the zero-cost proxies per canonical class; see :func:`~surrogate_nas.features.free_features`).
+    ``metric`` is the value the model will predict: a feature of that name is refused
+    (:class:`~surrogate_nas.benchmarks.TargetLeakError`).
     Columns are appended to the source-task columns wherever a predictor reads sources.
     """
 
@@ -120,16 +123,20 @@ class FreeFeatureValues:
         have = available_features(self.table, self.task)
         bad = [n for n in self.names if n not in have]
         if bad:
-            where = (f"task {self.task!r} of {self.table.source}" if self.task is not None else
-                     f"{self.table.source} with no task named (features that differ per task need the task)")
+            where = (
+                f"task {self.task!r} of {self.table.source}"
+                if self.task is not None
+                else f"{self.table.source} with no task named (features that differ per task need the task)"
+            )
             raise DataError(f"unknown free feature {bad[0]!r} for {where}; available: {', '.join(have) or 'none'}")
         if self.metric in self.names:
             from ..benchmarks import TargetLeakError
 
-            raise TargetLeakError(f"free feature {self.metric!r} is the metric being predicted; a predicted value "
-                                  "is never an input")
+            raise TargetLeakError(
+                f"free feature {self.metric!r} is the metric being predicted; a predicted value is never an input"
+            )
 
-    def with_task(self, task: str | None) -> "FreeFeatureValues":
+    def with_task(self, task: str | None) -> FreeFeatureValues:
         """The same features read for another task."""
         return FreeFeatureValues(self.table, task, self.names, self.metric)
 
@@ -150,8 +157,9 @@ class FreeFeatureValues:
         return list(self.names)
 
 
-def input_columns(sources: SourceValues | None, features: FreeFeatureValues | None, space: SearchSpace,
-                  archs: Sequence[Architecture]) -> np.ndarray:
+def input_columns(
+    sources: SourceValues | None, features: FreeFeatureValues | None, space: SearchSpace, archs: Sequence[Architecture]
+) -> np.ndarray:
     """What a transfer predictor reads per architecture: source-task columns, then free-feature columns."""
     cols = [m(space, archs) for m in (sources, features) if m is not None]
     return np.hstack(cols) if cols else np.zeros((len(archs), 0), dtype=np.float32)

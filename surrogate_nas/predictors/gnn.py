@@ -7,8 +7,8 @@ functionally with ``torch.func.functional_call``.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -45,8 +45,10 @@ class ModelConfig:
             if not isinstance(getattr(self, name), bool):
                 raise SurrogateNASError(f"model config: {name} must be true or false, got {getattr(self, name)!r}")
         if self.conv == "gat" and self.hidden % GAT_HEADS:
-            raise SurrogateNASError(f"model config: conv 'gat' splits hidden over {GAT_HEADS} attention heads, so hidden "
-                                    f"must be a multiple of {GAT_HEADS}; got {self.hidden}")
+            raise SurrogateNASError(
+                f"model config: conv 'gat' splits hidden over {GAT_HEADS} attention heads, so hidden "
+                f"must be a multiple of {GAT_HEADS}; got {self.hidden}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -106,7 +108,9 @@ class GraphRegressor(nn.Module):
             if rev is not None:
                 m = m + self.rconvs[i](h, rev)
             h = norm(h + torch.relu(m))
-        return torch.cat([global_add_pool(h, batch, size=num_graphs) / 4.0, global_mean_pool(h, batch, size=num_graphs)], -1)
+        return torch.cat(
+            [global_add_pool(h, batch, size=num_graphs) / 4.0, global_mean_pool(h, batch, size=num_graphs)], -1
+        )
 
     def readout(self, g, src=None, corr=None, num_graphs: int | None = None, embed: bool = False):
         """The rest of :meth:`forward` from :meth:`pool`'s rows ``g``: source encoding, transfer prior and head."""
@@ -152,11 +156,18 @@ class GraphRegressor(nn.Module):
 def graph_inputs(space, archs: Sequence, src: np.ndarray, device="cpu") -> tuple:
     """(x, edge_index, batch, num_graphs, src) for :class:`GraphRegressor` from architectures."""
     b = to_batch(space, archs)
-    return (b.x.to(device), b.edge_index.to(device), b.batch.to(device), len(archs),
-            torch.as_tensor(src, dtype=torch.float32, device=device))
+    return (
+        b.x.to(device),
+        b.edge_index.to(device),
+        b.batch.to(device),
+        len(archs),
+        torch.as_tensor(src, dtype=torch.float32, device=device),
+    )
 
 
-def regression_rank_loss(pred: torch.Tensor, y: torch.Tensor, rank_weight: float, top_weight: float = 0.0) -> torch.Tensor:
+def regression_rank_loss(
+    pred: torch.Tensor, y: torch.Tensor, rank_weight: float, top_weight: float = 0.0
+) -> torch.Tensor:
     """MSE plus ``rank_weight`` x :func:`pairwise_rank_loss`."""
     loss = F.mse_loss(pred, y)
     if rank_weight > 0 and len(y) > 1:

@@ -45,8 +45,9 @@ def scale_targets(y: np.ndarray, where: str, scale: str = "zscore") -> tuple[flo
     return float(med), float(spread if spread > 1e-12 * max(1.0, abs(med)) else std), ROBUST_CLIP
 
 
-def validate_support(space, archs, y, where: str = "support set",
-                     metric: str | None = None) -> tuple[list[Architecture], np.ndarray]:
+def validate_support(
+    space, archs, y, where: str = "support set", metric: str | None = None
+) -> tuple[list[Architecture], np.ndarray]:
     """Check a support set: >= 2 architectures of ``space``, distinct strings, finite, not all equal.
 
     A string is a network: the same string twice is refused (one line naming both data rows; average
@@ -76,8 +77,10 @@ def validate_support(space, archs, y, where: str = "support set",
     for i, a in enumerate(parsed):
         if a in seen:
             j = seen[a]
-            raise DataError(f"{where}: architecture {space.format(a)!r} appears twice (data rows {j + 1} and {i + 1}); "
-                            "average repeated measurements first")
+            raise DataError(
+                f"{where}: architecture {space.format(a)!r} appears twice (data rows {j + 1} and {i + 1}); "
+                "average repeated measurements first"
+            )
         seen[a] = i
     bad = np.flatnonzero(~np.isfinite(y))
     if len(bad):
@@ -105,9 +108,11 @@ def isomorphic_note(space, archs, where: str, metric: str | None) -> str | None:
     if not pairs:
         return None
     j, i = pairs[0]
-    return (f"{where}: {len(pairs)} architecture(s) isomorphic to an earlier one (e.g. data rows {j + 1} and "
-            f"{i + 1}: {space.format(archs[j])!r} and {space.format(archs[i])!r}); their {metric!r} values are "
-            "treated as repeated measurements of one function")
+    return (
+        f"{where}: {len(pairs)} architecture(s) isomorphic to an earlier one (e.g. data rows {j + 1} and "
+        f"{i + 1}: {space.format(archs[j])!r} and {space.format(archs[i])!r}); their {metric!r} values are "
+        "treated as repeated measurements of one function"
+    )
 
 
 def _is_number(v) -> bool:

@@ -9,20 +9,40 @@ over candidate sets), ``journal``, ``loop``, ``run`` (run_search),
 ``results`` and ``report`` (files a person reads).
 """
 
+from .acquisition import ACQUISITIONS
 from .base import SEARCHERS, Constraint, Searcher, SearchError, SpaceExhausted, get_searcher, space_pool
+from .config import SearchConfig, SearchResult
 from .evaluators import EVALUATORS, TableEvaluator, TrainEvaluator
+from .hierarchical import HierarchicalSearch
 from .journal import Journal
 from .loop import run_loop, trajectory_frame
-from .acquisition import ACQUISITIONS
-from .strategies import GuidedEvolution, LocalSearch, RandomSearch, RegularizedEvolution, SourceRankSearch
-from .hierarchical import HierarchicalSearch
-from .config import SearchConfig, SearchResult
-from .searcher_factory import make_searcher
 from .run import run_search
+from .searcher_factory import make_searcher
+from .strategies import GuidedEvolution, LocalSearch, RandomSearch, RegularizedEvolution, SourceRankSearch
 
 __all__ = [
-    "ACQUISITIONS", "SEARCHERS", "Constraint", "Searcher", "SearchError", "SpaceExhausted", "get_searcher", "EVALUATORS",
-    "TableEvaluator", "TrainEvaluator", "Journal", "run_loop", "trajectory_frame", "GuidedEvolution",
-    "HierarchicalSearch", "LocalSearch", "RandomSearch", "RegularizedEvolution", "SourceRankSearch", "space_pool",
-    "SearchConfig", "SearchResult", "make_searcher", "run_search",
+    "ACQUISITIONS",
+    "SEARCHERS",
+    "Constraint",
+    "Searcher",
+    "SearchError",
+    "SpaceExhausted",
+    "get_searcher",
+    "EVALUATORS",
+    "TableEvaluator",
+    "TrainEvaluator",
+    "Journal",
+    "run_loop",
+    "trajectory_frame",
+    "GuidedEvolution",
+    "HierarchicalSearch",
+    "LocalSearch",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "SourceRankSearch",
+    "space_pool",
+    "SearchConfig",
+    "SearchResult",
+    "make_searcher",
+    "run_search",
 ]

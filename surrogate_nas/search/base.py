@@ -12,9 +12,9 @@ from __future__ import annotations
 import abc
 import math
 import re
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Hashable, Sequence
 
 import numpy as np
 
@@ -65,7 +65,7 @@ class Constraint:
         self.limit = float(self.limit)
 
     @classmethod
-    def parse(cls, text: str, values=None, mode: str = "filter", weight: float = 1.0) -> "Constraint":
+    def parse(cls, text: str, values=None, mode: str = "filter", weight: float = 1.0) -> Constraint:
         """Parse ``"latency<=0.005"`` / ``"params>=1.5"``."""
         m = _CONSTRAINT.match(text or "")
         if not m:
@@ -137,7 +137,7 @@ class Searcher(abc.ABC):
         self.rng = np.random.default_rng(self.seed)
         self.constraint = constraint
         self.history: list[tuple[Architecture, float, float]] = []  # (arch, value, fitness)
-        self._seen: set[str] = set()       # canonical keys observed or pending
+        self._seen: set[str] = set()  # canonical keys observed or pending
         self._value_by_key: dict[str, float] = {}
         self._fit_by_key: dict[str, float] = {}
         self._fit_spread = 1.0
@@ -221,12 +221,16 @@ class Searcher(abc.ABC):
             n = int(c.feasible(archs).sum())
             if n == 0:
                 return f"no architecture of space {self.space.name!r} satisfies {c.describe()}"
-            return (f"{self.name}: all {n} architectures of space {self.space.name!r} allowed by {c.describe()} "
-                    "have been evaluated")
-        return f"{self.name}: all {len(space_pool(self.space)[0])} architectures of space {self.space.name!r} " \
-               "(one per canonical key) have been evaluated"
+            return (
+                f"{self.name}: all {n} architectures of space {self.space.name!r} allowed by {c.describe()} "
+                "have been evaluated"
+            )
+        return (
+            f"{self.name}: all {len(space_pool(self.space)[0])} architectures of space {self.space.name!r} "
+            "(one per canonical key) have been evaluated"
+        )
 
-    def _observe(self, archs, values, fitness) -> None:  # hook
+    def _observe(self, archs, values, fitness) -> None:  # noqa: B027 (an optional hook: the default does nothing)
         pass
 
     @abc.abstractmethod

@@ -4,7 +4,7 @@ target is never one of the tasks the searcher reads), through the one guard
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..benchmarks import check_isolation
 from .base import SearchError

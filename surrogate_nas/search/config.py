@@ -19,8 +19,11 @@ PREDICTOR_STRATEGIES = ("guided-evolution", "hierarchical")
 
 
 def _check_type(name: str, value, types, what: str) -> None:
-    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)) \
-            or not isinstance(value, types):
+    if (
+        isinstance(value, bool)
+        and bool not in (types if isinstance(types, tuple) else (types,))
+        or not isinstance(value, types)
+    ):
         raise SearchError(f"{name} must be {what}, got {value!r}")
 
 
@@ -91,7 +94,7 @@ class SearchConfig:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SearchConfig":
+    def from_dict(cls, d: dict) -> SearchConfig:
         if not isinstance(d, dict):
             raise SearchError(f"a search configuration must be a mapping of fields, got {type(d).__name__}")
         names = {f.name for f in fields(cls)}
@@ -101,14 +104,14 @@ class SearchConfig:
         return cls(**d)
 
     @classmethod
-    def from_yaml(cls, text: str) -> "SearchConfig":
+    def from_yaml(cls, text: str) -> SearchConfig:
         try:
             d = yaml.safe_load(text)
         except yaml.YAMLError as e:
             raise SearchError(f"search configuration is not valid YAML ({str(e).splitlines()[0]})") from None
         return cls.from_dict(d or {})
 
-    def resolved(self) -> "SearchConfig":
+    def resolved(self) -> SearchConfig:
         """Validate every field and fill the defaults (benchmark, metrics); raises SearchError."""
         c = SearchConfig(**{**self.to_dict(), "options": self.options, "train": self.train})
         for name in ("out", "model", "data_root"):
@@ -157,15 +160,18 @@ class SearchConfig:
             if c.predictor not in predictor_names():
                 raise SearchError(f"unknown predictor {c.predictor!r}; choose one of {', '.join(predictor_names())}")
             if needs_checkpoint(c.predictor) and not c.model:
-                raise SearchError(f"strategy {c.strategy!r} with predictor {c.predictor!r} needs --model (a checkpoint "
-                                  "directory from `surrogate-nas pretrain`), or use predictor 'scratch'")
+                raise SearchError(
+                    f"strategy {c.strategy!r} with predictor {c.predictor!r} needs --model (a checkpoint "
+                    "directory from `surrogate-nas pretrain`), or use predictor 'scratch'"
+                )
         c.benchmark = c.benchmark or DEFAULT_BENCHMARK.get(c.space)
         if c.evaluator == "train":
             c.metric = c.metric or "test_acc"
         elif c.benchmark is None:
             raise SearchError(f"space {c.space!r} has no default benchmark; set benchmark")
-        metric, test, _ = BENCHMARK_METRICS.get(c.benchmark, (None, None, None)) if c.evaluator != "train" \
-            else (None, None, None)
+        metric, test, _ = (
+            BENCHMARK_METRICS.get(c.benchmark, (None, None, None)) if c.evaluator != "train" else (None, None, None)
+        )
         c.metric = c.metric or metric
         # the benchmark's reported metric goes with its search metric, named with or without the fidelity
         # (NB-201: valid_acc / valid_acc@12 -> test_acc@200); any other metric reports itself
@@ -187,7 +193,7 @@ class SearchResult:
     evaluations: int
     trajectory: pd.DataFrame
     out: Path | None
-    replayed: int = 0                     # evaluations taken from the journal instead of re-run
+    replayed: int = 0  # evaluations taken from the journal instead of re-run
     scored_per_second: float | None = None
     seconds: float = 0.0
     info: dict = field(default_factory=dict)

@@ -7,7 +7,8 @@ a simulated unit), ``status`` ("ok"/"failed") and ``error``.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -60,14 +61,23 @@ class TableEvaluator:
             return []
         v = self.table.vector(self.task, self.metric, archs, missing="nan")
         t = self.table.vector(self.task, self.test_metric, archs, missing="nan")
-        c = (self.table.vector(self.task, self.cost_metric, archs, missing="nan")
-             if self.cost_metric else np.ones(len(archs)))
+        c = (
+            self.table.vector(self.task, self.cost_metric, archs, missing="nan")
+            if self.cost_metric
+            else np.ones(len(archs))
+        )
         out = []
-        for a, vi, ti, ci in zip(archs, v, t, c):
+        for _a, vi, ti, ci in zip(archs, v, t, c):
             ok = bool(np.isfinite(vi))
-            out.append({"value": float(vi), "test": float(ti), "cost": float(ci) if np.isfinite(ci) else 1.0,
-                        "status": "ok" if ok else "failed",
-                        "error": None if ok else f"no {self.metric!r} record on {self.task!r}"})
+            out.append(
+                {
+                    "value": float(vi),
+                    "test": float(ti),
+                    "cost": float(ci) if np.isfinite(ci) else 1.0,
+                    "status": "ok" if ok else "failed",
+                    "error": None if ok else f"no {self.metric!r} record on {self.task!r}",
+                }
+            )
         return out
 
 
@@ -98,5 +108,13 @@ class TrainEvaluator:
 
     def evaluate(self, archs):
         rows = self.inner.evaluate(list(archs))
-        return [{"value": r["value"], "test": r["value"], "cost": r["cost_seconds"], "status": r["status"],
-                 "error": r.get("error")} for r in rows]
+        return [
+            {
+                "value": r["value"],
+                "test": r["value"],
+                "cost": r["cost_seconds"],
+                "status": r["status"],
+                "error": r.get("error"),
+            }
+            for r in rows
+        ]

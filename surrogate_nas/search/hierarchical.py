@@ -23,7 +23,7 @@ committed groups, ``phase_`` the current phase and ``probed_`` the probed groups
 
 from __future__ import annotations
 
-from typing import Hashable
+from collections.abc import Hashable
 
 import numpy as np
 
@@ -49,17 +49,29 @@ class HierarchicalSearch(GuidedEvolution):
 
     name = "hierarchical"
 
-    def __init__(self, space, seed=0, constraint=None, probe_groups: int = HAS["probe_groups"], coarse: int | None = None,
-                 commit: int = HAS["commit"], commit_fraction: float = HAS["commit_fraction"],
-                 group_top: int = HAS["group_top"], **kwargs):
+    def __init__(
+        self,
+        space,
+        seed=0,
+        constraint=None,
+        probe_groups: int = HAS["probe_groups"],
+        coarse: int | None = None,
+        commit: int = HAS["commit"],
+        commit_fraction: float = HAS["commit_fraction"],
+        group_top: int = HAS["group_top"],
+        **kwargs,
+    ):
         kwargs["pool"] = "space"
         kwargs.setdefault("acquisition", HAS["acquisition"])
         super().__init__(space, seed, constraint, **kwargs)
         self.probe_groups = _positive_int("probe_groups", probe_groups)
         self.coarse = _positive_int("coarse", self.probe_groups if coarse is None else coarse, 0)
         self.commit = _positive_int("commit", commit)
-        if isinstance(commit_fraction, bool) or not isinstance(commit_fraction, (int, float)) \
-                or not 0 < commit_fraction <= 1:
+        if (
+            isinstance(commit_fraction, bool)
+            or not isinstance(commit_fraction, (int, float))
+            or not 0 < commit_fraction <= 1
+        ):
             raise SearchError(f"hierarchical: commit_fraction must be a number in (0, 1], got {commit_fraction!r}")
         self.commit_fraction = float(commit_fraction)
         self.group_top = _positive_int("group_top", group_top)
@@ -70,7 +82,7 @@ class HierarchicalSearch(GuidedEvolution):
         self._pool, self._keys, self._skel_of_key = archs, keys, dict(zip(keys, skels))
         self._source_scores = kwargs.get("source_scores")
         self._prior: dict[Hashable, float] | None = None
-        self._order: list[Hashable] = []       # groups by prior, best first
+        self._order: list[Hashable] = []  # groups by prior, best first
         self.probed_: list[Hashable] = []
         self.committed_: list[Hashable] = []
         self.phase_ = "support"

@@ -44,10 +44,15 @@ def fingerprint(identity: dict) -> str:
 
 def _differences(old: dict, new: dict) -> str:
     def show(v):
-        return "-" if v is None else json.dumps(v, sort_keys=True, default=str) if isinstance(v, (dict, list)) else str(v)
+        return (
+            "-" if v is None else json.dumps(v, sort_keys=True, default=str) if isinstance(v, (dict, list)) else str(v)
+        )
 
-    diffs = [f"{k}: {show(old.get(k))} in the journal, {show(new.get(k))} now"
-             for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    diffs = [
+        f"{k}: {show(old.get(k))} in the journal, {show(new.get(k))} now"
+        for k in sorted(set(old) | set(new))
+        if old.get(k) != new.get(k)
+    ]
     return "; ".join(diffs)
 
 
@@ -71,16 +76,20 @@ class Journal:
                 self.con.execute("BEGIN IMMEDIATE")
                 self.con.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fp,))
                 self.con.execute("INSERT OR REPLACE INTO meta VALUES ('identity', ?)", (json.dumps(self.identity),))
-                self.con.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)",
-                                 (yaml.safe_dump(config or {}, sort_keys=False),))
+                self.con.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('config', ?)", (yaml.safe_dump(config or {}, sort_keys=False),)
+                )
                 self.con.execute("INSERT OR REPLACE INTO meta VALUES ('created', ?)", (json.dumps(time.time()),))
         elif row != fp:
             stored = self._meta("identity")
-            why = (_differences(json.loads(stored), self.identity) if stored else "") or \
-                "written by another version of surrogate-nas"
+            why = (
+                _differences(json.loads(stored), self.identity) if stored else ""
+            ) or "written by another version of surrogate-nas"
             self.close()
-            raise SearchError(f"journal {self.path} belongs to another search configuration ({why}); "
-                              "use another --out directory or delete the journal")
+            raise SearchError(
+                f"journal {self.path} belongs to another search configuration ({why}); "
+                "use another --out directory or delete the journal"
+            )
 
     def _meta(self, name: str) -> str | None:
         row = self.con.execute("SELECT value FROM meta WHERE name=?", (name,)).fetchone()
@@ -94,17 +103,21 @@ class Journal:
         """Store ``config`` (same identity, e.g. a larger budget) as the journal's configuration."""
         with self.con:
             self.con.execute("BEGIN IMMEDIATE")
-            self.con.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)",
-                             (yaml.safe_dump(config, sort_keys=False),))
+            self.con.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('config', ?)", (yaml.safe_dump(config, sort_keys=False),)
+            )
 
     def records(self) -> list[dict]:
-        cur = self.con.execute("SELECT idx, batch, batch_size, arch, key, value, test, cost, status, error, timestamp "
-                               "FROM evals ORDER BY idx")
+        cur = self.con.execute(
+            "SELECT idx, batch, batch_size, arch, key, value, test, cost, status, error, timestamp "
+            "FROM evals ORDER BY idx"
+        )
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
     def append(self, idx: int, batch: int, batch_size: int, arch: str, key: str, result: dict) -> None:
         """Commit one evaluation (durable on return)."""
+
         def num(x):
             return None if x is None else float(x)
 
@@ -113,11 +126,24 @@ class Journal:
                 self.con.execute("BEGIN IMMEDIATE")
                 self.con.execute(
                     "INSERT INTO evals VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (idx, batch, batch_size, arch, key, num(result.get("value")), num(result.get("test")),
-                     num(result.get("cost")), result.get("status"), result.get("error"), time.time()),
+                    (
+                        idx,
+                        batch,
+                        batch_size,
+                        arch,
+                        key,
+                        num(result.get("value")),
+                        num(result.get("test")),
+                        num(result.get("cost")),
+                        result.get("status"),
+                        result.get("error"),
+                        time.time(),
+                    ),
                 )
         except sqlite3.IntegrityError as e:
-            raise SearchError(f"journal {self.path}: evaluation {idx} of {arch!r} would duplicate a record ({e})") from None
+            raise SearchError(
+                f"journal {self.path}: evaluation {idx} of {arch!r} would duplicate a record ({e})"
+            ) from None
 
     def close(self) -> None:
         try:

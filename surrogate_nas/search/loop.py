@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -11,8 +11,16 @@ from .base import Searcher, SearchError, SpaceExhausted
 from .journal import Journal
 
 
-def run_loop(searcher: Searcher, evaluator, budget: int, journal: Journal | None = None, batch_size: int = 1,
-             maximize: bool = True, progress: bool = False, desc: str = "search") -> pd.DataFrame:
+def run_loop(
+    searcher: Searcher,
+    evaluator,
+    budget: int,
+    journal: Journal | None = None,
+    batch_size: int = 1,
+    maximize: bool = True,
+    progress: bool = False,
+    desc: str = "search",
+) -> pd.DataFrame:
     """Run ``searcher`` until ``budget`` evaluations; return the trajectory (one row per evaluation).
 
     Every evaluation (support measurements of guided searchers included) counts against the
@@ -55,8 +63,10 @@ def run_loop(searcher: Searcher, evaluator, budget: int, journal: Journal | None
                 exhausted = str(e)
                 break
             if len(archs) > n:
-                raise SearchError(f"searcher {getattr(searcher, 'name', type(searcher).__name__)!r} returned "
-                                  f"{len(archs)} suggestions for suggest({n})")
+                raise SearchError(
+                    f"searcher {getattr(searcher, 'name', type(searcher).__name__)!r} returned "
+                    f"{len(archs)} suggestions for suggest({n})"
+                )
             results: list[dict | None] = []
             todo = []
             for j, a in enumerate(archs):
@@ -83,9 +93,19 @@ def run_loop(searcher: Searcher, evaluator, budget: int, journal: Journal | None
                         journal.append(len(rows) + j, batch, n, space.format(archs[j]), space.canonical(archs[j]), r)
                     results[j] = r
             for j, (a, r) in enumerate(zip(archs, results)):
-                rows.append({"evaluation": len(rows) + 1, "batch": batch, "arch": space.format(a),
-                             "key": space.canonical(a), "value": _f(r.get("value")), "test": _f(r.get("test")),
-                             "cost": _f(r.get("cost")), "status": r.get("status"), "replayed": j not in todo})
+                rows.append(
+                    {
+                        "evaluation": len(rows) + 1,
+                        "batch": batch,
+                        "arch": space.format(a),
+                        "key": space.canonical(a),
+                        "value": _f(r.get("value")),
+                        "test": _f(r.get("test")),
+                        "cost": _f(r.get("cost")),
+                        "status": r.get("status"),
+                        "replayed": j not in todo,
+                    }
+                )
             values = np.array([_f(r.get("value")) for r in results])
             searcher.observe(archs, sign * values)
             batch += 1

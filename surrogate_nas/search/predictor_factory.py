@@ -46,9 +46,19 @@ def needs_checkpoint(name: str) -> bool:
     return name in predictor_names() and "checkpoint" in _params(name)
 
 
-def predictor_factory(name: str, *, space, seed: int = 0, checkpoint=None, sources=None, task: str | None = None,
-                      cv_until: int = 20, targets: str = "anchored", scratch_steps: int = 150,
-                      options: dict | None = None):
+def predictor_factory(
+    name: str,
+    *,
+    space,
+    seed: int = 0,
+    checkpoint=None,
+    sources=None,
+    task: str | None = None,
+    cv_until: int = 20,
+    targets: str = "anchored",
+    scratch_steps: int = 150,
+    options: dict | None = None,
+):
     """``fit(archs, y) -> fitted predictor``: a new predictor from the registry, fitted on all measurements.
 
     The factory gets ``space``, ``seed``, and where it names them ``checkpoint``, ``task`` (the
@@ -57,8 +67,8 @@ def predictor_factory(name: str, *, space, seed: int = 0, checkpoint=None, sourc
     ``meta`` re-adapts from the meta-learned initialisation at every call, choosing its inner steps
     by cross-validation while there are <= ``cv_until`` measurements and keeping the last choice
     after that (a checkpoint with a GP head keeps its own: it adapts by conditioning); ``checkpoint``
-    may be a list (an ensemble's members); it gets ``targets`` ("anchored": a search's measurements are a selected, top-heavy
-    sample, put on the initialisation's scale rather than z-scored). ``options`` go to the factory.
+    may be a list (an ensemble's members); it gets ``targets`` ("anchored": a search's measurements are a
+    selected, top-heavy sample, put on the initialisation's scale rather than z-scored). ``options`` go to the factory.
     """
     if name not in predictor_names():
         raise SearchError(f"unknown predictor {name!r}; choose one of {', '.join(predictor_names())}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,14 +27,31 @@ def best_so_far_band(traj: pd.DataFrame, column: str = "best_test", budget: int 
             mat.append(v[:n])
         mat = np.array(mat)
         q = np.nanpercentile(mat, [25, 50, 75], axis=0)
-        out.append(pd.DataFrame({"method": method, "evaluation": np.arange(1, n + 1), "q25": q[0], "median": q[1],
-                                 "q75": q[2], "seeds": len(mat)}))
+        out.append(
+            pd.DataFrame(
+                {
+                    "method": method,
+                    "evaluation": np.arange(1, n + 1),
+                    "q25": q[0],
+                    "median": q[1],
+                    "q75": q[2],
+                    "seeds": len(mat),
+                }
+            )
+        )
     return pd.concat(out, ignore_index=True)
 
 
-def plot_best_so_far(traj: pd.DataFrame, path: str | os.PathLike, column: str = "best_test", title: str = "",
-                     ylabel: str = "best so far", optimum: float | None = None, logx: bool = True,
-                     budget: int | None = None) -> None:
+def plot_best_so_far(
+    traj: pd.DataFrame,
+    path: str | os.PathLike,
+    column: str = "best_test",
+    title: str = "",
+    ylabel: str = "best so far",
+    optimum: float | None = None,
+    logx: bool = True,
+    budget: int | None = None,
+) -> None:
     """Best-so-far vs evaluations, one line (median) and band (25-75 %) per method, saved as PNG."""
     import matplotlib
 
@@ -78,8 +95,7 @@ def markdown_table(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
         return x.replace("|", r"\|") if isinstance(x, str) else x
 
     rows = [[cell(x) for x in row] for row in df.itertuples(index=False)]
-    return tabulate(rows, headers=[cell(str(c)) for c in df.columns], tablefmt="pipe", floatfmt=floatfmt,
-                    missingval="")
+    return tabulate(rows, headers=[cell(str(c)) for c in df.columns], tablefmt="pipe", floatfmt=floatfmt, missingval="")
 
 
 def at_budgets(traj: pd.DataFrame, budgets: Sequence[int], column: str = "best_test") -> pd.DataFrame:

@@ -36,8 +36,15 @@ from .predictor_factory import needs_checkpoint, source_scores
 from .results import write_results
 from .searcher_factory import make_searcher
 
-__all__ = ["SearchConfig", "SearchResult", "run_search", "make_searcher", "write_results", "cached_benchmark",
-           "source_scores"]
+__all__ = [
+    "SearchConfig",
+    "SearchResult",
+    "run_search",
+    "make_searcher",
+    "write_results",
+    "cached_benchmark",
+    "source_scores",
+]
 
 
 def _check_writable(out: Path) -> None:
@@ -61,8 +68,9 @@ def _locked(out: Path):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise SearchError(f"another search is running in {str(out)!r}; wait for it to finish or use "
-                              "another --out directory") from None
+            raise SearchError(
+                f"another search is running in {str(out)!r}; wait for it to finish or use another --out directory"
+            ) from None
         yield
     finally:
         os.close(fd)
@@ -81,8 +89,12 @@ def _digest(model_dir) -> str:
 
 def _table_for(cfg: SearchConfig, space):
     """The benchmark table the search reads (None when nothing needs one); task and metrics checked."""
-    needed = cfg.evaluator == "table" or cfg.strategy == "source-rank" or cfg.constraint \
+    needed = (
+        cfg.evaluator == "table"
+        or cfg.strategy == "source-rank"
+        or cfg.constraint
         or cfg.strategy in PREDICTOR_STRATEGIES
+    )
     if not needed or not cfg.benchmark:
         return None
     table = cached_benchmark(cfg.benchmark)
@@ -90,17 +102,23 @@ def _table_for(cfg: SearchConfig, space):
         raise SearchError(f"benchmark {cfg.benchmark!r} is of space {table.space.name!r}, not {space.name!r}")
     if cfg.evaluator == "table":
         if cfg.task not in table.tasks:
-            raise SearchError(f"unknown task {cfg.task!r} for benchmark {cfg.benchmark!r}; tasks: {', '.join(table.tasks)}")
+            raise SearchError(
+                f"unknown task {cfg.task!r} for benchmark {cfg.benchmark!r}; tasks: {', '.join(table.tasks)}"
+            )
         have = table.metrics(cfg.task)
         if cfg.metric is None:
-            raise SearchError(f"benchmark {cfg.benchmark!r} has no default metric; set the metric to search on "
-                              f"(--metric), one of {', '.join(have)}")
+            raise SearchError(
+                f"benchmark {cfg.benchmark!r} has no default metric; set the metric to search on "
+                f"(--metric), one of {', '.join(have)}"
+            )
         for m in (cfg.metric, cfg.test_metric):
             if not table.has_metric(cfg.task, m):
                 specs = table.metrics(cfg.task, fidelities=True)
                 also = f" (by fidelity: {', '.join(specs)})" if specs != have else ""
-                raise SearchError(f"task {cfg.task!r} of benchmark {cfg.benchmark!r} has no metric {m!r}; "
-                                  f"it has {', '.join(have)}{also}")
+                raise SearchError(
+                    f"task {cfg.task!r} of benchmark {cfg.benchmark!r} has no metric {m!r}; "
+                    f"it has {', '.join(have)}{also}"
+                )
     return table
 
 
@@ -109,8 +127,13 @@ def _constraint_for(cfg: SearchConfig, table, space) -> Constraint | None:
     for a table evaluator over a table that does not record the whole space (an imported one), in
     filter mode also restricted to the recorded architectures."""
     user = _user_constraint(cfg, table)
-    if cfg.evaluator != "table" or cfg.benchmark in BENCHMARK_METRICS or user is not None and user.mode != "filter" \
-            or len(table.series(cfg.task, cfg.metric)) >= len(space.enumerate()):  # built-in tables are complete
+    if (
+        cfg.evaluator != "table"
+        or cfg.benchmark in BENCHMARK_METRICS
+        or user is not None
+        and user.mode != "filter"
+        or len(table.series(cfg.task, cfg.metric)) >= len(space.enumerate())
+    ):  # built-in tables are complete
         return user
 
     def recorded(archs):
@@ -131,15 +154,19 @@ def _user_constraint(cfg: SearchConfig, table) -> Constraint | None:
     c_task = cfg.constraint_task or cfg.task
     constraint = Constraint.parse(cfg.constraint, mode=cfg.constraint_mode)
     if table is None or c_task not in table.tasks or constraint.metric not in table.metrics(c_task):
-        raise SearchError(f"constraint {cfg.constraint!r}: no {constraint.metric!r} records for task {c_task!r} "
-                          f"in benchmark {cfg.benchmark!r}")
+        raise SearchError(
+            f"constraint {cfg.constraint!r}: no {constraint.metric!r} records for task {c_task!r} "
+            f"in benchmark {cfg.benchmark!r}"
+        )
     recorded = table.series(c_task, constraint.metric).to_numpy(dtype=float)
     ok = recorded <= constraint.limit if constraint.op == "<=" else recorded >= constraint.limit
     if constraint.mode == "filter" and not ok.any():
         best = recorded.min() if constraint.op == "<=" else recorded.max()
-        raise SearchError(f"no architecture satisfies constraint {cfg.constraint!r}: the {len(recorded)} records of "
-                          f"{constraint.metric!r} on task {c_task!r} go {'down' if constraint.op == '<=' else 'up'} "
-                          f"to {best:.4g}")
+        raise SearchError(
+            f"no architecture satisfies constraint {cfg.constraint!r}: the {len(recorded)} records of "
+            f"{constraint.metric!r} on task {c_task!r} go {'down' if constraint.op == '<=' else 'up'} "
+            f"to {best:.4g}"
+        )
     constraint.values = lambda archs, _t=c_task, _m=constraint.metric: table.vector(_t, _m, archs, missing="nan")
     return constraint
 
@@ -168,8 +195,19 @@ def run_search(config: SearchConfig) -> SearchResult:
         digest = _digest(cfg.model)
     constraint = _constraint_for(cfg, table, space)
     evaluator = EVALUATORS.get(cfg.evaluator, config=cfg, table=table, work_dir=out / "train-evals")
-    searcher = make_searcher(cfg.strategy, space, cfg.seed, cfg.options, table, cfg.task, cfg.metric, checkpoint,
-                             cfg.predictor, constraint, source_metric=source_metric(cfg.benchmark, cfg.metric))
+    searcher = make_searcher(
+        cfg.strategy,
+        space,
+        cfg.seed,
+        cfg.options,
+        table,
+        cfg.task,
+        cfg.metric,
+        checkpoint,
+        cfg.predictor,
+        constraint,
+        source_metric=source_metric(cfg.benchmark, cfg.metric),
+    )
     _check_writable(out)
 
     identity = {**cfg.identity(), "model": f"sha256:{digest[:16]}" if digest else None}
@@ -177,25 +215,46 @@ def run_search(config: SearchConfig) -> SearchResult:
     with _locked(out), Journal(out / "journal.sqlite", identity, cfg.to_dict()) as journal:
         done = len(journal.records())
         if done > cfg.budget:
-            raise SearchError(f"journal {journal.path} already has {done} evaluations, more than the budget "
-                              f"{cfg.budget}; rerun with a budget >= {done} to extend or report it")
+            raise SearchError(
+                f"journal {journal.path} already has {done} evaluations, more than the budget "
+                f"{cfg.budget}; rerun with a budget >= {done} to extend or report it"
+            )
         journal.set_config(cfg.to_dict())
         atomic_write_text(out / "config.yaml", yaml.safe_dump(journal.config(), sort_keys=False))
         try:
-            traj = run_loop(searcher, evaluator, cfg.budget, journal, cfg.batch_size, cfg.maximize, cfg.progress,
-                            desc=f"{cfg.strategy} {cfg.task}")
+            traj = run_loop(
+                searcher,
+                evaluator,
+                cfg.budget,
+                journal,
+                cfg.batch_size,
+                cfg.maximize,
+                cfg.progress,
+                desc=f"{cfg.strategy} {cfg.task}",
+            )
         finally:
             torch.set_num_threads(threads)
     note = traj.attrs.get("exhausted")
     if note:
         note = f"{note}; stopped after {len(traj)} of the budget's {cfg.budget} evaluations"
     best = traj.iloc[-1]
-    result = SearchResult(cfg, str(best["best_arch"]), float(best["best_value"]), float(best["best_test"]), len(traj),
-                          traj, out, int(traj["replayed"].sum()), getattr(searcher, "scored_per_second", None),
-                          time.perf_counter() - t0,
-                          {"fallbacks": getattr(searcher, "fallbacks_", 0), "scored": getattr(searcher, "scored_", 0),
-                           "noise_free": cfg.evaluator == "table" and noise_free(table, cfg.task, cfg.metric,
-                                                                                 cfg.test_metric)},
-                          note)
+    result = SearchResult(
+        cfg,
+        str(best["best_arch"]),
+        float(best["best_value"]),
+        float(best["best_test"]),
+        len(traj),
+        traj,
+        out,
+        int(traj["replayed"].sum()),
+        getattr(searcher, "scored_per_second", None),
+        time.perf_counter() - t0,
+        {
+            "fallbacks": getattr(searcher, "fallbacks_", 0),
+            "scored": getattr(searcher, "scored_", 0),
+            "noise_free": cfg.evaluator == "table" and noise_free(table, cfg.task, cfg.metric, cfg.test_metric),
+        },
+        note,
+    )
     write_results(result)
     return result

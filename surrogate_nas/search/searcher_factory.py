@@ -9,6 +9,7 @@ from .checks import check_model, check_source_tasks
 from .config import PREDICTOR_STRATEGIES
 from .predictor_factory import needs_checkpoint, predictor_factory, source_scores
 
+
 def other_tasks(table, task: str | None, metric: str) -> list[str]:
     """Every task of ``table`` with ``metric`` (a name or ``NAME@FIDELITY``) except ``task``."""
     return [t for t in table.tasks if t != task and table.has_metric(t, metric)]
@@ -21,9 +22,19 @@ def _int_option(opts: dict, name: str, default: int, low: int) -> int:
     return v
 
 
-def make_searcher(strategy: str, space, seed: int, options: dict | None = None, table=None, task: str | None = None,
-                  metric: str | None = None, checkpoint=None, predictor: str = "meta", constraint=None,
-                  source_metric: str | None = None):
+def make_searcher(
+    strategy: str,
+    space,
+    seed: int,
+    options: dict | None = None,
+    table=None,
+    task: str | None = None,
+    metric: str | None = None,
+    checkpoint=None,
+    predictor: str = "meta",
+    constraint=None,
+    source_metric: str | None = None,
+):
     """Build a registered searcher with what it needs (source scores, predictor factory).
 
     Source tasks (option ``source_tasks``, default: every other task of ``table`` with the source metric) and
@@ -73,9 +84,18 @@ def make_searcher(strategy: str, space, seed: int, options: dict | None = None, 
                 sources = SourceValues(table, tuple(ck["tasks"]), ck["metric"], ck.get("higher_is_better", True))
         elif tasks:  # source-reading predictors (source-transfer, rf-source, ...) read the source tasks
             sources = SourceValues(table, tuple(tasks), metric)
-        opts["predictor"] = predictor_factory(predictor, space=space, seed=seed, checkpoint=checkpoint,
-                                              sources=sources, task=task, cv_until=cv_until, targets=targets,
-                                              scratch_steps=scratch_steps, options=predictor_options)
+        opts["predictor"] = predictor_factory(
+            predictor,
+            space=space,
+            seed=seed,
+            checkpoint=checkpoint,
+            sources=sources,
+            task=task,
+            cv_until=cv_until,
+            targets=targets,
+            scratch_steps=scratch_steps,
+            options=predictor_options,
+        )
         opts.setdefault("source_scores", scores)
         if scores is None:
             opts.setdefault("support", "random")

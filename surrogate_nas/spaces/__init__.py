@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from ..registry import Registry
 from .base import Architecture, SearchSpace
@@ -15,7 +15,7 @@ SPACES.register("nas-bench-graph")(NASBenchGraphSpace)
 SPACES.register("nas-bench-graph-proteins")(NASBenchGraphProteinsSpace)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cached(name: str) -> SearchSpace:
     return SPACES.get(name)
 
@@ -29,4 +29,12 @@ def get_space(name_or_space: str | SearchSpace) -> SearchSpace:
     return _cached(name_or_space)
 
 
-__all__ = ["Architecture", "SearchSpace", "NB201Space", "NASBenchGraphSpace", "NASBenchGraphProteinsSpace", "SPACES", "get_space"]
+__all__ = [
+    "Architecture",
+    "SearchSpace",
+    "NB201Space",
+    "NASBenchGraphSpace",
+    "NASBenchGraphProteinsSpace",
+    "SPACES",
+    "get_space",
+]

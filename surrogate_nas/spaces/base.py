@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Iterator, Sequence
 
 import numpy as np
 
 from ..errors import InvalidArchitectureError
-
 
 #: Whitespace :meth:`SearchSpace.parse` strips around a string (lines of a file).
 _ASCII_SPACE = " \t\r\n"
@@ -75,13 +74,9 @@ class SearchSpace(abc.ABC):
     def validate(self, arch: Architecture) -> Architecture:
         """Return ``arch`` if it belongs to this space, else raise naming the bad part."""
         if not isinstance(arch, Architecture):
-            raise InvalidArchitectureError(
-                f"{self.name}: expected an Architecture, got {type(arch).__name__} {arch!r}"
-            )
+            raise InvalidArchitectureError(f"{self.name}: expected an Architecture, got {type(arch).__name__} {arch!r}")
         if arch.space != self.name:
-            raise InvalidArchitectureError(
-                f"architecture {arch!r} belongs to space {arch.space!r}, not {self.name!r}"
-            )
+            raise InvalidArchitectureError(f"architecture {arch!r} belongs to space {arch.space!r}, not {self.name!r}")
         if arch not in self.__dict__.get("_memo_canonical", ()):  # memoised ones were validated
             self._check(arch)
         return arch

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Hashable, Iterator
 from functools import cached_property
-from typing import Hashable, Iterator
 
 import numpy as np
 from nas_bench_graph import architecture as nbg

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Hashable, Iterator
+from collections.abc import Hashable, Iterator
 
 import numpy as np
 
@@ -15,7 +15,13 @@ OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 #: (source node, target node) of each op slot, in native-string order.
 EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
 #: Coarse edge classes for the skeleton level of hierarchical search.
-EDGE_CLASS = {"none": "zero", "skip_connect": "identity", "nor_conv_1x1": "op", "nor_conv_3x3": "op", "avg_pool_3x3": "op"}
+EDGE_CLASS = {
+    "none": "zero",
+    "skip_connect": "identity",
+    "nor_conv_1x1": "op",
+    "nor_conv_3x3": "op",
+    "avg_pool_3x3": "op",
+}
 SKELETON_CLASSES = ("zero", "identity", "op")
 _TOKEN = re.compile(r"([A-Za-z0-9_]+)~([0-9])")
 
@@ -47,7 +53,9 @@ class NB201Space(SearchSpace):
             for expected_src, token in enumerate(tokens):
                 m = _TOKEN.fullmatch(token)
                 if not m:
-                    raise InvalidArchitectureError(f"nb201: malformed edge {token!r} in {text!r} (expected op~index, one digit)")
+                    raise InvalidArchitectureError(
+                        f"nb201: malformed edge {token!r} in {text!r} (expected op~index, one digit)"
+                    )
                 op, src = m.group(1), int(m.group(2))
                 if op not in OPS:
                     raise InvalidArchitectureError(f"nb201: unknown op {op!r} in {text!r}; ops are {', '.join(OPS)}")
@@ -172,4 +180,3 @@ class NB201Space(SearchSpace):
             if op != "none":
                 edges.append((node, dst))
         return types, edges
-

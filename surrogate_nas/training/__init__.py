@@ -6,24 +6,47 @@ Entry points: :func:`verify` (``surrogate-nas verify``), :class:`TrainingEvaluat
 Nothing here imports Ray or torchvision until it is used.
 """
 
+from ..networks import NB201Network, build_network, count_flops, count_parameters
 from .backends import BACKENDS, Backend, LocalBackend, RayBackend, TrainJob, get_backend, make_job, run_job
 from .data import DATASETS, ImageData, check_dataset, dataset_names, load_dataset
-from ..networks import NB201Network, build_network, count_flops, count_parameters
 from .trainer import TrainConfig, TrainingError, TrainingOOMError, TrainResult, resolve_device, train
 from .verify import TrainingEvaluator, VerifyConfig, read_candidates, verify
 
 __all__ = [
-    "BACKENDS", "Backend", "LocalBackend", "RayBackend", "TrainJob", "get_backend", "make_job", "run_job",
-    "DATASETS", "ImageData", "check_dataset", "dataset_names", "load_dataset",
-    "NB201Network", "build_network", "count_flops", "count_parameters",
-    "TrainConfig", "TrainingError", "TrainingOOMError", "TrainResult", "resolve_device", "train",
-    "TrainingEvaluator", "VerifyConfig", "read_candidates", "verify",
+    "BACKENDS",
+    "Backend",
+    "LocalBackend",
+    "RayBackend",
+    "TrainJob",
+    "get_backend",
+    "make_job",
+    "run_job",
+    "DATASETS",
+    "ImageData",
+    "check_dataset",
+    "dataset_names",
+    "load_dataset",
+    "NB201Network",
+    "build_network",
+    "count_flops",
+    "count_parameters",
+    "TrainConfig",
+    "TrainingError",
+    "TrainingOOMError",
+    "TrainResult",
+    "resolve_device",
+    "train",
+    "TrainingEvaluator",
+    "VerifyConfig",
+    "read_candidates",
+    "verify",
 ]
 
 
 # ``search --evaluator train``: the search finds this evaluator through its registry (it never imports training).
 from ..errors import SurrogateNASError as _Error  # noqa: E402
-from ..search.evaluators import EVALUATORS as _EVALUATORS, TrainEvaluator as _SearchView  # noqa: E402
+from ..search.evaluators import EVALUATORS as _EVALUATORS  # noqa: E402
+from ..search.evaluators import TrainEvaluator as _SearchView
 
 
 @_EVALUATORS.register("train")
@@ -39,5 +62,13 @@ def search_evaluator(config, table=None, work_dir="runs/train-evals") -> _Search
         raise _Error(f"evaluator 'train' measures test_acc or valid_acc, not {config.metric!r}")
     if config.metric == "valid_acc" and tc.valid_fraction <= 0:
         raise _Error("evaluator 'train' with metric 'valid_acc' needs the train option valid_fraction > 0")
-    return _SearchView(TrainingEvaluator(check_dataset(config.task, config.data_root), data_root=config.data_root,
-                                         train_config=tc, work_dir=work_dir, space=config.space, metric=config.metric))
+    return _SearchView(
+        TrainingEvaluator(
+            check_dataset(config.task, config.data_root),
+            data_root=config.data_root,
+            train_config=tc,
+            work_dir=work_dir,
+            space=config.space,
+            metric=config.metric,
+        )
+    )

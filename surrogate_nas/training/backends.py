@@ -18,9 +18,10 @@ import os
 import socket
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import SurrogateNASError
 from ..io import atomic_write_text
@@ -72,8 +73,12 @@ def make_job(arch, dataset: str, config: TrainConfig, work_dir, data_root=None, 
     a = sp.coerce(arch)
     config = config.resolved(dataset)
     return TrainJob(
-        arch=sp.format(a), dataset=dataset, config=config, work_dir=str(work_dir),
-        key=job_key(a, dataset, config, space), data_root=None if data_root is None else str(data_root),
+        arch=sp.format(a),
+        dataset=dataset,
+        config=config,
+        work_dir=str(work_dir),
+        key=job_key(a, dataset, config, space),
+        data_root=None if data_root is None else str(data_root),
     )
 
 
@@ -89,8 +94,15 @@ def _read_result(path: Path) -> dict[str, Any] | None:
 
 
 def _failed(job: TrainJob, error: str, attempts: int | None = None) -> dict[str, Any]:
-    return {"key": job.key, "arch": job.arch, "dataset": job.dataset, "seed": job.config.seed,
-            "status": "failed", "error": error, "attempts": attempts}
+    return {
+        "key": job.key,
+        "arch": job.arch,
+        "dataset": job.dataset,
+        "seed": job.config.seed,
+        "status": "failed",
+        "error": error,
+        "attempts": attempts,
+    }
 
 
 def run_job(job: TrainJob) -> dict[str, Any]:
@@ -109,8 +121,14 @@ def run_job(job: TrainJob) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
         r = train(job.arch, job.dataset, job.config, data_root=job.data_root, checkpoint_dir=d / "ckpt")
-        out = {"key": job.key, "status": "ok", "error": None, "attempts": attempts,
-               "wall_seconds": time.perf_counter() - t0, **r.to_dict()}
+        out = {
+            "key": job.key,
+            "status": "ok",
+            "error": None,
+            "attempts": attempts,
+            "wall_seconds": time.perf_counter() - t0,
+            **r.to_dict(),
+        }
     except Exception as e:  # a candidate's failure is data, not a crash of the run
         out = _failed(job, f"{type(e).__name__}: {e}", attempts)
         out["traceback"] = traceback.format_exc(limit=20)
@@ -197,9 +215,15 @@ class RayBackend(Backend):
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, max_retries: int = 3, num_cpus_per_task: float = 1,
-                 num_gpus_per_task: float | None = None, init_kwargs: dict[str, Any] | None = None,
-                 progress: bool = True):
+    def __init__(
+        self,
+        address: str | None = None,
+        max_retries: int = 3,
+        num_cpus_per_task: float = 1,
+        num_gpus_per_task: float | None = None,
+        init_kwargs: dict[str, Any] | None = None,
+        progress: bool = True,
+    ):
         if not isinstance(max_retries, int) or max_retries < 0:
             raise SurrogateNASError(f"RayBackend: max_retries must be an int >= 0, got {max_retries!r}")
         self.address, self.max_retries = address, max_retries
@@ -229,8 +253,11 @@ class RayBackend(Backend):
                 if gpus is None:
                     gpus = 1 if has_gpu and j.config.device != "cpu" else 0
                 remote = ray.remote(_ray_run_job).options(
-                    num_cpus=self.num_cpus_per_task, num_gpus=gpus, max_retries=self.max_retries,
-                    retry_exceptions=False, name=f"train-{j.key}",
+                    num_cpus=self.num_cpus_per_task,
+                    num_gpus=gpus,
+                    max_retries=self.max_retries,
+                    retry_exceptions=False,
+                    name=f"train-{j.key}",
                 )
                 refs[remote.remote(j)] = j
             pending = list(refs)

@@ -19,9 +19,9 @@ On-disk layouts read from ``data_root``:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -63,7 +63,7 @@ class ImageData:
     def __len__(self) -> int:
         return int(self.train_x.shape[0])
 
-    def split_valid(self, fraction: float, seed: int) -> "ImageData":
+    def split_valid(self, fraction: float, seed: int) -> ImageData:
         """Carve a held-out validation split of ``fraction`` of train (stratified, seeded).
 
         The returned data's *test* split is that validation split; the original test set is untouched.
@@ -199,7 +199,9 @@ def _open_npz(path: Path):
     except FileNotFoundError:
         raise DataError(f"{str(path)!r} is missing; {_IN16_HOW}") from None
     except ValueError:  # numpy would have to unpickle it: never done here
-        raise DataError(f"{str(path)!r} is not a .npz archive of arrays (it is not even a zip file); {_IN16_HOW}") from None
+        raise DataError(
+            f"{str(path)!r} is not a .npz archive of arrays (it is not even a zip file); {_IN16_HOW}"
+        ) from None
     except (zipfile.BadZipFile, OSError) as e:
         raise DataError(f"{str(path)!r} is not a readable .npz archive ({e}); {_IN16_HOW}") from None
     if not hasattr(z, "files") or "x" not in z.files or "y" not in z.files:
@@ -243,24 +245,44 @@ def _digits(data_root=None, test_fraction: float = 0.25, seed: int = 0, upsample
     mean = float(xtr.mean() / 16.0)
     std = float(xtr.std() / 16.0)
     return ImageData(
-        "digits", torch.from_numpy(xtr), torch.from_numpy(ytr), torch.from_numpy(xte), torch.from_numpy(yte),
-        num_classes=10, mean=(mean,), std=(std,), scale=16.0, augment=False,
+        "digits",
+        torch.from_numpy(xtr),
+        torch.from_numpy(ytr),
+        torch.from_numpy(xte),
+        torch.from_numpy(yte),
+        num_classes=10,
+        mean=(mean,),
+        std=(std,),
+        scale=16.0,
+        augment=False,
     )
 
 
 # ---------------------------------------------------------------------- CIFAR
 _CIFAR = {
     "cifar10": dict(
-        classes=10, bin_dir="cifar-10-batches-bin", py_dir="cifar-10-batches-py", label_bytes=1,
-        train=[f"data_batch_{i}.bin" for i in range(1, 6)], test=["test_batch.bin"],
+        classes=10,
+        bin_dir="cifar-10-batches-bin",
+        py_dir="cifar-10-batches-py",
+        label_bytes=1,
+        train=[f"data_batch_{i}.bin" for i in range(1, 6)],
+        test=["test_batch.bin"],
         url="https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
-        mean=(125.3, 123.0, 113.9), std=(63.0, 62.1, 66.7), tv="CIFAR10",
+        mean=(125.3, 123.0, 113.9),
+        std=(63.0, 62.1, 66.7),
+        tv="CIFAR10",
     ),
     "cifar100": dict(
-        classes=100, bin_dir="cifar-100-binary", py_dir="cifar-100-python", label_bytes=2,
-        train=["train.bin"], test=["test.bin"],
+        classes=100,
+        bin_dir="cifar-100-binary",
+        py_dir="cifar-100-python",
+        label_bytes=2,
+        train=["train.bin"],
+        test=["test.bin"],
         url="https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
-        mean=(129.3, 124.1, 112.4), std=(68.2, 65.4, 70.4), tv="CIFAR100",
+        mean=(129.3, 124.1, 112.4),
+        std=(68.2, 65.4, 70.4),
+        tv="CIFAR100",
     ),
 }
 
@@ -310,9 +332,17 @@ def _cifar(name: str, data_root) -> ImageData:
         else:
             raise DataError(f"{name} not found under data root {str(root)!r}: {how}")
     return ImageData(
-        name, xtr, ytr.long(), xte, yte.long(), num_classes=spec["classes"],
-        mean=tuple(m / 255 for m in spec["mean"]), std=tuple(s / 255 for s in spec["std"]),
-        scale=255.0, augment=True, crop_padding=4,
+        name,
+        xtr,
+        ytr.long(),
+        xte,
+        yte.long(),
+        num_classes=spec["classes"],
+        mean=tuple(m / 255 for m in spec["mean"]),
+        std=tuple(s / 255 for s in spec["std"]),
+        scale=255.0,
+        augment=True,
+        crop_padding=4,
     )
 
 
@@ -360,7 +390,9 @@ def _imagenet16(data_root=None) -> ImageData:
                 try:
                     arrays[split] = (np.asarray(z["x"], dtype=np.uint8), np.asarray(z["y"], dtype=np.int64))
                 except (ValueError, OSError) as e:  # object arrays (pickles are refused), corrupt members
-                    raise DataError(f"{str(base / f'{split}.npz')!r}: cannot read arrays 'x'/'y' ({e}); {_IN16_HOW}") from None
+                    raise DataError(
+                        f"{str(base / f'{split}.npz')!r}: cannot read arrays 'x'/'y' ({e}); {_IN16_HOW}"
+                    ) from None
     elif (base / "train").is_dir() and (base / "val").is_dir():
         classes = sorted(p.name for p in (base / "train").iterdir() if p.is_dir())
         for split in ("train", "val"):
@@ -376,7 +408,12 @@ def _imagenet16(data_root=None) -> ImageData:
             raise DataError(f"ImageNet16-120 {split} labels span {y.min()}..{y.max()}, expected 0..119")
         out += [torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(y)]
     return ImageData(
-        "ImageNet16-120", *out, num_classes=120,
-        mean=tuple(m / 255 for m in (122.68, 116.66, 104.01)), std=tuple(s / 255 for s in (63.22, 61.26, 65.09)),
-        scale=255.0, augment=True, crop_padding=2,
+        "ImageNet16-120",
+        *out,
+        num_classes=120,
+        mean=tuple(m / 255 for m in (122.68, 116.66, 104.01)),
+        std=tuple(s / 255 for s in (63.22, 61.26, 65.09)),
+        scale=255.0,
+        augment=True,
+        crop_padding=2,
     )

@@ -20,9 +20,10 @@ import re
 import sqlite3
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +31,18 @@ from ..errors import DataError, SurrogateNASError
 from ..io import atomic_write_bytes
 from ..spaces import get_space
 
-__all__ = ["Setting", "parse_settings", "DEFAULT_SETTINGS", "default_repeats", "sample_cells", "time_forward",
-           "measure", "default_store", "INPUT_SHAPE", "NUM_CLASSES"]
+__all__ = [
+    "Setting",
+    "parse_settings",
+    "DEFAULT_SETTINGS",
+    "default_repeats",
+    "sample_cells",
+    "time_forward",
+    "measure",
+    "default_store",
+    "INPUT_SHAPE",
+    "NUM_CLASSES",
+]
 
 INPUT_SHAPE = (3, 32, 32)
 NUM_CLASSES = 10
@@ -41,8 +52,15 @@ _SCHEMA_VERSION = 1
 _NAME = re.compile(r"t([1-9][0-9]*)-b([1-9][0-9]*)-(fp32|bf16)(-cl)?")
 
 #: The settings of the shipped table (data/latency/README.md says why these).
-DEFAULT_SETTINGS = ("t1-b1-fp32", "t1-b1-bf16", "t1-b1-fp32-cl", "t1-b8-fp32", "t1-b32-fp32", "t1-b32-bf16",
-                    "t1-b32-fp32-cl")
+DEFAULT_SETTINGS = (
+    "t1-b1-fp32",
+    "t1-b1-bf16",
+    "t1-b1-fp32-cl",
+    "t1-b8-fp32",
+    "t1-b32-fp32",
+    "t1-b32-bf16",
+    "t1-b32-fp32-cl",
+)
 
 
 @dataclass(frozen=True)
@@ -59,11 +77,13 @@ class Setting:
         return f"t{self.threads}-b{self.batch}-{self.dtype}" + ("-cl" if self.channels_last else "")
 
     @classmethod
-    def parse(cls, name: str) -> "Setting":
+    def parse(cls, name: str) -> Setting:
         m = _NAME.fullmatch(str(name).strip())
         if not m:
-            raise SurrogateNASError(f"bad latency setting {name!r}: expected t<threads>-b<batch>-<fp32|bf16>[-cl], "
-                                    "e.g. t1-b1-fp32 or t2-b32-bf16-cl")
+            raise SurrogateNASError(
+                f"bad latency setting {name!r}: expected t<threads>-b<batch>-<fp32|bf16>[-cl], "
+                "e.g. t1-b1-fp32 or t2-b32-bf16-cl"
+            )
         return cls(int(m.group(1)), int(m.group(2)), m.group(3), bool(m.group(4)))
 
 
@@ -92,8 +112,9 @@ def sample_cells(n: int, seed: int = 0, space: str = "nb201") -> list[str]:
 
     reps = representatives(space)
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= len(reps):
-        raise SurrogateNASError(f"sample size must be an integer from 1 to {len(reps)} (the canonical classes "
-                                f"of {space}), got {n!r}")
+        raise SurrogateNASError(
+            f"sample size must be an integer from 1 to {len(reps)} (the canonical classes of {space}), got {n!r}"
+        )
     idx = np.random.default_rng(seed).choice(len(reps), size=n, replace=False)
     return [reps[i][1] for i in idx]
 
@@ -125,8 +146,9 @@ def time_forward(net, setting: Setting, repeats: int, warmup: int = WARMUP, seed
     try:
         with _threads(setting.threads), torch.inference_mode():
             for i in range(warmup + repeats):
-                with (torch.autocast("cpu", dtype=torch.bfloat16) if setting.dtype == "bf16"
-                      else contextlib.nullcontext()):
+                with (
+                    torch.autocast("cpu", dtype=torch.bfloat16) if setting.dtype == "bf16" else contextlib.nullcontext()
+                ):
                     t0 = time.perf_counter()
                     net(x)
                     dt = time.perf_counter() - t0
@@ -149,17 +171,25 @@ def default_store(config: dict[str, Any]) -> Path:
 def _open_store(path: Path, config: dict[str, Any]) -> sqlite3.Connection:
     from ..io import open_config_store
 
-    return open_config_store(path, "latency store", config, [
-        "CREATE TABLE IF NOT EXISTS latency (arch TEXT NOT NULL, setting TEXT NOT NULL, ms REAL NOT NULL, "
-        "repeats INTEGER NOT NULL, times TEXT NOT NULL, finished_at REAL, PRIMARY KEY (arch, setting))"])
+    return open_config_store(
+        path,
+        "latency store",
+        config,
+        [
+            "CREATE TABLE IF NOT EXISTS latency (arch TEXT NOT NULL, setting TEXT NOT NULL, ms REAL NOT NULL, "
+            "repeats INTEGER NOT NULL, times TEXT NOT NULL, finished_at REAL, PRIMARY KEY (arch, setting))"
+        ],
+    )
 
 
 def _check_repeats(con: sqlite3.Connection, path: Path, repeats: dict[str, int]) -> None:
     """A setting's repeats are fixed by its first rows in the store: a resumed run may not change them."""
     for name, r in con.execute("SELECT setting, MIN(repeats) FROM latency GROUP BY setting"):
         if name in repeats and repeats[name] != r:
-            raise DataError(f"latency store {str(path)!r} holds setting {name} measured with {r} repeats; this run "
-                            f"asks for {repeats[name]}: use the same repeats or another store")
+            raise DataError(
+                f"latency store {str(path)!r} holds setting {name} measured with {r} repeats; this run "
+                f"asks for {repeats[name]}: use the same repeats or another store"
+            )
 
 
 # ---------------------------------------------------------------------- the run
@@ -193,8 +223,16 @@ def measure(
         dup = next(a for i, a in enumerate(archs) if a in archs[:i])
         raise SurrogateNASError(f"archs: {dup!r} is listed twice (each string is measured once)")
     reps = {s.name: repeats or default_repeats(s) for s in sets}
-    config = {"space": "nb201", "C": C, "N": N, "num_classes": NUM_CLASSES, "input_shape": list(INPUT_SHAPE),
-              "seed": seed, "warmup": warmup, "schema": _SCHEMA_VERSION}
+    config = {
+        "space": "nb201",
+        "C": C,
+        "N": N,
+        "num_classes": NUM_CLASSES,
+        "input_shape": list(INPUT_SHAPE),
+        "seed": seed,
+        "warmup": warmup,
+        "schema": _SCHEMA_VERSION,
+    }
     store_path = Path(store) if store is not None else default_store(config)
     con = _open_store(store_path, config)
     try:
@@ -203,16 +241,25 @@ def measure(
         todo = [a for a in archs if any((a, s.name) not in done for s in sets)]
         from tqdm.auto import tqdm
 
-        with tqdm(total=len(archs), initial=len(archs) - len(todo), desc="latency", unit="cell",
-                  disable=not progress) as bar:
+        with tqdm(
+            total=len(archs), initial=len(archs) - len(todo), desc="latency", unit="cell", disable=not progress
+        ) as bar:
             for a in todo:
                 net = build_network(a, num_classes=NUM_CLASSES, C=C, N=N, seed=seed).eval()
                 rows = []
                 for s in sets:
                     if (a, s.name) not in done:
                         times = time_forward(net, s, reps[s.name], warmup, seed)
-                        rows.append((a, s.name, statistics.median(times), reps[s.name],
-                                     json.dumps([round(t, 4) for t in times]), time.time()))
+                        rows.append(
+                            (
+                                a,
+                                s.name,
+                                statistics.median(times),
+                                reps[s.name],
+                                json.dumps([round(t, 4) for t in times]),
+                                time.time(),
+                            )
+                        )
                 with con:  # one transaction per cell
                     con.executemany("INSERT OR REPLACE INTO latency VALUES (?, ?, ?, ?, ?, ?)", rows)
                 bar.update(1)

@@ -20,18 +20,19 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..errors import DataError, SurrogateNASError
 from ..io import atomic_path, atomic_write_text
+from ..networks import build_network, count_flops, count_parameters
 from ..spaces import Architecture, get_space
 from .data import ImageData, iterate_batches, load_dataset
-from ..networks import build_network, count_flops, count_parameters
 
 __all__ = [
     "TrainConfig",
@@ -109,7 +110,7 @@ class TrainConfig:
     #: Fields that do not change what is learned (excluded from :meth:`fingerprint`).
     _NON_RESULT_FIELDS = ("progress", "num_threads", "eval_batch_size", "device", "compile")
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         def is_int(v):
             return isinstance(v, int) and not isinstance(v, bool)
 
@@ -138,15 +139,18 @@ class TrainConfig:
                 raise SurrogateNASError(f"TrainConfig.{name} must be true or false, got {getattr(self, name)!r}")
         if self.precision not in _PRECISIONS:
             raise SurrogateNASError(f"TrainConfig.precision must be one of {_PRECISIONS}, got {self.precision!r}")
-        if (not isinstance(self.valid_fraction, (int, float)) or isinstance(self.valid_fraction, bool)
-                or not 0.0 <= self.valid_fraction < 1.0):
+        if (
+            not isinstance(self.valid_fraction, (int, float))
+            or isinstance(self.valid_fraction, bool)
+            or not 0.0 <= self.valid_fraction < 1.0
+        ):
             raise SurrogateNASError(f"TrainConfig.valid_fraction must be in [0, 1), got {self.valid_fraction!r}")
         if not is_int(self.seed) or not 0 <= self.seed < 2**32:  # the range every seeded library accepts
             raise SurrogateNASError(f"TrainConfig.seed must be an int in [0, 2**32), got {self.seed!r}")
         resolve_device(self.device)
         return self
 
-    def resolved(self, dataset: str) -> "TrainConfig":
+    def resolved(self, dataset: str) -> TrainConfig:
         """This config with every ``None`` size field set from ``recipe(dataset)``."""
         fill = {k: v for k, v in recipe(dataset).items() if getattr(self, k) is None}
         return dataclasses.replace(self, **fill) if fill else self
@@ -155,7 +159,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
@@ -250,7 +254,9 @@ def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 
 def _is_oom(e: BaseException) -> bool:
-    types = tuple(t for t in (getattr(torch, "OutOfMemoryError", None), getattr(torch.cuda, "OutOfMemoryError", None)) if t)
+    types = tuple(
+        t for t in (getattr(torch, "OutOfMemoryError", None), getattr(torch.cuda, "OutOfMemoryError", None)) if t
+    )
     return isinstance(e, types) or (isinstance(e, RuntimeError) and "out of memory" in str(e).lower())
 
 
@@ -331,13 +337,21 @@ def _train(arch, arch_str, data, device, config, checkpoint_dir, callback) -> Tr
 
     steps_per_epoch = math.ceil(len(fit_data) / config.batch_size)
     optimizer = torch.optim.SGD(
-        net.parameters(), lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+        net.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.nesterov,
         weight_decay=config.weight_decay,
     )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=config.epochs * steps_per_epoch, eta_min=config.lr_min
     )
-    meta = {"arch": arch_str, "dataset": data.name, "config_fingerprint": config.fingerprint(), "config": config.to_dict()}
+    meta = {
+        "arch": arch_str,
+        "dataset": data.name,
+        "config_fingerprint": config.fingerprint(),
+        "config": config.to_dict(),
+    }
     ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
 
     start_epoch, history, train_seconds, images = 0, [], 0.0, 0
@@ -362,27 +376,44 @@ def _train(arch, arch_str, data, device, config, checkpoint_dir, callback) -> Tr
                 if config.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
                 y = fit_data.train_y[idx].to(device)
-                l, c = _train_step(model, x, y, optimizer, scheduler, device, config.precision)
-                loss_sum, correct, seen = loss_sum + l, correct + c, seen + y.shape[0]
-                if not math.isfinite(l):
-                    raise TrainingError(f"training {arch_str} diverged (loss {l}) at epoch {epoch + 1}; lower lr")
+                loss, c = _train_step(model, x, y, optimizer, scheduler, device, config.precision)
+                loss_sum, correct, seen = loss_sum + loss, correct + c, seen + y.shape[0]
+                if not math.isfinite(loss):
+                    raise TrainingError(f"training {arch_str} diverged (loss {loss}) at epoch {epoch + 1}; lower lr")
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             train_seconds += time.perf_counter() - t0
             images += seen
-            metrics = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": 100.0 * correct / seen,
-                       "lr": float(scheduler.get_last_lr()[0])}
+            metrics = {
+                "epoch": epoch + 1,
+                "train_loss": loss_sum / seen,
+                "train_acc": 100.0 * correct / seen,
+                "lr": float(scheduler.get_last_lr()[0]),
+            }
             if config.valid_fraction > 0:
                 metrics["valid_loss"], metrics["valid_acc"] = evaluate(
-                    model, fit_data.test_x, fit_data.test_y, fit_data, device, config.precision,
-                    config.eval_batch_size, config.channels_last)
+                    model,
+                    fit_data.test_x,
+                    fit_data.test_y,
+                    fit_data,
+                    device,
+                    config.precision,
+                    config.eval_batch_size,
+                    config.channels_last,
+                )
             history.append(metrics)
             if ckpt_path is not None:
                 _save_checkpoint(
                     ckpt_path,
-                    {"model": net.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                     "epoch": epoch + 1, "history_json": json.dumps(history), "train_seconds": train_seconds,
-                     "images": images},
+                    {
+                        "model": net.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "epoch": epoch + 1,
+                        "history_json": json.dumps(history),
+                        "train_seconds": train_seconds,
+                        "images": images,
+                    },
                     {**meta, "epoch": epoch + 1},
                 )
             if bar is not None:
@@ -394,13 +425,24 @@ def _train(arch, arch_str, data, device, config, checkpoint_dir, callback) -> Tr
         if bar is not None:
             bar.close()
 
-    test_loss, test_acc = evaluate(model, data.test_x, data.test_y, data, device, config.precision,
-                                   config.eval_batch_size, config.channels_last)
+    test_loss, test_acc = evaluate(
+        model, data.test_x, data.test_y, data, device, config.precision, config.eval_batch_size, config.channels_last
+    )
     return TrainResult(
-        arch=arch_str, dataset=data.name, seed=config.seed, epochs=config.epochs, test_acc=test_acc,
-        test_loss=test_loss, valid_acc=history[-1].get("valid_acc") if history else None, params=params,
-        flops=flops, train_seconds=train_seconds, images_per_second=images / train_seconds if train_seconds else 0.0,
-        device=_device_name(device), resumed_from_epoch=resumed_from, history=history,
+        arch=arch_str,
+        dataset=data.name,
+        seed=config.seed,
+        epochs=config.epochs,
+        test_acc=test_acc,
+        test_loss=test_loss,
+        valid_acc=history[-1].get("valid_acc") if history else None,
+        params=params,
+        flops=flops,
+        train_seconds=train_seconds,
+        images_per_second=images / train_seconds if train_seconds else 0.0,
+        device=_device_name(device),
+        resumed_from_epoch=resumed_from,
+        history=history,
     )
 
 

@@ -18,9 +18,10 @@ import dataclasses
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,8 +37,22 @@ from .trainer import TrainConfig
 __all__ = ["VerifyConfig", "verify", "read_candidates", "TrainingEvaluator", "RESULT_COLUMNS"]
 
 RESULT_COLUMNS = (
-    "arch", "seed", "status", "error", "predicted", "test_acc", "valid_acc", "params_m", "flops_m",
-    "train_seconds", "wall_seconds", "images_per_second", "epochs", "device", "attempts", "key",
+    "arch",
+    "seed",
+    "status",
+    "error",
+    "predicted",
+    "test_acc",
+    "valid_acc",
+    "params_m",
+    "flops_m",
+    "train_seconds",
+    "wall_seconds",
+    "images_per_second",
+    "epochs",
+    "device",
+    "attempts",
+    "key",
 )
 RECORD_METRICS = {"test_acc": "test_acc", "params": "params_m", "flops": "flops_m", "train_seconds": "train_seconds"}
 
@@ -66,7 +81,7 @@ class VerifyConfig:
     append_to: str | None = None
     source: str = "verify"
 
-    def validate(self) -> "VerifyConfig":
+    def validate(self) -> VerifyConfig:
         """Check every field (nothing is read or written); fill ``train``'s unset fields from the
         dataset's recipe. Raises SurrogateNASError naming the bad value."""
         self.train.validate()
@@ -74,15 +89,20 @@ class VerifyConfig:
             raise SurrogateNASError(f"verify trains NB-201 networks: space must be 'nb201', got {self.space!r}")
         seeds = tuple(self.seeds) if isinstance(self.seeds, (list, tuple)) else ()
         if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**32 for s in seeds):
-            raise SurrogateNASError(f"VerifyConfig.seeds must be a non-empty sequence of ints in [0, 2**32), got {self.seeds!r}")
+            raise SurrogateNASError(
+                f"VerifyConfig.seeds must be a non-empty sequence of ints in [0, 2**32), got {self.seeds!r}"
+            )
         if len(set(seeds)) != len(seeds):
             raise SurrogateNASError(f"VerifyConfig.seeds repeats a seed: {list(seeds)}")
         self.seeds = seeds
-        if self.top_k is not None and (not isinstance(self.top_k, int) or isinstance(self.top_k, bool) or self.top_k < 1):
+        if self.top_k is not None and (
+            not isinstance(self.top_k, int) or isinstance(self.top_k, bool) or self.top_k < 1
+        ):
             raise SurrogateNASError(f"VerifyConfig.top_k must be a positive int or None, got {self.top_k!r}")
         self.dataset = check_dataset(self.dataset, self.data_root)
         self.train = self.train.resolved(self.dataset)
         return self
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["seeds"] = list(self.seeds)
@@ -103,7 +123,9 @@ def read_candidates(path: str | os.PathLike) -> pd.DataFrame:
     except (UnicodeDecodeError, pd.errors.ParserError, ValueError, OSError) as e:
         raise DataError(f"cannot read candidates CSV {str(p)!r} (is it a text CSV file?): {_one_line(e)}") from None
     if "arch" not in df.columns:
-        raise DataError(f"candidates CSV {str(p)!r} needs a column 'arch' (and optionally 'predicted'); has {list(df.columns)}")
+        raise DataError(
+            f"candidates CSV {str(p)!r} needs a column 'arch' (and optionally 'predicted'); has {list(df.columns)}"
+        )
     if df.empty:
         raise DataError(f"candidates CSV {str(p)!r} has a header but no candidate rows")
     if "predicted" in df.columns:
@@ -200,14 +222,22 @@ def verify(
     for (i, seed, key), job in zip(rows, jobs):
         r = _as_measured(by_key[key], job, shapes)
         row = {
-            "arch": cands["arch"].iloc[i], "seed": seed, "status": r.get("status"), "error": r.get("error"),
+            "arch": cands["arch"].iloc[i],
+            "seed": seed,
+            "status": r.get("status"),
+            "error": r.get("error"),
             "predicted": cands["predicted"].iloc[i] if "predicted" in cands.columns else np.nan,
-            "test_acc": r.get("test_acc"), "valid_acc": r.get("valid_acc"),
+            "test_acc": r.get("test_acc"),
+            "valid_acc": r.get("valid_acc"),
             "params_m": r["params"] / 1e6 if r.get("params") is not None else None,
             "flops_m": r["flops"] / 1e6 if r.get("flops") is not None else None,
-            "train_seconds": r.get("train_seconds"), "wall_seconds": r.get("wall_seconds"),
-            "images_per_second": r.get("images_per_second"), "epochs": r.get("epochs"),
-            "device": r.get("device"), "attempts": r.get("attempts"), "key": key,
+            "train_seconds": r.get("train_seconds"),
+            "wall_seconds": r.get("wall_seconds"),
+            "images_per_second": r.get("images_per_second"),
+            "epochs": r.get("epochs"),
+            "device": r.get("device"),
+            "attempts": r.get("attempts"),
+            "key": key,
         }
         records.append(row)
     res = pd.DataFrame(records, columns=list(RESULT_COLUMNS))
@@ -249,13 +279,20 @@ def _summary(res: pd.DataFrame, config: VerifyConfig, tau, rho) -> str:
     for arch, g in res.groupby("arch", sort=False):
         ok = g[g["status"] == "ok"]
         pred = g["predicted"].iloc[0]
-        meas = f"{ok['test_acc'].mean():.2f}" + (f" ± {ok['test_acc'].std():.2f}" if len(ok) > 1 else "") if len(ok) else "-"
+        meas = (
+            f"{ok['test_acc'].mean():.2f}" + (f" ± {ok['test_acc'].std():.2f}" if len(ok) > 1 else "")
+            if len(ok)
+            else "-"
+        )
         status = "ok" if len(ok) == len(g) else "; ".join(str(e) for e in g.loc[g["status"] != "ok", "error"])
+        pred_s = "-" if pd.isna(pred) else f"{pred:.4g}"
+        params = _fmt(ok["params_m"].mean() if len(ok) else None, 4)
+        flops = _fmt(ok["flops_m"].mean() if len(ok) else None, 2)
+        seconds = _fmt(ok["train_seconds"].mean() if len(ok) else None, 1)
+        dev = g["device"].dropna().iloc[0] if g["device"].notna().any() else "-"
         lines.append(
-            f"| {arch.replace('|', chr(92) + '|')} | {'-' if pd.isna(pred) else f'{pred:.4g}'} | {meas} | {len(ok)}/{len(g)} | "
-            f"{_fmt(ok['params_m'].mean() if len(ok) else None, 4)} | {_fmt(ok['flops_m'].mean() if len(ok) else None, 2)} | "
-            f"{_fmt(ok['train_seconds'].mean() if len(ok) else None, 1)} | {g['device'].dropna().iloc[0] if g['device'].notna().any() else '-'} | "
-            f"{status.replace('|', '/')} |"
+            f"| {arch.replace('|', chr(92) + '|')} | {pred_s} | {meas} | {len(ok)}/{len(g)} | "
+            f"{params} | {flops} | {seconds} | {dev} | {status.replace('|', '/')} |"
         )
     lines += ["", f"Kendall tau (predicted vs measured): {_fmt(tau, 3)}; Spearman rho: {_fmt(rho, 3)}", ""]
     return "\n".join(lines)
@@ -268,8 +305,16 @@ def _fmt(x, digits) -> str:
 def _records_frame(res: pd.DataFrame, dataset: str) -> pd.DataFrame:
     ok = res[res["status"] == "ok"]
     parts = [
-        pd.DataFrame({"arch": ok["arch"], "task": dataset, "metric": metric, "value": ok[col].astype(float),
-                      "seed": ok["seed"].astype(int), "fidelity": ok["epochs"].astype(float)})
+        pd.DataFrame(
+            {
+                "arch": ok["arch"],
+                "task": dataset,
+                "metric": metric,
+                "value": ok[col].astype(float),
+                "seed": ok["seed"].astype(int),
+                "fidelity": ok["epochs"].astype(float),
+            }
+        )
         for metric, col in RECORD_METRICS.items()
     ]
     # a timing not measured on this string's own network (its class was trained as an isomorphic string) is
@@ -298,8 +343,15 @@ def _as_measured(r: dict[str, Any], job, shapes: dict) -> dict[str, Any]:
         shapes[job.dataset] = (data.num_classes, data.in_channels, data.image_shape)
     classes, channels, shape = shapes[job.dataset]
     net = build_network(job.arch, classes, C=job.config.C, N=job.config.N, in_channels=channels)
-    return {**r, "arch": job.arch, "trained_as": trained, "params": count_parameters(net),
-            "flops": count_flops(net, shape), "train_seconds": None, "images_per_second": None}
+    return {
+        **r,
+        "arch": job.arch,
+        "trained_as": trained,
+        "params": count_parameters(net),
+        "flops": count_flops(net, shape),
+        "train_seconds": None,
+        "images_per_second": None,
+    }
 
 
 def _check_append_to(target: Path, space: str) -> None:
@@ -393,15 +445,17 @@ class TrainingEvaluator:
             r = _as_measured(by_key[j.key], j, shapes)
             ok = r.get("status") == "ok"
             value = r.get(self.metric) if ok else None
-            out.append({
-                "value": float(value) if value is not None else float("nan"),
-                "cost_seconds": float(r.get("wall_seconds") or 0.0),
-                "status": r.get("status"),
-                "error": r.get("error"),
-                "params": r["params"] / 1e6 if ok else None,
-                "flops": r["flops"] / 1e6 if ok else None,
-                "key": j.key,
-            })
+            out.append(
+                {
+                    "value": float(value) if value is not None else float("nan"),
+                    "cost_seconds": float(r.get("wall_seconds") or 0.0),
+                    "status": r.get("status"),
+                    "error": r.get("error"),
+                    "params": r["params"] / 1e6 if ok else None,
+                    "flops": r["flops"] / 1e6 if ok else None,
+                    "key": j.key,
+                }
+            )
         return out
 
     __call__ = evaluate
