@@ -48,7 +48,7 @@ def _cmd_data_list(args) -> int:
     rows, notes = [], []
 
     def add(name: str, space: str, status: str, location: str, license: str, load) -> None:
-        row = {
+        row: dict[str, Any] = {
             "name": name,
             "space": space,
             "status": status,
@@ -386,7 +386,7 @@ def _cmd_predict(args) -> int:
             )
     values = _numbers(support[args.value_column], f"support file {args.support}, column {args.value_column!r}")
 
-    from .meta.adapt import adapt
+    from .meta.adapt import MetaGNNPredictor, adapt
     from .meta.ensemble import MetaEnsemble, load_model
 
     ckpt = load_model(args.model)  # a checkpoint, or an ensemble's members
@@ -396,6 +396,7 @@ def _cmd_predict(args) -> int:
     _refuse_repeats(space, archs_in, f"support file {args.support}", metric)
     archs = space.enumerate() if args.all else _read_arch_list(space, args.archs)
     options = dict(task=args.task, inner_steps=steps, n_members=args.members, seed=args.seed)
+    pred: MetaEnsemble | MetaGNNPredictor
     if isinstance(ckpt, list):
         pred = MetaEnsemble(ckpt, **options).fit(archs_in, values)
         steps_used = "/".join(dict.fromkeys(str(m.steps_) for m in pred.members_))
@@ -848,12 +849,13 @@ def _set_from_file(args, action: argparse.Action, value, given: set[str], where:
     many = action.nargs in ("+", "*") or isinstance(action, argparse._AppendAction)
     items = value if many and isinstance(value, list) else [value]
     out = []
-    expected = {int: "an integer", float: "a number"}.get(action.type, getattr(action.type, "__name__", "text"))
+    typ: Any = action.type  # a converter (argparse also allows a registered name; this parser registers none)
+    expected = {int: "an integer", float: "a number"}.get(typ, getattr(typ, "__name__", "text"))
     for v in items:
-        if isinstance(v, (dict, list)) or (isinstance(v, bool) and action.type is not None):
+        if isinstance(v, (dict, list)) or (isinstance(v, bool) and typ is not None):
             raise SurrogateNASError(f"{where}: {v!r} is not a valid value (expected {expected})")
         try:
-            conv = action.type(str(v)) if action.type else str(v)
+            conv = typ(str(v)) if typ else str(v)
         except (TypeError, ValueError, argparse.ArgumentTypeError):
             raise SurrogateNASError(f"{where}: {v!r} is not a valid value (expected {expected})") from None
         if action.choices is not None and conv not in action.choices:

@@ -110,12 +110,13 @@ class NB201Cell(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
         for target in range(1, 4):
-            total = None
+            total: torch.Tensor | None = None
             for slot, (src, dst) in enumerate(EDGES):
                 if dst != target:
                     continue
                 y = self.edges[slot](nodes[src])
                 total = y if total is None else total + y
+            assert total is not None  # every node has an incoming edge
             nodes.append(total)
         return nodes[-1]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -41,5 +41,5 @@ class Registry(Generic[T]):
 
     def get(self, name_or_instance, **kwargs) -> T:
         if self.instance_type is not None and isinstance(name_or_instance, self.instance_type):
-            return name_or_instance
+            return cast(T, name_or_instance)
         return self.factory(name_or_instance)(**kwargs)

@@ -70,8 +70,8 @@ def check_isolation(
         return
     if support is None or table is None or metric is None or not sources:
         return
-    archs, values = support
-    values = np.asarray(values, dtype=float)
+    archs, given = support
+    values = np.asarray(given, dtype=float)
     for task in sources:
         if task not in table.tasks or metric not in table.metrics(task):
             continue

@@ -61,7 +61,7 @@ def _numpy_scalar_globals() -> list:
     try:
         from numpy._core.multiarray import scalar  # numpy >= 2
     except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core.multiarray import scalar
+        from numpy.core.multiarray import scalar  # type: ignore[no-redef]
     allowed: list = [
         (scalar, "numpy.core.multiarray.scalar"),  # name written by numpy 1.x
         (scalar, "numpy._core.multiarray.scalar"),  # name written by numpy 2.x

@@ -145,8 +145,8 @@ def _nb201_hp12_records(
         for metric, col in zip(("valid_acc", "test_acc"), cols):
             values = pd.to_numeric(df[col], errors="coerce")
             if values.isna().any():
-                row = int(np.flatnonzero(values.isna().to_numpy())[0])
-                raise DataError(f"{p}: column {col}, data row {row + 1}: value {df[col].iloc[row]!r} is not a number")
+                bad = int(np.flatnonzero(values.isna().to_numpy())[0])
+                raise DataError(f"{p}: column {col}, data row {bad + 1}: value {df[col].iloc[row]!r} is not a number")
             parts.append(
                 pd.DataFrame(
                     {"arch": archs, "key": keys, "task": task, "metric": metric, "value": values, "fidelity": 12.0}
@@ -159,7 +159,10 @@ def _nb201_hp12_records(
 def _read_nbg(space_name: str, datasets: tuple[str, ...]) -> BenchmarkTable:
     from nas_bench_graph import light_read  # package-shipped files (trusted, installed with the package)
 
+    from ..spaces.nasbench_graph import NASBenchGraphSpace
+
     space = get_space(space_name)
+    assert isinstance(space, NASBenchGraphSpace)
     parts = []
     for name in datasets:
         bench = light_read(name)
@@ -337,7 +340,9 @@ def _numbers(df: pd.DataFrame, col: str, p: Path, required: bool) -> pd.Series:
 
 def _row_keys(space, long: pd.DataFrame, p: Path) -> tuple[list[str], list[str]]:
     """(native string, canonical key) of every record's arch cell; a bad cell is refused naming its data row."""
-    strings, keys, cache = [], [], {}
+    strings: list[str] = []
+    keys: list[str] = []
+    cache: dict[str, tuple[str, str]] = {}
     for row, a in zip(long[_ROW], long["arch"]):
         hit = cache.get(a)
         if hit is None:

@@ -267,7 +267,9 @@ def _fid(x: float) -> str:
 
 
 def _keys(space: SearchSpace, archs: list, where: str) -> tuple[list[str], list[str]]:
-    strings, keys, cache = [], [], {}
+    strings: list[str] = []
+    keys: list[str] = []
+    cache: dict = {}
     for row, a in enumerate(archs):
         hit = cache.get(a)
         if hit is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import yaml
 
@@ -74,6 +74,10 @@ def _str(where: str, v) -> str:
     return v
 
 
+@overload
+def _str_list(where: str, v, allow_none: Literal[False] = False) -> list[str]: ...
+@overload
+def _str_list(where: str, v, allow_none: bool) -> list[str] | None: ...
 def _str_list(where: str, v, allow_none: bool = False) -> list[str] | None:
     if v is None and allow_none:
         return None

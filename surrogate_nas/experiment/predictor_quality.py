@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ from .config import held_out_mask
 #: The multitask initialisation was not meta-learned for the MAML step size, and fine-tuning it with that
 #: step diverges on some supports (NB-201 ImageNet16-120, K=10, seed 4: max |parameter| 1.4e8 after 4
 #: steps, every prediction non-finite), so it picks its fine-tuning steps by cross-validation on the support.
-METHODS = {
+METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "meta-gnn": ("meta", "meta", {}),
     "multitask-finetune": ("meta", "multitask", {"inner_steps": "cv"}),
     "source-transfer": ("source-transfer", None, {}),
@@ -68,7 +69,7 @@ DKT = DEFAULT_META
 #: Checkpoint group -> (MetaConfig overrides on the config's ``meta``, reads free features, members, variant).
 #: ``variant`` names the checkpoint in the run directory when overrides other than the algorithm make it
 #: differ from another group's ("" = the algorithm's name); groups with the same overrides share checkpoints.
-ALGORITHMS = {
+ALGORITHMS: dict[str, tuple[dict[str, Any], bool, int, str]] = {
     "meta": ({}, False, 1, ""),
     "multitask": ({"algorithm": "multitask"}, False, 1, ""),
     "meta-ff": ({}, True, 1, ""),

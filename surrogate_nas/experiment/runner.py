@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -154,7 +155,7 @@ def _source_metric(b) -> str:
     """What a search-efficiency benchmark's meta-training and source tasks read (NB-201: the 200-epoch test_acc)."""
     from ..search.benchmark_tables import source_metric
 
-    return b.source_metric or source_metric(b.name, b.metric)
+    return b.source_metric or source_metric(b.name, b.metric) or b.metric
 
 
 # ---------------------------------------------------------------------- worker side
@@ -166,6 +167,11 @@ def _threads(n: int = 1) -> None:
 
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
+
+
+def _meta_kwargs(spec: CheckpointSpec) -> dict[str, Any]:
+    """The spec's MetaConfig keyword arguments (its ``meta`` items; ``support_range`` back to a tuple)."""
+    return {k: (tuple(v) if k == "support_range" else v) for k, v in spec.meta}
 
 
 def train_checkpoint(spec: CheckpointSpec, threads: int = 1) -> tuple[dict, dict]:
@@ -180,7 +186,7 @@ def train_checkpoint(spec: CheckpointSpec, threads: int = 1) -> tuple[dict, dict
 
     table = cached_benchmark(spec.benchmark)
     train = list(spec.train_tasks) if spec.train_tasks else [t for t in table.tasks if t != spec.target]
-    meta = {k: (tuple(v) if k == "support_range" else v) for k, v in spec.meta}
+    meta = _meta_kwargs(spec)
     started, t0, c0 = time.time(), time.perf_counter(), time.process_time()
     features = available_features(table, spec.target) if spec.features else ()
     ckpt = pretrain(
@@ -323,7 +329,7 @@ def _existing_checkpoint(out: Path, spec: CheckpointSpec) -> dict | None:
         return None
     from ..meta.maml import MetaConfig
 
-    meta = MetaConfig(**{k: (tuple(v) if k == "support_range" else v) for k, v in spec.meta}).to_dict()
+    meta = MetaConfig(**_meta_kwargs(spec)).to_dict()
     want = {k: (list(v) if isinstance(v, tuple) else v) for k, v in meta.items() if k != "device"}
     if any(ckpt.meta.get(k) != v for k, v in want.items()) or bool(ckpt.sources.get("features")) != spec.features:
         return None  # made with other settings (e.g. copied from another run): trained again, replacing it
@@ -397,7 +403,7 @@ def run_experiment(
             f"{cfg.kind}: {len(cells)} cells, {len(done & {c.key for c in cells})} already done, {len(todo)} to run; "
             f"{len(to_train)} checkpoint(s) to meta-train, {len(needed) - len(to_train)} reused"
         )
-        stats = {"cells": len(cells), "computed": 0, "checkpoints_trained": 0}
+        stats: dict[str, Any] = {"cells": len(cells), "computed": 0, "checkpoints_trained": 0}
         if command is not None and (todo or store.get_meta("command") is None):
             store.set_meta("command", command)
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -480,7 +481,7 @@ def _has_section(traj, at, say, tname) -> list[str]:
     for (bench, task), g in traj.groupby(["benchmark", "target_task"], sort=False):
         if not {GUIDED, HAS} <= set(g["method"]):
             continue
-        row = {"target": f"{bench}/{tname(bench, task)}"}
+        row: dict[str, Any] = {"target": f"{bench}/{tname(bench, task)}"}
         for n in (20, 50):
             h, f = at.get((bench, task, HAS, n), np.nan), at.get((bench, task, GUIDED, n), np.nan)
             row.update({f"{HAS}@{n}": h, f"flat@{n}": f, f"ok@{n}": bool(h >= f - 1e-12)})
@@ -524,7 +525,7 @@ def _batch_section(traj, say, tname) -> list[str]:
             continue
         q1 = g[g["method"] == GUIDED]
         thr = _median(q1.groupby("seed")["best_value"].max())
-        row = {"target": f"{bench}/{tname(bench, task)}", "threshold": thr}
+        row: dict[str, Any] = {"target": f"{bench}/{tname(bench, task)}", "threshold": thr}
         for q, m in names.items():
             hits = [_first_reach(s, "best_value", thr) for _, s in g[g["method"] == m].groupby("seed")]
             row[f"evals q={q}"] = _median(e for e, _ in hits)

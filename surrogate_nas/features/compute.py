@@ -256,7 +256,7 @@ def _command(space, out, store, dataset, data_root, batch_size, seed, address, w
     return f"surrogate_nas.features.compute({call})" + (f"  [argv: {argv}]" if argv else "")
 
 
-def _write_table(path: Path, meta: dict[str, str], rows: list[tuple]) -> None:
+def _write_table(path: Path, meta: dict[str, object], rows: list[tuple]) -> None:
     buf = io.StringIO()
     for k, v in meta.items():
         buf.write(f"# {k}: {str(v).replace(chr(10), ' ')}\n")

@@ -42,7 +42,7 @@ JACOB_K = 1e-5
 INPUT_SHAPE = (3, 32, 32)
 
 
-def _weighted_layers(model: nn.Module) -> list[nn.Module]:
+def _weighted_layers(model: nn.Module) -> list[nn.Conv2d | nn.Linear]:
     return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 

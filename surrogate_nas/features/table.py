@@ -19,6 +19,7 @@ import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -53,10 +54,10 @@ SHIPPED_PER_STRING = "nb201-params-flops"
 #: :data:`SHIPPED_PER_STRING` table; the others (zero-cost proxies) per canonical class.
 PER_STRING_FEATURES = ("params", "flops")
 
-Source = "str | os.PathLike | pd.DataFrame | None"
+Source: TypeAlias = "str | os.PathLike | pd.DataFrame | None"
 
 
-def available_features(table: BenchmarkTable, task: str) -> tuple[str, ...]:
+def available_features(table: BenchmarkTable, task: str | None) -> tuple[str, ...]:
     """The free features ``table`` has for ``task``: NB-201's proxies, NAS-Bench-Graph's params/latency, or ()."""
     if not isinstance(table, BenchmarkTable):
         raise DataError(f"available_features: expected a BenchmarkTable, got {type(table).__name__}")
@@ -100,7 +101,7 @@ def free_features(
 
 def feature_ranks(
     table: BenchmarkTable,
-    task: str,
+    task: str | None,
     archs: Sequence[Architecture | str],
     names: Sequence[str] | None = None,
     *,
@@ -114,16 +115,17 @@ def feature_ranks(
     never over ``archs`` alone, and never from target values.
     """
     names = _checked(table, task, names, metric)
-    archs = [table.space.coerce(a) for a in archs]
+    cells = [table.space.coerce(a) for a in archs]
     if table.space.name == "nb201":
-        out = _by_class(_nb201_ranks(source), table.space, archs, names)
-        return _per_string(out, _shipped_per_string_ranks() if source is None else None, table.space, archs, names)
-    out = np.full((len(archs), len(names)), np.nan)
+        out = _by_class(_nb201_ranks(source), table.space, cells, names)
+        return _per_string(out, _shipped_per_string_ranks() if source is None else None, table.space, cells, names)
+    out = np.full((len(cells), len(names)), np.nan)
+    assert task is not None  # _checked refuses a missing task outside NB-201
     space = table.space
     for j, name in enumerate(names):
         s = table.series(task, name)
         ranked = pd.Series(rank_normalise(s.to_numpy(dtype=float)), index=s.index)
-        strings = [space.format(a) for a in archs]
+        strings = [space.format(a) for a in cells]
         col = ranked.reindex(strings).to_numpy(dtype=float, copy=True)
         gaps = np.flatnonzero(np.isnan(col))
         if len(gaps) and not is_hardware_metric(name):  # another member of the arch's isomorphism class holds
@@ -131,7 +133,7 @@ def feature_ranks(
             keys = table.frame.drop_duplicates("arch").set_index("arch")["key"]
             by_key = pd.Series(ranked.to_numpy(), index=keys.reindex(ranked.index).to_numpy())
             by_key = by_key.groupby(level=0).mean()
-            col[gaps] = by_key.reindex([space.canonical(archs[i]) for i in gaps]).to_numpy(dtype=float)
+            col[gaps] = by_key.reindex([space.canonical(cells[i]) for i in gaps]).to_numpy(dtype=float)
         out[:, j] = col
     return out
 

@@ -9,6 +9,7 @@ import os
 import threading
 import weakref
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,9 +21,12 @@ from ..predictors.base import check_options
 from ..predictors.features import FreeFeatureValues, SourceValues, input_columns, support_correlations
 from ..predictors.gnn import functional_forward, graph_inputs
 from ..predictors.support import scale_targets, validate_support
-from ..spaces import Architecture, get_space
+from ..spaces import Architecture, SearchSpace, get_space
 from .checkpoint import Checkpoint, load_checkpoint
 from .inner import MAX_INNER_STEPS, deployment_steps, inner_loop
+
+if TYPE_CHECKING:  # gpytorch is imported when a GP head is used
+    from .deep_kernel import ResidualGP
 
 __all__ = ["MetaGNNPredictor", "PredictInputs", "STEP_CHOICES", "adapt", "clear_pooled_cache", "validate_support"]
 
@@ -154,6 +158,8 @@ def pooled_rows(model, space, archs: Sequence[Architecture], device, graph: bool
             entry.rows = torch.cat(new)
             index.update(zip(missing, range(start, start + len(missing))))
             rows = [r if r >= 0 else index[a] for a, r in zip(archs, rows)]
+        if entry.rows is None:  # nothing asked for and nothing cached: no width to give an empty result
+            raise DataError("pooled_rows needs at least one architecture")
         return entry.rows[torch.as_tensor(rows, dtype=torch.long, device=entry.rows.device)]
 
 
@@ -278,6 +284,26 @@ class MetaGNNPredictor:
     #: ``predict(..., return_std=True)`` returns a real std (GP posterior, or bootstrap members).
     has_uncertainty = True
 
+    # Declared here: the module sits in an import cycle (predictors <-> meta) where mypy cannot infer attribute
+    # types from ``__init__`` before the methods that read them.
+    checkpoint: Checkpoint | str | os.PathLike
+    sources: SourceValues | None
+    inner_steps: int | str | None
+    inner_lr: float | None
+    n_members: int
+    seed: int
+    device: str
+    targets: str
+    task: str | None
+    space: SearchSpace | str | None
+    progress: bool | None
+    features: FreeFeatureValues | None
+    gp_steps: int
+    calibrate: bool
+    space_: SearchSpace
+    gp_: ResidualGP | None
+    members_: list[tuple[dict, torch.Tensor]] | None
+
     def __init__(
         self,
         checkpoint: Checkpoint | str | os.PathLike,
@@ -294,7 +320,7 @@ class MetaGNNPredictor:
         features: FreeFeatureValues | None = None,
         gp_steps: int = 0,
         calibrate: bool = True,
-    ):
+    ) -> None:
         if targets not in TARGETS:
             raise DataError(f"targets must be 'support' or 'anchored', got {targets!r}")
         if inner_steps not in (None, "cv") and (
@@ -591,7 +617,7 @@ class MetaGNNPredictor:
         inputs = self._inputs(archs, inputs)
         if with_members and self.members_ is None:
             self.members_ = self._bootstrap()
-        models = [(self.params_, self.corr_)] + (list(self.members_) if with_members else [])
+        models = [(self.params_, self.corr_)] + (list(self.members_ or []) if with_members else [])
         out = np.empty((len(models), len(archs)))
         if self._cached():  # members adapt with the same (zero) steps: the checkpoint's own weights too
             rows, src, model = self._pooled(inputs), inputs.src, self.ckpt_.model
@@ -672,6 +698,7 @@ class MetaGNNPredictor:
 
         inputs = self._inputs(archs, inputs)
         mean, std = np.empty(len(archs)), np.empty(len(archs))
+        assert self.gp_ is not None  # only called with a GP head
         for i, m, e in self._gp_embed(inputs):
             mu, sd = posterior(self.gp_, e, noise=not latent)
             mean[i : i + len(m)] = (m + mu).cpu().numpy()
@@ -713,9 +740,9 @@ class MetaGNNPredictor:
         from .deep_kernel import posterior_cov
 
         m, e = self._gp_embed_all(self._inputs(archs, inputs))
-        mu, cov = posterior_cov(self.gp_, e)
+        mu, cov_t = posterior_cov(self.gp_, e)
         mean = self._to_y((m + mu).cpu().numpy().astype(float))
-        cov = cov.cpu().numpy() * self._std_scale() ** 2
+        cov = cov_t.cpu().numpy() * self._std_scale() ** 2
         if not (np.isfinite(mean).all() and np.isfinite(cov).all()):
             raise DataError(f"the adapted model's joint posterior over {n} architectures holds non-finite values")
         return mean, cov

@@ -12,6 +12,7 @@ import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Self
 
 import numpy as np
 import torch
@@ -149,7 +150,7 @@ def default_meta_config(**overrides) -> MetaConfig:
 
 def _int(cfg, name: str, lo: int, hi: int | None = None) -> None:
     v = getattr(cfg, name)
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo or (hi is not None and v > hi):
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or int(v) < lo or (hi is not None and int(v) > hi):
         rng = f">= {lo}" if hi is None else f"in {lo}..{hi}"
         raise SurrogateNASError(f"meta config: {name} must be an integer {rng}, got {v!r}")
 
@@ -203,8 +204,8 @@ class MetaLearner:
     def __init__(self, model: GraphRegressor, config: MetaConfig):
         self.model = model.to(config.device)
         self.config = config
-        self.params = {k: v for k, v in self.model.named_parameters()}
-        self.inner_lrs = None
+        self.params: dict[str, torch.Tensor] = dict(self.model.named_parameters())
+        self.inner_lrs: dict[str, torch.Tensor] | None = None
         if config.meta_sgd:
             self.inner_lrs = {
                 k: torch.full_like(v, config.inner_lr, requires_grad=True) for k, v in self.params.items()
@@ -317,7 +318,7 @@ class MetaLearner:
         val_tasks: Sequence[Task] = (),
         progress: bool = True,
         callback: Callable[[dict], None] | None = None,
-    ) -> MetaLearner:
+    ) -> Self:
         """Meta-train on ``tasks``; early-stop on meta-validation Kendall tau and keep the best state.
 
         Validation uses ``val_tasks`` if given; else, with ``meta_val="task"`` and >= 3 training tasks, one

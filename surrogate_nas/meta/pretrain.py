@@ -88,13 +88,15 @@ def pretrain(
         torch.manual_seed(meta_config.seed)
         model = GraphRegressor(len(table.space.vocabulary), model_config)
     t0 = time.perf_counter()
+    gp = None
+    learner: MetaLearner
     if meta_config.algorithm == "dkt":
         from .deep_kernel import DKTLearner
 
-        learner = DKTLearner(model, meta_config, table.space).fit(tasks, vals, progress=progress)
+        dkt = DKTLearner(model, meta_config, table.space).fit(tasks, vals, progress=progress)
+        learner, gp = dkt, dkt.gp_state()
     else:
         learner = MetaLearner(model, meta_config).fit(tasks, vals, progress=progress)
-    gp = learner.gp_state() if meta_config.algorithm == "dkt" else None
     if meta_config.gp_head:
         from .deep_kernel import fit_gp_head, gp_parameters
         from .tasks import EpisodeSampler

@@ -138,7 +138,7 @@ class EpisodeSampler:
             if np.ptp(task.y[idx[:k]]) > 0:
                 break
         if self.source_dropout > 0 and task.src.shape[1] > 1:
-            keep = rng.random(task.src.shape[1]) >= self.source_dropout
+            keep = np.asarray(rng.random(task.src.shape[1]) >= self.source_dropout)
             if not keep.any():
                 keep[int(rng.integers(len(keep)))] = True
             task = Task(task.name, task.space, task.archs, task.y, task.src[:, keep])

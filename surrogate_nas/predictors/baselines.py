@@ -21,9 +21,18 @@ def has_uncertainty(predictor) -> bool:
 
 class _Base:
     space: SearchSpace | str
-    #: Whether ``predict(..., return_std=True)`` gives a real std (see :func:`has_uncertainty`); a predictor that
-    #: says so defines ``_std(archs)``.
-    has_uncertainty: bool = False
+
+    @property
+    def has_uncertainty(self) -> bool:
+        """Whether ``predict(..., return_std=True)`` gives a real std (see :func:`has_uncertainty`); a predictor
+        that says so defines ``_std(archs)``."""
+        return False
+
+    def _predict(self, archs: list[Architecture]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _std(self, archs: list[Architecture]) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} has no std")
 
     def _archs(self, archs) -> list[Architecture]:
         sp = get_space(self.space)
@@ -42,10 +51,10 @@ class _Base:
         trees), so ``latent`` (the std of the noise-free value) gives the same std."""
         self._fitted()
         archs = self._archs(archs)
-        mean = np.asarray(self._predict(archs), dtype=float) if archs else np.zeros(0)
+        mean = np.asarray(self._predict(archs), dtype=np.float64) if archs else np.zeros(0)
         if not return_std:
             return mean
-        std = np.asarray(self._std(archs), dtype=float) if archs and self.has_uncertainty else np.zeros_like(mean)
+        std = np.asarray(self._std(archs), dtype=np.float64) if archs and self.has_uncertainty else np.zeros_like(mean)
         return mean, std
 
 

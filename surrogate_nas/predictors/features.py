@@ -149,6 +149,7 @@ class FreeFeatureValues:
         strings = [space.format(a) for a in archs]
         new = {s: a for s, a in zip(strings, archs) if s not in self._rows}  # each architecture ranked once
         if new:
+            assert self.table is not None  # checked in __post_init__ when names are given
             ranks = feature_ranks(self.table, self.task, list(new.values()), self.names, metric=self.metric)
             self._rows.update(zip(new, np.asarray(ranks, dtype=np.float32)))
         return np.stack([self._rows[s] for s in strings]) if strings else np.zeros((0, len(self.names)), np.float32)

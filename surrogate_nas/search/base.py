@@ -189,7 +189,7 @@ class Searcher(abc.ABC):
         mask = np.array([self._is_new(a) for a in archs], dtype=bool)
         if self.constraint is not None and self.constraint.mode == "filter" and mask.any():
             idx = np.flatnonzero(mask)
-            mask[idx] = self.constraint.feasible([archs[i] for i in idx])
+            mask[idx] = self.constraint.feasible([archs[int(i)] for i in idx])
         return mask
 
     def _ok(self, arch: Architecture) -> bool:

@@ -43,15 +43,15 @@ def cached_benchmark(name: str):
 
 def source_metric(benchmark: str | None, metric: str | None) -> str | None:
     """The metric a search's source tasks are read with (:data:`SOURCE_METRICS`, else the search metric)."""
-    return SOURCE_METRICS.get(benchmark, metric) if metric is not None else None
+    return SOURCE_METRICS.get(benchmark or "", metric) if metric is not None else None
 
 
-def noise_free(table, task: str, metric: str, test_metric: str) -> bool:
+def noise_free(table, task: str, metric: str | None, test_metric: str | None) -> bool:
     """Whether a search selects on its reported metric itself (``test_acc`` and ``test_acc@200`` on NB-201: the
     same records): the search sees the test values without noise, which no published protocol does."""
     if metric == test_metric:
         return True
-    if table is None:
+    if table is None or metric is None or test_metric is None:
         return False
     try:
         a, b = table.series(task, metric), table.series(task, test_metric)

@@ -169,9 +169,10 @@ class SearchConfig:
             c.metric = c.metric or "test_acc"
         elif c.benchmark is None:
             raise SearchError(f"space {c.space!r} has no default benchmark; set benchmark")
-        metric, test, _ = (
-            BENCHMARK_METRICS.get(c.benchmark, (None, None, None)) if c.evaluator != "train" else (None, None, None)
-        )
+        metric: str | None = None
+        test: str | None = None
+        if c.evaluator != "train" and c.benchmark in BENCHMARK_METRICS:
+            metric, test, _ = BENCHMARK_METRICS[c.benchmark]
         c.metric = c.metric or metric
         # the benchmark's reported metric goes with its search metric, named with or without the fidelity
         # (NB-201: valid_acc / valid_acc@12 -> test_acc@200); any other metric reports itself

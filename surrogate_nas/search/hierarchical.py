@@ -24,6 +24,7 @@ committed groups, ``phase_`` the current phase and ``probed_`` the probed groups
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,8 @@ from ..spaces import Architecture
 from .base import SEARCHERS, SearchError, space_pool
 from .defaults import HAS
 from .strategies import GuidedEvolution
+
+_HAS: dict[str, Any] = HAS  # the defaults' values are plain numbers and names
 
 
 def _positive_int(name: str, v, low: int = 1) -> int:
@@ -54,15 +57,15 @@ class HierarchicalSearch(GuidedEvolution):
         space,
         seed=0,
         constraint=None,
-        probe_groups: int = HAS["probe_groups"],
+        probe_groups: int = _HAS["probe_groups"],
         coarse: int | None = None,
-        commit: int = HAS["commit"],
-        commit_fraction: float = HAS["commit_fraction"],
-        group_top: int = HAS["group_top"],
+        commit: int = _HAS["commit"],
+        commit_fraction: float = _HAS["commit_fraction"],
+        group_top: int = _HAS["group_top"],
         **kwargs,
     ):
         kwargs["pool"] = "space"
-        kwargs.setdefault("acquisition", HAS["acquisition"])
+        kwargs.setdefault("acquisition", _HAS["acquisition"])
         super().__init__(space, seed, constraint, **kwargs)
         self.probe_groups = _positive_int("probe_groups", probe_groups)
         self.coarse = _positive_int("coarse", self.probe_groups if coarse is None else coarse, 0)
@@ -98,9 +101,9 @@ class HierarchicalSearch(GuidedEvolution):
             s = np.nan_to_num(np.asarray(self._source_scores(list(self._pool)), dtype=float), nan=-np.inf)
         else:  # no source tasks: the adapted predictor's view of the whole space, once
             s, _ = self._posterior(list(self._pool), "mean")
-        self._prior = self._group_view(s)
+        self._prior = prior = self._group_view(s)
         size = {g: len(idx) for g, idx in self._members.items()}
-        self._order = sorted(self._prior, key=lambda g: (-self._prior[g], -size[g], str(g)))
+        self._order = sorted(prior, key=lambda g: (-prior[g], -size[g], str(g)))
 
     def _unmeasured(self, groups) -> list[Architecture]:
         out = [self._pool[i] for g in groups for i in self._members[g] if self._keys[i] not in self._seen]
@@ -121,7 +124,8 @@ class HierarchicalSearch(GuidedEvolution):
         ranked = sorted(belief, key=lambda g: (-belief[g], rank[g]))
         ranked += [g for g in self._order if g not in belief]  # unmeasured groups last, by prior
         ranked = [g for g in ranked if self._unmeasured([g])]
-        total, cap, out = 0, self.commit_fraction * len(self._pool), []
+        total, cap = 0, self.commit_fraction * len(self._pool)
+        out: list = []
         for g in ranked:
             if len(out) >= self.commit:
                 break

@@ -73,6 +73,7 @@ def run_loop(
                 i = len(rows) + j
                 key = space.canonical(a)
                 if i < len(done):
+                    assert journal is not None  # records come from a journal
                     rec = done[i]
                     if rec["key"] != key or rec["batch"] != batch:
                         raise SearchError(
@@ -93,6 +94,7 @@ def run_loop(
                         journal.append(len(rows) + j, batch, n, space.format(archs[j]), space.canonical(archs[j]), r)
                     results[j] = r
             for j, (a, r) in enumerate(zip(archs, results)):
+                assert r is not None  # every result is replayed or freshly evaluated
                 rows.append(
                     {
                         "evaluation": len(rows) + 1,
@@ -106,7 +108,7 @@ def run_loop(
                         "replayed": j not in todo,
                     }
                 )
-            values = np.array([_f(r.get("value")) for r in results])
+            values = np.array([_f(r.get("value")) for r in results if r is not None])  # all are (asserted above)
             searcher.observe(archs, sign * values)
             batch += 1
             if bar is not None:

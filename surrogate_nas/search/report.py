@@ -25,8 +25,7 @@ def best_so_far_band(traj: pd.DataFrame, column: str = "best_test", budget: int 
             if len(v) < n:
                 v = np.concatenate([v, np.full(n - len(v), v[-1] if len(v) else np.nan)])
             mat.append(v[:n])
-        mat = np.array(mat)
-        q = np.nanpercentile(mat, [25, 50, 75], axis=0)
+        q = np.nanpercentile(np.array(mat), [25, 50, 75], axis=0)
         out.append(
             pd.DataFrame(
                 {

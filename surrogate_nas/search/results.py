@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..io import atomic_write_text
+from .base import SearchError
 from .benchmark_tables import NOISE_FREE
 from .config import PREDICTOR_STRATEGIES, SearchResult
 from .report import markdown_table, plot_best_so_far
@@ -22,6 +23,8 @@ def best_line(result: SearchResult) -> str:
 def write_results(result: SearchResult) -> None:
     """Write the result files into ``result.out`` (each atomically)."""
     cfg, out, traj = result.config, result.out, result.trajectory
+    if out is None:
+        raise SearchError("write_results: the result has no output directory (run_search was given no out)")
     atomic_write_text(out / "trajectory.csv", traj.to_csv(index=False))
     atomic_write_text(
         out / "best.json",

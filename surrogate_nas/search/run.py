@@ -141,8 +141,10 @@ def _constraint_for(cfg: SearchConfig, table, space) -> Constraint | None:
 
     where = f"the records of benchmark {cfg.benchmark!r} ({cfg.metric!r} on task {cfg.task!r})"
     if user is None:
+        assert cfg.metric is not None  # resolved() names the metric of a table search
         return Constraint(cfg.metric, "<=", 0.0, recorded, label=where)
     values = user.values
+    assert values is not None  # a parsed constraint reads the table
     user.values = lambda archs: values(archs) + recorded(archs)
     user.label = f"constraint {cfg.constraint} on {where}"
     return user
@@ -189,6 +191,7 @@ def run_search(config: SearchConfig) -> SearchResult:
         from ..meta.ensemble import load_model
 
         try:
+            assert cfg.model is not None  # resolved() refuses a checkpoint predictor without a model
             checkpoint = load_model(cfg.model)  # a checkpoint, or an ensemble's member checkpoints
         except ValueError as e:
             raise SearchError(str(e)) from None

@@ -66,7 +66,8 @@ def make_searcher(
         tasks = other_tasks(table, task, metric)
     else:
         tasks = []
-    if tasks:
+    if tasks:  # only with a table and a metric
+        assert table is not None and metric is not None
         scores = source_scores(table, tasks, metric)
     if strategy == "source-rank":
         opts["scores"] = scores
@@ -83,6 +84,7 @@ def make_searcher(
             if table is not None and ck.get("tasks"):
                 sources = SourceValues(table, tuple(ck["tasks"]), ck["metric"], ck.get("higher_is_better", True))
         elif tasks:  # source-reading predictors (source-transfer, rf-source, ...) read the source tasks
+            assert table is not None and metric is not None  # tasks come from a table and a metric
             sources = SourceValues(table, tuple(tasks), metric)
         opts["predictor"] = predictor_factory(
             predictor,

@@ -143,7 +143,7 @@ class SearchSpace(abc.ABC):
         return self._skeleton(self.validate(arch))
 
     @abc.abstractmethod
-    def skeletons(self) -> list[Hashable]:
+    def skeletons(self) -> Sequence[Hashable]:
         """All coarse decisions of the space."""
 
     def _check_skeleton(self, skeleton: Hashable) -> None:

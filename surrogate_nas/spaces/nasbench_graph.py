@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from functools import cached_property
+from typing import cast
 
 import numpy as np
 from nas_bench_graph import architecture as nbg
@@ -128,7 +129,7 @@ class NASBenchGraphSpace(SearchSpace):
         return groups
 
     def _sample(self, rng: np.random.Generator, skeleton: Hashable | None) -> Architecture:
-        pool = self._all if skeleton is None else self._by_skeleton[tuple(skeleton)]
+        pool = self._all if skeleton is None else self._by_skeleton[tuple(cast("Iterable[int]", skeleton))]
         return pool[int(rng.integers(len(pool)))]
 
     def neighbors(self, arch: Architecture) -> list[Architecture]:

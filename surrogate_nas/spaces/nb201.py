@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
+from typing import cast
 
 import numpy as np
 
@@ -135,7 +136,7 @@ class NB201Space(SearchSpace):
         if skeleton is None:
             return Architecture(self.name, tuple(OPS[i] for i in rng.integers(len(OPS), size=len(EDGES))))
         ops = []
-        for cls in skeleton:
+        for cls in cast("Iterable[str]", skeleton):  # a tuple of edge classes (checked by sample())
             choices = [o for o in OPS if EDGE_CLASS[o] == cls]
             ops.append(choices[int(rng.integers(len(choices)))])
         return Architecture(self.name, tuple(ops))

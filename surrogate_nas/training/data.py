@@ -22,6 +22,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import torch
@@ -259,8 +260,21 @@ def _digits(data_root=None, test_fraction: float = 0.25, seed: int = 0, upsample
 
 
 # ---------------------------------------------------------------------- CIFAR
-_CIFAR = {
-    "cifar10": dict(
+class _CifarSpec(TypedDict):
+    classes: int
+    bin_dir: str
+    py_dir: str
+    label_bytes: int
+    train: list[str]
+    test: list[str]
+    url: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    tv: str  # the torchvision dataset class
+
+
+_CIFAR: dict[str, _CifarSpec] = {
+    "cifar10": _CifarSpec(
         classes=10,
         bin_dir="cifar-10-batches-bin",
         py_dir="cifar-10-batches-py",
@@ -272,7 +286,7 @@ _CIFAR = {
         std=(63.0, 62.1, 66.7),
         tv="CIFAR10",
     ),
-    "cifar100": dict(
+    "cifar100": _CifarSpec(
         classes=100,
         bin_dir="cifar-100-binary",
         py_dir="cifar-100-python",
@@ -407,9 +421,13 @@ def _imagenet16(data_root=None) -> ImageData:
         if y.min() < 0 or y.max() >= 120:
             raise DataError(f"ImageNet16-120 {split} labels span {y.min()}..{y.max()}, expected 0..119")
         out += [torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(y)]
+    train_x, train_y, test_x, test_y = out
     return ImageData(
         "ImageNet16-120",
-        *out,
+        train_x,
+        train_y,
+        test_x,
+        test_y,
         num_classes=120,
         mean=tuple(m / 255 for m in (122.68, 116.66, 104.01)),
         std=tuple(s / 255 for s in (63.22, 61.26, 65.09)),

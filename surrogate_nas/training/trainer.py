@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -317,7 +317,7 @@ def train(
             raise TrainingOOMError(
                 f"out of memory on {device} training {arch_str} on {data.name} with batch_size="
                 f"{config.batch_size} (C={config.C}, N={config.N}); try a smaller batch, e.g. "
-                f"batch_size={max(1, config.batch_size // 2)}, or precision='bf16'"
+                f"batch_size={max(1, (config.batch_size or 2) // 2)}, or precision='bf16'"
             ) from e
         raise
     finally:
@@ -332,8 +332,8 @@ def _train(arch, arch_str, data, device, config, checkpoint_dir, callback) -> Tr
     flops = count_flops(net, data.image_shape)
     net = net.to(device)
     if config.channels_last:
-        net = net.to(memory_format=torch.channels_last)
-    model = torch.compile(net) if config.compile else net
+        net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack it
+    model = cast(nn.Module, torch.compile(net)) if config.compile else net  # compiling a module gives a module
 
     steps_per_epoch = math.ceil(len(fit_data) / config.batch_size)
     optimizer = torch.optim.SGD(

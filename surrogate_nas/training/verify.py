@@ -218,7 +218,8 @@ def verify(
             rows.append((i, seed, job.key))
     by_key = {r["key"]: r for r in backend.run(jobs)}
 
-    records, shapes = [], {}
+    records: list[dict] = []
+    shapes: dict = {}
     for (i, seed, key), job in zip(rows, jobs):
         r = _as_measured(by_key[key], job, shapes)
         row = {
@@ -440,7 +441,8 @@ class TrainingEvaluator:
         jobs = [make_job(a, dataset, cfg, self.work_dir, self.data_root, space=space.name) for a in archs]
         backend = get_backend(self.backend, **(self.backend_options or {}))
         by_key = {r["key"]: r for r in backend.run(jobs)}
-        out, shapes = [], {}
+        out: list[dict] = []
+        shapes: dict = {}
         for j in jobs:
             r = _as_measured(by_key[j.key], j, shapes)
             ok = r.get("status") == "ok"
