@@ -33,6 +33,9 @@ class BenchmarkTable:
         self.source = source
         self.frame = _validated(frame, source or "table")
         self._index: dict[tuple[str, str], pd.Series] = {}
+        #: native string -> parsed Architecture (a string always parses to the same value): archs() is called
+        #: per task by every pretrain/search, and parsing 15,625 strings each time cost seconds
+        self._parsed: dict[str, Architecture] = {}
         self._task_names = frozenset(self.frame["task"].unique())  # _task() is on every lookup's path
         self._metric_names = frozenset(self.frame["metric"].unique())
 
@@ -106,7 +109,14 @@ class BenchmarkTable:
             f = f[f["metric"] == name]
             if fidelity is not None:
                 f = f[f["fidelity"] == fidelity]
-        return [self.space.parse(s) for s in pd.unique(f["arch"])]
+        parsed, parse = self._parsed, self.space.parse
+        out = []
+        for s in pd.unique(f["arch"]):
+            a = parsed.get(s)
+            if a is None:
+                a = parsed[s] = parse(s)
+            out.append(a)
+        return out
 
     def series(self, task: str, metric: str) -> pd.Series:
         """Values of one task/metric indexed by native arch string (mean over seeds).
