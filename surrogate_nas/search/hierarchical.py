@@ -48,7 +48,7 @@ class HierarchicalSearch(GuidedEvolution):
     ``probe_groups`` (groups probed in the coarse phase), ``coarse`` (its evaluations; default
     ``probe_groups``: one probe per group), ``commit`` (groups committed to), ``commit_fraction`` (the most of
     the space the committed groups may hold), ``group_top`` (members averaged by the group prior); ``acquisition``
-    defaults to the posterior mean (:data:`~surrogate_nas.search.defaults.HAS`)."""
+    defaults to expected improvement (:data:`~surrogate_nas.search.defaults.HAS`)."""
 
     name = "hierarchical"
 
