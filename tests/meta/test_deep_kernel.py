@@ -207,34 +207,50 @@ def test_robust_target_scale_keeps_a_diverged_support_value_from_setting_the_sca
     assert p.y_mean_ == np.median(ys[:20]) and np.isfinite(p.predict(a[20:])).all()
 
 
-def test_the_default_meta_predictor_is_the_robust_deep_kernel_head():
-    import inspect
-
-    from surrogate_nas.meta.maml import DEFAULT_META, default_meta_config
-    from surrogate_nas.meta.pretrain import pretrain as pre
+def test_the_default_meta_predictor_is_the_robust_deep_kernel_head(nb201_table, monkeypatch):
+    """pretrain() without a meta_config meta-trains the default: the learner it builds is the deep-kernel one and
+    receives default_meta_config() (the run is stopped at the learner's fit, before any training)."""
+    from surrogate_nas.meta import deep_kernel
+    from surrogate_nas.meta.maml import DEFAULT_META, MetaLearner, default_meta_config
 
     cfg = default_meta_config(iterations=7)
     assert (cfg.algorithm, cfg.target_scale, cfg.meta_val, cfg.iterations) == ("dkt", "robust", "task", 7)
-    assert MetaConfig().algorithm == "maml"  # the bare learner stays MAML
-    assert "default_meta_config" in inspect.getsource(pre) and DEFAULT_META["algorithm"] == "dkt"
+    assert MetaConfig().algorithm == "maml" and DEFAULT_META["algorithm"] == "dkt"  # the bare learner stays MAML
+
+    class Fitted(Exception):
+        pass
+
+    def stop(self, *args, **kwargs):
+        raise Fitted(type(self).__name__, self.config)
+
+    monkeypatch.setattr(MetaLearner, "fit", stop)
+    monkeypatch.setattr(deep_kernel.DKTLearner, "fit", stop)
+    with pytest.raises(Fitted) as e:
+        pretrain(nb201_table, ["cifar10", "cifar100"], "test_acc", ModelConfig(hidden=8, layers=1),
+                 benchmark_name="nb201", progress=False, target="ImageNet16-120")
+    learner, used = e.value.args
+    assert learner == "DKTLearner" and used == default_meta_config()
 
 
 def test_the_calibration_factor_comes_from_fits_that_never_saw_the_point(dkt, archs):
-    """Each support point is predicted by an adaptation on the other K-1 points (its own target scale, source
-    correlations and GP), exactly as a user adapting without it would; the factor is the RMS of those z-scores."""
+    """Calibration rescales the std only (the mean is untouched), by a factor read from the support's own errors:
+    it is unit-free (the same for the support in other units) and it grows when one support value is far off what
+    the other points predict for it. (That the calibrated intervals cover the held-out task's other architectures
+    is the next tests' claim.)"""
     a, y = archs
     k = 8
     cal = adapt(dkt, (a[:k], y[:k]), task="ImageNet16-120")
-    z = []
-    for i in range(k):
-        rest = [j for j in range(k) if j != i]
-        p = adapt(dkt, ([a[j] for j in rest], y[rest]), task="ImageNet16-120", calibrate=False)
-        m, s = p.predict([a[i]], return_std=True)
-        z.append((y[i] - m[0]) / s[0])
-    assert cal.std_factor_ == pytest.approx(float(np.sqrt(np.mean(np.square(z)))), rel=1e-4)
     raw = adapt(dkt, (a[:k], y[:k]), task="ImageNet16-120", calibrate=False)
     (m0, s0), (m1, s1) = raw.predict(a[k:], return_std=True), cal.predict(a[k:], return_std=True)
-    assert np.allclose(m0, m1) and np.allclose(s1, s0 * cal.std_factor_)
+    assert np.allclose(m0, m1) and np.allclose(s1, s0 * cal.std_factor_) and cal.std_factor_ != 1.0
+    assert raw.std_factor_ == 1.0
+
+    rescaled = adapt(dkt, (a[:k], 0.01 * y[:k] + 7.0), task="ImageNet16-120")
+    assert rescaled.std_factor_ == pytest.approx(cal.std_factor_, rel=1e-3)
+
+    off = y[:k].copy()
+    off[3] = off.max() + 5 * np.ptp(y[:k])  # one value far above what the others predict for it
+    assert adapt(dkt, (a[:k], off), task="ImageNet16-120").std_factor_ > 2 * cal.std_factor_
 
 
 def test_large_supports_are_calibrated_by_k_fold_with_every_point_held_out_once(dkt, archs, monkeypatch):
