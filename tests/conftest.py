@@ -71,6 +71,66 @@ def nbg_table():
     return load_benchmark("nas-bench-graph")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """One torch thread: on a shared 2-core machine, torch's default of one thread per core makes the GNN's
+    scatter kernels ~10x slower than a single thread. (Tests of thread handling set and restore their own.)"""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------------- meta-trained checkpoints, built once
+# Each is meta-trained once per session and shared by every test module that reads it; adapting never
+# modifies a checkpoint's module (MetaGNNPredictor copies its parameters), so sharing cannot leak state.
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(nb201_table):
+    """A small meta-trained NB-201 checkpoint (sources cifar10, cifar100) for mechanics tests (~1 s)."""
+    from surrogate_nas.meta.maml import MetaConfig
+    from surrogate_nas.meta.pretrain import pretrain
+    from surrogate_nas.predictors.gnn import ModelConfig
+
+    return pretrain(nb201_table, ["cifar10", "cifar100"], "test_acc", ModelConfig(hidden=8, layers=1),
+                    MetaConfig(iterations=4, val_every=2, meta_batch=2), benchmark_name="nb201", progress=False)
+
+
+@pytest.fixture(scope="session")
+def nb201_ckpt(nb201_table):
+    """A MAML checkpoint meta-trained on NB-201's cifar10 and cifar100 long enough to rank ImageNet16-120
+    (20 iterations, hidden 16): what tests of adaptation quality, checkpoint files and guided search read."""
+    from surrogate_nas.meta.maml import MetaConfig
+    from surrogate_nas.meta.pretrain import pretrain
+    from surrogate_nas.predictors.gnn import ModelConfig
+
+    return pretrain(nb201_table, ["cifar10", "cifar100"], "test_acc", ModelConfig(hidden=16, layers=2),
+                    MetaConfig(iterations=20, val_every=10), benchmark_name="nb201", progress=False)
+
+
+@pytest.fixture(scope="session")
+def nb201_ckpt_dir(nb201_ckpt, tmp_path_factory):
+    """:func:`nb201_ckpt` saved as a checkpoint directory (for run_search and the CLI)."""
+    from surrogate_nas.meta.checkpoint import save_checkpoint
+
+    return save_checkpoint(nb201_ckpt, tmp_path_factory.mktemp("ckpt") / "nb201")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A local Ray instance on loopback (2 CPUs, no dashboard), shut down after the module. Ray is part of the
+    README install (``.[test,ray]``): a missing Ray fails here, loudly."""
+    import ray
+
+    from surrogate_nas.raycluster import start
+
+    start(num_cpus=2)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     """A private, writable data dir for tests that fetch or import."""

@@ -471,7 +471,7 @@ def test_pretrain_target_is_left_out_recorded_and_refused_among_training_tasks(c
     out, cfg = tmp_path / "ck", tmp_path / "p.yaml"
     cfg.write_text(yaml.safe_dump({"meta": {"iterations": 2}}))
     assert main(["pretrain", "--benchmark", "nas-bench-graph", "--target", "cora", "--out", str(out),
-                 "--no-progress", "--config", str(cfg)]) == 0
+                 "--hidden", "8", "--layers", "1", "--members", "1", "--no-progress", "--config", str(cfg)]) == 0
     record = yaml.safe_load((out / "pretrain.yaml").read_text())
     assert record["target"] == "cora" and "cora" not in record["train_tasks"] and len(record["train_tasks"]) == 7
     capsys.readouterr()
@@ -525,8 +525,8 @@ def test_experiment_errors_are_one_line(capsys, tmp_path):
 def test_pretrain_features_recorded_and_config_roundtrip(capsys, tmp_path):
     out = tmp_path / "ck"
     assert main(["pretrain", "--benchmark", "nas-bench-graph", "--target", "cora", "--features", "all",
-                 "--iterations", "2", "--hidden", "8", "--layers", "1", "--members", "1", "--out", str(out),
-                 "--no-progress"]) == 0
+                 "--train-tasks", "citeseer,pubmed", "--iterations", "2", "--hidden", "8", "--layers", "1",
+                 "--members", "1", "--out", str(out), "--no-progress"]) == 0
     import yaml
 
     from surrogate_nas.meta.checkpoint import load_checkpoint
@@ -538,6 +538,7 @@ def test_pretrain_features_recorded_and_config_roundtrip(capsys, tmp_path):
     assert load_checkpoint(tmp_path / "ck2").sources["features"] == ["params", "latency"]
 
 
+@pytest.mark.slow  # starts a Ray instance for its one worker
 def test_data_features_trial_run(capsys, tmp_path):
     from surrogate_nas.features import read_features
 

@@ -1,9 +1,7 @@
-"""Tiny experiment configs (few meta iterations, one target, K 5/10, 2 seeds, a few methods) and a
-local Ray instance on loopback, shut down after the module."""
+"""Tiny experiment configs (few meta iterations, one target, K 5/10, 2 seeds, a few methods); the local Ray
+instance is tests/conftest.py's ``local_ray``."""
 
 from __future__ import annotations
-
-import pytest
 
 from surrogate_nas.experiment import PQBenchmark, PredictorQualityConfig, SEBenchmark, SearchEfficiencyConfig
 
@@ -23,15 +21,3 @@ def tiny_se(**kw) -> SearchEfficiencyConfig:
              methods=["random", "guided-meta"], mode="quick")
     d.update(kw)
     return SearchEfficiencyConfig(**d).validate()
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'surrogate-nas[ray]'")
-    from surrogate_nas.raycluster import start
-
-    start(num_cpus=2)  # loopback, no dashboard, 2 CPUs
-    try:
-        yield ray
-    finally:
-        ray.shutdown()

@@ -7,13 +7,13 @@ import sqlite3
 
 import pytest
 
-ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'surrogate-nas[ray]'")
+import ray
 
-from surrogate_nas.errors import DataError, SurrogateNASError  # noqa: E402
-from surrogate_nas.features import NB201_FEATURES, compute, read_features  # noqa: E402
-from surrogate_nas.features.compute import compute_rows, representatives  # noqa: E402
-from surrogate_nas.features.proxies import input_batch  # noqa: E402
-from surrogate_nas.spaces import get_space  # noqa: E402
+from surrogate_nas.errors import DataError, SurrogateNASError
+from surrogate_nas.features import NB201_FEATURES, compute, read_features
+from surrogate_nas.features.compute import compute_rows, representatives
+from surrogate_nas.features.proxies import input_batch
+from surrogate_nas.spaces import get_space
 
 
 def test_one_representative_per_canonical_class():
@@ -31,6 +31,7 @@ def _store_rows(path):
         return {k: t for k, t in con.execute("SELECT key, finished_at FROM features")}
 
 
+@pytest.mark.slow  # starts its own Ray instance twice (~20-40 s)
 def test_compute_resumes_without_recomputing_finished_classes(tmp_path):
     store, out = tmp_path / "store.sqlite", tmp_path / "features.csv.xz"
     kw = dict(store=store, out=out, batch_size=4, workers=2, progress=False)

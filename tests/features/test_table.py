@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from surrogate_nas.benchmarks import TargetLeakError, cache
+from surrogate_nas.benchmarks import TargetLeakError
 from surrogate_nas.errors import DataError
 from surrogate_nas.features import (NB201_FEATURES, available_features, feature_ranks, free_features,
                                     rank_normalise, read_features)
@@ -100,15 +100,6 @@ def test_nb201_features_are_looked_up_by_canonical_class(nb201_table, small_nb20
         feature_ranks(nb201_table, "cifar10", members, ["flops"], metric="flops", source=path)
 
 
-def _shipped_present() -> bool:
-    try:
-        cache.locate("nb201-free-features")
-        return True
-    except DataError:
-        return False
-
-
-@pytest.mark.skipif(not _shipped_present(), reason="data/nb201/free_features.csv.xz is not there yet")
 def test_the_shipped_table_covers_every_class_and_matches_a_recomputation(nb201_table):
     frame, meta = read_features()
     reps = representatives("nb201")

@@ -17,9 +17,8 @@ from .conftest import distinct_sample
 
 
 @pytest.fixture(scope="module")
-def ckpt(nb201_table):
-    return pretrain(nb201_table, ["cifar10", "cifar100"], "test_acc", ModelConfig(hidden=16, layers=2),
-                    MetaConfig(iterations=20, val_every=10), benchmark_name="nb201", progress=False)
+def ckpt(nb201_ckpt):
+    return nb201_ckpt  # built once per session (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +99,7 @@ def test_load_refuses_other_space_version_and_truncation(ckpt, tmp_path):
 def test_cli_pretrain_predict(tmp_path, nb201_table, capsys):
     out = tmp_path / "model"
     assert main(["pretrain", "--benchmark", "nb201", "--train-tasks", "cifar10,cifar100", "--out", str(out),
-                 "--iterations", "10", "--hidden", "16", "--layers", "2", "--no-progress"]) == 0
+                 "--iterations", "2", "--hidden", "8", "--layers", "1", "--no-progress"]) == 0
     assert (out / "pretrain.yaml").is_file()
     s = nb201_table.series("ImageNet16-120", "test_acc").sample(8, random_state=1)
     sup = tmp_path / "measured.csv"

@@ -52,8 +52,11 @@ def test_guided_run_with_model(tmp_path, nb201_ckpt_dir):
     assert r.scored_per_second > 0 and "candidates/s" in (r.out / "report.md").read_text()
 
 
-@pytest.mark.parametrize("strategy,opts", [("evolution", {"population": 5, "tournament": 2}),
-                                            ("guided-evolution", {"n_support": 3})])
+@pytest.mark.parametrize("strategy,opts", [
+    ("evolution", {"population": 5, "tournament": 2}),
+    # guided: the same resume on three guided runs that score the whole space each step (~10-20 s): slow suite
+    pytest.param("guided-evolution", {"n_support": 3}, marks=pytest.mark.slow),
+])
 def test_resume_after_interrupt_equals_uninterrupted(tmp_path, monkeypatch, strategy, opts, nb201_ckpt_dir):
     model = str(nb201_ckpt_dir) if strategy == "guided-evolution" else None
     full = run_search(cfg(tmp_path, "full", strategy=strategy, options=opts, model=model, batch_size=2))

@@ -110,6 +110,7 @@ def test_training_evaluator_for_search(tmp_path, tiny_config):
         TrainingEvaluator("digits", metric="valid_acc").evaluate([ARCH_A])
 
 
+@pytest.mark.slow  # spawns two worker processes, each importing torch (~10 s on 2 busy cores)
 def test_local_process_pool_backend(tmp_path, tiny_config):
     cfg = dataclasses.replace(tiny_config, epochs=1, num_threads=1)
     jobs = [make_job(a, "digits", cfg, tmp_path) for a in (ARCH_A, ARCH_B)]
