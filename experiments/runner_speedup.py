@@ -58,9 +58,7 @@ def grid(iterations: int, targets: list[str]) -> PredictorQualityConfig:
 
 
 def one_run(cfg, workers: int, out: Path) -> dict:
-    import ray
-
-    from surrogate_nas.raycluster import start
+    from surrogate_nas.raycluster import start, stop
 
     t0 = time.perf_counter()
     start(num_cpus=workers)
@@ -69,7 +67,7 @@ def one_run(cfg, workers: int, out: Path) -> dict:
         stats = run_experiment(cfg, out, progress=False, log=lambda m: None)
         t2 = time.perf_counter()
     finally:
-        ray.shutdown()
+        stop()
     assert stats["computed"] == stats["cells"], stats
     return {"workers": workers, "grid_s": t2 - t1, "total_s": t2 - t0}
 

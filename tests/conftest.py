@@ -122,13 +122,13 @@ def local_ray():
     README install (``.[test,ray]``): a missing Ray fails here, loudly."""
     import ray
 
-    from surrogate_nas.raycluster import start
+    from surrogate_nas.raycluster import start, stop
 
     start(num_cpus=2)
     try:
         yield ray
     finally:
-        ray.shutdown()
+        stop()  # every process of the instance, the agents Ray leaves behind included
 
 
 @pytest.fixture
