@@ -292,6 +292,12 @@ def _cmd_pretrain(args) -> int:
             f"--metric is required for benchmark {args.benchmark!r}; metrics: {', '.join(table.metrics())}"
         )
     features = _features(args.features, table, args.target)
+    if args.target and args.target not in table.tasks:
+        print(
+            f"note: target {args.target!r} is not a task of {args.benchmark} (tasks: {', '.join(table.tasks)}); "
+            "nothing is held out for it",
+            file=sys.stderr,
+        )
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     ckpts = []
@@ -788,7 +794,6 @@ def _top_fields(command: str) -> dict[str, str] | None:
 
 def _apply_config(args, parser: argparse.ArgumentParser, given: set[str]) -> None:
     """Fill ``args`` from ``--config`` for every option the user did not give; other keys -> ``args.extra``."""
-    import dataclasses
 
     args.extra = {}
     if not getattr(args, "config", None):
@@ -804,7 +809,7 @@ def _apply_config(args, parser: argparse.ArgumentParser, given: set[str]) -> Non
         if k in sections:
             if not isinstance(value, dict):
                 raise SurrogateNASError(f"{where}: {k!r} must be a mapping of {sections[k].__name__} fields")
-            names = {f.name for f in dataclasses.fields(sections[k])}
+            names = set(sections[k].field_names())
             dests = {f: dst for dst, f in flag_of[k].items()}
             for sub, v in value.items():
                 if sub not in names:

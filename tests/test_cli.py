@@ -253,9 +253,17 @@ def test_pretrain_config_sections_and_pretrain_yaml_roundtrip(capsys, ckpt_dir, 
         (["--train-tasks", "cifar10,cifar10"], "task 'cifar10' is given more than once"),
         (["--train-tasks", ",,"], "--train-tasks ',,': empty task name"),
         (["--val-tasks", "cifar10,"], "--val-tasks 'cifar10,': empty task name"),
-        (["--hidden", "-3"], "hidden must be a positive integer, got -3"),
-        (["--hidden", "0"], "hidden must be a positive integer, got 0"),
-        (["--layers", "0"], "layers must be a positive integer, got 0"),
+        (["--hidden", "-3"], "hidden: input should be greater than or equal to 1, got -3"),
+        (["--hidden", "0"], "hidden: input should be greater than or equal to 1, got 0"),
+        (["--layers", "0"], "layers: input should be greater than or equal to 1, got 0"),
+        # sizes that cannot fit or would not end are refused before anything is allocated
+        (["--hidden", str(10**9)], "hidden: input should be less than or equal to 4096, got 1000000000"),
+        (["--layers", str(10**6)], "layers: input should be less than or equal to 64, got 1000000"),
+        (["--iterations", str(10**30)], "iterations: input should be less than or equal to 1000000"),
+        (["--seed", str(2**70)], "seed: input should be less than or equal to 4294967295"),
+        (["--device", "bogus"], "device: must be a torch device name"),
+        (["--target", ""], "pretrain: target must be a task name, got ''"),
+        (["--features", "params,params"], "free feature 'params' is listed twice"),
         (["--conv", "gat", "--hidden", "2"], "hidden must be a multiple of 4"),
         (["--threads", "-1"], "argument --threads: expected an integer >= 1, got '-1'"),
         (["--inner-lr", "nan"], "inner_lr"),
@@ -269,6 +277,21 @@ def test_pretrain_config_sections_and_pretrain_yaml_roundtrip(capsys, ckpt_dir, 
 def test_pretrain_bad_options_are_one_line_before_any_work(capsys, tmp_path, args, fragment):
     _error(capsys, ["pretrain", "--out", str(tmp_path / "m"), "--no-progress", *args], fragment)
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without a GPU")
+def test_pretrain_on_a_missing_gpu_is_one_line(capsys, tmp_path):
+    _error(capsys, ["pretrain", "--out", str(tmp_path / "m"), "--no-progress", "--device", "cuda"],
+           "device 'cuda' requested but CUDA is not available")
+    assert not (tmp_path / "m").exists()
+
+
+def test_pretrain_for_a_target_the_benchmark_lacks_says_so(capsys, tmp_path):
+    assert main(["pretrain", "--target", "mars", "--out", str(tmp_path / "m"), "--iterations", "2", "--hidden", "8",
+                 "--layers", "1", "--members", "1", "--no-progress"]) == 0
+    err, out = (lambda c: (c.err, c.out))(capsys.readouterr())
+    assert "note: target 'mars' is not a task of nb201 (tasks: ImageNet16-120, cifar10, cifar100)" in err
+    assert "meta-trained on ImageNet16-120, cifar10, cifar100" in out
 
 
 def test_pretrain_checks_out_before_training(capsys, tmp_path, monkeypatch, unwritable_dir):

@@ -2,7 +2,7 @@
 
 Layers, lowest first: spaces -> benchmarks -> graphs -> networks -> features -> predictors -> meta -> search ->
 training -> experiment -> cli.
-A module may import from its own layer and the layers before it; ``errors``, ``registry``, ``io`` and
+A module may import from its own layer and the layers before it; ``errors``, ``registry``, ``io``, ``typed``, ``devices`` and
 ``raycluster`` are base utilities below every layer. Imports inside functions count too: a lazy import is still an
 edge a maintainer has to know about.
 """
@@ -17,7 +17,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "surrogate_nas"
 LAYERS = ["spaces", "benchmarks", "graphs", "networks", "features", "predictors", "meta", "search", "training",
           "experiment", "cli"]
-BASE = {"errors", "registry", "io", "raycluster", "", "__version__"}  # "" = the package root
+BASE = {"errors", "registry", "io", "raycluster", "typed", "devices", "", "__version__"}  # "" = the package root
 
 
 def layer_of(module: str) -> int:

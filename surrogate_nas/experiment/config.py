@@ -93,7 +93,7 @@ def _str_list(where: str, v, allow_none: bool = False) -> list[str] | None:
 def _keys(where: str, d, cls) -> dict:
     if not isinstance(d, dict):
         raise ExperimentError(f"{where} must be a mapping of {cls.__name__} fields, got {d!r}")
-    names = {f.name for f in fields(cls)}
+    names = set(cls.field_names()) if hasattr(cls, "field_names") else {f.name for f in fields(cls)}
     bad = sorted(str(k) for k in d if k not in names)
     if bad:
         raise ExperimentError(f"{where}: unknown key {bad[0]!r}; {cls.__name__} fields: {', '.join(sorted(names))}")
@@ -101,7 +101,7 @@ def _keys(where: str, d, cls) -> dict:
 
 
 def _section(where: str, d, cls) -> dict:
-    """``meta:`` / ``model:``: the fields are checked by constructing the dataclass once."""
+    """``meta:`` / ``model:``: the fields are checked by constructing the typed model once."""
     d = _keys(where, d, cls)
     if "support_range" in d and isinstance(d["support_range"], list):
         d["support_range"] = tuple(d["support_range"])

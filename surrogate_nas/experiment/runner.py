@@ -329,8 +329,8 @@ def _existing_checkpoint(out: Path, spec: CheckpointSpec) -> dict | None:
         return None
     from ..meta.maml import MetaConfig
 
-    meta = MetaConfig(**_meta_kwargs(spec)).to_dict()
-    want = {k: (list(v) if isinstance(v, tuple) else v) for k, v in meta.items() if k != "device"}
+    meta = MetaConfig(**_meta_kwargs(spec)).to_dict()  # the loader returns the same typed model's dict
+    want = {k: v for k, v in meta.items() if k != "device"}
     if any(ckpt.meta.get(k) != v for k, v in want.items()) or bool(ckpt.sources.get("features")) != spec.features:
         return None  # made with other settings (e.g. copied from another run): trained again, replacing it
     return {name: (d / name).read_bytes() for name in ("model.pt", "config.json")}

@@ -6,15 +6,17 @@ belong together; ``config.json`` also records the sha256 of ``model.pt``, checke
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import pickle
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, ClassVar
 
 import torch
+from pydantic import Field
 
 from .. import __version__
 from ..benchmarks.cache import sha256_of
@@ -22,6 +24,8 @@ from ..errors import SurrogateNASError
 from ..io import atomic_dir, check_writable
 from ..predictors.gnn import GraphRegressor, ModelConfig
 from ..spaces import SearchSpace, get_space
+from ..typed import TypedConfig
+from .maml import MetaConfig
 
 FORMAT_VERSION = 1
 #: The files that make a directory a checkpoint.
@@ -40,6 +44,23 @@ LEGACY_META = {
     "target_scale": "zscore",
     "meta_val": "archs",
 }
+
+
+#: A metric as a checkpoint names it: ``NAME`` or ``NAME@FIDELITY``.
+METRIC_PATTERN = r"^[A-Za-z_][\w.\-]*(@[\w.\-]+)?$"
+
+
+class SourcesBlock(TypedConfig):
+    """``config.json``'s ``sources``: the benchmark whose records the checkpoint reads at adaptation, its source
+    tasks, their metric and direction, and the free features it was meta-trained with."""
+
+    what: ClassVar[str] = "sources"
+
+    benchmark: str = Field(min_length=1)
+    tasks: list[Annotated[str, Field(min_length=1)]] = []
+    metric: Annotated[str, Field(pattern=METRIC_PATTERN)] | None = None
+    higher_is_better: bool = True
+    features: list[Annotated[str, Field(min_length=1)]] = []
 
 
 class CheckpointError(SurrogateNASError):
@@ -143,8 +164,15 @@ def load_checkpoint(directory: str | os.PathLike, device: str = "cpu") -> Checkp
         )
     try:
         model_cfg = ModelConfig(**cfg["model"])
+        meta = MetaConfig(**{**LEGACY_META, **cfg["meta"]}).to_dict()
+        sources = SourcesBlock(**cfg["sources"]).to_dict()
     except SurrogateNASError as e:
         raise CheckpointError(f"checkpoint {d}: config.json: {e}") from None
+    if not re.match(METRIC_PATTERN, cfg["target_metric"]):
+        raise CheckpointError(
+            f"checkpoint {d}: config.json: target_metric must be a metric name (NAME or NAME@FIDELITY), "
+            f"got {cfg['target_metric']!r:.60}"
+        )
     state = _read_weights(d, model_path, device)
     if "model_sha256" in cfg and sha256_of(model_path) != cfg["model_sha256"]:
         raise CheckpointError(
@@ -157,25 +185,22 @@ def load_checkpoint(directory: str | os.PathLike, device: str = "cpu") -> Checkp
     weights = {k: v for k, v in state.items() if not k.startswith(("inner_lr.", "gp."))}
     _check_fit(d, model, weights)
     model.load_state_dict(weights)
-    if (cfg["meta"].get("algorithm") == "dkt" or bool(cfg["meta"].get("gp_head"))) != bool(gp):
+    if (meta["algorithm"] == "dkt" or meta["gp_head"]) != bool(gp):
         raise CheckpointError(
             f"checkpoint {d}: model.pt {'lacks' if not gp else 'holds'} GP head weights but config.json "
-            f"says algorithm {cfg['meta'].get('algorithm')!r}, gp_head {bool(cfg['meta'].get('gp_head'))}"
+            f"says algorithm {meta['algorithm']!r}, gp_head {meta['gp_head']}"
         )
     if gp:
         from .deep_kernel import make_gp
 
         try:
-            make_gp(model.embedding_dim(), cfg["meta"].get("kernel", "rbf"), gp, space)
+            make_gp(model.embedding_dim(), meta["kernel"], gp, space)
         except (RuntimeError, KeyError) as e:
             raise CheckpointError(
                 f"checkpoint {d}: the GP head's weights do not fit its kernel "
-                f"{cfg['meta'].get('kernel')!r} ({str(e).splitlines()[0][:120]})"
+                f"{meta['kernel']!r} ({str(e).splitlines()[0][:120]})"
             ) from None
-    meta = {**LEGACY_META, **cfg["meta"]}
-    return Checkpoint(
-        space, model, meta, cfg["sources"], cfg["target_metric"], inner or None, cfg.get("info", {}), gp or None
-    )
+    return Checkpoint(space, model, meta, sources, cfg["target_metric"], inner or None, cfg.get("info", {}), gp or None)
 
 
 def _read_config(d: Path, path: Path) -> dict:
@@ -201,7 +226,7 @@ def _read_config(d: Path, path: Path) -> dict:
                 f"checkpoint {d}: config.json key {key!r} must be a JSON "
                 f"{'object' if kind is dict else 'string'}, got {cfg[key]!r:.60}"
             )
-    fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    fields = set(ModelConfig.field_names())
     unknown = sorted(set(cfg["model"]) - fields)
     if unknown:
         raise CheckpointError(

@@ -7,34 +7,24 @@ is :func:`surrogate_nas.meta.inner.inner_loop`, the same one ``adapt`` deploys.
 
 from __future__ import annotations
 
-import math
 import numbers
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from typing import Self
+from typing import Any, ClassVar, Literal, Self, get_args
 
 import numpy as np
 import torch
+from pydantic import Field, field_validator, model_validator
 from tqdm.auto import tqdm
 
-from ..errors import SurrogateNASError
 from ..predictors.gnn import GraphRegressor, regression_rank_loss
 from ..predictors.gnn import functional_forward as forward
 from ..predictors.metrics import kendall_tau
-from ..predictors.support import SCALES
+from ..predictors.support import ScaleName
+from ..typed import Float, Int, TypedConfig
 from .defaults import DEFAULT_MEMBERS, DEFAULT_META
 from .inner import MAX_INNER_STEPS, deployment_steps, inner_loop
 from .tasks import Episode, EpisodeSampler, Task
-
-ALGORITHMS = ("maml", "reptile", "multitask", "dkt")
-#: Kernels of the deep-kernel GP head (``algorithm="dkt"``); ``linear`` is Bayesian ridge regression on the
-#: embedding (closed-form ridge head, as in R2-D2, with a posterior variance).
-KERNELS = ("rbf", "matern", "linear", "rbf+graph")
-#: Meta-validation without validation tasks: ``task`` holds one training task (drawn by the meta seed) out of
-#: the episodes when there are >= 3 (it stays a source column of the others, and a source at deployment);
-#: ``archs`` (and fewer tasks) holds one set of architectures out of every task.
-META_VAL = ("task", "archs")
 
 __all__ = [
     "ALGORITHMS",
@@ -51,94 +41,93 @@ __all__ = [
 ]
 
 
-@dataclass
-class MetaConfig:
+#: The largest meta-training runs and seeds the configuration accepts (a typo such as ``--iterations 10**30`` is
+#: refused in one line instead of running until it is killed; seeds fit NumPy's and torch's generators).
+MAX_ITERATIONS = 1_000_000
+MAX_BATCH = 4096
+MAX_SEED = 2**32 - 1
+
+AlgorithmName = Literal["maml", "reptile", "multitask", "dkt"]
+KernelName = Literal["rbf", "matern", "linear", "rbf+graph"]
+MetaValName = Literal["task", "archs"]
+
+
+class MetaConfig(TypedConfig):
     """How the initialisation is learned and how it is adapted.
 
-    Every field is checked on construction (a bad value raises one :class:`SurrogateNASError` naming it);
-    ``inner_steps`` and ``reptile_steps`` are at most :data:`MAX_INNER_STEPS`.
+    Every field is checked on construction and assignment (a bad value raises one :class:`SurrogateNASError`
+    naming it); ``inner_steps`` and ``reptile_steps`` are at most :data:`MAX_INNER_STEPS`. A checkpoint's
+    ``config.json`` ``meta`` block is checked with this same model when it is loaded.
     """
 
-    algorithm: str = "maml"  # maml | reptile | multitask (the non-meta ablation) | dkt (deep-kernel GP head)
+    what: ClassVar[str] = "meta config"
+
+    algorithm: AlgorithmName = "maml"  # maml | reptile | multitask (the non-meta ablation) | dkt (deep-kernel GP)
     first_order: bool = False  # first-order MAML (no second derivatives)
     meta_sgd: bool = False  # learn one inner learning rate per parameter entry
-    inner_steps: int = 5
-    inner_lr: float = 0.05
-    outer_lr: float = 1e-3
-    meta_batch: int = 4
-    iterations: int = 400
-    support_range: tuple[int, int] = (5, 50)
-    query_size: int = 128
-    source_dropout: float = 0.3  # chance to hide each source task in an episode (task diversity)
-    rank_weight: float = 1.0  # weight of the pairwise ranking term next to MSE
-    top_weight: float = 0.0  # share of the query ranking term weighted towards the top (LambdaRank style)
-    kernel: str = "rbf"  # the GP kernel on the GNN embedding (rbf | matern | linear | rbf+graph)
+    inner_steps: Int = Field(5, ge=0, le=MAX_INNER_STEPS)
+    inner_lr: Float = Field(0.05, gt=0)
+    outer_lr: Float = Field(1e-3, gt=0)
+    meta_batch: Int = Field(4, ge=1, le=MAX_BATCH)
+    iterations: Int = Field(400, ge=1, le=MAX_ITERATIONS)
+    support_range: tuple[Int, Int] = (5, 50)
+    query_size: Int = Field(128, ge=1, le=100_000)
+    source_dropout: Float = Field(0.3, ge=0, lt=1)  # chance to hide each source task in an episode
+    rank_weight: Float = Field(1.0, ge=0)  # weight of the pairwise ranking term next to MSE
+    top_weight: Float = Field(0.0, ge=0, le=1)  # share of the query ranking term weighted towards the top
+    kernel: KernelName = "rbf"  # the GP kernel on the GNN embedding
     gp_head: bool = False  # maml/reptile/multitask: then meta-learn a GP head on the adapted residuals
-    gp_iterations: int = 200  # episodes of that second stage
-    grad_clip: float = 1.0  # max norm of the meta-gradient
-    reptile_steps: int = 10  # Reptile's inner steps, in meta-training, validation and deployment
-    target_scale: str = "zscore"  # support targets -> network scale: zscore | robust (median/IQR, clipped)
-    meta_val: str = "task"  # early stopping on a held-out training task (>= 3 tasks) or held-out archs
-    val_fraction: float = 0.2  # share of architectures (by canonical key, the same for every task) held out
-    val_every: int = 25
-    val_episodes: int = 8
-    patience: int = 6
-    seed: int = 0
+    gp_iterations: Int = Field(200, ge=1, le=MAX_ITERATIONS)  # episodes of that second stage
+    grad_clip: Float = Field(1.0, gt=0)  # max norm of the meta-gradient
+    reptile_steps: Int = Field(10, ge=1, le=MAX_INNER_STEPS)  # Reptile's inner steps
+    target_scale: ScaleName = "zscore"  # support targets -> network scale (median/IQR, clipped)
+    meta_val: MetaValName = "task"  # early stopping on a held-out training task (>= 3 tasks) or held-out archs
+    val_fraction: Float = Field(0.2, gt=0, lt=1)  # share of architectures (by canonical key) held out
+    val_every: Int = Field(25, ge=1, le=MAX_ITERATIONS)
+    val_episodes: Int = Field(8, ge=1, le=MAX_BATCH)
+    patience: Int = Field(6, ge=1, le=MAX_ITERATIONS)
+    seed: Int = Field(0, ge=0, le=MAX_SEED)
     device: str = "cpu"
 
-    def __post_init__(self):
-        if self.algorithm not in ALGORITHMS:
-            raise SurrogateNASError(
-                f"meta config: algorithm must be one of {', '.join(ALGORITHMS)}, got {self.algorithm!r}"
-            )
-        for name in ("first_order", "meta_sgd", "gp_head"):
-            if not isinstance(getattr(self, name), bool):
-                raise SurrogateNASError(f"meta config: {name} must be true or false, got {getattr(self, name)!r}")
-        _int(self, "inner_steps", 0, MAX_INNER_STEPS)
-        _int(self, "reptile_steps", 1, MAX_INNER_STEPS)
-        _int(self, "gp_iterations", 1)
-        if self.gp_head and self.algorithm == "dkt":
-            raise SurrogateNASError(
-                "meta config: gp_head adds a GP head to maml/reptile/multitask; algorithm 'dkt' has one already"
-            )
-        for name in ("meta_batch", "iterations", "query_size", "val_every", "val_episodes", "patience"):
-            _int(self, name, 1)
-        _int(self, "seed", 0)
-        _float(self, "inner_lr", 0.0, lower_open=True)
-        _float(self, "outer_lr", 0.0, lower_open=True)
-        _float(self, "grad_clip", 0.0, lower_open=True)
-        _float(self, "rank_weight", 0.0)
-        _float(self, "top_weight", 0.0, 1.0)
-        if self.target_scale not in SCALES:
-            raise SurrogateNASError(
-                f"meta config: target_scale must be one of {', '.join(SCALES)}, got {self.target_scale!r}"
-            )
-        if self.meta_val not in META_VAL:
-            raise SurrogateNASError(
-                f"meta config: meta_val must be one of {', '.join(META_VAL)}, got {self.meta_val!r}"
-            )
-        if self.kernel not in KERNELS:
-            raise SurrogateNASError(f"meta config: kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
-        if self.meta_sgd and self.algorithm != "maml":
-            raise SurrogateNASError(
-                f"meta config: meta_sgd learns MAML's inner learning rates; algorithm {self.algorithm!r} has none"
-            )
-        _float(self, "source_dropout", 0.0, 1.0, upper_open=True)
-        _float(self, "val_fraction", 0.0, 1.0, lower_open=True, upper_open=True)
-        sr = self.support_range
-        if (
-            not isinstance(sr, (tuple, list))
-            or len(sr) != 2
-            or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in sr)
-            or not 2 <= sr[0] <= sr[1]
-        ):
-            raise SurrogateNASError(f"meta config: support_range must be two integers 2 <= lo <= hi, got {sr!r}")
-        self.support_range = (int(sr[0]), int(sr[1]))
-        if not isinstance(self.device, str) or not self.device:
-            raise SurrogateNASError(f"meta config: device must be a device name such as 'cpu', got {self.device!r}")
+    @field_validator("support_range", mode="before")
+    @classmethod
+    def _pair(cls, v: Any) -> Any:
+        ok = (
+            isinstance(v, (tuple, list))
+            and len(v) == 2
+            and all(isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in v)
+            and 2 <= v[0] <= v[1]
+        )
+        if not ok:
+            raise ValueError("must be two integers 2 <= lo <= hi")
+        return (int(v[0]), int(v[1]))
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        try:
+            torch.device(v)
+        except (RuntimeError, ValueError):
+            raise ValueError("must be a torch device name such as 'cpu', 'cuda' or 'cuda:1'") from None
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MetaConfig:
+        if self.gp_head and self.algorithm == "dkt":
+            raise ValueError("gp_head adds a GP head to maml/reptile/multitask; algorithm 'dkt' has one already")
+        if self.meta_sgd and self.algorithm != "maml":
+            raise ValueError(f"meta_sgd learns MAML's inner learning rates; algorithm {self.algorithm!r} has none")
+        return self
+
+
+ALGORITHMS = get_args(AlgorithmName)
+#: Kernels of the deep-kernel GP head (``algorithm="dkt"``); ``linear`` is Bayesian ridge regression on the
+#: embedding (closed-form ridge head, as in R2-D2, with a posterior variance).
+KERNELS = get_args(KernelName)
+#: Meta-validation without validation tasks: ``task`` holds one training task (drawn by the meta seed) out of
+#: the episodes when there are >= 3 (it stays a source column of the others, and a source at deployment);
+#: ``archs`` (and fewer tasks) holds one set of architectures out of every task.
+META_VAL = get_args(MetaValName)
 
 
 def default_meta_config(**overrides) -> MetaConfig:
@@ -146,25 +135,6 @@ def default_meta_config(**overrides) -> MetaConfig:
     ``overrides`` (any MetaConfig field); ``pretrain`` and ``surrogate-nas pretrain`` use it when not told
     otherwise."""
     return MetaConfig(**{**DEFAULT_META, **overrides})
-
-
-def _int(cfg, name: str, lo: int, hi: int | None = None) -> None:
-    v = getattr(cfg, name)
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or int(v) < lo or (hi is not None and int(v) > hi):
-        rng = f">= {lo}" if hi is None else f"in {lo}..{hi}"
-        raise SurrogateNASError(f"meta config: {name} must be an integer {rng}, got {v!r}")
-
-
-def _float(cfg, name: str, lo: float, hi: float = math.inf, lower_open=False, upper_open=False) -> None:
-    v = getattr(cfg, name)
-    ok = not isinstance(v, bool) and isinstance(v, numbers.Real) and math.isfinite(v)
-    if ok:
-        ok = (v > lo if lower_open else v >= lo) and (v < hi if upper_open else v <= hi)
-    if not ok:
-        bounds = f"{'>' if lower_open else '>='} {lo:g}" + (
-            "" if hi == math.inf else f" and {'<' if upper_open else '<='} {hi:g}"
-        )
-        raise SurrogateNASError(f"meta config: {name} must be a finite number {bounds}, got {v!r}")
 
 
 def shared_holdout(tasks: Sequence[Task], fraction: float, rng: np.random.Generator, min_per_task: int = 8):

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 
 from ..benchmarks import BenchmarkTable, check_isolation
+from ..devices import resolve_device
 from ..errors import DataError
 from ..predictors.features import FreeFeatureValues, SourceValues
 from ..predictors.gnn import GraphRegressor, ModelConfig
@@ -50,6 +51,8 @@ def pretrain(
     input columns; recorded in the checkpoint so adaptation reads the same ones of the new task.
     """
     val_tasks = list(val_tasks)
+    if target is not None and (not isinstance(target, str) or not target.strip()):
+        raise DataError(f"pretrain: target must be a task name, got {target!r}")
     if train_tasks is None:
         train_tasks = [t for t in table.tasks if t != target and t not in val_tasks and metric in table.metrics(t)]
     train_tasks = list(train_tasks)
@@ -74,7 +77,11 @@ def pretrain(
         )
     model_config = ModelConfig(**(model_config or ModelConfig()).to_dict())  # the caller's stays as given
     meta_config = meta_config or default_meta_config()
+    resolve_device(meta_config.device, DataError)  # a device this machine lacks is refused before any work
     features = tuple(features)
+    dup = sorted({f for f in features if features.count(f) > 1})
+    if dup:
+        raise DataError(f"pretrain: free feature {dup[0]!r} is listed twice")
     for t in train_tasks + val_tasks:  # names, availability and the predicted-metric guard, before training
         FreeFeatureValues(table, t, features, metric)
     # a single task has no other task to learn source transfer from

@@ -6,52 +6,50 @@ functionally with ``torch.func.functional_call``.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from typing import ClassVar, Literal, get_args
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field, model_validator
 from torch import nn
 from torch_geometric.nn import GATConv, GCNConv, GINConv, global_add_pool, global_mean_pool
 
-from ..errors import SurrogateNASError
 from ..graphs import to_batch
+from ..typed import Int, TypedConfig
 
-CONVS = ("gin", "gat", "gcn")
+ConvName = Literal["gin", "gat", "gcn"]
+CONVS = get_args(ConvName)
 #: attention heads of the GAT convolution; its hidden size must be a multiple of this
 GAT_HEADS = 4
 
 
-@dataclass
-class ModelConfig:
-    """Hyper-parameters of :class:`GraphRegressor` (saved with every checkpoint)."""
+#: The largest model the configuration accepts: beyond it a GraphRegressor would not fit in memory (hidden 10**9
+#: asks for ~32 GB per layer) or a forward pass would not end (layers 10**6).
+MAX_HIDDEN = 4096
+MAX_LAYERS = 64
 
-    conv: str = "gin"
-    hidden: int = 32
-    layers: int = 3
+
+class ModelConfig(TypedConfig):
+    """Hyper-parameters of :class:`GraphRegressor` (saved with every checkpoint and checked again at load)."""
+
+    what: ClassVar[str] = "model config"
+
+    conv: ConvName = "gin"
+    hidden: Int = Field(32, ge=1, le=MAX_HIDDEN)
+    layers: Int = Field(3, ge=1, le=MAX_LAYERS)
     use_sources: bool = True
     bidirectional: bool = False
 
-    def __post_init__(self):
-        if self.conv not in CONVS:
-            raise SurrogateNASError(f"model config: unknown conv {self.conv!r}; choose one of {', '.join(CONVS)}")
-        for name in ("hidden", "layers"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise SurrogateNASError(f"model config: {name} must be a positive integer, got {v!r}")
-        for name in ("use_sources", "bidirectional"):
-            if not isinstance(getattr(self, name), bool):
-                raise SurrogateNASError(f"model config: {name} must be true or false, got {getattr(self, name)!r}")
+    @model_validator(mode="after")
+    def _gat_heads(self) -> ModelConfig:
         if self.conv == "gat" and self.hidden % GAT_HEADS:
-            raise SurrogateNASError(
-                f"model config: conv 'gat' splits hidden over {GAT_HEADS} attention heads, so hidden "
+            raise ValueError(
+                f"conv 'gat' splits hidden over {GAT_HEADS} attention heads, so hidden "
                 f"must be a multiple of {GAT_HEADS}; got {self.hidden}"
             )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        return self
 
 
 def _conv(kind: str, hidden: int) -> nn.Module:

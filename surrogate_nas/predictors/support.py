@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -22,7 +23,8 @@ def normalise(y: np.ndarray, where: str) -> tuple[float, float]:
 
 
 #: Target scalings of a support set (see :func:`scale_targets`).
-SCALES = ("zscore", "robust")
+ScaleName = Literal["zscore", "robust"]
+SCALES = get_args(ScaleName)
 #: Bound of robust z-scores: a diverged architecture (NB-201 has cells at 1% accuracy among ~70%) is one
 #: very bad value, not a value that compresses every other support value into a sliver of the scale.
 ROBUST_CLIP = 3.0

@@ -3,10 +3,10 @@ experiment grid read them from here.
 
 Chosen on the validation targets only (NB-201 cifar100; NAS-Bench-Graph cora, photo), 6 seeds over 3 meta seeds,
 50 evaluations: ``experiments/configs/search-defaults{,-2}.yaml`` ->
-``experiments/results/search_defaults_round{1,2,3}.md``; round 4 (``search-defaults-4.yaml``, after the published
-NB-201 protocol and the latent posterior) -> ``search_defaults_round4.md``. Round 1: Thompson sampling was the best or within noise of
-the best acquisition on all three (cifar100: 10 median evaluations to the optimum vs 16-18 for ei/ucb/mean; cora
-test@20 0.806 vs 0.801 for mean; photo test@50 0.921, the best).
+``experiments/results/search_defaults_round{1,2,3}.md``; round 4 (``search-defaults-4.yaml``, after the
+published NB-201 protocol and the latent posterior) -> ``search_defaults_round4.md``. Round 1: Thompson sampling
+was the best or within noise of the best acquisition on all three (cifar100: 10 median evaluations to the optimum
+vs 16-18 for ei/ucb/mean; cora test@20 0.806 vs 0.801 for mean; photo test@50 0.921, the best).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from ..devices import resolve_device as _resolve_device
 from ..errors import DataError, SurrogateNASError
 from ..io import atomic_path, atomic_write_text
 from ..networks import build_network, count_flops, count_parameters
@@ -197,18 +198,7 @@ class TrainResult:
 
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` -> cuda when available, else cpu; anything else must be a valid, present device."""
-    if isinstance(device, torch.device):
-        dev = device
-    elif device == "auto":
-        dev = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-    else:
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, TypeError) as e:
-            raise TrainingError(f"unknown device {device!r}: {e}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise TrainingError(f"device {str(device)!r} requested but CUDA is not available; use device='cpu' or 'auto'")
-    return dev
+    return _resolve_device(device, TrainingError)
 
 
 # ---------------------------------------------------------------------- steps (module level: patchable)

@@ -32,7 +32,7 @@ def _pq(**kw):
 @pytest.mark.parametrize("change, message", [
     ({"bogus": 1}, "unknown key 'bogus'"),
     ({"meta": {"iterations": 10, "inner_stepz": 3}}, "meta: unknown key 'inner_stepz'"),
-    ({"meta": {"algorithm": "magic"}}, "meta: meta config: algorithm must be one of"),
+    ({"meta": {"algorithm": "magic"}}, "meta: meta config: algorithm: input should be 'maml', 'reptile', 'multitask' or 'dkt', got 'magic'"),
     ({"seeds": 0}, "seeds must be an integer >= 1, got 0"),
     ({"ks": [5, "ten"]}, "ks[1] must be an integer >= 1, got 'ten'"),
     ({"methods": ["meta-gnn", "oracle"]}, "methods: unknown method 'oracle'"),

@@ -98,7 +98,18 @@ def _one_line_error(d, fragment):
         (lambda cfg: {**cfg, "colour": "red"}, "unknown key\\(s\\) colour"),
         (lambda cfg: {**cfg, "model": {**cfg["model"], "depth": 3}}, "'model' has unknown key\\(s\\) depth"),
         (lambda cfg: {**cfg, "model": "gin"}, "key 'model' must be a JSON object"),
-        (lambda cfg: {**cfg, "model": {**cfg["model"], "hidden": -3}}, "hidden must be a positive integer"),
+        (lambda cfg: {**cfg, "model": {**cfg["model"], "hidden": -3}}, "hidden: input should be greater than or equal to 1"),
+        (lambda cfg: {**cfg, "model": {**cfg["model"], "hidden": 10**9}}, "hidden: input should be less than or equal to"),
+        # the meta block is checked with the MetaConfig that wrote it: adaptation reads inner_steps / inner_lr / kernel
+        (lambda cfg: {**cfg, "meta": {**cfg["meta"], "inner_steps": 10**9}}, "meta config: inner_steps: input should be less"),
+        (lambda cfg: {**cfg, "meta": {**cfg["meta"], "inner_steps": "abc"}}, "meta config: inner_steps: input should be a valid integer"),
+        (lambda cfg: {**cfg, "meta": {**cfg["meta"], "inner_lr": float("nan")}}, "meta config: inner_lr: input should be a finite number"),
+        (lambda cfg: {**cfg, "meta": {**cfg["meta"], "kernel": "bogus"}}, "meta config: kernel: input should be 'rbf'"),
+        (lambda cfg: {**cfg, "meta": {**cfg["meta"], "colour": 1}}, "meta config: unknown field 'colour'"),
+        (lambda cfg: {k: v for k, v in cfg.items() if k != "sources"}, "lacks key\\(s\\) sources"),
+        (lambda cfg: {**cfg, "sources": {}}, "sources: field 'benchmark' is missing"),
+        (lambda cfg: {**cfg, "sources": {**cfg["sources"], "tasks": "cifar10"}}, "sources: tasks: input should be a valid list"),
+        (lambda cfg: {**cfg, "target_metric": "no such metric!"}, "target_metric must be a metric name"),
     ],
 )
 def test_bad_config_json_is_one_line(saved, edit, fragment):

@@ -105,8 +105,8 @@ def test_maml_steps_before_the_gp_and_cv_refused(dkt, archs):
 
 
 @pytest.mark.parametrize("field,value,msg", [
-    ("kernel", "poly", "kernel must be one of rbf, matern, linear"),
-    ("top_weight", 1.5, "top_weight must be a finite number >= 0 and <= 1"),
+    ("kernel", "poly", "kernel: input should be 'rbf', 'matern', 'linear' or 'rbf\\+graph', got 'poly'"),
+    ("top_weight", 1.5, "top_weight: input should be less than or equal to 1, got 1.5"),
 ])
 def test_bad_head_options_are_refused(field, value, msg):
     with pytest.raises(SurrogateNASError, match=msg):

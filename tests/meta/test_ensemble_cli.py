@@ -152,7 +152,7 @@ def test_pretrain_new_flags_and_bad_values(capsys, tmp_path):
         (["--target-scale", "minmax"], ["argument --target-scale: invalid choice: 'minmax'"]),
         (["--meta-val", "tasks"], ["argument --meta-val: invalid choice: 'tasks'"]),
         (["--members", "0"], ["argument --members: expected an integer >= 1, got '0'"]),
-        (["--top-weight", "1.5"], ["top_weight must be a finite number", "1.5"]),
+        (["--top-weight", "1.5"], ["top_weight: input should be less than or equal to 1", "1.5"]),
         (["--gp-head"], ["gp_head", "algorithm 'dkt' has one already"]),
     ):
         _error(capsys, ["pretrain", "--out", str(out), "--no-progress", *args], *fragments)

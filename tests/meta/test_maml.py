@@ -160,5 +160,5 @@ def test_meta_validation_holds_out_a_training_task_when_there_are_three(nbg_tabl
     assert picked <= set(tasks) and len(picked) >= 2
     assert run(tasks, meta_val="archs") is None
     assert run(tasks[:2]) is None
-    with pytest.raises(SurrogateNASError, match="meta_val must be one of task, archs"):
+    with pytest.raises(SurrogateNASError, match="meta_val: input should be .task. or .archs., got .tasks."):
         MetaConfig(meta_val="tasks")
