@@ -36,6 +36,11 @@ class BenchmarkTable:
         #: native string -> parsed Architecture (a string always parses to the same value): archs() is called
         #: per task by every pretrain/search, and parsing 15,625 strings each time cost seconds
         self._parsed: dict[str, Architecture] = {}
+        #: metrics() / has_metric() answers: each filtered all records (600k rows for NB-201) per call, and a
+        #: search or pretrain asks the same few questions hundreds of times (the records do not change, as for
+        #: the series cache above)
+        self._metrics_memo: dict[tuple[str | None, bool], tuple[str, ...]] = {}
+        self._has_metric_memo: dict[tuple[str, str], bool] = {}
         self._task_names = frozenset(self.frame["task"].unique())  # _task() is on every lookup's path
         self._metric_names = frozenset(self.frame["metric"].unique())
 
@@ -78,11 +83,17 @@ class BenchmarkTable:
     def metrics(self, task: str | None = None, fidelities: bool = False) -> list[str]:
         """Metric names (of ``task``); ``fidelities=True``: one ``NAME@FIDELITY`` spec per recorded fidelity
         (a bare ``NAME`` for records without one), the forms :meth:`series` accepts besides the bare name."""
-        f = self.frame if task is None else self.frame[self.frame["task"] == self._task(task)]
-        if not fidelities:
-            return sorted(f["metric"].unique().tolist())
-        pairs = f[["metric", "fidelity"]].drop_duplicates()
-        return sorted(m if pd.isna(x) else f"{m}@{_fid(x)}" for m, x in pairs.itertuples(index=False))
+        key = (None if task is None else self._task(task), bool(fidelities))
+        hit = self._metrics_memo.get(key)
+        if hit is None:
+            f = self.frame if task is None else self.frame[self.frame["task"] == key[0]]
+            if not fidelities:
+                hit = tuple(sorted(f["metric"].unique().tolist()))
+            else:
+                pairs = f[["metric", "fidelity"]].drop_duplicates()
+                hit = tuple(sorted(m if pd.isna(x) else f"{m}@{_fid(x)}" for m, x in pairs.itertuples(index=False)))
+            self._metrics_memo[key] = hit
+        return list(hit)
 
     def fidelities(self, task: str | None = None, metric: str | None = None) -> list[float]:
         """The fidelities (e.g. epochs) recorded (for a task / bare metric name), ascending."""
@@ -95,9 +106,13 @@ class BenchmarkTable:
         """Whether :meth:`series` ``(task, metric)`` finds records (``metric``: a name or ``NAME@FIDELITY``)."""
         if task not in self._task_names:
             return False
-        name, fidelity = self._metric_spec(metric)
-        f = self.frame[(self.frame["task"] == task) & (self.frame["metric"] == name)]
-        return bool(len(f)) and (fidelity is None or bool((f["fidelity"] == fidelity).any()))
+        name, fidelity = self._metric_spec(metric)  # refuses a bad spec (never cached)
+        hit = self._has_metric_memo.get((task, metric))
+        if hit is None:
+            f = self.frame[(self.frame["task"] == task) & (self.frame["metric"] == name)]
+            hit = bool(len(f)) and (fidelity is None or bool((f["fidelity"] == fidelity).any()))
+            self._has_metric_memo[(task, metric)] = hit
+        return hit
 
     def archs(self, task: str | None = None, metric: str | None = None) -> list[Architecture]:
         """Distinct architectures with records (for a task/metric, ``NAME@FIDELITY`` accepted), in first-seen order."""
@@ -111,7 +126,7 @@ class BenchmarkTable:
                 f = f[f["fidelity"] == fidelity]
         parsed, parse = self._parsed, self.space.parse
         out = []
-        for s in pd.unique(f["arch"]):
+        for s in pd.unique(f["arch"]).tolist():  # tolist: iterating an arrow-backed array is per-element slow
             a = parsed.get(s)
             if a is None:
                 a = parsed[s] = parse(s)
