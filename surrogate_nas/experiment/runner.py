@@ -454,11 +454,10 @@ def _on_checkpoint(out, store, spec, res, files, log, stats):
     )
 
 
-def _on_cell(store, cell, res, stats, bar):
+def _on_cell(store, cell, res, stats):
     info = dict(res["info"], seconds=res["seconds"])
     if store.put_cell(cell.coords, res["rows"], info, res["seconds"]):
         stats["computed"] += 1
-    bar.update(1)
 
 
 def _run_inline(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, total, threads):
@@ -469,7 +468,8 @@ def _run_inline(cfg, out, store, todo, to_train, files, progress, before_cell, l
     try:
         for c in todo:
             res = run_cell(cfg, c, {n: files[k] for n, k in c.checkpoints.items()}, before_cell, threads)
-            _on_cell(store, c, res, stats, bar)
+            _on_cell(store, c, res, stats)
+            bar.update(1)
     finally:
         bar.close()
 
@@ -477,72 +477,78 @@ def _run_inline(cfg, out, store, todo, to_train, files, progress, before_cell, l
 def _run_ray(
     cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, total, workers, address, max_retries
 ):
-    from ..raycluster import start
+    from ..raycluster import fan_out, remote, session
 
-    started = start(address, workers, what="running on Ray (--workers 0: in this process)")
-    import ray
-
-    try:
-        opts = {"num_cpus": 1, "max_retries": max_retries, "retry_exceptions": False}
-        ckpt_task = ray.remote(train_checkpoint).options(num_returns=2, **opts)
-        cell_task = ray.remote(_cell_entry).options(**opts)
+    with session(address, workers, what="running on Ray (--workers 0: in this process)") as ray:
+        ckpt_task = remote(train_checkpoint, num_returns=2, max_retries=max_retries)
+        cell_task = remote(_cell_entry, max_retries=max_retries)
         cfg_ref, hook_ref = ray.put(cfg), ray.put(before_cell)
         file_refs = {k: ray.put(f) for k, f in files.items()}  # existing checkpoints: put once
-        # The driver keeps a small window of tasks in flight and decides the order itself (Ray does not
-        # promise first-in first-out): checkpoints first, then the cells that need nothing (they run while
-        # the checkpoints train), and a cell that adapts a checkpoint as soon as that checkpoint exists.
-        window = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
-        index = {c.key: i for i, c in enumerate(todo)}
-        queue = list(to_train)
-        ready = [(index[c.key], c) for c in todo if all(k in file_refs for k in c.checkpoints.values())]
-        heapq.heapify(ready)
-        waiting = [c for c in todo if not all(k in file_refs for k in c.checkpoints.values())]
-        refs: dict = {}
+        sched = _Schedule(todo, to_train, file_refs)
 
-        def fill():
-            while len(refs) < window and (queue or ready):
-                if queue:
-                    s = queue.pop(0)
-                    f_ref, info_ref = ckpt_task.remote(s)
-                    refs[info_ref] = ("ckpt", s, f_ref)
-                else:
-                    c = heapq.heappop(ready)[1]
-                    deps = [file_refs[c.checkpoints[n]] for n in sorted(c.checkpoints)]
-                    refs[cell_task.remote(cfg_ref, c, hook_ref, *deps)] = ("cell", c, None)
+        def submit(item):
+            if isinstance(item, Cell):
+                deps = [file_refs[item.checkpoints[n]] for n in sorted(item.checkpoints)]
+                return cell_task.remote(cfg_ref, item, hook_ref, *deps)
+            f_ref, info_ref = ckpt_task.remote(item)
+            sched.file_refs_of[item.key] = f_ref
+            return [info_ref, f_ref]
 
-        bar = _Bar(total, total - len(todo), progress)
-        errors = []
-        try:
-            fill()
-            while refs:
-                done, _ = ray.wait(list(refs), num_returns=1)
-                for r in done:
-                    what, item, f_ref = refs.pop(r)
-                    try:
-                        res = ray.get(r) if what == "cell" else {"info": ray.get(r), "files": ray.get(f_ref)}
-                    except Exception as e:  # a task error, or retries exhausted
-                        errors.append(f"{item.key}: {type(e).__name__}: {str(e).strip().splitlines()[-1][:300]}")
-                        continue
-                    if what == "ckpt":
-                        _on_checkpoint(out, store, item, res, files, log, stats)
-                        file_refs[item.key] = f_ref
-                        for c in [c for c in waiting if all(k in file_refs for k in c.checkpoints.values())]:
-                            waiting.remove(c)
-                            heapq.heappush(ready, (index[c.key], c))
-                    else:
-                        _on_cell(store, item, res, stats, bar)
-                fill()
-        finally:
-            bar.close()
-        if waiting:
-            errors.append(f"{len(waiting)} cell(s) not run: their checkpoint failed")
-        if errors:
-            raise ExperimentError(
-                f"{len(errors)} task(s) failed (finished cells are stored; rerun to retry the rest); first: {errors[0]}"
-            )
-    finally:
-        if started:
-            ray.shutdown()
+        def on_result(item, res):
+            if isinstance(item, Cell):
+                _on_cell(store, item, res, stats)
+                return
+            _on_checkpoint(out, store, item, {"info": res[0], "files": res[1]}, files, log, stats)
+            file_refs[item.key] = sched.file_refs_of.pop(item.key)
+            sched.release()
+
+        failures = fan_out(
+            sched.next,
+            submit,
+            on_result,
+            units=lambda item: int(isinstance(item, Cell)),  # the bar counts cells; checkpoints come first
+            desc="cells",
+            unit="cell",
+            total=total,
+            initial=total - len(todo),
+            progress=progress,
+        )
+    errors = [f"{f.item.key}: {f.error}" for f in failures]
+    if sched.waiting:
+        errors.append(f"{len(sched.waiting)} cell(s) not run: their checkpoint failed")
+    if errors:
+        raise ExperimentError(
+            f"{len(errors)} task(s) failed (finished cells are stored; rerun to retry the rest); first: {errors[0]}"
+        )
+
+
+class _Schedule:
+    """The order of the grid's Ray tasks (Ray does not promise first-in first-out, so the driver decides):
+    checkpoints first, then the cells that need nothing (they run while the checkpoints train), and a cell that
+    adapts a checkpoint as soon as that checkpoint exists (in the grid's order)."""
+
+    def __init__(self, todo, to_train, file_refs):
+        self.file_refs, self.file_refs_of = file_refs, {}
+        self.index = {c.key: i for i, c in enumerate(todo)}
+        self.queue = list(to_train)
+        self.ready = [(self.index[c.key], c) for c in todo if self._has_checkpoints(c)]
+        heapq.heapify(self.ready)
+        self.waiting = [c for c in todo if not self._has_checkpoints(c)]
+
+    def _has_checkpoints(self, cell) -> bool:
+        return all(k in self.file_refs for k in cell.checkpoints.values())
+
+    def next(self):
+        """The next checkpoint or cell to run; ``None``: none is ready now."""
+        if self.queue:
+            return self.queue.pop(0)
+        return heapq.heappop(self.ready)[1] if self.ready else None
+
+    def release(self) -> None:
+        """Move the cells whose checkpoints all exist now to the ready queue."""
+        for c in [c for c in self.waiting if self._has_checkpoints(c)]:
+            self.waiting.remove(c)
+            heapq.heappush(self.ready, (self.index[c.key], c))
 
 
 def _cell_entry(cfg, cell: Cell, before, *files) -> dict:

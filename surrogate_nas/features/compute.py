@@ -268,34 +268,29 @@ def _write_table(path: Path, meta: dict[str, object], rows: list[tuple]) -> None
 
 
 def _run_ray(con, todo, x, y, num_classes, seed, address, workers, progress, total, initial) -> None:
-    from tqdm.auto import tqdm
+    from ..raycluster import fan_out, remote, session
 
-    from ..raycluster import start
-
-    started = start(address, workers, what="computing features")
-    import ray
-
-    try:
+    with session(address, workers, what="computing features") as ray:
         keys = {a: k for k, a in todo}
         chunks = [[a for _, a in todo[i : i + CHUNK]] for i in range(0, len(todo), CHUNK)]
-        task = ray.remote(_chunk_task).options(num_cpus=1, max_retries=2)
+        task = remote(_chunk_task, max_retries=2)
         x_ref, y_ref = ray.put(x), ray.put(y)
-        width = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))  # tasks in flight
-        pending: dict[Any, list[str]] = {}
-        with tqdm(total=total, initial=initial, desc="free features", unit="arch", disable=not progress) as bar:
-            while chunks or pending:
-                while chunks and len(pending) < width:
-                    c = chunks.pop(0)
-                    pending[task.remote(c, x_ref, y_ref, num_classes, seed)] = c
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                for ref in ready:
-                    pending.pop(ref)
-                    rows = ray.get(ref)
-                    _save(con, keys, rows)
-                    bar.update(len(rows))
-    finally:
-        if started:
-            ray.shutdown()
+        failures = fan_out(
+            chunks,
+            lambda c: task.remote(c, x_ref, y_ref, num_classes, seed),
+            lambda c, rows: _save(con, keys, rows),
+            units=len,
+            desc="free features",
+            unit="arch",
+            total=total,
+            initial=initial,
+            progress=progress,
+        )
+    if failures:  # the finished chunks are stored: a rerun computes the rest
+        raise SurrogateNASError(
+            f"computing features: {len(failures)} chunk(s) of {CHUNK} failed (the rest is stored; run again to "
+            f"retry); first: {failures[0].error}"
+        )
 
 
 # ---------------------------------------------------------------------- per-string params / FLOPs

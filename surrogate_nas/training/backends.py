@@ -25,7 +25,6 @@ from typing import Any
 
 from ..errors import SurrogateNASError
 from ..io import atomic_write_text
-from ..raycluster import runtime_env
 from ..registry import Registry
 from ..spaces import get_space
 from .trainer import TrainConfig, train
@@ -232,50 +231,28 @@ class RayBackend(Backend):
         self.progress = progress
 
     def _run(self, jobs):
-        try:
-            import ray
-        except ImportError:
-            raise SurrogateNASError(
-                "backend 'ray' needs Ray: pip install 'surrogate-nas[ray]' (or use backend 'local')"
-            ) from None
-        started = False
-        if not ray.is_initialized():
-            kwargs = {"include_dashboard": False, **self.init_kwargs}
-            kwargs.setdefault("runtime_env", runtime_env())
-            ray.init(address=self.address, **kwargs)
-            started = True
-        try:
+        from ..raycluster import fan_out, remote, session
+
+        out: dict[str, dict[str, Any]] = {}
+        with session(self.address, what="backend 'ray'", **self.init_kwargs) as ray:
             has_gpu = ray.cluster_resources().get("GPU", 0) >= 1
-            out: dict[str, dict[str, Any]] = {}
-            refs = {}
-            for j in jobs:
+
+            def submit(j):
                 gpus = self.num_gpus_per_task
                 if gpus is None:
                     gpus = 1 if has_gpu and j.config.device != "cpu" else 0
-                remote = ray.remote(_ray_run_job).options(
-                    num_cpus=self.num_cpus_per_task,
-                    num_gpus=gpus,
-                    max_retries=self.max_retries,
-                    retry_exceptions=False,
-                    name=f"train-{j.key}",
-                )
-                refs[remote.remote(j)] = j
-            pending = list(refs)
-            with _bar(len(jobs), self.progress) as bar:
-                while pending:
-                    done, pending = ray.wait(pending, num_returns=1)
-                    for ref in done:
-                        j = refs[ref]
-                        try:
-                            res = ray.get(ref)
-                        except Exception as e:  # retries exhausted (worker died each time) or task error
-                            res = _read_result(job_dir(j) / RESULT_NAME) or _failed(j, f"{type(e).__name__}: {e}")
-                        out.setdefault(j.key, res)
-                        bar.update(1)
-            return out
-        finally:
-            if started:
-                ray.shutdown()
+                task = remote(_ray_run_job, num_cpus=self.num_cpus_per_task, num_gpus=gpus,
+                              max_retries=self.max_retries, name=f"train-{j.key}")  # fmt: skip
+                return task.remote(j)
+
+            failures = fan_out(
+                jobs, submit, lambda j, res: out.setdefault(j.key, res), window=len(jobs) or 1,
+                desc="candidates", unit="cand", total=len(jobs), progress=self.progress,
+            )  # fmt: skip
+        for f in failures:  # retries exhausted (the worker died each time) or a task error
+            j, e = f.item, f.exception
+            out.setdefault(j.key, _read_result(job_dir(j) / RESULT_NAME) or _failed(j, f"{type(e).__name__}: {e}"))
+        return out
 
     def __repr__(self) -> str:
         return f"RayBackend(address={self.address!r}, max_retries={self.max_retries})"
