@@ -102,11 +102,33 @@ def _cmd_data_list(args) -> int:
     print(f"data dir: {data_dir()}" + (f"  (override with ${ENV_VAR})" if args.verbose else ""))
     frame = pd.DataFrame(rows)[cols]
     print(_table(frame) if args.verbose else _fit(frame, WIDTH))
+    print("\n" + (_table(_data_files(args.verbose)) if args.verbose else _fit(_data_files(False), WIDTH)))
     for note in notes:
         print(note if args.verbose else _clip(note, WIDTH))
     if not args.verbose:
         print(f"(--verbose: all names, locations, licenses, full messages; ${ENV_VAR}: another data dir)")
     return 0
+
+
+def _data_files(verbose: bool):
+    """The data files that are not benchmarks of their own (free features, params/FLOPs, other fidelities)."""
+    import pandas as pd
+
+    from .benchmarks import readers
+    from .benchmarks.cache import REMOTE_FILES, locate
+
+    rows = []
+    for rf in REMOTE_FILES.values():
+        if rf.name in readers.SOURCES:
+            continue
+        try:
+            where, status = str(locate(rf.name)), "available"
+        except SurrogateNASError:
+            where, status = "", "missing"
+        rows.append(
+            {"data file": rf.name, "status": status, "holds": rf.description, "location": where, "license": rf.license}
+        )
+    return pd.DataFrame(rows)[["data file", "status", "holds"] + (["location", "license"] if verbose else [])]
 
 
 def _cmd_data_fetch(args) -> int:
@@ -424,10 +446,15 @@ def _cmd_predict(args) -> int:
             "measured": [measured.get(a, np.nan) for a in archs],
         }
     )
-    out = out.sort_values("predicted", ascending=False, kind="stable")
+    lower = not (ckpt[0] if isinstance(ckpt, list) else ckpt).sources.get("higher_is_better", True)
+    out = out.sort_values("predicted", ascending=lower, kind="stable")  # the best first, as the metric orders
     atomic_write_text(args.out, out.to_csv(index=False))
-    print(f"adapted on {len(measured)} measured architectures ({how}); predicted {len(out)} -> {args.out}")
-    _print_frame(out.head(args.show))
+    order = "lowest" if lower else "highest"
+    print(
+        f"adapted on {len(measured)} measured architectures ({how}); predicted {len(out)}, {order} first -> {args.out}"
+    )
+    if args.show > 0:
+        _print_frame(out.head(args.show))
     return 0
 
 

@@ -69,6 +69,11 @@ def test_data_list_shows_sources_in_100_columns(capsys):
     assert main(["data", "list", "--verbose"]) == 0
     out = capsys.readouterr().out
     assert "arxiv,citeseer,computers,cora,cs,photo,physics,pubmed" in out and "MIT" in out
+    # the data files that are not benchmarks of their own are listed too, with where they are read from
+    files = out[out.index("data file"):].splitlines()
+    for name in ("nb201-free-features", "nb201-hp12", "nb201-params-flops"):
+        row = next(ln for ln in files if ln.startswith(name))
+        assert "available" in row and ".csv" in row
 
 
 def test_data_list_survives_a_broken_imported_table(capsys, data_dir, tmp_path):
@@ -327,6 +332,24 @@ def test_pretrain_on_a_small_imported_table(capsys, data_dir, tmp_path):
 
 
 # ---------------------------------------------------------------------- predict
+def test_predict_orders_by_the_metric_and_show_0_prints_only_the_summary(capsys, ckpt_dir, support, tmp_path):
+    args = ["--support", str(support / "s.csv"), "--task", "ImageNet16-120", "--members", "0", "--all"]
+    assert main(["predict", "--model", str(ckpt_dir), *args, "--out", str(tmp_path / "p.csv"), "--show", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and out[0].startswith("adapted on 8 measured") and "highest first" in out[0]
+    high = pd.read_csv(tmp_path / "p.csv")["predicted"].to_numpy()
+    assert len(high) == 15625 and (high[:-1] >= high[1:]).all()
+    low_model = tmp_path / "low"  # a checkpoint of a lower-is-better metric lists the lowest predictions first
+    assert main(["pretrain", "--train-tasks", "cifar10,cifar100", "--out", str(low_model), "--iterations", "2",
+                 "--hidden", "8", "--layers", "1", "--members", "1", "--no-progress", "--lower-is-better"]) == 0
+    capsys.readouterr()
+    assert main(["predict", "--model", str(low_model), *args, "--out", str(tmp_path / "q.csv"), "--show", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "lowest first" in out and len(out.splitlines()) == 4  # summary, header, two rows
+    low = pd.read_csv(tmp_path / "q.csv")["predicted"].to_numpy()
+    assert (low[:-1] <= low[1:]).all()
+
+
 def test_predict_with_task_and_umask(capsys, ckpt_dir, support, tmp_path):
     out = tmp_path / "p.csv"
     old = os.umask(0o022)
