@@ -166,7 +166,9 @@ def _cmd_data_import(args) -> int:
 
     from .benchmarks import import_table
     from .benchmarks.kinds import RepeatedMeasurementsWarning
+    from .benchmarks.readers import imported_tables
 
+    before = set(imported_tables())
     with warnings.catch_warnings(record=True) as notes:
         warnings.simplefilter("always", RepeatedMeasurementsWarning)
         name, dest, table = import_table(
@@ -184,6 +186,8 @@ def _cmd_data_import(args) -> int:
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     print(f"imported {len(table)} records of {table.frame['arch'].nunique()} architectures as {name!r} -> {dest}")
+    if name in before:
+        print(f"note: it replaces the table imported earlier as {name!r}", file=sys.stderr)
     if args.lower_is_better:
         print("recorded as lower-is-better; pretrain on it with --lower-is-better (predict follows the checkpoint)")
     _print_frame(table.summary())

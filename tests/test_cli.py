@@ -76,6 +76,15 @@ def test_data_list_shows_sources_in_100_columns(capsys):
         assert "available" in row and ".csv" in row
 
 
+def test_data_import_over_an_earlier_table_says_it_replaces_it(capsys, data_dir, tmp_path):
+    src = tmp_path / "lat.csv"
+    pd.DataFrame({"arch": [NB, NB2], "dev": [1.0, 2.0]}).to_csv(src, index=False)
+    assert main(["data", "import", str(src), "--space", "nb201", "--metric", "lat", "--name", "mine"]) == 0
+    assert "replaces" not in capsys.readouterr().err
+    assert main(["data", "import", str(src), "--space", "nb201", "--metric", "lat", "--name", "mine"]) == 0
+    assert "note: it replaces the table imported earlier as 'mine'" in capsys.readouterr().err
+
+
 def test_data_list_survives_a_broken_imported_table(capsys, data_dir, tmp_path):
     src = tmp_path / "lat.csv"
     pd.DataFrame({"arch": [NB, NB2], "pixel7": [3.0, 4.0]}).to_csv(src, index=False)

@@ -290,8 +290,15 @@ def read_user_file(path: str | os.PathLike) -> pd.DataFrame:
         import pyarrow.parquet as pq
 
         try:
-            names = [str(n) for n in pq.read_schema(p).names]
+            schema = pq.read_schema(p)
+            names = [str(n) for n in schema.names]
             _check_names(p, names)
+            nested = [f for f in schema if pa.types.is_nested(f.type)]
+            if nested:
+                raise DataError(
+                    f"{p}: column {nested[0].name!r} holds {nested[0].type} values; every cell must be one "
+                    "number or string"
+                )
             df = pq.read_table(p).to_pandas()
         except (pa.ArrowException, OSError) as e:
             raise DataError(f"{p}: not a readable parquet file ({first_line(e)})") from None
@@ -303,6 +310,9 @@ def read_user_file(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def _check_names(p: Path, names: list[str]) -> None:
+    reserved = [n for n in names if n.startswith("__")]
+    if reserved:
+        raise DataError(f"{p}: column name {reserved[0]!r} is reserved (names starting with '__' are used inside)")
     dups = sorted({n for n in names if names.count(n) > 1})
     if dups:
         raise DataError(f"{p}: duplicate column name(s) {', '.join(map(repr, dups))}; every column needs its own name")

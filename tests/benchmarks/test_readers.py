@@ -150,6 +150,7 @@ def test_import_stores_table_and_lists_it(tmp_path, data_dir):
         (f"arch,dev,dev\n{NB},1,2\n", "duplicate column name\\(s\\) 'dev'"),  # pandas would rename one dev.1
         (f"arch,,dev\n{NB},1,2\n", "column 2 has no name"),
         (f"arch,dev\n{NB},True\n{NB2},False\n", "'dev', data row 1: True is a boolean"),
+        (f"arch,__data_row,dev\n{NB},1,2\n", "column name '__data_row' is reserved"),  # a name used inside
         ("", "cannot parse as CSV"),
     ],
 )
@@ -222,3 +223,6 @@ def test_files_that_are_not_tables(tmp_path):
     pq.write_table(pa.table([pa.array([NB]), pa.array([1.0]), pa.array([2.0])], names=["arch", "d", "d"]), tmp_path / "dup.parquet")
     with pytest.raises(DataError, match="duplicate column name"):
         read_table(tmp_path / "dup.parquet", "nb201", metric="m")
+    pq.write_table(pa.table([pa.array([NB]), pa.array([[1.0, 2.0]])], names=["arch", "d"]), tmp_path / "list.parquet")
+    with pytest.raises(DataError, match="column .d. holds list<.*double> values; every cell must be one number"):
+        read_table(tmp_path / "list.parquet", "nb201", metric="m")
