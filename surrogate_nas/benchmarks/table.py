@@ -199,14 +199,15 @@ class BenchmarkTable:
         s = self.series(task, metric)
         if archs is None:
             return s.to_numpy(dtype=float)
-        strings = [self.space.format(self.space.coerce(a)) for a in archs]
+        cells = [self.space.coerce(a) for a in archs]
+        strings = [self.space.format(a) for a in cells]
         out = s.reindex(strings).to_numpy(dtype=float, copy=True)
         gaps = np.flatnonzero(np.isnan(out))
         if len(gaps):
             if not is_hardware_metric(metric):  # a hardware metric belongs to the string: no fallback
                 by_key = self._by_key(task, metric)
                 for i in gaps:
-                    out[i] = by_key.get(self.space.canonical(self.space.parse(strings[i])), np.nan)
+                    out[i] = by_key.get(self.space.canonical(cells[i]), np.nan)
             still = np.flatnonzero(np.isnan(out))
             if len(still) and missing == "raise":
                 raise DataError(
