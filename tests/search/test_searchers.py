@@ -75,7 +75,7 @@ def test_guided_random_support_share(nb201_table, nb201_ckpt):
     ev = TableEvaluator(nb201_table, "ImageNet16-120", "test_acc")
     s = make_searcher("guided-evolution", "nb201", 0, {"n_support": 5, "support_random": 2},
                       nb201_table, "ImageNet16-120", "test_acc", nb201_ckpt)
-    df = run_loop(s, ev, 8)
+    df = run_loop(s, ev, 6)  # the 5 support picks, then one guided step
     ranked = run_loop(make_searcher("source-rank", "nb201", 0, {}, nb201_table, "ImageNet16-120", "test_acc"), ev, 60)
     # 3 support picks from the top of the source ranking, then 2 random ones
     assert df["arch"].head(3).tolist() == ranked["arch"].head(3).tolist()
