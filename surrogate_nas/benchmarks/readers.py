@@ -43,6 +43,11 @@ NBG_METRICS = {"valid_perf": "valid_perf", "perf": "test_perf", "latency": "late
 
 
 # ---------------------------------------------------------------------- NB-201 CSV dump
+#: A valid NB-201 string -> (native string, canonical key): a pure function of the string, kept for the process
+#: (at most the space's 15,625 cells) so that reading the records again does not parse every row again.
+_NB201_CELLS: dict[str, tuple[str, str]] = {}
+
+
 @READERS.register("nb201-csv")
 def read_nb201_csv(path: str | os.PathLike | None = None, hp12: str | os.PathLike | bool = True) -> BenchmarkTable:
     """NAS-Bench-201 records of tasks cifar10, cifar100, ImageNet16-120, each carrying its fidelity (epochs):
@@ -63,12 +68,15 @@ def read_nb201_csv(path: str | os.PathLike | None = None, hp12: str | os.PathLik
     strings = df["ArchitectureString"].astype(str).tolist()
     archs, keys = [], []
     for row, s in enumerate(strings):
-        try:
-            a = space.parse(s)
-        except ValueError as e:
-            raise DataError(f"{p}: data row {row + 1}, column ArchitectureString: {e}") from None
-        archs.append(space.format(a))
-        keys.append(space.canonical(a))
+        hit = _NB201_CELLS.get(s)
+        if hit is None:
+            try:
+                a = space.parse(s)
+            except ValueError as e:
+                raise DataError(f"{p}: data row {row + 1}, column ArchitectureString: {e}") from None
+            hit = _NB201_CELLS[s] = (space.format(a), space.canonical(a))
+        archs.append(hit[0])
+        keys.append(hit[1])
     parts = []
     for col, task in NB201_CSV_COLUMNS.items():
         values = pd.to_numeric(df[col], errors="coerce")
@@ -157,22 +165,42 @@ def _nb201_hp12_records(
 
 # ---------------------------------------------------------------------- NAS-Bench-Graph
 def _read_nbg(space_name: str, datasets: tuple[str, ...]) -> BenchmarkTable:
-    from nas_bench_graph import light_read  # package-shipped files (trusted, installed with the package)
-
     from ..spaces.nasbench_graph import NASBenchGraphSpace
 
     space = get_space(space_name)
     assert isinstance(space, NASBenchGraphSpace)
     parts = []
     for name in datasets:
+        archs, str_keys, values = _nbg_columns(space, name)
+        for metric, vals in values.items():
+            parts.append(pd.DataFrame({"arch": archs, "key": str_keys, "task": name, "metric": metric, "value": vals}))
+    return BenchmarkTable(space, pd.concat(parts, ignore_index=True), source=f"nas_bench_graph package ({space_name})")
+
+
+#: (space, dataset) -> the columns read from the installed package's files, which do not change while the
+#: process runs: a second load_benchmark() builds its table from them instead of decoding 26k records again.
+_NBG_COLUMNS: dict[tuple[str, str], tuple[list[str], np.ndarray, dict[str, np.ndarray]]] = {}
+
+
+def _nbg_columns(space, name: str) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+    """(native strings, keys as strings, metric -> values) of one NAS-Bench-Graph dataset, in the file's order."""
+    hit = _NBG_COLUMNS.get((space.name, name))
+    if hit is None:
+        from nas_bench_graph import light_read  # package-shipped files (trusted, installed with the package)
+
         bench = light_read(name)
         keys = np.fromiter(bench.keys(), dtype=np.int64, count=len(bench))
         archs = [space.format(space.from_key(k)) for k in keys]
+        recs = [bench[int(k)] for k in keys]
+        values = {
+            metric: np.fromiter((float(r[src]) for r in recs), dtype=float, count=len(recs))
+            for src, metric in NBG_METRICS.items()
+        }
         str_keys = keys.astype(str)
-        for src, metric in NBG_METRICS.items():
-            vals = np.fromiter((float(bench[int(k)][src]) for k in keys), dtype=float, count=len(keys))
-            parts.append(pd.DataFrame({"arch": archs, "key": str_keys, "task": name, "metric": metric, "value": vals}))
-    return BenchmarkTable(space, pd.concat(parts, ignore_index=True), source=f"nas_bench_graph package ({space_name})")
+        for v in (str_keys, *values.values()):
+            v.flags.writeable = False  # shared by every table built from them (each table copies them)
+        hit = _NBG_COLUMNS[(space.name, name)] = (archs, str_keys, values)
+    return hit
 
 
 @READERS.register("nas-bench-graph")
