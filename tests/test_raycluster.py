@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from surrogate_nas import raycluster
-from surrogate_nas.errors import SurrogateNASError
 
 REPO = Path(__file__).resolve().parent.parent
 ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
@@ -191,7 +190,6 @@ def _running(p) -> bool:
 _CONNECT = """
 import sys
 from surrogate_nas import raycluster
-from surrogate_nas.errors import SurrogateNASError
 try:
     raycluster.start(sys.argv[1], what="this test")
 except SurrogateNASError as e:
