@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SurrogateNASError
+from .io import load_yaml
 
 PROG = "surrogate-nas"
 
@@ -663,7 +664,7 @@ def _options(items: list[str]) -> dict:
         if not sep or not k.strip():
             raise UsageError(f"--option expects key=value, got {item!r}")
         try:
-            out[k.strip()] = yaml.safe_load(v)
+            out[k.strip()] = load_yaml(v)
         except yaml.YAMLError as e:
             raise UsageError(f"--option {item!r}: the value is not valid YAML ({_yaml_problem(e)})") from None
     return out
@@ -772,7 +773,7 @@ def _load_config(path: str) -> dict:
 
     p = _check_file(path, "config file")
     try:
-        d = yaml.safe_load(p.read_text(encoding="utf-8"))
+        d = load_yaml(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise SurrogateNASError(f"config file {path} is not a text file (expected YAML)") from None
     except yaml.YAMLError as e:

@@ -161,3 +161,21 @@ def open_config_store(path: str | os.PathLike, what: str, config: dict, tables: 
             f"this run's is {text}: use another store{hint}"
         )
     return con
+
+
+def load_yaml(text: str):
+    """Plain data from YAML ``text`` (safe constructors only) with aliases (``*name``) refused: a configuration
+    is plain data, and a few nested aliases expand to billions of nodes (a "billion laughs" file) that hang or
+    exhaust whoever walks them. Raises ``yaml.YAMLError`` like ``yaml.safe_load``."""
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(
+                    None, None, "YAML aliases (*name) are not accepted in a configuration", mark
+                )
+            return super().compose_node(parent, index)
+
+    return yaml.load(text, Loader=NoAliasLoader)  # a SafeLoader subclass: safe constructors only

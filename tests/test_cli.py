@@ -188,7 +188,11 @@ def test_cli_defaults_are_the_dataclass_defaults():
     from surrogate_nas.training import TrainConfig, VerifyConfig
 
     def check(command, mapping, cls, skip=()):
-        cli, dc = _defaults(command), {f.name: f.default for f in dataclasses.fields(cls)}
+        if hasattr(cls, "model_fields"):  # a typed (pydantic) config
+            dc = {name: f.default for name, f in cls.model_fields.items()}
+        else:
+            dc = {f.name: f.default for f in dataclasses.fields(cls)}
+        cli = _defaults(command)
         for dest, field in mapping.items():
             if dest not in skip and dc[field] is not dataclasses.MISSING:
                 assert cli[dest] == dc[field], f"{command} --{dest}: {cli[dest]!r} != {cls.__name__}.{field} {dc[field]!r}"

@@ -16,7 +16,8 @@ from typing import Any, Literal, overload
 
 import yaml
 
-from ..errors import SurrogateNASError
+from ..errors import SurrogateNASError, first_line
+from ..io import load_yaml
 
 KINDS = ("predictor-quality", "search-efficiency")
 MODES = ("full", "quick")
@@ -345,13 +346,69 @@ def config_from_dict(d: Any, kind: str | None = None, where: str = "experiment c
         raise ExperimentError(f"{where}: {e}") from None
 
 
+def check_records(cfg: PredictorQualityConfig | SearchEfficiencyConfig) -> None:
+    """What only the records can confirm, checked before any file is written or any model trained: each
+    benchmark exists, targets and training tasks are its tasks, a target is never a training task, the targets
+    have every metric the grid reads (the source metric on the tasks it is read from), and predictor-quality's
+    largest K leaves query architectures (K distinct canonical keys are drawn as the support)."""
+    from ..search.benchmark_tables import cached_benchmark
+
+    benchmarks: list[PQBenchmark | SEBenchmark] = list(cfg.benchmarks)
+    for i, b in enumerate(benchmarks):
+        where = f"benchmarks[{i}] ({b.name})"
+        try:
+            table = cached_benchmark(b.name)
+        except SurrogateNASError as e:
+            raise ExperimentError(f"{where}: {first_line(e)}") from None
+        train = list(getattr(b, "train_tasks", None) or [])
+        for what, names in (("targets", b.targets), ("train_tasks", train)):
+            bad = [t for t in names if t not in table.tasks]
+            if bad:
+                raise ExperimentError(
+                    f"{where}.{what}: {bad[0]!r} is not a task of it; tasks: {', '.join(table.tasks)}"
+                )
+        leak = sorted(set(train) & set(b.targets))
+        if leak:
+            raise ExperimentError(f"{where}: target {leak[0]!r} is also a training task; a target is held out")
+        for t in b.targets:
+            sources = train or [x for x in table.tasks if x != t]
+            if not sources:
+                raise ExperimentError(f"{where}: target {t!r} leaves no other task to meta-train on")
+            _check_metrics(table, where, t, b, sources)
+            if isinstance(cfg, PredictorQualityConfig):
+                keys = table.frame.loc[table.frame["task"] == t, "key"].nunique()
+                if max(cfg.ks) >= keys:
+                    raise ExperimentError(
+                        f"ks: K={max(cfg.ks)} leaves no query architecture of target {t!r} ({b.name} has "
+                        f"{keys} distinct architectures for it); use K < {keys}"
+                    )
+
+
+def _check_metrics(table, where: str, target: str, b, sources: list[str]) -> None:
+    from ..search.benchmark_tables import source_metric
+
+    wanted = [("metric", b.metric, [target]), ("test_metric", getattr(b, "test_metric", None), [target])]
+    if hasattr(b, "source_metric"):
+        wanted.append(("source_metric", b.source_metric or source_metric(b.name, b.metric), sources))
+    for what, metric, tasks in wanted:
+        if metric is None:
+            continue
+        try:
+            missing = [t for t in tasks if not table.has_metric(t, metric)]
+        except SurrogateNASError as e:
+            raise ExperimentError(f"{where}.{what}: {first_line(e)}") from None
+        if missing:
+            have = ", ".join(table.metrics(missing[0]))
+            raise ExperimentError(f"{where}.{what}: task {missing[0]!r} has no {metric!r} records; it has {have}")
+
+
 def load_config(path: str | Path, kind: str | None = None):
     """Read and validate a YAML experiment config; every problem is one ExperimentError naming the file."""
     p = Path(path)
     if not p.is_file():
         raise ExperimentError(f"config file {p} not found")
     try:
-        d = yaml.safe_load(p.read_text(encoding="utf-8"))
+        d = load_yaml(p.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise ExperimentError(f"config file {p} is not valid YAML ({str(e).splitlines()[0]})") from None
     return config_from_dict(d, kind, where=f"config file {p}")

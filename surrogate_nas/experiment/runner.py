@@ -30,7 +30,7 @@ import pandas as pd
 import yaml
 
 from ..io import atomic_dir, atomic_write_text
-from .config import ExperimentError, config_dict, config_from_dict, config_yaml, differences
+from .config import ExperimentError, check_records, config_dict, config_from_dict, config_yaml, differences
 from .store import ResultStore, cell_key
 
 CONFIG_NAME = "config.yaml"
@@ -382,6 +382,7 @@ def run_experiment(
         cfg = config_from_dict(cfg)
     if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 0):
         raise ExperimentError(f"workers must be an integer >= 0, got {workers!r}")
+    check_records(cfg)  # what only the records confirm (targets, metrics, K), before anything is written
     check_run_dir(out, cfg)
     t_start = time.perf_counter()
     specs, cells = plan(cfg)
@@ -567,7 +568,7 @@ def _load_run(out: Path):
     except yaml.YAMLError:
         raise ExperimentError(f"{path} is not valid YAML") from None
     specs, cells = plan(cfg)
-    with ResultStore(out) as store:
+    with ResultStore(out, create=False) as store:
         stored = {cell_key(c["coords"]): c for c in store.cells()}
         run = {
             "checkpoints": store.checkpoints(),

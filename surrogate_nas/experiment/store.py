@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .config import ExperimentError
+
 DB_NAME = "experiment.sqlite"
 
 _SCHEMA = """
@@ -44,13 +46,20 @@ def cell_key(coords: dict) -> str:
 class ResultStore:
     """``DIR/experiment.sqlite``: finished cells, checkpoint timings, and run metadata."""
 
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, create: bool = True):
+        """``create=False`` (reports) opens an existing store only: a run directory without one holds nothing
+        to report, and reading it must not leave a new file behind."""
         self.path = Path(directory) / DB_NAME
+        if not create and not self.path.is_file():
+            raise ExperimentError(f"{directory}: no results store ({DB_NAME}); nothing to report yet")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self._con.execute("PRAGMA journal_mode=WAL")
-        self._con.execute("PRAGMA synchronous=NORMAL")
-        self._con.executescript(_SCHEMA)
+        try:
+            self._con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con.execute("PRAGMA synchronous=NORMAL")
+            self._con.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise ExperimentError(f"{self.path} is not a usable SQLite results store ({e})") from None
 
     def close(self) -> None:
         self._con.close()

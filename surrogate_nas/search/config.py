@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from ..io import load_yaml
 from ..spaces import get_space
 from .base import SEARCHERS, Constraint, SearchError
 from .benchmark_tables import BENCHMARK_METRICS, DEFAULT_BENCHMARK
@@ -106,7 +107,7 @@ class SearchConfig:
     @classmethod
     def from_yaml(cls, text: str) -> SearchConfig:
         try:
-            d = yaml.safe_load(text)
+            d = load_yaml(text)
         except yaml.YAMLError as e:
             raise SearchError(f"search configuration is not valid YAML ({str(e).splitlines()[0]})") from None
         return cls.from_dict(d or {})

@@ -190,3 +190,66 @@ def test_the_shipped_tuning_rounds_declare_themselves():
 
     configs = sorted((Path(__file__).resolve().parents[2] / "experiments" / "configs").glob("*-defaults*.yaml"))
     assert len(configs) >= 5 and all(load_config(p).purpose == "tuning" for p in configs)
+
+
+def _se(**bench):
+    b = {"name": "nb201", "targets": ["cifar10"], "metric": "valid_acc@12", "test_metric": "test_acc@200"}
+    b.update(bench)
+    return {"experiment": "search-efficiency", "methods": ["random"], "benchmarks": [b]}
+
+
+@pytest.mark.parametrize("d, message", [
+    (_pq(benchmarks=[{"name": "nb202", "metric": "test_acc", "targets": ["cifar10"]}]), "benchmarks[0] (nb202): "),
+    (_pq(benchmarks=[{"name": "nb201", "metric": "test_acc", "targets": ["mars"]}]),
+     "benchmarks[0] (nb201).targets: 'mars' is not a task of it; tasks: ImageNet16-120, cifar10, cifar100"),
+    (_pq(benchmarks=[{"name": "nb201", "metric": "bogus", "targets": ["cifar10"]}]),
+     "benchmarks[0] (nb201).metric: task 'cifar10' has no 'bogus' records"),
+    (_pq(ks=[100000]), "ks: K=100000 leaves no query architecture of target 'cifar10' (nb201 has 6466 distinct"),
+    (_se(train_tasks=["cifar100", "cifar10"]), "target 'cifar10' is also a training task"),
+    (_se(train_tasks=["mars"]), "benchmarks[0] (nb201).train_tasks: 'mars' is not a task of it"),
+    (_se(test_metric="test_acc@13"), "benchmarks[0] (nb201).test_metric: task 'cifar10' has no 'test_acc@13'"),
+    (_se(name="nas-bench-graph-proteins", targets=["proteins"], metric="valid_perf", test_metric="test_perf"),
+     "target 'proteins' leaves no other task to meta-train on"),
+])
+def test_a_config_the_records_refuse_is_refused_before_anything_is_written(tmp_path, d, message):
+    from surrogate_nas.experiment.config import check_records
+
+    with pytest.raises(ExperimentError) as e:
+        check_records(load_config(_write(tmp_path, d)))
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_the_shipped_configs_pass_the_records_check():
+    from surrogate_nas.experiment.config import check_records
+
+    for p in sorted(CONFIGS.glob("*.yaml")):
+        check_records(load_config(p))
+
+
+def test_yaml_aliases_are_refused_before_they_expand(tmp_path):
+    p = tmp_path / "bomb.yaml"
+    levels = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 12)]  # 9**12 strings if expanded
+    p.write_text("experiment: search-efficiency\n" + "\n".join(levels) + "\nmethods: *a11\n")
+    with pytest.raises(ExperimentError, match="YAML aliases \\(\\*name\\) are not accepted in a configuration"):
+        load_config(p)
+
+
+def test_reports_open_an_existing_store_only_and_refuse_junk(tmp_path):
+    from surrogate_nas.experiment.store import DB_NAME, ResultStore
+
+    with pytest.raises(ExperimentError, match="no results store"):
+        ResultStore(tmp_path / "empty", create=False)
+    assert not (tmp_path / "empty").exists()
+    (tmp_path / DB_NAME).write_text("junk, not SQLite")
+    with pytest.raises(ExperimentError, match=f"{DB_NAME} is not a usable SQLite results store"):
+        ResultStore(tmp_path, create=False)
+
+
+def test_a_run_the_records_refuse_leaves_no_file(tmp_path):
+    from surrogate_nas.experiment import run_experiment
+
+    cfg = load_config(_write(tmp_path, _pq(ks=[100000])))
+    with pytest.raises(ExperimentError, match="ks: K=100000 leaves no query architecture"):
+        run_experiment(cfg, tmp_path / "run", workers=0, progress=False)
+    assert not (tmp_path / "run").exists()
