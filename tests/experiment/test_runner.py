@@ -161,7 +161,7 @@ def test_a_search_efficiency_cell_is_a_search_on_the_records(tmp_path, nbg_table
     from surrogate_nas.experiment import SEBenchmark
 
     bench = SEBenchmark("nas-bench-graph", ["cora"], "valid_perf", "test_perf", train_tasks=["citeseer", "pubmed"],
-                        seeds=2, budget=10, guided_budget=7, meta={"iterations": 4, "val_every": 2, "seed": 0},
+                        seeds=2, budget=10, guided_budget=6, meta={"iterations": 4, "val_every": 2, "seed": 0},
                         model={"hidden": 16, "layers": 2})
     cfg = tiny_se(benchmarks=[bench])
     run_experiment(cfg, tmp_path / "run", workers=0, progress=False, log=_quiet)
