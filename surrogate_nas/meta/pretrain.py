@@ -56,8 +56,14 @@ def pretrain(
     if train_tasks is None:
         train_tasks = [t for t in table.tasks if t != target and t not in val_tasks and metric in table.metrics(t)]
     train_tasks = list(train_tasks)
+    if not train_tasks and not any(table.has_metric(t, metric) for t in table.tasks):
+        raise DataError(
+            f"pretrain: no task of {table.source} has metric {metric!r}; it has {', '.join(table.metrics())}"
+        )
     if not train_tasks:
-        raise DataError("pretrain: no training tasks given")
+        raise DataError(
+            "pretrain: no training tasks given (every task with the metric is the target or a validation task)"
+        )
     for t in train_tasks + val_tasks:
         if not isinstance(t, str) or not t.strip():
             raise DataError(f"pretrain: {t!r} is not a task name")
