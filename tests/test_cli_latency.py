@@ -53,6 +53,8 @@ def test_measure_latency_writes_a_table_that_imports_as_lower_is_better(capsys, 
     (["--sample", "0"], "argument --sample: expected an integer >= 1, got '0'"),
     (["--repeats", "0"], "argument --repeats: expected an integer >= 1"),
     (["--space", "nas-bench-graph"], "--space 'nas-bench-graph': only nb201"),
+    (["--settings", f"t1-b{10**9}-fp32"], f"batch {10**9} is above 4096"),
+    (["--settings", f"t{10**20}-b1-fp32"], f"{10**20} threads, but this machine has"),
 ])
 def test_measure_latency_refuses_bad_options_in_one_line(capsys, tmp_path, extra, fragment):
     _error(capsys, ["measure", "latency", "--out", str(tmp_path / "l.csv"), "--store", str(tmp_path / "s.sqlite"),

@@ -49,6 +49,9 @@ NUM_CLASSES = 10
 C, N = 16, 5
 WARMUP = 1
 _SCHEMA_VERSION = 1
+#: The largest batch a latency setting may time (a batch of 4096 NB-201 inputs already takes ~50 MB of input and
+#: several GB of activations).
+MAX_BATCH = 4096
 _NAME = re.compile(r"t([1-9][0-9]*)-b([1-9][0-9]*)-(fp32|bf16)(-cl)?")
 
 #: The settings of the shipped table (data/latency/README.md says why these).
@@ -84,7 +87,16 @@ class Setting:
                 f"bad latency setting {name!r}: expected t<threads>-b<batch>-<fp32|bf16>[-cl], "
                 "e.g. t1-b1-fp32 or t2-b32-bf16-cl"
             )
-        return cls(int(m.group(1)), int(m.group(2)), m.group(3), bool(m.group(4)))
+        threads, batch = int(m.group(1)), int(m.group(2))
+        cpus = os.cpu_count() or 1
+        if threads > cpus:
+            raise SurrogateNASError(f"latency setting {name!r}: {threads} threads, but this machine has {cpus} CPUs")
+        if batch > MAX_BATCH:
+            raise SurrogateNASError(
+                f"latency setting {name!r}: batch {batch} is above {MAX_BATCH} (its input alone would take "
+                f"{batch * 3 * 32 * 32 * 4 / 2**30:.3g} GiB)"
+            )
+        return cls(threads, batch, m.group(3), bool(m.group(4)))
 
 
 def parse_settings(names: str | Sequence[str]) -> list[Setting]:
