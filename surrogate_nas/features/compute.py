@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SurrogateNASError
-from ..io import atomic_write_bytes
+from ..io import atomic_write_bytes, check_writable
 from ..spaces import get_space
 from .proxies import INPUT_SHAPE, PROXIES, input_batch
 
@@ -193,6 +193,7 @@ def compute(
     }
     store_path = Path(store) if store is not None else default_store(config)
     out_path = Path(out) if out is not None else store_path.with_name(store_path.stem + "-free_features.csv.xz")
+    check_writable(out_path, "features table")  # before any network is scored, not after
     con = _open_store(store_path, config)
     try:
         done = {k for (k,) in con.execute("SELECT key FROM features")}

@@ -133,6 +133,21 @@ def _jacob_cov(jac: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------------- the fixed batch
+def _check_images(path: Path, xs: np.ndarray, ys: np.ndarray) -> None:
+    """Images are finite numbers and labels integers >= 0 (one line naming the file and the first bad entry)."""
+    if not (np.issubdtype(xs.dtype, np.integer) or np.issubdtype(xs.dtype, np.floating)) or xs.dtype == bool:
+        raise DataError(f"{str(path)!r}: x holds {xs.dtype} values; images must be numbers (e.g. uint8 pixels)")
+    if np.issubdtype(xs.dtype, np.floating) and not np.isfinite(xs).all():
+        bad = np.argwhere(~np.isfinite(xs))[0]
+        raise DataError(f"{str(path)!r}: x has a non-finite pixel ({xs[tuple(bad)]}) in image {int(bad[0]) + 1}")
+    whole = np.issubdtype(ys.dtype, np.floating) and bool(np.isfinite(ys).all() and (ys == np.round(ys)).all())
+    if not (np.issubdtype(ys.dtype, np.integer) or whole) or ys.dtype == bool:
+        raise DataError(f"{str(path)!r}: y holds {ys.dtype} values that are not whole numbers; labels are 0, 1, 2, ...")
+    if len(ys) and ys.min() < 0:
+        i = int(np.flatnonzero(ys < 0)[0])
+        raise DataError(f"{str(path)!r}: label {int(ys[i])} of image {i + 1} is negative; labels are 0, 1, 2, ...")
+
+
 def input_batch(
     dataset: str | os.PathLike = "digits",
     batch_size: int = 64,
@@ -169,13 +184,15 @@ def input_batch(
         )
     try:
         with np.load(path, allow_pickle=False) as z:
-            xs, ys = np.asarray(z["x"]), np.asarray(z["y"]).astype(np.int64).ravel()
+            xs, ys = np.asarray(z["x"]), np.asarray(z["y"]).ravel()
     except (OSError, KeyError, ValueError) as e:
         raise DataError(f"{str(path)!r}: cannot read arrays 'x' and 'y' ({e})") from None
     if xs.ndim != 4 or xs.shape[1:] != (INPUT_SHAPE[1], INPUT_SHAPE[2], INPUT_SHAPE[0]) or len(ys) != len(xs):
         raise DataError(f"{str(path)!r}: x must be N x 32 x 32 x 3 with N labels in y, got x {xs.shape}, y {ys.shape}")
+    _check_images(path, xs, ys)
     if batch_size > len(xs):
         raise SurrogateNASError(f"batch_size {batch_size} exceeds the {len(xs)} images in {str(path)!r}")
+    ys = ys.astype(np.int64)
     idx = np.sort(rng.choice(len(xs), size=batch_size, replace=False))
     x = torch.from_numpy(xs[idx].astype(np.float32)).permute(0, 3, 1, 2)
     mean, std = x.mean(dim=(0, 2, 3), keepdim=True), x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)

@@ -65,6 +65,10 @@ def test_compute_checks_its_arguments(tmp_path):
         compute("nb201", limit=0, store=tmp_path / "s.sqlite")
     with pytest.raises(SurrogateNASError, match="workers must be a positive int"):
         compute("nb201", workers=0, store=tmp_path / "s.sqlite")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SurrogateNASError, match="features table .*file is a file, not a directory"):
+        compute("nb201", limit=1, store=tmp_path / "s2.sqlite", out=tmp_path / "file" / "f.csv.xz", batch_size=4)
+    assert not (tmp_path / "s2.sqlite").exists()  # refused before the store is made or any network scored
     (tmp_path / "junk.sqlite").write_text("not a database")
     with pytest.raises(DataError, match="not a usable SQLite file"):
         compute("nb201", limit=1, store=tmp_path / "junk.sqlite", batch_size=4)

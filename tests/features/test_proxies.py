@@ -44,6 +44,20 @@ def test_input_batch_from_an_npz_file(tmp_path):
         input_batch(tmp_path / "bad.npz", batch_size=2)
     with pytest.raises(SurrogateNASError, match="batch_size must be an int >= 2"):
         input_batch("digits", batch_size=1)
+    x20 = rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)
+    nan = x20.astype(np.float32)
+    nan[3, 1, 1, 1] = np.nan
+    for name, arrays, fragment in [
+        ("text.npz", {"x": x20.astype(str), "y": np.arange(20)}, "x holds <U3 values; images must be numbers"),
+        ("nan.npz", {"x": nan, "y": np.arange(20)}, "x has a non-finite pixel \\(nan\\) in image 4"),
+        ("neg.npz", {"x": x20, "y": np.arange(20) - 3}, "label -3 of image 1 is negative"),
+        ("half.npz", {"x": x20, "y": np.arange(20) / 2}, "y holds float64 values that are not whole numbers"),
+    ]:
+        np.savez(tmp_path / name, **arrays)
+        with pytest.raises(DataError, match=fragment):
+            input_batch(tmp_path / name, batch_size=4)
+    np.savez(tmp_path / "float-labels.npz", x=x20, y=(np.arange(20) % 10).astype(float))  # whole numbers are fine
+    assert input_batch(tmp_path / "float-labels.npz", batch_size=4)[2] == 10
 
 
 def test_synflow_of_a_two_layer_linear_net():
