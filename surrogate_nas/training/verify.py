@@ -161,12 +161,12 @@ def _candidates(candidates, predicted, space) -> pd.DataFrame:
     archs = []
     for i, a in enumerate(df["arch"]):
         if a is None or (isinstance(a, float) and math.isnan(a)):
-            raise InvalidArchitectureError(f"candidate {i}: empty architecture")
+            raise InvalidArchitectureError(f"candidate {i + 1}: empty architecture")
         try:
             archs.append(space.format(space.coerce(a)))
         except ValueError as e:
             err = type(e) if isinstance(e, SurrogateNASError) else InvalidArchitectureError
-            raise err(f"candidate {i}: {_one_line(e)}") from None
+            raise err(f"candidate {i + 1}: {_one_line(e)}") from None
     df["arch"] = archs
     return df.reset_index(drop=True)
 

@@ -84,7 +84,7 @@ def test_bad_input_is_refused_before_training(tmp_path, tiny_config):
     with pytest.raises(DataError, match=str(missing)):
         verify([ARCH_A], dataclasses.replace(_config(tmp_path, tiny_config), dataset="cifar10", data_root=str(missing)))
     other = Architecture("nas-bench-graph", ("gcn", "gat", "sage", "gin"), (0, 0, 1, 2))
-    with pytest.raises(InvalidArchitectureError, match="candidate 1.*nas-bench-graph"):
+    with pytest.raises(InvalidArchitectureError, match="candidate 2.*nas-bench-graph"):
         verify([ARCH_A, other], _config(tmp_path, tiny_config))
     bad_csv = tmp_path / "bad.csv"
     bad_csv.write_text("architecture,predicted\nx,1\n")

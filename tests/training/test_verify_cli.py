@@ -68,8 +68,8 @@ def test_bad_candidates_files(tmp_path, capsys):
         (header_only, [str(header_only), "no candidate rows"]),
         (malformed, [str(malformed), "cannot read candidates CSV"]),
         (bad_pred, [str(bad_pred), "'predicted' is not numeric", "fast"]),
-        (blank, ["candidate 1: empty architecture"]),
-        (other_space, ["candidate 0", "0012:gcn-gat-skip-sage"]),
+        (blank, ["candidate 2: empty architecture"]),  # counted from 1, as the rows of the file
+        (other_space, ["candidate 1", "0012:gcn-gat-skip-sage"]),
         (tmp_path, [str(tmp_path), "is a directory"]),
         (tmp_path / "missing.csv", [str(tmp_path / "missing.csv"), "does not exist"]),
     ]:
