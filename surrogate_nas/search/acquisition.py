@@ -2,8 +2,8 @@
 
 A guided searcher's predictor gives, per candidate architecture, the posterior mean and std of the *latent*
 (noise-free) value (and, where it can, their joint covariance: ``predict_cov``): acquisition scores the function,
-never the observation noise of a measurement (BoTorch's ``observation_noise=False``). :func:`select` picks the ``q`` next
-architectures to measure:
+never the observation noise of a measurement (BoTorch's ``observation_noise=False``). :func:`select` picks the ``q``
+next architectures to measure:
 
 * ``mean``: the ``q`` best predicted (greedy exploitation);
 * ``ucb``: upper confidence bound ``mean + beta * std`` (BoTorch ``UpperConfidenceBound``; ``qUpperConfidenceBound``
@@ -24,7 +24,7 @@ vanishingly unlikely to win).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -82,7 +82,7 @@ def _joint(model, cands: Sequence, mean: np.ndarray, std: np.ndarray) -> tuple[n
             corr = np.clip(cov / np.outer(d, d), -1.0, 1.0)
             np.fill_diagonal(corr, 1.0)
             return mean, _psd(0.5 * (corr + corr.T) * np.outer(std, std))
-    return mean, np.diag(std ** 2)
+    return mean, np.diag(std**2)
 
 
 def _psd(cov: np.ndarray, rel: float = 1e-6) -> np.ndarray:
@@ -106,8 +106,9 @@ def _botorch_model(mean: np.ndarray, cov: np.ndarray, noise: float = 0.0):
 
     mu = torch.as_tensor(mean, dtype=torch.float64)
     scale = float(np.mean(np.diag(cov))) if len(cov) else 1.0
-    sigma = torch.as_tensor(cov, dtype=torch.float64) + max(scale, 1e-12) * 1e-8 * torch.eye(len(mean),
-                                                                                              dtype=torch.float64)
+    sigma = torch.as_tensor(cov, dtype=torch.float64) + max(scale, 1e-12) * 1e-8 * torch.eye(
+        len(mean), dtype=torch.float64
+    )
     noise = float(noise)
 
     class FinitePosteriorModel(Model):
@@ -135,9 +136,17 @@ def _botorch_model(mean: np.ndarray, cov: np.ndarray, noise: float = 0.0):
     return FinitePosteriorModel()
 
 
-def select(model, cands: Sequence, q: int, acquisition: str, rng: np.random.Generator, best_f: float | None = None,
-           beta: float = 1.0, prefilter: int = 256, mean_std: tuple[np.ndarray, np.ndarray] | None = None
-           ) -> list[int]:
+def select(
+    model,
+    cands: Sequence,
+    q: int,
+    acquisition: str,
+    rng: np.random.Generator,
+    best_f: float | None = None,
+    beta: float = 1.0,
+    prefilter: int = 256,
+    mean_std: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[int]:
     """Indices into ``cands`` of the ``q`` architectures to measure next (best first).
 
     ``model``: a fitted predictor (``predict(archs, return_std=True)``; ``predict_cov`` used when present).
@@ -157,29 +166,38 @@ def select(model, cands: Sequence, q: int, acquisition: str, rng: np.random.Gene
         return [int(i) for i in np.argsort(-mean, kind="stable")[:q]]
     optimistic = np.where(np.isfinite(mean), mean + 2.0 * std, -np.inf)
     p = max(int(prefilter), 4 * q)
-    keep = np.unique(np.concatenate([np.argsort(-optimistic, kind="stable")[:p],
-                                     np.argsort(-mean, kind="stable")[:max(q, p // 4)]]))
+    keep = np.unique(
+        np.concatenate([np.argsort(-optimistic, kind="stable")[:p], np.argsort(-mean, kind="stable")[: max(q, p // 4)]])
+    )
     keep = keep[np.isfinite(mean[keep])]
     if len(keep) <= q:
         return [int(i) for i in keep[np.argsort(-mean[keep], kind="stable")]]
     sub = [cands[i] for i in keep]
-    m, cov = _joint(model, sub, mean[keep], std[keep]) if (q > 1 or acquisition == "thompson") \
+    m, cov = (
+        _joint(model, sub, mean[keep], std[keep])
+        if (q > 1 or acquisition == "thompson")
         else (mean[keep], np.diag(std[keep] ** 2))
+    )
     picked = _botorch_select(m, cov, q, acquisition, rng, best_f, beta)
     return [int(keep[i]) for i in picked]
 
 
 def _botorch_select(mean, cov, q, acquisition, rng, best_f, beta) -> list[int]:
     import torch
-    from botorch.acquisition import (LogExpectedImprovement, UpperConfidenceBound, qLogExpectedImprovement,
-                                     qUpperConfidenceBound)
+    from botorch.acquisition import (
+        AcquisitionFunction,
+        LogExpectedImprovement,
+        UpperConfidenceBound,
+        qLogExpectedImprovement,
+        qUpperConfidenceBound,
+    )
     from botorch.generation.sampling import MaxPosteriorSampling
     from botorch.optim.optimize import optimize_acqf_discrete
     from botorch.sampling.normal import SobolQMCNormalSampler
 
     model = _botorch_model(mean, cov)
     choices = torch.arange(len(mean), dtype=torch.float64).unsqueeze(-1)
-    seed = int(rng.integers(2 ** 31 - 1))
+    seed = int(rng.integers(2**31 - 1))
     if best_f is None or not np.isfinite(best_f):
         best_f = float(np.max(mean))
     with torch.random.fork_rng():
@@ -188,13 +206,20 @@ def _botorch_select(mean, cov, q, acquisition, rng, best_f, beta) -> list[int]:
             with torch.no_grad():
                 x = MaxPosteriorSampling(model, replacement=False)(choices, num_samples=q)
             return [int(round(float(v))) for v in x[..., 0].reshape(-1)]
+        acq: AcquisitionFunction
         if q == 1:
-            acq = (UpperConfidenceBound(model, beta=float(beta) ** 2) if acquisition == "ucb"
-                   else LogExpectedImprovement(model, best_f=float(best_f)))
+            acq = (
+                UpperConfidenceBound(model, beta=float(beta) ** 2)
+                if acquisition == "ucb"
+                else LogExpectedImprovement(model, best_f=float(best_f))
+            )
         else:
             sampler = SobolQMCNormalSampler(sample_shape=torch.Size([MC_SAMPLES]), seed=seed)
-            acq = (qUpperConfidenceBound(model, beta=float(beta) ** 2, sampler=sampler) if acquisition == "ucb"
-                   else qLogExpectedImprovement(model, best_f=float(best_f), sampler=sampler))
+            acq = (
+                qUpperConfidenceBound(model, beta=float(beta) ** 2, sampler=sampler)
+                if acquisition == "ucb"
+                else qLogExpectedImprovement(model, best_f=float(best_f), sampler=sampler)
+            )
         with torch.no_grad():
             x, _ = optimize_acqf_discrete(acq, q=q, choices=choices, unique=True)
     return [int(round(float(v))) for v in x[..., 0].reshape(-1)]

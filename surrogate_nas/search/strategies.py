@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -51,7 +51,9 @@ class RegularizedEvolution(Searcher):
         if not isinstance(population, int) or population < 2:
             raise SearchError(f"evolution: population must be an int >= 2, got {population!r}")
         if not isinstance(tournament, int) or not 1 <= tournament <= population:
-            raise SearchError(f"evolution: tournament must be an int in [1, population={population}], got {tournament!r}")
+            raise SearchError(
+                f"evolution: tournament must be an int in [1, population={population}], got {tournament!r}"
+            )
         self.population = population
         self.tournament = tournament
         self._pop: deque[tuple[Architecture, float]] = deque(maxlen=population)
@@ -106,7 +108,10 @@ class LocalSearch(Searcher):
     def _advance(self) -> None:
         """Decide the next centre once all neighbours of the current one are known."""
         while True:
-            if self._center is None or self._fit(self._center) is None:
+            if self._center is None:
+                return
+            center_fit = self._fit(self._center)
+            if center_fit is None:
                 return
             if self._queue:
                 return
@@ -115,9 +120,9 @@ class LocalSearch(Searcher):
             if pending:
                 self._queue = [pending[i] for i in self.rng.permutation(len(pending))]
                 return
-            known = [(self._fit(a), i) for i, a in enumerate(nbrs) if self._fit(a) is not None]
+            known = [(f, i) for i, a in enumerate(nbrs) if (f := self._fit(a)) is not None]
             best = max(known, default=None)
-            if best is not None and best[0] > self._fit(self._center):
+            if best is not None and best[0] > center_fit:
                 self._center = nbrs[best[1]]
             else:
                 self._center = None  # local optimum: restart
@@ -197,8 +202,9 @@ class GuidedEvolution(Searcher):
     (greedy), ``ucb`` (mean + ``beta`` * std), ``ei`` (expected improvement over the best measured) or
     ``thompson`` (default); ``suggest(q)`` with ``q > 1`` returns a batch chosen by ``batch_acquisition`` (q-EI /
     q-UCB by sequential greedy conditioning, ``q`` Thompson draws, or the top ``q`` by mean; default: ``acquisition``
-    when it is given, else ``ucb``: :mod:`~surrogate_nas.search.defaults`). The std comes from ``predict(..., return_std=True)`` (0 for
-    predictors without one), the joint covariance of a batch from ``predict_cov`` where the predictor has it.
+    when it is given, else ``ucb``: :mod:`~surrogate_nas.search.defaults`). The std comes from
+    ``predict(..., return_std=True)`` (0 for predictors without one), the joint covariance of a batch from
+    ``predict_cov`` where the predictor has it.
     ``scored_`` counts the predictor calls (one per candidate scored).
 
     ``support_random``: how many of the support suggestions are random instead of source-ranked.
@@ -206,15 +212,30 @@ class GuidedEvolution(Searcher):
 
     name = "guided-evolution"
 
-    def __init__(self, space, seed=0, constraint=None, predictor: Callable | None = None, n_support: int = N_SUPPORT,
-                 support: str = "source-rank", source_scores: Callable | None = None, acquisition: str | None = None,
-                 batch_acquisition: str | None = None, beta: float = 1.0, pool: str = "auto", n_candidates: int = 2000, top_k: int = 10,
-                 support_random: int = 0):
+    def __init__(
+        self,
+        space,
+        seed=0,
+        constraint=None,
+        predictor: Callable | None = None,
+        n_support: int = N_SUPPORT,
+        support: str = "source-rank",
+        source_scores: Callable | None = None,
+        acquisition: str | None = None,
+        batch_acquisition: str | None = None,
+        beta: float = 1.0,
+        pool: str = "auto",
+        n_candidates: int = 2000,
+        top_k: int = 10,
+        support_random: int = 0,
+    ):
         super().__init__(space, seed, constraint)
         if predictor is None:
             raise SearchError(f"{self.name}: needs a predictor (a model checkpoint or a from-scratch predictor)")
         if not isinstance(n_support, int) or n_support < 2:
-            raise SearchError(f"{self.name}: n_support must be an int >= 2 (adaptation needs 2 measurements), got {n_support!r}")
+            raise SearchError(
+                f"{self.name}: n_support must be an int >= 2 (adaptation needs 2 measurements), got {n_support!r}"
+            )
         if support not in ("source-rank", "random"):
             raise SearchError(f"{self.name}: support must be 'source-rank' or 'random', got {support!r}")
         if support == "source-rank" and source_scores is None:
@@ -236,19 +257,24 @@ class GuidedEvolution(Searcher):
         if pool == "auto":
             pool = "space" if len(self.space.enumerate()) <= WHOLE_SPACE_LIMIT else "mutants"
         self.pool = pool
-        self._support_src = (SourceRankSearch(self.space, seed, constraint, scores=source_scores)
-                             if support == "source-rank" else RandomSearch(self.space, seed, constraint))
+        self._support_src = (
+            SourceRankSearch(self.space, seed, constraint, scores=source_scores)
+            if support == "source-rank"
+            else RandomSearch(self.space, seed, constraint)
+        )
         if not isinstance(support_random, int) or not 0 <= support_random <= n_support:
-            raise SearchError(f"{self.name}: support_random must be an int in [0, n_support={n_support}], got {support_random!r}")
+            raise SearchError(
+                f"{self.name}: support_random must be an int in [0, n_support={n_support}], got {support_random!r}"
+            )
         self.support_random = support_random
         self._support_rand = RandomSearch(self.space, seed + 7919, constraint)
         self._n_support_given = 0
         self._model = None
         self._model_at = -1
-        self.scored_ = 0            # candidates scored by the predictor
-        self.score_seconds_ = 0.0   # time spent scoring them
+        self.scored_ = 0  # candidates scored by the predictor
+        self.score_seconds_ = 0.0  # time spent scoring them
         self.fit_seconds_ = 0.0
-        self.fallbacks_ = 0         # steps where the predictor could not be fitted
+        self.fallbacks_ = 0  # steps where the predictor could not be fitted
 
     # ------------------------------------------------------------------ pieces
     @property
@@ -321,16 +347,16 @@ class GuidedEvolution(Searcher):
         acquisition = self.acquisition if n == 1 else self.batch_acquisition
         mean, std = self._posterior(cands, acquisition)
         best_f = self.incumbent() if acquisition == "ei" else None
-        idx = select(self._model, cands, n, acquisition, self.rng, best_f=best_f, beta=self.beta,
-                     mean_std=(mean, std))
+        idx = select(self._model, cands, n, acquisition, self.rng, best_f=best_f, beta=self.beta, mean_std=(mean, std))
         return [cands[i] for i in idx]
 
     # ------------------------------------------------------------------ ask
     def _suggest(self, n):
         if self._n_support_given < self.n_support:
             n_top = self.n_support - self.support_random  # source-ranked (or random) first, then random
-            src, end = ((self._support_src, n_top) if self._n_support_given < n_top
-                        else (self._support_rand, self.n_support))
+            src, end = (
+                (self._support_src, n_top) if self._n_support_given < n_top else (self._support_rand, self.n_support)
+            )
             src._seen |= self._seen
             out = src._suggest(min(n, end - self._n_support_given))
             self._n_support_given += len(out)
