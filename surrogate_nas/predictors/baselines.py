@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ..errors import DataError
@@ -105,6 +107,10 @@ class SourceRidgePredictor(_Base):
         return self.model_.predict(self._X(archs))
 
 
+#: The most trees a tree ensemble may grow (a typo such as 10**9 would never finish fitting).
+MAX_TREES = 100_000
+
+
 class TreePredictor(_Base):
     """A tree ensemble on a one-hot encoding (optionally + source-task values and free features).
 
@@ -125,6 +131,10 @@ class TreePredictor(_Base):
     ):
         if kind not in self.KINDS:
             raise DataError(f"unknown tree kind {kind!r}; use {', '.join(self.KINDS)}")
+        for name, v, hi in (("n_estimators", n_estimators, MAX_TREES), ("seed", seed, 2**32 - 1)):
+            lo = 1 if name == "n_estimators" else 0
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
+                raise DataError(f"{kind}: {name} must be an integer in {lo}..{hi}, got {v!r}")
         self.space = space
         self.kind = kind
         self.sources = sources

@@ -7,6 +7,7 @@ import inspect
 
 import numpy as np
 
+from ..errors import SurrogateNASError, first_line
 from ..predictors.base import PREDICTORS, make_predictor
 from .base import SearchError
 
@@ -88,6 +89,13 @@ def predictor_factory(
         kwargs["sources"] = sources
     if reg == "meta":
         kwargs["targets"] = targets
+    try:  # the options are checked now, before any evaluation, not at the first re-fit
+        make_predictor(reg, **kwargs)
+    except TypeError as e:
+        raise SearchError(f"predictor {name!r}: bad option ({e})") from None
+    except SurrogateNASError as e:
+        msg = first_line(e)
+        raise SearchError(msg if msg.startswith(f"predictor {reg!r}") else f"predictor {name!r}: {msg}") from None
     state = {"steps": "cv"}
     members = checkpoint if isinstance(checkpoint, (list, tuple)) else [checkpoint]
     gp_head = any(getattr(c, "gp", None) is not None for c in members)  # adapts by conditioning: no steps to choose

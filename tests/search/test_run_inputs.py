@@ -113,6 +113,17 @@ def test_bad_input_writes_nothing_and_the_corrected_rerun_runs(tmp_path, field, 
     assert run_search(cfg(tmp_path)).evaluations == 6
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"n_estimators": -5}, "predictor 'rf': rf: n_estimators must be an integer in 1..100000, got -5"),
+    ({"n_estimators": 10**9}, "n_estimators must be an integer in 1..100000"),
+    ({"depth": 3}, "predictor 'rf': unknown option(s) 'depth'; it takes n_estimators"),
+])
+def test_bad_predictor_options_are_refused_before_any_evaluation(tmp_path, options, message):
+    with pytest.raises(SearchError, match=re.escape(message)):
+        run_search(cfg(tmp_path, strategy="guided-evolution", predictor="rf", options={"predictor_options": options}))
+    assert not (tmp_path / "run").exists()
+
+
 def test_train_evaluator_without_data_writes_nothing(tmp_path):
     import surrogate_nas.training  # noqa: F401  (registers the "train" evaluator)
     from surrogate_nas.errors import SurrogateNASError
