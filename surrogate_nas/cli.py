@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SurrogateNASError
-from .io import load_yaml
 
 PROG = "surrogate-nas"
 
@@ -664,7 +663,7 @@ def _options(items: list[str]) -> dict:
         if not sep or not k.strip():
             raise UsageError(f"--option expects key=value, got {item!r}")
         try:
-            out[k.strip()] = load_yaml(v)
+            out[k.strip()] = _load_yaml(v)
         except yaml.YAMLError as e:
             raise UsageError(f"--option {item!r}: the value is not valid YAML ({_yaml_problem(e)})") from None
     return out
@@ -768,12 +767,18 @@ def _read_arch_list(space, path: str) -> list:
 
 
 # ---------------------------------------------------------------------- --config files
+def _load_yaml(text: str):
+    from .io import load_yaml  # lazy: `surrogate-nas --help` imports nothing it does not need
+
+    return load_yaml(text)
+
+
 def _load_config(path: str) -> dict:
     import yaml
 
     p = _check_file(path, "config file")
     try:
-        d = load_yaml(p.read_text(encoding="utf-8"))
+        d = _load_yaml(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise SurrogateNASError(f"config file {path} is not a text file (expected YAML)") from None
     except yaml.YAMLError as e:

@@ -190,6 +190,7 @@ def _running(p) -> bool:
 _CONNECT = """
 import sys
 from surrogate_nas import raycluster
+from surrogate_nas.errors import SurrogateNASError
 try:
     raycluster.start(sys.argv[1], what="this test")
 except SurrogateNASError as e:
