@@ -7,7 +7,11 @@ from typing import Any
 from .base import SearchError
 
 #: The default benchmark of a space.
-DEFAULT_BENCHMARK = {"nb201": "nb201", "nas-bench-graph": "nas-bench-graph"}
+DEFAULT_BENCHMARK = {
+    "nb201": "nb201",
+    "nas-bench-graph": "nas-bench-graph",
+    "nas-bench-graph-proteins": "nas-bench-graph-proteins",
+}
 #: Per built-in benchmark: (search metric, reported metric, cost metric). Any other benchmark (an
 #: imported table) has no defaults: the metric must be set; the reported one defaults to it.
 #: NB-201 follows the published protocol (NB-201 / NATS-Bench papers): the reward is the cheap 12-epoch
@@ -17,6 +21,7 @@ DEFAULT_BENCHMARK = {"nb201": "nb201", "nas-bench-graph": "nas-bench-graph"}
 BENCHMARK_METRICS = {
     "nb201": ("valid_acc@12", "test_acc@200", None),
     "nas-bench-graph": ("valid_perf", "test_perf", "latency"),
+    "nas-bench-graph-proteins": ("valid_perf", "test_perf", "latency"),
 }
 #: Per built-in benchmark whose source tasks are read with another metric than the search's: the metric of
 #: the other tasks (source-rank scores, source-reading predictors). NB-201: the other datasets' 200-epoch test

@@ -156,7 +156,15 @@ class SearchConfig:
         if c.constraint is not None:
             Constraint.parse(c.constraint, mode=c.constraint_mode)
         if c.strategy in PREDICTOR_STRATEGIES:
+            from .defaults import N_SUPPORT
             from .predictor_factory import needs_checkpoint, predictor_names
+
+            n_support = c.options.get("n_support", N_SUPPORT)
+            if isinstance(n_support, int) and not isinstance(n_support, bool) and n_support > c.budget:
+                raise SearchError(
+                    f"option n_support={n_support} is above the budget of {c.budget} evaluations: the support "
+                    "alone would spend it; lower n_support or raise the budget"
+                )
 
             if c.predictor not in predictor_names():
                 raise SearchError(f"unknown predictor {c.predictor!r}; choose one of {', '.join(predictor_names())}")

@@ -64,6 +64,12 @@ class HierarchicalSearch(GuidedEvolution):
         group_top: int = _HAS["group_top"],
         **kwargs,
     ):
+        ignored = sorted(set(kwargs) & {"pool", "n_candidates", "top_k"})
+        if ignored:
+            raise SearchError(
+                f"hierarchical: option {ignored[0]!r} is guided search's candidate generation; hierarchical "
+                "search scores the members of the groups it commits to and takes none"
+            )
         kwargs["pool"] = "space"
         kwargs.setdefault("acquisition", _HAS["acquisition"])
         super().__init__(space, seed, constraint, **kwargs)

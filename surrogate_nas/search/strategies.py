@@ -3,6 +3,8 @@ predictor-guided evolution and hierarchical search. All are registered in ``SEAR
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 from collections import deque
 from collections.abc import Callable
@@ -16,6 +18,21 @@ from .defaults import ACQUISITION, BATCH_ACQUISITION, N_SUPPORT
 
 #: Spaces up to this size are scored whole by guided searchers (pool="auto").
 WHOLE_SPACE_LIMIT = 50_000
+#: The most candidates one guided step may generate and score (``n_candidates``, ``top_k``).
+MAX_CANDIDATES = 1_000_000
+
+
+def _check_option(searcher: str, name: str, value) -> None:
+    """``beta``: a finite number >= 0; ``n_candidates``, ``top_k``: integers in 1..:data:`MAX_CANDIDATES`."""
+    if isinstance(value, bool):
+        ok = False
+    elif name == "beta":
+        ok = isinstance(value, numbers.Real) and math.isfinite(value) and float(value) >= 0
+    else:
+        ok = isinstance(value, numbers.Integral) and 1 <= int(value) <= MAX_CANDIDATES
+    if not ok:
+        what = "a finite number >= 0" if name == "beta" else f"an integer in 1..{MAX_CANDIDATES}"
+        raise SearchError(f"{searcher}: {name} must be {what}, got {value!r}")
 
 
 @SEARCHERS.register("random")
@@ -251,6 +268,9 @@ class GuidedEvolution(Searcher):
         self.support = support
         self.acquisition = acquisition
         self.batch_acquisition = batch_acquisition
+        _check_option(self.name, "beta", beta)
+        _check_option(self.name, "n_candidates", n_candidates)
+        _check_option(self.name, "top_k", top_k)
         self.beta = float(beta)
         self.n_candidates = int(n_candidates)
         self.top_k = int(top_k)

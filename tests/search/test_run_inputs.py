@@ -124,6 +124,25 @@ def test_bad_predictor_options_are_refused_before_any_evaluation(tmp_path, optio
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("strategy, options, message", [
+    ("guided-evolution", {"n_support": 1000}, "option n_support=1000 is above the budget of 6 evaluations"),
+    ("guided-evolution", {"beta": float("nan")}, "guided-evolution: beta must be a finite number >= 0, got nan"),
+    ("guided-evolution", {"n_candidates": -1}, "guided-evolution: n_candidates must be an integer in 1..1000000"),
+    ("guided-evolution", {"top_k": 0}, "guided-evolution: top_k must be an integer in 1..1000000, got 0"),
+    ("hierarchical", {"pool": "mutants"}, "hierarchical: option 'pool' is guided search's candidate generation"),
+    ("hierarchical", {"n_candidates": 50}, "hierarchical: option 'n_candidates' is guided search's"),
+])
+def test_guided_options_are_checked_not_dropped(tmp_path, strategy, options, message):
+    with pytest.raises(SearchError, match=re.escape(message)):
+        run_search(cfg(tmp_path, strategy=strategy, predictor="rf", options=options))
+    assert not (tmp_path / "run").exists()
+
+
+def test_nas_bench_graph_proteins_searches_its_one_obvious_metric(tmp_path):
+    res = run_search(cfg(tmp_path, space="nas-bench-graph-proteins", task="proteins", strategy="random", options={}))
+    assert res.evaluations == 6 and res.config.metric == "valid_perf" and res.config.test_metric == "test_perf"
+
+
 def test_train_evaluator_without_data_writes_nothing(tmp_path):
     import surrogate_nas.training  # noqa: F401  (registers the "train" evaluator)
     from surrogate_nas.errors import SurrogateNASError
