@@ -452,6 +452,7 @@ def _cmd_predict(args) -> int:
     )
     lower = not (ckpt[0] if isinstance(ckpt, list) else ckpt).sources.get("higher_is_better", True)
     out = out.sort_values("predicted", ascending=lower, kind="stable")  # the best first, as the metric orders
+    out.insert(0, "rank", np.arange(1, len(out) + 1))  # what `verify --top-k` ranks by: 1 = best predicted
     atomic_write_text(args.out, out.to_csv(index=False))
     order = "lowest" if lower else "highest"
     print(
@@ -1316,7 +1317,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--backend", default="local", choices=["local", "ray"], help="where the runs execute")
     r.add_argument("--address", help="Ray cluster address (e.g. auto)")
     r.add_argument("--workers", type=int, help="local process-pool workers")
-    r.add_argument("--top-k", type=int, help="verify only the first k candidates (by predicted, if given)")
+    r.add_argument("--top-k", type=int, help="verify only the k best candidates by the file's 'rank' column (1 = best)")
     r.add_argument("--append-to", help="BenchmarkTable parquet to append the new records to")
     r.add_argument("--out", default="runs/verify", help="output directory (results.csv, summary.md)")
     r.set_defaults(func=_cmd_verify)

@@ -1,4 +1,5 @@
-"""What a finished search writes next to its journal: trajectory.csv, best.json, trajectory.png, report.md."""
+"""What a finished search writes next to its journal: trajectory.csv, top.csv, best.json, trajectory.png,
+report.md."""
 
 from __future__ import annotations
 
@@ -20,12 +21,30 @@ def best_line(result: SearchResult) -> str:
     return f"**Best**: `{result.best_arch}` ({values})"
 
 
+#: Architectures ``top.csv`` lists.
+TOP = 10
+
+
+def top_table(result: SearchResult, k: int = TOP):
+    """The ``k`` best measured architectures by the search metric (best first, ``rank`` 1 = best, as ``verify
+    --top-k`` reads it), with their search and reported values and the evaluation that measured them."""
+    cfg, traj = result.config, result.trajectory
+    top = traj.sort_values("value", ascending=not cfg.maximize, kind="stable").head(k)
+    cols = {"arch": "arch", "value": cfg.metric, "test": cfg.test_metric, "evaluation": "evaluation"}
+    if cfg.test_metric == cfg.metric:
+        cols.pop("test")
+    top = top[list(cols)].rename(columns=cols)
+    top.insert(0, "rank", range(1, len(top) + 1))
+    return top.reset_index(drop=True)
+
+
 def write_results(result: SearchResult) -> None:
     """Write the result files into ``result.out`` (each atomically)."""
     cfg, out, traj = result.config, result.out, result.trajectory
     if out is None:
         raise SearchError("write_results: the result has no output directory (run_search was given no out)")
     atomic_write_text(out / "trajectory.csv", traj.to_csv(index=False))
+    atomic_write_text(out / "top.csv", top_table(result).to_csv(index=False))
     atomic_write_text(
         out / "best.json",
         json.dumps(

@@ -7,6 +7,7 @@ only then ``config.yaml`` written, from the journal's configuration. Output dire
     out/config.yaml       the SearchConfig (YAML), the same as the journal's
     out/journal.sqlite    every evaluation, committed before the searcher is told (resume source)
     out/trajectory.csv    one row per evaluation with best-so-far columns
+    out/top.csv           the 10 best measured by the search metric (rank 1 = best: what `verify --top-k` reads)
     out/best.json         the best architecture found
     out/trajectory.png    best-so-far vs evaluations
     out/report.md         summary

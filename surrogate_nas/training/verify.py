@@ -75,7 +75,7 @@ class VerifyConfig:
     backend: str = "local"
     backend_options: dict[str, Any] = field(default_factory=dict)
     out_dir: str = "runs/verify"
-    #: keep only the first ``top_k`` candidates (by ``predicted``, highest first, when present).
+    #: keep only the ``top_k`` best candidates by the ``rank`` column the candidates state (1 = best).
     top_k: int | None = None
     #: an existing BenchmarkTable parquet to append the new records to (created when missing).
     append_to: str | None = None
@@ -134,6 +134,22 @@ def read_candidates(path: str | os.PathLike) -> pd.DataFrame:
         except (ValueError, TypeError) as e:
             raise DataError(f"candidates CSV {str(p)!r}: column 'predicted' is not numeric: {_one_line(e)}") from None
     return df
+
+
+def _top_k(cands: pd.DataFrame, k: int, source) -> pd.DataFrame:
+    """The ``k`` best candidates by the ``rank`` column the candidates state (1 = best; ``predict`` and
+    ``search``'s top.csv write it): a value column alone does not say whether higher or lower is better."""
+    if "rank" not in cands.columns:
+        where = f"{str(source)!r}" if isinstance(source, (str, os.PathLike)) else "the candidates"
+        raise SurrogateNASError(
+            f"top_k ranks candidates by their 'rank' column (1 = best), which {where} lacks; `predict` and "
+            "`search` (top.csv) write one"
+        )
+    try:
+        rank = pd.to_numeric(cands["rank"], errors="raise")
+    except (ValueError, TypeError) as e:
+        raise SurrogateNASError(f"column 'rank' of {source!s:.80} is not numeric: {_one_line(e)}") from None
+    return cands.assign(rank=rank).sort_values("rank", kind="stable").head(k).reset_index(drop=True)
 
 
 def _one_line(e: BaseException) -> str:
@@ -196,9 +212,7 @@ def verify(
     space = get_space(config.space)
     cands = _candidates(candidates, predicted, space)
     if config.top_k is not None:
-        if "predicted" in cands.columns:
-            cands = cands.sort_values("predicted", ascending=False, kind="stable")
-        cands = cands.head(config.top_k).reset_index(drop=True)
+        cands = _top_k(cands, config.top_k, candidates)
     backend = backend if backend is not None else get_backend(config.backend, **config.backend_options)
     if config.append_to:
         _check_append_to(Path(config.append_to), config.space)

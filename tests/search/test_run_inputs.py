@@ -284,3 +284,11 @@ def test_constraint_on_an_imported_table_keeps_to_its_records(tmp_path, imported
                        constraint="score>=90", budget=50))
     assert r.evaluations == int((score >= 90).sum()) and (r.trajectory["value"] >= 90).all()
     assert f"allowed by constraint score>=90 on the records of benchmark '{name}'" in r.note
+
+
+def test_a_search_writes_its_top_ranked_by_the_search_metric(tmp_path):
+    res = run_search(cfg(tmp_path, budget=12))
+    top = pd.read_csv(tmp_path / "run" / "top.csv")
+    assert list(top.columns) == ["rank", "arch", "valid_acc@12", "test_acc@200", "evaluation"]
+    assert top["rank"].tolist() == list(range(1, 11))
+    assert (top["valid_acc@12"].diff().dropna() <= 0).all() and top["arch"].iloc[0] == res.best_arch

@@ -53,11 +53,15 @@ def test_verify_end_to_end_records_and_side_by_side(tmp_path, tiny_config):
     assert len(BenchmarkTable.read_parquet(table_path)) == 12
 
 
-def test_top_k_by_prediction_and_seeds(tmp_path, tiny_config):
+def test_top_k_by_the_stated_rank_and_seeds(tmp_path, tiny_config):
     cfg = _config(tmp_path, dataclasses.replace(tiny_config, epochs=1), top_k=1, seeds=(0, 1))
-    res = verify([ARCH_A, ARCH_B], cfg, predicted=[0.1, 0.9])
+    # lower is better here (e.g. predicted latency): the rank column says which is best, not the values
+    cands = pd.DataFrame({"rank": [2, 1], "arch": [ARCH_A, ARCH_B], "predicted": [0.1, 0.9]})
+    res = verify(cands, cfg)
     assert res["arch"].tolist() == [ARCH_B, ARCH_B] and res["seed"].tolist() == [0, 1]
     assert res["key"].nunique() == 2 and res.attrs["kendall_tau"] is None
+    with pytest.raises(SurrogateNASError, match="top_k ranks candidates by their 'rank' column"):
+        verify([ARCH_A, ARCH_B], cfg, predicted=[0.1, 0.9])
 
 
 def test_one_failing_candidate_is_recorded_and_others_continue(tmp_path, tiny_config, monkeypatch):

@@ -94,6 +94,7 @@ def test_bad_candidates_files(tmp_path, capsys):
     (["--seeds", "-1"], [r"(--seeds|seed must be an int in \[0, 2\*\*32\))", "-1"]),
     (["--seeds", "3", "3"], [r"(--seeds|seeds repeats a seed)", r"3"]),
     (["--top-k", "0"], [r"(--top-k|top_k must)", r"\b0\b"]),
+    (["--top-k", "2"], ["top_k ranks candidates by their 'rank' column \\(1 = best\\), which", "lacks"]),
     (["--space", "nas-bench-graph"], ["space must be 'nb201'", "'nas-bench-graph'"]),
     (["--device", "cuda:99" if __import__("torch").cuda.is_available() else "cuda"], ["cuda"]),
     (["--address", "auto"], ["bad options", "'local'"]),
