@@ -1198,7 +1198,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--value-column", default="value", help="support column with the measured values")
     r.add_argument("--archs", help="text file, one architecture string per line (# comments allowed)")
     r.add_argument("--all", action="store_true", help="predict every architecture of the space")
-    r.add_argument("--out", help="predictions CSV (arch, key, predicted, std, measured); required")
+    r.add_argument("--out", help="predictions CSV (rank, arch, key, predicted, std, measured; best first); required")
     r.add_argument(
         "--inner-steps",
         help="inner steps: an integer, or 'cv' to choose by cross-validation (default: the meta-trained count)",

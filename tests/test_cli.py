@@ -373,7 +373,7 @@ def test_predict_with_task_and_umask(capsys, ckpt_dir, support, tmp_path):
     finally:
         os.umask(old)
     df = pd.read_csv(out)
-    assert list(df.columns) == ["arch", "key", "predicted", "std", "measured"] and len(df) == 3
+    assert list(df.columns) == ["rank", "arch", "key", "predicted", "std", "measured"] and len(df) == 3
     assert stat.S_IMODE(out.stat().st_mode) == 0o644  # the user's umask, not mkstemp's 0600
 
 

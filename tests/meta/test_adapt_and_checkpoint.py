@@ -110,7 +110,7 @@ def test_cli_pretrain_predict(tmp_path, nb201_table, capsys):
     assert main(["predict", "--model", str(out), "--support", str(sup), "--archs", str(lst), "--out", str(preds),
                  "--members", "2"]) == 0
     df = pd.read_csv(preds)
-    assert list(df.columns) == ["arch", "key", "predicted", "std", "measured"] and len(df) == 30
+    assert list(df.columns) == ["rank", "arch", "key", "predicted", "std", "measured"] and len(df) == 30
     assert df["predicted"].is_monotonic_decreasing
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"arch": s.index[:1], "value": s.values[:1]}).to_csv(bad, index=False)
