@@ -2,7 +2,7 @@
 
 from .isolation import TargetLeakError, check_isolation
 from .kinds import is_hardware_metric, metric_kind
-from .readers import READERS, SOURCES, import_table, imported_tables, load_benchmark
+from .readers import READERS, SOURCES, cached_benchmark, import_table, imported_tables, load_benchmark
 from .table import BenchmarkTable
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "READERS",
     "SOURCES",
     "load_benchmark",
+    "cached_benchmark",
     "import_table",
     "imported_tables",
     "TargetLeakError",

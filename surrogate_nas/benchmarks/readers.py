@@ -545,6 +545,36 @@ def load_benchmark(name: str, **kwargs) -> BenchmarkTable:
     raise DataError(f"unknown benchmark {name!r}; available: {', '.join(known)}")
 
 
+#: Per-process cache of :func:`cached_benchmark`: name -> (file stamp, table).
+_CACHE: dict[str, tuple[tuple | None, BenchmarkTable]] = {}
+
+
+def _imported_stamp(name: str) -> tuple | None:
+    """Identity of an imported table's file (path, inode, size, mtime), None for any other name: a re-import
+    (an atomic rename: a new inode) is seen, an unchanged file is not parsed again."""
+    if name in SOURCES or name in READERS:
+        return None
+    p = _imported_dir() / f"{name}.parquet"
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    return (str(p), st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def cached_benchmark(name: str) -> BenchmarkTable:
+    """``load_benchmark(name)``, parsed once per process: the one cache of benchmark tables (adaptation, search
+    and the experiments share it). A built-in benchmark is kept by name; a user's imported table by its file,
+    so a re-import is read again. Callers must not modify the table."""
+    stamp = _imported_stamp(name)
+    hit = _CACHE.get(name)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    table = load_benchmark(name)
+    _CACHE[name] = (stamp, table)
+    return table
+
+
 def import_table(
     path: str | os.PathLike, space: str, name: str | None = None, lower_is_better: bool = False, **kwargs
 ) -> tuple[str, Path, BenchmarkTable]:

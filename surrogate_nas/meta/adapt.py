@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ..benchmarks import check_isolation
+from ..benchmarks import cached_benchmark, check_isolation
 from ..errors import DataError, SurrogateNASError
 from ..graphs import to_batch
 from ..predictors.base import check_options
@@ -39,42 +39,32 @@ TARGETS = ("support", "anchored")
 STD_FACTOR_RANGE = (0.25, 20.0)
 
 
-_TABLES: dict[str, object] = {}
-#: Benchmarks whose records ship with the project or its packages (never re-imported): parsed once per process.
-_SHIPPED = ("nb201", "nas-bench-graph")
-
-
 def _benchmark_table(ckpt: Checkpoint):
-    """The checkpoint's benchmark records. Shipped ones are parsed once per process (each adaptation, and each
-    ensemble member, would otherwise parse NB-201 again: most of an adaptation's time); a user's imported table
-    is read each time, so a re-import is seen."""
-    from ..benchmarks import load_benchmark
-
-    name = ckpt.sources["benchmark"]
-    if name not in _SHIPPED:
-        return load_benchmark(name)
-    if name not in _TABLES:
-        _TABLES[name] = load_benchmark(name)
-    return _TABLES[name]
+    """The checkpoint's benchmark records, from the one per-process cache
+    (:func:`~surrogate_nas.benchmarks.cached_benchmark`: each adaptation, and each ensemble member, would
+    otherwise parse NB-201 again, most of an adaptation's time; a re-imported user table is read again)."""
+    return cached_benchmark(ckpt.sources["benchmark"])
 
 
-_SOURCES: dict[tuple, SourceValues] = {}
+#: Source values per (table, tasks, metric, higher_is_better), valid while the cache holds that table.
+_SOURCES: dict[tuple, tuple[object, SourceValues]] = {}
 
 
 def _sources_for(ckpt: Checkpoint, sources: SourceValues | None) -> SourceValues:
-    """The source values the checkpoint reads (or the caller's). Those of a shipped benchmark are built once per
-    process (ranking every source task's records took ~20% of a 20-architecture fit + whole-space predict)."""
+    """The source values the checkpoint reads (or the caller's), built once per table read (ranking every
+    source task's records took ~20% of a 20-architecture fit + whole-space predict)."""
     if sources is not None:
         return sources
     cfg = ckpt.sources
     if not cfg.get("tasks"):
         return SourceValues(None, ())
+    table = _benchmark_table(ckpt)
     key = (cfg["benchmark"], tuple(cfg["tasks"]), cfg["metric"], cfg.get("higher_is_better", True))
-    if key[0] in _SHIPPED and key in _SOURCES:
-        return _SOURCES[key]
-    out = SourceValues(_benchmark_table(ckpt), *key[1:])
-    if key[0] in _SHIPPED:
-        _SOURCES[key] = out
+    hit = _SOURCES.get(key)
+    if hit is not None and hit[0] is table:
+        return hit[1]
+    out = SourceValues(table, *key[1:])
+    _SOURCES[key] = (table, out)
     return out
 
 

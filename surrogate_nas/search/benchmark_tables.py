@@ -1,8 +1,6 @@
-"""The benchmark tables a search reads: defaults per space/benchmark and a per-process cache."""
+"""The benchmark tables a search reads: defaults per space/benchmark, read through the one per-process cache."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from .base import SearchError
 
@@ -31,19 +29,16 @@ SOURCE_METRICS = {"nb201": "test_acc"}
 #: How a report labels a search whose search metric is its reported metric.
 NOISE_FREE = "noise-free simulation: search metric = test metric"
 
-_TABLES: dict[str, Any] = {}
-
 
 def cached_benchmark(name: str):
-    """``load_benchmark(name)`` loaded once per process; an unknown name raises SearchError."""
-    if name not in _TABLES:
-        from ..benchmarks import load_benchmark
+    """The benchmark ``name`` from the one per-process cache (:func:`surrogate_nas.benchmarks.cached_benchmark`);
+    an unknown name raises SearchError."""
+    from ..benchmarks import cached_benchmark as cached
 
-        try:
-            _TABLES[name] = load_benchmark(name)
-        except ValueError as e:
-            raise SearchError(str(e)) from None
-    return _TABLES[name]
+    try:
+        return cached(name)
+    except ValueError as e:
+        raise SearchError(str(e)) from None
 
 
 def source_metric(benchmark: str | None, metric: str | None) -> str | None:
