@@ -135,7 +135,7 @@ def build(method: str, table, sources, ckpts: dict, seed: int, target: str):
 
 def run(table, targets, methods, k: int, seeds: int, iterations: int, progress: bool = True) -> pd.DataFrame:
     """One row per (target, method, seed): Spearman rho of predicted vs measured latency on the query cells."""
-    from surrogate_nas.predictors.features import SourceValues
+    from surrogate_nas.predictors.inputs import SourceValues
     from surrogate_nas.predictors.metrics import spearman_rho
 
     rows = []

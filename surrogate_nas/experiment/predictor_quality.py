@@ -103,7 +103,7 @@ def reads_features(method: str) -> bool:
 
 def build(method: str, space, sources, checkpoints: dict, seed: int, target: str, features=None):
     """The registered predictor behind a table column, after checking it cannot read the target's values.
-    ``features``: the target's :class:`~surrogate_nas.predictors.features.FreeFeatureValues`, for the ``+ff``
+    ``features``: the target's :class:`~surrogate_nas.predictors.inputs.FreeFeatureValues`, for the ``+ff``
     columns."""
     import surrogate_nas.meta  # noqa: F401  (registers the "meta" predictor)
 
@@ -149,7 +149,7 @@ class _TargetData:
 
     def __init__(self, table, target: str, metric: str):
         from ..features import available_features
-        from ..predictors.features import FreeFeatureValues, SourceValues
+        from ..predictors.inputs import FreeFeatureValues, SourceValues
 
         self.table = table
         self.train = [t for t in table.tasks if t != target]

@@ -18,8 +18,8 @@ from ..benchmarks import cached_benchmark, check_isolation
 from ..errors import DataError, SurrogateNASError
 from ..graphs import to_batch
 from ..predictors.base import check_options
-from ..predictors.features import FreeFeatureValues, SourceValues, input_columns, support_correlations
 from ..predictors.gnn import functional_forward, graph_inputs
+from ..predictors.inputs import FreeFeatureValues, SourceValues, input_columns, support_correlations
 from ..predictors.support import scale_targets, validate_support
 from ..spaces import Architecture, SearchSpace, get_space
 from .checkpoint import Checkpoint, load_checkpoint
@@ -242,7 +242,7 @@ class MetaGNNPredictor:
     ``progress``: a progress bar (stderr) over the cross-validation folds and the bootstrap members
     when they take more than 2 s; ``None`` (default) shows it only on a terminal.
 
-    ``features``: the target's free features (:class:`~surrogate_nas.predictors.features.FreeFeatureValues`)
+    ``features``: the target's free features (:class:`~surrogate_nas.predictors.inputs.FreeFeatureValues`)
     when the checkpoint was meta-trained with some; by default they are read from the checkpoint's
     benchmark for ``task`` (NB-201's features are the same for every task; NAS-Bench-Graph's need ``task``).
 

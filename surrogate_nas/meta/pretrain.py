@@ -10,8 +10,8 @@ import torch
 from ..benchmarks import BenchmarkTable, check_isolation
 from ..devices import resolve_device
 from ..errors import DataError
-from ..predictors.features import FreeFeatureValues, SourceValues
 from ..predictors.gnn import GraphRegressor, ModelConfig
+from ..predictors.inputs import FreeFeatureValues, SourceValues
 from .checkpoint import Checkpoint
 from .maml import MetaConfig, MetaLearner, default_meta_config
 from .tasks import table_tasks

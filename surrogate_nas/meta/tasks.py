@@ -15,8 +15,8 @@ import torch
 
 from ..benchmarks import BenchmarkTable
 from ..errors import DataError
-from ..predictors.features import FreeFeatureValues, SourceValues, input_columns, support_correlations
 from ..predictors.gnn import graph_inputs
+from ..predictors.inputs import FreeFeatureValues, SourceValues, input_columns, support_correlations
 from ..predictors.support import scale_targets
 from ..spaces import Architecture, SearchSpace
 
@@ -51,7 +51,7 @@ def table_tasks(
     features: Sequence[str] = (),
 ) -> list[Task]:
     """One :class:`Task` per name; each sees the *other* given tasks as its sources, and its own ``features``
-    (free features: :class:`~surrogate_nas.predictors.features.FreeFeatureValues`)."""
+    (free features: :class:`~surrogate_nas.predictors.inputs.FreeFeatureValues`)."""
     sources = sources or SourceValues(table, tuple(tasks), source_metric or metric)
     free = FreeFeatureValues(table, None, (), metric)
     out = []

@@ -3,7 +3,7 @@
 Registered names (``make_predictor(name, space=..., seed=..., sources=..., features=..., **options)``):
 ``source-transfer``, ``ridge-source``, ``rf-source``, ``lgbm-source`` (read ``sources``), ``rf``, ``gbm``,
 ``lgbm``, ``scratch-gnn`` (ignore ``sources``: they read no other task). ``features`` (a
-:class:`~surrogate_nas.predictors.features.FreeFeatureValues` of the target) is read by ``ridge-source``,
+:class:`~surrogate_nas.predictors.inputs.FreeFeatureValues` of the target) is read by ``ridge-source``,
 ``rf-source``, ``lgbm-source``, ``rf``, ``gbm``, ``lgbm`` and ``meta``; the zero-shot ``source-transfer`` and
 ``scratch-gnn`` ignore it. ``meta`` is registered by
 :mod:`surrogate_nas.meta`. Classes are imported when a predictor is built, so importing this

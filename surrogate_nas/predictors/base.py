@@ -6,7 +6,7 @@ returns ``(mean, std)`` (std of zeros where a model has no uncertainty): the std
 included; ``predict(archs, return_std=True, latent=True)`` gives the std of the noise-free value, which
 acquisition functions score (the same for models without an observation-noise term). Factories are registered by
 name and called with keyword arguments: ``space`` and ``seed`` always, plus ``sources`` (a
-:class:`~surrogate_nas.predictors.features.SourceValues`) and ``checkpoint`` where the predictor
+:class:`~surrogate_nas.predictors.inputs.SourceValues`) and ``checkpoint`` where the predictor
 reads them; unknown keyword options are refused by the factory with a clear error.
 """
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..spaces import Architecture, SearchSpace, get_space
-from .features import FreeFeatureValues, SourceValues, input_columns, onehot
+from .inputs import FreeFeatureValues, SourceValues, input_columns, onehot
 from .support import normalise, validate_support
 
 

@@ -118,7 +118,7 @@ def predictor_factory(
 
 def source_scores(table, tasks, metric: str, higher_is_better: bool = True):
     """Callable archs -> mean rank-normalised value over ``tasks`` (the source-rank transfer score)."""
-    from ..predictors.features import SourceValues
+    from ..predictors.inputs import SourceValues
 
     sv = SourceValues(table, tuple(tasks), metric, higher_is_better)
 

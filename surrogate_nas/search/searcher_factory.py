@@ -72,7 +72,7 @@ def make_searcher(
     if strategy == "source-rank":
         opts["scores"] = scores
     if strategy in PREDICTOR_STRATEGIES:
-        from ..predictors.features import SourceValues
+        from ..predictors.inputs import SourceValues
 
         if needs_checkpoint(predictor):
             if checkpoint is None:

@@ -175,7 +175,7 @@ class SourceRankSearch(Searcher):
     """Transfer baseline: evaluate architectures in the order of their score on source tasks.
 
     ``scores(archs)`` gives the source score (e.g. mean rank-normalised value over the source
-    tasks, :class:`~surrogate_nas.predictors.features.SourceValues`); ties are broken by the seed.
+    tasks, :class:`~surrogate_nas.predictors.inputs.SourceValues`); ties are broken by the seed.
     """
 
     name = "source-rank"

@@ -13,7 +13,7 @@ from scipy.stats import spearmanr
 from surrogate_nas.benchmarks import import_table, load_benchmark
 from surrogate_nas.features import read_params_flops
 from surrogate_nas.predictors import make_predictor
-from surrogate_nas.predictors.features import FreeFeatureValues
+from surrogate_nas.predictors.inputs import FreeFeatureValues
 
 POOL_FIRST = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
 CONV_FIRST = "|nor_conv_1x1~0|+|avg_pool_3x3~0|skip_connect~1|+|avg_pool_3x3~0|skip_connect~1|skip_connect~2|"

@@ -147,7 +147,7 @@ def test_anchored_targets_keep_a_top_heavy_support_at_the_top(ckpt, nb201_table)
     adaptation they are still predicted near the top and the space's ranking stays sound."""
     from scipy import stats
 
-    from surrogate_nas.predictors.features import SourceValues
+    from surrogate_nas.predictors.inputs import SourceValues
     from surrogate_nas.search.run import source_scores
 
     archs = nb201_table.space.enumerate()

@@ -15,7 +15,7 @@ from surrogate_nas.meta.adapt import MetaGNNPredictor, adapt
 from surrogate_nas.meta.maml import MetaConfig, MetaLearner
 from surrogate_nas.meta.tasks import Task, make_episode
 from surrogate_nas.predictors import make_predictor
-from surrogate_nas.predictors.features import SourceValues
+from surrogate_nas.predictors.inputs import SourceValues
 
 from .conftest import distinct_sample
 

@@ -10,7 +10,7 @@ from surrogate_nas.meta.checkpoint import load_checkpoint, save_checkpoint
 from surrogate_nas.meta.maml import MetaConfig
 from surrogate_nas.meta.pretrain import pretrain
 from surrogate_nas.meta.tasks import table_tasks
-from surrogate_nas.predictors.features import FreeFeatureValues
+from surrogate_nas.predictors.inputs import FreeFeatureValues
 from surrogate_nas.predictors.gnn import ModelConfig
 
 TRAIN = ["citeseer", "pubmed"]

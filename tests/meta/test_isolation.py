@@ -8,7 +8,7 @@ from surrogate_nas.meta.adapt import adapt
 from surrogate_nas.meta.maml import MetaConfig, shared_holdout
 from surrogate_nas.meta.pretrain import pretrain
 from surrogate_nas.meta.tasks import table_tasks
-from surrogate_nas.predictors.features import SourceValues
+from surrogate_nas.predictors.inputs import SourceValues
 from surrogate_nas.predictors.gnn import ModelConfig
 
 from .conftest import distinct_sample

@@ -9,7 +9,7 @@ import torch
 from surrogate_nas.errors import SurrogateNASError
 from surrogate_nas.meta.maml import MetaConfig, MetaLearner
 from surrogate_nas.meta.tasks import EpisodeSampler, table_tasks
-from surrogate_nas.predictors.features import SourceValues
+from surrogate_nas.predictors.inputs import SourceValues
 from surrogate_nas.predictors.gnn import GraphRegressor, ModelConfig
 
 

@@ -15,7 +15,7 @@ from surrogate_nas.meta.adapt import MetaGNNPredictor, adapt
 from surrogate_nas.meta.ensemble import MetaEnsemble
 from surrogate_nas.meta.maml import MetaConfig
 from surrogate_nas.meta.pretrain import pretrain
-from surrogate_nas.predictors.features import SourceValues, input_columns
+from surrogate_nas.predictors.inputs import SourceValues, input_columns
 from surrogate_nas.predictors.gnn import GraphRegressor, ModelConfig, graph_inputs
 
 from .conftest import distinct_sample

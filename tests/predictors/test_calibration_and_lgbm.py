@@ -6,7 +6,7 @@ import pytest
 from surrogate_nas.errors import DataError, SurrogateNASError
 from surrogate_nas.predictors import make_predictor
 from surrogate_nas.predictors.baselines import TreePredictor, has_uncertainty
-from surrogate_nas.predictors.features import FreeFeatureValues, SourceValues
+from surrogate_nas.predictors.inputs import FreeFeatureValues, SourceValues
 from surrogate_nas.predictors.metrics import calibration_report, kendall_tau, ranking_report
 
 

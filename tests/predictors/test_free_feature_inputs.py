@@ -6,7 +6,7 @@ import pytest
 from surrogate_nas.benchmarks import TargetLeakError
 from surrogate_nas.errors import DataError
 from surrogate_nas.predictors import make_predictor
-from surrogate_nas.predictors.features import FreeFeatureValues, SourceValues, input_columns
+from surrogate_nas.predictors.inputs import FreeFeatureValues, SourceValues, input_columns
 from surrogate_nas.predictors.metrics import kendall_tau
 
 

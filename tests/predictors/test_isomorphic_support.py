@@ -9,7 +9,7 @@ import pytest
 from surrogate_nas.benchmarks.kinds import RepeatedMeasurementsWarning
 from surrogate_nas.errors import DataError
 from surrogate_nas.predictors import make_predictor
-from surrogate_nas.predictors.features import SourceValues
+from surrogate_nas.predictors.inputs import SourceValues
 from surrogate_nas.predictors.support import validate_support
 
 from .test_registry import BASELINES, SMALL

@@ -4,7 +4,7 @@ import pytest
 from surrogate_nas.errors import DataError
 from surrogate_nas.predictors.baselines import (ScratchGNNPredictor, SourceRidgePredictor, SourceTransferPredictor,
                                                 TreePredictor)
-from surrogate_nas.predictors.features import SourceValues, onehot, support_correlations
+from surrogate_nas.predictors.inputs import SourceValues, onehot, support_correlations
 from surrogate_nas.predictors.metrics import kendall_tau, kendall_tau_top, precision_at, ranking_report
 
 

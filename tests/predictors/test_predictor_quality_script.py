@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from surrogate_nas.benchmarks import TargetLeakError
-from surrogate_nas.predictors.features import SourceValues
+from surrogate_nas.predictors.inputs import SourceValues
 from tests.conftest import load_experiment
 
 

@@ -7,7 +7,7 @@ import torch
 from surrogate_nas.errors import SurrogateNASError
 from surrogate_nas.predictors import PREDICTORS, make_predictor
 from surrogate_nas.predictors.baselines import has_uncertainty
-from surrogate_nas.predictors.features import SourceValues
+from surrogate_nas.predictors.inputs import SourceValues
 
 BASELINES = ["source-transfer", "ridge-source", "rf-source", "rf", "gbm", "scratch-gnn"]
 SMALL = {"rf-source": {"n_estimators": 10}, "rf": {"n_estimators": 10}, "gbm": {"n_estimators": 10},

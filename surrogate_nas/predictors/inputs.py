@@ -1,4 +1,4 @@
-"""Architecture features shared by predictors: one-hot encodings and source-task values."""
+"""The predictors' inputs: one-hot encodings, source-task values, free-feature values, input columns."""
 
 from __future__ import annotations
 
