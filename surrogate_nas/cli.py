@@ -238,11 +238,21 @@ def _cmd_records_summary(args) -> int:
 def _cmd_records_top(args) -> int:
     from .benchmarks import load_benchmark
 
-    _require(args, "task", "metric")
+    _require(args, "task")
     table = load_benchmark(args.benchmark)
-    s = table.series(args.task, args.metric).sort_values(ascending=args.ascending)
-    _print_frame(s.head(args.n).rename(args.metric).reset_index())
+    metric = _metric(args.metric, table, args.benchmark, args.task)
+    s = table.series(args.task, metric).sort_values(ascending=args.ascending)
+    _print_frame(s.head(args.n).rename(metric).reset_index())
     return 0
+
+
+def _metric(given: str | None, table, benchmark: str, task: str | None = None) -> str:
+    """``--metric``: as given, else the built-in benchmark's default, else the table's only metric."""
+    have = table.metrics(task) if task in table.tasks else table.metrics()
+    metric = given or DEFAULT_METRIC.get(benchmark) or (have[0] if len(have) == 1 else None)
+    if metric is None:
+        raise SurrogateNASError(f"--metric is required for benchmark {benchmark!r}; metrics: {', '.join(have)}")
+    return metric
 
 
 # ---------------------------------------------------------------------- pretrain / predict
@@ -312,11 +322,7 @@ def _cmd_pretrain(args) -> int:
     val_tasks = _task_list(args.val_tasks, "--val-tasks")
     out = check_model_dir(args.out)  # before any work
     table = load_benchmark(args.benchmark)
-    metric = args.metric or DEFAULT_METRIC.get(args.benchmark)
-    if metric is None:
-        raise SurrogateNASError(
-            f"--metric is required for benchmark {args.benchmark!r}; metrics: {', '.join(table.metrics())}"
-        )
+    metric = _metric(args.metric, table, args.benchmark)
     features = _features(args.features, table, args.target)
     if args.target and args.target not in table.tasks:
         print(
@@ -1053,7 +1059,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("benchmark", help="benchmark name (see `data list`)")
     r.add_argument("--task", help="task of the benchmark; required")
-    r.add_argument("--metric", help="metric of the task; required")
+    r.add_argument("--metric", help="metric of the task (default: the benchmark's, or the table's only metric)")
     r.add_argument("-n", type=_POSITIVE, default=10, help="how many to show")
     r.add_argument("--ascending", action="store_true", help="smallest first (latency, params)")
     _config_option(r, "keys: the options by name")

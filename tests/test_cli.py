@@ -108,6 +108,21 @@ def test_records_summary_and_top(capsys):
     _error(capsys, ["records", "top", "nb201", "--metric", "test_acc"], "records top: --task required")
 
 
+def test_metric_may_be_left_out_where_a_table_has_one(capsys, data_dir, tmp_path):
+    src = tmp_path / "one.csv"
+    pd.DataFrame({"arch": [NB, NB2], "dev": [3.0, 1.0]}).to_csv(src, index=False)
+    assert main(["data", "import", str(src), "--space", "nb201", "--metric", "lat", "--name", "one"]) == 0
+    capsys.readouterr()
+    assert main(["records", "top", "one", "--task", "dev", "--ascending", "-n", "1"]) == 0  # no --metric
+    out = capsys.readouterr().out
+    assert "lat" in out and NB2 in out and NB not in out
+    src2 = tmp_path / "two.csv"
+    pd.DataFrame({"arch": [NB, NB], "task": ["dev", "dev"], "metric": ["lat", "mem"], "value": [1.0, 2.0]}).to_csv(
+        src2, index=False)
+    assert main(["data", "import", str(src2), "--space", "nb201", "--name", "two"]) == 0
+    _error(capsys, ["records", "top", "two", "--task", "dev"], "--metric is required for benchmark 'two'; metrics: lat, mem")
+
+
 def test_fetch_import_and_errors(capsys, data_dir, tmp_path):
     assert main(["data", "fetch", "nb201", "--url", NB201_CSV.as_uri()]) == 0
     assert "sha256 verified" in capsys.readouterr().out

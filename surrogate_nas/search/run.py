@@ -107,6 +107,9 @@ def _table_for(cfg: SearchConfig, space):
                 f"unknown task {cfg.task!r} for benchmark {cfg.benchmark!r}; tasks: {', '.join(table.tasks)}"
             )
         have = table.metrics(cfg.task)
+        if cfg.metric is None and len(have) == 1:  # an imported table with one metric: search that one
+            cfg.metric = have[0]
+            cfg.test_metric = cfg.test_metric or cfg.metric
         if cfg.metric is None:
             raise SearchError(
                 f"benchmark {cfg.benchmark!r} has no default metric; set the metric to search on "

@@ -292,3 +292,13 @@ def test_a_search_writes_its_top_ranked_by_the_search_metric(tmp_path):
     assert list(top.columns) == ["rank", "arch", "valid_acc@12", "test_acc@200", "evaluation"]
     assert top["rank"].tolist() == list(range(1, 11))
     assert (top["valid_acc@12"].diff().dropna() <= 0).all() and top["arch"].iloc[0] == res.best_arch
+
+
+def test_an_imported_table_with_one_metric_needs_no_metric(tmp_path, imported):
+    _, archs, _ = imported
+    src = tmp_path / "one.csv"
+    pd.DataFrame({"arch": archs, "dev": range(12)}).to_csv(src, index=False)
+    name = f"one{os.getpid()}"
+    import_table(src, "nb201", name, metric="lat")
+    res = run_search(cfg(tmp_path, benchmark=name, task="dev", strategy="random", options={}))
+    assert res.config.metric == "lat" and res.config.test_metric == "lat" and res.evaluations == 6
