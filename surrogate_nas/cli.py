@@ -132,9 +132,14 @@ def _data_files(verbose: bool):
 
 
 def _cmd_data_fetch(args) -> int:
-    from .benchmarks.cache import fetch
+    from .benchmarks.cache import fetch, install_from
 
-    path = fetch(args.name, force=args.force, url=args.url)
+    if args.source and args.url:
+        raise UsageError("data fetch: give --from FILE or --url URL, not both")
+    if args.source:
+        path = install_from(args.name, args.source, force=args.force)
+    else:
+        path = fetch(args.name, force=args.force, url=args.url)
     print(f"{args.name}: {path} (sha256 verified)")
     return 0
 
@@ -987,10 +992,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="download a public benchmark file into the data dir (sha256-checked)",
         description="Download a public benchmark file into the data dir; its sha256 is checked.",
     )
-    d.add_argument("name", help="data set to fetch (nb201)")
+    d.add_argument("name", help="data set to fetch (see `data list`: nb201, nb201-hp12, ...)")
     d.add_argument("--force", action="store_true", help="download again even if a valid file is cached")
     d.add_argument(
         "--url", help="alternative URL, e.g. a mirror (https://, http:// or file://); the sha256 is still enforced"
+    )
+    d.add_argument(
+        "--from",
+        dest="source",
+        metavar="FILE",
+        help="offline: install from a local copy (plain, or the repo's data/...xz), sha256-checked; every data "
+        "set, the shipped ones included (what an installed wheel needs: it has no data/ folder)",
     )
     _config_option(d, "keys: the options by name")
     d.set_defaults(func=_cmd_data_fetch)

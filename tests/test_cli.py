@@ -123,6 +123,20 @@ def test_metric_may_be_left_out_where_a_table_has_one(capsys, data_dir, tmp_path
     _error(capsys, ["records", "top", "two", "--task", "dev"], "--metric is required for benchmark 'two'; metrics: lat, mem")
 
 
+def test_data_fetch_from_a_local_copy_is_the_offline_route(capsys, data_dir):
+    """An installed wheel has no data/ folder: every data set, shipped ones included, installs from a local copy
+    (plain or the repo's .xz), sha256-checked."""
+    xz = REPO / "data" / "nb201" / "nb201_hp12_valid_test.csv.xz"
+    assert main(["data", "fetch", "nb201-hp12", "--from", str(xz)]) == 0
+    dest = data_dir / "nb201" / "nb201_hp12_valid_test.csv"
+    assert "sha256 verified" in capsys.readouterr().out and dest.is_file()
+    before = dest.read_bytes()
+    _error(capsys, ["data", "fetch", "nb201-hp12", "--force", "--from", str(REPO / "data" / "nb201" / "nats_bench.csv.xz")],
+           "expected dd03f9c5")
+    assert dest.read_bytes() == before  # a wrong copy leaves the good one in place
+    _error(capsys, ["data", "fetch", "nb201", "--from", str(xz), "--url", "file:///x"], "not both")
+
+
 def test_fetch_import_and_errors(capsys, data_dir, tmp_path):
     assert main(["data", "fetch", "nb201", "--url", NB201_CSV.as_uri()]) == 0
     assert "sha256 verified" in capsys.readouterr().out
