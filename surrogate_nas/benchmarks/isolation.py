@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from ..errors import SurrogateNASError
+from .ranks import spearman
 
 #: A support set whose values rank its archs like a source task's records to within this Spearman,
 #: over at least SAME_RANK_MIN_ARCHS archs, is taken to be that task's own records. Few archs cannot
@@ -85,9 +86,7 @@ def check_isolation(
         if np.max(np.abs(slope * src[ok] + intercept - values[ok])) <= _copy_tolerance(values[ok]):
             why = f"are an exact copy of the records of source task {task!r} (affine fit over {n} architectures)"
         elif n >= SAME_RANK_MIN_ARCHS:
-            from scipy import stats  # lazy: keeps every CLI start free of scipy.stats
-
-            rho = stats.spearmanr(values[ok], src[ok]).statistic
+            rho = spearman(values[ok], src[ok])
             if np.isfinite(rho) and abs(rho) >= SAME_TASK_SPEARMAN:
                 why = f"rank its {n} architectures like the records of source task {task!r} (Spearman {rho:.4f})"
         if why:

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..benchmarks import BenchmarkTable, TargetLeakError
 from ..benchmarks.kinds import is_hardware_metric
+from ..benchmarks.ranks import average_ranks
 from ..errors import DataError
 from ..spaces import Architecture
 from .compute import FEATURES
@@ -173,7 +174,7 @@ def rank_normalise(values: np.ndarray) -> np.ndarray:
     if n == 1:
         out[known] = 0.0
     elif n > 1:
-        r = pd.Series(v[known]).rank(method="average").to_numpy()
+        r = average_ranks(v[known])
         out[known] = (r - 1.0) / (n - 1.0) * 2.0 - 1.0
     return out
 

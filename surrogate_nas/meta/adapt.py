@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..benchmarks import cached_benchmark, check_isolation
+from ..benchmarks.ranks import spearman
 from ..errors import DataError, SurrogateNASError
 from ..graphs import to_batch
 from ..predictors.base import check_options
@@ -518,7 +519,6 @@ class MetaGNNPredictor:
         )
 
     def _select_steps(self, archs, z, src) -> int:
-        from scipy import stats
         from sklearn.model_selection import KFold
         from tqdm.auto import tqdm
 
@@ -548,7 +548,7 @@ class MetaGNNPredictor:
             h_inputs = graph_inputs(self.space_, [archs[i] for i in held], src[held], self.device)
             for j, params in enumerate(states):
                 preds[j, held] = self._forward(params, h_inputs, corr)
-        scores = [stats.spearmanr(p, z).statistic if np.ptp(p) > 0 else -1.0 for p in preds]
+        scores = [spearman(p, z) if np.ptp(p) > 0 else -1.0 for p in preds]
         scores = np.nan_to_num(np.asarray(scores, dtype=float), nan=-1.0)
         return int(STEP_CHOICES[int(np.argmax(scores))])
 

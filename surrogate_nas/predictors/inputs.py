@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..benchmarks import BenchmarkTable
+from ..benchmarks.ranks import average_ranks, spearman
 from ..errors import DataError
 from ..spaces import Architecture, SearchSpace, get_space
 
@@ -54,7 +55,7 @@ class SourceValues:
                     f"unknown source task {t!r}; tasks of {self.table.source}: {', '.join(self.table.tasks)}"
                 )
             s = self.table.series(t, self.metric)
-            r = (s if self.higher_is_better else -s).rank(method="average").to_numpy()
+            r = average_ranks((s if self.higher_is_better else -s).to_numpy())
             # tolist(): iterating an arrow-backed index element by element cost ~1 us per record
             self._scores[t] = dict(zip(s.index.tolist(), (2.0 * (r - 0.5) / len(r) - 1.0).tolist()))
 
@@ -79,17 +80,14 @@ class SourceValues:
 def support_correlations(src: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Spearman correlation of each source column with the targets on the support set (0 if undefined).
 
-    Spearman = Pearson correlation of average ranks (pandas ranks: this runs on every ``predict``
-    and scipy.stats costs ~1 s to import).
+    (:func:`~surrogate_nas.benchmarks.ranks.spearman`: this runs on every ``predict``, without scipy.stats).
     """
-    import pandas as pd
-
     out = np.zeros(src.shape[1], dtype=np.float32)
     y = np.asarray(y, dtype=float)
     for j in range(src.shape[1]):
         ok = ~np.isnan(src[:, j])
         if ok.sum() >= 3 and np.ptp(src[ok, j]) > 0 and np.ptp(y[ok]) > 0:
-            r = np.corrcoef(pd.Series(src[ok, j]).rank().to_numpy(), pd.Series(y[ok]).rank().to_numpy())[0, 1]
+            r = spearman(src[ok, j], y[ok])
             out[j] = 0.0 if np.isnan(r) else r
     return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from ..benchmarks.ranks import spearman
 from ..errors import DataError
 
 
@@ -13,7 +14,7 @@ def kendall_tau(y_true, y_pred) -> float:
 
 
 def spearman_rho(y_true, y_pred) -> float:
-    return float(stats.spearmanr(y_true, y_pred).statistic)
+    return spearman(y_true, y_pred)
 
 
 def kendall_tau_top(y_true, y_pred, fraction: float = 0.05) -> float:
