@@ -395,6 +395,17 @@ def _cmd_pretrain(args) -> int:
     return 0
 
 
+def _missing_sources(member, space, archs):
+    """Per architecture, how many of the source tasks the adapted predictor reads have no value for it (None when
+    it reads none): an imported table covers only its own rows."""
+    import numpy as np
+
+    sources = getattr(member, "sources_", None)
+    if sources is None or not sources.tasks:
+        return None
+    return np.isnan(np.asarray(sources(space, archs), dtype=float)).sum(axis=1)
+
+
 def _features(text: str | None, table, target: str | None) -> tuple[str, ...]:
     """--features: comma-separated names, or ``all`` (every free feature the benchmark has)."""
     from .features import available_features
@@ -461,6 +472,15 @@ def _cmd_predict(args) -> int:
             "measured": [measured.get(a, np.nan) for a in archs],
         }
     )
+    missing = _missing_sources(pred.members_[0] if isinstance(pred, MetaEnsemble) else pred, space, archs)
+    if missing is not None and missing.any():
+        out["sources_missing"] = missing
+        n_src = len((ckpt[0] if isinstance(ckpt, list) else ckpt).sources.get("tasks") or [])
+        print(
+            f"note: {int((missing > 0).sum())} of {len(archs)} architectures lack values of some of the {n_src} "
+            "source tasks (column sources_missing: how many); their predictions lean on the graph alone",
+            file=sys.stderr,
+        )
     lower = not (ckpt[0] if isinstance(ckpt, list) else ckpt).sources.get("higher_is_better", True)
     out = out.sort_values("predicted", ascending=lower, kind="stable")  # the best first, as the metric orders
     out.insert(0, "rank", np.arange(1, len(out) + 1))  # what `verify --top-k` ranks by: 1 = best predicted

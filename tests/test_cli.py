@@ -372,6 +372,15 @@ def test_pretrain_on_a_small_imported_table(capsys, data_dir, tmp_path):
     assert main(["pretrain", "--benchmark", "ten", "--metric", "lat", "--out", str(out), "--iterations", "2",
                  "--hidden", "8", "--layers", "1", "--members", "1", "--no-progress"]) == 0
     assert load_checkpoint(out).target_metric == "lat"
+    # predicting the whole space from a table of 10 rows: the architectures outside it say so
+    sup = tmp_path / "sup.csv"
+    pd.DataFrame({"arch": archs[:4], "value": [5.0, 1.0, 3.0, 2.0]}).to_csv(sup, index=False)
+    capsys.readouterr()
+    assert main(["predict", "--model", str(out), "--support", str(sup), "--all", "--members", "0", "--show", "0",
+                 "--out", str(tmp_path / "p.csv")]) == 0
+    assert "note: 15615 of 15625 architectures lack values of some of the 3 source tasks" in capsys.readouterr().err
+    pred = pd.read_csv(tmp_path / "p.csv").set_index("arch")
+    assert (pred.loc[archs, "sources_missing"] == 0).all() and pred["sources_missing"].max() == 3
 
 
 # ---------------------------------------------------------------------- predict
