@@ -395,8 +395,9 @@ class MetaGNNPredictor:
         """Everything a support determines: target scale, source correlations, anchoring, inner steps, adapted
         weights, the conditioned GP. ``src``: the support's input columns (they do not depend on ``y``)."""
         ckpt, space = self.ckpt_, self.space_
-        self.y_mean_, self.y_std_, clip = scale_targets(y, "support set", ckpt.meta.get("target_scale", "zscore"))
-        z = np.clip((y - self.y_mean_) / self.y_std_, -clip, clip)
+        self.y_scale_ = scale_targets(y, "support set", ckpt.meta.get("target_scale", "zscore"))
+        self.y_mean_, self.y_std_ = self.y_scale_.centre, self.y_scale_.spread
+        z = self.y_scale_.transform(y)
         self.corr_ = self._corr(src, z)
         self.base_params_ = {k: v.detach() for k, v in ckpt.model.named_parameters()}
         self.z_shift_, self.z_scale_ = 0.0, 1.0
@@ -537,7 +538,7 @@ class MetaGNNPredictor:
             zt = z[train]
             if np.ptp(zt) == 0:
                 continue
-            zt = (zt - zt.mean()) / zt.std()
+            zt = scale_targets(zt, "inner-step CV fold").transform(zt)
             corr = self._corr(src[train], zt)  # the held-out fold's values stay out of its inputs
             t_archs = [archs[i] for i in train]
             if self.targets == "anchored":
@@ -751,7 +752,7 @@ class MetaGNNPredictor:
         return None if self.progress is None else not self.progress
 
     def _to_y(self, out: np.ndarray) -> np.ndarray:
-        return (out - self.z_shift_) / self.z_scale_ * self.y_std_ + self.y_mean_
+        return self.y_scale_.inverse((out - self.z_shift_) / self.z_scale_)
 
     def _bootstrap(self) -> list[tuple[dict, torch.Tensor]]:
         """``n_members`` adaptations, each on a bootstrap resample of the support (with its own source correlations).

@@ -87,17 +87,17 @@ def make_episode(
     """``scale``: how targets are put on the network's scale from the support
     (:func:`~surrogate_nas.predictors.support.scale_targets`)."""
     ys, yq = task.y[support_idx], task.y[query_idx]
-    mean, std, clip = scale_targets(ys, f"task {task.name!r}", scale)
+    ts = scale_targets(ys, f"task {task.name!r}", scale)
     corr = support_correlations(task.src[support_idx], ys)
     return Episode(
         task=task.name,
         support=graph_inputs(task.space, [task.archs[i] for i in support_idx], task.src[support_idx], device),
         query=graph_inputs(task.space, [task.archs[i] for i in query_idx], task.src[query_idx], device),
-        y_support=torch.tensor(np.clip((ys - mean) / std, -clip, clip), dtype=torch.float32, device=device),
-        y_query=torch.tensor(np.clip((yq - mean) / std, -clip, clip), dtype=torch.float32, device=device),
+        y_support=torch.tensor(ts.transform(ys), dtype=torch.float32, device=device),
+        y_query=torch.tensor(ts.transform(yq), dtype=torch.float32, device=device),
         corr=torch.as_tensor(corr, dtype=torch.float32, device=device),
-        y_mean=mean,
-        y_std=std,
+        y_mean=ts.centre,
+        y_std=ts.spread,
     )
 
 

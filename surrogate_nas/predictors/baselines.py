@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import DataError
 from ..spaces import Architecture, SearchSpace, get_space
 from .inputs import FreeFeatureValues, SourceValues, input_columns, onehot
-from .support import normalise, validate_support
+from .support import scale_targets, validate_support
 
 
 def has_uncertainty(predictor) -> bool:
@@ -233,8 +233,9 @@ class ScratchGNNPredictor(_Base):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self.model_ = GraphRegressor(len(sp.vocabulary), cfg).to(self.device)
-        self.mean_, self.std_ = normalise(y, "support set")
-        target = torch.tensor((y - self.mean_) / self.std_, dtype=torch.float32, device=self.device)
+        self.y_scale_ = scale_targets(y, "support set")
+        self.mean_, self.std_ = self.y_scale_.centre, self.y_scale_.spread
+        target = torch.tensor(self.y_scale_.transform(y), dtype=torch.float32, device=self.device)
         x, ei, b, n, _ = graph_inputs(sp, archs, np.zeros((len(archs), 0)), self.device)
         opt = torch.optim.Adam(self.model_.parameters(), lr=self.lr)
         for _ in range(self.steps):
@@ -252,4 +253,4 @@ class ScratchGNNPredictor(_Base):
 
         x, ei, b, n, _ = graph_inputs(get_space(self.space), archs, np.zeros((len(archs), 0)), self.device)
         with torch.no_grad():
-            return self.model_(x, ei, b, n).cpu().numpy().astype(float) * self.std_ + self.mean_
+            return self.y_scale_.inverse(self.model_(x, ei, b, n).cpu().numpy().astype(float))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
 import numpy as np
 
@@ -30,7 +30,22 @@ SCALES = get_args(ScaleName)
 ROBUST_CLIP = 3.0
 
 
-def scale_targets(y: np.ndarray, where: str, scale: str = "zscore") -> tuple[float, float, float]:
+class TargetScale(NamedTuple):
+    """The one target scaler: ``transform(y) = clip((y - centre) / spread, -clip, clip)``, ``inverse(z) = z * spread
+    + centre``. Made from a support set by :func:`scale_targets`."""
+
+    centre: float
+    spread: float
+    clip: float
+
+    def transform(self, y) -> np.ndarray:
+        return np.clip((np.asarray(y) - self.centre) / self.spread, -self.clip, self.clip)
+
+    def inverse(self, z):
+        return z * self.spread + self.centre
+
+
+def scale_targets(y: np.ndarray, where: str, scale: str = "zscore") -> TargetScale:
     """(centre, spread, clip) putting support targets on the network's scale: ``z = clip((y - centre) / spread)``.
 
     ``zscore``: mean and std, no clip (how MAML checkpoints were meta-trained). ``robust``: median and
@@ -39,12 +54,12 @@ def scale_targets(y: np.ndarray, where: str, scale: str = "zscore") -> tuple[flo
     """
     mean, std = normalise(y, where)
     if scale == "zscore":
-        return mean, std, float("inf")
+        return TargetScale(mean, std, float("inf"))
     if scale != "robust":
         raise DataError(f"{where}: target scale must be one of {', '.join(SCALES)}, got {scale!r}")
     q1, med, q3 = np.percentile(np.asarray(y, dtype=float), [25, 50, 75])
     spread = (q3 - q1) / 1.349
-    return float(med), float(spread if spread > 1e-12 * max(1.0, abs(med)) else std), ROBUST_CLIP
+    return TargetScale(float(med), float(spread if spread > 1e-12 * max(1.0, abs(med)) else std), ROBUST_CLIP)
 
 
 def validate_support(
