@@ -386,6 +386,7 @@ def write_report(
                     "NB-201 ImageNet16-120 (held out)",
                     f"{test_metric} of the best {metric} so far",
                     optimum=ceil,
+                    optimum_label="ceiling" if not free else "optimum",
                 )
                 md += ["![NB-201](search_efficiency.png)", ""]
         c = pd.DataFrame(ceilings)

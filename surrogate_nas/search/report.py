@@ -41,43 +41,62 @@ def best_so_far_band(traj: pd.DataFrame, column: str = "best_test", budget: int 
     return pd.concat(out, ignore_index=True)
 
 
-def plot_best_so_far(
+def best_so_far_figure(
     traj: pd.DataFrame,
-    path: str | os.PathLike,
     column: str = "best_test",
     title: str = "",
     ylabel: str = "best so far",
     optimum: float | None = None,
     logx: bool = True,
     budget: int | None = None,
-) -> None:
-    """Best-so-far vs evaluations, one line (median) and band (25-75 %) per method, saved as PNG."""
+    optimum_label: str = "optimum",
+):
+    """The figure :func:`plot_best_so_far` saves: per method a step line (median; a best-so-far value holds until
+    the next improvement) and a 25-75 % band, integer evaluation ticks, the optimum (or the protocol's ceiling)
+    drawn, and a y-range that includes the first evaluation."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, MaxNLocator, NullFormatter, NullLocator, ScalarFormatter
 
     band = best_so_far_band(traj, column, budget)
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     for method, g in band.groupby("method", sort=False):
         seeds = int(g["seeds"].iloc[0])
-        ax.plot(g["evaluation"], g["median"], label=f"{method} (n={seeds})", lw=1.6)
+        ax.step(g["evaluation"], g["median"], where="post", label=f"{method} (n={seeds})", lw=1.6)
         if seeds > 1:
-            ax.fill_between(g["evaluation"], g["q25"], g["q75"], alpha=0.18)
+            ax.fill_between(g["evaluation"], g["q25"], g["q75"], step="post", alpha=0.18)
     if optimum is not None:
-        ax.axhline(optimum, color="k", ls=":", lw=1, label=f"optimum {optimum:.4g}")
+        ax.axhline(optimum, color="k", ls=":", lw=1, label=f"{optimum_label} {optimum:.4g}")
+    n = int(band["evaluation"].max())
     if logx:
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(FixedLocator([t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if t <= n]))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(1, n)
     ax.set_xlabel("evaluations (support measurements included)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    lo = np.nanpercentile(band["q25"], 5)
+    lo = np.nanmin(band["q25"])  # the first evaluation included: where every search starts
     hi = np.nanmax(band["q75"]) if optimum is None else max(optimum, np.nanmax(band["q75"]))
     if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
         ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
     fig.tight_layout()
+    return fig
+
+
+def plot_best_so_far(traj: pd.DataFrame, path: str | os.PathLike, column: str = "best_test", *args, **kwargs) -> None:
+    """:func:`best_so_far_figure` saved as PNG (atomically)."""
+    import matplotlib.pyplot as plt
+
+    fig = best_so_far_figure(traj, column, *args, **kwargs)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)

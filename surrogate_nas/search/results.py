@@ -38,6 +38,23 @@ def top_table(result: SearchResult, k: int = TOP):
     return top.reset_index(drop=True)
 
 
+def _hierarchy_lines(result: SearchResult) -> list[str]:
+    """A hierarchical search's coarse phase: the groups it probed and the ones it committed to."""
+    if "committed" not in result.info:
+        return []
+    probed = [_group(g) for g in dict.fromkeys(result.info["probed"])]
+    committed = [_group(g) for g in result.info["committed"]]
+    return [
+        f"- hierarchical: {len(probed)} group(s) probed ({', '.join(probed)}); "
+        f"committed to {len(committed)} ({', '.join(committed) or 'none yet'})"
+    ]
+
+
+def _group(g) -> str:
+    """A coarse group as text: its parts joined by '-' (never a Python tuple)."""
+    return "-".join(map(str, g)) if isinstance(g, (tuple, list)) else str(g)
+
+
 def write_results(result: SearchResult) -> None:
     """Write the result files into ``result.out`` (each atomically)."""
     cfg, out, traj = result.config, result.out, result.trajectory
@@ -92,7 +109,8 @@ def write_results(result: SearchResult) -> None:
             *([f"- note: {result.note}"] if result.note else []),
             f"- seed: {cfg.seed}; model: {cfg.model or '-'}; predictor: {predictor}",
             f"- constraint: {cfg.constraint or '-'} ({cfg.constraint_mode})",
-            f"- predictor scoring throughput: {rate}",
+            f"- predictor scoring throughput: {rate}; candidates scored: {result.info.get('scored', 0):,}",
+            *_hierarchy_lines(result),
             f"- total cost: {traj['cost'].sum():.4g} ({'seconds' if cfg.evaluator == 'train' else 'simulated units'})",
             "",
             best_line(result),

@@ -259,6 +259,11 @@ def run_search(config: SearchConfig) -> SearchResult:
         {
             "fallbacks": getattr(searcher, "fallbacks_", 0),
             "scored": getattr(searcher, "scored_", 0),
+            **(
+                {"probed": list(searcher.probed_), "committed": list(searcher.committed_)}
+                if hasattr(searcher, "committed_")
+                else {}
+            ),
             "noise_free": cfg.evaluator == "table" and noise_free(table, cfg.task, cfg.metric, cfg.test_metric),
         },
         note,

@@ -46,3 +46,23 @@ def test_report_names_a_missing_run(tmp_path, capsys):
     with pytest.raises(SystemExit):
         _script().main(["--report", str(tmp_path / "nope"), "--out", str(tmp_path / "r")])
     assert f"{tmp_path / 'nope' / 'trajectories.csv.gz'} not found" in capsys.readouterr().err
+
+
+def test_the_best_so_far_figure_steps_shows_integer_ticks_the_ceiling_and_the_start():
+    import matplotlib.pyplot as plt
+
+    from surrogate_nas.search.report import best_so_far_figure
+
+    rows = [{"method": "m", "seed": s, "evaluation": e, "best_test": v}
+            for s, vals in enumerate([[10, 40, 40, 45], [12, 30, 44, 44]]) for e, v in enumerate(vals, start=1)]
+    for logx in (True, False):
+        fig = best_so_far_figure(pd.DataFrame(rows), optimum=46.48, optimum_label="ceiling", logx=logx)
+        ax = fig.axes[0]
+        line = ax.get_lines()[0]
+        assert line.get_drawstyle() == "steps-post"  # a best-so-far value holds until the next improvement
+        lo, hi = ax.get_ylim()
+        assert lo <= 10.5 and hi >= 46.48  # evaluation 1's band (10..12) and the ceiling are in view
+        assert any("ceiling 46.48" in t.get_text() for t in ax.get_legend().get_texts())
+        ticks = [t for t in ax.get_xticks() if 1 <= t <= 4]
+        assert ticks and all(float(t).is_integer() for t in ticks)
+        plt.close(fig)

@@ -302,3 +302,12 @@ def test_an_imported_table_with_one_metric_needs_no_metric(tmp_path, imported):
     import_table(src, "nb201", name, metric="lat")
     res = run_search(cfg(tmp_path, benchmark=name, task="dev", strategy="random", options={}))
     assert res.config.metric == "lat" and res.config.test_metric == "lat" and res.evaluations == 6
+
+
+def test_a_hierarchical_report_states_its_groups_and_the_candidates_scored(tmp_path):
+    res = run_search(cfg(tmp_path, strategy="hierarchical", predictor="rf", budget=12, options={}))
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert f"candidates scored: {res.info['scored']:,}" in report and res.info["scored"] > 0
+    line = next(ln for ln in report.splitlines() if ln.startswith("- hierarchical: "))
+    assert "4 group(s) probed (" in line and "committed to 3 (" in line
+    assert "('" not in report and "op-" in line  # groups as text, never Python tuples
