@@ -678,3 +678,17 @@ def test_records_and_data_list_show_fidelities_and_search_follows_the_nb201_prot
 
 def test_fetch_of_the_12_epoch_table_offers_no_download(capsys):
     _error(capsys, ["data", "fetch", "nb201-hp12"], "there is nothing to download (its public source is a pickle")
+
+
+@pytest.mark.slow  # two spawned processes each import torch (~10 s)
+def test_pretrain_members_in_parallel_are_the_members_in_turn(capsys, tmp_path):
+    base = ["pretrain", "--train-tasks", "cifar10,cifar100", "--iterations", "2", "--hidden", "8", "--layers", "1",
+            "--members", "2", "--no-progress"]
+    assert main([*base, "--out", str(tmp_path / "one")]) == 0
+    assert main([*base, "--workers", "2", "--out", str(tmp_path / "two")]) == 0
+    out = capsys.readouterr().out
+    assert "member 1/2" in out and "member 2/2" in out
+    for m in ("member-0", "member-1"):
+        a = torch.load(tmp_path / "one" / m / "model.pt", weights_only=True)
+        b = torch.load(tmp_path / "two" / m / "model.pt", weights_only=True)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
