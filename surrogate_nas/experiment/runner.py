@@ -346,7 +346,9 @@ class _Bar:
     def __init__(self, total: int, initial: int, enabled: bool):
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=total, initial=initial, desc="cells", unit="cell", disable=not enabled, smoothing=0.05)
+        self.bar = tqdm(
+            total=total, initial=initial, desc="checkpoints + cells", unit="task", disable=not enabled, smoothing=0.05
+        )
 
     def update(self, n=1):
         self.bar.update(n)
@@ -451,7 +453,7 @@ def _on_checkpoint(out, store, spec, res, files, log, stats):
     log(
         f"[{spec.benchmark}/{spec.target}] meta-trained {spec.variant or spec.algorithm}"
         f"{' + free features' if spec.features else ''} (meta seed {spec.seed}) in "
-        f"{i['seconds']:.0f}s (val tau {i['best_val_tau']})"
+        f"{i['seconds']:.0f}s (val tau {i['best_val_tau']:.3f})"
     )
 
 
@@ -462,11 +464,12 @@ def _on_cell(store, cell, res, stats):
 
 
 def _run_inline(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, total, threads):
-    for s in to_train:
-        f, i = train_checkpoint(s, threads)
-        _on_checkpoint(out, store, s, {"files": f, "info": i}, files, log, stats)
-    bar = _Bar(total, total - len(todo), progress)
+    bar = _Bar(total + len(to_train), total - len(todo), progress)
     try:
+        for s in to_train:  # the bar counts checkpoints too: it moves while they train
+            f, i = train_checkpoint(s, threads)
+            _on_checkpoint(out, store, s, {"files": f, "info": i}, files, log, stats)
+            bar.update(1)
         for c in todo:
             res = run_cell(cfg, c, {n: files[k] for n, k in c.checkpoints.items()}, before_cell, threads)
             _on_cell(store, c, res, stats)
@@ -507,10 +510,10 @@ def _run_ray(
             sched.next,
             submit,
             on_result,
-            units=lambda item: int(isinstance(item, Cell)),  # the bar counts cells; checkpoints come first
-            desc="cells",
-            unit="cell",
-            total=total,
+            units=lambda item: 1,  # checkpoints (trained first) count too: the bar moves while they train
+            desc="checkpoints + cells",
+            unit="task",
+            total=total + len(to_train),
             initial=total - len(todo),
             progress=progress,
         )
@@ -629,7 +632,7 @@ def search_efficiency_results(run_dir: str | os.PathLike) -> tuple[pd.DataFrame,
                     i = ck[s.key]
                     lines.append(
                         f"[{b.name}/{target}] meta-trained on {', '.join(i['train_tasks'])} (meta seed "
-                        f"{s.seed}) in {i['seconds']:.0f}s (val tau {i['best_val_tau']})"
+                        f"{s.seed}) in {i['seconds']:.0f}s (val tau {i['best_val_tau']:.3f})"
                     )
             by_method: dict[str, list] = {}
             for c in cells:

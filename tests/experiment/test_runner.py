@@ -185,3 +185,12 @@ def test_a_search_efficiency_cell_is_a_search_on_the_records(tmp_path, nbg_table
         by_seed = [g.sort_values("evaluation")["arch"].tolist() for _, g in t.groupby("seed")]
         assert by_seed[0] != by_seed[1], method
     assert (tmp_path / "run" / "search_efficiency.csv").is_file() and (tmp_path / "run" / "search_efficiency.md").is_file()
+
+
+def test_the_progress_bar_counts_checkpoints_while_they_train(tmp_path, capsys):
+    cfg = tiny_pq(ks=[5], seeds=1, methods=["meta-gnn", "rf"])
+    stats = run_experiment(cfg, tmp_path / "run", workers=0, progress=True, log=_quiet, report=False)
+    err = capsys.readouterr().err
+    assert stats["checkpoints_trained"] == 1 and stats["cells"] == 2
+    assert "checkpoints + cells" in err and "3/3" in err  # 1 checkpoint + 2 cells, the checkpoint first
+    assert "1/3" in err.split("2/3")[0]
