@@ -20,7 +20,7 @@ from ..registry import Registry
 from ..spaces import get_space
 from . import cache
 from .kinds import RepeatedMeasurementsWarning, is_hardware_metric
-from .table import COLUMNS, BenchmarkTable
+from .table import COLUMNS, BenchmarkTable, native_strings_and_keys
 
 READERS: Registry[BenchmarkTable] = Registry("benchmark reader")
 
@@ -66,17 +66,7 @@ def read_nb201_csv(path: str | os.PathLike | None = None, hp12: str | os.PathLik
         raise DataError(f"{p}: expected 15,625 rows (one per NB-201 cell), found {len(df)} (truncated?)")
     space = get_space("nb201")
     strings = df["ArchitectureString"].astype(str).tolist()
-    archs, keys = [], []
-    for row, s in enumerate(strings):
-        hit = _NB201_CELLS.get(s)
-        if hit is None:
-            try:
-                a = space.parse(s)
-            except ValueError as e:
-                raise DataError(f"{p}: data row {row + 1}, column ArchitectureString: {e}") from None
-            hit = _NB201_CELLS[s] = (space.format(a), space.canonical(a))
-        archs.append(hit[0])
-        keys.append(hit[1])
+    archs, keys = native_strings_and_keys(space, strings, str(p), cache=_NB201_CELLS, column="ArchitectureString")
     parts = []
     for col, task in NB201_CSV_COLUMNS.items():
         values = pd.to_numeric(df[col], errors="coerce")

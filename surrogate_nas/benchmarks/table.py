@@ -65,7 +65,7 @@ class BenchmarkTable:
             raise DataError(
                 f"{where}: unexpected column(s) {', '.join(map(str, extra))}; allowed: {', '.join(COLUMNS)}"
             )
-        strings, keys = _keys(space, df["arch"].tolist(), where)
+        strings, keys = native_strings_and_keys(space, df["arch"].tolist(), where)
         df["arch"], df["key"] = strings, keys
         return cls(space, df, source)
 
@@ -292,17 +292,22 @@ def _fid(x: float) -> str:
     return f"{float(x):g}"
 
 
-def _keys(space: SearchSpace, archs: list, where: str) -> tuple[list[str], list[str]]:
+def native_strings_and_keys(
+    space: SearchSpace, archs: list, where: str, cache: dict | None = None, column: str | None = None
+) -> tuple[list[str], list[str]]:
+    """(native string, canonical key) of each architecture, each distinct one parsed once (``cache``: a memo kept
+    by the caller across calls); a bad one is one DataError naming its data row (from 1) and ``column``."""
     strings: list[str] = []
     keys: list[str] = []
-    cache: dict = {}
+    cache = {} if cache is None else cache
+    at = f", column {column}" if column else ""
     for row, a in enumerate(archs):
         hit = cache.get(a)
         if hit is None:
             try:
                 arch = space.coerce(a)
             except ValueError as e:
-                raise DataError(f"{where}: data row {row + 1}: {e}") from None
+                raise DataError(f"{where}: data row {row + 1}{at}: {e}") from None
             hit = cache[a] = (space.format(arch), space.canonical(arch))
         strings.append(hit[0])
         keys.append(hit[1])
