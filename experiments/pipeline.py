@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     # 2-3. guided search on the held-out dataset, and the baselines
     runs = {}
     budget_base = 40 if args.quick else args.baseline_budget
-    plan = [("guided-meta", "guided-evolution", args.budget, str(model_dir)),
+    plan = [("guided-meta", "guided", args.budget, str(model_dir)),
             ("hierarchical", "hierarchical", args.budget, str(model_dir)),
             ("evolution", "evolution", budget_base, None),
             ("random", "random", budget_base, None)]

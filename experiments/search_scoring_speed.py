@@ -49,7 +49,7 @@ def main(argv=None) -> dict:
     ev = TableEvaluator(table, "ImageNet16-120", "test_acc")
     rates, scored = [], []
     for seed in range(repeats):
-        s = make_searcher("guided-evolution", "nb201", seed, {"n_support": 5, "acquisition": args.acquisition},
+        s = make_searcher("guided", "nb201", seed, {"n_support": 5, "acquisition": args.acquisition},
                           table, "ImageNet16-120", "test_acc", ckpt)
         run_loop(s, ev, 5 + args.guided_steps)
         rates.append(s.scored_per_second)

@@ -15,6 +15,8 @@ class Registry(Generic[T]):
         self.kind = kind
         self.instance_type = instance_type
         self._factories: dict[str, Callable[..., T]] = {}
+        self._aliases: dict[str, str] = {}  # old name -> registered name
+        self._warned: set[str] = set()
 
     def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         def deco(factory: Callable[..., T]) -> Callable[..., T]:
@@ -25,14 +27,34 @@ class Registry(Generic[T]):
 
         return deco
 
+    def alias(self, old: str, new: str) -> None:
+        """Accept ``old`` as a former name of ``new``; its first use in a process says so once."""
+        if new not in self._factories or old in self._factories:
+            raise KeyError(f"{self.kind} alias {old!r} -> {new!r}: {new!r} must be registered, {old!r} must not")
+        self._aliases[old] = new
+
+    def resolve(self, name):
+        """The registered name ``name`` stands for (a former name gives its new one, saying so once per process);
+        anything else unchanged."""
+        if not isinstance(name, str) or name not in self._aliases:
+            return name
+        new = self._aliases[name]
+        if name not in self._warned:
+            import warnings
+
+            self._warned.add(name)
+            warnings.warn(f"{self.kind} {name!r} is now {new!r}", FutureWarning, stacklevel=3)
+        return new
+
     def names(self) -> list[str]:
         return sorted(self._factories)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._factories
+        return name in self._factories or name in self._aliases
 
     def factory(self, name: str) -> Callable[..., T]:
         """The factory registered as ``name`` (e.g. to inspect which keyword arguments it takes)."""
+        name = self.resolve(name)
         if not isinstance(name, str) or name not in self._factories:
             from .errors import SurrogateNASError
 

@@ -60,13 +60,11 @@ def method_specs(
             MethodSpec("source-rank (cifar100)", "source-rank", {"source_tasks": ["cifar100"]}, None, full_budget)
         )
     out += [
-        MethodSpec(GUIDED, "guided-evolution", g, "meta", guided_budget),
-        MethodSpec(f"{GUIDED} q=4", "guided-evolution", g, "meta", guided_budget, batch_size=4),
-        MethodSpec(f"{GUIDED} q=8", "guided-evolution", g, "meta", guided_budget, batch_size=8),
+        MethodSpec(GUIDED, "guided", g, "meta", guided_budget),
+        MethodSpec(f"{GUIDED} q=4", "guided", g, "meta", guided_budget, batch_size=4),
+        MethodSpec(f"{GUIDED} q=8", "guided", g, "meta", guided_budget, batch_size=8),
         MethodSpec(HAS, "hierarchical", {**g, **HAS_OPTIONS}, "meta", guided_budget),
-        MethodSpec(
-            "guided-scratch", "guided-evolution", {"n_support": 5, "scratch_steps": 60}, "scratch", guided_budget
-        ),
+        MethodSpec("guided-scratch", "guided", {"n_support": 5, "scratch_steps": 60}, "scratch", guided_budget),
     ]
     if benchmark == "nas-bench-graph":
         lat = f"latency<=p{round(100 * LATENCY_QUANTILE)}"
@@ -79,7 +77,7 @@ def method_specs(
                 full_budget,
                 constraint=lat,
             ),
-            MethodSpec(f"{GUIDED} ({lat})", "guided-evolution", g, "meta", guided_budget, constraint=lat),
+            MethodSpec(f"{GUIDED} ({lat})", "guided", g, "meta", guided_budget, constraint=lat),
         ]
     by_name = {m.name: m for m in out}
     for name, v in (variants or {}).items():

@@ -246,7 +246,8 @@ SEARCHERS: Registry[Searcher] = Registry("search strategy", Searcher)
 
 def get_searcher(name_or_searcher, **kwargs) -> Searcher:
     """A searcher by registered name (``random``, ``evolution``, ``local``, ``source-rank``,
-    ``guided-evolution``, ``hierarchical``) or an instance passed straight through."""
+    ``guided``, ``hierarchical``) or an instance passed straight through (the former name ``guided-evolution``
+    is accepted and says so once)."""
     if isinstance(name_or_searcher, str) and name_or_searcher not in SEARCHERS:
         raise SearchError(f"unknown search strategy {name_or_searcher!r}; choose one of {', '.join(SEARCHERS.names())}")
     return SEARCHERS.get(name_or_searcher, **kwargs)

@@ -16,7 +16,10 @@ from .benchmark_tables import BENCHMARK_METRICS, DEFAULT_BENCHMARK
 from .evaluators import EVALUATORS
 
 #: Strategies that re-fit a predictor on their measurements.
-PREDICTOR_STRATEGIES = ("guided-evolution", "hierarchical")
+PREDICTOR_STRATEGIES = ("guided", "hierarchical")
+#: How a strategy is spelled in a run's identity (journal fingerprint) when it was renamed: the former name, so
+#: journals written before the rename ("guided-evolution") still resume, whichever name the run is given.
+IDENTITY_SPELLING = {"guided": "guided-evolution"}
 
 
 def _check_type(name: str, value, types, what: str) -> None:
@@ -34,7 +37,7 @@ class SearchConfig:
 
     * ``evolution``: population (20), tournament (5)
     * ``source-rank``: source_tasks (default: every other task of the benchmark; never the target), source_metric
-    * ``guided-evolution`` / ``hierarchical``: n_support (5), support ("source-rank" | "random"),
+    * ``guided`` (formerly ``guided-evolution``) / ``hierarchical``: n_support (5), support ("source-rank" | "random"),
       acquisition ("mean" | "ucb" | "ei" | "thompson"; default thompson), batch_acquisition (for batch_size > 1;
       default: acquisition when given, else ucb), beta, pool ("auto" | "space" | "mutants"),
       n_candidates, top_k, support_random; hierarchical also probe_groups, coarse, commit,
@@ -64,7 +67,7 @@ class SearchConfig:
 
     space: str = "nb201"
     task: str = "ImageNet16-120"
-    strategy: str = "guided-evolution"
+    strategy: str = "guided"
     budget: int = 20
     evaluator: str = "table"
     seed: int = 0
@@ -146,6 +149,7 @@ class SearchConfig:
             get_space(c.space)
         except ValueError as e:
             raise SearchError(str(e)) from None
+        c.strategy = SEARCHERS.resolve(c.strategy)  # "guided-evolution" -> "guided" (saying so once)
         if c.strategy not in SEARCHERS:
             raise SearchError(f"unknown search strategy {c.strategy!r}; choose one of {', '.join(SEARCHERS.names())}")
         if c.evaluator not in EVALUATORS:
@@ -191,7 +195,10 @@ class SearchConfig:
 
     def identity(self) -> dict:
         """The fields that decide which architectures are evaluated (what a journal must match)."""
-        return {k: v for k, v in self.to_dict().items() if k not in self.NON_IDENTITY}
+        out = {k: v for k, v in self.to_dict().items() if k not in self.NON_IDENTITY}
+        strategy = SEARCHERS.resolve(out["strategy"])
+        out["strategy"] = IDENTITY_SPELLING.get(strategy, strategy)
+        return out
 
 
 @dataclass

@@ -4,7 +4,7 @@ after the target-isolation checks."""
 from __future__ import annotations
 
 from ..spaces import get_space
-from .base import SearchError, get_searcher
+from .base import SEARCHERS, SearchError, get_searcher
 from .checks import check_model, check_source_tasks
 from .config import PREDICTOR_STRATEGIES
 from .predictor_factory import needs_checkpoint, predictor_factory, source_scores
@@ -43,6 +43,7 @@ def make_searcher(
     ``run_search`` passes the benchmark's (NB-201: ``test_acc``, the 200-epoch test accuracy, while the target
     is searched on ``valid_acc@12``).
     """
+    strategy = SEARCHERS.resolve(strategy)  # a former name gives its new one (and says so once)
     opts = dict(options or {})
     space = get_space(space)
     src_tasks = opts.pop("source_tasks", None)

@@ -201,9 +201,10 @@ class SourceRankSearch(Searcher):
         return out
 
 
-@SEARCHERS.register("guided-evolution")
+@SEARCHERS.register("guided")
 class GuidedEvolution(Searcher):
-    """Predictor-guided evolution.
+    """Predictor-guided search (``guided``; formerly ``guided-evolution``): Bayesian optimisation over a
+    candidate set.
 
     1. Support: the first ``n_support`` suggestions are the top of the source ranking
        (``support="source-rank"``, needs ``source_scores``) or random (``support="random"``);
@@ -227,7 +228,7 @@ class GuidedEvolution(Searcher):
     ``support_random``: how many of the support suggestions are random instead of source-ranked.
     """
 
-    name = "guided-evolution"
+    name = "guided"
 
     def __init__(
         self,
@@ -397,6 +398,10 @@ class GuidedEvolution(Searcher):
     def _one_fresh(self) -> list[Architecture]:
         a = self._fresh_sample()
         return [a] if a is not None else []
+
+
+#: The strategy's former name (it is Bayesian optimisation over a candidate set, not evolution).
+SEARCHERS.alias("guided-evolution", "guided")
 
 
 __all__ = ["RandomSearch", "RegularizedEvolution", "LocalSearch", "SourceRankSearch", "GuidedEvolution", "ACQUISITIONS"]

@@ -79,7 +79,7 @@ def test_a_variant_is_its_base_with_other_options(tmp_path):
 
     (m,) = [m for m in method_specs("nb201", 30, 20, "ImageNet16-120", cfg.variants) if m.name == "q2-ei"]
     assert (m.strategy, m.options["acquisition"], m.batch_size, m.predictor, m.budget) == \
-        ("guided-evolution", "ei", 2, "meta", 20)
+        ("guided", "ei", 2, "meta", 20)
     _, cells = plan(cfg)
     assert {c.coords["method"] for c in cells} == {"random", "q2-ei"}
 

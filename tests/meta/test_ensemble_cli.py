@@ -185,7 +185,7 @@ def test_search_with_an_ensemble_directory(ens, capsys, tmp_path):
     from surrogate_nas.search.run import _digest
 
     out = tmp_path / "s"
-    argv = ["search", "--space", "nb201", "--task", TARGET, "--strategy", "guided-evolution", "--model", str(ens),
+    argv = ["search", "--space", "nb201", "--task", TARGET, "--strategy", "guided", "--model", str(ens),
             "--budget", "8", "--evaluator", "table", "--seed", "0", "--out", str(out), "--no-progress"]
     assert main(argv) == 0
     assert "8 evaluations" in capsys.readouterr().out

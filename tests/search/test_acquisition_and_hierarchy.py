@@ -74,16 +74,16 @@ def test_batches_have_their_own_default_acquisition_unless_one_is_given():
     from surrogate_nas.search.defaults import ACQUISITION, BATCH_ACQUISITION
 
     fit = lambda a, y: None  # noqa: E731
-    s = get_searcher("guided-evolution", space="nb201", predictor=fit, support="random")
+    s = get_searcher("guided", space="nb201", predictor=fit, support="random")
     assert (s.acquisition, s.batch_acquisition) == (ACQUISITION, BATCH_ACQUISITION) == ("thompson", "ucb")
-    s = get_searcher("guided-evolution", space="nb201", predictor=fit, support="random", acquisition="ei")
+    s = get_searcher("guided", space="nb201", predictor=fit, support="random", acquisition="ei")
     assert (s.acquisition, s.batch_acquisition) == ("ei", "ei")
-    s = get_searcher("guided-evolution", space="nb201", predictor=fit, support="random", batch_acquisition="mean")
+    s = get_searcher("guided", space="nb201", predictor=fit, support="random", batch_acquisition="mean")
     assert (s.acquisition, s.batch_acquisition) == ("thompson", "mean")
     has = get_searcher("hierarchical", space="nb201", predictor=fit, support="random")
     assert (has.acquisition, has.batch_acquisition) == ("ei", "ei")  # search-defaults round 4
     with pytest.raises(SearchError, match="batch_acquisition: unknown acquisition 'qei'"):
-        get_searcher("guided-evolution", space="nb201", predictor=fit, support="random", batch_acquisition="qei")
+        get_searcher("guided", space="nb201", predictor=fit, support="random", batch_acquisition="qei")
 
 
 def test_unknown_acquisition_is_refused_with_the_choices():
@@ -101,7 +101,7 @@ def test_guided_batches_are_distinct_and_reach_the_evaluator_together(acq, nb201
             return super().evaluate(archs)
 
     ev = Counting(nb201_table, "ImageNet16-120", "test_acc")
-    s = make_searcher("guided-evolution", "nb201", 0, {"n_support": 5, "acquisition": acq}, nb201_table,
+    s = make_searcher("guided", "nb201", 0, {"n_support": 5, "acquisition": acq}, nb201_table,
                       "ImageNet16-120", "test_acc", nb201_ckpt)
     df = run_loop(s, ev, 21, batch_size=8)
     assert calls == [5, 8, 8] and df["key"].is_unique and s.fallbacks_ == 0  # support, then two rounds of 8
@@ -161,7 +161,7 @@ def test_hierarchical_scores_a_fraction_of_flat_guided_search(nb201_table):
     ev = TableEvaluator(nb201_table, "ImageNet16-120", "test_acc")
     has = _has(nb201_table, n_support=5)
     run_loop(has, ev, 40)
-    flat = get_searcher("guided-evolution", space="nb201", seed=0, predictor=lambda a, y: _ConvCount(),
+    flat = get_searcher("guided", space="nb201", seed=0, predictor=lambda a, y: _ConvCount(),
                         source_scores=_source(nb201_table), n_support=5)
     run_loop(flat, ev, 40)
     assert flat.scored_ == sum(6466 - n for n in range(5, 40))
@@ -244,7 +244,7 @@ def test_the_finite_set_model_honours_observation_noise():
 
 def test_ei_incumbent_is_the_best_posterior_mean_of_the_measured_archs(nb201_table, nb201_ckpt):
     """Noisy EI's incumbent: the fitted predictor's best mean over what was measured, not the best measurement."""
-    s = make_searcher("guided-evolution", "nb201", 0, {"n_support": 5, "acquisition": "ei"}, nb201_table,
+    s = make_searcher("guided", "nb201", 0, {"n_support": 5, "acquisition": "ei"}, nb201_table,
                       "ImageNet16-120", "test_acc", nb201_ckpt)
     run_loop(s, TableEvaluator(nb201_table, "ImageNet16-120", "test_acc"), 8)
     measured = [a for a, _, _ in s.history]

@@ -45,7 +45,7 @@ def test_run_search_writes_results(tmp_path, nb201_table):
 
 
 def test_guided_run_with_model(tmp_path, nb201_ckpt_dir):
-    r = run_search(cfg(tmp_path, strategy="guided-evolution", model=str(nb201_ckpt_dir), budget=8, options={}))
+    r = run_search(cfg(tmp_path, strategy="guided", model=str(nb201_ckpt_dir), budget=8, options={}))
     # 5 support + 3 guided steps, each scoring the whole unmeasured space (the speed claim, >= 1,000
     # candidates/s, is measured by experiments/search_scoring_speed.py, not asserted on a shared machine)
     assert r.evaluations == 8 and r.info["scored"] == sum(6466 - k for k in (5, 6, 7))
@@ -55,10 +55,10 @@ def test_guided_run_with_model(tmp_path, nb201_ckpt_dir):
 @pytest.mark.parametrize("strategy,opts", [
     ("evolution", {"population": 5, "tournament": 2}),
     # guided: the same resume on three guided runs that score the whole space each step (~10-20 s): slow suite
-    pytest.param("guided-evolution", {"n_support": 3}, marks=pytest.mark.slow),
+    pytest.param("guided", {"n_support": 3}, marks=pytest.mark.slow),
 ])
 def test_resume_after_interrupt_equals_uninterrupted(tmp_path, monkeypatch, strategy, opts, nb201_ckpt_dir):
-    model = str(nb201_ckpt_dir) if strategy == "guided-evolution" else None
+    model = str(nb201_ckpt_dir) if strategy == "guided" else None
     full = run_search(cfg(tmp_path, "full", strategy=strategy, options=opts, model=model, batch_size=2))
     calls = {"n": 0}
     real = TableEvaluator.evaluate
@@ -134,14 +134,14 @@ def test_bad_inputs(tmp_path, nb201_ckpt_dir):
     with pytest.raises(SearchError, match="unknown evaluator"):
         run_search(cfg(tmp_path, evaluator="oracle"))
     with pytest.raises(SearchError, match="needs --model"):
-        run_search(cfg(tmp_path, strategy="guided-evolution", options={}))
+        run_search(cfg(tmp_path, strategy="guided", options={}))
     with pytest.raises(SearchError, match="model is for space 'nb201'"):
-        run_search(cfg(tmp_path, space="nas-bench-graph", task="cora", strategy="guided-evolution", options={},
+        run_search(cfg(tmp_path, space="nas-bench-graph", task="cora", strategy="guided", options={},
                        model=str(nb201_ckpt_dir)))
     with pytest.raises(TargetLeakError, match="target task 'cifar100' is also a source/training task"):
-        run_search(cfg(tmp_path, task="cifar100", strategy="guided-evolution", options={}, model=str(nb201_ckpt_dir)))
+        run_search(cfg(tmp_path, task="cifar100", strategy="guided", options={}, model=str(nb201_ckpt_dir)))
     with pytest.raises(SearchError, match="missing"):
-        run_search(cfg(tmp_path, strategy="guided-evolution", options={}, model=str(tmp_path / "nothing")))
+        run_search(cfg(tmp_path, strategy="guided", options={}, model=str(tmp_path / "nothing")))
     with pytest.raises(SearchError, match="bad option"):
         run_search(cfg(tmp_path, options={"populaton": 3}))
     with pytest.raises(SearchError, match="no 'flops' records"):

@@ -37,7 +37,7 @@ def test_source_tasks_option_may_not_hold_the_target(tmp_path, source_tasks):
 
 def test_source_tasks_option_of_a_guided_search(nb201_table):
     with pytest.raises(TargetLeakError, match="search option source_tasks"):
-        make_searcher("guided-evolution", "nb201", 0, {"source_tasks": ["ImageNet16-120"]}, nb201_table,
+        make_searcher("guided", "nb201", 0, {"source_tasks": ["ImageNet16-120"]}, nb201_table,
                       "ImageNet16-120", "test_acc", predictor="rf")
     # the default sources are every other task: the target is never among them
     s = make_searcher("source-rank", "nb201", 0, {"source_tasks": ["cifar100"]}, nb201_table, "ImageNet16-120",
@@ -48,7 +48,7 @@ def test_source_tasks_option_of_a_guided_search(nb201_table):
 def test_checkpoint_tasks_may_not_hold_the_target(nb201_table, nb201_ckpt):
     for task in ("cifar10", "cifar100"):  # meta-training tasks
         with pytest.raises(TargetLeakError, match=f"target task '{task}'"):
-            make_searcher("guided-evolution", "nb201", 0, {}, nb201_table, task, "test_acc", nb201_ckpt)
+            make_searcher("guided", "nb201", 0, {}, nb201_table, task, "test_acc", nb201_ckpt)
     # a meta-validation task counts as well
     validated = dataclasses.replace(nb201_ckpt, info={**nb201_ckpt.info, "val_tasks": ["ImageNet16-120"]})
     with pytest.raises(TargetLeakError, match="target task 'ImageNet16-120'"):
@@ -56,7 +56,7 @@ def test_checkpoint_tasks_may_not_hold_the_target(nb201_table, nb201_ckpt):
     # and a source-feature task
     sourced = dataclasses.replace(nb201_ckpt, sources={**nb201_ckpt.sources, "tasks": ["ImageNet16-120"]})
     with pytest.raises(TargetLeakError, match="target task 'ImageNet16-120'"):
-        make_searcher("guided-evolution", "nb201", 0, {}, nb201_table, "ImageNet16-120", "test_acc", sourced)
+        make_searcher("guided", "nb201", 0, {}, nb201_table, "ImageNet16-120", "test_acc", sourced)
 
 
 # ---------------------------------------------------------------------- nothing written before all is checked
@@ -106,7 +106,7 @@ def test_a_running_search_holds_its_directory(tmp_path):
     ("options", {"source_tasks": ["cifar1000"]}, "source_tasks: unknown task 'cifar1000'"),
 ])
 def test_bad_input_writes_nothing_and_the_corrected_rerun_runs(tmp_path, field, value, message):
-    strategy = "guided-evolution" if field == "predictor" else "evolution"
+    strategy = "guided" if field == "predictor" else "evolution"
     with pytest.raises(SearchError, match=re.escape(message)):
         run_search(cfg(tmp_path, strategy=strategy, **{field: value}))
     assert not (tmp_path / "run").exists()
@@ -120,15 +120,15 @@ def test_bad_input_writes_nothing_and_the_corrected_rerun_runs(tmp_path, field, 
 ])
 def test_bad_predictor_options_are_refused_before_any_evaluation(tmp_path, options, message):
     with pytest.raises(SearchError, match=re.escape(message)):
-        run_search(cfg(tmp_path, strategy="guided-evolution", predictor="rf", options={"predictor_options": options}))
+        run_search(cfg(tmp_path, strategy="guided", predictor="rf", options={"predictor_options": options}))
     assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("strategy, options, message", [
-    ("guided-evolution", {"n_support": 1000}, "option n_support=1000 is above the budget of 6 evaluations"),
-    ("guided-evolution", {"beta": float("nan")}, "guided-evolution: beta must be a finite number >= 0, got nan"),
-    ("guided-evolution", {"n_candidates": -1}, "guided-evolution: n_candidates must be an integer in 1..1000000"),
-    ("guided-evolution", {"top_k": 0}, "guided-evolution: top_k must be an integer in 1..1000000, got 0"),
+    ("guided", {"n_support": 1000}, "option n_support=1000 is above the budget of 6 evaluations"),
+    ("guided", {"beta": float("nan")}, "guided: beta must be a finite number >= 0, got nan"),
+    ("guided", {"n_candidates": -1}, "guided: n_candidates must be an integer in 1..1000000"),
+    ("guided", {"top_k": 0}, "guided: top_k must be an integer in 1..1000000, got 0"),
     ("hierarchical", {"pool": "mutants"}, "hierarchical: option 'pool' is guided search's candidate generation"),
     ("hierarchical", {"n_candidates": 50}, "hierarchical: option 'n_candidates' is guided search's"),
 ])
@@ -259,7 +259,7 @@ def test_loop_refuses_a_searcher_that_oversupplies(nb201_table):
 # ---------------------------------------------------------------------- predictors from the registry
 @pytest.mark.parametrize("predictor", ["rf", "tree", "ridge-source"])
 def test_guided_search_with_a_registry_predictor(tmp_path, predictor):
-    r = run_search(cfg(tmp_path, strategy="guided-evolution", predictor=predictor, budget=7, options={"n_support": 5}))
+    r = run_search(cfg(tmp_path, strategy="guided", predictor=predictor, budget=7, options={"n_support": 5}))
     assert r.evaluations == 7 and r.info["fallbacks"] == 0 and r.info["scored"] > 0
 
 

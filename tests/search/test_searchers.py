@@ -59,7 +59,7 @@ def test_source_rank_follows_source_order(nb201_table):
 @pytest.mark.parametrize("acq", ["mean", "thompson"])
 def test_guided_budget_counts_support(acq, nb201_table, nb201_ckpt):
     ev = TableEvaluator(nb201_table, "ImageNet16-120", "test_acc")
-    s = make_searcher("guided-evolution", "nb201", 0, {"n_support": 5, "acquisition": acq}, nb201_table, "ImageNet16-120",
+    s = make_searcher("guided", "nb201", 0, {"n_support": 5, "acquisition": acq}, nb201_table, "ImageNet16-120",
                       "test_acc", nb201_ckpt)
     df = run_loop(s, ev, 8)
     assert len(df) == 8 and df["key"].is_unique  # 5 support + 3 guided = the budget
@@ -73,7 +73,7 @@ def test_guided_budget_counts_support(acq, nb201_table, nb201_ckpt):
 
 def test_guided_random_support_share(nb201_table, nb201_ckpt):
     ev = TableEvaluator(nb201_table, "ImageNet16-120", "test_acc")
-    s = make_searcher("guided-evolution", "nb201", 0, {"n_support": 5, "support_random": 2},
+    s = make_searcher("guided", "nb201", 0, {"n_support": 5, "support_random": 2},
                       nb201_table, "ImageNet16-120", "test_acc", nb201_ckpt)
     df = run_loop(s, ev, 6)  # the 5 support picks, then one guided step
     ranked = run_loop(make_searcher("source-rank", "nb201", 0, {}, nb201_table, "ImageNet16-120", "test_acc"), ev, 60)
@@ -86,18 +86,18 @@ def test_guided_random_support_share(nb201_table, nb201_ckpt):
 def test_guided_support_options_are_checked(nb201_table):
     fit = lambda a, y: None  # noqa: E731
     with pytest.raises(SearchError, match=r"support_random must be an int in \[0, n_support=5\], got 6"):
-        get_searcher("guided-evolution", space="nb201", predictor=fit, support="random", support_random=6)
+        get_searcher("guided", space="nb201", predictor=fit, support="random", support_random=6)
     with pytest.raises(SearchError, match="unexpected keyword argument 'trust_region'"):  # chosen on a held-out target: gone
-        make_searcher("guided-evolution", "nb201", 0, {"trust_region": 30}, nb201_table, "ImageNet16-120", "test_acc",
+        make_searcher("guided", "nb201", 0, {"trust_region": 30}, nb201_table, "ImageNet16-120", "test_acc",
                       predictor="rf")
     with pytest.raises(SearchError, match="option targets must be 'anchored' or 'support', got 'z'"):
-        make_searcher("guided-evolution", "nb201", 0, {"targets": "z"}, nb201_table, "ImageNet16-120", "test_acc",
+        make_searcher("guided", "nb201", 0, {"targets": "z"}, nb201_table, "ImageNet16-120", "test_acc",
                       predictor="scratch")
 
 
 def test_guided_mutant_pool_and_scratch_predictor(nb201_table):
     ev = TableEvaluator(nb201_table, "ImageNet16-120", "test_acc")
-    s = make_searcher("guided-evolution", "nb201", 0, {"pool": "mutants", "n_candidates": 200, "support": "random",
+    s = make_searcher("guided", "nb201", 0, {"pool": "mutants", "n_candidates": 200, "support": "random",
                                                         "scratch_steps": 20}, nb201_table, "ImageNet16-120",
                       "test_acc", predictor="scratch")
     df = run_loop(s, ev, 7)
@@ -149,7 +149,7 @@ def test_bad_searcher_input(nb201_table):
     with pytest.raises(SearchError, match="parse constraint"):
         Constraint.parse("latency < 3")
     with pytest.raises(SearchError, match="predictor"):
-        get_searcher("guided-evolution", space="nb201")
+        get_searcher("guided", space="nb201")
     with pytest.raises(SearchError, match="acquisition"):
-        get_searcher("guided-evolution", space="nb201", predictor=lambda a, y: None, support="random",
+        get_searcher("guided", space="nb201", predictor=lambda a, y: None, support="random",
                      acquisition="pi")

@@ -135,7 +135,7 @@ def test_a_search_round_of_q_candidates_trains_as_concurrent_ray_tasks(local_ray
             calls.append(len(archs))
             return super().evaluate(archs)
 
-    s = get_searcher("guided-evolution", space="nb201", seed=0, predictor=lambda a, y: ConvCount(), support="random",
+    s = get_searcher("guided", space="nb201", seed=0, predictor=lambda a, y: ConvCount(), support="random",
                      n_support=2, acquisition="mean")
     ev = TrainEvaluator(Counting("digits", train_config=tiny_config, backend="ray", work_dir=tmp_path))
     df = run_loop(s, ev, 4, batch_size=2)
