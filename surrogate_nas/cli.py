@@ -1315,9 +1315,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--task", help="target task (dataset / device) of the benchmark; required")
     r.add_argument(
         "--strategy",
-        default="guided-evolution",
-        help="random, evolution, local, source-rank, guided-evolution or hierarchical (two-level: probe "
-        "the best skeleton groups, commit, search inside them)",
+        default="guided",
+        help="random, evolution, local, source-rank, guided (Bayesian optimisation over the candidate set; "
+        "'guided-evolution' is its old name) or hierarchical (two-level: probe the best skeleton groups, commit, "
+        "search inside them)",
     )
     r.add_argument("--model", help="checkpoint directory from `pretrain` (predictor meta)")
     r.add_argument(

@@ -273,11 +273,11 @@ def _correlations(res: pd.DataFrame) -> tuple[float | None, float | None]:
     per_arch = ok.groupby("arch", sort=False).agg(predicted=("predicted", "first"), measured=("test_acc", "mean"))
     if len(per_arch) < 2 or per_arch["predicted"].nunique() < 2 or per_arch["measured"].nunique() < 2:
         return None, None
-    from scipy.stats import kendalltau, spearmanr
+    from ..predictors.metrics import kendall_tau, spearman_rho
 
-    tau = float(kendalltau(per_arch["predicted"], per_arch["measured"]).statistic)
-    rho = float(spearmanr(per_arch["predicted"], per_arch["measured"]).statistic)
-    return tau, rho
+    return kendall_tau(per_arch["measured"], per_arch["predicted"]), spearman_rho(
+        per_arch["measured"], per_arch["predicted"]
+    )
 
 
 def _summary(res: pd.DataFrame, config: VerifyConfig, tau, rho) -> str:

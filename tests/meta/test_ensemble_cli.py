@@ -126,7 +126,7 @@ def test_members_1_and_replacing_checkpoints_and_ensembles(ens, capsys, tmp_path
     # and an ensemble replaces a checkpoint as a whole (its model files go, other files stay)
     assert main(["pretrain", *TINY, "--members", "2", "--seed", "5", "--out", str(d)]) == 0
     out = capsys.readouterr().out
-    assert "member-0 (meta seed 5)" in out and "member-1 (meta seed 6)" in out and "ensemble of 2 ->" in out
+    assert "member 1/2 (meta seed 5)" in out and "member 2/2 (meta seed 6)" in out and "ensemble of 2 ->" in out
     assert sorted(p.name for p in d.iterdir()) == ["ensemble.json", "member-0", "member-1", "notes.txt",
                                                    "pretrain.yaml"]
     assert [c.meta["seed"] for c in load_model(d)] == [5, 6]
