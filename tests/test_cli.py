@@ -691,4 +691,6 @@ def test_pretrain_members_in_parallel_are_the_members_in_turn(capsys, tmp_path):
     for m in ("member-0", "member-1"):
         a = torch.load(tmp_path / "one" / m / "model.pt", weights_only=True)
         b = torch.load(tmp_path / "two" / m / "model.pt", weights_only=True)
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+        # bit-equal in fresh processes; in a process where other work ran first, float32 sums differ in the last
+        # digits (measured: at most 6e-8 after a search and a verify ran in the same process)
+        assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], rtol=0, atol=1e-6) for k in a)
