@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -21,20 +22,22 @@ def has_uncertainty(predictor) -> bool:
     return bool(getattr(predictor, "has_uncertainty", False))
 
 
-class _Base:
+class _Base(ABC):
     space: SearchSpace | str
 
     @property
     def has_uncertainty(self) -> bool:
         """Whether ``predict(..., return_std=True)`` gives a real std (see :func:`has_uncertainty`); a predictor
-        that says so defines ``_std(archs)``."""
+        that says so overrides :meth:`_std`."""
         return False
 
+    @abstractmethod
     def _predict(self, archs: list[Architecture]) -> np.ndarray:
-        raise NotImplementedError
+        """The fitted predictor's values at ``archs`` (in the units of ``y``)."""
 
     def _std(self, archs: list[Architecture]) -> np.ndarray:
-        raise NotImplementedError(f"{type(self).__name__} has no std")
+        """The std at ``archs``: zeros for a predictor without uncertainty."""
+        return np.zeros(len(archs))
 
     def _archs(self, archs) -> list[Architecture]:
         sp = get_space(self.space)
@@ -56,7 +59,7 @@ class _Base:
         mean = np.asarray(self._predict(archs), dtype=np.float64) if archs else np.zeros(0)
         if not return_std:
             return mean
-        std = np.asarray(self._std(archs), dtype=np.float64) if archs and self.has_uncertainty else np.zeros_like(mean)
+        std = np.asarray(self._std(archs), dtype=np.float64) if archs else np.zeros_like(mean)
         return mean, std
 
 
@@ -193,6 +196,8 @@ class TreePredictor(_Base):
         return self.model_.predict(self._X(archs))
 
     def _std(self, archs) -> np.ndarray:
+        if not self.has_uncertainty:  # boosted trees: one sequence of trees, no spread to read
+            return super()._std(archs)
         X = self._X(archs).astype(np.float32)  # the dtype the forest's trees were fit on
         return np.stack([t.predict(X) for t in self.model_.estimators_]).std(axis=0)
 
