@@ -142,6 +142,11 @@ class Searcher(abc.ABC):
         self._fit_by_key: dict[str, float] = {}
         self._fit_spread = 1.0
 
+    def run_info(self) -> dict:
+        """What a finished run records of this searcher besides its trajectory (``SearchResult.info``): the
+        fallbacks and candidates scored of a predictor-guided searcher, a hierarchical search's groups."""
+        return {"fallbacks": 0, "scored": 0}
+
     # ------------------------------------------------------------------ public ask/tell
     def suggest(self, n: int = 1) -> list[Architecture]:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:

@@ -98,6 +98,9 @@ class HierarchicalSearch(GuidedEvolution):
         self._coarse_given = 0
 
     # ------------------------------------------------------------------ groups
+    def run_info(self) -> dict:
+        return {**super().run_info(), "probed": list(self.probed_), "committed": list(self.committed_)}
+
     def _group_view(self, scores: np.ndarray) -> dict[Hashable, float]:
         """Mean of the ``group_top`` best scores of each group's members."""
         return {g: float(np.mean(np.sort(scores[idx])[::-1][: self.group_top])) for g, idx in self._members.items()}

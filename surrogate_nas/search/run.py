@@ -257,13 +257,7 @@ def run_search(config: SearchConfig) -> SearchResult:
         getattr(searcher, "scored_per_second", None),
         time.perf_counter() - t0,
         {
-            "fallbacks": getattr(searcher, "fallbacks_", 0),
-            "scored": getattr(searcher, "scored_", 0),
-            **(
-                {"probed": list(searcher.probed_), "committed": list(searcher.committed_)}
-                if hasattr(searcher, "committed_")
-                else {}
-            ),
+            **searcher.run_info(),
             "noise_free": cfg.evaluator == "table" and noise_free(table, cfg.task, cfg.metric, cfg.test_metric),
         },
         note,

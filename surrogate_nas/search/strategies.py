@@ -298,6 +298,9 @@ class GuidedEvolution(Searcher):
         self.fallbacks_ = 0  # steps where the predictor could not be fitted
 
     # ------------------------------------------------------------------ pieces
+    def run_info(self) -> dict:
+        return {"fallbacks": self.fallbacks_, "scored": self.scored_}
+
     @property
     def scored_per_second(self) -> float | None:
         return self.scored_ / self.score_seconds_ if self.score_seconds_ > 0 else None
