@@ -315,6 +315,7 @@ def _cmd_pretrain(args) -> int:
     from .benchmarks import load_benchmark
     from .meta.ensemble import check_model_dir, save_model
     from .meta.maml import MetaConfig
+    from .meta.pretrain import pretrain_members
     from .predictors.gnn import ModelConfig
 
     _require(args, "out")
@@ -336,20 +337,26 @@ def _cmd_pretrain(args) -> int:
         )
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    job = {
-        "table": table,
-        "train": train_tasks or None,
-        "metric": metric,
-        "model": model_cfg,
-        "val_tasks": val_tasks,
-        "benchmark": args.benchmark,
-        "higher": not args.lower_is_better,
-        "target": args.target,
-        "features": features,
-    }
     seeds = [meta_cfg.seed + i for i in range(args.members)]  # meta seeds seed, seed + 1, ...
     cfgs = [MetaConfig(**{**meta_cfg.to_dict(), "seed": s}) for s in seeds]
-    ckpts = _train_members(job, cfgs, args.workers, args.progress, args.threads)
+    ckpts = pretrain_members(
+        cfgs,
+        dict(
+            table=table,
+            train_tasks=train_tasks or None,
+            metric=metric,
+            model_config=model_cfg,
+            val_tasks=val_tasks,
+            benchmark_name=args.benchmark,
+            higher_is_better=not args.lower_is_better,
+            target=args.target,
+            features=features,
+        ),
+        workers=args.workers,
+        threads=args.threads,
+        progress=args.progress,
+        on_member=_member_line(len(cfgs)),
+    )
     tasks = list(ckpts[0].info["train_tasks"])
 
     def record(members: int, seed: int) -> str:
@@ -394,61 +401,24 @@ def _missing_sources(member, space, archs):
     return np.isnan(np.asarray(sources(space, archs), dtype=float)).sum(axis=1)
 
 
-def _train_member(job: dict, cfg, progress: bool, threads: int):
-    """One ensemble member (a process of its own when ``--workers`` > 1)."""
-    import torch
-
-    from .meta.pretrain import pretrain
-
-    torch.set_num_threads(threads)
-    return pretrain(
-        job["table"],
-        job["train"],
-        job["metric"],
-        job["model"],
-        cfg,
-        val_tasks=job["val_tasks"],
-        benchmark_name=job["benchmark"],
-        higher_is_better=job["higher"],
-        progress=progress,
-        target=job["target"],
-        features=job["features"],
-    )
-
-
-def _train_members(job: dict, cfgs: list, workers: int, progress: bool, threads: int) -> list:
-    """Meta-train one checkpoint per MetaConfig: in this process one after the other (each with its own bar), or
-    ``workers`` processes at once (one line per finished member, with the time left at the rate so far)."""
+def _member_line(n: int):
+    """The ``on_member`` of :func:`~surrogate_nas.meta.pretrain.pretrain_members`: one line per finished member
+    (none for a single checkpoint), with the time left at the rate so far."""
     import time
 
-    n, t0 = len(cfgs), time.perf_counter()
+    t0 = time.perf_counter()
 
-    def done(i: int, ck, k: int) -> None:
+    def done(ckpt, seed: int, k: int) -> None:
         if n > 1:
             left = (time.perf_counter() - t0) / k * (n - k)
             print(
-                f"member {k}/{n} (meta seed {cfgs[i].seed}) done at {time.perf_counter() - t0:.0f}s, "
-                f"meta-validation Kendall tau {ck.info['best_val_tau']:.3f}"
+                f"member {k}/{n} (meta seed {seed}) done at {time.perf_counter() - t0:.0f}s, "
+                f"meta-validation Kendall tau {ckpt.info['best_val_tau']:.3f}"
                 + (f"; ~{left:.0f}s left" if k < n else ""),
                 flush=True,
             )
 
-    if workers <= 1 or n == 1:
-        out = []
-        for i, cfg in enumerate(cfgs):
-            out.append(_train_member(job, cfg, progress, threads))
-            done(i, out[-1], i + 1)
-        return out
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    results: dict[int, Any] = {}
-    with ProcessPoolExecutor(min(workers, n), mp_context=mp.get_context("spawn")) as pool:
-        futures = {pool.submit(_train_member, job, cfg, False, threads): i for i, cfg in enumerate(cfgs)}
-        for f in as_completed(futures):
-            results[futures[f]] = f.result()
-            done(futures[f], results[futures[f]], len(results))
-    return [results[i] for i in range(n)]
+    return done
 
 
 def _features(text: str | None, table, target: str | None) -> tuple[str, ...]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -141,3 +141,41 @@ def pretrain(
         },
         gp=gp,
     )
+
+
+def pretrain_members(
+    configs: Sequence[MetaConfig],
+    job: dict,
+    workers: int = 1,
+    threads: int = 1,
+    progress: bool = True,
+    on_member: Callable[[Checkpoint, int, int], None] | None = None,
+) -> list[Checkpoint]:
+    """One :func:`pretrain` per MetaConfig (an ensemble's members, e.g. meta seeds s, s + 1, ...), with the same
+    keyword arguments ``job``: one after the other in this process (each with its own bar), or in ``workers``
+    processes at once (the same weights: each member's randomness follows its own seed). ``on_member(checkpoint,
+    meta seed, members done)`` is called as each finishes. ``threads``: torch threads per member."""
+    if workers <= 1 or len(configs) == 1:
+        out = []
+        for cfg in configs:
+            out.append(_member(job, cfg, progress, threads))
+            if on_member is not None:
+                on_member(out[-1], cfg.seed, len(out))
+        return out
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    results: dict[int, Checkpoint] = {}
+    with ProcessPoolExecutor(min(workers, len(configs)), mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(_member, job, cfg, False, threads): i for i, cfg in enumerate(configs)}
+        for f in as_completed(futures):
+            results[futures[f]] = f.result()
+            if on_member is not None:
+                on_member(results[futures[f]], configs[futures[f]].seed, len(results))
+    return [results[i] for i in range(len(configs))]
+
+
+def _member(job: dict, cfg: MetaConfig, progress: bool, threads: int) -> Checkpoint:
+    """One member (module level: a worker process imports it)."""
+    torch.set_num_threads(threads)
+    return pretrain(meta_config=cfg, progress=progress, **job)
