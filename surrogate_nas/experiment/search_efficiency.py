@@ -256,8 +256,6 @@ def write_report(
     search; returns (markdown lines, run log lines with the summaries added): :func:`finish_markdown`
     writes ``search_efficiency.md`` with the log quoted at its end. ``validation``: {benchmark: targets} marked
     *(val)* (the targets the defaults were chosen on)."""
-    from ..search.report import at_budgets, markdown_table, plot_best_so_far
-
     out.mkdir(parents=True, exist_ok=True)
     lines = list(lines)
     validation = validation if validation is not None else VALIDATION_TARGETS
@@ -269,7 +267,29 @@ def write_report(
     def tname(bench, task):
         return f"{task} (val)" if task in validation.get(bench, ()) else task
 
-    # ---- the CSV: best value / best test at the issue's checkpoints
+    res = _best_at_budgets(traj)
+    atomic_write_text(out / "search_efficiency.csv", res.to_csv(index=False))
+    md = _introduction(mode, command)
+    if rates:
+        say(f"predictor scoring throughput ({GUIDED}): median {np.median(rates):,.0f} candidates/s on 1 thread")
+        md.append(f"- Predictor-scored candidates per second ({GUIDED}): median {np.median(rates):,.0f} (1 thread)")
+    md += _nb201_section(traj, res, out, say, tname, nb201_table)
+    md += _nbg_section(traj, res, out, say, tname, validation)
+    at = (
+        res.groupby(["benchmark", "target_task", "method", "evaluations"])["best_test"].median()
+        if len(res)
+        else pd.Series(dtype=float)
+    )
+    md += _has_section(traj, at, say, tname)
+    md += _batch_section(traj, say, tname)
+    md += _constraint_section(traj, at, say, tname)
+    return md, lines
+
+
+def _best_at_budgets(traj: pd.DataFrame) -> pd.DataFrame:
+    """The CSV: best value and best test of every search after each of its benchmark's :data:`REPORT_BUDGETS`."""
+    from ..search.report import at_budgets
+
     rows = []
     for bench, budgets in REPORT_BUDGETS.items():
         sub = traj[traj["benchmark"] == bench]
@@ -278,16 +298,15 @@ def write_report(
                 at_budgets(g, budgets, "best_value"), on=["method", "seed", "evaluations"]
             )
             rows.append(a.assign(benchmark=bench, target_task=task))
-    res = (
-        pd.concat(rows, ignore_index=True)[
-            ["benchmark", "target_task", "method", "seed", "evaluations", "best_value", "best_test"]
-        ]
-        if rows
-        else pd.DataFrame()
-    )
-    atomic_write_text(out / "search_efficiency.csv", res.to_csv(index=False))
+    if not rows:
+        return pd.DataFrame()
+    return pd.concat(rows, ignore_index=True)[
+        ["benchmark", "target_task", "method", "seed", "evaluations", "best_value", "best_test"]
+    ]
 
-    md = [
+
+def _introduction(mode: str, command: str) -> list[str]:
+    return [
         f"# Search efficiency ({mode} mode)",
         "",
         f"`{command}`",
@@ -298,178 +317,249 @@ def write_report(
         "search defaults were chosen; the others are held out from that choice.",
         "",
     ]
-    if rates:
-        say(f"predictor scoring throughput ({GUIDED}): median {np.median(rates):,.0f} candidates/s on 1 thread")
-        md.append(f"- Predictor-scored candidates per second ({GUIDED}): median {np.median(rates):,.0f} (1 thread)")
 
-    # ---- NB-201: every target, its protocol ceiling and 200-epoch maximum, evaluations to the ceiling
-    sub = traj[traj["benchmark"] == "nb201"]
-    if len(sub):
-        if nb201_table is None:
-            from ..search.benchmark_tables import cached_benchmark
 
-            nb201_table = cached_benchmark("nb201")
+@dataclass(frozen=True)
+class _Nb201Target:
+    """One NB-201 target as searched: its search and reported metric, whether they are the same (a noise-free
+    simulation), the protocol ceiling and the 200-epoch maximum of the reported metric."""
+
+    task: str
+    metric: str
+    test_metric: str
+    free: bool
+    ceiling: float
+    top: float
+
+    @classmethod
+    def of(cls, table, task: str, metric: str, test_metric: str) -> _Nb201Target:
         from ..search.benchmark_tables import noise_free
 
-        sub = _with_metrics(sub, "nb201")
-        md += ["", "## NB-201", ""]
-        notes = set()
-        ceilings = []
-        for (task, metric, test_metric), st in sub.groupby(["target_task", "metric", "test_metric"], sort=False):
-            free = noise_free(nb201_table, task, metric, test_metric)
-            notes.add(NB201_NOTE if free else NB201_PROTOCOL)
-            ceil = protocol_ceiling(nb201_table, task, metric, test_metric)
-            top = float(nb201_table.series(task, test_metric).max())
-            ceilings.append(
-                {
-                    "target": tname("nb201", task),
-                    "search metric": metric,
-                    "reported": test_metric,
-                    "protocol ceiling": ceil,
-                    "200-epoch max": top,
-                }
-            )
-            reach = pd.DataFrame(
-                [
-                    {"method": m, "seed": sd, "to_ceiling": _reach_for_good(g, "best_test", ceil)}
-                    for (m, sd), g in st.groupby(["method", "seed"], sort=False)
-                ]
-            )
-            r = res[
-                (res["benchmark"] == "nb201") & (res["target_task"] == task) & res["method"].isin(st["method"].unique())
-            ]
-            tab = r.pivot_table(index="method", columns="evaluations", values="best_test", aggfunc="median")
-            tab.columns = [f"test@{c}" for c in tab.columns]
-            r2 = reach.groupby("method", sort=False)["to_ceiling"].agg(
-                median_evals_to_ceiling="median", reached=lambda x: f"{np.isfinite(x).sum()}/{len(x)}"
-            )
-            tab = r2.join(tab).reset_index()
-            tab.insert(1, "budget", tab["method"].map(st.groupby("method")["evaluation"].max()))
-            kind = (
-                "noise-free simulation: search metric = test metric"
-                if free
-                else f"search {metric}, report {test_metric}"
-            )
-            say(
-                f"\nNB-201 {tname('nb201', task)} ({kind}; ceiling {ceil:.2f}, 200-epoch max {top:.2f}): "
-                f"median over seeds\n" + tab.to_string(index=False)
-            )
-            md += [
-                f"### Target {tname('nb201', task)}, sources: the other two datasets ({_seed_counts(st)}; {kind})",
-                "",
-                f"Ceiling {ceil:.2f} (the {test_metric} of the best-{metric} cell), 200-epoch maximum "
-                f"{top:.2f}. `test@N`: median over seeds of the {test_metric} of the architecture with the best "
-                f"{metric} after N evaluations; `median_evals_to_ceiling`: median evaluations from which the "
-                f"reported value stays at {ceil:.2f} or above to the end of the budget (inf when fewer than half "
-                f"the seeds got there; `reached` counts them).",
-                "",
-                markdown_table(tab),
-                "",
-            ]
-            if task == "ImageNet16-120":
-                g_med = tab.set_index("method")
-                if GUIDED in g_med.index:
-                    gm = g_med.loc[GUIDED]
-                    goal = "goal >= 47.2" if free else f"ceiling {ceil:.2f}"
-                    md += [
-                        f"{GUIDED}: median evaluations to the ceiling {gm['median_evals_to_ceiling']} (CIFAR-100 "
-                        f"order: {g_med['median_evals_to_ceiling'].get('source-rank (cifar100)', np.nan)}); "
-                        f"median test@10 {gm.get('test@10', np.nan):.2f} ({goal}).",
-                        "",
-                    ]
-                plot_best_so_far(
-                    st,
-                    out / "search_efficiency.png",
-                    "best_test",
-                    "NB-201 ImageNet16-120 (held out)",
-                    f"{test_metric} of the best {metric} so far",
-                    optimum=ceil,
-                    optimum_label="ceiling" if not free else "optimum",
-                )
-                md += ["![NB-201](search_efficiency.png)", ""]
-        c = pd.DataFrame(ceilings)
-        say("\nNB-201 ceilings:\n" + c.to_string(index=False))
-        md[md.index("## NB-201") + 2 : md.index("## NB-201") + 2] = [
-            *sorted(notes),
-            "",
-            markdown_table(c, floatfmt=".2f"),
-            "",
-        ]
-
-    # ---- NAS-Bench-Graph
-    sub = traj[traj["benchmark"] == "nas-bench-graph"]
-    if len(sub):
-        r = res[res["benchmark"] == "nas-bench-graph"]
-        tab = r.pivot_table(
-            index=["target_task", "method"], columns="evaluations", values="best_test", aggfunc="median"
+        return cls(
+            task,
+            metric,
+            test_metric,
+            noise_free(table, task, metric, test_metric),
+            protocol_ceiling(table, task, metric, test_metric),
+            float(table.series(task, test_metric).max()),
         )
-        tab.columns = [f"test@{c}" for c in tab.columns]
-        info = sub.groupby(["target_task", "method"]).agg(seeds=("seed", "nunique"), budget=("evaluation", "max"))
-        tab = info.join(tab).reset_index()
-        tab["target_task"] = [tname("nas-bench-graph", t) for t in tab["target_task"]]
-        say(
-            "\nNAS-Bench-Graph (search on valid_perf, test_perf of the best-valid arch): median over seeds\n"
-            + tab.to_string(index=False)
-        )
-        wins = []
-        for task, g in tab.groupby("target_task", sort=False):
-            g = g.set_index("method")
-            if "test@20" not in g or "test@200" not in g or "evolution" not in g.index:
-                continue
-            row = {"target_task": task, "evolution@200": g.loc["evolution", "test@200"]}
-            for m in (GUIDED, HAS):
-                if m in g.index:
-                    row[f"{m}@20"] = g.loc[m, "test@20"]
-                    row[f"{m} win"] = bool(g.loc[m, "test@20"] >= g.loc["evolution", "test@200"])
-            wins.append(row)
-        md += [
-            "",
-            f"## NAS-Bench-Graph, each dataset held out ({_seed_counts(sub)} per dataset)",
-            "",
-            "Searches on valid_perf; reports the test_perf of the best-valid architecture so far.",
-            "",
-            markdown_table(tab),
-            "",
-        ]
-        if wins:
-            w = pd.DataFrame(wins)
-            held = ~w["target_task"].str.endswith("(val)")
-            counts = "; ".join(
-                f"{m}: {int(w.loc[held, f'{m} win'].sum())}/{int(held.sum())}" for m in (GUIDED, HAS) if f"{m} win" in w
-            )
-            say(
-                f"\n{GUIDED} and {HAS} @20 vs evolution @200:\n"
-                + w.to_string(index=False)
-                + f"\n=> held-out datasets: {counts}"
-            )
-            md += [
-                f"### {GUIDED} and {HAS} with 20 evaluations vs regularized evolution with 200",
-                "",
-                markdown_table(w),
-                "",
-                f"Held-out datasets only (the *(val)* rows are not counted): {counts}.",
-                "",
-            ]
-        held_sub = sub[~sub["target_task"].isin(validation.get("nas-bench-graph", ()))]
-        if len(held_sub):
-            plot_best_so_far(
-                held_sub[~held_sub["method"].str.contains("<=")],
-                out / "search_efficiency_nbg.png",
-                "best_test",
-                "NAS-Bench-Graph (all held-out datasets pooled)",
-                "test perf of best-valid arch",
-            )
-            md += ["![NAS-Bench-Graph](search_efficiency_nbg.png)", ""]
 
-    at = (
-        res.groupby(["benchmark", "target_task", "method", "evaluations"])["best_test"].median()
-        if len(res)
-        else pd.Series(dtype=float)
+    @property
+    def kind(self) -> str:
+        if self.free:
+            return "noise-free simulation: search metric = test metric"
+        return f"search {self.metric}, report {self.test_metric}"
+
+
+def _nb201_section(traj, res, out, say, tname, table) -> list[str]:
+    """Every NB-201 target: its protocol ceiling and 200-epoch maximum, best test at the budgets, evaluations to
+    the ceiling; ImageNet16-120's figure."""
+    from ..search.report import markdown_table
+
+    sub = traj[traj["benchmark"] == "nb201"]
+    if not len(sub):
+        return []
+    if table is None:
+        from ..search.benchmark_tables import cached_benchmark
+
+        table = cached_benchmark("nb201")
+    sub = _with_metrics(sub, "nb201")
+    notes, ceilings, blocks = set(), [], []
+    for (task, metric, test_metric), st in sub.groupby(["target_task", "metric", "test_metric"], sort=False):
+        target = _Nb201Target.of(table, task, metric, test_metric)
+        notes.add(NB201_NOTE if target.free else NB201_PROTOCOL)
+        ceilings.append(
+            {
+                "target": tname("nb201", task),
+                "search metric": metric,
+                "reported": test_metric,
+                "protocol ceiling": target.ceiling,
+                "200-epoch max": target.top,
+            }
+        )
+        blocks += _nb201_target_block(target, st, res, out, say, tname)
+    c = pd.DataFrame(ceilings)
+    say("\nNB-201 ceilings:\n" + c.to_string(index=False))
+    return ["", "## NB-201", "", *sorted(notes), "", markdown_table(c, floatfmt=".2f"), "", *blocks]
+
+
+def _nb201_target_table(target: _Nb201Target, st: pd.DataFrame, res: pd.DataFrame) -> pd.DataFrame:
+    """Per method of one target's searches ``st``: budget, median evaluations to the ceiling and how many seeds
+    reached it, median best test at each CSV budget."""
+    reach = pd.DataFrame(
+        [
+            {"method": m, "seed": sd, "to_ceiling": _reach_for_good(g, "best_test", target.ceiling)}
+            for (m, sd), g in st.groupby(["method", "seed"], sort=False)
+        ]
     )
-    md += _has_section(traj, at, say, tname)
-    md += _batch_section(traj, say, tname)
-    md += _constraint_section(traj, at, say, tname)
-    return md, lines
+    r = res[
+        (res["benchmark"] == "nb201") & (res["target_task"] == target.task) & res["method"].isin(st["method"].unique())
+    ]
+    tab = r.pivot_table(index="method", columns="evaluations", values="best_test", aggfunc="median")
+    tab.columns = [f"test@{c}" for c in tab.columns]
+    r2 = reach.groupby("method", sort=False)["to_ceiling"].agg(
+        median_evals_to_ceiling="median", reached=lambda x: f"{np.isfinite(x).sum()}/{len(x)}"
+    )
+    tab = r2.join(tab).reset_index()
+    tab.insert(1, "budget", tab["method"].map(st.groupby("method")["evaluation"].max()))
+    return tab
+
+
+def _nb201_target_block(target: _Nb201Target, st, res, out, say, tname) -> list[str]:
+    """One NB-201 target's subsection (and its log lines); ImageNet16-120's adds the guided goal and the figure."""
+    from ..search.report import markdown_table
+
+    t, name = target, tname("nb201", target.task)
+    tab = _nb201_target_table(target, st, res)
+    say(
+        f"\nNB-201 {name} ({t.kind}; ceiling {t.ceiling:.2f}, 200-epoch max {t.top:.2f}): "
+        f"median over seeds\n" + tab.to_string(index=False)
+    )
+    md = [
+        f"### Target {name}, sources: the other two datasets ({_seed_counts(st)}; {t.kind})",
+        "",
+        f"Ceiling {t.ceiling:.2f} (the {t.test_metric} of the best-{t.metric} cell), 200-epoch maximum "
+        f"{t.top:.2f}. `test@N`: median over seeds of the {t.test_metric} of the architecture with the best "
+        f"{t.metric} after N evaluations; `median_evals_to_ceiling`: median evaluations from which the "
+        f"reported value stays at {t.ceiling:.2f} or above to the end of the budget (inf when fewer than half "
+        f"the seeds got there; `reached` counts them).",
+        "",
+        markdown_table(tab),
+        "",
+    ]
+    if target.task == "ImageNet16-120":
+        md += _imagenet_goal(target, tab)
+        md += _imagenet_figure(target, st, out)
+    return md
+
+
+def _imagenet_goal(target: _Nb201Target, tab: pd.DataFrame) -> list[str]:
+    """How the default guided method did on ImageNet16-120 (none when it did not run there)."""
+    g_med = tab.set_index("method")
+    if GUIDED not in g_med.index:
+        return []
+    gm = g_med.loc[GUIDED]
+    goal = "goal >= 47.2" if target.free else f"ceiling {target.ceiling:.2f}"
+    return [
+        f"{GUIDED}: median evaluations to the ceiling {gm['median_evals_to_ceiling']} (CIFAR-100 "
+        f"order: {g_med['median_evals_to_ceiling'].get('source-rank (cifar100)', np.nan)}); "
+        f"median test@10 {gm.get('test@10', np.nan):.2f} ({goal}).",
+        "",
+    ]
+
+
+def _imagenet_figure(target: _Nb201Target, st: pd.DataFrame, out: Path) -> list[str]:
+    from ..search.report import plot_best_so_far
+
+    plot_best_so_far(
+        st,
+        out / "search_efficiency.png",
+        "best_test",
+        "NB-201 ImageNet16-120 (held out)",
+        f"{target.test_metric} of the best {target.metric} so far",
+        optimum=target.ceiling,
+        optimum_label="ceiling" if not target.free else "optimum",
+    )
+    return ["![NB-201](search_efficiency.png)", ""]
+
+
+def _nbg_section(traj, res, out, say, tname, validation) -> list[str]:
+    """NAS-Bench-Graph: best test at the budgets per target and method, guided and HAS @20 against evolution
+    @200, the figure of the held-out targets."""
+    from ..search.report import markdown_table
+
+    sub = traj[traj["benchmark"] == "nas-bench-graph"]
+    if not len(sub):
+        return []
+    tab = _nbg_table(sub, res, tname)
+    say(
+        "\nNAS-Bench-Graph (search on valid_perf, test_perf of the best-valid arch): median over seeds\n"
+        + tab.to_string(index=False)
+    )
+    md = [
+        "",
+        f"## NAS-Bench-Graph, each dataset held out ({_seed_counts(sub)} per dataset)",
+        "",
+        "Searches on valid_perf; reports the test_perf of the best-valid architecture so far.",
+        "",
+        markdown_table(tab),
+        "",
+    ]
+    md += _nbg_wins(tab, say)
+    md += _nbg_figure(sub, out, validation)
+    return md
+
+
+def _nbg_table(sub: pd.DataFrame, res: pd.DataFrame, tname) -> pd.DataFrame:
+    """Per (target, method): seeds, budget and median best test at each CSV budget."""
+    r = res[res["benchmark"] == "nas-bench-graph"]
+    tab = r.pivot_table(index=["target_task", "method"], columns="evaluations", values="best_test", aggfunc="median")
+    tab.columns = [f"test@{c}" for c in tab.columns]
+    info = sub.groupby(["target_task", "method"]).agg(seeds=("seed", "nunique"), budget=("evaluation", "max"))
+    tab = info.join(tab).reset_index()
+    tab["target_task"] = [tname("nas-bench-graph", t) for t in tab["target_task"]]
+    return tab
+
+
+def _nbg_win_rows(tab: pd.DataFrame) -> list[dict]:
+    """Per target with evolution @200: guided's and HAS's best test @20 and whether each reaches evolution's."""
+    wins = []
+    for task, g in tab.groupby("target_task", sort=False):
+        g = g.set_index("method")
+        if "test@20" not in g or "test@200" not in g or "evolution" not in g.index:
+            continue
+        row = {"target_task": task, "evolution@200": g.loc["evolution", "test@200"]}
+        for m in (GUIDED, HAS):
+            if m in g.index:
+                row[f"{m}@20"] = g.loc[m, "test@20"]
+                row[f"{m} win"] = bool(g.loc[m, "test@20"] >= g.loc["evolution", "test@200"])
+        wins.append(row)
+    return wins
+
+
+def _nbg_wins(tab: pd.DataFrame, say) -> list[str]:
+    """The win counts of guided and HAS @20 over evolution @200, on the held-out targets only."""
+    from ..search.report import markdown_table
+
+    wins = _nbg_win_rows(tab)
+    if not wins:
+        return []
+    w = pd.DataFrame(wins)
+    held = ~w["target_task"].str.endswith("(val)")
+    counts = "; ".join(
+        f"{m}: {int(w.loc[held, f'{m} win'].sum())}/{int(held.sum())}" for m in (GUIDED, HAS) if f"{m} win" in w
+    )
+    say(
+        f"\n{GUIDED} and {HAS} @20 vs evolution @200:\n"
+        + w.to_string(index=False)
+        + f"\n=> held-out datasets: {counts}"
+    )
+    return [
+        f"### {GUIDED} and {HAS} with 20 evaluations vs regularized evolution with 200",
+        "",
+        markdown_table(w),
+        "",
+        f"Held-out datasets only (the *(val)* rows are not counted): {counts}.",
+        "",
+    ]
+
+
+def _nbg_figure(sub: pd.DataFrame, out: Path, validation: dict) -> list[str]:
+    """Best so far of the unconstrained methods, the held-out targets pooled (none when every target is one of
+    the validation ones)."""
+    from ..search.report import plot_best_so_far
+
+    held_sub = sub[~sub["target_task"].isin(validation.get("nas-bench-graph", ()))]
+    if not len(held_sub):
+        return []
+    plot_best_so_far(
+        held_sub[~held_sub["method"].str.contains("<=")],
+        out / "search_efficiency_nbg.png",
+        "best_test",
+        "NAS-Bench-Graph (all held-out datasets pooled)",
+        "test perf of best-valid arch",
+    )
+    return ["![NAS-Bench-Graph](search_efficiency_nbg.png)", ""]
 
 
 def _has_section(traj, at, say, tname) -> list[str]:
