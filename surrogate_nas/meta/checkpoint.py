@@ -226,13 +226,6 @@ def _read_config(d: Path, path: Path) -> dict:
                 f"checkpoint {d}: config.json key {key!r} must be a JSON "
                 f"{'object' if kind is dict else 'string'}, got {cfg[key]!r:.60}"
             )
-    fields = set(ModelConfig.field_names())
-    unknown = sorted(set(cfg["model"]) - fields)
-    if unknown:
-        raise CheckpointError(
-            f"checkpoint {d}: config.json 'model' has unknown key(s) {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(fields))}"
-        )
     return cfg
 
 

@@ -96,7 +96,7 @@ def _one_line_error(d, fragment):
         (lambda cfg: [cfg], "config.json holds a JSON list, expected an object"),
         (lambda cfg: {k: v for k, v in cfg.items() if k != "model"}, "lacks key\\(s\\) model"),
         (lambda cfg: {**cfg, "colour": "red"}, "unknown key\\(s\\) colour"),
-        (lambda cfg: {**cfg, "model": {**cfg["model"], "depth": 3}}, "'model' has unknown key\\(s\\) depth"),
+        (lambda cfg: {**cfg, "model": {**cfg["model"], "depth": 3}}, "config.json: model config: unknown field 'depth'"),
         (lambda cfg: {**cfg, "model": "gin"}, "key 'model' must be a JSON object"),
         (lambda cfg: {**cfg, "model": {**cfg["model"], "hidden": -3}}, "hidden: input should be greater than or equal to 1"),
         (lambda cfg: {**cfg, "model": {**cfg["model"], "hidden": 10**9}}, "hidden: input should be less than or equal to"),
