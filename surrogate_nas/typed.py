@@ -55,18 +55,20 @@ class TypedConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True, allow_inf_nan=False)
     #: How errors name the configuration ("meta config: ...").
     what: ClassVar[str] = "config"
+    #: The error a bad value raises (a layer's own subclass, e.g. SearchError).
+    error: ClassVar[type[SurrogateNASError]] = SurrogateNASError
 
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)
         except ValidationError as e:
-            raise SurrogateNASError(one_line(self.what, e)) from None
+            raise self.error(one_line(self.what, e)) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         try:
             super().__setattr__(name, value)
         except ValidationError as e:
-            raise SurrogateNASError(one_line(self.what, e)) from None
+            raise self.error(one_line(self.what, e)) from None
 
     def to_dict(self) -> dict:
         return self.model_dump()
