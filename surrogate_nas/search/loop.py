@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from .base import Searcher, SearchError, SpaceExhausted
 from .journal import Journal
+
+
+class _Round(NamedTuple):
+    """One round of the loop: its batch number, the index of its first evaluation, how many it asks for."""
+
+    batch: int
+    start: int
+    size: int
 
 
 def run_loop(
@@ -34,94 +43,133 @@ def run_loop(
     the budget) the loop stops early and the trajectory's ``attrs["exhausted"]`` says why; a
     searcher that cannot suggest even one architecture raises :class:`SpaceExhausted`.
     """
-    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
-        raise SearchError(f"budget must be an int >= 1 (number of evaluations), got {budget!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise SearchError(f"batch_size must be an int >= 1, got {batch_size!r}")
-    space = searcher.space
+    _check_count("budget", budget, " (number of evaluations)")
+    _check_count("batch_size", batch_size)
     done = journal.records() if journal is not None else []
     if len(done) > budget:
         raise SearchError(f"journal has {len(done)} evaluations, more than the budget {budget}")
+    space = searcher.space
     sign = 1.0 if maximize else -1.0
     rows: list[dict] = []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=budget, desc=desc, unit="eval", leave=False)
+    bar = _progress_bar(budget, desc) if progress else None
     batch = 0
     exhausted = None
     try:
         while len(rows) < budget:
-            i0 = len(rows)
-            n = int(done[i0]["batch_size"]) if i0 < len(done) else min(batch_size, budget - i0)
+            rnd = _Round(batch, len(rows), _round_size(done, len(rows), batch_size, budget))
             try:
-                archs = searcher.suggest(n)
+                archs = _suggest(searcher, rnd.size)
             except SpaceExhausted as e:
                 if not rows:
                     raise
                 exhausted = str(e)
                 break
-            if len(archs) > n:
-                raise SearchError(
-                    f"searcher {getattr(searcher, 'name', type(searcher).__name__)!r} returned "
-                    f"{len(archs)} suggestions for suggest({n})"
-                )
-            results: list[dict | None] = []
-            todo = []
-            for j, a in enumerate(archs):
-                i = len(rows) + j
-                key = space.canonical(a)
-                if i < len(done):
-                    assert journal is not None  # records come from a journal
-                    rec = done[i]
-                    if rec["key"] != key or rec["batch"] != batch:
-                        raise SearchError(
-                            f"journal {journal.path}: evaluation {i} is {rec['arch']!r} but the searcher now suggests "
-                            f"{space.format(a)!r}; the journal was written by another version or configuration"
-                        )
-                    results.append(rec)
-                else:
-                    results.append(None)
-                    todo.append(j)
-            if todo:
-                fresh = evaluator.evaluate([archs[j] for j in todo])
-                if len(fresh) != len(todo):
-                    raise SearchError(f"evaluator returned {len(fresh)} results for {len(todo)} architectures")
-                for j, r in zip(todo, fresh):
-                    r = dict(r)
-                    if journal is not None:
-                        journal.append(len(rows) + j, batch, n, space.format(archs[j]), space.canonical(archs[j]), r)
-                    results[j] = r
-            for j, (a, r) in enumerate(zip(archs, results)):
-                assert r is not None  # every result is replayed or freshly evaluated
-                rows.append(
-                    {
-                        "evaluation": len(rows) + 1,
-                        "batch": batch,
-                        "arch": space.format(a),
-                        "key": space.canonical(a),
-                        "value": _f(r.get("value")),
-                        "test": _f(r.get("test")),
-                        "cost": _f(r.get("cost")),
-                        "status": r.get("status"),
-                        "replayed": j not in todo,
-                    }
-                )
-            values = np.array([_f(r.get("value")) for r in results if r is not None])  # all are (asserted above)
-            searcher.observe(archs, sign * values)
+            results, todo = _results(space, evaluator, journal, done, rnd, archs)
+            rows += _rows(space, rnd, archs, results, todo)
+            searcher.observe(archs, sign * np.array([_f(r.get("value")) for r in results]))
             batch += 1
             if bar is not None:
-                bar.update(len(archs))
-                best = searcher.best
-                if best is not None:
-                    bar.set_postfix(best=f"{sign * best[1]:.4g}")
+                _advance(bar, len(archs), searcher, sign)
     finally:
         if bar is not None:
             bar.close()
     traj = trajectory_frame(rows, maximize)
     traj.attrs["exhausted"] = exhausted
     return traj
+
+
+def _round_size(done: list[dict], start: int, batch_size: int, budget: int) -> int:
+    """A replayed round asks for the size it was journaled with; a new one for ``batch_size``, within the budget."""
+    return int(done[start]["batch_size"]) if start < len(done) else min(batch_size, budget - start)
+
+
+def _check_count(name: str, value, what: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise SearchError(f"{name} must be an int >= 1{what}, got {value!r}")
+
+
+def _progress_bar(budget: int, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=budget, desc=desc, unit="eval", leave=False)
+
+
+def _advance(bar, n: int, searcher: Searcher, sign: float) -> None:
+    """Move the bar by a round's ``n`` evaluations and show the best value so far."""
+    bar.update(n)
+    best = searcher.best
+    if best is not None:
+        bar.set_postfix(best=f"{sign * best[1]:.4g}")
+
+
+def _suggest(searcher: Searcher, n: int) -> list:
+    """The searcher's next suggestions: at most ``n``."""
+    archs = searcher.suggest(n)
+    if len(archs) > n:
+        raise SearchError(
+            f"searcher {getattr(searcher, 'name', type(searcher).__name__)!r} returned "
+            f"{len(archs)} suggestions for suggest({n})"
+        )
+    return archs
+
+
+def _replayed(space, journal: Journal | None, done: list[dict], rnd: _Round, archs: list) -> list[dict | None]:
+    """The journal's record of each suggestion of the round (None past its end); a suggestion that differs from
+    the one journaled at its place refuses the journal."""
+    results: list[dict | None] = []
+    for j, a in enumerate(archs):
+        i = rnd.start + j
+        if i >= len(done):
+            results.append(None)
+            continue
+        assert journal is not None  # records come from a journal
+        rec = done[i]
+        if rec["key"] != space.canonical(a) or rec["batch"] != rnd.batch:
+            raise SearchError(
+                f"journal {journal.path}: evaluation {i} is {rec['arch']!r} but the searcher now suggests "
+                f"{space.format(a)!r}; the journal was written by another version or configuration"
+            )
+        results.append(rec)
+    return results
+
+
+def _results(
+    space, evaluator, journal: Journal | None, done: list[dict], rnd: _Round, archs: list
+) -> tuple[list[dict], list[int]]:
+    """The result of each suggestion of the round, replayed from the journal or evaluated now (and journaled),
+    and the positions of the ones evaluated now."""
+    results = _replayed(space, journal, done, rnd, archs)
+    todo = [j for j, r in enumerate(results) if r is None]
+    if todo:
+        fresh = evaluator.evaluate([archs[j] for j in todo])
+        if len(fresh) != len(todo):
+            raise SearchError(f"evaluator returned {len(fresh)} results for {len(todo)} architectures")
+        for j, r in zip(todo, fresh):
+            r = dict(r)
+            if journal is not None:
+                journal.append(rnd.start + j, rnd.batch, rnd.size, space.format(archs[j]), space.canonical(archs[j]), r)
+            results[j] = r
+    complete = [r for r in results if r is not None]
+    assert len(complete) == len(results)  # every result is replayed or freshly evaluated
+    return complete, todo
+
+
+def _rows(space, rnd: _Round, archs: list, results: list[dict], todo: list[int]) -> list[dict]:
+    """The trajectory rows of one round."""
+    return [
+        {
+            "evaluation": rnd.start + j + 1,
+            "batch": rnd.batch,
+            "arch": space.format(a),
+            "key": space.canonical(a),
+            "value": _f(r.get("value")),
+            "test": _f(r.get("test")),
+            "cost": _f(r.get("cost")),
+            "status": r.get("status"),
+            "replayed": j not in todo,
+        }
+        for j, (a, r) in enumerate(zip(archs, results))
+    ]
 
 
 def _f(x) -> float:
