@@ -859,18 +859,17 @@ def _sections(command: str) -> dict[str, Any]:
 
 def _top_fields(command: str) -> dict[str, str] | None:
     """Config keys (dataclass fields) of commands whose top level is a dataclass: {field: dest or ''}."""
-    import dataclasses
 
     if command == "search":
         from .search.run import SearchConfig
 
         dests = {f: d for d, f in SEARCH_FIELDS.items()}
-        return {f.name: dests.get(f.name, "") for f in dataclasses.fields(SearchConfig)} | {"threads": "threads"}
+        return {f: dests.get(f, "") for f in SearchConfig.field_names()} | {"threads": "threads"}
     if command == "verify":
         from .training import VerifyConfig
 
         dests = {f: d for d, f in VERIFY_FIELDS.items()}
-        return {f.name: dests.get(f.name, "") for f in dataclasses.fields(VerifyConfig)} | {"archs": "archs"}
+        return {f: dests.get(f, "") for f in VerifyConfig.field_names()} | {"archs": "archs"}
     if command == "pretrain":
         return {k: k for k in PRETRAIN_TOP}
     return None

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
 
 import pandas as pd
 import yaml
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
+from ..errors import SurrogateNASError
 from ..io import load_yaml
 from ..spaces import get_space
+from ..typed import Int, TypedConfig
 from .base import SEARCHERS, Constraint, SearchError
 from .benchmark_tables import BENCHMARK_METRICS, DEFAULT_BENCHMARK
 from .evaluators import EVALUATORS
@@ -22,17 +26,22 @@ PREDICTOR_STRATEGIES = ("guided", "hierarchical")
 IDENTITY_SPELLING = {"guided": "guided-evolution"}
 
 
-def _check_type(name: str, value, types, what: str) -> None:
-    if (
-        isinstance(value, bool)
-        and bool not in (types if isinstance(types, tuple) else (types,))
-        or not isinstance(value, types)
-    ):
-        raise SearchError(f"{name} must be {what}, got {value!r}")
+def _path_text(v: Any) -> Any:
+    return os.fspath(v) if isinstance(v, os.PathLike) else v
 
 
-@dataclass
-class SearchConfig:
+def _not_empty(v: str) -> str:
+    if not v.strip():
+        raise ValueError("must not be empty")
+    return v
+
+
+#: A text field that may be given as a path.
+PathText = Annotated[str, BeforeValidator(_path_text)]
+Name = Annotated[str, AfterValidator(_not_empty)]
+
+
+class SearchConfig(TypedConfig):
     """One search run. ``options`` go to the strategy's constructor (see each searcher's docstring):
 
     * ``evolution``: population (20), tournament (5)
@@ -65,46 +74,100 @@ class SearchConfig:
     continues it.
     """
 
-    space: str = "nb201"
-    task: str = "ImageNet16-120"
-    strategy: str = "guided"
-    budget: int = 20
-    evaluator: str = "table"
-    seed: int = 0
-    out: str = "runs/search"
-    model: str | None = None
-    predictor: str = "meta"
-    benchmark: str | None = None
-    metric: str | None = None
-    test_metric: str | None = None
-    maximize: bool = True
-    batch_size: int = 1
-    options: dict = field(default_factory=dict)
-    constraint: str | None = None
-    constraint_mode: str = "filter"
-    constraint_task: str | None = None
-    # real training (evaluator="train"): dataset defaults to task; TrainConfig fields
-    data_root: str | None = None
-    train: dict = field(default_factory=dict)
-    progress: bool = True
+    what: ClassVar[str] = "search config"
+    error: ClassVar[type[SurrogateNASError]] = SearchError
+
+    space: Name = Field("nb201", description="search space")
+    task: Name = Field("ImageNet16-120", description="target task (dataset / device) of the benchmark")
+    strategy: Name = Field(
+        "guided",
+        description="random, evolution, local, source-rank, guided (Bayesian optimisation over the candidate set; "
+        "'guided-evolution' is its old name) or hierarchical (two-level: probe the best skeleton groups, commit, "
+        "search inside them)",
+    )
+    budget: Int = Field(20, ge=1, description="evaluations of the target, support included")
+    evaluator: Name = Field(
+        "table", description="table: look values up in the benchmark (simulation); train: real training"
+    )
+    seed: Int = Field(0, ge=0, le=2**32 - 1, description="seed of the search")
+    out: Annotated[PathText, AfterValidator(_not_empty)] = Field(
+        "runs/search", description="run directory (journal, trajectory, report); rerun to resume"
+    )
+    model: PathText | None = Field(None, description="checkpoint directory from `pretrain` (predictor meta)")
+    predictor: Name = Field(
+        "meta",
+        description="predictor of the guided strategies: a registry name (meta, rf, gbm, scratch-gnn, ...) or "
+        "scratch / tree",
+    )
+    benchmark: str | None = Field(None, description="benchmark for the table evaluator (default per space)")
+    metric: str | None = Field(
+        None,
+        description="metric to maximise, NAME or NAME@FIDELITY (default per benchmark: nb201 valid_acc@12, the "
+        "12-epoch validation accuracy; nas-bench-graph valid_perf)",
+    )
+    test_metric: str | None = Field(
+        None,
+        description="metric reported for the best architecture (default per benchmark: nb201 test_acc@200, "
+        "nas-bench-graph test_perf; else metric)",
+    )
+    maximize: bool = Field(True, description="the metric is better when larger")
+    batch_size: Int = Field(
+        1,
+        ge=1,
+        description="q: architectures per round, chosen jointly by the acquisition (q-EI, q-UCB, Thompson) and "
+        "evaluated together (in parallel by the train evaluator on a Ray backend)",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="strategy options, e.g. acquisition: ei (mean, ucb, ei, thompson), beta: 2, probe_groups: 8",
+    )
+    constraint: str | None = Field(None, description="e.g. latency<=0.005 (looked up in the benchmark)")
+    constraint_mode: Literal["filter", "penalty"] = Field(
+        "filter", description="filter: never evaluate infeasible archs; penalty: score them down"
+    )
+    constraint_task: str | None = Field(None, description="the task whose records the constraint reads")
+    data_root: PathText | None = Field(None, description="datasets for the train evaluator")
+    train: dict[str, Any] = Field(default_factory=dict, description="TrainConfig fields of the train evaluator")
+    progress: bool = Field(True, description="show a progress bar")
 
     #: Fields that do not change which architectures are evaluated (not part of the run's identity).
-    NON_IDENTITY = ("out", "progress", "budget")
+    NON_IDENTITY: ClassVar[tuple[str, ...]] = ("out", "progress", "budget")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    @field_validator("constraint")
+    @classmethod
+    def _constraint(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                Constraint.parse(v)
+            except SearchError as e:
+                raise ValueError(str(e)) from None
+        return v
+
+    @model_validator(mode="after")
+    def _registered(self) -> SearchConfig:
+        """The space, strategy, evaluator and predictor are known; a predictor strategy has what it needs."""
+        try:
+            get_space(self.space)
+        except ValueError as e:
+            raise ValueError(str(e)) from None
+        if SEARCHERS.resolve(self.strategy) not in SEARCHERS:
+            raise ValueError(f"unknown search strategy {self.strategy!r}; choose one of {', '.join(SEARCHERS.names())}")
+        if self.evaluator not in EVALUATORS:
+            hint = " (it is registered when surrogate_nas.training is imported)" if self.evaluator == "train" else ""
+            raise ValueError(
+                f"unknown evaluator {self.evaluator!r}{hint}; choose one of {', '.join(EVALUATORS.names())}"
+            )
+        if SEARCHERS.resolve(self.strategy) in PREDICTOR_STRATEGIES:
+            _check_predictor(self)
+        return self
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     @classmethod
-    def from_dict(cls, d: dict) -> SearchConfig:
+    def from_dict(cls, d: Any) -> SearchConfig:
         if not isinstance(d, dict):
             raise SearchError(f"a search configuration must be a mapping of fields, got {type(d).__name__}")
-        names = {f.name for f in fields(cls)}
-        bad = sorted(map(str, set(d) - names))
-        if bad:
-            raise SearchError(f"unknown SearchConfig field(s) {', '.join(bad)}; fields: {', '.join(sorted(names))}")
         return cls(**d)
 
     @classmethod
@@ -116,82 +179,28 @@ class SearchConfig:
         return cls.from_dict(d or {})
 
     def resolved(self) -> SearchConfig:
-        """Validate every field and fill the defaults (benchmark, metrics); raises SearchError."""
-        c = SearchConfig(**{**self.to_dict(), "options": self.options, "train": self.train})
-        for name in ("out", "model", "data_root"):
-            if isinstance(getattr(c, name), os.PathLike):
-                setattr(c, name, os.fspath(getattr(c, name)))
-        for name in ("space", "task", "strategy", "evaluator", "out", "predictor", "constraint_mode"):
-            _check_type(name, getattr(c, name), str, "a string")
-            if not getattr(c, name).strip():
-                raise SearchError(f"{name} must not be empty")
-        for name in ("model", "benchmark", "metric", "test_metric", "constraint", "constraint_task", "data_root"):
-            _check_type(name, getattr(c, name), (str, type(None)), "a string")
-        for name in ("maximize", "progress"):
-            _check_type(name, getattr(c, name), bool, "true or false")
-        _check_type("budget", c.budget, int, "an int >= 1 (number of evaluations)")
-        if c.budget < 1:
-            raise SearchError(f"budget must be an int >= 1 (number of evaluations), got {c.budget!r}")
-        _check_type("batch_size", c.batch_size, int, "an int >= 1")
-        if c.batch_size < 1:
-            raise SearchError(f"batch_size must be an int >= 1, got {c.batch_size!r}")
-        _check_type("seed", c.seed, int, "an int >= 0")
-        if c.seed < 0:
-            raise SearchError(f"seed must be an int >= 0, got {c.seed!r}")
-        for name in ("options", "train"):
-            d = getattr(c, name)
-            _check_type(name, d, dict, "a mapping of key: value")
-            bad = [k for k in d if not isinstance(k, str)]
-            if bad:
-                raise SearchError(f"{name}: keys must be strings, got {bad[0]!r}")
-            setattr(c, name, dict(d))
-        try:
-            get_space(c.space)
-        except ValueError as e:
-            raise SearchError(str(e)) from None
-        c.strategy = SEARCHERS.resolve(c.strategy)  # "guided-evolution" -> "guided" (saying so once)
-        if c.strategy not in SEARCHERS:
-            raise SearchError(f"unknown search strategy {c.strategy!r}; choose one of {', '.join(SEARCHERS.names())}")
-        if c.evaluator not in EVALUATORS:
-            hint = " (it is registered when surrogate_nas.training is imported)" if c.evaluator == "train" else ""
-            raise SearchError(f"unknown evaluator {c.evaluator!r}{hint}; choose one of {', '.join(EVALUATORS.names())}")
-        if c.constraint_mode not in ("filter", "penalty"):
-            raise SearchError(f"constraint_mode must be 'filter' or 'penalty', got {c.constraint_mode!r}")
-        if c.constraint is not None:
-            Constraint.parse(c.constraint, mode=c.constraint_mode)
-        if c.strategy in PREDICTOR_STRATEGIES:
-            from .defaults import N_SUPPORT
-            from .predictor_factory import needs_checkpoint, predictor_names
+        """A copy with the defaults filled in (strategy's current name, benchmark, metrics); raises SearchError."""
+        strategy = SEARCHERS.resolve(self.strategy)  # "guided-evolution" -> "guided" (saying so once)
+        benchmark = self.benchmark or DEFAULT_BENCHMARK.get(self.space)
+        if self.evaluator != "train" and benchmark is None:
+            raise SearchError(f"space {self.space!r} has no default benchmark; set benchmark")
+        metric, test = self._metrics(benchmark)
+        return self.model_copy(
+            update={"strategy": strategy, "benchmark": benchmark, "metric": metric, "test_metric": test}
+        )
 
-            n_support = c.options.get("n_support", N_SUPPORT)
-            if isinstance(n_support, int) and not isinstance(n_support, bool) and n_support > c.budget:
-                raise SearchError(
-                    f"option n_support={n_support} is above the budget of {c.budget} evaluations: the support "
-                    "alone would spend it; lower n_support or raise the budget"
-                )
-
-            if c.predictor not in predictor_names():
-                raise SearchError(f"unknown predictor {c.predictor!r}; choose one of {', '.join(predictor_names())}")
-            if needs_checkpoint(c.predictor) and not c.model:
-                raise SearchError(
-                    f"strategy {c.strategy!r} with predictor {c.predictor!r} needs --model (a checkpoint "
-                    "directory from `surrogate-nas pretrain`), or use predictor 'scratch'"
-                )
-        c.benchmark = c.benchmark or DEFAULT_BENCHMARK.get(c.space)
-        if c.evaluator == "train":
-            c.metric = c.metric or "test_acc"
-        elif c.benchmark is None:
-            raise SearchError(f"space {c.space!r} has no default benchmark; set benchmark")
-        metric: str | None = None
-        test: str | None = None
-        if c.evaluator != "train" and c.benchmark in BENCHMARK_METRICS:
-            metric, test, _ = BENCHMARK_METRICS[c.benchmark]
-        c.metric = c.metric or metric
-        # the benchmark's reported metric goes with its search metric, named with or without the fidelity
-        # (NB-201: valid_acc / valid_acc@12 -> test_acc@200); any other metric reports itself
-        same = metric is not None and c.metric is not None and c.metric.split("@")[0] == metric.split("@")[0]
-        c.test_metric = c.test_metric or (test if same else None) or c.metric
-        return c
+    def _metrics(self, benchmark: str | None) -> tuple[str | None, str | None]:
+        """(search metric, reported metric): the benchmark's reported metric goes with its search metric, named
+        with or without the fidelity (NB-201: valid_acc / valid_acc@12 -> test_acc@200); any other metric reports
+        itself. The train evaluator searches on test_acc unless told."""
+        default, test = (None, None)
+        if self.evaluator == "train":
+            return self.metric or "test_acc", self.test_metric or self.metric or "test_acc"
+        if benchmark in BENCHMARK_METRICS:
+            default, test, _ = BENCHMARK_METRICS[benchmark]
+        metric = self.metric or default
+        same = default is not None and metric is not None and metric.split("@")[0] == default.split("@")[0]
+        return metric, self.test_metric or (test if same else None) or metric
 
     def identity(self) -> dict:
         """The fields that decide which architectures are evaluated (what a journal must match)."""
@@ -199,6 +208,26 @@ class SearchConfig:
         strategy = SEARCHERS.resolve(out["strategy"])
         out["strategy"] = IDENTITY_SPELLING.get(strategy, strategy)
         return out
+
+
+def _check_predictor(c: SearchConfig) -> None:
+    """A predictor strategy: its support fits the budget, its predictor is known and has its checkpoint."""
+    from .defaults import N_SUPPORT
+    from .predictor_factory import needs_checkpoint, predictor_names
+
+    n_support = c.options.get("n_support", N_SUPPORT)
+    if isinstance(n_support, int) and not isinstance(n_support, bool) and n_support > c.budget:
+        raise ValueError(
+            f"option n_support={n_support} is above the budget of {c.budget} evaluations: the support "
+            "alone would spend it; lower n_support or raise the budget"
+        )
+    if c.predictor not in predictor_names():
+        raise ValueError(f"unknown predictor {c.predictor!r}; choose one of {', '.join(predictor_names())}")
+    if needs_checkpoint(c.predictor) and not c.model:
+        raise ValueError(
+            f"strategy {c.strategy!r} with predictor {c.predictor!r} needs --model (a checkpoint "
+            "directory from `pretrain`), or use predictor 'scratch'"
+        )
 
 
 @dataclass

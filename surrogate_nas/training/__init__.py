@@ -8,9 +8,11 @@ Nothing here imports Ray or torchvision until it is used.
 
 from ..networks import NB201Network, build_network, count_flops, count_parameters
 from .backends import BACKENDS, Backend, LocalBackend, RayBackend, TrainJob, get_backend, make_job, run_job
+from .config import TrainConfig, VerifyConfig
 from .data import DATASETS, ImageData, check_dataset, dataset_names, load_dataset
-from .trainer import TrainConfig, TrainingError, TrainingOOMError, TrainResult, resolve_device, train
-from .verify import TrainingEvaluator, VerifyConfig, read_candidates, verify
+from .errors import TrainingError, TrainingOOMError
+from .trainer import TrainResult, resolve_device, train
+from .verify import TrainingEvaluator, read_candidates, verify
 
 __all__ = [
     "BACKENDS",
@@ -54,10 +56,7 @@ def search_evaluator(config, table=None, work_dir="runs/train-evals") -> _Search
     """Real training of every suggestion (NB-201 space); everything is checked before the search writes."""
     if config.space != "nb201":
         raise _Error(f"evaluator 'train' trains NB-201 networks; space {config.space!r} has no trainer")
-    try:
-        tc = TrainConfig(**config.train).validate()
-    except TypeError as e:
-        raise _Error(f"bad train option: {e}") from None
+    tc = TrainConfig(**config.train).validate()
     if config.metric not in ("test_acc", "valid_acc"):
         raise _Error(f"evaluator 'train' measures test_acc or valid_acc, not {config.metric!r}")
     if config.metric == "valid_acc" and tc.valid_fraction <= 0:

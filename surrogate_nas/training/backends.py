@@ -27,7 +27,8 @@ from ..errors import SurrogateNASError
 from ..io import atomic_write_text
 from ..registry import Registry
 from ..spaces import get_space
-from .trainer import TrainConfig, train
+from .config import TrainConfig
+from .trainer import train
 
 __all__ = [
     "TrainJob",

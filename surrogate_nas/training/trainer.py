@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -29,148 +28,22 @@ import torch
 from torch import nn
 
 from ..devices import resolve_device as _resolve_device
-from ..errors import DataError, SurrogateNASError
+from ..errors import DataError
 from ..io import atomic_path, atomic_write_text
 from ..networks import build_network, count_flops, count_parameters
 from ..spaces import Architecture, get_space
+from .config import TrainConfig
 from .data import ImageData, iterate_batches, load_dataset
+from .errors import TrainingError, TrainingOOMError
 
 __all__ = [
-    "TrainConfig",
     "TrainResult",
-    "TrainingError",
-    "TrainingOOMError",
     "train",
     "resolve_device",
     "CHECKPOINT_NAME",
-    "RECIPES",
-    "recipe",
 ]
 
 CHECKPOINT_NAME = "last.pt"
-_PRECISIONS = ("fp32", "bf16")
-
-#: NB-201's 200-epoch recipe and skeleton size: the defaults for cifar10, cifar100, ImageNet16-120.
-NB201_RECIPE: dict[str, Any] = {"epochs": 200, "batch_size": 256, "C": 16, "N": 5, "num_threads": None}
-#: Per-dataset overrides of NB201_RECIPE. digits: 21 steps per epoch instead of 6 and a network its
-#: 8x8 images can fill; 10 epochs reach ~98% test accuracy in about a second per candidate. One thread:
-#: convolutions this small gain nothing from more and slow down many times on a busy machine.
-RECIPES: dict[str, dict[str, Any]] = {"digits": {"epochs": 10, "batch_size": 64, "C": 8, "N": 1, "num_threads": 1}}
-#: Largest accepted epochs / C / N: beyond these a run would not finish (or fit in memory) anyway.
-_MAX = {"epochs": 100_000, "C": 4096, "N": 1000}
-
-
-def recipe(dataset: str) -> dict[str, Any]:
-    """The defaults for the :class:`TrainConfig` fields left ``None`` when training on ``dataset``."""
-    return {**NB201_RECIPE, **RECIPES.get(dataset, {})}
-
-
-class TrainingError(SurrogateNASError):
-    """Training could not run (bad configuration, device problem)."""
-
-
-class TrainingOOMError(TrainingError):
-    """The device ran out of memory; the message suggests a smaller batch."""
-
-
-@dataclass
-class TrainConfig:
-    """How to train one candidate. Defaults reproduce NB-201's 200-epoch recipe on its skeleton.
-
-    ``epochs``, ``batch_size``, ``C``, ``N`` and ``num_threads`` left ``None`` take the dataset's
-    value from :func:`recipe` when training starts (:meth:`resolved`): NB-201's 200 / 256 / 16 / 5 /
-    torch's own thread setting for cifar10, cifar100 and ImageNet16-120; 10 / 64 / 8 / 1 / 1 thread for
-    ``digits``. A value you set is always kept.
-    """
-
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float = 0.1
-    lr_min: float = 0.0
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    seed: int = 0
-    #: NB-201 macro skeleton: stem width and cells per stage (macro level of hierarchical search).
-    C: int | None = None
-    N: int | None = None
-    #: "cpu" (default), "cuda", "cuda:1", or "auto" (cuda when available).
-    device: str = "cpu"
-    #: "fp32" or "bf16" (autocast; weights and optimizer stay fp32).
-    precision: str = "fp32"
-    channels_last: bool = False
-    compile: bool = False
-    #: > 0: hold out this fraction of train as a validation split evaluated every epoch.
-    valid_fraction: float = 0.0
-    eval_batch_size: int = 512
-    #: torch intra-op threads for this run (None: the dataset's recipe; for the NB-201 datasets that
-    #: leaves torch's setting alone).
-    num_threads: int | None = None
-    progress: bool = True
-
-    #: Fields that do not change what is learned (excluded from :meth:`fingerprint`).
-    _NON_RESULT_FIELDS = ("progress", "num_threads", "eval_batch_size", "device", "compile")
-
-    def validate(self) -> TrainConfig:
-        def is_int(v):
-            return isinstance(v, int) and not isinstance(v, bool)
-
-        for name in ("epochs", "batch_size", "C", "N", "eval_batch_size", "num_threads"):
-            v = getattr(self, name)
-            if v is None and name != "eval_batch_size":
-                continue
-            lowest = 0 if name == "N" else 1
-            if not is_int(v) or v < lowest or v > _MAX.get(name, v):
-                bounds = f"an int in [{lowest}, {_MAX[name]:,}]" if name in _MAX else "a positive int"
-                raise SurrogateNASError(f"TrainConfig.{name} must be {bounds}, got {v!r}")
-        for name in ("lr", "lr_min", "momentum", "weight_decay"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0 or not math.isfinite(v):
-                raise SurrogateNASError(f"TrainConfig.{name} must be a finite number >= 0, got {v!r}")
-        if self.lr <= 0:
-            raise SurrogateNASError(f"TrainConfig.lr must be > 0 (nothing would be learned), got {self.lr!r}")
-        if self.lr_min > self.lr:
-            raise SurrogateNASError(f"TrainConfig.lr_min ({self.lr_min!r}) must not exceed lr ({self.lr!r})")
-        if self.momentum >= 1:
-            raise SurrogateNASError(f"TrainConfig.momentum must be in [0, 1), got {self.momentum!r}")
-        if self.nesterov and self.momentum == 0:
-            raise SurrogateNASError("TrainConfig: nesterov=True needs momentum > 0")
-        for name in ("nesterov", "channels_last", "compile", "progress"):
-            if not isinstance(getattr(self, name), bool):
-                raise SurrogateNASError(f"TrainConfig.{name} must be true or false, got {getattr(self, name)!r}")
-        if self.precision not in _PRECISIONS:
-            raise SurrogateNASError(f"TrainConfig.precision must be one of {_PRECISIONS}, got {self.precision!r}")
-        if (
-            not isinstance(self.valid_fraction, (int, float))
-            or isinstance(self.valid_fraction, bool)
-            or not 0.0 <= self.valid_fraction < 1.0
-        ):
-            raise SurrogateNASError(f"TrainConfig.valid_fraction must be in [0, 1), got {self.valid_fraction!r}")
-        if not is_int(self.seed) or not 0 <= self.seed < 2**32:  # the range every seeded library accepts
-            raise SurrogateNASError(f"TrainConfig.seed must be an int in [0, 2**32), got {self.seed!r}")
-        resolve_device(self.device)
-        return self
-
-    def resolved(self, dataset: str) -> TrainConfig:
-        """This config with every ``None`` size field set from ``recipe(dataset)``."""
-        fill = {k: v for k, v in recipe(dataset).items() if getattr(self, k) is None}
-        return dataclasses.replace(self, **fill) if fill else self
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise SurrogateNASError(f"unknown TrainConfig field(s) {unknown}; fields are {sorted(names)}")
-        return cls(**d)
-
-    def fingerprint(self) -> str:
-        """Short hash of every field that changes the trained result."""
-        d = {k: v for k, v in self.to_dict().items() if k not in self._NON_RESULT_FIELDS}
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
 @dataclass

@@ -14,12 +14,10 @@ is what ``search --evaluator train`` uses. Outputs under ``config.out_dir`` (eve
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +29,8 @@ from ..errors import DataError, InvalidArchitectureError, SurrogateNASError
 from ..io import atomic_path, atomic_write_text, check_writable
 from ..spaces import Architecture, get_space
 from .backends import Backend, get_backend, make_job
+from .config import TrainConfig, VerifyConfig
 from .data import check_dataset
-from .trainer import TrainConfig
 
 __all__ = ["VerifyConfig", "verify", "read_candidates", "TrainingEvaluator", "RESULT_COLUMNS"]
 
@@ -55,58 +53,6 @@ RESULT_COLUMNS = (
     "key",
 )
 RECORD_METRICS = {"test_acc": "test_acc", "params": "params_m", "flops": "flops_m", "train_seconds": "train_seconds"}
-
-
-@dataclass
-class VerifyConfig:
-    """What ``surrogate-nas verify`` needs. ``backend_options`` go to the backend's constructor
-    (``local``: ``workers``; ``ray``: ``address`` e.g. ``"auto"``, ``max_retries``).
-
-    ``train``'s fields left ``None`` (epochs, batch size, C, N, threads) take the dataset's recipe in
-    :meth:`validate` (see :class:`TrainConfig`): NB-201's 200 epochs, batch 256, C=16, N=5 for the
-    real datasets; 10 epochs, batch 64, C=8, N=1 on one thread for ``digits`` (seconds on a CPU).
-    """
-
-    dataset: str = "cifar10"
-    data_root: str | None = None
-    space: str = "nb201"
-    train: TrainConfig = field(default_factory=TrainConfig)
-    seeds: tuple[int, ...] = (0,)
-    backend: str = "local"
-    backend_options: dict[str, Any] = field(default_factory=dict)
-    out_dir: str = "runs/verify"
-    #: keep only the ``top_k`` best candidates by the ``rank`` column the candidates state (1 = best).
-    top_k: int | None = None
-    #: an existing BenchmarkTable parquet to append the new records to (created when missing).
-    append_to: str | None = None
-    source: str = "verify"
-
-    def validate(self) -> VerifyConfig:
-        """Check every field (nothing is read or written); fill ``train``'s unset fields from the
-        dataset's recipe. Raises SurrogateNASError naming the bad value."""
-        self.train.validate()
-        if get_space(self.space).name != "nb201":
-            raise SurrogateNASError(f"verify trains NB-201 networks: space must be 'nb201', got {self.space!r}")
-        seeds = tuple(self.seeds) if isinstance(self.seeds, (list, tuple)) else ()
-        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**32 for s in seeds):
-            raise SurrogateNASError(
-                f"VerifyConfig.seeds must be a non-empty sequence of ints in [0, 2**32), got {self.seeds!r}"
-            )
-        if len(set(seeds)) != len(seeds):
-            raise SurrogateNASError(f"VerifyConfig.seeds repeats a seed: {list(seeds)}")
-        self.seeds = seeds
-        if self.top_k is not None and (
-            not isinstance(self.top_k, int) or isinstance(self.top_k, bool) or self.top_k < 1
-        ):
-            raise SurrogateNASError(f"VerifyConfig.top_k must be a positive int or None, got {self.top_k!r}")
-        self.dataset = check_dataset(self.dataset, self.data_root)
-        self.train = self.train.resolved(self.dataset)
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["seeds"] = list(self.seeds)
-        return d
 
 
 def read_candidates(path: str | os.PathLike) -> pd.DataFrame:
@@ -226,7 +172,7 @@ def verify(
     jobs, rows = [], []
     for i, arch in enumerate(cands["arch"]):
         for seed in config.seeds:
-            cfg = dataclasses.replace(config.train, seed=int(seed))
+            cfg = config.train.replace(seed=int(seed))
             job = make_job(arch, config.dataset, cfg, out / "jobs", config.data_root, space=space.name)
             jobs.append(job)
             rows.append((i, seed, job.key))

@@ -129,7 +129,7 @@ def test_bad_inputs(tmp_path, nb201_ckpt_dir):
     with pytest.raises(SearchError, match="unknown task 'imagenet'"):
         run_search(cfg(tmp_path, task="imagenet"))
     for b in (0, -3):
-        with pytest.raises(SearchError, match="budget must be an int >= 1"):
+        with pytest.raises(SearchError, match="budget: input should be greater than or equal to 1"):
             run_search(cfg(tmp_path, budget=b))
     with pytest.raises(SearchError, match="unknown evaluator"):
         run_search(cfg(tmp_path, evaluator="oracle"))

@@ -87,17 +87,17 @@ def test_a_running_search_holds_its_directory(tmp_path):
 
 
 @pytest.mark.parametrize("field,value,message", [
-    ("batch_size", 0, "batch_size must be an int >= 1, got 0"),
-    ("batch_size", 1.5, "batch_size must be an int >= 1, got 1.5"),
-    ("seed", -1, "seed must be an int >= 0"),
-    ("seed", True, "seed must be an int >= 0, got True"),
-    ("budget", "10", "budget must be an int >= 1"),
-    ("options", ["population=5"], "options must be a mapping"),
-    ("options", {1: 2}, "options: keys must be strings"),
-    ("train", "epochs=1", "train must be a mapping"),
-    ("maximize", "yes", "maximize must be true or false"),
+    ("batch_size", 0, "search config: batch_size: input should be greater than or equal to 1, got 0"),
+    ("batch_size", 1.5, "batch_size: input should be a valid integer, got 1.5"),
+    ("seed", -1, "seed: input should be greater than or equal to 0, got -1"),
+    ("seed", True, "seed: must be an integer, not true/false, got True"),
+    ("budget", "10", "budget: input should be a valid integer, got '10'"),
+    ("options", ["population=5"], "options: input should be a valid dictionary, got ['population=5']"),
+    ("options", {1: 2}, "options.1.[key]: input should be a valid string, got 1"),
+    ("train", "epochs=1", "train: input should be a valid dictionary, got 'epochs=1'"),
+    ("maximize", "yes", "maximize: input should be a valid boolean, got 'yes'"),
     ("constraint", "latency<<3", "cannot parse constraint 'latency<<3'"),
-    ("constraint_mode", "soft", "constraint_mode must be 'filter' or 'penalty'"),
+    ("constraint_mode", "soft", "constraint_mode: input should be 'filter' or 'penalty', got 'soft'"),
     ("predictor", "xgb", "unknown predictor 'xgb'; choose one of"),
     ("metric", "flops", "task 'ImageNet16-120' of benchmark 'nb201' has no metric 'flops'"),
     ("test_metric", "train_acc", "has no metric 'train_acc'"),
@@ -149,9 +149,9 @@ def test_train_evaluator_without_data_writes_nothing(tmp_path):
 
     with pytest.raises(SurrogateNASError, match=r"dataset 'cifar10' needs a data root \(--data-root DIR\)"):
         run_search(cfg(tmp_path, task="cifar10", evaluator="train"))
-    with pytest.raises(SurrogateNASError, match=r"TrainConfig.epochs .*got 0"):
+    with pytest.raises(SurrogateNASError, match=r"train config: epochs: .*got 0"):
         run_search(cfg(tmp_path, task="digits", evaluator="train", train={"epochs": 0}))
-    with pytest.raises(SurrogateNASError, match="bad train option"):
+    with pytest.raises(SurrogateNASError, match="train config: unknown field 'epoch'"):
         run_search(cfg(tmp_path, task="digits", evaluator="train", train={"epoch": 1}))
     assert not (tmp_path / "run").exists()
 

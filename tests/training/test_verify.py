@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
@@ -54,7 +53,7 @@ def test_verify_end_to_end_records_and_side_by_side(tmp_path, tiny_config):
 
 
 def test_top_k_by_the_stated_rank_and_seeds(tmp_path, tiny_config):
-    cfg = _config(tmp_path, dataclasses.replace(tiny_config, epochs=1), top_k=1, seeds=(0, 1))
+    cfg = _config(tmp_path, tiny_config.replace(epochs=1), top_k=1, seeds=(0, 1))
     # lower is better here (e.g. predicted latency): the rank column says which is best, not the values
     cands = pd.DataFrame({"rank": [2, 1], "arch": [ARCH_A, ARCH_B], "predicted": [0.1, 0.9]})
     res = verify(cands, cfg)
@@ -73,7 +72,7 @@ def test_one_failing_candidate_is_recorded_and_others_continue(tmp_path, tiny_co
         return real_train(arch, *args, **kwargs)
 
     monkeypatch.setattr(backends_mod, "train", flaky)
-    res = verify([ARCH_A, ARCH_B, ARCH_C], _config(tmp_path, dataclasses.replace(tiny_config, epochs=1)))
+    res = verify([ARCH_A, ARCH_B, ARCH_C], _config(tmp_path, tiny_config.replace(epochs=1)))
     assert res["status"].tolist() == ["ok", "failed", "ok"]
     assert "RuntimeError: boom on purpose" in res["error"].iloc[1]
     table = BenchmarkTable.read_parquet(tmp_path / "out" / "records.parquet")
@@ -83,10 +82,10 @@ def test_one_failing_candidate_is_recorded_and_others_continue(tmp_path, tiny_co
 
 def test_bad_input_is_refused_before_training(tmp_path, tiny_config):
     with pytest.raises(SurrogateNASError, match="unknown dataset 'cifar11'"):
-        verify([ARCH_A], dataclasses.replace(_config(tmp_path, tiny_config), dataset="cifar11"))
+        verify([ARCH_A], _config(tmp_path, tiny_config, dataset="cifar11"))
     missing = tmp_path / "no-cifar-here"
     with pytest.raises(DataError, match=str(missing)):
-        verify([ARCH_A], dataclasses.replace(_config(tmp_path, tiny_config), dataset="cifar10", data_root=str(missing)))
+        verify([ARCH_A], _config(tmp_path, tiny_config, dataset="cifar10", data_root=str(missing)))
     other = Architecture("nas-bench-graph", ("gcn", "gat", "sage", "gin"), (0, 0, 1, 2))
     with pytest.raises(InvalidArchitectureError, match="candidate 2.*nas-bench-graph"):
         verify([ARCH_A, other], _config(tmp_path, tiny_config))
@@ -100,13 +99,13 @@ def test_bad_input_is_refused_before_training(tmp_path, tiny_config):
 
 
 def test_training_evaluator_for_search(tmp_path, tiny_config):
-    ev = TrainingEvaluator("digits", train_config=dataclasses.replace(tiny_config, epochs=1), work_dir=tmp_path)
+    ev = TrainingEvaluator("digits", train_config=tiny_config.replace(epochs=1), work_dir=tmp_path)
     first = ev.evaluate([ARCH_A, ARCH_B, ARCH_A])
     assert [r["status"] for r in first] == ["ok", "ok", "ok"]
     assert first[0]["value"] == first[2]["value"] and first[0]["value"] > 10
     assert all(r["cost_seconds"] > 0 and r["error"] is None for r in first)
     # cached on disk by canonical key: evaluating again does not train again
-    job = make_job(ARCH_A, "digits", dataclasses.replace(tiny_config, epochs=1), tmp_path)
+    job = make_job(ARCH_A, "digits", tiny_config.replace(epochs=1), tmp_path)
     before = (backends_mod.job_dir(job) / "attempts.log").read_text()
     assert ev(ARCH_A for _ in range(1))[0]["value"] == first[0]["value"]
     assert (backends_mod.job_dir(job) / "attempts.log").read_text() == before
@@ -116,7 +115,7 @@ def test_training_evaluator_for_search(tmp_path, tiny_config):
 
 @pytest.mark.slow  # spawns two worker processes, each importing torch (~10 s on 2 busy cores)
 def test_local_process_pool_backend(tmp_path, tiny_config):
-    cfg = dataclasses.replace(tiny_config, epochs=1, num_threads=1)
+    cfg = tiny_config.replace(epochs=1, num_threads=1)
     jobs = [make_job(a, "digits", cfg, tmp_path) for a in (ARCH_A, ARCH_B)]
     res = LocalBackend(workers=2).run(jobs + jobs[:1])  # a duplicate job is run once
     assert [r["status"] for r in res] == ["ok", "ok"]
@@ -139,7 +138,7 @@ def test_library_refuses_bad_outputs_and_settings_before_training(tmp_path, tiny
     existing = tmp_path / "a-file"
     existing.write_text("keep\n")
     with pytest.raises(SurrogateNASError, match=f"{existing}.*existing file, not a directory"):
-        verify([ARCH_A], dataclasses.replace(_config(tmp_path, tiny_config), out_dir=str(existing)))
+        verify([ARCH_A], _config(tmp_path, tiny_config, out_dir=str(existing)))
     not_parquet = tmp_path / "t.parquet"
     not_parquet.write_text("x\n")
     with pytest.raises(DataError, match=f"{not_parquet}.*not a readable parquet"):
@@ -174,7 +173,7 @@ def test_isomorphic_candidates_train_once_but_keep_their_own_params_and_flops(tm
     from surrogate_nas.networks import build_network, count_flops, count_parameters
     from surrogate_nas.training.data import load_dataset
 
-    cfg = dataclasses.replace(tiny_config, epochs=1)
+    cfg = tiny_config.replace(epochs=1)
     res = verify([POOL_FIRST, CONV_FIRST], _config(tmp_path, cfg))
     assert (res["status"] == "ok").all() and res["key"].nunique() == 1  # one training
     assert res["test_acc"].iloc[0] == res["test_acc"].iloc[1]
