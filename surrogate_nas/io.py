@@ -1,4 +1,5 @@
-"""Atomic writes: a temp file (or directory) next to the target, fsync, then rename.
+"""Files: atomic writes (a temp file or directory next to the target, fsync, then rename) and the one resumable,
+configuration-checked SQLite store (:class:`ConfigStore`).
 
 Files and directories are created with the permissions the user's umask gives (``mkstemp`` and
 ``mkdtemp`` would leave them 0600/0700).
@@ -9,11 +10,17 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import hashlib
+import json
 import os
 import shutil
+import sqlite3
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+from .errors import SurrogateNASError, first_line
 
 
 def _umask() -> int:
@@ -110,8 +117,6 @@ def check_writable(path: str | os.PathLike, what: str = "output", *, directory: 
     The nearest existing ancestor (and an existing output directory) is probed by creating a
     temporary file in it: permission bits alone do not tell (root, read-only mounts).
     """
-    from .errors import SurrogateNASError
-
     p = Path(path)
     if directory and p.exists() and not p.is_dir():
         raise SurrogateNASError(f"{what} {p} is an existing file, not a directory")
@@ -131,36 +136,172 @@ def check_writable(path: str | os.PathLike, what: str = "output", *, directory: 
     return p
 
 
-def open_config_store(path: str | os.PathLike, what: str, config: dict, tables: list[str], hint: str = ""):
-    """Open (creating) a resumable SQLite store made for one ``config``: its ``meta`` table records the config's
-    JSON, and a store made with another config is refused in one line naming both (``hint`` ends the message).
-    ``tables``: ``CREATE TABLE IF NOT EXISTS`` statements of the store's own tables."""
-    import json
-    import sqlite3
+class ConfigStore:
+    """A resumable SQLite store made for one configuration: the one mechanism behind the search journal, the
+    experiment results store and the latency and feature stores (each a subclass adding only its own tables).
 
-    from .errors import DataError
+    ``identity``: the configuration fields that decide what the store's rows mean (plain JSON-able data). A new
+    store records it; a store made for another identity is refused in one line naming the fields that differ
+    (:attr:`made_for`, :attr:`refuse_hint`). ``None``: the store checks and records no identity.
+    ``create=False`` (readers) opens an existing store only, never creating a file or directory.
+    ``meta``: further ``meta`` rows (text) written together with the identity when the store is made.
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    On disk: the subclass's :attr:`tables` and a ``meta`` table (``name`` -> text ``value``) with ``fingerprint``
+    (sha256 of the identity's JSON, sorted keys), ``identity`` (that JSON) and ``created`` (seconds since the
+    epoch). A store of the former config stores (only a ``config`` row with the identity's JSON) is read too.
+    WAL with ``synchronous=FULL``: a :meth:`transaction` is on disk when it returns. Errors are the subclass's
+    :attr:`error`, each one line.
+    """
+
+    #: names the file in every message, e.g. "latency store"; its last word is the file in a difference
+    #: ("seed: 1 in the store, 2 now")
+    what = "store"
+    #: the exception class of every refusal
+    error: type[Exception] = SurrogateNASError
+    #: "... was made with another <made_for> (...)"
+    made_for = "configuration"
+    #: ends the refusal of another configuration
+    refuse_hint = "use another store"
+    #: ends the refusal of a missing file (``create=False``)
+    missing_hint = ""
+    #: ``CREATE TABLE IF NOT EXISTS ...`` statements of the store's own tables
+    tables: tuple[str, ...] = ()
+
+    def __init__(
+        self, path: str | os.PathLike, identity: dict | None = None, *, create: bool = True, meta: dict | None = None
+    ):
+        self.path = Path(path)
+        self.identity = None if identity is None else json.loads(json.dumps(identity, default=str))
+        if not create and not self.path.is_file():
+            raise self.error(f"no {self.what} at {self.path}" + (f"; {self.missing_hint}" if self.missing_hint else ""))
+        self.con: sqlite3.Connection | None = None
+        try:
+            self.con = self._connect(create)
+            self.con.executescript("".join(f"{t.strip().rstrip(';')};\n" for t in (_META_TABLE, *self.tables)))
+            stored = self._settle_identity(create, meta or {})
+        except sqlite3.DatabaseError as e:
+            self.close()
+            raise self.error(f"{self.path} is not a usable SQLite {self.what} ({first_line(e)})") from None
+        if stored is not None and self.identity is not None and stored[0] != fingerprint(self.identity):
+            self.close()
+            why = (differences(stored[1], self.identity, self.what.split()[-1]) if stored[1] is not None else "") or (
+                "written by another version of surrogate-nas"
+            )
+            raise self.error(
+                f"{self.what} {self.path} was made with another {self.made_for} ({why}); {self.refuse_hint}"
+            )
+
+    def _connect(self, create: bool) -> sqlite3.Connection:
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        else:  # mode=rw: an existing file only, even if it vanished since the check above
+            con = sqlite3.connect(self.path.resolve().as_uri() + "?mode=rw", uri=True, timeout=60, isolation_level=None)
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=FULL")
+        except sqlite3.DatabaseError:
+            con.close()
+            raise
+        return con
+
+    def _settle_identity(self, create: bool, meta: dict) -> tuple[str, dict | None] | None:
+        """The stored (fingerprint, identity); a new store gets this one's, in one transaction with ``meta``."""
+        if not create or self.identity is None:
+            return self._stored_identity()
+        with self.transaction():  # BEGIN IMMEDIATE: two processes making one store record one identity
+            stored = self._stored_identity()
+            if stored is None:
+                rows = {
+                    "fingerprint": fingerprint(self.identity),
+                    "identity": json.dumps(self.identity),
+                    "created": json.dumps(time.time()),
+                    **meta,
+                }
+                self.execute_many("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(rows.items()))
+        return stored
+
+    def _stored_identity(self) -> tuple[str, dict | None] | None:
+        fp = self.meta_text("fingerprint")
+        if fp is not None:
+            return fp, _json_object(self.meta_text("identity"))
+        legacy = _json_object(self.meta_text("config"))  # a former config store: the identity's JSON only
+        return None if legacy is None else (fingerprint(legacy), legacy)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``): committed, durably, when the block ends; rolled back on
+        an exception."""
+        con = self._open()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    def execute(self, sql: str, params: Sequence = ()) -> sqlite3.Cursor:
+        """Run one statement (outside :meth:`transaction`, a statement that writes is its own transaction)."""
+        return self._open().execute(sql, params)
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence]) -> sqlite3.Cursor:
+        return self._open().executemany(sql, rows)
+
+    def meta_text(self, name: str) -> str | None:
+        """The ``meta`` row ``name`` (text), None when the store has none."""
+        row = self.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta_text(self, name: str, value: str) -> None:
+        self.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+
+    def _open(self) -> sqlite3.Connection:
+        if self.con is None:
+            raise self.error(f"{self.what} {self.path} is closed")
+        return self.con
+
+    def close(self) -> None:
+        if self.con is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self.con.close()
+            self.con = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+_META_TABLE = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
+
+def fingerprint(identity: dict) -> str:
+    """sha256 of a configuration's identity fields (JSON, sorted keys): what a :class:`ConfigStore` records."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def differences(old: dict, new: dict, where: str = "store") -> str:
+    """The fields of two configurations that differ, in one line: ``"seed: 1 in the store, 2 now; ..."``."""
+
+    def show(v):
+        if v is None:
+            return "-"
+        return json.dumps(v, sort_keys=True, default=str) if isinstance(v, (dict, list)) else str(v)
+
+    keys = sorted(set(old) | set(new))
+    return "; ".join(
+        f"{k}: {show(old.get(k))} in the {where}, {show(new.get(k))} now" for k in keys if old.get(k) != new.get(k)
+    )
+
+
+def _json_object(text: str | None) -> dict | None:
     try:
-        con = sqlite3.connect(str(path), timeout=60)
-        con.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
-        for sql in tables:
-            con.execute(sql)
-        row = con.execute("SELECT value FROM meta WHERE name = 'config'").fetchone()
-    except sqlite3.DatabaseError as e:
-        raise DataError(f"{what} {str(path)!r} is not a usable SQLite file ({e})") from None
-    text = json.dumps(config, sort_keys=True)
-    if row is None:
-        with con:
-            con.execute("INSERT INTO meta VALUES ('config', ?)", (text,))
-    elif json.loads(row[0]) != config:
-        con.close()
-        raise DataError(
-            f"{what} {str(path)!r} was made with another configuration ({row[0]}); "
-            f"this run's is {text}: use another store{hint}"
-        )
-    return con
+        value = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def load_yaml(text: str):

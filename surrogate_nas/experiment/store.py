@@ -1,4 +1,4 @@
-"""The result store of a run directory: SQLite (stdlib, WAL), one row per finished cell.
+"""The result store of a run directory: SQLite (a :class:`~surrogate_nas.io.ConfigStore`), one row per finished cell.
 
 A cell is keyed by its grid coordinates (a canonical JSON of them); its result rows are stored as
 JSON. Only the driver writes (one writer), and each cell is committed as soon as it returns, so a
@@ -8,17 +8,18 @@ killed run loses at most the cells in flight.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from pathlib import Path
 
 import pandas as pd
 
+from ..io import ConfigStore
 from .config import ExperimentError
 
 DB_NAME = "experiment.sqlite"
 
-_SCHEMA = """
+_TABLES = (
+    """
 CREATE TABLE IF NOT EXISTS cells (
     key TEXT PRIMARY KEY,          -- canonical JSON of the grid coordinates
     coords TEXT NOT NULL,          -- the same, as a JSON object
@@ -26,58 +27,46 @@ CREATE TABLE IF NOT EXISTS cells (
     info TEXT NOT NULL,            -- JSON object (timings, rates, worker pid, ...)
     seconds REAL NOT NULL,
     finished REAL NOT NULL
-);
+)""",
+    """
 CREATE TABLE IF NOT EXISTS checkpoints (
     key TEXT PRIMARY KEY,
     info TEXT NOT NULL,            -- JSON: benchmark, target, algorithm, meta seed, seconds, val tau
     finished REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (
-    name TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
+)""",
+)
 
 
 def cell_key(coords: dict) -> str:
     return json.dumps(coords, sort_keys=True, separators=(",", ":"))
 
 
-class ResultStore:
-    """``DIR/experiment.sqlite``: finished cells, checkpoint timings, and run metadata."""
+class ResultStore(ConfigStore):
+    """``DIR/experiment.sqlite``: finished cells, checkpoint timings, and run metadata (a
+    :class:`~surrogate_nas.io.ConfigStore` of its own tables).
 
-    def __init__(self, directory: str | Path, create: bool = True):
-        """``create=False`` (reports) opens an existing store only: a run directory without one holds nothing
-        to report, and reading it must not leave a new file behind."""
-        self.path = Path(directory) / DB_NAME
-        if not create and not self.path.is_file():
-            raise ExperimentError(f"{directory}: no results store ({DB_NAME}); nothing to report yet")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._con.execute("PRAGMA journal_mode=WAL")
-            self._con.execute("PRAGMA synchronous=NORMAL")
-            self._con.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as e:
-            raise ExperimentError(f"{self.path} is not a usable SQLite results store ({e})") from None
+    ``create=False`` (reports) opens an existing store only: a run directory without one holds nothing to report,
+    and reading it must not leave a new file behind. ``identity``: the run's configuration, when the caller
+    wants the store to refuse another one (the runner checks its directory's ``config.yaml`` instead)."""
 
-    def close(self) -> None:
-        self._con.close()
+    what = "results store"
+    error = ExperimentError
+    made_for = "experiment configuration"
+    refuse_hint = "use a new --out"
+    missing_hint = "nothing to report yet"
+    tables = _TABLES
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+    def __init__(self, directory: str | Path, create: bool = True, identity: dict | None = None):
+        super().__init__(Path(directory) / DB_NAME, identity, create=create)
 
     # cells
     def done_keys(self) -> set[str]:
-        return {r[0] for r in self._con.execute("SELECT key FROM cells")}
+        return {r[0] for r in self.execute("SELECT key FROM cells")}
 
     def put_cell(self, coords: dict, rows: list[dict], info: dict, seconds: float) -> bool:
         """Commit a finished cell; a cell already recorded is kept (returns False), never duplicated."""
         key = cell_key(coords)
-        cur = self._con.execute(
+        cur = self.execute(
             "INSERT OR IGNORE INTO cells (key, coords, rows, info, seconds, finished) VALUES (?, ?, ?, ?, ?, ?)",
             (
                 key,
@@ -92,7 +81,7 @@ class ResultStore:
 
     def cells(self) -> list[dict]:
         out = []
-        for coords, rows, info, seconds in self._con.execute(
+        for coords, rows, info, seconds in self.execute(
             "SELECT coords, rows, info, seconds FROM cells ORDER BY finished"
         ):
             out.append(
@@ -103,30 +92,30 @@ class ResultStore:
     def rows_frame(self) -> pd.DataFrame:
         """Every cell's result rows, in grid order (sorted by the cells' keys)."""
         rows = []
-        for (r,) in self._con.execute("SELECT rows FROM cells ORDER BY key"):
+        for (r,) in self.execute("SELECT rows FROM cells ORDER BY key"):
             rows += json.loads(r)
         return pd.DataFrame(rows)
 
     def count(self) -> int:
-        return self._con.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+        return self.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
 
     # checkpoints
     def put_checkpoint(self, key: str, info: dict) -> None:
-        self._con.execute(
+        self.execute(
             "INSERT OR REPLACE INTO checkpoints (key, info, finished) VALUES (?, ?, ?)",
             (key, json.dumps(info, default=_jsonable), time.time()),
         )
 
     def checkpoints(self) -> dict[str, dict]:
-        return {k: json.loads(v) for k, v in self._con.execute("SELECT key, info FROM checkpoints ORDER BY finished")}
+        return {k: json.loads(v) for k, v in self.execute("SELECT key, info FROM checkpoints ORDER BY finished")}
 
     # metadata
     def set_meta(self, name: str, value) -> None:
-        self._con.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, json.dumps(value)))
+        self.set_meta_text(name, json.dumps(value))
 
     def get_meta(self, name: str, default=None):
-        r = self._con.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
-        return json.loads(r[0]) if r else default
+        text = self.meta_text(name)
+        return default if text is None else json.loads(text)
 
 
 def _jsonable(x):

@@ -20,7 +20,6 @@ import lzma
 import os
 import platform
 import shlex
-import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -29,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SurrogateNASError
-from ..io import atomic_write_bytes, check_writable
+from ..errors import DataError, SurrogateNASError
+from ..io import ConfigStore, atomic_write_bytes, check_writable
 from ..spaces import get_space
 from .proxies import INPUT_SHAPE, PROXIES, input_batch
 
@@ -42,6 +41,7 @@ __all__ = [
     "compute_rows",
     "representatives",
     "default_store",
+    "FeatureStore",
     "FLOP_CONVENTION",
     "compute_params_flops",
     "PER_STRING",
@@ -108,30 +108,26 @@ def default_store(config: dict[str, Any]) -> Path:
     return user_cache_dir() / "features" / f"{config['space']}-{digest}.sqlite"
 
 
-def _open_store(path: Path, config: dict[str, Any]) -> sqlite3.Connection:
-    from ..io import open_config_store
+class FeatureStore(ConfigStore):
+    """The resumable store of :func:`compute`: one row per canonical class, made for one configuration."""
 
-    cols = ", ".join(f"{f} REAL" for f in FEATURES)
-    return open_config_store(
-        path,
-        "feature store",
-        config,
-        [
-            f"CREATE TABLE IF NOT EXISTS features (key TEXT PRIMARY KEY, arch TEXT NOT NULL, {cols}, "
-            "seconds REAL, finished_at REAL)"
-        ],
-        hint=" (or none, for the default one)",
+    what = "feature store"
+    error = DataError
+    refuse_hint = "use another store (or none, for the default one)"
+    tables = (
+        f"CREATE TABLE IF NOT EXISTS features (key TEXT PRIMARY KEY, arch TEXT NOT NULL, "
+        f"{', '.join(f'{f} REAL' for f in FEATURES)}, seconds REAL, finished_at REAL)",
     )
 
-
-def _save(con: sqlite3.Connection, keys: dict[str, str], rows: list[dict]) -> None:
-    now = time.time()
-    names = ("key", "arch") + FEATURES + ("seconds", "finished_at")
-    with con:  # one transaction per chunk
-        con.executemany(
-            f"INSERT OR REPLACE INTO features ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-            [(keys[r["arch"]], r["arch"], *(_real(r[f]) for f in FEATURES), r["seconds"], now) for r in rows],
-        )
+    def save(self, keys: dict[str, str], rows: list[dict]) -> None:
+        """Commit the rows of one chunk (one transaction); ``keys``: arch -> canonical key."""
+        now = time.time()
+        names = ("key", "arch") + FEATURES + ("seconds", "finished_at")
+        with self.transaction() as con:
+            con.executemany(
+                f"INSERT OR REPLACE INTO features ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                [(keys[r["arch"]], r["arch"], *(_real(r[f]) for f in FEATURES), r["seconds"], now) for r in rows],
+            )
 
 
 def _real(v: float) -> float | None:
@@ -163,60 +159,18 @@ def compute(
     ``workers`` CPUs on the loopback interface (a Ray instance already initialised in this process is used as
     is). ``limit``: only the first ``limit`` classes (tests, trials). Returns ``out``.
     """
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise SurrogateNASError(f"limit must be a positive int, got {limit!r}")
-    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
-        raise SurrogateNASError(f"workers must be a positive int, got {workers!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise SurrogateNASError(f"seed must be an int, got {seed!r}")
+    _check_run_args(limit, workers, seed)
     x, y, num_classes, data_label = input_batch(dataset, batch_size, seed, data_root)
     reps = representatives(space)
     n_classes = len(reps)
     if limit is not None:
         reps = reps[:limit]
-    import torch
-
-    from .. import __version__
-
-    config = {
-        "space": get_space(space).name,
-        "dataset": data_label,
-        "batch_size": batch_size,
-        "seed": seed,
-        "input_shape": list(INPUT_SHAPE),
-        "C": C,
-        "N": N,
-        "num_classes": num_classes,
-        "flops": FLOP_CONVENTION,
-        "schema": _SCHEMA_VERSION,
-        "batch_sha256": hashlib.sha256(x.numpy().tobytes() + y.numpy().tobytes()).hexdigest()[:16],
-    }
+    config = _store_config(space, data_label, batch_size, seed, num_classes, x, y)
     store_path = Path(store) if store is not None else default_store(config)
     out_path = Path(out) if out is not None else store_path.with_name(store_path.stem + "-free_features.csv.xz")
     check_writable(out_path, "features table")  # before any network is scored, not after
-    con = _open_store(store_path, config)
-    try:
-        done = {k for (k,) in con.execute("SELECT key FROM features")}
-        todo = [(k, a) for k, a in reps if k not in done]
-        if todo:
-            _run_ray(
-                con,
-                todo,
-                x.numpy(),
-                y.numpy(),
-                num_classes,
-                seed,
-                address,
-                workers,
-                progress,
-                total=len(reps),
-                initial=len(reps) - len(todo),
-            )
-        rows = con.execute(f"SELECT key, arch, {', '.join(FEATURES)}, seconds FROM features").fetchall()
-    finally:
-        con.close()
-    wanted = {k for k, _ in reps}
-    rows = sorted((r for r in rows if r[0] in wanted), key=lambda r: r[0])
+    with FeatureStore(store_path, config) as st:
+        rows = _complete(st, reps, x.numpy(), y.numpy(), num_classes, seed, address, workers, progress)
     seconds = [r[-1] for r in rows if r[-1] is not None]
     meta = {
         "what": f"free architecture features of the {config['space']} space, one row per canonical class "
@@ -231,13 +185,63 @@ def compute(
         "jacob_cov_k": "1e-05",
         "synflow": "float64, |weights|, all-ones input, BN in eval mode",
         "seconds_per_cell_mean": f"{np.mean(seconds):.4f}" if seconds else "nan",
-        "surrogate_nas_version": __version__,
-        "torch_version": torch.__version__,
-        "python": platform.python_version(),
+        **_versions(),
         "command": _command(space, out, store, dataset, data_root, batch_size, seed, address, workers, limit),
     }
     _write_table(out_path, meta, rows)
     return out_path
+
+
+def _complete(
+    store: FeatureStore, reps: list[tuple[str, str]], x, y, num_classes, seed, address, workers, progress
+) -> list[tuple]:
+    """The stored rows of ``reps`` (key, arch, features..., seconds; by key), computing those ``store`` lacks."""
+    done = {k for (k,) in store.execute("SELECT key FROM features")}
+    todo = [(k, a) for k, a in reps if k not in done]
+    if todo:
+        run = (x, y, num_classes, seed, address, workers, progress)
+        _run_ray(store, todo, *run, total=len(reps), initial=len(reps) - len(todo))
+    rows = store.execute(f"SELECT key, arch, {', '.join(FEATURES)}, seconds FROM features").fetchall()
+    wanted = {k for k, _ in reps}
+    return sorted((r for r in rows if r[0] in wanted), key=lambda r: r[0])
+
+
+def _check_run_args(limit, workers, seed) -> None:
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise SurrogateNASError(f"limit must be a positive int, got {limit!r}")
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+        raise SurrogateNASError(f"workers must be a positive int, got {workers!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise SurrogateNASError(f"seed must be an int, got {seed!r}")
+
+
+def _store_config(space: str, data_label: str, batch_size: int, seed: int, num_classes: int, x, y) -> dict[str, Any]:
+    """What the feature store is made for: everything that decides a stored row (the batch by its sha256)."""
+    return {
+        "space": get_space(space).name,
+        "dataset": data_label,
+        "batch_size": batch_size,
+        "seed": seed,
+        "input_shape": list(INPUT_SHAPE),
+        "C": C,
+        "N": N,
+        "num_classes": num_classes,
+        "flops": FLOP_CONVENTION,
+        "schema": _SCHEMA_VERSION,
+        "batch_sha256": hashlib.sha256(x.numpy().tobytes() + y.numpy().tobytes()).hexdigest()[:16],
+    }
+
+
+def _versions() -> dict[str, str]:
+    import torch
+
+    from .. import __version__
+
+    return {
+        "surrogate_nas_version": __version__,
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def _command(space, out, store, dataset, data_root, batch_size, seed, address, workers, limit) -> str:
@@ -268,7 +272,7 @@ def _write_table(path: Path, meta: dict[str, object], rows: list[tuple]) -> None
     atomic_write_bytes(path, lzma.compress(buf.getvalue().encode(), preset=9 | lzma.PRESET_EXTREME))
 
 
-def _run_ray(con, todo, x, y, num_classes, seed, address, workers, progress, total, initial) -> None:
+def _run_ray(store: FeatureStore, todo, x, y, num_classes, seed, address, workers, progress, total, initial) -> None:
     from ..raycluster import fan_out, remote, session
 
     with session(address, workers, what="computing features") as ray:
@@ -279,7 +283,7 @@ def _run_ray(con, todo, x, y, num_classes, seed, address, workers, progress, tot
         failures = fan_out(
             chunks,
             lambda c: task.remote(c, x_ref, y_ref, num_classes, seed),
-            lambda c, rows: _save(con, keys, rows),
+            lambda c, rows: store.save(keys, rows),
             units=len,
             desc="free features",
             unit="arch",
@@ -313,31 +317,12 @@ def compute_params_flops(
     ``space.enumerate()`` order, columns ``arch, key, params, flops`` with ``# name: value`` metadata lines
     above the header; written xz-compressed and atomically to ``out``. Returns ``out``.
     """
-    import torch
-    from tqdm.auto import tqdm
-
-    from .. import __version__
-    from ..networks import build_network, count_flops, count_parameters
-
     sp = get_space(space)
     if sp.name != "nb201":
         raise SurrogateNASError(f"per-string params/FLOPs are computed for the nb201 space only, not {sp.name!r}")
     archs = sp.enumerate()
     t0 = time.perf_counter()
-    buf = io.StringIO()
-    rows = []
-    with _one_thread():
-        for a in tqdm(archs, desc="params/flops", unit="arch", disable=not progress):
-            net = build_network(a, num_classes=num_classes, C=C, N=N)
-            rows.append(
-                (
-                    sp.format(a),
-                    sp.canonical(a),
-                    count_parameters(net),
-                    count_flops(net, INPUT_SHAPE, convention=FLOP_CONVENTION),
-                )
-            )
-    seconds = time.perf_counter() - t0
+    rows = _count_every_string(sp, archs, num_classes, progress)
     meta = {
         "what": f"params and FLOPs of the network of every {sp.name} string ({len(rows)} strings), one row per "
         "string in space.enumerate() order; isomorphic strings can differ",
@@ -345,13 +330,12 @@ def compute_params_flops(
         "input_resolution": "x".join(map(str, INPUT_SHAPE)),
         "params": "surrogate_nas.networks.count_parameters (every parameter, BN affine included)",
         "flops_convention": FLOP_CONVENTION,
-        "seconds_total": f"{seconds:.1f}",
-        "surrogate_nas_version": __version__,
-        "torch_version": torch.__version__,
-        "python": platform.python_version(),
+        "seconds_total": f"{time.perf_counter() - t0:.1f}",
+        **_versions(),
         "command": f"surrogate_nas.features.compute.compute_params_flops({space!r}, out={str(out)!r}, "
         f"num_classes={num_classes})",
     }
+    buf = io.StringIO()
     for k, v in meta.items():
         buf.write(f"# {k}: {str(v).replace(chr(10), ' ')}\n")
     buf.write("arch,key,params,flops\n")
@@ -360,6 +344,21 @@ def compute_params_flops(
     out = Path(out)
     atomic_write_bytes(out, lzma.compress(buf.getvalue().encode(), preset=9 | lzma.PRESET_EXTREME))
     return out
+
+
+def _count_every_string(sp, archs, num_classes: int, progress: bool) -> list[tuple]:
+    """(string, canonical key, params, FLOPs) of each of ``archs`` (architectures of ``sp``), on one thread."""
+    from tqdm.auto import tqdm
+
+    from ..networks import build_network, count_flops, count_parameters
+
+    rows = []
+    with _one_thread():
+        for a in tqdm(archs, desc="params/flops", unit="arch", disable=not progress):
+            net = build_network(a, num_classes=num_classes, C=C, N=N)
+            flops = count_flops(net, INPUT_SHAPE, convention=FLOP_CONVENTION)
+            rows.append((sp.format(a), sp.canonical(a), count_parameters(net), flops))
+    return rows
 
 
 class _one_thread:

@@ -17,7 +17,6 @@ import io
 import json
 import os
 import re
-import sqlite3
 import statistics
 import time
 from collections.abc import Sequence
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError, SurrogateNASError
-from ..io import atomic_write_bytes
+from ..io import ConfigStore, atomic_write_bytes
 from ..spaces import get_space
 
 __all__ = [
@@ -40,6 +39,7 @@ __all__ = [
     "time_forward",
     "measure",
     "default_store",
+    "LatencyStore",
     "INPUT_SHAPE",
     "NUM_CLASSES",
 ]
@@ -180,28 +180,24 @@ def default_store(config: dict[str, Any]) -> Path:
     return user_cache_dir() / "latency" / f"{config['space']}-{digest}.sqlite"
 
 
-def _open_store(path: Path, config: dict[str, Any]) -> sqlite3.Connection:
-    from ..io import open_config_store
+class LatencyStore(ConfigStore):
+    """The resumable store of :func:`measure`: one row per (cell, setting), made for one configuration."""
 
-    return open_config_store(
-        path,
-        "latency store",
-        config,
-        [
-            "CREATE TABLE IF NOT EXISTS latency (arch TEXT NOT NULL, setting TEXT NOT NULL, ms REAL NOT NULL, "
-            "repeats INTEGER NOT NULL, times TEXT NOT NULL, finished_at REAL, PRIMARY KEY (arch, setting))"
-        ],
+    what = "latency store"
+    error = DataError
+    tables = (
+        "CREATE TABLE IF NOT EXISTS latency (arch TEXT NOT NULL, setting TEXT NOT NULL, ms REAL NOT NULL, "
+        "repeats INTEGER NOT NULL, times TEXT NOT NULL, finished_at REAL, PRIMARY KEY (arch, setting))",
     )
 
-
-def _check_repeats(con: sqlite3.Connection, path: Path, repeats: dict[str, int]) -> None:
-    """A setting's repeats are fixed by its first rows in the store: a resumed run may not change them."""
-    for name, r in con.execute("SELECT setting, MIN(repeats) FROM latency GROUP BY setting"):
-        if name in repeats and repeats[name] != r:
-            raise DataError(
-                f"latency store {str(path)!r} holds setting {name} measured with {r} repeats; this run "
-                f"asks for {repeats[name]}: use the same repeats or another store"
-            )
+    def check_repeats(self, repeats: dict[str, int]) -> None:
+        """A setting's repeats are fixed by its first rows in the store: a resumed run may not change them."""
+        for name, r in self.execute("SELECT setting, MIN(repeats) FROM latency GROUP BY setting"):
+            if name in repeats and repeats[name] != r:
+                raise DataError(
+                    f"latency store {self.path} holds setting {name} measured with {r} repeats; this run "
+                    f"asks for {repeats[name]}: use the same repeats or another store"
+                )
 
 
 # ---------------------------------------------------------------------- the run
@@ -222,8 +218,6 @@ def measure(
     :func:`default_repeats` per setting). ``seed``: network weights and input batch. ``store``: the resumable
     SQLite store (default: per configuration, under the user cache). Returns ``out``.
     """
-    from ..networks import build_network
-
     sets = [s if isinstance(s, Setting) else Setting.parse(s) for s in settings]
     if not sets:
         raise SurrogateNASError("no latency settings given")
@@ -245,39 +239,10 @@ def measure(
         "warmup": warmup,
         "schema": _SCHEMA_VERSION,
     }
-    store_path = Path(store) if store is not None else default_store(config)
-    con = _open_store(store_path, config)
-    try:
-        _check_repeats(con, store_path, reps)
-        done = set(con.execute("SELECT arch, setting FROM latency"))
-        todo = [a for a in archs if any((a, s.name) not in done for s in sets)]
-        from tqdm.auto import tqdm
-
-        with tqdm(
-            total=len(archs), initial=len(archs) - len(todo), desc="latency", unit="cell", disable=not progress
-        ) as bar:
-            for a in todo:
-                net = build_network(a, num_classes=NUM_CLASSES, C=C, N=N, seed=seed).eval()
-                rows = []
-                for s in sets:
-                    if (a, s.name) not in done:
-                        times = time_forward(net, s, reps[s.name], warmup, seed)
-                        rows.append(
-                            (
-                                a,
-                                s.name,
-                                statistics.median(times),
-                                reps[s.name],
-                                json.dumps([round(t, 4) for t in times]),
-                                time.time(),
-                            )
-                        )
-                with con:  # one transaction per cell
-                    con.executemany("INSERT OR REPLACE INTO latency VALUES (?, ?, ?, ?, ?, ?)", rows)
-                bar.update(1)
-        got = {(a, s): ms for a, s, ms in con.execute("SELECT arch, setting, ms FROM latency")}
-    finally:
-        con.close()
+    with LatencyStore(Path(store) if store is not None else default_store(config), config) as st:
+        st.check_repeats(reps)
+        _measure_missing(st, archs, sets, reps, warmup, seed, progress)
+        got = {(a, s): ms for a, s, ms in st.execute("SELECT arch, setting, ms FROM latency")}
     buf = io.StringIO()
     buf.write(",".join(["arch"] + [s.name for s in sets]) + "\n")
     for a in archs:
@@ -285,3 +250,29 @@ def measure(
     out = Path(out)
     atomic_write_bytes(out, buf.getvalue().encode())
     return out
+
+
+def _measure_missing(
+    store: LatencyStore, archs: list[str], sets: list[Setting], reps: dict[str, int], warmup: int, seed: int, progress
+) -> None:
+    """Time every (arch, setting) ``store`` lacks, committing each cell's rows in one transaction."""
+    from tqdm.auto import tqdm
+
+    from ..networks import build_network
+
+    done = set(store.execute("SELECT arch, setting FROM latency"))
+    todo = [a for a in archs if any((a, s.name) not in done for s in sets)]
+    with tqdm(
+        total=len(archs), initial=len(archs) - len(todo), desc="latency", unit="cell", disable=not progress
+    ) as bar:
+        for a in todo:
+            net = build_network(a, num_classes=NUM_CLASSES, C=C, N=N, seed=seed).eval()
+            rows = []
+            for s in sets:
+                if (a, s.name) not in done:
+                    times = time_forward(net, s, reps[s.name], warmup, seed)
+                    rounded = json.dumps([round(t, 4) for t in times])
+                    rows.append((a, s.name, statistics.median(times), reps[s.name], rounded, time.time()))
+            with store.transaction() as con:  # one transaction per cell
+                con.executemany("INSERT OR REPLACE INTO latency VALUES (?, ?, ?, ?, ?, ?)", rows)
+            bar.update(1)

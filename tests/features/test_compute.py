@@ -70,5 +70,5 @@ def test_compute_checks_its_arguments(tmp_path):
         compute("nb201", limit=1, store=tmp_path / "s2.sqlite", out=tmp_path / "file" / "f.csv.xz", batch_size=4)
     assert not (tmp_path / "s2.sqlite").exists()  # refused before the store is made or any network scored
     (tmp_path / "junk.sqlite").write_text("not a database")
-    with pytest.raises(DataError, match="not a usable SQLite file"):
+    with pytest.raises(DataError, match="junk.sqlite is not a usable SQLite feature store"):
         compute("nb201", limit=1, store=tmp_path / "junk.sqlite", batch_size=4)

@@ -94,7 +94,7 @@ def test_a_store_of_another_configuration_or_repeats_is_refused(tmp_path):
         measure(CELLS[:1], FAST[:1], out=tmp_path / "a.csv", store=store, repeats=1, warmup=0, seed=1,
                 progress=False)
     (tmp_path / "junk.sqlite").write_text("not sqlite " * 100)
-    with pytest.raises(DataError, match="not a usable SQLite file"):
+    with pytest.raises(DataError, match="junk.sqlite is not a usable SQLite latency store"):
         measure(CELLS[:1], FAST[:1], out=tmp_path / "a.csv", store=tmp_path / "junk.sqlite", repeats=1,
                 progress=False)
 
