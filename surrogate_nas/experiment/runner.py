@@ -76,68 +76,73 @@ def _items(d: dict) -> tuple:
 # ---------------------------------------------------------------------- the two grids
 def plan(cfg) -> tuple[list[CheckpointSpec], list[Cell]]:
     """Every checkpoint and every cell of the grid, in the order the old scripts ran them."""
+    if cfg.kind == "predictor-quality":
+        return _plan_predictor_quality(cfg)
+    return _plan_search_efficiency(cfg)
+
+
+def _plan_predictor_quality(cfg) -> tuple[list[CheckpointSpec], list[Cell]]:
+    """One checkpoint per member of each predictor group and target; one cell per target, K, seed and group."""
+    from .predictor_quality import group_of, member_names
+
+    groups = list(dict.fromkeys(group_of(m) for m in cfg.methods))
     specs: dict[str, CheckpointSpec] = {}
     cells: list[Cell] = []
-    if cfg.kind == "predictor-quality":
-        from .predictor_quality import ALGORITHMS, group_of, member_names
-
-        groups = []
-        for m in cfg.methods:
-            if group_of(m) not in groups:
-                groups.append(group_of(m))
-        meta = dict(cfg.meta)
-        for b in cfg.benchmarks:
-            for target in b.targets:
-                names = {}
-                for g in groups:
-                    if g == "baselines":
-                        continue
-                    overrides, ff, _, variant = ALGORITHMS[g]
-                    m = {**meta, **overrides}
-                    m.setdefault("algorithm", "maml")
-                    for i, name in enumerate(member_names(g)):
-                        seed = int(m.get("seed", 0)) + i
-                        s = CheckpointSpec(
-                            b.name,
-                            target,
-                            m["algorithm"],
-                            seed,
-                            b.metric,
-                            None,
-                            _items({**m, "seed": seed}),
-                            _items(cfg.model),
-                            ff,
-                            variant,
-                        )
+    for b in cfg.benchmarks:
+        for target in b.targets:
+            names = {}  # member name -> checkpoint key
+            for g in groups:
+                if g != "baselines":
+                    for name, s in _member_checkpoints(cfg, b, target, g):
                         specs[s.key] = s
                         names[name] = s.key
-                for k in cfg.ks:
-                    for seed in range(cfg.seeds):
-                        for g in groups:
-                            coords = {"benchmark": b.name, "target": target, "k": k, "seed": seed, "group": g}
-                            cells.append(
-                                Cell(coords, {n: names[n] for n in member_names(g)} if g != "baselines" else {})
-                            )
-        # baselines first within the list: they need nothing and run while the checkpoints train
-        return list(specs.values()), cells
+            for k in cfg.ks:
+                for seed in range(cfg.seeds):
+                    for g in groups:
+                        coords = {"benchmark": b.name, "target": target, "k": k, "seed": seed, "group": g}
+                        cells.append(Cell(coords, {n: names[n] for n in member_names(g)} if g != "baselines" else {}))
+    # baselines first within the list: they need nothing and run while the checkpoints train
+    return list(specs.values()), cells
+
+
+def _member_checkpoints(cfg, b, target: str, group: str) -> list[tuple[str, CheckpointSpec]]:
+    """(member name, checkpoint) of each member of a predictor group on ``target``: member i meta-trains with
+    the group's meta settings and meta seed ``seed + i``."""
+    from .predictor_quality import ALGORITHMS, member_names
+
+    overrides, ff, _, variant = ALGORITHMS[group]
+    m = {**dict(cfg.meta), **overrides}
+    m.setdefault("algorithm", "maml")
+    out = []
+    for i, name in enumerate(member_names(group)):
+        seed = int(m.get("seed", 0)) + i
+        s = CheckpointSpec(
+            b.name,
+            target,
+            m["algorithm"],
+            seed,
+            b.metric,
+            None,
+            _items({**m, "seed": seed}),
+            _items(cfg.model),
+            ff,
+            variant,
+        )
+        out.append((name, s))
+    return out
+
+
+def _plan_search_efficiency(cfg) -> tuple[list[CheckpointSpec], list[Cell]]:
+    """``checkpoints`` meta-trained checkpoints per target; one cell per target, method and seed (a ``meta``
+    method's seed s adapts checkpoint s mod checkpoints). Checkpoints no cell uses are left out."""
     from .search_efficiency import method_specs
 
+    specs: dict[str, CheckpointSpec] = {}
+    cells: list[Cell] = []
     for b in cfg.benchmarks:
-        meta = dict(b.meta)
-        base_seed = int(meta.get("seed", 0))
         for target in b.targets:
             keys = []
-            for i in range(b.checkpoints):
-                s = CheckpointSpec(
-                    b.name,
-                    target,
-                    meta.get("algorithm", "maml"),
-                    base_seed + i,
-                    _source_metric(b),
-                    tuple(b.train_tasks) if b.train_tasks else None,
-                    _items({**meta, "seed": base_seed + i}),
-                    _items(b.model),
-                )
+            for s in _target_checkpoints(b, target):
                 specs[s.key] = s
                 keys.append(s.key)
             for m in method_specs(b.name, b.budget, b.guided_budget, target, cfg.variants):
@@ -149,6 +154,26 @@ def plan(cfg) -> tuple[list[CheckpointSpec], list[Cell]]:
                     cells.append(Cell(coords, {"model": keys[seed % len(keys)]} if m.predictor == "meta" else {}))
     used = {k for c in cells for k in c.checkpoints.values()}
     return [s for s in specs.values() if s.key in used], cells
+
+
+def _target_checkpoints(b, target: str) -> list[CheckpointSpec]:
+    """A search-efficiency benchmark's ``checkpoints`` meta-training runs for ``target`` (meta seeds from the
+    benchmark's ``meta.seed`` on)."""
+    meta = dict(b.meta)
+    base_seed = int(meta.get("seed", 0))
+    return [
+        CheckpointSpec(
+            b.name,
+            target,
+            meta.get("algorithm", "maml"),
+            base_seed + i,
+            _source_metric(b),
+            tuple(b.train_tasks) if b.train_tasks else None,
+            _items({**meta, "seed": base_seed + i}),
+            _items(b.model),
+        )
+        for i in range(b.checkpoints)
+    ]
 
 
 def _source_metric(b) -> str:
@@ -389,106 +414,115 @@ def run_experiment(
     t_start = time.perf_counter()
     specs, cells = plan(cfg)
     with ResultStore(out) as store:
-        done = store.done_keys()
-        todo = [c for c in cells if c.key not in done]
-        needed = {k for c in todo for k in c.checkpoints.values()}
-        files: dict[str, dict] = {}
-        to_train = []
-        for s in specs:
-            if s.key not in needed:
-                continue
-            f = _existing_checkpoint(out, s)
-            if f is None:
-                to_train.append(s)
-            else:
-                files[s.key] = f
-        log(
-            f"{cfg.kind}: {len(cells)} cells, {len(done & {c.key for c in cells})} already done, {len(todo)} to run; "
-            f"{len(to_train)} checkpoint(s) to meta-train, {len(needed) - len(to_train)} reused"
-        )
-        stats: dict[str, Any] = {"cells": len(cells), "computed": 0, "checkpoints_trained": 0}
-        if command is not None and (todo or store.get_meta("command") is None):
+        work = _work(cfg, out, store, specs, cells, log)
+        if command is not None and (work.todo or store.get_meta("command") is None):
             store.set_meta("command", command)
         try:
-            if todo and workers == 0:
-                _run_inline(
-                    cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, len(cells), threads
-                )
-            elif todo:
-                _run_ray(
-                    cfg,
-                    out,
-                    store,
-                    todo,
-                    to_train,
-                    files,
-                    progress,
-                    before_cell,
-                    log,
-                    stats,
-                    len(cells),
-                    workers,
-                    address,
-                    max_retries,
-                )
+            if work.todo and workers == 0:
+                _run_inline(work, progress, before_cell, threads)
+            elif work.todo:
+                _run_ray(work, progress, before_cell, workers, address, max_retries)
         finally:  # an interrupted session's time counts too
             elapsed = time.perf_counter() - t_start
-            if todo:
-                store.set_meta("wall_seconds", float(store.get_meta("wall_seconds", 0.0)) + elapsed)
-                store.set_meta(
-                    "workers", workers if workers is not None else (os.cpu_count() or 1) if not address else "cluster"
-                )
-    stats["seconds"] = elapsed
+            if work.todo:
+                _add_session(store, elapsed, workers, address)
+    work.stats["seconds"] = elapsed
     if report:
         write_report(out, log=log)
-    return stats
+    return work.stats
 
 
-def _on_checkpoint(out, store, spec, res, files, log, stats):
-    _save_checkpoint_files(out, spec.key, res["files"])
-    files[spec.key] = res["files"]
-    store.put_checkpoint(spec.key, res["info"])
-    stats["checkpoints_trained"] += 1
-    i = res["info"]
+@dataclass
+class _Work:
+    """What one session runs: the grid's unfinished cells, the checkpoints to meta-train first, the files of
+    the checkpoints that exist ({key: files}, added to as they are trained), where results go, the counts."""
+
+    cfg: Any
+    out: Path
+    store: ResultStore
+    todo: list[Cell]
+    to_train: list[CheckpointSpec]
+    files: dict[str, dict]
+    total: int  # cells in the grid
+    log: Callable[[str], None]
+    stats: dict[str, Any]
+
+
+def _work(cfg, out: Path, store: ResultStore, specs: list[CheckpointSpec], cells: list[Cell], log) -> _Work:
+    """The cells the store does not hold yet and the checkpoints they need (reused when ``out`` has them with
+    the same settings); says how many of each."""
+    done = store.done_keys()
+    todo = [c for c in cells if c.key not in done]
+    needed = {k for c in todo for k in c.checkpoints.values()}
+    files: dict[str, dict] = {}
+    to_train = []
+    for s in specs:
+        if s.key not in needed:
+            continue
+        f = _existing_checkpoint(out, s)
+        if f is None:
+            to_train.append(s)
+        else:
+            files[s.key] = f
     log(
+        f"{cfg.kind}: {len(cells)} cells, {len(done & {c.key for c in cells})} already done, {len(todo)} to run; "
+        f"{len(to_train)} checkpoint(s) to meta-train, {len(needed) - len(to_train)} reused"
+    )
+    stats: dict[str, Any] = {"cells": len(cells), "computed": 0, "checkpoints_trained": 0}
+    return _Work(cfg, out, store, todo, to_train, files, len(cells), log, stats)
+
+
+def _add_session(store: ResultStore, elapsed: float, workers: int | None, address: str | None) -> None:
+    """Add a session's wall time to the store's total and record its workers (default: every core, or
+    "cluster" on a Ray cluster named by ``address``)."""
+    store.set_meta("wall_seconds", float(store.get_meta("wall_seconds", 0.0)) + elapsed)
+    recorded: int | str = workers if workers is not None else (os.cpu_count() or 1) if not address else "cluster"
+    store.set_meta("workers", recorded)
+
+
+def _on_checkpoint(work: _Work, spec: CheckpointSpec, res: dict) -> None:
+    _save_checkpoint_files(work.out, spec.key, res["files"])
+    work.files[spec.key] = res["files"]
+    work.store.put_checkpoint(spec.key, res["info"])
+    work.stats["checkpoints_trained"] += 1
+    i = res["info"]
+    work.log(
         f"[{spec.benchmark}/{spec.target}] meta-trained {spec.variant or spec.algorithm}"
         f"{' + free features' if spec.features else ''} (meta seed {spec.seed}) in "
         f"{i['seconds']:.0f}s (val tau {i['best_val_tau']:.3f})"
     )
 
 
-def _on_cell(store, cell, res, stats):
+def _on_cell(work: _Work, cell: Cell, res: dict) -> None:
     info = dict(res["info"], seconds=res["seconds"])
-    if store.put_cell(cell.coords, res["rows"], info, res["seconds"]):
-        stats["computed"] += 1
+    if work.store.put_cell(cell.coords, res["rows"], info, res["seconds"]):
+        work.stats["computed"] += 1
 
 
-def _run_inline(cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, total, threads):
-    bar = _Bar(total + len(to_train), total - len(todo), progress)
+def _run_inline(work: _Work, progress: bool, before_cell, threads: int) -> None:
+    bar = _Bar(work.total + len(work.to_train), work.total - len(work.todo), progress)
     try:
-        for s in to_train:  # the bar counts checkpoints too: it moves while they train
+        for s in work.to_train:  # the bar counts checkpoints too: it moves while they train
             f, i = train_checkpoint(s, threads)
-            _on_checkpoint(out, store, s, {"files": f, "info": i}, files, log, stats)
+            _on_checkpoint(work, s, {"files": f, "info": i})
             bar.update(1)
-        for c in todo:
-            res = run_cell(cfg, c, {n: files[k] for n, k in c.checkpoints.items()}, before_cell, threads)
-            _on_cell(store, c, res, stats)
+        for c in work.todo:
+            res = run_cell(work.cfg, c, {n: work.files[k] for n, k in c.checkpoints.items()}, before_cell, threads)
+            _on_cell(work, c, res)
             bar.update(1)
     finally:
         bar.close()
 
 
-def _run_ray(
-    cfg, out, store, todo, to_train, files, progress, before_cell, log, stats, total, workers, address, max_retries
-):
+def _run_ray(work: _Work, progress: bool, before_cell, workers, address, max_retries) -> None:
     from ..raycluster import fan_out, remote, session
 
     with session(address, workers, what="running on Ray (--workers 0: in this process)") as ray:
         ckpt_task = remote(train_checkpoint, num_returns=2, max_retries=max_retries)
         cell_task = remote(_cell_entry, max_retries=max_retries)
-        cfg_ref, hook_ref = ray.put(cfg), ray.put(before_cell)
-        file_refs = {k: ray.put(f) for k, f in files.items()}  # existing checkpoints: put once
-        sched = _Schedule(todo, to_train, file_refs)
+        cfg_ref, hook_ref = ray.put(work.cfg), ray.put(before_cell)
+        file_refs = {k: ray.put(f) for k, f in work.files.items()}  # existing checkpoints: put once
+        sched = _Schedule(work.todo, work.to_train, file_refs)
 
         def submit(item):
             if isinstance(item, Cell):
@@ -500,9 +534,9 @@ def _run_ray(
 
         def on_result(item, res):
             if isinstance(item, Cell):
-                _on_cell(store, item, res, stats)
+                _on_cell(work, item, res)
                 return
-            _on_checkpoint(out, store, item, {"info": res[0], "files": res[1]}, files, log, stats)
+            _on_checkpoint(work, item, {"info": res[0], "files": res[1]})
             file_refs[item.key] = sched.file_refs_of.pop(item.key)
             sched.release()
 
@@ -513,8 +547,8 @@ def _run_ray(
             units=lambda item: 1,  # checkpoints (trained first) count too: the bar moves while they train
             desc="checkpoints + cells",
             unit="task",
-            total=total + len(to_train),
-            initial=total - len(todo),
+            total=work.total + len(work.to_train),
+            initial=work.total - len(work.todo),
             progress=progress,
         )
     errors = [f"{f.item.key}: {f.error}" for f in failures]
