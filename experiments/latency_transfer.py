@@ -119,7 +119,7 @@ def pretrain_for(table, target: str, algorithm: str, iterations: int, seed: int 
 def build(method: str, table, sources, ckpts: dict, seed: int, target: str):
     """The predictor of a method, after checking it reads no value of ``target``."""
     from surrogate_nas.benchmarks import check_isolation
-    from surrogate_nas.meta.adapt import tasks_read
+    from surrogate_nas.meta.records import tasks_read
     from surrogate_nas.predictors import make_predictor
 
     kwargs = {"space": table.space, "seed": seed, "sources": sources}

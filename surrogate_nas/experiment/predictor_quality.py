@@ -107,7 +107,7 @@ def build(method: str, space, sources, checkpoints: dict, seed: int, target: str
     columns."""
     import surrogate_nas.meta  # noqa: F401  (registers the "meta" predictor)
 
-    from ..meta.adapt import tasks_read
+    from ..meta.records import tasks_read
     from ..predictors import make_predictor
 
     name, ckpt, options = METHODS[method]

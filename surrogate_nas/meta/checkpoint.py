@@ -20,7 +20,7 @@ from pydantic import Field
 
 from .. import __version__
 from ..benchmarks.cache import sha256_of
-from ..errors import SurrogateNASError
+from ..errors import DataError, SurrogateNASError
 from ..io import atomic_dir, check_writable
 from ..predictors.gnn import GraphRegressor, ModelConfig
 from ..spaces import SearchSpace, get_space
@@ -201,6 +201,20 @@ def load_checkpoint(directory: str | os.PathLike, device: str = "cpu") -> Checkp
                 f"{meta['kernel']!r} ({str(e).splitlines()[0][:120]})"
             ) from None
     return Checkpoint(space, model, meta, sources, cfg["target_metric"], inner or None, cfg.get("info", {}), gp or None)
+
+
+def check_finite_weights(ckpt: Checkpoint, where: str = "checkpoint") -> None:
+    """Refuse a checkpoint whose weights (or learned inner learning rates) hold NaN/inf."""
+    tensors = (
+        list(ckpt.model.named_parameters())
+        + [(f"inner_lr.{k}", v) for k, v in (ckpt.inner_lrs or {}).items()]
+        + [(f"gp.{k}", v) for k, v in (ckpt.gp or {}).items()]
+    )
+    for name, v in tensors:
+        if not torch.isfinite(v).all():
+            raise DataError(
+                f"{where}: weight {name!r} holds NaN/inf values; the checkpoint is corrupt (pretrain it again)"
+            )
 
 
 def _read_config(d: Path, path: Path) -> dict:

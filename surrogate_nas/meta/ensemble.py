@@ -56,10 +56,10 @@ class MetaEnsemble:
             raise DataError("predict() called before fit(): adapt the predictor on support measurements first")
 
     def _inputs(self, archs) -> tuple[list, list]:
-        """(coerced archs, one :class:`~surrogate_nas.meta.adapt.PredictInputs` per member): one shared by all when
-        they read the same inputs, so the input columns are read and any uncached graphs converted once (each member
-        keeps its own cache of pooled graph rows: their weights differ)."""
-        from .adapt import PredictInputs
+        """(coerced archs, one :class:`~surrogate_nas.meta.predict_inputs.PredictInputs` per member): one shared by
+        all when they read the same inputs, so the input columns are read and any uncached graphs converted once (each
+        member keeps its own cache of pooled graph rows: their weights differ)."""
+        from .predict_inputs import PredictInputs
 
         members = self.members_
         archs = [members[0].space_.coerce(a) for a in archs]  # check_members: one space

@@ -15,7 +15,7 @@ def check_model(checkpoint, space: str, task: str | None, where: str = "search w
     if checkpoint.space.name != space:
         raise SearchError(f"model is for space {checkpoint.space.name!r}, but the search is on space {space!r}")
     if task is not None:
-        from ..meta.adapt import tasks_read
+        from ..meta.records import tasks_read
 
         check_isolation(task, tasks_read(checkpoint), where=where)
 

@@ -7,7 +7,7 @@ import pytest
 
 from surrogate_nas.benchmarks import cached_benchmark, import_table, readers
 from surrogate_nas.errors import DataError
-from surrogate_nas.meta import adapt as adapt_mod
+from surrogate_nas.meta import records
 from surrogate_nas.search import benchmark_tables
 from surrogate_nas.search.base import SearchError
 
@@ -30,7 +30,7 @@ def _counting(monkeypatch, reader: str) -> list:
 def test_nb201_is_parsed_once_across_adapt_and_search(monkeypatch):
     calls = _counting(monkeypatch, "nb201-csv")
     ckpt = SimpleNamespace(sources={"benchmark": "nb201"})
-    a = adapt_mod._benchmark_table(ckpt)
+    a = records.benchmark_table(ckpt)
     b = benchmark_tables.cached_benchmark("nb201")
     c = cached_benchmark("nb201")
     assert a is b is c
@@ -47,8 +47,8 @@ def test_an_imported_table_is_read_again_after_a_reimport(tmp_path, data_dir, mo
     pd.DataFrame({"arch": [NB], "pixel7": [4.2]}).to_csv(src, index=False)
     import_table(src, "nb201", metric="latency_ms")
     ckpt = SimpleNamespace(sources={"benchmark": "dev"})
-    assert adapt_mod._benchmark_table(ckpt).vector("pixel7", "latency_ms", [NB])[0] == 4.2
-    assert benchmark_tables.cached_benchmark("dev") is adapt_mod._benchmark_table(ckpt)
+    assert records.benchmark_table(ckpt).vector("pixel7", "latency_ms", [NB])[0] == 4.2
+    assert benchmark_tables.cached_benchmark("dev") is records.benchmark_table(ckpt)
 
 
 def test_unknown_benchmark_errors(monkeypatch, data_dir):

@@ -11,6 +11,7 @@ import torch
 import surrogate_nas.meta  # noqa: F401  (registers "meta")
 from surrogate_nas.errors import DataError, SurrogateNASError
 from surrogate_nas.meta import adapt as adapt_mod
+from surrogate_nas.meta import records, step_selection
 from surrogate_nas.meta.adapt import MetaGNNPredictor, adapt
 from surrogate_nas.meta.maml import MetaConfig, MetaLearner
 from surrogate_nas.meta.tasks import Task, make_episode
@@ -45,7 +46,7 @@ def test_meta_is_built_from_the_registry(tiny_ckpt, sup):
 def test_deployment_runs_the_meta_learners_inner_loop(tiny_ckpt, sup):
     """adapt() and meta-training's adaptation are one function: same support -> identical parameters."""
     archs, y = sup
-    sv = SourceValues(adapt_mod._benchmark_table(tiny_ckpt), tuple(tiny_ckpt.sources["tasks"]), "test_acc")
+    sv = SourceValues(records.benchmark_table(tiny_ckpt), tuple(tiny_ckpt.sources["tasks"]), "test_acc")
     task = Task("t", tiny_ckpt.space, archs, y, sv(tiny_ckpt.space, archs))
     ep = make_episode(task, np.arange(len(archs)), np.arange(3))
     learner = MetaLearner(copy.deepcopy(tiny_ckpt.model), MetaConfig(**{**tiny_ckpt.meta, "inner_steps": 4}))
@@ -78,7 +79,7 @@ def test_cv_step_choice_reads_source_correlations_of_the_training_folds_only(tin
     real = adapt_mod.support_correlations
     monkeypatch.setattr(adapt_mod, "support_correlations", lambda src, z: sizes.append(len(z)) or real(src, z))
     p = adapt(tiny_ckpt, (archs, y), inner_steps="cv", n_members=0)
-    assert p.steps_ in adapt_mod.STEP_CHOICES
+    assert p.steps_ in step_selection.STEP_CHOICES
     # whole support once (the final adaptation), then one per fold, each on that fold's training part (5 folds of 2)
     assert sizes == [10] + [8] * 5
 

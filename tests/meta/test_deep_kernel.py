@@ -254,6 +254,7 @@ def test_the_calibration_factor_comes_from_fits_that_never_saw_the_point(dkt, ar
 
 
 def test_large_supports_are_calibrated_by_k_fold_with_every_point_held_out_once(dkt, archs, monkeypatch):
+    from surrogate_nas.meta import calibration
     from surrogate_nas.meta.adapt import MetaGNNPredictor
 
     seen = []
@@ -266,7 +267,7 @@ def test_large_supports_are_calibrated_by_k_fold_with_every_point_held_out_once(
     monkeypatch.setattr(MetaGNNPredictor, "_fit_support", spy)
     a, y = archs
     adapt(dkt, (a[:40], y[:40]), task="ImageNet16-120")
-    assert seen[0] == 40 and len(seen) == 1 + MetaGNNPredictor.CALIBRATION_FOLDS and sum(40 - n for n in seen[1:]) == 40
+    assert seen[0] == 40 and len(seen) == 1 + calibration.CALIBRATION_FOLDS and sum(40 - n for n in seen[1:]) == 40
 
 
 def test_held_out_calibration_covers_the_query_archs_of_a_held_out_task(dkt, archs):

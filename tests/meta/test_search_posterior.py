@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch_geometric.nn import global_add_pool, global_mean_pool
 
-from surrogate_nas.meta import adapt as adapt_mod
+from surrogate_nas.meta import gp_head, pooled
 from surrogate_nas.meta.adapt import MetaGNNPredictor, adapt
 from surrogate_nas.meta.ensemble import MetaEnsemble
 from surrogate_nas.meta.maml import MetaConfig
@@ -54,7 +54,7 @@ def uncached(monkeypatch):
 
 
 def _rows_cached(model) -> int:
-    return sum(len(e.index) for e in adapt_mod._POOLED.get(model, {}).values())
+    return sum(len(e.index) for e in pooled._POOLED.get(model, {}).values())
 
 
 # ---------------------------------------------------------------------- the split forward
@@ -102,7 +102,7 @@ def test_cached_predictions_equal_uncached_across_fits(dkt, archs, uncached, mon
     a, y = archs
     supports = [(a[:20], y[:20]), (a[200:225], y[200:225])]
     cands = a[20:200]
-    adapt_mod.clear_pooled_cache()
+    pooled.clear_pooled_cache()
     cold = [adapt(dkt, s, task=TASK).predict(cands, return_std=True) for s in supports]  # the first fills the cache
     assert _rows_cached(dkt.model) == 20 + 180 + 25
     calls = []
@@ -120,7 +120,7 @@ def test_cached_predictions_equal_uncached_across_fits(dkt, archs, uncached, mon
 
 def test_archs_missing_from_a_warm_cache_are_added(dkt, archs, uncached):
     a, y = archs
-    adapt_mod.clear_pooled_cache()
+    pooled.clear_pooled_cache()
     p = adapt(dkt, (a[:20], y[:20]), task=TASK)
     p.predict(a[20:120])
     assert _rows_cached(dkt.model) == 120
@@ -148,7 +148,7 @@ def test_changed_weights_drop_the_cached_rows(dkt, archs, uncached):
 
 def test_adapted_weights_bypass_the_cache_and_the_graph_kernel_caches_its_encoding(nb201_table, dkt, archs, uncached):
     a, y = archs
-    adapt_mod.clear_pooled_cache()
+    pooled.clear_pooled_cache()
     stepped = adapt(dkt, (a[:20], y[:20]), task=TASK, inner_steps=2)
     assert stepped.steps_ == 2 and np.isfinite(stepped.predict(a[20:80], return_std=True)[1]).all()
     assert _rows_cached(dkt.model) == 0
@@ -161,7 +161,7 @@ def test_adapted_weights_bypass_the_cache_and_the_graph_kernel_caches_its_encodi
 
 def test_bootstrap_members_without_inner_steps_use_the_cache(tiny_ckpt, archs, uncached):
     a, y = archs
-    adapt_mod.clear_pooled_cache()
+    pooled.clear_pooled_cache()
     cached = adapt(tiny_ckpt, (a[:20], y[:20]), task=TASK, inner_steps=0, n_members=3).predict(a[20:90], return_std=True)
     assert _rows_cached(tiny_ckpt.model) == 70
     uncached()
@@ -191,7 +191,7 @@ def test_predict_cov_is_the_gp_posterior_and_matches_predict_std(dkt, archs, ste
     assert np.abs(cov - np.diag(np.diag(cov))).max() > 1e-3 * np.diag(cov).max()  # a joint posterior, not a diagonal
     assert np.diag(cov)[-3:].max() < np.median(np.diag(cov)[:-3])
     # GPyTorch's own posterior covariance of the latent function, scaled to target units
-    _, e = p._gp_embed_all(p._inputs(cands))
+    _, e = gp_head.embed_all(p, p._inputs(cands))
     with torch.no_grad(), gpytorch.settings.fast_pred_var(False):
         ref = p.gp_(e).covariance_matrix.double().numpy() * p._std_scale() ** 2
     assert np.allclose(cov, ref, rtol=1e-3, atol=1e-4 * np.diag(ref).max())

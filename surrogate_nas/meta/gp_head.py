@@ -1,0 +1,114 @@
+"""The deep-kernel GP head of an adapted predictor: conditioned on the support's residuals from the (adapted) GNN,
+it gives the predictive mean and std, and the joint posterior of a candidate batch.
+
+Functions of a :class:`~surrogate_nas.meta.adapt.MetaGNNPredictor` whose checkpoint has a GP head
+(:mod:`surrogate_nas.meta.deep_kernel`); the GP reads the GNN's embedding, in z units (the network's scale).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+from .predict_inputs import PredictInputs
+
+if TYPE_CHECKING:
+    from .adapt import MetaGNNPredictor
+    from .deep_kernel import ResidualGP
+
+__all__ = ["condition", "embed", "embed_all", "joint_posterior", "noise_variance", "predict"]
+
+
+def condition(predictor: MetaGNNPredictor, inputs: PredictInputs, z) -> ResidualGP:
+    """The checkpoint's GP head conditioned on the support's residuals ``z - GNN`` (``gp_steps`` > 0: its
+    hyper-parameters first re-fitted by type-II maximum likelihood)."""
+    from .deep_kernel import condition, fit_hyperparameters, make_gp
+
+    ckpt = predictor.ckpt_
+    gp = make_gp(ckpt.model.embedding_dim(), predictor._kernel(), ckpt.gp, predictor.space_).to(predictor.device)
+    m, e = embed_all(predictor, inputs)
+    r = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=predictor.device) - m
+    if predictor.gp_steps:
+        return fit_hyperparameters(gp, e, r, predictor.gp_steps)
+    return condition(gp, e, r)
+
+
+def embed(predictor: MetaGNNPredictor, inputs: PredictInputs) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    """Yields (start, the GNN's prediction [b], the GP's input [b, d]) over ``inputs.archs`` in chunks of
+    ``predictor.BATCH`` (z units, no gradients)."""
+    from .deep_kernel import gp_inputs
+
+    kernel, model, batch = predictor._kernel(), predictor.ckpt_.model, predictor.BATCH
+    if predictor._cached():
+        graph = kernel.endswith("+graph")
+        rows, src, w = predictor._pooled(inputs, graph), inputs.src, model.pool_dim()
+        for i in range(0, len(rows), batch):
+            r = rows[i : i + batch]
+            s = torch.as_tensor(src[i : i + batch], dtype=torch.float32, device=predictor.device)
+            with torch.no_grad():
+                m, e = model.readout(r[:, :w], s, predictor.corr_, len(r), embed=True)
+                if graph:
+                    e = torch.cat([e, r[:, w:]], 1)  # as gp_inputs appends the graph encoding
+            yield i, m, e
+    else:
+        i = 0
+        for b in inputs.batches():
+            with torch.no_grad():
+                m, e = gp_inputs(model, predictor.params_, b, predictor.corr_, kernel)
+            yield i, m, e
+            i += b[3]
+
+
+def embed_all(predictor: MetaGNNPredictor, inputs: PredictInputs) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`embed` in one piece: (the GNN's predictions [n], the GP's inputs [n, d])."""
+    parts = [(m, e) for _, m, e in embed(predictor, inputs)]
+    return torch.cat([m for m, _ in parts]), torch.cat([e for _, e in parts])
+
+
+def predict(predictor: MetaGNNPredictor, inputs: PredictInputs, return_std: bool, latent: bool = False):
+    """Mean [n] (target units) of ``inputs.archs``; with ``return_std``, also the calibrated std of a measured value
+    (``latent``: of the noise-free value)."""
+    from .deep_kernel import posterior
+
+    gp, archs = predictor.gp_, inputs.archs
+    assert gp is not None  # only called with a GP head
+    mean, std = np.empty(len(archs)), np.empty(len(archs))
+    for i, m, e in embed(predictor, inputs):
+        mu, sd = posterior(gp, e, noise=not latent)
+        mean[i : i + len(m)] = (m + mu).cpu().numpy()
+        std[i : i + len(m)] = sd.cpu().numpy()
+    mean = predictor._to_y(mean)
+    std = std * predictor._std_scale()
+    bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))
+    if len(bad):
+        raise DataError(
+            f"the adapted model predicts a non-finite value for {len(bad)} of {len(archs)} "
+            f"architectures (first: {predictor.space_.format(archs[bad[0]])!r})"
+        )
+    return (mean, std) if return_std else mean
+
+
+def joint_posterior(predictor: MetaGNNPredictor, inputs: PredictInputs) -> tuple[np.ndarray, np.ndarray]:
+    """(mean [n], cov [n, n]) of the noise-free values at ``inputs.archs`` (target units): the GP posterior
+    ``K(e, e) - v^T v``, scaled like :func:`predict`'s std (the variance by its square)."""
+    from .deep_kernel import posterior_cov
+
+    assert predictor.gp_ is not None  # only called with a GP head
+    m, e = embed_all(predictor, inputs)
+    mu, cov_t = posterior_cov(predictor.gp_, e)
+    mean = predictor._to_y((m + mu).cpu().numpy().astype(float))
+    cov = cov_t.cpu().numpy() * predictor._std_scale() ** 2
+    if not (np.isfinite(mean).all() and np.isfinite(cov).all()):
+        n = len(inputs.archs)
+        raise DataError(f"the adapted model's joint posterior over {n} architectures holds non-finite values")
+    return mean, cov
+
+
+def noise_variance(predictor: MetaGNNPredictor) -> float:
+    """The GP likelihood's noise (target units, squared), scaled as :func:`predict`'s std is."""
+    assert predictor.gp_ is not None  # only called with a GP head
+    return float(predictor.gp_.likelihood.noise.detach().reshape(-1)[0]) * predictor._std_scale() ** 2
