@@ -19,6 +19,7 @@ def _meta_predictor(checkpoint=None, space=None, seed: int = 0, sources=None, ta
     A list of checkpoints (e.g. several meta seeds) or an ensemble directory of ``pretrain --members N`` builds a
     deep ensemble (:class:`~surrogate_nas.meta.ensemble.MetaEnsemble`)."""
     from .adapt import MetaGNNPredictor
+    from .ensemble import MetaEnsemble
 
     if checkpoint is None:
         raise SurrogateNASError("predictor 'meta' needs a checkpoint (checkpoint=PATH or a Checkpoint)")
@@ -32,12 +33,14 @@ def _meta_predictor(checkpoint=None, space=None, seed: int = 0, sources=None, ta
 
         if is_ensemble_dir(checkpoint):
             checkpoint = load_model(checkpoint, device=options.get("device", "cpu"))
+    predictor: MetaGNNPredictor | MetaEnsemble
     if isinstance(checkpoint, (list, tuple)):
-        from .ensemble import MetaEnsemble
-
-        return MetaEnsemble(
+        predictor = MetaEnsemble(
             checkpoint, sources=sources, seed=seed, task=task, space=space, features=features, **options
         )
-    return MetaGNNPredictor(
-        checkpoint, sources=sources, seed=seed, task=task, space=space, features=features, **options
-    )
+    else:
+        predictor = MetaGNNPredictor(
+            checkpoint, sources=sources, seed=seed, task=task, space=space, features=features, **options
+        )
+    predictor.validate_params()  # a bad value is refused when the predictor is built (a search: before evaluating)
+    return predictor

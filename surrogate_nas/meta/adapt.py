@@ -10,14 +10,14 @@ cache) and :mod:`~surrogate_nas.meta.predict_inputs` (what one prediction reads)
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import torch
+from pydantic import Field, field_validator
 
 from ..errors import DataError, SurrogateNASError
 from ..predictors.base import check_options
@@ -25,6 +25,7 @@ from ..predictors.gnn import functional_forward, graph_inputs
 from ..predictors.inputs import FreeFeatureValues, SourceValues, input_columns, support_correlations
 from ..predictors.support import scale_targets, validate_support
 from ..spaces import Architecture, SearchSpace, get_space
+from ..typed import Float, Int, TypedConfig
 from . import calibration, gp_head, members
 from .checkpoint import Checkpoint, check_finite_weights, load_checkpoint
 from .inner import MAX_INNER_STEPS, deployment_steps, inner_loop
@@ -36,11 +37,42 @@ from .step_selection import select_steps
 if TYPE_CHECKING:  # gpytorch is imported when a GP head is used
     from .deep_kernel import ResidualGP
 
-__all__ = ["MetaGNNPredictor", "adapt"]
+__all__ = ["AdaptOptions", "MetaGNNPredictor", "adapt"]
 
 #: Bound of ``n_members`` (each member is one more adaptation).
 MAX_MEMBERS = 100
-TARGETS = ("support", "anchored")
+
+
+class AdaptOptions(TypedConfig):
+    """The options of :class:`MetaGNNPredictor` that are values, checked by :meth:`MetaGNNPredictor.validate_params`
+    (a bad one raises one :class:`~surrogate_nas.errors.SurrogateNASError` line naming it and the value)."""
+
+    what: ClassVar[str] = "adapt"
+
+    inner_steps: int | Literal["cv"] | None = None  # None: the checkpoint's deployed count
+    inner_lr: Annotated[Float, Field(gt=0)] | None = None  # None: the checkpoint's (learned) rates
+    n_members: Int = Field(5, ge=0, le=MAX_MEMBERS)
+    seed: Int = Field(0, ge=0)
+    targets: Literal["support", "anchored"] = "support"
+    task: str | None = None
+    gp_steps: Int = Field(0, ge=0, le=MAX_INNER_STEPS)
+    calibrate: bool = True
+
+    @field_validator("inner_steps", mode="plain")
+    @classmethod
+    def _steps(cls, v: Any) -> Any:
+        if v is None or (isinstance(v, str) and v == "cv"):
+            return v
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 0 <= int(v) <= MAX_INNER_STEPS:
+            raise ValueError(f"must be 'cv' or an integer in 0..{MAX_INNER_STEPS}")
+        return int(v)
+
+    @field_validator("task")
+    @classmethod
+    def _task(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("must be a task name")
+        return v
 
 
 class MetaGNNPredictor:
@@ -55,6 +87,9 @@ class MetaGNNPredictor:
     that task's values (as a source, training or validation task). Without a name, a support whose
     values rank like one of those tasks' records is refused (see
     :func:`~surrogate_nas.benchmarks.check_isolation`).
+
+    The options are stored as given and checked when fitting starts (:meth:`validate_params`, also called by the
+    ``meta`` registry factory so a search refuses them before any evaluation).
 
     ``inner_steps`` defaults to the count the checkpoint was meta-trained and validated with
     (``reptile_steps`` for Reptile); ``"cv"`` picks it by K-fold cross-validation on the support set
@@ -138,39 +173,6 @@ class MetaGNNPredictor:
         gp_steps: int = 0,
         calibrate: bool = True,
     ) -> None:
-        if targets not in TARGETS:
-            raise DataError(f"targets must be 'support' or 'anchored', got {targets!r}")
-        if inner_steps not in (None, "cv") and (
-            isinstance(inner_steps, bool)
-            or not isinstance(inner_steps, numbers.Integral)
-            or not 0 <= inner_steps <= MAX_INNER_STEPS
-        ):
-            raise SurrogateNASError(
-                f"inner_steps must be 'cv' or an integer in 0..{MAX_INNER_STEPS}, got {inner_steps!r}"
-            )
-        if inner_lr is not None and (
-            isinstance(inner_lr, bool)
-            or not isinstance(inner_lr, numbers.Real)
-            or not math.isfinite(inner_lr)
-            or inner_lr <= 0
-        ):
-            raise SurrogateNASError(f"inner_lr must be a finite number > 0, got {inner_lr!r}")
-        if (
-            isinstance(n_members, bool)
-            or not isinstance(n_members, numbers.Integral)
-            or not 0 <= n_members <= MAX_MEMBERS
-        ):
-            raise SurrogateNASError(f"n_members must be an integer in 0..{MAX_MEMBERS}, got {n_members!r}")
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise SurrogateNASError(f"seed must be an integer >= 0, got {seed!r}")
-        if (
-            isinstance(gp_steps, bool)
-            or not isinstance(gp_steps, numbers.Integral)
-            or not 0 <= gp_steps <= MAX_INNER_STEPS
-        ):
-            raise SurrogateNASError(f"gp_steps must be an integer in 0..{MAX_INNER_STEPS}, got {gp_steps!r}")
-        if task is not None and (not isinstance(task, str) or not task.strip()):
-            raise SurrogateNASError(f"task must be a task name, got {task!r}")
         self.checkpoint = checkpoint
         self.sources = sources
         self.inner_steps = inner_steps
@@ -184,12 +186,16 @@ class MetaGNNPredictor:
         self.progress = progress
         self.features = features
         self.gp_steps = gp_steps
-        if not isinstance(calibrate, bool):
-            raise SurrogateNASError(f"calibrate must be true or false, got {calibrate!r}")
         self.calibrate = calibrate
+
+    def validate_params(self) -> AdaptOptions:
+        """Check the options that are values (:class:`AdaptOptions`): one line naming the bad one. Called when
+        fitting starts; the checkpoint, sources, features and space are checked against each other by ``fit``."""
+        return AdaptOptions(**{name: getattr(self, name) for name in AdaptOptions.field_names()})
 
     # ------------------------------------------------------------------ fit
     def fit(self, archs: Sequence[Architecture | str], y) -> MetaGNNPredictor:
+        self.validate_params()
         self.ckpt_ = ckpt = self._load_checkpoint()
         self.space_ = ckpt.space
         archs, y = validate_support(ckpt.space, archs, y)

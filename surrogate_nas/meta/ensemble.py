@@ -38,9 +38,17 @@ class MetaEnsemble:
         self.seed = seed
         self.options = options
 
+    def validate_params(self) -> None:
+        """Check the members' options (:meth:`~surrogate_nas.meta.adapt.MetaGNNPredictor.validate_params`): one line
+        naming the bad one. Called when fitting starts (and by the ``meta`` registry factory)."""
+        from .adapt import MetaGNNPredictor
+
+        MetaGNNPredictor(self.checkpoints[0], seed=self.seed, **self.options).validate_params()
+
     def fit(self, archs, y) -> MetaEnsemble:
         from .adapt import MetaGNNPredictor
 
+        self.validate_params()
         archs = list(archs)
         self.members_ = [
             MetaGNNPredictor(ck, seed=self.seed + i, **self.options).fit(archs, y)

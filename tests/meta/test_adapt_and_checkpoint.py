@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from surrogate_nas.cli import main
-from surrogate_nas.errors import DataError
+from surrogate_nas.errors import DataError, SurrogateNASError
 from surrogate_nas.meta.adapt import adapt
 from surrogate_nas.meta.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from surrogate_nas.meta.maml import MetaConfig
@@ -137,7 +137,7 @@ def test_anchored_targets_map_back_to_target_units(ckpt, support, monkeypatch):
     pred = adapt(ckpt, (archs, y), inner_steps=0, targets="anchored").predict(archs)
     assert np.mean(pred) == pytest.approx(np.mean(y), abs=1e-3)
     assert np.std(pred) == pytest.approx(np.std(y) * spread / floor, rel=1e-3)
-    with pytest.raises(DataError, match="targets must be 'support' or 'anchored', got 'z'"):
+    with pytest.raises(SurrogateNASError, match="adapt: targets: input should be 'support' or 'anchored', got 'z'"):
         adapt(ckpt, (archs, y), targets="z")
 
 

@@ -3,6 +3,7 @@ bootstrap members, RNG hygiene, and refusal of bad options, supports and checkpo
 
 import copy
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -125,20 +126,32 @@ def test_support_isomorphic_cells_are_accepted_and_exact_duplicates_refused(tiny
 
 
 @pytest.mark.parametrize("kwargs, msg", [
-    ({"n_members": -2}, "n_members must be an integer in 0..100, got -2"),
-    ({"n_members": True}, "n_members"),
-    ({"inner_steps": -3}, "inner_steps must be 'cv' or an integer in 0..1000, got -3"),
-    ({"inner_steps": 10 ** 20}, "inner_steps"),
-    ({"inner_steps": "many"}, "inner_steps"),
-    ({"inner_lr": float("nan")}, "inner_lr must be a finite number > 0, got nan"),
-    ({"inner_lr": 0.0}, "inner_lr"),
-    ({"inner_lr": float("inf")}, "inner_lr"),
-    ({"seed": -1}, "seed"),
-    ({"task": ""}, "task must be a task name"),
+    ({"n_members": -2}, "adapt: n_members: input should be greater than or equal to 0, got -2"),
+    ({"n_members": 101}, "adapt: n_members: input should be less than or equal to 100, got 101"),
+    ({"n_members": True}, "adapt: n_members: must be an integer, not true/false, got True"),
+    ({"inner_steps": -3}, "adapt: inner_steps: must be 'cv' or an integer in 0..1000, got -3"),
+    ({"inner_steps": 10 ** 20}, "adapt: inner_steps: must be 'cv' or an integer in 0..1000, got 1000000"),
+    ({"inner_steps": "many"}, "adapt: inner_steps: must be 'cv' or an integer in 0..1000, got 'many'"),
+    ({"inner_lr": float("nan")}, "adapt: inner_lr: input should be a finite number, got nan"),
+    ({"inner_lr": 0.0}, "adapt: inner_lr: input should be greater than 0, got 0.0"),
+    ({"inner_lr": float("inf")}, "adapt: inner_lr: input should be a finite number, got inf"),
+    ({"seed": -1}, "adapt: seed: input should be greater than or equal to 0, got -1"),
+    ({"gp_steps": 1001}, "adapt: gp_steps: input should be less than or equal to 1000, got 1001"),
+    ({"task": ""}, "adapt: task: must be a task name, got ''"),
+    ({"targets": "z"}, "adapt: targets: input should be 'support' or 'anchored', got 'z'"),
+    ({"calibrate": 1}, "adapt: calibrate: input should be a valid boolean, got 1"),
 ])
 def test_bad_options_are_refused(tiny_ckpt, sup, kwargs, msg):
-    with pytest.raises(SurrogateNASError, match=msg.replace("(", r"\(").replace("|", r"\|")):
+    with pytest.raises(SurrogateNASError, match=re.escape(msg)):
         adapt(tiny_ckpt, sup, **kwargs)
+    p = MetaGNNPredictor(tiny_ckpt, **kwargs)  # scikit-learn style: __init__ stores the options as given
+    assert all(getattr(p, k) is v for k, v in kwargs.items())
+    with pytest.raises(SurrogateNASError, match=re.escape(msg)):
+        p.fit(*sup)
+    # the registry's factory refuses them as it builds the predictor (a search does so before any evaluation)
+    for checkpoint in (tiny_ckpt, [tiny_ckpt, tiny_ckpt]):
+        with pytest.raises(SurrogateNASError, match=re.escape(msg)):
+            make_predictor("meta", checkpoint=checkpoint, space="nb201", **kwargs)
 
 
 def test_a_support_value_that_is_not_a_number_is_named(tiny_ckpt, sup):
