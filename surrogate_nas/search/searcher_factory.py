@@ -50,54 +50,18 @@ def make_searcher(
     metric = opts.pop("source_metric", None) or source_metric or metric
     if not (metric is None or isinstance(metric, str) and metric.strip()):
         raise SearchError(f"option source_metric must be a metric name, got {metric!r}")
-    cv_until = _int_option(opts, "cv_until", 20, 0)
-    scratch_steps = _int_option(opts, "scratch_steps", 150, 1)
-    targets = opts.pop("targets", "anchored")
-    if targets not in ("anchored", "support"):
-        raise SearchError(f"option targets must be 'anchored' or 'support', got {targets!r}")
-    predictor_options = opts.pop("predictor_options", None) or {}
-    if not isinstance(predictor_options, dict):
-        raise SearchError(f"option predictor_options must be a mapping, got {predictor_options!r}")
-    scores = sources = None
-    if src_tasks is not None:
-        if table is None or metric is None:
-            raise SearchError("option source_tasks needs a benchmark and a metric")
-        tasks = check_source_tasks(table, src_tasks, task, metric, "search option source_tasks")
-    elif table is not None and metric is not None:
-        tasks = other_tasks(table, task, metric)
-    else:
-        tasks = []
+    fit = _predictor_fit_options(opts)
+    tasks = _source_tasks(table, src_tasks, task, metric)
+    scores = None
     if tasks:  # only with a table and a metric
         assert table is not None and metric is not None
         scores = source_scores(table, tasks, metric)
     if strategy == "source-rank":
         opts["scores"] = scores
     if strategy in PREDICTOR_STRATEGIES:
-        from ..predictors.inputs import SourceValues
-
-        if needs_checkpoint(predictor):
-            if checkpoint is None:
-                raise SearchError(f"strategy {strategy!r} with predictor {predictor!r} needs a model checkpoint")
-            members = checkpoint if isinstance(checkpoint, list) else [checkpoint]
-            for member in members:
-                check_model(member, space.name, task)
-            ck = members[0].sources  # an ensemble's members agree on sources (checked when it was loaded)
-            if table is not None and ck.get("tasks"):
-                sources = SourceValues(table, tuple(ck["tasks"]), ck["metric"], ck.get("higher_is_better", True))
-        elif tasks:  # source-reading predictors (source-transfer, rf-source, ...) read the source tasks
-            assert table is not None and metric is not None  # tasks come from a table and a metric
-            sources = SourceValues(table, tuple(tasks), metric)
+        sources = _predictor_sources(strategy, predictor, checkpoint, space, table, task, tasks, metric)
         opts["predictor"] = predictor_factory(
-            predictor,
-            space=space,
-            seed=seed,
-            checkpoint=checkpoint,
-            sources=sources,
-            task=task,
-            cv_until=cv_until,
-            targets=targets,
-            scratch_steps=scratch_steps,
-            options=predictor_options,
+            predictor, space=space, seed=seed, checkpoint=checkpoint, sources=sources, task=task, **fit
         )
         opts.setdefault("source_scores", scores)
         if scores is None:
@@ -106,3 +70,50 @@ def make_searcher(
         return get_searcher(strategy, space=space, seed=seed, constraint=constraint, **opts)
     except TypeError as e:
         raise SearchError(f"strategy {strategy!r}: bad option ({e})") from None
+
+
+def _predictor_fit_options(opts: dict) -> dict:
+    """Pop and check the options that say how a search re-fits its predictor: ``cv_until``, ``scratch_steps``,
+    ``targets``, ``predictor_options`` (as :func:`predictor_factory` keyword arguments)."""
+    cv_until = _int_option(opts, "cv_until", 20, 0)
+    scratch_steps = _int_option(opts, "scratch_steps", 150, 1)
+    targets = opts.pop("targets", "anchored")
+    if targets not in ("anchored", "support"):
+        raise SearchError(f"option targets must be 'anchored' or 'support', got {targets!r}")
+    predictor_options = opts.pop("predictor_options", None) or {}
+    if not isinstance(predictor_options, dict):
+        raise SearchError(f"option predictor_options must be a mapping, got {predictor_options!r}")
+    return {"cv_until": cv_until, "targets": targets, "scratch_steps": scratch_steps, "options": predictor_options}
+
+
+def _source_tasks(table, src_tasks, task: str | None, metric: str | None) -> list[str]:
+    """The source tasks: option ``source_tasks`` (checked against the target), else every other task of
+    ``table`` with ``metric``; none without a table and a metric."""
+    if src_tasks is not None:
+        if table is None or metric is None:
+            raise SearchError("option source_tasks needs a benchmark and a metric")
+        return check_source_tasks(table, src_tasks, task, metric, "search option source_tasks")
+    if table is not None and metric is not None:
+        return other_tasks(table, task, metric)
+    return []
+
+
+def _predictor_sources(strategy: str, predictor: str, checkpoint, space, table, task, tasks: list[str], metric):
+    """What the predictor reads of the source tasks: a checkpoint's own (after checking each member was trained
+    for this space and not on ``task``), else the source tasks for a source-reading predictor; None: nothing."""
+    from ..predictors.inputs import SourceValues
+
+    if needs_checkpoint(predictor):
+        if checkpoint is None:
+            raise SearchError(f"strategy {strategy!r} with predictor {predictor!r} needs a model checkpoint")
+        members = checkpoint if isinstance(checkpoint, list) else [checkpoint]
+        for member in members:
+            check_model(member, space.name, task)
+        ck = members[0].sources  # an ensemble's members agree on sources (checked when it was loaded)
+        if table is not None and ck.get("tasks"):
+            return SourceValues(table, tuple(ck["tasks"]), ck["metric"], ck.get("higher_is_better", True))
+        return None
+    if tasks:  # source-reading predictors (source-transfer, rf-source, ...) read the source tasks
+        assert table is not None and metric is not None  # tasks come from a table and a metric
+        return SourceValues(table, tuple(tasks), metric)
+    return None
