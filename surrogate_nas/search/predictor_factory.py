@@ -78,24 +78,43 @@ def predictor_factory(
     if name == "scratch":
         kwargs.setdefault("steps", scratch_steps)
     kwargs.update(space=space, seed=seed)
+    kwargs.update(_named_inputs(name, reg, checkpoint, task, sources, targets))
+    _check_options(name, reg, kwargs)  # now, before any evaluation, not at the first re-fit
+    return _refitter(name, reg, kwargs, checkpoint, cv_until)
+
+
+def _named_inputs(name: str, reg: str, checkpoint, task: str | None, sources, targets: str) -> dict:
+    """The inputs the registered factory ``reg`` names: ``checkpoint`` (required), ``task``, ``sources`` (when
+    given); ``targets`` for ``meta``."""
     params = _params(reg)
+    out: dict = {}
     if "checkpoint" in params:
         if checkpoint is None:
             raise SearchError(f"predictor {name!r} needs a model checkpoint (--model)")
-        kwargs["checkpoint"] = checkpoint
+        out["checkpoint"] = checkpoint
     if "task" in params:
-        kwargs["task"] = task
+        out["task"] = task
     if "sources" in params and sources is not None:
-        kwargs["sources"] = sources
+        out["sources"] = sources
     if reg == "meta":
-        kwargs["targets"] = targets
-    try:  # the options are checked now, before any evaluation, not at the first re-fit
+        out["targets"] = targets
+    return out
+
+
+def _check_options(name: str, reg: str, kwargs: dict) -> None:
+    """Build the predictor once so that a bad option is one :class:`SearchError` naming it."""
+    try:
         make_predictor(reg, **kwargs)
     except TypeError as e:
         raise SearchError(f"predictor {name!r}: bad option ({e})") from None
     except SurrogateNASError as e:
         msg = first_line(e)
         raise SearchError(msg if msg.startswith(f"predictor {reg!r}") else f"predictor {name!r}: {msg}") from None
+
+
+def _refitter(name: str, reg: str, kwargs: dict, checkpoint, cv_until: int):
+    """``fit(archs, y)``: a new predictor fitted on all measurements; ``meta`` chooses its inner steps by
+    cross-validation up to ``cv_until`` measurements, then keeps its last choice (not with a GP head)."""
     state = {"steps": "cv"}
     members = checkpoint if isinstance(checkpoint, (list, tuple)) else [checkpoint]
     gp_head = any(getattr(c, "gp", None) is not None for c in members)  # adapts by conditioning: no steps to choose
