@@ -31,8 +31,12 @@ class Predictor(Protocol):
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
 
 
-#: name -> factory(**kwargs) -> Predictor. ``meta`` is registered by :mod:`surrogate_nas.meta`.
-PREDICTORS: Registry[Predictor] = Registry("predictor", instance_type=Predictor)
+#: name -> factory(**kwargs) -> Predictor. Predictors of other packages and layers are plugins: entry points of the
+#: group ``surrogate_nas.predictors``, imported when first looked up; ``meta`` is one (registered by
+#: :mod:`surrogate_nas.meta` on import, declared in this package's pyproject.toml).
+PREDICTORS: Registry[Predictor] = Registry(
+    "predictor", instance_type=Predictor, entry_points="surrogate_nas.predictors"
+)
 
 
 def make_predictor(name_or_predictor, **kwargs) -> Predictor:

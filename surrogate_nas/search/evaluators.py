@@ -26,9 +26,11 @@ class Evaluator(Protocol):
 
 #: name -> builder(config, table=..., work_dir=...) -> Evaluator, where ``config`` is a resolved
 #: :class:`~surrogate_nas.search.config.SearchConfig`. The builder validates what it needs (it runs
-#: before anything of the search is written). ``train`` is registered by :mod:`surrogate_nas.training`
-#: when it is imported: the search never imports who evaluates it.
-EVALUATORS: Registry = Registry("evaluator")
+#: before anything of the search is written). Evaluators of other packages are plugins: entry points of the
+#: group ``surrogate_nas.evaluators``, imported when first looked up. ``train`` is one
+#: (``surrogate_nas.training:search_evaluator``, declared in this package's pyproject.toml): the search never
+#: imports who evaluates it.
+EVALUATORS: Registry = Registry("evaluator", entry_points="surrogate_nas.evaluators")
 
 
 class TableEvaluator:
@@ -93,8 +95,8 @@ def table_evaluator(config, table=None, work_dir=None) -> TableEvaluator:
 
 
 class TrainEvaluator:
-    """Search-side view of a real-training evaluator (``surrogate_nas.training.TrainingEvaluator``,
-    registered as ``train`` by that package; the search never imports it).
+    """Search-side view of a real-training evaluator (``surrogate_nas.training.TrainingEvaluator``, built by the
+    ``train`` plugin of that package; the search never imports it).
 
     ``inner.evaluate(archs)`` reports per architecture ``value``, ``cost_seconds``, ``status`` and
     ``error``; here ``test`` = the same value (the trainer reports one metric per run) and ``cost``
