@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 import torch
 
-from surrogate_nas.cli import WIDTH, build_parser, main
+from surrogate_nas.cli import build_parser, main
+from surrogate_nas.cli.common import WIDTH
 
 from .conftest import NB201_CSV, REPO
 
@@ -209,8 +210,9 @@ def _defaults(command: str) -> dict:
 
 
 def test_cli_defaults_are_the_dataclass_defaults():
-    from surrogate_nas.cli import (PRETRAIN_DEFAULTS, PRETRAIN_META, PRETRAIN_MODEL, SEARCH_FIELDS, VERIFY_FIELDS,
-                                   VERIFY_TRAIN)
+    from surrogate_nas.cli.pretrain import PRETRAIN_DEFAULTS, PRETRAIN_META, PRETRAIN_MODEL
+    from surrogate_nas.cli.search import SEARCH_FIELDS
+    from surrogate_nas.cli.verify import VERIFY_FIELDS, VERIFY_TRAIN
     from surrogate_nas.meta.maml import MetaConfig
     from surrogate_nas.predictors.gnn import ModelConfig
     from surrogate_nas.search.run import SearchConfig

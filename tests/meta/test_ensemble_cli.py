@@ -134,10 +134,11 @@ def test_members_1_and_replacing_checkpoints_and_ensembles(ens, capsys, tmp_path
 
 def test_pretrain_new_flags_and_bad_values(capsys, tmp_path):
     from surrogate_nas import cli
+    from surrogate_nas.cli import pretrain as pretrain_cli
     from surrogate_nas.meta import maml
     from surrogate_nas.predictors.support import SCALES
 
-    assert (cli.ALGORITHMS, cli.KERNELS, cli.TARGET_SCALES, cli.META_VALS) == \
+    assert (pretrain_cli.ALGORITHMS, pretrain_cli.KERNELS, pretrain_cli.TARGET_SCALES, pretrain_cli.META_VALS) == \
         (maml.ALGORITHMS, maml.KERNELS, SCALES, maml.META_VAL)
     from surrogate_nas.meta.defaults import DEFAULT_MEMBERS, DEFAULT_META
 

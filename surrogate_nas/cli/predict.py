@@ -1,0 +1,146 @@
+"""`predict`: adapt a checkpoint to a new task from measured architectures and predict the rest."""
+
+from __future__ import annotations
+
+import sys
+
+from ..errors import SurrogateNASError
+from .common import (
+    NON_NEGATIVE,
+    UsageError,
+    config_option,
+    inner_steps,
+    number_column,
+    parse_archs,
+    print_frame,
+    read_arch_list,
+    read_table,
+    refuse_repeats,
+    require,
+)
+
+
+def _missing_sources(member, space, archs):
+    """Per architecture, how many of the source tasks the adapted predictor reads have no value for it (None when
+    it reads none): an imported table covers only its own rows."""
+    import numpy as np
+
+    sources = getattr(member, "sources_", None)
+    if sources is None or not sources.tasks:
+        return None
+    return np.isnan(np.asarray(sources(space, archs), dtype=float)).sum(axis=1)
+
+
+def _cmd_predict(args) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from ..io import atomic_write_text, check_writable
+
+    require(args, "model", "support", "out")
+    if args.all and args.archs:
+        raise UsageError("predict: give --archs FILE or --all, not both")
+    if not (args.all or args.archs):
+        raise UsageError("predict: say which architectures to predict: --archs FILE or --all")
+    steps = inner_steps(args.inner_steps)
+    check_writable(args.out, "--out")
+    support = read_table(args.support, "support file")
+    for col, flag in ((args.arch_column, "--arch-column"), (args.value_column, "--value-column")):
+        if col not in support.columns:
+            raise SurrogateNASError(
+                f"support file {args.support}: no column {col!r} ({flag}); "
+                f"columns: {', '.join(map(str, support.columns))}"
+            )
+    values = number_column(support[args.value_column], f"support file {args.support}, column {args.value_column!r}")
+
+    from ..meta.adapt import MetaGNNPredictor, adapt
+    from ..meta.ensemble import MetaEnsemble, load_model
+
+    ckpt = load_model(args.model)  # a checkpoint, or an ensemble's members
+    space = ckpt[0].space if isinstance(ckpt, list) else ckpt.space
+    archs_in = parse_archs(space, support[args.arch_column].tolist(), f"support file {args.support}", "data row")
+    metric = (ckpt[0] if isinstance(ckpt, list) else ckpt).target_metric
+    refuse_repeats(space, archs_in, f"support file {args.support}", metric)
+    archs = space.enumerate() if args.all else read_arch_list(space, args.archs)
+    options = dict(task=args.task, inner_steps=steps, n_members=args.members, seed=args.seed)
+    pred: MetaEnsemble | MetaGNNPredictor
+    if isinstance(ckpt, list):
+        pred = MetaEnsemble(ckpt, **options).fit(archs_in, values)
+        steps_used = "/".join(dict.fromkeys(str(m.steps_) for m in pred.members_))
+        how = f"{len(ckpt)} members, {steps_used} inner steps each"
+    else:
+        pred = adapt(ckpt, (archs_in, values), **options)
+        how = f"{pred.steps_} inner steps"
+    if args.members > 0:
+        mean, std = pred.predict(archs, return_std=True)
+    else:
+        mean, std = pred.predict(archs), np.full(len(archs), np.nan)
+    measured = {a: v for a, v in zip(archs_in, values)}
+    out = pd.DataFrame(
+        {
+            "arch": [space.format(a) for a in archs],
+            "key": [space.canonical(a) for a in archs],
+            "predicted": mean,
+            "std": std,
+            "measured": [measured.get(a, np.nan) for a in archs],
+        }
+    )
+    missing = _missing_sources(pred.members_[0] if isinstance(pred, MetaEnsemble) else pred, space, archs)
+    if missing is not None and missing.any():
+        out["sources_missing"] = missing
+        n_src = len((ckpt[0] if isinstance(ckpt, list) else ckpt).sources.get("tasks") or [])
+        print(
+            f"note: {int((missing > 0).sum())} of {len(archs)} architectures lack values of some of the {n_src} "
+            "source tasks (column sources_missing: how many); their predictions lean on the graph alone",
+            file=sys.stderr,
+        )
+    lower = not (ckpt[0] if isinstance(ckpt, list) else ckpt).sources.get("higher_is_better", True)
+    out = out.sort_values("predicted", ascending=lower, kind="stable")  # the best first, as the metric orders
+    out.insert(0, "rank", np.arange(1, len(out) + 1))  # what `verify --top-k` ranks by: 1 = best predicted
+    atomic_write_text(args.out, out.to_csv(index=False))
+    order = "lowest" if lower else "highest"
+    print(
+        f"adapted on {len(measured)} measured architectures ({how}); predicted {len(out)}, {order} first -> {args.out}"
+    )
+    if args.show > 0:
+        print_frame(out.head(args.show))
+    return 0
+
+
+def register(sub) -> None:
+    """Add the `predict` command(s) to the subparsers ``sub``."""
+    r = sub.add_parser(
+        "predict",
+        help="adapt a checkpoint to a new task from measured archs and predict the rest",
+        description="Adapt a checkpoint to a new task from measured architectures and predict the "
+        "rest. Messages count the support file's data rows from 1 (header not counted) "
+        "and the --archs file's lines from 1.",
+    )
+    config_option(r, "keys: the options by name, e.g. model, support, task, out")
+    r.add_argument("--model", help="checkpoint or ensemble directory from `pretrain`; required")
+    r.add_argument("--support", help="CSV/parquet of measured architectures (columns arch, value); required")
+    r.add_argument(
+        "--task",
+        help="the task the support values come from; refused if the checkpoint was "
+        "trained on it (without it, a support that looks like a source task's own "
+        "values is refused)",
+    )
+    r.add_argument("--arch-column", default="arch", help="support column with the architecture strings")
+    r.add_argument("--value-column", default="value", help="support column with the measured values")
+    r.add_argument("--archs", help="text file, one architecture string per line (# comments allowed)")
+    r.add_argument("--all", action="store_true", help="predict every architecture of the space")
+    r.add_argument("--out", help="predictions CSV (rank, arch, key, predicted, std, measured; best first); required")
+    r.add_argument(
+        "--inner-steps",
+        help="inner steps: an integer, or 'cv' to choose by cross-validation (default: the meta-trained count)",
+    )
+    r.add_argument(
+        "--members",
+        type=NON_NEGATIVE,
+        default=5,
+        help="bootstrap members for the std column of a GNN without a GP head (0: no std; a GP head's "
+        "std is its posterior's, an ensemble's adds its members' spread)",
+    )
+    r.add_argument("--seed", type=int, default=0, help="seed of the bootstrap members")
+    r.add_argument("--show", type=NON_NEGATIVE, default=10, help="rows of the result to print")
+    r.set_defaults(func=_cmd_predict)
