@@ -57,70 +57,89 @@ def _group(g) -> str:
 
 def write_results(result: SearchResult) -> None:
     """Write the result files into ``result.out`` (each atomically)."""
-    cfg, out, traj = result.config, result.out, result.trajectory
+    out, traj = result.out, result.trajectory
     if out is None:
         raise SearchError("write_results: the result has no output directory (run_search was given no out)")
     atomic_write_text(out / "trajectory.csv", traj.to_csv(index=False))
     atomic_write_text(out / "top.csv", top_table(result).to_csv(index=False))
-    atomic_write_text(
-        out / "best.json",
-        json.dumps(
-            {
-                "arch": result.best_arch,
-                "value": result.best_value,
-                "test": result.best_test,
-                "metric": cfg.metric,
-                "test_metric": cfg.test_metric,
-                "evaluations": result.evaluations,
-                "task": cfg.task,
-                "strategy": cfg.strategy,
-                "seed": cfg.seed,
-                "note": result.note,
-                "noise_free": bool(result.info.get("noise_free")),
-            },
-            indent=2,
-        ),
-    )
-    long = traj.assign(method=cfg.strategy, seed=cfg.seed)
+    atomic_write_text(out / "best.json", _best_json(result))
+    cfg = result.config
     plot_best_so_far(
-        long,
+        traj.assign(method=cfg.strategy, seed=cfg.seed),
         out / "trajectory.png",
         column="best_value",
         ylabel=f"best {cfg.metric} so far",
         title=f"{cfg.strategy} on {cfg.space}/{cfg.task}",
         logx=False,
     )
-    top = traj.sort_values("value", ascending=not cfg.maximize).head(10)[["evaluation", "arch", "value", "test"]]
-    top = (
-        top.rename(columns={"value": cfg.metric, "test": cfg.test_metric})
-        if cfg.test_metric != cfg.metric
-        else top.drop(columns="test").rename(columns={"value": cfg.metric})
+    atomic_write_text(out / "report.md", _report(result))
+
+
+def _best_json(result: SearchResult) -> str:
+    """``best.json``: the best architecture, its values, and what searched for it."""
+    cfg = result.config
+    return json.dumps(
+        {
+            "arch": result.best_arch,
+            "value": result.best_value,
+            "test": result.best_test,
+            "metric": cfg.metric,
+            "test_metric": cfg.test_metric,
+            "evaluations": result.evaluations,
+            "task": cfg.task,
+            "strategy": cfg.strategy,
+            "seed": cfg.seed,
+            "note": result.note,
+            "noise_free": bool(result.info.get("noise_free")),
+        },
+        indent=2,
     )
+
+
+def _report_top(result: SearchResult):
+    """The report's 10 best evaluations by the search metric, the reported metric too when it is another one."""
+    cfg, traj = result.config, result.trajectory
+    top = traj.sort_values("value", ascending=not cfg.maximize).head(10)[["evaluation", "arch", "value", "test"]]
+    if cfg.test_metric != cfg.metric:
+        return top.rename(columns={"value": cfg.metric, "test": cfg.test_metric})
+    return top.drop(columns="test").rename(columns={"value": cfg.metric})
+
+
+def _settings_lines(result: SearchResult) -> list[str]:
+    """The report's list: what was searched, how, with what, at what cost."""
+    cfg, traj = result.config, result.trajectory
     rate = f"{result.scored_per_second:,.0f} candidates/s" if result.scored_per_second else "n/a"
     predictor = cfg.predictor if cfg.strategy in PREDICTOR_STRATEGIES else "-"
-    text = "\n".join(
+    return [
+        f"- evaluator: {cfg.evaluator}; metric: {cfg.metric} ({'max' if cfg.maximize else 'min'}); "
+        f"reported: {cfg.test_metric}" + (f" ({NOISE_FREE})" if result.info.get("noise_free") else ""),
+        f"- budget: {cfg.budget} evaluations (support measurements included); done: {result.evaluations} "
+        f"({result.replayed} replayed from the journal)",
+        *([f"- note: {result.note}"] if result.note else []),
+        f"- seed: {cfg.seed}; model: {cfg.model or '-'}; predictor: {predictor}",
+        f"- constraint: {cfg.constraint or '-'} ({cfg.constraint_mode})",
+        f"- predictor scoring throughput: {rate}; candidates scored: {result.info.get('scored', 0):,}",
+        *_hierarchy_lines(result),
+        f"- total cost: {traj['cost'].sum():.4g} ({'seconds' if cfg.evaluator == 'train' else 'simulated units'})",
+    ]
+
+
+def _report(result: SearchResult) -> str:
+    """``report.md``."""
+    cfg = result.config
+    return "\n".join(
         [
             f"# Search report: {cfg.strategy} on {cfg.space} / {cfg.task}",
             "",
-            f"- evaluator: {cfg.evaluator}; metric: {cfg.metric} ({'max' if cfg.maximize else 'min'}); "
-            f"reported: {cfg.test_metric}" + (f" ({NOISE_FREE})" if result.info.get("noise_free") else ""),
-            f"- budget: {cfg.budget} evaluations (support measurements included); done: {result.evaluations} "
-            f"({result.replayed} replayed from the journal)",
-            *([f"- note: {result.note}"] if result.note else []),
-            f"- seed: {cfg.seed}; model: {cfg.model or '-'}; predictor: {predictor}",
-            f"- constraint: {cfg.constraint or '-'} ({cfg.constraint_mode})",
-            f"- predictor scoring throughput: {rate}; candidates scored: {result.info.get('scored', 0):,}",
-            *_hierarchy_lines(result),
-            f"- total cost: {traj['cost'].sum():.4g} ({'seconds' if cfg.evaluator == 'train' else 'simulated units'})",
+            *_settings_lines(result),
             "",
             best_line(result),
             "",
             "## Top 10 evaluated",
             "",
-            markdown_table(top),
+            markdown_table(_report_top(result)),
             "",
             "![best so far](trajectory.png)",
             "",
         ]
     )
-    atomic_write_text(out / "report.md", text)
