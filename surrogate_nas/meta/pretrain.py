@@ -50,7 +50,39 @@ def pretrain(
     :func:`surrogate_nas.features.available_features`) each task reads of its own architectures, as extra
     input columns; recorded in the checkpoint so adaptation reads the same ones of the new task.
     """
-    val_tasks = list(val_tasks)
+    train_tasks, val_tasks = _check_tasks(table, train_tasks, list(val_tasks), metric, target)
+    model_config = ModelConfig(**(model_config or ModelConfig()).to_dict())  # the caller's stays as given
+    meta_config = meta_config or default_meta_config()
+    resolve_device(meta_config.device, DataError)  # a device this machine lacks is refused before any work
+    features = _check_features(table, train_tasks + val_tasks, tuple(features), metric)
+    # a single task has no other task to learn source transfer from
+    reads_sources = model_config.use_sources and use_sources and len(train_tasks) >= 2
+    model_config.use_sources = reads_sources or bool(features)  # the column encoder reads sources and features
+    sources = SourceValues(table, tuple(train_tasks) if reads_sources else (), metric, higher_is_better)
+    tasks = table_tasks(table, train_tasks, metric, sources, features=features)
+    vals = table_tasks(table, val_tasks, metric, sources, features=features) if val_tasks else []
+    model = _initial_model(table.space, model_config, meta_config.seed)
+    t0 = time.perf_counter()
+    learner, gp = _meta_learn(model, meta_config, tasks, vals, table.space, progress)
+    seconds = time.perf_counter() - t0
+    return Checkpoint(
+        space=table.space,
+        model=learner.model,
+        meta=meta_config.to_dict(),
+        sources={"benchmark": benchmark_name or table.source, **sources.config(), "features": list(features)},
+        target_metric=metric,
+        inner_lrs=learner.inner_lrs,
+        info=_info(learner, train_tasks, val_tasks, target, seconds),
+        gp=gp,
+    )
+
+
+def _check_tasks(
+    table: BenchmarkTable, train_tasks: Sequence[str] | None, val_tasks: list, metric: str, target: str | None
+) -> tuple[list, list]:
+    """(training tasks, validation tasks) of :func:`pretrain`, refused in one line each: not task names, listed
+    twice, the target among them (the isolation guard), unknown, without ``metric``, or both kinds at once.
+    ``train_tasks=None``: every task of ``table`` with ``metric`` except ``target`` and the validation tasks."""
     if target is not None and (not isinstance(target, str) or not target.strip()):
         raise DataError(f"pretrain: target must be a task name, got {target!r}")
     if train_tasks is None:
@@ -81,32 +113,38 @@ def pretrain(
         raise DataError(
             f"pretrain: tasks {sorted(set(train_tasks) & set(val_tasks))} are both training and validation tasks"
         )
-    model_config = ModelConfig(**(model_config or ModelConfig()).to_dict())  # the caller's stays as given
-    meta_config = meta_config or default_meta_config()
-    resolve_device(meta_config.device, DataError)  # a device this machine lacks is refused before any work
-    features = tuple(features)
+    return train_tasks, val_tasks
+
+
+def _check_features(table: BenchmarkTable, tasks: list, features: tuple, metric: str) -> tuple:
+    """``features``, refused before training when one is listed twice, unknown, missing for one of ``tasks`` or the
+    metric being predicted."""
     dup = sorted({f for f in features if features.count(f) > 1})
     if dup:
         raise DataError(f"pretrain: free feature {dup[0]!r} is listed twice")
-    for t in train_tasks + val_tasks:  # names, availability and the predicted-metric guard, before training
+    for t in tasks:  # names, availability and the predicted-metric guard, before training
         FreeFeatureValues(table, t, features, metric)
-    # a single task has no other task to learn source transfer from
-    reads_sources = model_config.use_sources and use_sources and len(train_tasks) >= 2
-    src_tasks = tuple(train_tasks) if reads_sources else ()
-    model_config.use_sources = reads_sources or bool(features)  # the column encoder reads sources and features
-    sources = SourceValues(table, src_tasks, metric, higher_is_better)
-    tasks = table_tasks(table, train_tasks, metric, sources, features=features)
-    vals = table_tasks(table, val_tasks, metric, sources, features=features) if val_tasks else []
-    with torch.random.fork_rng(devices=[]):  # the initial weights follow meta_config.seed, not global state
-        torch.manual_seed(meta_config.seed)
-        model = GraphRegressor(len(table.space.vocabulary), model_config)
-    t0 = time.perf_counter()
+    return features
+
+
+def _initial_model(space, model_config: ModelConfig, seed: int) -> GraphRegressor:
+    """The network to meta-train, its initial weights drawn from ``seed`` (the global torch RNG untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return GraphRegressor(len(space.vocabulary), model_config)
+
+
+def _meta_learn(
+    model: GraphRegressor, meta_config: MetaConfig, tasks: list, vals: list, space, progress: bool
+) -> tuple[MetaLearner, dict | None]:
+    """(the fitted learner, its GP head's parameters or None): MetaLearner, or DKTLearner for ``algorithm="dkt"``,
+    then (``gp_head``) a GP head meta-learned on the adapted network's residuals."""
     gp = None
     learner: MetaLearner
     if meta_config.algorithm == "dkt":
         from .deep_kernel import DKTLearner
 
-        dkt = DKTLearner(model, meta_config, table.space).fit(tasks, vals, progress=progress)
+        dkt = DKTLearner(model, meta_config, space).fit(tasks, vals, progress=progress)
         learner, gp = dkt, dkt.gp_state()
     else:
         learner = MetaLearner(model, meta_config).fit(tasks, vals, progress=progress)
@@ -121,26 +159,21 @@ def pretrain(
             device=meta_config.device,
             scale=meta_config.target_scale,
         )
-        gp = gp_parameters(fit_gp_head(learner, sampler, table.space, meta_config.gp_iterations, seed=meta_config.seed))
-    seconds = time.perf_counter() - t0
-    return Checkpoint(
-        space=table.space,
-        model=learner.model,
-        meta=meta_config.to_dict(),
-        sources={"benchmark": benchmark_name or table.source, **sources.config(), "features": list(features)},
-        target_metric=metric,
-        inner_lrs=learner.inner_lrs,
-        info={
-            "train_tasks": train_tasks,
-            "val_tasks": val_tasks,
-            "meta_val_task": learner.val_task,
-            "target": target,
-            "best_val_tau": learner.best_val_tau,
-            "history": learner.history,
-            "train_seconds": seconds,
-        },
-        gp=gp,
-    )
+        gp = gp_parameters(fit_gp_head(learner, sampler, space, meta_config.gp_iterations, seed=meta_config.seed))
+    return learner, gp
+
+
+def _info(learner: MetaLearner, train_tasks: list, val_tasks: list, target: str | None, seconds: float) -> dict:
+    """What a checkpoint records of how it was meta-trained (its ``info``)."""
+    return {
+        "train_tasks": train_tasks,
+        "val_tasks": val_tasks,
+        "meta_val_task": learner.val_task,
+        "target": target,
+        "best_val_tau": learner.best_val_tau,
+        "history": learner.history,
+        "train_seconds": seconds,
+    }
 
 
 def pretrain_members(
