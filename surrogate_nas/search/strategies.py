@@ -201,6 +201,13 @@ class SourceRankSearch(Searcher):
         return out
 
 
+def _acquisitions(acquisition: str | None, batch_acquisition: str | None) -> tuple[str, str]:
+    """(acquisition of one suggestion, of a batch): the defaults of :mod:`~surrogate_nas.search.defaults`, except
+    that a batch uses a given ``acquisition`` when no ``batch_acquisition`` is given."""
+    batch = batch_acquisition or (acquisition if acquisition is not None else BATCH_ACQUISITION)
+    return acquisition or ACQUISITION, batch
+
+
 @SEARCHERS.register("guided")
 class GuidedEvolution(Searcher):
     """Predictor-guided search (``guided``; formerly ``guided-evolution``): Bayesian optimisation over a
@@ -248,6 +255,68 @@ class GuidedEvolution(Searcher):
         support_random: int = 0,
     ):
         super().__init__(space, seed, constraint)
+        acquisition, batch_acquisition = _acquisitions(acquisition, batch_acquisition)
+        self._check_options(
+            predictor=predictor,
+            n_support=n_support,
+            support=support,
+            source_scores=source_scores,
+            acquisition=acquisition,
+            batch_acquisition=batch_acquisition,
+            pool=pool,
+            beta=beta,
+            n_candidates=n_candidates,
+            top_k=top_k,
+            support_random=support_random,
+        )
+        assert predictor is not None  # refused by _check_options
+        self.predictor = predictor
+        self.n_support = n_support
+        self.support = support
+        self.support_random = support_random
+        self.acquisition = acquisition
+        self.batch_acquisition = batch_acquisition
+        self.beta = float(beta)
+        self.n_candidates = int(n_candidates)
+        self.top_k = int(top_k)
+        if pool == "auto":
+            pool = "space" if len(self.space.enumerate()) <= WHOLE_SPACE_LIMIT else "mutants"
+        self.pool = pool
+        self._support_src, self._support_rand = self._support_searchers(support, source_scores, seed, constraint)
+        self._n_support_given = 0
+        self._model = None
+        self._model_at = -1
+        self.scored_ = 0  # candidates scored by the predictor
+        self.score_seconds_ = 0.0  # time spent scoring them
+        self.fit_seconds_ = 0.0
+        self.fallbacks_ = 0  # steps where the predictor could not be fitted
+
+    def _support_searchers(self, support: str, source_scores, seed: int, constraint) -> tuple[Searcher, Searcher]:
+        """Who suggests the support: the source ranking (or random search, ``support="random"``) for the first
+        ``n_support - support_random``, a random search of its own seed for the rest."""
+        first: Searcher = (
+            SourceRankSearch(self.space, seed, constraint, scores=source_scores)
+            if support == "source-rank"
+            else RandomSearch(self.space, seed, constraint)
+        )
+        return first, RandomSearch(self.space, seed + 7919, constraint)
+
+    def _check_options(
+        self,
+        *,
+        predictor,
+        n_support,
+        support,
+        source_scores,
+        acquisition,
+        batch_acquisition,
+        pool,
+        beta,
+        n_candidates,
+        top_k,
+        support_random,
+    ) -> None:
+        """Refuse a bad option of the constructor (one :class:`SearchError` naming the searcher and the option)."""
         if predictor is None:
             raise SearchError(f"{self.name}: needs a predictor (a model checkpoint or a from-scratch predictor)")
         if not isinstance(n_support, int) or n_support < 2:
@@ -258,44 +327,17 @@ class GuidedEvolution(Searcher):
             raise SearchError(f"{self.name}: support must be 'source-rank' or 'random', got {support!r}")
         if support == "source-rank" and source_scores is None:
             raise SearchError(f"{self.name}: support='source-rank' needs source scores; use support='random'")
-        batch_acquisition = batch_acquisition or (acquisition if acquisition is not None else BATCH_ACQUISITION)
-        acquisition = acquisition or ACQUISITION
         check_acquisition(acquisition, self.name)
         check_acquisition(batch_acquisition, f"{self.name} batch_acquisition")
         if pool not in ("auto", "space", "mutants"):
             raise SearchError(f"{self.name}: pool must be auto, space or mutants, got {pool!r}")
-        self.predictor = predictor
-        self.n_support = n_support
-        self.support = support
-        self.acquisition = acquisition
-        self.batch_acquisition = batch_acquisition
         _check_option(self.name, "beta", beta)
         _check_option(self.name, "n_candidates", n_candidates)
         _check_option(self.name, "top_k", top_k)
-        self.beta = float(beta)
-        self.n_candidates = int(n_candidates)
-        self.top_k = int(top_k)
-        if pool == "auto":
-            pool = "space" if len(self.space.enumerate()) <= WHOLE_SPACE_LIMIT else "mutants"
-        self.pool = pool
-        self._support_src = (
-            SourceRankSearch(self.space, seed, constraint, scores=source_scores)
-            if support == "source-rank"
-            else RandomSearch(self.space, seed, constraint)
-        )
         if not isinstance(support_random, int) or not 0 <= support_random <= n_support:
             raise SearchError(
                 f"{self.name}: support_random must be an int in [0, n_support={n_support}], got {support_random!r}"
             )
-        self.support_random = support_random
-        self._support_rand = RandomSearch(self.space, seed + 7919, constraint)
-        self._n_support_given = 0
-        self._model = None
-        self._model_at = -1
-        self.scored_ = 0  # candidates scored by the predictor
-        self.score_seconds_ = 0.0  # time spent scoring them
-        self.fit_seconds_ = 0.0
-        self.fallbacks_ = 0  # steps where the predictor could not be fitted
 
     # ------------------------------------------------------------------ pieces
     def run_info(self) -> dict:
