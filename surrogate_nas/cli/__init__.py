@@ -31,8 +31,9 @@ DESCRIPTION = (
 GROUPS = ("data", "records", "pretrain", "predict", "search", "verify", "measure", "experiment")
 
 
-def build_parser():
-    """The whole ``surrogate-nas`` parser (imports each command module, none of the library)."""
+def build_parser(full: Sequence[str] = GROUPS):
+    """The ``surrogate-nas`` parser. The groups in ``full`` get all their options (a command whose options are
+    generated from a typed config imports that config); the others only their names and help."""
     import importlib
 
     from .common import PROG, Parser
@@ -40,7 +41,7 @@ def build_parser():
     p = Parser(prog=PROG, description=DESCRIPTION)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
-        importlib.import_module(f"{__name__}.{group}").register(sub)
+        importlib.import_module(f"{__name__}.{group}").register(sub, full=group in full)
     return p
 
 
@@ -50,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        parser = build_parser()
+        parser = build_parser(full=argv[:1])  # only the command being run imports its configs
         args = parser.parse_args(argv)
         apply_config(args, subparser(parser, args), given_dests(argv))
         return int(args.func(args) or 0)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import types
+import typing
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..errors import SurrogateNASError
 
@@ -285,3 +289,52 @@ def yaml_problem(e) -> str:
     mark = getattr(e, "problem_mark", None)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     return f"{getattr(e, 'problem', None) or type(e).__name__}{where}"
+
+
+# ---------------------------------------------------------------------- options generated from typed configs
+def _cli_type(annotation: Any) -> tuple[str, Any]:
+    """How a field's type reads from the command line: ("bool"|"choices"|"many"|"one", converter or choices)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _cli_type(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return _cli_type(args[0])
+    if origin is typing.Literal:
+        return "choices", args
+    if origin is tuple:
+        return "many", _cli_type(args[0])[1]
+    if annotation is bool:
+        return "bool", None
+    return "one", annotation if annotation in (int, float) else str
+
+
+def model_options(p: argparse.ArgumentParser, model: Any, names: Sequence[str], **how: Any) -> dict[str, str]:
+    """One option per field of the typed config ``model`` named in ``names``: its flag (``--field-name``, or
+    ``how["flags"][name]``), type, choices, default and help come from the model, so they cannot drift from it.
+    ``how``: ``flags`` {field: flag}, ``defaults`` {field: value} (a command's own default), ``required`` (fields
+    the command needs on the command line or in ``--config``). Returns {dest: field}."""
+    flags, defaults, required = how.get("flags", {}), how.get("defaults", {}), how.get("required", ())
+    dests = {}
+    for name in names:
+        f = model.model_fields[name]
+        flag = flags.get(name, "--" + name.replace("_", "-"))
+        dest = flag.lstrip("-").replace("-", "_")
+        default = None if name in required else defaults.get(name, f.get_default(call_default_factory=True))
+        help_ = (f.description or name.replace("_", " ")) + ("; required" if name in required else "")
+        kind, arg = _cli_type(f.annotation)
+        kw: dict[str, Any] = {
+            "dest": dest,
+            "default": list(default or ()) if kind == "many" else default,
+            "help": help_,
+        }
+        if kind == "bool":
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+        elif kind == "choices":
+            p.add_argument(flag, choices=arg, **kw)
+        elif kind == "many":
+            p.add_argument(flag, nargs="+", type=arg, **kw)
+        else:
+            p.add_argument(flag, type=arg, **kw)
+        dests[dest] = name
+    return dests

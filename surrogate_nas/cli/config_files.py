@@ -156,7 +156,7 @@ def given_dests(argv: list[str]) -> set[str]:
     """The dests the user gave on the command line (a second parse where nothing has a default)."""
     from . import build_parser
 
-    p = build_parser()
+    p = build_parser(full=argv[:1])
     stack = [p]
     while stack:
         parser = stack.pop()

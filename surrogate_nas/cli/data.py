@@ -182,7 +182,7 @@ def _cmd_data_import(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub, full: bool = True) -> None:
     """Add the `data` command(s) to the subparsers ``sub``."""
     data = sub.add_parser(
         "data", help="benchmark files: list, fetch, import", description="Benchmark files: list, fetch, import."

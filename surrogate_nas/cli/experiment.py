@@ -32,7 +32,7 @@ def _cmd_experiment_report(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub, full: bool = True) -> None:
     """Add the `experiment` command(s) to the subparsers ``sub``."""
     exp = sub.add_parser(
         "experiment",

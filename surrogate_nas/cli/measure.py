@@ -35,7 +35,7 @@ def _cmd_measure_latency(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub, full: bool = True) -> None:
     """Add the `measure` command(s) to the subparsers ``sub``."""
     mea = sub.add_parser(
         "measure",

@@ -107,7 +107,7 @@ def _cmd_predict(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub, full: bool = True) -> None:
     """Add the `predict` command(s) to the subparsers ``sub``."""
     r = sub.add_parser(
         "predict",

@@ -182,7 +182,7 @@ def _features(text: str | None, table, target: str | None) -> tuple[str, ...]:
     return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
-def register(sub) -> None:
+def register(sub, full: bool = True) -> None:
     """Add the `pretrain` command(s) to the subparsers ``sub``."""
     r = sub.add_parser(
         "pretrain",

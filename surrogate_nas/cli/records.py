@@ -28,7 +28,7 @@ def _cmd_records_top(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub, full: bool = True) -> None:
     """Add the `records` command(s) to the subparsers ``sub``."""
     rec = sub.add_parser("records", help="inspect benchmark records", description="Inspect benchmark records.")
     rsub = rec.add_subparsers(dest="records_cmd", required=True, metavar="ACTION")

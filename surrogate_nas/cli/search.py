@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-import argparse
+from .common import POSITIVE, config_mapping, config_option, model_options, parse_options, require
 
-from .common import POSITIVE, config_mapping, config_option, parse_options, require
-
-#: search flags that set SearchConfig fields (dest -> field); --option goes into ``options``.
-SEARCH_FIELDS = {
-    "space": "space",
-    "task": "task",
-    "strategy": "strategy",
-    "model": "model",
-    "predictor": "predictor",
-    "budget": "budget",
-    "evaluator": "evaluator",
-    "benchmark": "benchmark",
-    "metric": "metric",
-    "test_metric": "test_metric",
-    "batch_size": "batch_size",
-    "constraint": "constraint",
-    "constraint_mode": "constraint_mode",
-    "data_root": "data_root",
-    "seed": "seed",
-    "out": "out",
-    "progress": "progress",
-}
+#: The SearchConfig fields that are search flags (``--field-name``, generated from the model); ``--option KEY=VALUE``
+#: goes into ``options``, ``--threads`` is the CLI's own.
+SEARCH_FLAGS = (
+    "space",
+    "task",
+    "strategy",
+    "model",
+    "predictor",
+    "budget",
+    "evaluator",
+    "benchmark",
+    "metric",
+    "test_metric",
+    "batch_size",
+    "constraint",
+    "constraint_mode",
+    "data_root",
+    "seed",
+    "out",
+    "progress",
+)
+#: dest -> SearchConfig field.
+SEARCH_FIELDS = {name: name for name in SEARCH_FLAGS}
 
 
 def _cmd_search(args) -> int:
@@ -69,8 +70,9 @@ def _cmd_search(args) -> int:
     return 0
 
 
-def register(sub) -> None:
-    """Add the `search` command(s) to the subparsers ``sub``."""
+def register(sub, full: bool = True) -> None:
+    """Add the `search` command to the subparsers ``sub`` (``full=False``: its name and help only, importing
+    nothing of the library)."""
     r = sub.add_parser(
         "search",
         help="search a task with a budget of evaluations (journaled, resumable)",
@@ -78,55 +80,13 @@ def register(sub) -> None:
         "journaled in --out; rerun the same command to resume, or with a larger "
         "--budget to extend a finished search.",
     )
+    r.set_defaults(func=_cmd_search)
     config_option(r, "SearchConfig fields, e.g. a run's config.yaml, plus threads")
-    r.add_argument("--space", default="nb201", help="search space")
-    r.add_argument("--task", help="target task (dataset / device) of the benchmark; required")
-    r.add_argument(
-        "--strategy",
-        default="guided",
-        help="random, evolution, local, source-rank, guided (Bayesian optimisation over the candidate set; "
-        "'guided-evolution' is its old name) or hierarchical (two-level: probe the best skeleton groups, commit, "
-        "search inside them)",
-    )
-    r.add_argument("--model", help="checkpoint directory from `pretrain` (predictor meta)")
-    r.add_argument(
-        "--predictor",
-        default="meta",
-        help="predictor of the guided strategies: a registry name (meta, rf, gbm, scratch-gnn, ...) or scratch / tree",
-    )
-    r.add_argument("--budget", type=int, default=20, help="evaluations of the target, support included")
-    r.add_argument(
-        "--evaluator",
-        default="table",
-        choices=["table", "train"],
-        help="table: look values up in the benchmark (simulation); train: real training",
-    )
-    r.add_argument("--benchmark", help="benchmark for the table evaluator (default per space)")
-    r.add_argument(
-        "--metric",
-        help="metric to maximise, NAME or NAME@FIDELITY (default per benchmark: nb201 "
-        "valid_acc@12, the 12-epoch validation accuracy; nas-bench-graph valid_perf)",
-    )
-    r.add_argument(
-        "--test-metric",
-        help="metric reported for the best architecture (default per benchmark: nb201 "
-        "test_acc@200, nas-bench-graph test_perf; else --metric)",
-    )
-    r.add_argument(
-        "--batch-size",
-        type=int,
-        default=1,
-        help="q: architectures per round, chosen jointly by the acquisition (q-EI, q-UCB, Thompson) and "
-        "evaluated together (in parallel by --evaluator train on a Ray backend)",
-    )
-    r.add_argument("--constraint", help="e.g. latency<=0.005 (looked up in the benchmark)")
-    r.add_argument(
-        "--constraint-mode",
-        default="filter",
-        choices=["filter", "penalty"],
-        help="filter: never evaluate infeasible archs; penalty: score them down",
-    )
-    r.add_argument("--data-root", help="datasets for --evaluator train")
+    if not full:
+        return
+    from ..search.config import SearchConfig
+
+    model_options(r, SearchConfig, SEARCH_FLAGS, required=("task", "out"))
     r.add_argument(
         "--option",
         action="append",
@@ -134,8 +94,4 @@ def register(sub) -> None:
         help="strategy option (repeatable; VALUE is YAML), e.g. acquisition=ei (mean, ucb, ei, thompson), "
         "beta=2, probe_groups=8, commit=3",
     )
-    r.add_argument("--seed", type=int, default=0, help="seed of the search")
     r.add_argument("--threads", type=POSITIVE, default=1, help="torch CPU threads")
-    r.add_argument("--out", help="run directory (journal, trajectory, report); rerun to resume; required")
-    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
-    r.set_defaults(func=_cmd_search)
