@@ -205,46 +205,70 @@ def count_flops(model: nn.Module, input_shape: tuple[int, int, int], convention:
         raise SurrogateNASError(
             f"count_flops: unknown convention {convention!r}; conventions: {', '.join(FLOP_CONVENTIONS)}"
         )
-    extra = convention == "naslib"
-    total = 0
+    counts: list[int] = []
     handles = []
-
-    def conv_hook(m: nn.Conv2d, inp, out):
-        nonlocal total
-        kh, kw = m.kernel_size
-        total += out.shape[2] * out.shape[3] * kh * kw * m.in_channels * m.out_channels // m.groups
-        if m.bias is not None:
-            total += out[0].numel()
-
-    def linear_hook(m: nn.Linear, inp, out):
-        nonlocal total
-        total += m.in_features * m.out_features + (m.out_features if m.bias is not None else 0)
-
-    def pool_hook(m: nn.AvgPool2d, inp, out):
-        nonlocal total
-        k = m.kernel_size
-        k2 = k * k if isinstance(k, int) else k[0] * k[1]
-        total += out[0].numel() * k2
-
-    def bn_hook(m: nn.BatchNorm2d, inp, out):
-        nonlocal total
-        total += inp[0][0].numel() * (2 if m.affine else 1)
-
-    def elem_hook(m: nn.Module, inp, out):
-        nonlocal total
-        total += inp[0][0].numel()
-
     for mod in model.modules():
-        if isinstance(mod, nn.Conv2d):
-            handles.append(mod.register_forward_hook(conv_hook))
-        elif isinstance(mod, nn.Linear):
-            handles.append(mod.register_forward_hook(linear_hook))
-        elif isinstance(mod, nn.AvgPool2d):
-            handles.append(mod.register_forward_hook(pool_hook))
-        elif extra and isinstance(mod, nn.BatchNorm2d):
-            handles.append(mod.register_forward_hook(bn_hook))
-        elif extra and isinstance(mod, (nn.ReLU, nn.AdaptiveAvgPool2d)):
-            handles.append(mod.register_forward_hook(elem_hook))
+        flops = _flops_of(mod, naslib=convention == "naslib")
+        if flops is not None:
+            handles.append(mod.register_forward_hook(_recorder(flops, counts)))
+    try:
+        _forward_zeros(model, input_shape)
+    finally:
+        for h in handles:
+            h.remove()
+    return int(sum(counts))
+
+
+def _conv_flops(m: nn.Conv2d, inp, out) -> int:
+    kh, kw = m.kernel_size
+    n = out.shape[2] * out.shape[3] * kh * kw * m.in_channels * m.out_channels // m.groups
+    return n + (out[0].numel() if m.bias is not None else 0)
+
+
+def _linear_flops(m: nn.Linear, inp, out) -> int:
+    return m.in_features * m.out_features + (m.out_features if m.bias is not None else 0)
+
+
+def _avg_pool_flops(m: nn.AvgPool2d, inp, out) -> int:
+    k = m.kernel_size
+    k2 = k * k if isinstance(k, int) else k[0] * k[1]
+    return out[0].numel() * k2
+
+
+def _batch_norm_flops(m: nn.BatchNorm2d, inp, out) -> int:
+    return inp[0][0].numel() * (2 if m.affine else 1)
+
+
+def _per_input_element(m: nn.Module, inp, out) -> int:
+    return inp[0][0].numel()
+
+
+def _flops_of(mod: nn.Module, naslib: bool) -> Callable | None:
+    """How one forward of ``mod`` (one image) is counted: ``flops(module, inputs, output)``; None: it is not."""
+    if isinstance(mod, nn.Conv2d):
+        return _conv_flops
+    if isinstance(mod, nn.Linear):
+        return _linear_flops
+    if isinstance(mod, nn.AvgPool2d):
+        return _avg_pool_flops
+    if naslib and isinstance(mod, nn.BatchNorm2d):
+        return _batch_norm_flops
+    if naslib and isinstance(mod, (nn.ReLU, nn.AdaptiveAvgPool2d)):
+        return _per_input_element
+    return None
+
+
+def _recorder(flops: Callable, counts: list[int]) -> Callable:
+    """A forward hook that appends the module's FLOPs to ``counts``."""
+
+    def hook(m, inp, out):
+        counts.append(flops(m, inp, out))
+
+    return hook
+
+
+def _forward_zeros(model: nn.Module, input_shape: tuple[int, int, int]) -> None:
+    """One forward pass of a zero image in eval mode, without gradients; the model's mode is restored."""
     was_training = model.training
     try:
         model.eval()
@@ -252,7 +276,4 @@ def count_flops(model: nn.Module, input_shape: tuple[int, int, int], convention:
         with torch.no_grad():
             model(torch.zeros((1, *input_shape), dtype=p.dtype, device=p.device))
     finally:
-        for h in handles:
-            h.remove()
         model.train(was_training)
-    return int(total)
