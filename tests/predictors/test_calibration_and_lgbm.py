@@ -9,6 +9,8 @@ from surrogate_nas.predictors.baselines import TreePredictor, has_uncertainty
 from surrogate_nas.predictors.inputs import FreeFeatureValues, SourceValues
 from surrogate_nas.predictors.metrics import calibration_report, kendall_tau, ranking_report
 
+from .conftest import support_and_query
+
 
 def test_calibration_of_a_correct_and_an_overconfident_gaussian():
     rng = np.random.default_rng(0)
@@ -50,17 +52,7 @@ def test_ranking_report_is_unchanged():
 @pytest.fixture(scope="module")
 def k20(nb201_table):
     """20 distinct support architectures and 2,000 unseen query ones on ImageNet16-120."""
-    sp = nb201_table.space
-    archs = nb201_table.archs("ImageNet16-120", "test_acc")
-    y = nb201_table.vector("ImageNet16-120", "test_acc", archs)
-    perm = np.random.default_rng(0).permutation(len(archs))
-    sup, keys = [], set()
-    for i in perm:
-        if len(sup) < 20 and sp.canonical(archs[i]) not in keys:
-            sup.append(i)
-            keys.add(sp.canonical(archs[i]))
-    qry = [i for i in perm[:3000] if sp.canonical(archs[i]) not in keys][:2000]
-    return sp, [archs[i] for i in sup], y[sup], [archs[i] for i in qry], y[qry]
+    return support_and_query(nb201_table, 20, 2000, 3000)
 
 
 def test_lgbm_ranks_unseen_archs_at_k20_and_is_deterministic_per_seed(k20):

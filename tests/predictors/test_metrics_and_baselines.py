@@ -7,6 +7,8 @@ from surrogate_nas.predictors.baselines import (ScratchGNNPredictor, SourceRidge
 from surrogate_nas.predictors.inputs import SourceValues, onehot, support_correlations
 from surrogate_nas.predictors.metrics import kendall_tau, kendall_tau_top, precision_at, ranking_report
 
+from .conftest import support_and_query
+
 
 def test_metrics_on_known_cases():
     y = np.arange(100.0)
@@ -45,17 +47,8 @@ def test_onehot_encodes_ops_and_links():
 
 @pytest.fixture(scope="module")
 def split(nb201_table):
-    sp = nb201_table.space
-    archs = nb201_table.archs("ImageNet16-120", "test_acc")
-    y = nb201_table.vector("ImageNet16-120", "test_acc", archs)
-    perm = np.random.default_rng(0).permutation(len(archs))
-    sup, keys = [], set()
-    for i in perm:  # 30 distinct architectures (isomorphic cells are one architecture)
-        if len(sup) < 30 and sp.canonical(archs[i]) not in keys:
-            sup.append(i)
-            keys.add(sp.canonical(archs[i]))
-    qry = [i for i in perm[:4000] if sp.canonical(archs[i]) not in keys][:3000]
-    return sp, [archs[i] for i in sup], y[sup], [archs[i] for i in qry], y[qry]
+    """30 distinct support architectures and 3,000 unseen query ones on ImageNet16-120."""
+    return support_and_query(nb201_table, 30, 3000, 4000)
 
 
 def test_every_baseline_fits_and_ranks_better_than_chance(nb201_table, split):
