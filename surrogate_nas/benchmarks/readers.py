@@ -243,51 +243,11 @@ def read_table(
     """
     p = Path(path)
     sp = get_space(space)
-    df = read_user_file(p)
-    if arch_column not in df.columns:
-        raise DataError(f"{p}: no architecture column {arch_column!r}; columns are {', '.join(map(str, df.columns))}")
-    if arch_column != "arch" and "arch" in df.columns:
-        raise DataError(f"{p}: has a column 'arch' besides the architecture column {arch_column!r}; rename one")
-    if len(df) == 0:
-        raise DataError(f"{p}: no records (only a header)")
-    df = df.rename(columns={arch_column: "arch"}).reset_index(drop=True)
-    df.insert(0, _ROW, np.arange(1, len(df) + 1))
+    df = _user_records(read_user_file(p), p, arch_column)
     if {"task", "metric", "value"} <= set(df.columns):
-        extra = [c for c in df.columns if c != _ROW and (c not in COLUMNS or c == "key")]
-        if extra:
-            raise DataError(
-                f"{p}: long table has unexpected column(s) {', '.join(map(str, extra))}; "
-                "allowed: arch, task, metric, value, seed, fidelity"
-            )
-        for c in ("task", "metric"):
-            _require_text(df, c, p)
-        df["value"] = _numbers(df, "value", p, required=True)
-        for c in ("seed", "fidelity"):
-            if c in df.columns:
-                df[c] = _numbers(df, c, p, required=False)
-        long = df
+        long = _long_records(df, p)
     else:
-        if {"task", "metric", "value"} & set(df.columns):
-            have = sorted({"task", "metric", "value"} & set(df.columns))
-            raise DataError(f"{p}: long format needs columns task, metric and value; found only {', '.join(have)}")
-        if metric is None:
-            raise DataError(
-                f"{p}: wide table (one column per task): say which metric its values are (metric=..., --metric)"
-            )
-        if not str(metric).strip():
-            raise DataError(f"{p}: the metric name is empty")
-        tasks = [c for c in df.columns if c not in ("arch", _ROW)]
-        if not tasks:
-            raise DataError(f"{p}: no value columns besides {arch_column!r}")
-        if task is not None:
-            if len(tasks) != 1:
-                raise DataError(f"{p}: task={task!r} renames a single value column, but there are {len(tasks)}")
-            df = df.rename(columns={tasks[0]: task})
-            tasks = [task]
-        for c in tasks:
-            df[c] = _numbers(df, c, p, required=True)
-        long = df.melt(id_vars=[_ROW, "arch"], value_vars=tasks, var_name="task", value_name="value")
-        long["metric"] = metric
+        long = _wide_records(df, p, arch_column, metric, task)
     _require_text(long, "arch", p)
     long[_STRING], long["key"] = _row_keys(sp, long, p)
     _refuse_conflicts(sp, long, p)
@@ -296,6 +256,65 @@ def read_table(
 
 _ROW = "__data_row"  # 1-based data row of the file a record came from (for messages)
 _STRING = "__string"  # the architecture's native string (the parsed, re-formatted arch cell)
+
+
+def _user_records(df: pd.DataFrame, p: Path, arch_column: str) -> pd.DataFrame:
+    """A user file's rows with the architecture column named ``arch`` and each row's data row number in
+    :data:`_ROW`; a file without the architecture column, with a second ``arch`` or without records is refused."""
+    if arch_column not in df.columns:
+        raise DataError(f"{p}: no architecture column {arch_column!r}; columns are {', '.join(map(str, df.columns))}")
+    if arch_column != "arch" and "arch" in df.columns:
+        raise DataError(f"{p}: has a column 'arch' besides the architecture column {arch_column!r}; rename one")
+    if len(df) == 0:
+        raise DataError(f"{p}: no records (only a header)")
+    df = df.rename(columns={arch_column: "arch"}).reset_index(drop=True)
+    df.insert(0, _ROW, np.arange(1, len(df) + 1))
+    return df
+
+
+def _long_records(df: pd.DataFrame, p: Path) -> pd.DataFrame:
+    """A long table (``arch, task, metric, value`` and optional ``seed``, ``fidelity``) with its cells checked
+    and its numbers parsed."""
+    extra = [c for c in df.columns if c != _ROW and (c not in COLUMNS or c == "key")]
+    if extra:
+        raise DataError(
+            f"{p}: long table has unexpected column(s) {', '.join(map(str, extra))}; "
+            "allowed: arch, task, metric, value, seed, fidelity"
+        )
+    for c in ("task", "metric"):
+        _require_text(df, c, p)
+    df["value"] = _numbers(df, "value", p, required=True)
+    for c in ("seed", "fidelity"):
+        if c in df.columns:
+            df[c] = _numbers(df, c, p, required=False)
+    return df
+
+
+def _wide_records(df: pd.DataFrame, p: Path, arch_column: str, metric: str | None, task: str | None) -> pd.DataFrame:
+    """A wide table (one value column per task, all holding ``metric``; ``task`` renames a single one) as long
+    records."""
+    if {"task", "metric", "value"} & set(df.columns):
+        have = sorted({"task", "metric", "value"} & set(df.columns))
+        raise DataError(f"{p}: long format needs columns task, metric and value; found only {', '.join(have)}")
+    if metric is None:
+        raise DataError(
+            f"{p}: wide table (one column per task): say which metric its values are (metric=..., --metric)"
+        )
+    if not str(metric).strip():
+        raise DataError(f"{p}: the metric name is empty")
+    tasks = [c for c in df.columns if c not in ("arch", _ROW)]
+    if not tasks:
+        raise DataError(f"{p}: no value columns besides {arch_column!r}")
+    if task is not None:
+        if len(tasks) != 1:
+            raise DataError(f"{p}: task={task!r} renames a single value column, but there are {len(tasks)}")
+        df = df.rename(columns={tasks[0]: task})
+        tasks = [task]
+    for c in tasks:
+        df[c] = _numbers(df, c, p, required=True)
+    long = df.melt(id_vars=[_ROW, "arch"], value_vars=tasks, var_name="task", value_name="value")
+    long["metric"] = metric
+    return long
 
 
 def read_user_file(path: str | os.PathLike) -> pd.DataFrame:
