@@ -67,17 +67,10 @@ def read_nb201_csv(path: str | os.PathLike | None = None, hp12: str | os.PathLik
     space = get_space("nb201")
     strings = df["ArchitectureString"].astype(str).tolist()
     archs, keys = native_strings_and_keys(space, strings, str(p), cache=_NB201_CELLS, column="ArchitectureString")
-    parts = []
-    for col, task in NB201_CSV_COLUMNS.items():
-        values = pd.to_numeric(df[col], errors="coerce")
-        if values.isna().any():
-            row = int(np.flatnonzero(values.isna().to_numpy())[0])
-            raise DataError(f"{p}: column {col}, data row {row + 1}: value {df[col].iloc[row]!r} is not a number")
-        parts.append(
-            pd.DataFrame(
-                {"arch": archs, "key": keys, "task": task, "metric": "test_acc", "value": values, "fidelity": 200.0}
-            )
-        )
+    parts = [
+        _nb201_records(archs, keys, task, "test_acc", _numeric_column(df, col, p), 200.0)
+        for col, task in NB201_CSV_COLUMNS.items()
+    ]
     if hp12 is not False:
         parts += _nb201_hp12_records(space, strings, archs, keys, None if hp12 is True else hp12)
     frame = pd.concat(parts, ignore_index=True)
@@ -138,19 +131,27 @@ def _nb201_hp12_records(
                 f"200-epoch NB-201 dump ({archs[row]!r}); the two files must list the cells in the same "
                 "order (the NB-201 index)"
             )
-    parts = []
-    for task, cols in NB201_HP12_COLUMNS.items():
-        for metric, col in zip(("valid_acc", "test_acc"), cols):
-            values = pd.to_numeric(df[col], errors="coerce")
-            if values.isna().any():
-                bad = int(np.flatnonzero(values.isna().to_numpy())[0])
-                raise DataError(f"{p}: column {col}, data row {bad + 1}: value {df[col].iloc[row]!r} is not a number")
-            parts.append(
-                pd.DataFrame(
-                    {"arch": archs, "key": keys, "task": task, "metric": metric, "value": values, "fidelity": 12.0}
-                )
-            )
-    return parts
+    return [
+        _nb201_records(archs, keys, task, metric, _numeric_column(df, col, p), 12.0)
+        for task, cols in NB201_HP12_COLUMNS.items()
+        for metric, col in zip(("valid_acc", "test_acc"), cols)
+    ]
+
+
+def _numeric_column(df: pd.DataFrame, col: str, p) -> pd.Series:
+    """Column ``col`` of an NB-201 file as numbers; the first cell that is not one is refused naming its data row."""
+    values = pd.to_numeric(df[col], errors="coerce")
+    if values.isna().any():
+        row = int(np.flatnonzero(values.isna().to_numpy())[0])
+        raise DataError(f"{p}: column {col}, data row {row + 1}: value {df[col].iloc[row]!r} is not a number")
+    return values
+
+
+def _nb201_records(archs: list[str], keys: list[str], task: str, metric: str, values, fidelity: float) -> pd.DataFrame:
+    """One NB-201 column as records of ``task``/``metric`` at ``fidelity`` (epochs)."""
+    return pd.DataFrame(
+        {"arch": archs, "key": keys, "task": task, "metric": metric, "value": values, "fidelity": fidelity}
+    )
 
 
 # ---------------------------------------------------------------------- NAS-Bench-Graph

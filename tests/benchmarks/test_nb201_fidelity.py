@@ -122,3 +122,12 @@ def test_a_12_epoch_file_out_of_row_order_is_refused_naming_the_row(tmp_path, hp
     # a well-formed file passed by path is read (its values, not the shipped ones)
     hp12_frame.assign(**{"cifar10-val": 1.0}).to_csv(p, index=False)
     assert set(read_nb201_csv(hp12=p).series("cifar10", "valid_acc@12")) == {1.0}
+
+
+def test_a_value_of_the_12_epoch_file_that_is_not_a_number_is_refused_naming_its_row(tmp_path, hp12_frame):
+    p = tmp_path / "hp12.csv"
+    bad = hp12_frame.astype({"cifar10-val": object})
+    bad.loc[5, "cifar10-val"] = "oops"
+    bad.to_csv(p, index=False)
+    with pytest.raises(DataError, match=r"hp12.csv: column cifar10-val, data row 6: value 'oops' is not a number$"):
+        read_nb201_csv(hp12=p)
