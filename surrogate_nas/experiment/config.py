@@ -1,29 +1,47 @@
-"""Typed, validated configurations of the two experiments (``experiments/configs/*.yaml``).
+"""Typed configurations of the two experiments (``experiments/configs/*.yaml``): one pydantic model per config.
 
-A file names its experiment (``experiment: predictor-quality`` or ``search-efficiency``) and holds
-that dataclass's fields; ``benchmarks`` is a list of per-benchmark sections, and ``meta:`` /
-``model:`` sections hold :class:`~surrogate_nas.meta.maml.MetaConfig` /
-:class:`~surrogate_nas.predictors.gnn.ModelConfig` fields. An unknown key or a bad value is one
-:class:`ExperimentError` naming it.
+A file names its experiment (``experiment: predictor-quality`` or ``search-efficiency``) and holds that model's
+fields; ``benchmarks`` is a list of per-benchmark sections (:class:`PQBenchmark` / :class:`SEBenchmark`), and
+``meta:`` / ``model:`` sections hold :class:`~surrogate_nas.meta.maml.MetaConfig` /
+:class:`~surrogate_nas.predictors.gnn.ModelConfig` fields (checked by those models, kept as written). The models
+validate on construction, on assignment and on load; an unknown key or a bad value is one :class:`ExperimentError`
+line naming where it is (``benchmarks[1] (nas-bench-graph).seeds``) and the value.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, overload
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Literal, Required, Self, Union, get_args, get_origin, get_type_hints
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+    with_config,
+)
+from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict
 
 from ..errors import SurrogateNASError, first_line
 from ..io import load_yaml
+from ..typed import Int, TypedConfig
 
-KINDS = ("predictor-quality", "search-efficiency")
-MODES = ("full", "quick")
+Kind = Literal["predictor-quality", "search-efficiency"]
+Mode = Literal["full", "quick"]  # reports are named / titled quick or full
 #: ``purpose: report`` (default): a grid whose headlines average the held-out targets; ``purpose: tuning``: a
 #: round that chooses defaults, and may name validation targets only.
-PURPOSES = ("report", "tuning")
+Purpose = Literal["report", "tuning"]
+KINDS: tuple[str, ...] = get_args(Kind)
+MODES: tuple[str, ...] = get_args(Mode)
+PURPOSES: tuple[str, ...] = get_args(Purpose)
 
 #: The targets every default (predictor, search) is chosen on, declared up front; every other target is held out
 #: and only reported. Headline means and win counts are over held-out targets only.
@@ -39,280 +57,341 @@ def held_out_mask(benchmarks, targets) -> list[bool]:
     return [not is_validation_target(b, t) for b, t in zip(benchmarks, targets)]
 
 
-def _check_purpose(cfg) -> None:
+class ExperimentError(SurrogateNASError):
+    """A bad experiment configuration, or a run directory that belongs to another configuration."""
+
+
+# ---------------------------------------------------------------------- field types
+#: The error type of this module's own checks: their message says it all (no ", got value" is added).
+_SAID = "experiment_config"
+
+
+def _problem(message: str) -> PydanticCustomError:
+    return PydanticCustomError(_SAID, "{message}", {"message": message})
+
+
+def _nonblank(v: str) -> str:
+    if not v.strip():
+        raise ValueError("must be a non-empty string")
+    return v
+
+
+def _unique(v: list) -> list:
+    dup = next((x for i, x in enumerate(v) if x in v[:i]), None)
+    if dup is not None:
+        raise _problem(f"{dup!r} is listed twice")
+    return v
+
+
+def _typed_section(model: Literal["meta", "model"]) -> AfterValidator:
+    """A ``meta:`` / ``model:`` section: the keys a MetaConfig / ModelConfig takes, checked by constructing it once;
+    kept as written (only the keys given, a pair as a list) so that the saved config says what the file said."""
+
+    def check(v: dict[str, Any]) -> dict[str, Any]:
+        if model == "meta":
+            from ..meta.maml import MetaConfig as cls
+        else:
+            from ..predictors.gnn import ModelConfig as cls  # type: ignore[assignment]
+        names = sorted(cls.model_fields)
+        bad = sorted(k for k in v if k not in names)
+        if bad:
+            raise _problem(f"unknown key {bad[0]!r}; {cls.__name__} fields: {', '.join(names)}")
+        try:
+            cls(**v)
+        except SurrogateNASError as e:
+            raise _problem(first_line(e)) from None
+        return {k: list(x) if isinstance(x, tuple) else x for k, x in v.items()}
+
+    return AfterValidator(check)
+
+
+#: A non-empty name; a non-empty list of distinct names; an integer >= 1.
+Name = Annotated[str, AfterValidator(_nonblank)]
+Names = Annotated[list[Name], Field(min_length=1), AfterValidator(_unique)]
+Count = Annotated[Int, Field(ge=1)]
+MetaSection = Annotated[dict[str, Any], _typed_section("meta")]
+ModelSection = Annotated[dict[str, Any], _typed_section("model")]
+
+
+@with_config(ConfigDict(extra="forbid", strict=True))
+class VariantSpec(TypedDict, total=False):
+    """A search-efficiency variant: a grid method (``base``) with other ``options`` (merged into the base's)
+    and/or another ``batch_size``; stays a plain mapping (``search_efficiency.method_specs`` reads it)."""
+
+    base: Required[Name]
+    options: dict[str, Any] | None
+    batch_size: Count
+
+
+# ---------------------------------------------------------------------- one-line errors
+def _one_line(what: str, error: ValidationError, model: type, data: Any, top_keys: tuple[str, ...] = ()) -> str:
+    """Pydantic's report as one line: the first unknown key, else the first missing key, else the first problem,
+    named by where it is (``benchmarks[1] (nas-bench-graph).seeds``) and, unless the message says it all, the
+    value."""
+    errors = error.errors(include_url=False)
+    rank = {"extra_forbidden": 0, "missing": 1}
+    err = min(errors, key=lambda e: rank.get(e["type"], 2))  # the first of the most telling kind
+    loc = tuple(err["loc"])
+    if err["type"] in rank:
+        head = ": ".join(x for x in (what, _where(loc[:-1], data)) if x)
+        if err["type"] == "missing":
+            return f"{head}: missing key {loc[-1]!r}"
+        section = _section_at(model, loc[:-1])
+        names = [*(top_keys if len(loc) == 1 else ()), *sorted(_fields(section))]
+        listing = f"; {section.__name__} fields: {', '.join(names)}" if names else ""
+        return f"{head}: unknown key {loc[-1]!r}{listing}"
+    head = ": ".join(x for x in (what, _where(loc, data)) if x)
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == _SAID or not loc:
+        return f"{head}: {msg}"
+    return f"{head}: {msg[:1].lower() + msg[1:]}, got {repr(err['input'])[:80]}"
+
+
+def _where(loc: tuple, data: Any) -> str:
+    """``benchmarks[1] (nas-bench-graph).meta``: list positions in brackets, a benchmark followed by its name."""
+    out = ""
+    for i, part in enumerate(loc):
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+        if i == 1 and loc[0] == "benchmarks" and isinstance(part, int):
+            try:
+                b = data["benchmarks"][part]
+                name = b.get("name") if isinstance(b, dict) else getattr(b, "name", None)
+            except (KeyError, IndexError, TypeError):
+                name = None
+            out += f" ({name})" if isinstance(name, str) and name.strip() else ""
+    return out
+
+
+def _bare(tp: Any) -> Any:
+    while get_origin(tp) in (Annotated, Union, UnionType):
+        tp = next(a for a in get_args(tp) if a is not type(None))
+    return tp
+
+
+def _fields(tp: Any) -> dict[str, Any]:
+    """A model's or TypedDict's keys and their types (none for anything else)."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return {k: f.annotation for k, f in tp.model_fields.items()}
+    return get_type_hints(tp) if isinstance(tp, type) and issubclass(tp, dict) and tp is not dict else {}
+
+
+def _section_at(model: type, loc: tuple) -> Any:
+    """The model or TypedDict whose keys a location names (``benchmarks[1]``: SEBenchmark)."""
+    tp: Any = model
+    for part in loc:
+        tp = _bare(tp)
+        tp = get_args(tp)[-1] if get_origin(tp) in (list, dict) else _fields(tp).get(part)
+    return _bare(tp)
+
+
+class _Model(TypedConfig):
+    """A TypedConfig whose errors are :class:`ExperimentError` lines, constructed like the dataclasses these
+    models replace: positional values fill the fields in order (``PQBenchmark("nb201", "test_acc", [...])``)."""
+
+    def __init__(self, *args: Any, **data: Any) -> None:
+        names = list(type(self).model_fields)
+        if len(args) > len(names) or set(names[: len(args)]) & set(data):
+            raise ExperimentError(f"{self._label()}: {len(args)} positional values do not fit the fields {names}")
+        data = {**dict(zip(names, args)), **data}
+        try:
+            BaseModel.__init__(self, **data)  # TypedConfig's __init__ raises the base error class
+        except ValidationError as e:
+            raise ExperimentError(_one_line(self._label(), e, type(self), data)) from None
+
+    # pydantic's own marker (RootModel sets it too): this __init__ only arranges arguments, so validating a
+    # mapping (a benchmark section, model_validate) need not call it and keeps each problem's full location.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            BaseModel.__setattr__(self, name, value)
+        except ValidationError as e:
+            raise ExperimentError(_one_line(self._label(), e, type(self), {name: value})) from None
+
+    def _label(self) -> str:
+        return self.what
+
+
+def _check_purpose(cfg: PredictorQualityConfig | SearchEfficiencyConfig) -> None:
     """A tuning config declares itself and names validation targets only (a held-out target is never tuned on)."""
-    if cfg.purpose not in PURPOSES:
-        raise ExperimentError(f"purpose must be one of {', '.join(PURPOSES)}, got {cfg.purpose!r}")
     if cfg.purpose != "tuning":
         return
     for b in cfg.benchmarks:
         bad = [t for t in b.targets if not is_validation_target(b.name, t)]
         if bad:
             allowed = ", ".join(VALIDATION_TARGETS.get(b.name, ())) or "none"
-            raise ExperimentError(
+            raise _problem(
                 f"purpose: tuning: target {bad[0]!r} of {b.name} is held out; a tuning round may "
                 f"name only the validation targets ({allowed})"
             )
 
 
-class ExperimentError(SurrogateNASError):
-    """A bad experiment configuration, or a run directory that belongs to another configuration."""
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _int(where: str, v, lo: int) -> int:
-    if not _is_int(v) or v < lo:
-        raise ExperimentError(f"{where} must be an integer >= {lo}, got {v!r}")
+def _distinct_names(v: list[_Benchmark]) -> list[_Benchmark]:
+    _unique([b.name for b in v])
     return v
 
 
-def _str(where: str, v) -> str:
-    if not isinstance(v, str) or not v.strip():
-        raise ExperimentError(f"{where} must be a non-empty string, got {v!r}")
-    return v
+class _Grid(_Model):
+    """What both experiment configs share: the ``kind`` they are saved as, and :meth:`validate`."""
+
+    #: The ``experiment:`` key of the config's file.
+    kind: ClassVar[str]
+
+    def validate(self) -> Self:  # type: ignore[override]
+        """The whole config checked again, e.g. after its benchmarks were edited in place (an assignment checks
+        only the field it sets); returns the config. Construction and loading check everything already."""
+        _validated(type(self), self.model_dump(), self._label())
+        return self
+
+    def _label(self) -> str:
+        return f"{self.kind} config"
 
 
-@overload
-def _str_list(where: str, v, allow_none: Literal[False] = False) -> list[str]: ...
-@overload
-def _str_list(where: str, v, allow_none: bool) -> list[str] | None: ...
-def _str_list(where: str, v, allow_none: bool = False) -> list[str] | None:
-    if v is None and allow_none:
-        return None
-    if not isinstance(v, (list, tuple)) or not v:
-        raise ExperimentError(f"{where} must be a non-empty list of names, got {v!r}")
-    out = [_str(f"{where}[{i}]", x) for i, x in enumerate(v)]
-    dup = sorted({x for x in out if out.count(x) > 1})
-    if dup:
-        raise ExperimentError(f"{where}: {dup[0]!r} is listed twice")
-    return out
+class _Benchmark(_Model):
+    """A benchmark section of a grid: its errors name it (``search-efficiency benchmark nb201: seeds: ...``)."""
 
+    name: Name  # the benchmark's name (``surrogate-nas benchmarks``)
 
-def _keys(where: str, d, cls) -> dict:
-    if not isinstance(d, dict):
-        raise ExperimentError(f"{where} must be a mapping of {cls.__name__} fields, got {d!r}")
-    names = set(cls.field_names()) if hasattr(cls, "field_names") else {f.name for f in fields(cls)}
-    bad = sorted(str(k) for k in d if k not in names)
-    if bad:
-        raise ExperimentError(f"{where}: unknown key {bad[0]!r}; {cls.__name__} fields: {', '.join(sorted(names))}")
-    return dict(d)
-
-
-def _section(where: str, d, cls) -> dict:
-    """``meta:`` / ``model:``: the fields are checked by constructing the typed model once."""
-    d = _keys(where, d, cls)
-    if "support_range" in d and isinstance(d["support_range"], list):
-        d["support_range"] = tuple(d["support_range"])
-    try:
-        cls(**d)
-    except (SurrogateNASError, TypeError) as e:
-        raise ExperimentError(f"{where}: {str(e).splitlines()[0]}") from None
-    return d
-
-
-def meta_config(d: dict, **override):
-    from ..meta.maml import MetaConfig
-
-    return MetaConfig(**{**d, **override})
-
-
-def model_config(d: dict):
-    from ..predictors.gnn import ModelConfig
-
-    return ModelConfig(**d)
+    def _label(self) -> str:
+        name = getattr(self, "name", None)  # unset while its construction fails
+        return f"{self.what} {name}" if name else self.what
 
 
 # ---------------------------------------------------------------------- predictor quality
-@dataclass
-class PQBenchmark:
+class PQBenchmark(_Benchmark):
     """One benchmark of the predictor-quality grid: every target is held out in turn."""
 
-    name: str
-    metric: str
-    targets: list[str]
+    what: ClassVar[str] = "predictor-quality benchmark"
+
+    metric: Name
+    targets: Names
 
 
-@dataclass
-class PredictorQualityConfig:
+def _pq_methods() -> tuple[str, ...]:
+    from .predictor_quality import METHODS
+
+    return tuple(METHODS)
+
+
+class PredictorQualityConfig(_Grid):
     """Leave-one-task-out few-shot ranking: benchmark x target x method x K x seed.
 
     Each target gets one checkpoint per algorithm its methods need (``meta-gnn``: ``meta``'s
     algorithm, ``multitask-finetune``: multitask), meta seed ``meta.seed``, trained on the other tasks.
     """
 
-    benchmarks: list[PQBenchmark]
-    ks: list[int] = field(default_factory=lambda: [5, 10, 20, 50, 100])
-    seeds: int = 5
-    methods: list[str] | None = None  # None: every method of predictor_quality.METHODS
-    meta: dict = field(default_factory=lambda: {"iterations": 400, "seed": 0})
-    model: dict = field(default_factory=dict)
-    mode: str = "full"  # reports are named predictor_quality[_quick]
-    purpose: str = "report"  # "tuning": a defaults round on validation targets only
+    kind: ClassVar[str] = "predictor-quality"
 
-    kind = "predictor-quality"
+    benchmarks: Annotated[list[PQBenchmark], Field(min_length=1), AfterValidator(_distinct_names)]
+    ks: Annotated[list[Count], Field(min_length=1), AfterValidator(_unique)] = [5, 10, 20, 50, 100]
+    seeds: Count = 5
+    #: None: every method of predictor_quality.METHODS (saved as that list)
+    methods: Names | None = Field(None, validate_default=True)
+    meta: MetaSection = {"iterations": 400, "seed": 0}
+    model: ModelSection = {}
+    mode: Mode = "full"  # reports are named predictor_quality[_quick]
+    purpose: Purpose = "report"  # "tuning": a defaults round on validation targets only
 
-    def validate(self) -> PredictorQualityConfig:
-        from .predictor_quality import METHODS
-
-        self.benchmarks = _benchmarks(self.benchmarks, PQBenchmark, self._bench)
-        if not isinstance(self.ks, (list, tuple)) or not self.ks:
-            raise ExperimentError(f"ks must be a non-empty list of integers >= 1, got {self.ks!r}")
-        self.ks = [_int(f"ks[{i}]", k, 1) for i, k in enumerate(self.ks)]
-        if len(set(self.ks)) != len(self.ks):
-            raise ExperimentError(f"ks: {self.ks} lists a K twice")
-        _int("seeds", self.seeds, 1)
-        self.methods = _str_list("methods", self.methods, allow_none=True) or list(METHODS)
-        unknown = [m for m in self.methods if m not in METHODS]
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, v: list[str] | None) -> list[str]:
+        known = _pq_methods()
+        unknown = [m for m in v or () if m not in known]
         if unknown:
-            raise ExperimentError(f"methods: unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
-        from ..meta.maml import MetaConfig
-        from ..predictors.gnn import ModelConfig
+            raise _problem(f"unknown method {unknown[0]!r}; choose from {', '.join(known)}")
+        return list(v or known)
 
-        self.meta = _section("meta", self.meta, MetaConfig)
-        self.model = _section("model", self.model, ModelConfig)
-        if self.mode not in MODES:
-            raise ExperimentError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+    @model_validator(mode="after")
+    def _tuning(self) -> Self:
         _check_purpose(self)
         return self
-
-    @staticmethod
-    def _bench(where: str, b: PQBenchmark) -> None:
-        _str(f"{where}.name", b.name)
-        _str(f"{where}.metric", b.metric)
-        b.targets = _str_list(f"{where}.targets", b.targets)
 
 
 # ---------------------------------------------------------------------- search efficiency
-@dataclass
-class SEBenchmark:
+class SEBenchmark(_Benchmark):
     """One benchmark of the search-efficiency grid (targets x methods x seeds)."""
 
-    name: str
-    targets: list[str]
-    metric: str
-    test_metric: str
-    train_tasks: list[str] | None = None  # None: every other task of the benchmark
-    seeds: int = 5
-    guided_seeds: int | None = None  # seeds of the predictor-based methods (None: seeds)
-    budget: int = 100  # evaluations of the baselines
-    guided_budget: int = 100  # evaluations of the predictor-based methods
-    checkpoints: int = 1  # meta seeds meta.seed + i; search seed s uses s % checkpoints
-    meta: dict = field(default_factory=dict)
-    model: dict = field(default_factory=dict)
+    what: ClassVar[str] = "search-efficiency benchmark"
+
+    targets: Names
+    metric: Name
+    test_metric: Name
+    train_tasks: Names | None = None  # None: every other task of the benchmark
+    seeds: Count = 5
+    guided_seeds: Count | None = None  # seeds of the predictor-based methods (None: seeds)
+    budget: Count = 100  # evaluations of the baselines
+    guided_budget: Count = 100  # evaluations of the predictor-based methods
+    checkpoints: Count = 1  # meta seeds meta.seed + i; search seed s uses s % checkpoints
+    meta: MetaSection = {}
+    model: ModelSection = {}
     #: What meta-training and the source tasks (source-rank, source-reading predictors) read; None: the
     #: benchmark's (NB-201: test_acc, the 200-epoch test accuracy, while ``metric`` is valid_acc@12), else metric.
-    source_metric: str | None = None
+    source_metric: Name | None = None
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        d = handler(self)
+        if d.get("source_metric", "") is None:  # unset: saved as before the field existed
+            del d["source_metric"]
+        return d
 
 
-@dataclass
-class SearchEfficiencyConfig:
+def _grid_methods(variants: dict[str, VariantSpec] | None = None, benchmarks: list[SEBenchmark] | None = None):
+    """The search methods of the grid (its benchmarks' and targets', or every benchmark's without variants)."""
+    from .search_efficiency import method_specs
+
+    if benchmarks is None:
+        return {m.name for bench in ("nas-bench-graph", "nb201") for m in method_specs(bench, 1, 1)}
+    return {m.name for b in benchmarks for t in b.targets for m in method_specs(b.name, 1, 1, t, dict(variants or {}))}
+
+
+class SearchEfficiencyConfig(_Grid):
     """Evaluations each searcher needs on a held-out task: benchmark x target x method x seed."""
 
-    benchmarks: list[SEBenchmark]
-    methods: list[str] | None = None  # None: every method of search_efficiency.method_specs()
-    mode: str = "full"  # the report's title says quick or full
+    kind: ClassVar[str] = "search-efficiency"
+
+    benchmarks: Annotated[list[SEBenchmark], Field(min_length=1), AfterValidator(_distinct_names)]
+    methods: Names | None = None  # None: every method of search_efficiency.method_specs()
+    mode: Mode = "full"  # the report's title says quick or full
     #: {name: {base: a method's name, options: {...}, batch_size: q}}: a method with other options
-    variants: dict = field(default_factory=dict)
-    purpose: str = "report"  # "tuning": a defaults round on validation targets only
+    variants: dict[Name, VariantSpec] = {}
+    purpose: Purpose = "report"  # "tuning": a defaults round on validation targets only
 
-    kind = "search-efficiency"
+    @model_validator(mode="after")
+    def _variants_extend_the_grid(self) -> Self:
+        base = _grid_methods()
+        for name, v in self.variants.items():
+            if name in base:
+                raise _problem(f"variants: {name!r} must be a new method name (not one of the grid's)")
+            if v["base"] not in base:
+                raise _problem(
+                    f"variants.{name}.base: unknown method {v['base']!r}; choose from {', '.join(sorted(base))}"
+                )
+        return self
 
-    def validate(self) -> SearchEfficiencyConfig:
-        self.benchmarks = _benchmarks(self.benchmarks, SEBenchmark, self._bench)
-        self.methods = _str_list("methods", self.methods, allow_none=True)
-        self._check_variants()
+    @model_validator(mode="after")
+    def _methods_and_purpose(self) -> Self:
         if self.methods is not None:
-            from .search_efficiency import method_specs
-
-            known = {
-                m.name for b in self.benchmarks for t in b.targets for m in method_specs(b.name, 1, 1, t, self.variants)
-            }
+            known = _grid_methods(self.variants, self.benchmarks)
             unknown = [m for m in self.methods if m not in known]
             if unknown:
-                raise ExperimentError(f"methods: unknown method {unknown[0]!r}; choose from {', '.join(sorted(known))}")
-        if self.mode not in MODES:
-            raise ExperimentError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+                raise _problem(f"methods: unknown method {unknown[0]!r}; choose from {', '.join(sorted(known))}")
         _check_purpose(self)
         return self
 
-    def _check_variants(self) -> None:
-        from .search_efficiency import method_specs
-
-        if not isinstance(self.variants, dict):
-            raise ExperimentError(
-                f"variants must be a mapping of name: {{base, options, batch_size}}, got {self.variants!r}"
-            )
-        base = {m.name for m in method_specs("nas-bench-graph", 1, 1)} | {m.name for m in method_specs("nb201", 1, 1)}
-        for name, v in self.variants.items():
-            where = f"variants.{name}"
-            if not isinstance(name, str) or not name.strip() or name in base:
-                raise ExperimentError(f"variants: {name!r} must be a new method name (not one of the grid's)")
-            if not isinstance(v, dict) or set(v) - {"base", "options", "batch_size"} or "base" not in v:
-                raise ExperimentError(
-                    f"{where} must be a mapping with base (a method's name) and optional options, batch_size; got {v!r}"
-                )
-            if v["base"] not in base:
-                raise ExperimentError(
-                    f"{where}.base: unknown method {v['base']!r}; choose from {', '.join(sorted(base))}"
-                )
-            if not isinstance(v.get("options", {}) or {}, dict):
-                raise ExperimentError(f"{where}.options must be a mapping, got {v['options']!r}")
-            if "batch_size" in v:
-                _int(f"{where}.batch_size", v["batch_size"], 1)
-
-    @staticmethod
-    def _bench(where: str, b: SEBenchmark) -> None:
-        from ..meta.maml import MetaConfig
-        from ..predictors.gnn import ModelConfig
-
-        for name in ("name", "metric", "test_metric"):
-            _str(f"{where}.{name}", getattr(b, name))
-        if b.source_metric is not None:
-            _str(f"{where}.source_metric", b.source_metric)
-        b.targets = _str_list(f"{where}.targets", b.targets)
-        b.train_tasks = _str_list(f"{where}.train_tasks", b.train_tasks, allow_none=True)
-        for name, lo in (("seeds", 1), ("budget", 1), ("guided_budget", 1), ("checkpoints", 1)):
-            _int(f"{where}.{name}", getattr(b, name), lo)
-        if b.guided_seeds is not None:
-            _int(f"{where}.guided_seeds", b.guided_seeds, 1)
-        b.meta = _section(f"{where}.meta", b.meta, MetaConfig)
-        b.model = _section(f"{where}.model", b.model, ModelConfig)
-
 
 # ---------------------------------------------------------------------- loading / saving
-CONFIGS = {"predictor-quality": PredictorQualityConfig, "search-efficiency": SearchEfficiencyConfig}
+CONFIGS: dict[str, type[PredictorQualityConfig] | type[SearchEfficiencyConfig]] = {
+    "predictor-quality": PredictorQualityConfig,
+    "search-efficiency": SearchEfficiencyConfig,
+}
 
 
-def _benchmarks(items, cls, check) -> list:
-    if not isinstance(items, (list, tuple)) or not items:
-        raise ExperimentError(f"benchmarks must be a non-empty list of {cls.__name__} sections, got {items!r}")
-    out = []
-    for i, b in enumerate(items):
-        where = f"benchmarks[{i}]"
-        if isinstance(b, dict):
-            d = _keys(where, b, cls)
-            missing = [
-                f.name
-                for f in fields(cls)
-                if f.name not in d and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-            ]
-            if missing:
-                raise ExperimentError(f"{where}: missing key {missing[0]!r}")
-            b = cls(**d)
-        elif not isinstance(b, cls):
-            raise ExperimentError(f"{where} must be a mapping of {cls.__name__} fields, got {b!r}")
-        else:
-            b = dataclasses.replace(b)
-        check(where, b)
-        out.append(b)
-    names = [b.name for b in out]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise ExperimentError(f"benchmarks: {dup[0]!r} is listed twice")
-    return out
+def _validated(cls: type[_Grid], d: dict, where: str) -> Any:
+    try:
+        return cls.model_validate(d)
+    except ValidationError as e:
+        raise ExperimentError(_one_line(where, e, cls, d, ("experiment",))) from None
 
 
 def config_from_dict(d: Any, kind: str | None = None, where: str = "experiment config"):
@@ -327,23 +406,7 @@ def config_from_dict(d: Any, kind: str | None = None, where: str = "experiment c
         raise ExperimentError(f"{where}: experiment must be one of {', '.join(KINDS)}, got {named!r}")
     if kind is not None and named is not None and named != kind:
         raise ExperimentError(f"{where} is a {named} config, not {kind}")
-    cls = CONFIGS[kind or named]
-    names = {f.name for f in fields(cls)}
-    bad = sorted(str(k) for k in d if k not in names)
-    if bad:
-        raise ExperimentError(
-            f"{where}: unknown key {bad[0]!r}; {cls.__name__} fields: {', '.join(['experiment', *sorted(names)])}"
-        )
-    if "benchmarks" not in d:
-        raise ExperimentError(f"{where}: missing key 'benchmarks'")
-    try:
-        cfg = cls(**d)
-    except TypeError as e:
-        raise ExperimentError(f"{where}: {e}") from None
-    try:
-        return cfg.validate()
-    except ExperimentError as e:
-        raise ExperimentError(f"{where}: {e}") from None
+    return _validated(CONFIGS[kind or named], d, where)
 
 
 def check_records(cfg: PredictorQualityConfig | SearchEfficiencyConfig) -> None:
@@ -414,21 +477,12 @@ def load_config(path: str | Path, kind: str | None = None):
     return config_from_dict(d, kind, where=f"config file {p}")
 
 
-def config_dict(cfg) -> dict:
+def config_dict(cfg: PredictorQualityConfig | SearchEfficiencyConfig) -> dict:
     """The config as plain data (what is saved in the run directory, ``experiment:`` first)."""
-    d = asdict(cfg)
-    for b in d["benchmarks"]:
-        if "source_metric" in b and b["source_metric"] is None:  # unset: as saved before the field existed
-            del b["source_metric"]
-        for sec in ("meta", "model"):
-            if isinstance(b.get(sec), dict) and "support_range" in b[sec]:
-                b[sec]["support_range"] = list(b[sec]["support_range"])
-    if "support_range" in d.get("meta", {}):
-        d["meta"]["support_range"] = list(d["meta"]["support_range"])
-    return {"experiment": cfg.kind, **d}
+    return {"experiment": cfg.kind, **cfg.model_dump()}
 
 
-def config_yaml(cfg) -> str:
+def config_yaml(cfg: PredictorQualityConfig | SearchEfficiencyConfig) -> str:
     return yaml.safe_dump(config_dict(cfg), sort_keys=False)
 
 

@@ -3,6 +3,7 @@ shipped configs are exactly the old scripts' grids; a run directory refuses a di
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -33,13 +34,21 @@ def _pq(**kw):
     ({"bogus": 1}, "unknown key 'bogus'"),
     ({"meta": {"iterations": 10, "inner_stepz": 3}}, "meta: unknown key 'inner_stepz'"),
     ({"meta": {"algorithm": "magic"}}, "meta: meta config: algorithm: input should be 'maml', 'reptile', 'multitask' or 'dkt', got 'magic'"),
-    ({"seeds": 0}, "seeds must be an integer >= 1, got 0"),
-    ({"ks": [5, "ten"]}, "ks[1] must be an integer >= 1, got 'ten'"),
+    ({"seeds": 0}, "seeds: input should be greater than or equal to 1, got 0"),
+    ({"ks": [5, "ten"]}, "ks[1]: input should be a valid integer, got 'ten'"),
+    ({"ks": [5, 5]}, "ks: 5 is listed twice"),
     ({"methods": ["meta-gnn", "oracle"]}, "methods: unknown method 'oracle'"),
-    ({"mode": "fast"}, "mode must be one of full, quick, got 'fast'"),
-    ({"benchmarks": [{"name": "nb201", "targets": ["cifar10"]}]}, "benchmarks[0]: missing key 'metric'"),
+    ({"mode": "fast"}, "mode: input should be 'full' or 'quick', got 'fast'"),
+    ({"seeds": True}, "seeds: must be an integer, not true/false, got True"),
+    ({"ks": [True, 5]}, "ks[0]: must be an integer, not true/false, got True"),
+    ({"ks": 20}, "ks: input should be a valid list, got 20"),
+    ({"benchmarks": {"name": "nb201"}}, "benchmarks: input should be a valid list, got {'name': 'nb201'}"),
+    ({"benchmarks": ["nb201"]},
+     "benchmarks[0]: input should be a valid dictionary or instance of PQBenchmark, got 'nb201'"),
+    ({"meta": {"iterations": True}}, "meta: meta config: iterations: must be an integer, not true/false, got True"),
+    ({"benchmarks": [{"name": "nb201", "targets": ["cifar10"]}]}, "benchmarks[0] (nb201): missing key 'metric'"),
     ({"benchmarks": [{"name": "nb201", "metric": "test_acc", "targets": ["a"], "seed": 1}]},
-     "benchmarks[0]: unknown key 'seed'"),
+     "benchmarks[0] (nb201): unknown key 'seed'; PQBenchmark fields: metric, name, targets"),
 ])
 def test_a_bad_key_or_value_is_one_error_naming_it(tmp_path, change, message):
     p = _write(tmp_path, _pq(**change))
@@ -51,7 +60,8 @@ def test_a_bad_key_or_value_is_one_error_naming_it(tmp_path, change, message):
 def test_a_search_efficiency_key_is_checked_per_benchmark(tmp_path):
     d = yaml.safe_load((CONFIGS / "search-efficiency-quick.yaml").read_text())
     d["benchmarks"][1]["guided_budget"] = -3
-    with pytest.raises(ExperimentError, match=r"benchmarks\[1\].guided_budget must be an integer >= 1, got -3"):
+    with pytest.raises(ExperimentError, match=r"benchmarks\[1\] \(nas-bench-graph\).guided_budget: input should be "
+                                              r"greater than or equal to 1, got -3"):
         load_config(_write(tmp_path, d))
     with pytest.raises(ExperimentError, match="is a search-efficiency config, not predictor-quality"):
         load_config(CONFIGS / "search-efficiency-quick.yaml", kind="predictor-quality")
@@ -60,14 +70,168 @@ def test_a_search_efficiency_key_is_checked_per_benchmark(tmp_path):
 @pytest.mark.parametrize("variants,message", [
     ({"v": {"base": "nope"}}, "variants.v.base: unknown method 'nope'"),
     ({"evolution": {"base": "random"}}, "variants: 'evolution' must be a new method name"),
-    ({"v": {"base": "guided-meta", "opts": {}}}, "variants.v must be a mapping with base"),
-    ({"v": {"base": "guided-meta", "batch_size": 0}}, "variants.v.batch_size must be an integer >= 1, got 0"),
+    ({"v": {"base": "guided-meta", "opts": {}}},
+     "variants.v: unknown key 'opts'; VariantSpec fields: base, batch_size, options"),
+    ({"v": {"options": {}}}, "variants.v: missing key 'base'"),
+    ({"v": {"base": "guided-meta", "batch_size": 0}},
+     "variants.v.batch_size: input should be greater than or equal to 1, got 0"),
+    ({"v": {"base": "guided-meta", "batch_size": True}},
+     "variants.v.batch_size: must be an integer, not true/false, got True"),
+    ({"v": {"base": "guided-meta", "options": [1]}}, "variants.v.options: input should be a valid dictionary, got [1]"),
 ])
 def test_search_variants_are_checked(tmp_path, variants, message):
     d = yaml.safe_load((CONFIGS / "search-efficiency-quick.yaml").read_text())
     d["variants"] = variants
-    with pytest.raises(ExperimentError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ExperimentError, match=re.escape(message)) as e:
         load_config(_write(tmp_path, d))
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("i, change, message", [
+    # an unknown key in a benchmark section: the section, its benchmark, the key and the keys it takes
+    (1, {"seedz": 3}, "benchmarks[1] (nas-bench-graph): unknown key 'seedz'; SEBenchmark fields: budget, "),
+    (0, {"meta": {"iterationz": 3}}, "benchmarks[0] (nb201).meta: unknown key 'iterationz'; MetaConfig fields: "),
+    # a wrong type
+    (1, {"targets": "cora"}, "benchmarks[1] (nas-bench-graph).targets: input should be a valid list, got 'cora'"),
+    (1, {"targets": ["cora", 5]}, "benchmarks[1] (nas-bench-graph).targets[1]: input should be a valid string, got 5"),
+    (0, {"budget": "30"}, "benchmarks[0] (nb201).budget: input should be a valid integer, got '30'"),
+    (0, {"budget": 2.5}, "benchmarks[0] (nb201).budget: input should be a valid integer, got 2.5"),
+    (1, {"model": [32]}, "benchmarks[1] (nas-bench-graph).model: input should be a valid dictionary, got [32]"),
+    # a bool where an integer is wanted (YAML's true is not 1)
+    (1, {"seeds": True}, "benchmarks[1] (nas-bench-graph).seeds: must be an integer, not true/false, got True"),
+    (0, {"guided_seeds": False}, "benchmarks[0] (nb201).guided_seeds: must be an integer, not true/false, got False"),
+    (1, {"model": {"hidden": True}},
+     "benchmarks[1] (nas-bench-graph).model: model config: hidden: must be an integer, not true/false, got True"),
+    # a missing key, a blank name, a target listed twice
+    (0, {"metric": None}, "benchmarks[0] (nb201).metric: input should be a valid string, got None"),
+    (1, {"name": " "}, "benchmarks[1].name: must be a non-empty string, got ' '"),
+    (1, {"targets": ["cora", "cora"]}, "benchmarks[1] (nas-bench-graph).targets: 'cora' is listed twice"),
+])
+def test_a_bad_benchmark_section_is_one_line_naming_the_benchmark(tmp_path, i, change, message):
+    d = yaml.safe_load((CONFIGS / "search-efficiency-quick.yaml").read_text())
+    d["benchmarks"][i].update(change)
+    p = _write(tmp_path, d)
+    with pytest.raises(ExperimentError) as e:
+        load_config(p)
+    msg = str(e.value)
+    assert msg.startswith(f"config file {p}: ") and message in msg and "\n" not in msg, msg
+
+
+def test_an_unknown_key_is_named_first_then_a_missing_one_then_a_bad_value(tmp_path):
+    """A misspelt key is often why another is missing, so it is the one named (as the checks before the models)."""
+    d = yaml.safe_load((CONFIGS / "search-efficiency-quick.yaml").read_text())
+    d["seeds"] = 3  # a search-efficiency config has no seeds: its benchmarks have
+    d["benchmarks"] = []
+    b = yaml.safe_load((CONFIGS / "search-efficiency-quick.yaml").read_text())["benchmarks"][1]
+    b["seeds"], b["test_metrik"] = 0, b.pop("test_metric")
+    for fix, message in [
+        (lambda: d.pop("seeds"), "config file {p}: unknown key 'seeds'; SearchEfficiencyConfig fields: experiment, "),
+        (lambda: d.update(benchmarks=[b]), "config file {p}: benchmarks: list should have at least 1 item"),
+        (lambda: b.pop("test_metrik"), "config file {p}: benchmarks[0] (nas-bench-graph): unknown key 'test_metrik'"),
+        (lambda: b.update(test_metric="test_perf"), "benchmarks[0] (nas-bench-graph): missing key 'test_metric'"),
+        (lambda: b.update(seeds=2), "benchmarks[0] (nas-bench-graph).seeds: input should be greater than or equal"),
+    ]:
+        p = _write(tmp_path, d)
+        with pytest.raises(ExperimentError) as e:
+            load_config(p)
+        assert message.format(p=p) in str(e.value), str(e.value)
+        fix()
+    assert load_config(_write(tmp_path, d)).benchmarks[0].seeds == 2
+
+
+def test_a_yaml_alias_is_one_line_naming_the_file(tmp_path):
+    p = tmp_path / "alias.yaml"
+    p.write_text("experiment: predictor-quality\nbenchmarks:\n"
+                 "  - &b {name: nb201, metric: test_acc, targets: [cifar10]}\n  - *b\n")
+    with pytest.raises(ExperimentError) as e:
+        load_config(p)
+    assert str(e.value) == (f"config file {p} is not valid YAML (YAML aliases (*name) are not accepted in a "
+                            "configuration)")
+
+
+def test_the_models_check_python_construction_and_assignment():
+    """Constructed in Python, positionally as the dataclasses were, or edited in place, a config is checked too:
+    each assignment checks its field (one line naming the model and the value, the old value kept), and
+    validate() checks the whole config again after its benchmarks were edited."""
+    from surrogate_nas.experiment import PQBenchmark, PredictorQualityConfig, SEBenchmark
+    from surrogate_nas.experiment.predictor_quality import METHODS
+
+    b = PQBenchmark("nb201", "test_acc", ["cifar100"])
+    cfg = PredictorQualityConfig(benchmarks=[b], ks=[5], seeds=2, purpose="tuning")
+    assert (cfg.benchmarks[0].targets, cfg.methods) == (["cifar100"], list(METHODS))
+    assert cfg.meta == {"iterations": 400, "seed": 0}
+    with pytest.raises(ExperimentError, match=r"^search-efficiency benchmark: seeds: must be an integer, not "
+                                              r"true/false, got True$"):
+        SEBenchmark("nb201", ["cifar10"], "test_acc", "test_acc", seeds=True)
+    with pytest.raises(ExperimentError, match=r"^predictor-quality benchmark: missing key 'targets'$"):
+        PQBenchmark("nb201", "test_acc")
+    with pytest.raises(ExperimentError, match=r"^predictor-quality config: seeds: input should be a valid integer, "
+                                              r"got '3'$"):
+        cfg.seeds = "3"
+    with pytest.raises(ExperimentError, match=r"^predictor-quality config: meta: unknown key 'iters'"):
+        cfg.meta = {"iters": 3}
+    with pytest.raises(ExperimentError, match=r"^predictor-quality benchmark nb201: targets: 'cifar10' is listed "
+                                              r"twice$"):
+        cfg.benchmarks[0].targets = ["cifar10", "cifar10"]
+    assert (cfg.seeds, cfg.meta, cfg.benchmarks[0].targets) == (2, {"iterations": 400, "seed": 0}, ["cifar100"])
+    cfg.benchmarks[0].targets = ["cifar10"]  # a valid benchmark, but a held-out target in a tuning round
+    with pytest.raises(ExperimentError, match=r"^predictor-quality config: purpose: tuning: target 'cifar10' of "
+                                              r"nb201 is held out"):
+        cfg.validate()
+
+
+#: config.yaml of this config as the run directory got it from the dataclass configs (before the typed models):
+#: unset fields as null, an unset source_metric left out, meta/model as written, support_range as a list.
+SAVED_BEFORE = """experiment: search-efficiency
+benchmarks:
+- name: nas-bench-graph
+  targets:
+  - cora
+  metric: valid_perf
+  test_metric: test_perf
+  train_tasks: null
+  seeds: 2
+  guided_seeds: null
+  budget: 100
+  guided_budget: 100
+  checkpoints: 1
+  meta:
+    algorithm: dkt
+    iterations: 30
+    support_range:
+    - 5
+    - 20
+  model: {}
+methods:
+- random
+- guided-meta
+- q2-ei
+mode: quick
+variants:
+  q2-ei:
+    base: guided-meta q=4
+    options:
+      acquisition: ei
+    batch_size: 2
+purpose: report
+"""
+
+
+def test_a_run_directory_saved_before_the_typed_models_takes_the_same_config(tmp_path):
+    from surrogate_nas.experiment import config_from_dict
+    from surrogate_nas.experiment.config import config_dict, config_yaml
+
+    p = tmp_path / "c.yaml"
+    p.write_text("experiment: search-efficiency\nmode: quick\nmethods: [random, guided-meta, q2-ei]\nvariants:\n"
+                 "  q2-ei: {base: guided-meta q=4, options: {acquisition: ei}, batch_size: 2}\nbenchmarks:\n"
+                 "  - {name: nas-bench-graph, targets: [cora], metric: valid_perf, test_metric: test_perf, seeds: 2,\n"
+                 "     meta: {algorithm: dkt, iterations: 30, support_range: [5, 20]}}\n")
+    cfg = load_config(p)
+    assert config_yaml(cfg) == SAVED_BEFORE
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text(SAVED_BEFORE)
+    check_run_dir(tmp_path / "run", cfg)  # the same config: a rerun resumes
+    assert config_from_dict(config_dict(cfg)) == cfg  # what is saved loads back to the same config
 
 
 def test_a_variant_is_its_base_with_other_options(tmp_path):
@@ -179,7 +343,7 @@ def test_a_tuning_round_declares_itself_and_names_validation_targets_only(tmp_pa
     with pytest.raises(ExperimentError, match="target 'ImageNet16-120' of nb201 is held out; a tuning round may name "
                                               r"only the validation targets \(cifar100\)"):
         load_config(bad)
-    with pytest.raises(ExperimentError, match="purpose must be one of report, tuning, got 'tune'"):
+    with pytest.raises(ExperimentError, match="purpose: input should be 'report' or 'tuning', got 'tune'"):
         load_config(ok.write_text(ok.read_text().replace("tuning", "tune")) and ok)
 
 
