@@ -388,20 +388,8 @@ def _numbers(df: pd.DataFrame, col: str, p: Path, required: bool) -> pd.Series:
 
 def _row_keys(space, long: pd.DataFrame, p: Path) -> tuple[list[str], list[str]]:
     """(native string, canonical key) of every record's arch cell; a bad cell is refused naming its data row."""
-    strings: list[str] = []
-    keys: list[str] = []
-    cache: dict[str, tuple[str, str]] = {}
-    for row, a in zip(long[_ROW], long["arch"]):
-        hit = cache.get(a)
-        if hit is None:
-            try:
-                arch = space.parse(str(a))
-            except ValueError as e:
-                raise DataError(f"{p}: data row {int(row)}, column arch: {e}") from None
-            hit = cache[a] = (space.format(arch), space.canonical(arch))
-        strings.append(hit[0])
-        keys.append(hit[1])
-    return strings, keys
+    archs = [str(a) for a in long["arch"]]
+    return native_strings_and_keys(space, archs, str(p), column="arch", rows=long[_ROW].tolist())
 
 
 def _refuse_conflicts(space, long: pd.DataFrame, p: Path) -> None:

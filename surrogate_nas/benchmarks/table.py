@@ -293,21 +293,28 @@ def _fid(x: float) -> str:
 
 
 def native_strings_and_keys(
-    space: SearchSpace, archs: list, where: str, cache: dict | None = None, column: str | None = None
+    space: SearchSpace,
+    archs: list,
+    where: str,
+    cache: dict | None = None,
+    column: str | None = None,
+    rows: Sequence[int] | None = None,
 ) -> tuple[list[str], list[str]]:
     """(native string, canonical key) of each architecture, each distinct one parsed once (``cache``: a memo kept
-    by the caller across calls); a bad one is one DataError naming its data row (from 1) and ``column``."""
+    by the caller across calls); a bad one is one DataError naming its data row and ``column``. ``rows``: the data
+    row of each architecture (default: 1, 2, ...)."""
     strings: list[str] = []
     keys: list[str] = []
     cache = {} if cache is None else cache
     at = f", column {column}" if column else ""
-    for row, a in enumerate(archs):
+    for i, a in enumerate(archs):
         hit = cache.get(a)
         if hit is None:
             try:
                 arch = space.coerce(a)
             except ValueError as e:
-                raise DataError(f"{where}: data row {row + 1}{at}: {e}") from None
+                row = int(rows[i]) if rows is not None else i + 1
+                raise DataError(f"{where}: data row {row}{at}: {e}") from None
             hit = cache[a] = (space.format(arch), space.canonical(arch))
         strings.append(hit[0])
         keys.append(hit[1])
