@@ -156,65 +156,73 @@ def read_official(path: str | os.PathLike, hp: str = "200") -> BenchmarkTable:
     p = Path(path)
     data = load_official(p)
     meta_archs = _check_structure(data, p)
-
-    from nas_201_api import NASBench201API
-
-    try:
-        api = NASBench201API(data, verbose=False)
-    except Exception as e:  # the API asserts / indexes its way through the dict
-        raise DataError(
-            f"{p}: nas_201_api could not read the file's records ({type(e).__name__}: {first_line(e)})"
-        ) from None
+    api = _official_api(data, p)
     del data  # the API holds its own (deep) copy
 
     space = get_space("nb201")
-    fidelity = float(hp)
     columns: dict[str, list] = {c: [] for c in ("arch", "key", "task", "metric", "value")}
     skipped = 0
     for index in sorted(api.arch2infos_dict):
-        arch_str = meta_archs[index]
-        try:
-            arch = space.parse(arch_str)
-        except ValueError as e:
-            raise DataError(f"{p}: meta_archs[{index}] is not a NAS-Bench-201 cell: {e}") from None
-        native, key = space.format(arch), space.canonical(arch)
-        results = api.arch2infos_dict[index][hp]
-        if results.arch_str != arch_str:
-            raise DataError(
-                f"{p}: arch2infos[{index}] (hp={hp}) is for {results.arch_str!r} but meta_archs[{index}] "
-                f"is {arch_str!r}"
-            )
-        have = set(results.get_dataset_names())
-        for task in DATASETS:
-            if task not in have:
+        native, key = _cell(space, meta_archs, index, p)
+        for task, metric, value in _arch_values(api, index, meta_archs[index], hp, p):
+            v = _number(value)
+            if v is None:
+                skipped += value is not None  # present but NaN/inf/not a number
                 continue
-            try:
-                info = api.get_more_info(index, task, hp=hp, is_random=False)
-                costs = results.get_compute_costs(task)
-            except Exception as e:
-                raise DataError(
-                    f"{p}: malformed records for architecture {index} ({arch_str}) on {task}, hp={hp}: "
-                    f"{type(e).__name__}: {first_line(e)}"
-                ) from None
-            values = [(m, info.get(k)) for m, k in ACCURACY_KEYS.items()]
-            values += [(m, costs.get(k)) for m, k in COST_KEYS.items()]
-            for metric, value in values:
-                v = _number(value)
-                if v is None:
-                    skipped += value is not None  # present but NaN/inf/not a number
-                    continue
-                columns["arch"].append(native)
-                columns["key"].append(key)
-                columns["task"].append(task)
-                columns["metric"].append(metric)
-                columns["value"].append(v)
+            for column, x in zip(columns.values(), (native, key, task, metric, v)):
+                column.append(x)
     if skipped:
         warnings.warn(f"{p}: skipped {skipped} non-finite or non-numeric value(s)", stacklevel=2)
     if not columns["value"]:
         raise DataError(f"{p}: no records for hp={hp} on any of {', '.join(DATASETS)}")
     frame = pd.DataFrame(columns)
-    frame["fidelity"] = fidelity
+    frame["fidelity"] = float(hp)
     return BenchmarkTable(space, frame, source=str(p))
+
+
+def _official_api(data: dict, p: Path):
+    """The official ``NASBench201API`` over the loaded dict; a dict it cannot read is one :class:`DataError`."""
+    from nas_201_api import NASBench201API
+
+    try:
+        return NASBench201API(data, verbose=False)
+    except Exception as e:  # the API asserts / indexes its way through the dict
+        raise DataError(
+            f"{p}: nas_201_api could not read the file's records ({type(e).__name__}: {first_line(e)})"
+        ) from None
+
+
+def _cell(space, meta_archs: list[str], index: int, p: Path) -> tuple[str, str]:
+    """(native string, canonical key) of architecture ``index`` of the file."""
+    try:
+        arch = space.parse(meta_archs[index])
+    except ValueError as e:
+        raise DataError(f"{p}: meta_archs[{index}] is not a NAS-Bench-201 cell: {e}") from None
+    return space.format(arch), space.canonical(arch)
+
+
+def _arch_values(api, index: int, arch_str: str, hp: str, p: Path) -> list[tuple[str, str, Any]]:
+    """(task, metric, value as the API reports it) of every metric of architecture ``index`` on every dataset the
+    file has for ``hp``; the file's results must be for ``arch_str``."""
+    results = api.arch2infos_dict[index][hp]
+    if results.arch_str != arch_str:
+        raise DataError(
+            f"{p}: arch2infos[{index}] (hp={hp}) is for {results.arch_str!r} but meta_archs[{index}] is {arch_str!r}"
+        )
+    have = set(results.get_dataset_names())
+    out = []
+    for task in (t for t in DATASETS if t in have):
+        try:
+            info = api.get_more_info(index, task, hp=hp, is_random=False)
+            costs = results.get_compute_costs(task)
+        except Exception as e:
+            raise DataError(
+                f"{p}: malformed records for architecture {index} ({arch_str}) on {task}, hp={hp}: "
+                f"{type(e).__name__}: {first_line(e)}"
+            ) from None
+        out += [(task, m, info.get(k)) for m, k in ACCURACY_KEYS.items()]
+        out += [(task, m, costs.get(k)) for m, k in COST_KEYS.items()]
+    return out
 
 
 def _check_hp(hp: Any) -> str:
