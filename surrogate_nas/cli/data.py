@@ -28,35 +28,11 @@ def _cmd_data_list(args) -> int:
     from ..benchmarks import readers
     from ..benchmarks.cache import ENV_VAR, data_dir
 
-    rows, notes = [], []
+    rows: list[dict] = []
+    notes: list[str] = []
 
     def add(name: str, space: str, status: str, location: str, license: str, load) -> None:
-        row: dict[str, Any] = {
-            "name": name,
-            "space": space,
-            "status": status,
-            "archs": "",
-            "tasks": "",
-            "metrics": "",
-            "fidelities": "",
-            "location": location,
-            "license": license,
-        }
-        if load is not None:
-            try:
-                t = load()
-            except Exception as e:  # noqa: BLE001 - one damaged table must not hide the others
-                row["status"] = "broken"
-                notes.append(f"{name}: broken: {one_line(e)}")
-            else:
-                row.update(
-                    space=t.space.name,
-                    archs=t.frame["arch"].nunique(),
-                    tasks=",".join(t.tasks) if args.verbose else len(t.tasks),
-                    metrics=",".join(t.metrics()),
-                    fidelities=",".join(f"{x:g}" for x in t.fidelities()) or "-",
-                )
-        rows.append(row)
+        rows.append(_benchmark_row(name, space, status, location, license, load, notes, args.verbose))
 
     for src in readers.SOURCES.values():
         ok = src.available()
@@ -188,6 +164,13 @@ def register(sub, full: bool = True) -> None:
         "data", help="benchmark files: list, fetch, import", description="Benchmark files: list, fetch, import."
     )
     dsub = data.add_subparsers(dest="data_cmd", required=True, metavar="ACTION")
+    _add_list(dsub)
+    _add_fetch(dsub)
+    _add_features(dsub)
+    _add_import(dsub)
+
+
+def _add_list(dsub) -> None:
     d = dsub.add_parser(
         "list",
         help="what benchmark records are available, with which tasks and metrics",
@@ -201,6 +184,9 @@ def register(sub, full: bool = True) -> None:
     )
     config_option(d, "keys: the options by name")
     d.set_defaults(func=_cmd_data_list)
+
+
+def _add_fetch(dsub) -> None:
     d = dsub.add_parser(
         "fetch",
         help="download a public benchmark file into the data dir (sha256-checked)",
@@ -220,6 +206,9 @@ def register(sub, full: bool = True) -> None:
     )
     config_option(d, "keys: the options by name")
     d.set_defaults(func=_cmd_data_fetch)
+
+
+def _add_features(dsub) -> None:
     d = dsub.add_parser(
         "features",
         help="compute free architecture features (params, FLOPs, zero-cost proxies)",
@@ -247,6 +236,9 @@ def register(sub, full: bool = True) -> None:
     d.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
     config_option(d, "keys: the options by name")
     d.set_defaults(func=_cmd_data_features)
+
+
+def _add_import(dsub) -> None:
     d = dsub.add_parser(
         "import",
         help="validate and store your own measurements (CSV/parquet) as a benchmark",
@@ -267,3 +259,34 @@ def register(sub, full: bool = True) -> None:
     )
     config_option(d, "keys: the options by name")
     d.set_defaults(func=_cmd_data_import)
+
+
+def _benchmark_row(name: str, space: str, status: str, location: str, license: str, load, notes, verbose: bool):
+    """One row of `data list`: what the table ``load()`` holds (a damaged one is 'broken', with a note)."""
+    row: dict[str, Any] = {
+        "name": name,
+        "space": space,
+        "status": status,
+        "archs": "",
+        "tasks": "",
+        "metrics": "",
+        "fidelities": "",
+        "location": location,
+        "license": license,
+    }
+    if load is None:
+        return row
+    try:
+        t = load()
+    except Exception as e:  # noqa: BLE001 - one damaged table must not hide the others
+        row["status"] = "broken"
+        notes.append(f"{name}: broken: {one_line(e)}")
+        return row
+    row.update(
+        space=t.space.name,
+        archs=t.frame["arch"].nunique(),
+        tasks=",".join(t.tasks) if verbose else len(t.tasks),
+        metrics=",".join(t.metrics()),
+        fidelities=",".join(f"{x:g}" for x in t.fidelities()) or "-",
+    )
+    return row

@@ -33,25 +33,10 @@ def _missing_sources(member, space, archs):
 
 def _cmd_predict(args) -> int:
     import numpy as np
-    import pandas as pd
 
-    from ..io import atomic_write_text, check_writable
+    from ..io import atomic_write_text
 
-    require(args, "model", "support", "out")
-    if args.all and args.archs:
-        raise UsageError("predict: give --archs FILE or --all, not both")
-    if not (args.all or args.archs):
-        raise UsageError("predict: say which architectures to predict: --archs FILE or --all")
-    steps = inner_steps(args.inner_steps)
-    check_writable(args.out, "--out")
-    support = read_table(args.support, "support file")
-    for col, flag in ((args.arch_column, "--arch-column"), (args.value_column, "--value-column")):
-        if col not in support.columns:
-            raise SurrogateNASError(
-                f"support file {args.support}: no column {col!r} ({flag}); "
-                f"columns: {', '.join(map(str, support.columns))}"
-            )
-    values = number_column(support[args.value_column], f"support file {args.support}, column {args.value_column!r}")
+    steps, support, values = _checked_inputs(args)
 
     from ..meta.adapt import MetaGNNPredictor, adapt
     from ..meta.ensemble import MetaEnsemble, load_model
@@ -76,15 +61,7 @@ def _cmd_predict(args) -> int:
     else:
         mean, std = pred.predict(archs), np.full(len(archs), np.nan)
     measured = {a: v for a, v in zip(archs_in, values)}
-    out = pd.DataFrame(
-        {
-            "arch": [space.format(a) for a in archs],
-            "key": [space.canonical(a) for a in archs],
-            "predicted": mean,
-            "std": std,
-            "measured": [measured.get(a, np.nan) for a in archs],
-        }
-    )
+    out = _frame(space, archs, mean, std, measured)
     missing = _missing_sources(pred.members_[0] if isinstance(pred, MetaEnsemble) else pred, space, archs)
     if missing is not None and missing.any():
         out["sources_missing"] = missing
@@ -144,3 +121,41 @@ def register(sub, full: bool = True) -> None:
     r.add_argument("--seed", type=int, default=0, help="seed of the bootstrap members")
     r.add_argument("--show", type=NON_NEGATIVE, default=10, help="rows of the result to print")
     r.set_defaults(func=_cmd_predict)
+
+
+def _frame(space, archs, mean, std, measured: dict):
+    """The predictions as written: arch, key, predicted, std, measured (where the support has it)."""
+    import numpy as np
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "arch": [space.format(a) for a in archs],
+            "key": [space.canonical(a) for a in archs],
+            "predicted": mean,
+            "std": std,
+            "measured": [measured.get(a, np.nan) for a in archs],
+        }
+    )
+
+
+def _checked_inputs(args):
+    """(inner steps, support frame, support values): every input checked before the checkpoint is read."""
+    from ..io import check_writable
+
+    require(args, "model", "support", "out")
+    if args.all and args.archs:
+        raise UsageError("predict: give --archs FILE or --all, not both")
+    if not (args.all or args.archs):
+        raise UsageError("predict: say which architectures to predict: --archs FILE or --all")
+    steps = inner_steps(args.inner_steps)
+    check_writable(args.out, "--out")
+    support = read_table(args.support, "support file")
+    for col, flag in ((args.arch_column, "--arch-column"), (args.value_column, "--value-column")):
+        if col not in support.columns:
+            raise SurrogateNASError(
+                f"support file {args.support}: no column {col!r} ({flag}); "
+                f"columns: {', '.join(map(str, support.columns))}"
+            )
+    values = number_column(support[args.value_column], f"support file {args.support}, column {args.value_column!r}")
+    return steps, support, values

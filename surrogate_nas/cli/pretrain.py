@@ -66,35 +66,15 @@ META_VALS = ("task", "archs")
 
 
 def _cmd_pretrain(args) -> int:
-    import json
     import time
 
     import torch
-    import yaml
 
-    from ..benchmarks import load_benchmark
-    from ..meta.ensemble import check_model_dir, save_model
+    from ..meta.ensemble import save_model
     from ..meta.maml import MetaConfig
     from ..meta.pretrain import pretrain_members
-    from ..predictors.gnn import ModelConfig
 
-    require(args, "out")
-    model_cfg = ModelConfig(
-        **{**args.extra.get("model", {}), **{f: getattr(args, d) for d, f in PRETRAIN_MODEL.items()}}
-    )
-    meta_cfg = MetaConfig(**{**args.extra.get("meta", {}), **{f: getattr(args, d) for d, f in PRETRAIN_META.items()}})
-    train_tasks = task_list(args.train_tasks, "--train-tasks")
-    val_tasks = task_list(args.val_tasks, "--val-tasks")
-    out = check_model_dir(args.out)  # before any work
-    table = load_benchmark(args.benchmark)
-    metric = metric_name(args.metric, table, args.benchmark)
-    features = _features(args.features, table, args.target)
-    if args.target and args.target not in table.tasks:
-        print(
-            f"note: target {args.target!r} is not a task of {args.benchmark} (tasks: {', '.join(table.tasks)}); "
-            "nothing is held out for it",
-            file=sys.stderr,
-        )
+    model_cfg, meta_cfg, train_tasks, val_tasks, out, table, metric, features = _checked_inputs(args)
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     seeds = [meta_cfg.seed + i for i in range(args.members)]  # meta seeds seed, seed + 1, ...
@@ -120,19 +100,7 @@ def _cmd_pretrain(args) -> int:
     tasks = list(ckpts[0].info["train_tasks"])
 
     def record(members: int, seed: int) -> str:
-        r = {
-            "benchmark": args.benchmark,
-            "target": args.target,
-            "metric": metric,
-            "train_tasks": tasks,
-            "val_tasks": val_tasks,
-            "features": list(features),
-            "lower_is_better": args.lower_is_better,
-            "members": members,
-            "model": model_cfg.to_dict(),
-            "meta": {**meta_cfg.to_dict(), "seed": seed},
-        }
-        return yaml.safe_dump(json.loads(json.dumps(r)), sort_keys=False)  # tuples -> lists: valid --config input
+        return _record(args, metric, tasks, val_tasks, features, model_cfg, meta_cfg, members, seed)
 
     # each member's own pretrain.yaml remakes it alone; the top one remakes the whole ensemble
     save_model(
@@ -200,6 +168,14 @@ def register(sub, full: bool = True) -> None:
         "progress; sections model: (ModelConfig) and meta: (MetaConfig); a checkpoint's "
         "pretrain.yaml is such a file",
     )
+    _add_task_options(r)
+    _add_meta_options(r)
+    _add_model_options(r)
+    r.set_defaults(func=_cmd_pretrain)
+
+
+def _add_task_options(r) -> None:
+    """What is learned from: benchmark, tasks, metric; where it goes; how it runs."""
     r.add_argument("--benchmark", default="nb201", help="benchmark whose tasks are the meta-training tasks")
     r.add_argument(
         "--target",
@@ -233,6 +209,14 @@ def register(sub, full: bool = True) -> None:
         default=1,
         help="members meta-trained at once, each in a process of its own (results are the same as with 1)",
     )
+    r.add_argument(
+        "--threads", type=POSITIVE, default=1, help="torch CPU threads (1 is fastest for these small graphs)"
+    )
+    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+
+
+def _add_meta_options(r) -> None:
+    """MetaConfig fields: how the initialisation is learned."""
     r.add_argument(
         "--algorithm",
         default=PRETRAIN_DEFAULTS["algorithm"],
@@ -285,6 +269,12 @@ def register(sub, full: bool = True) -> None:
     r.add_argument("--outer-lr", type=float, default=1e-3, help="outer-loop (Adam) learning rate")
     r.add_argument("--iterations", type=int, default=400, help="meta-training iterations")
     r.add_argument("--meta-batch", type=int, default=4, help="tasks per meta-batch")
+    r.add_argument("--seed", type=int, default=0, help="seed of initial weights and episode sampling")
+    r.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+
+
+def _add_model_options(r) -> None:
+    """ModelConfig fields and the free features: what the GNN reads."""
     r.add_argument("--conv", default="gin", choices=["gin", "gat", "gcn"], help="graph convolution")
     r.add_argument("--hidden", type=int, default=32, help="hidden width of the GNN (a multiple of 4 for gat)")
     r.add_argument("--layers", type=int, default=3, help="graph convolution layers")
@@ -301,10 +291,52 @@ def register(sub, full: bool = True) -> None:
         "(nb201: params, flops, synflow, snip, grad_norm, jacob_cov, naswot; "
         "nas-bench-graph: params, latency) or 'all'; adaptation reads the target's",
     )
-    r.add_argument("--seed", type=int, default=0, help="seed of initial weights and episode sampling")
-    r.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
-    r.add_argument(
-        "--threads", type=POSITIVE, default=1, help="torch CPU threads (1 is fastest for these small graphs)"
+
+
+def _record(args, metric, tasks, val_tasks, features, model_cfg, meta_cfg, members: int, seed: int) -> str:
+    """The pretrain.yaml of a checkpoint (``members`` 1) or an ensemble: a valid ``--config`` that remakes it."""
+    import json
+
+    import yaml
+
+    r = {
+        "benchmark": args.benchmark,
+        "target": args.target,
+        "metric": metric,
+        "train_tasks": tasks,
+        "val_tasks": val_tasks,
+        "features": list(features),
+        "lower_is_better": args.lower_is_better,
+        "members": members,
+        "model": model_cfg.to_dict(),
+        "meta": {**meta_cfg.to_dict(), "seed": seed},
+    }
+    return yaml.safe_dump(json.loads(json.dumps(r)), sort_keys=False)  # tuples -> lists: valid --config input
+
+
+def _checked_inputs(args):
+    """Every input of `pretrain` checked before any work: (ModelConfig, MetaConfig, train tasks, validation tasks,
+    output directory, benchmark table, metric, free features)."""
+    from ..benchmarks import load_benchmark
+    from ..meta.ensemble import check_model_dir
+    from ..meta.maml import MetaConfig
+    from ..predictors.gnn import ModelConfig
+
+    require(args, "out")
+    model_cfg = ModelConfig(
+        **{**args.extra.get("model", {}), **{f: getattr(args, d) for d, f in PRETRAIN_MODEL.items()}}
     )
-    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
-    r.set_defaults(func=_cmd_pretrain)
+    meta_cfg = MetaConfig(**{**args.extra.get("meta", {}), **{f: getattr(args, d) for d, f in PRETRAIN_META.items()}})
+    train_tasks = task_list(args.train_tasks, "--train-tasks")
+    val_tasks = task_list(args.val_tasks, "--val-tasks")
+    out = check_model_dir(args.out)  # before any work
+    table = load_benchmark(args.benchmark)
+    metric = metric_name(args.metric, table, args.benchmark)
+    features = _features(args.features, table, args.target)
+    if args.target and args.target not in table.tasks:
+        print(
+            f"note: target {args.target!r} is not a task of {args.benchmark} (tasks: {', '.join(table.tasks)}); "
+            "nothing is held out for it",
+            file=sys.stderr,
+        )
+    return model_cfg, meta_cfg, train_tasks, val_tasks, out, table, metric, features

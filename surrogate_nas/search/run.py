@@ -188,33 +188,7 @@ def run_search(config: SearchConfig) -> SearchResult:
     space = get_space(cfg.space)
     out = Path(cfg.out)
 
-    # every input is checked before anything is written
-    table = _table_for(cfg, space)
-    checkpoint, digest = None, ""
-    if cfg.strategy in PREDICTOR_STRATEGIES and needs_checkpoint(cfg.predictor):
-        from ..meta.ensemble import load_model
-
-        try:
-            assert cfg.model is not None  # resolved() refuses a checkpoint predictor without a model
-            checkpoint = load_model(cfg.model)  # a checkpoint, or an ensemble's member checkpoints
-        except ValueError as e:
-            raise SearchError(str(e)) from None
-        digest = _digest(cfg.model)
-    constraint = _constraint_for(cfg, table, space)
-    evaluator = EVALUATORS.get(cfg.evaluator, config=cfg, table=table, work_dir=out / "train-evals")
-    searcher = make_searcher(
-        cfg.strategy,
-        space,
-        cfg.seed,
-        cfg.options,
-        table,
-        cfg.task,
-        cfg.metric,
-        checkpoint,
-        cfg.predictor,
-        constraint,
-        source_metric=source_metric(cfg.benchmark, cfg.metric),
-    )
+    table, searcher, evaluator, digest = _prepare(cfg, space, out)  # every input checked before any write
     _check_writable(out)
 
     identity = {**cfg.identity(), "model": f"sha256:{digest[:16]}" if digest else None}
@@ -264,3 +238,35 @@ def run_search(config: SearchConfig) -> SearchResult:
     )
     write_results(result)
     return result
+
+
+def _prepare(cfg: SearchConfig, space, out: Path):
+    """The run's benchmark table, searcher, evaluator and checkpoint digest ("" without one); every input is
+    checked and nothing is written."""
+    table = _table_for(cfg, space)
+    checkpoint, digest = None, ""
+    if cfg.strategy in PREDICTOR_STRATEGIES and needs_checkpoint(cfg.predictor):
+        from ..meta.ensemble import load_model
+
+        try:
+            assert cfg.model is not None  # resolved() refuses a checkpoint predictor without a model
+            checkpoint = load_model(cfg.model)  # a checkpoint, or an ensemble's member checkpoints
+        except ValueError as e:
+            raise SearchError(str(e)) from None
+        digest = _digest(cfg.model)
+    constraint = _constraint_for(cfg, table, space)
+    evaluator = EVALUATORS.get(cfg.evaluator, config=cfg, table=table, work_dir=out / "train-evals")
+    searcher = make_searcher(
+        cfg.strategy,
+        space,
+        cfg.seed,
+        cfg.options,
+        table,
+        cfg.task,
+        cfg.metric,
+        checkpoint,
+        cfg.predictor,
+        constraint,
+        source_metric=source_metric(cfg.benchmark, cfg.metric),
+    )
+    return table, searcher, evaluator, digest
