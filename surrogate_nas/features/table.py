@@ -92,8 +92,7 @@ def free_features(
     names = _checked(table, task, names, metric)
     archs = [table.space.coerce(a) for a in archs]
     if table.space.name == "nb201":
-        out = _by_class(_nb201_frame(source), table.space, archs, names)
-        return _per_string(out, _shipped_per_string() if source is None else None, table.space, archs, names)
+        return _nb201_lookup(table.space, archs, names, source, ranks=False)
     out = np.full((len(archs), len(names)), np.nan)
     for j, name in enumerate(names):
         out[:, j] = table.vector(task, name, archs, missing="nan")
@@ -118,8 +117,7 @@ def feature_ranks(
     names = _checked(table, task, names, metric)
     cells = [table.space.coerce(a) for a in archs]
     if table.space.name == "nb201":
-        out = _by_class(_nb201_ranks(source), table.space, cells, names)
-        return _per_string(out, _shipped_per_string_ranks() if source is None else None, table.space, cells, names)
+        return _nb201_lookup(table.space, cells, names, source, ranks=True)
     out = np.full((len(cells), len(names)), np.nan)
     assert task is not None  # _checked refuses a missing task outside NB-201
     space = table.space
@@ -137,6 +135,14 @@ def feature_ranks(
             col[gaps] = by_key.reindex([space.canonical(cells[i]) for i in gaps]).to_numpy(dtype=float)
         out[:, j] = col
     return out
+
+
+def _nb201_lookup(space, archs: Sequence, names: tuple[str, ...], source: Source, ranks: bool) -> np.ndarray:
+    """NB-201 features of ``archs`` (their ranks with ``ranks``): each canonical class's from ``source`` (default:
+    the shipped table); with the shipped table, the :data:`PER_STRING_FEATURES` each string's own."""
+    by_class, per_string = (_nb201_ranks, _shipped_per_string_ranks) if ranks else (_nb201_frame, _shipped_per_string)
+    out = _by_class(by_class(source), space, archs, names)
+    return _per_string(out, per_string() if source is None else None, space, archs, names)
 
 
 def _per_string(out: np.ndarray, frame: pd.DataFrame | None, space, archs, names) -> np.ndarray:
