@@ -62,32 +62,46 @@ class MetaConfig(TypedConfig):
 
     what: ClassVar[str] = "meta config"
 
-    algorithm: AlgorithmName = "maml"  # maml | reptile | multitask (the non-meta ablation) | dkt (deep-kernel GP)
-    first_order: bool = False  # first-order MAML (no second derivatives)
-    meta_sgd: bool = False  # learn one inner learning rate per parameter entry
-    inner_steps: Int = Field(5, ge=0, le=MAX_INNER_STEPS)
-    inner_lr: Float = Field(0.05, gt=0)
-    outer_lr: Float = Field(1e-3, gt=0)
-    meta_batch: Int = Field(4, ge=1, le=MAX_BATCH)
-    iterations: Int = Field(400, ge=1, le=MAX_ITERATIONS)
+    algorithm: AlgorithmName = Field(
+        "maml",
+        description="meta-learning algorithm (dkt: deep-kernel GP head on the GNN embedding; multitask: the "
+        "non-meta ablation)",
+    )
+    first_order: bool = Field(False, description="first-order MAML (no second derivatives)")
+    meta_sgd: bool = Field(False, description="learn one inner learning rate per parameter entry")
+    inner_steps: Int = Field(5, ge=0, le=MAX_INNER_STEPS, description="inner-loop SGD steps on the support set")
+    inner_lr: Float = Field(0.05, gt=0, description="inner-loop learning rate")
+    outer_lr: Float = Field(1e-3, gt=0, description="outer-loop (Adam) learning rate")
+    meta_batch: Int = Field(4, ge=1, le=MAX_BATCH, description="tasks per meta-batch")
+    iterations: Int = Field(400, ge=1, le=MAX_ITERATIONS, description="meta-training iterations")
     support_range: tuple[Int, Int] = (5, 50)
     query_size: Int = Field(128, ge=1, le=100_000)
     source_dropout: Float = Field(0.3, ge=0, lt=1)  # chance to hide each source task in an episode
     rank_weight: Float = Field(1.0, ge=0)  # weight of the pairwise ranking term next to MSE
-    top_weight: Float = Field(0.0, ge=0, le=1)  # share of the query ranking term weighted towards the top
-    kernel: KernelName = "rbf"  # the GP kernel on the GNN embedding
-    gp_head: bool = False  # maml/reptile/multitask: then meta-learn a GP head on the adapted residuals
+    top_weight: Float = Field(
+        0.0, ge=0, le=1, description="share (0..1) of the query ranking loss weighted towards the top architectures"
+    )
+    kernel: KernelName = Field("rbf", description="kernel of the GP head on the GNN embedding (dkt or gp_head)")
+    gp_head: bool = Field(
+        False, description="maml/reptile/multitask: then meta-learn a GP head on the adapted residuals"
+    )
     gp_iterations: Int = Field(200, ge=1, le=MAX_ITERATIONS)  # episodes of that second stage
     grad_clip: Float = Field(1.0, gt=0)  # max norm of the meta-gradient
     reptile_steps: Int = Field(10, ge=1, le=MAX_INNER_STEPS)  # Reptile's inner steps
-    target_scale: ScaleName = "zscore"  # support targets -> network scale (median/IQR, clipped)
-    meta_val: MetaValName = "task"  # early stopping on a held-out training task (>= 3 tasks) or held-out archs
+    target_scale: ScaleName = Field(
+        "zscore", description="support targets -> the network's scale: zscore, or robust (median/IQR, clipped)"
+    )
+    meta_val: MetaValName = Field(
+        "task",
+        description="early stopping without validation tasks: task (hold one training task out, with >= 3 tasks) "
+        "or archs (hold one set of architectures out of every task)",
+    )
     val_fraction: Float = Field(0.2, gt=0, lt=1)  # share of architectures (by canonical key) held out
     val_every: Int = Field(25, ge=1, le=MAX_ITERATIONS)
     val_episodes: Int = Field(8, ge=1, le=MAX_BATCH)
     patience: Int = Field(6, ge=1, le=MAX_ITERATIONS)
-    seed: Int = Field(0, ge=0, le=MAX_SEED)
-    device: str = "cpu"
+    seed: Int = Field(0, ge=0, le=MAX_SEED, description="seed of initial weights and episode sampling")
+    device: str = Field("cpu", description="torch device (cpu, cuda, cuda:1)")
 
     @field_validator("support_range", mode="before")
     @classmethod

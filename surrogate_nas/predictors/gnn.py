@@ -36,11 +36,13 @@ class ModelConfig(TypedConfig):
 
     what: ClassVar[str] = "model config"
 
-    conv: ConvName = "gin"
-    hidden: Int = Field(32, ge=1, le=MAX_HIDDEN)
-    layers: Int = Field(3, ge=1, le=MAX_LAYERS)
-    use_sources: bool = True
-    bidirectional: bool = False
+    conv: ConvName = Field("gin", description="graph convolution")
+    hidden: Int = Field(32, ge=1, le=MAX_HIDDEN, description="hidden width of the GNN (a multiple of 4 for gat)")
+    layers: Int = Field(3, ge=1, le=MAX_LAYERS, description="graph convolution layers")
+    use_sources: bool = Field(
+        True, description="read the other tasks' values as source features (--no-sources: graph only)"
+    )
+    bidirectional: bool = Field(False, description="message passing along and against the edges")
 
     @model_validator(mode="after")
     def _gat_heads(self) -> ModelConfig:
