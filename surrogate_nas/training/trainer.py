@@ -187,28 +187,73 @@ def train(
         torch.set_num_threads(threads_before)
 
 
-def _train(arch, arch_str, data, device, config, checkpoint_dir, callback) -> TrainResult:
+@dataclass
+class _Progress:
+    """Where a run stands: epochs done, their metrics, the time spent training and the images seen so far."""
 
+    epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    images: int = 0
+
+
+@dataclass
+class _Learner:
+    """The network (whose state is saved), what runs it (the network or its compiled form), its optimizer and
+    learning-rate schedule."""
+
+    net: nn.Module
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+
+    @classmethod
+    def of(cls, net: nn.Module, device: torch.device, config, n_train: int) -> _Learner:
+        """``net`` on ``device`` (channels-last, compiled as the resolved ``config`` says), with SGD and a cosine
+        schedule stepped every iteration over ``config.epochs`` epochs of ``n_train`` images."""
+        net = net.to(device)
+        if config.channels_last:
+            net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack it
+        model = cast(nn.Module, torch.compile(net)) if config.compile else net  # compiling a module gives a module
+        steps_per_epoch = math.ceil(n_train / config.batch_size)
+        optimizer = torch.optim.SGD(
+            net.parameters(),
+            lr=config.lr,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=config.weight_decay,
+        )
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=config.epochs * steps_per_epoch, eta_min=config.lr_min
+        )
+        return cls(net, model, optimizer, scheduler)
+
+    def state(self, progress: _Progress) -> dict[str, Any]:
+        """What a checkpoint holds: the states of the network, optimizer and schedule, and ``progress``."""
+        return {
+            "model": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": progress.epoch,
+            "history_json": json.dumps(progress.history),
+            "train_seconds": progress.train_seconds,
+            "images": progress.images,
+        }
+
+    def resume(self, ckpt: dict[str, Any]) -> _Progress:
+        """Load a checkpoint's states; returns the progress it had made."""
+        self.net.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        history = list(json.loads(ckpt["history_json"]))
+        return _Progress(int(ckpt["epoch"]), history, float(ckpt["train_seconds"]), int(ckpt["images"]))
+
+
+def _train(arch, arch_str, data, device, config, checkpoint_dir, callback) -> TrainResult:
     fit_data = data.split_valid(config.valid_fraction, config.seed) if config.valid_fraction > 0 else data
     net = build_network(arch, data.num_classes, C=config.C, N=config.N, in_channels=data.in_channels, seed=config.seed)
-    params = count_parameters(net)
-    flops = count_flops(net, data.image_shape)
-    net = net.to(device)
-    if config.channels_last:
-        net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack it
-    model = cast(nn.Module, torch.compile(net)) if config.compile else net  # compiling a module gives a module
-
-    steps_per_epoch = math.ceil(len(fit_data) / config.batch_size)
-    optimizer = torch.optim.SGD(
-        net.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        nesterov=config.nesterov,
-        weight_decay=config.weight_decay,
-    )
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-        optimizer, T_max=config.epochs * steps_per_epoch, eta_min=config.lr_min
-    )
+    params, flops = count_parameters(net), count_flops(net, data.image_shape)
+    learner = _Learner.of(net, device, config, len(fit_data))
     meta = {
         "arch": arch_str,
         "dataset": data.name,
@@ -216,69 +261,18 @@ def _train(arch, arch_str, data, device, config, checkpoint_dir, callback) -> Tr
         "config": config.to_dict(),
     }
     ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
-
-    start_epoch, history, train_seconds, images = 0, [], 0.0, 0
+    progress = _Progress()
     if ckpt_path is not None and ckpt_path.is_file():
-        ckpt = _load_checkpoint(ckpt_path, {k: meta[k] for k in ("arch", "dataset", "config_fingerprint")})
-        net.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        start_epoch, history = int(ckpt["epoch"]), list(json.loads(ckpt["history_json"]))
-        train_seconds, images = float(ckpt["train_seconds"]), int(ckpt["images"])
-    resumed_from = start_epoch
-
-    bar = _progress(config, arch_str, data.name, start_epoch)
+        progress = learner.resume(
+            _load_checkpoint(ckpt_path, {k: meta[k] for k in ("arch", "dataset", "config_fingerprint")})
+        )
+    resumed_from = progress.epoch
+    bar = _progress(config, arch_str, data.name, progress.epoch)
     try:
-        for epoch in range(start_epoch, config.epochs):
-            model.train()
-            g = _epoch_generator(config.seed, epoch)
-            t0 = time.perf_counter()
-            loss_sum, correct, seen = 0.0, 0, 0
-            for idx in iterate_batches(len(fit_data), config.batch_size, generator=g):
-                x = fit_data.prepare(fit_data.train_x[idx], device, generator=g)
-                if config.channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                y = fit_data.train_y[idx].to(device)
-                loss, c = _train_step(model, x, y, optimizer, scheduler, device, config.precision)
-                loss_sum, correct, seen = loss_sum + loss, correct + c, seen + y.shape[0]
-                if not math.isfinite(loss):
-                    raise TrainingError(f"training {arch_str} diverged (loss {loss}) at epoch {epoch + 1}; lower lr")
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            train_seconds += time.perf_counter() - t0
-            images += seen
-            metrics = {
-                "epoch": epoch + 1,
-                "train_loss": loss_sum / seen,
-                "train_acc": 100.0 * correct / seen,
-                "lr": float(scheduler.get_last_lr()[0]),
-            }
-            if config.valid_fraction > 0:
-                metrics["valid_loss"], metrics["valid_acc"] = evaluate(
-                    model,
-                    fit_data.test_x,
-                    fit_data.test_y,
-                    fit_data,
-                    device,
-                    config.precision,
-                    config.eval_batch_size,
-                    config.channels_last,
-                )
-            history.append(metrics)
+        for epoch in range(progress.epoch, config.epochs):
+            metrics = _run_epoch(learner, fit_data, device, config, epoch, arch_str, progress)
             if ckpt_path is not None:
-                _save_checkpoint(
-                    ckpt_path,
-                    {
-                        "model": net.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "epoch": epoch + 1,
-                        "history_json": json.dumps(history),
-                        "train_seconds": train_seconds,
-                        "images": images,
-                    },
-                    {**meta, "epoch": epoch + 1},
-                )
+                _save_checkpoint(ckpt_path, learner.state(progress), {**meta, "epoch": epoch + 1})
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix({k: round(v, 3) for k, v in metrics.items() if k != "epoch"})
@@ -287,9 +281,31 @@ def _train(arch, arch_str, data, device, config, checkpoint_dir, callback) -> Tr
     finally:
         if bar is not None:
             bar.close()
+    return _tested(learner, data, device, config, arch_str, params, flops, progress, resumed_from)
 
+
+def _tested(
+    learner: _Learner,
+    data: ImageData,
+    device,
+    config,
+    arch_str: str,
+    params: int,
+    flops: int,
+    progress: _Progress,
+    resumed_from: int,
+) -> TrainResult:
+    """The run's result: the trained model measured on the test split, with its size, training history and
+    speed."""
     test_loss, test_acc = evaluate(
-        model, data.test_x, data.test_y, data, device, config.precision, config.eval_batch_size, config.channels_last
+        learner.model,
+        data.test_x,
+        data.test_y,
+        data,
+        device,
+        config.precision,
+        config.eval_batch_size,
+        config.channels_last,
     )
     return TrainResult(
         arch=arch_str,
@@ -298,15 +314,59 @@ def _train(arch, arch_str, data, device, config, checkpoint_dir, callback) -> Tr
         epochs=config.epochs,
         test_acc=test_acc,
         test_loss=test_loss,
-        valid_acc=history[-1].get("valid_acc") if history else None,
+        valid_acc=progress.history[-1].get("valid_acc") if progress.history else None,
         params=params,
         flops=flops,
-        train_seconds=train_seconds,
-        images_per_second=images / train_seconds if train_seconds else 0.0,
+        train_seconds=progress.train_seconds,
+        images_per_second=progress.images / progress.train_seconds if progress.train_seconds else 0.0,
         device=_device_name(device),
         resumed_from_epoch=resumed_from,
-        history=history,
+        history=progress.history,
     )
+
+
+def _run_epoch(
+    learner: _Learner, fit_data: ImageData, device, config, epoch: int, arch_str: str, progress: _Progress
+) -> dict[str, float]:
+    """Train one epoch with the resolved ``config`` (its shuffling and augmentation seeded by ``(seed, epoch)``);
+    adds it to ``progress`` and returns its metrics (the validation split's too when there is one)."""
+    learner.model.train()
+    g = _epoch_generator(config.seed, epoch)
+    t0 = time.perf_counter()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for idx in iterate_batches(len(fit_data), config.batch_size, generator=g):
+        x = fit_data.prepare(fit_data.train_x[idx], device, generator=g)
+        if config.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = fit_data.train_y[idx].to(device)
+        loss, c = _train_step(learner.model, x, y, learner.optimizer, learner.scheduler, device, config.precision)
+        loss_sum, correct, seen = loss_sum + loss, correct + c, seen + y.shape[0]
+        if not math.isfinite(loss):
+            raise TrainingError(f"training {arch_str} diverged (loss {loss}) at epoch {epoch + 1}; lower lr")
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    progress.train_seconds += time.perf_counter() - t0
+    progress.images += seen
+    metrics = {
+        "epoch": epoch + 1,
+        "train_loss": loss_sum / seen,
+        "train_acc": 100.0 * correct / seen,
+        "lr": float(learner.scheduler.get_last_lr()[0]),
+    }
+    if config.valid_fraction > 0:
+        metrics["valid_loss"], metrics["valid_acc"] = evaluate(
+            learner.model,
+            fit_data.test_x,
+            fit_data.test_y,
+            fit_data,
+            device,
+            config.precision,
+            config.eval_batch_size,
+            config.channels_last,
+        )
+    progress.history.append(metrics)
+    progress.epoch = epoch + 1
+    return metrics
 
 
 def _device_name(device: torch.device) -> str:
