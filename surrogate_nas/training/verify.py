@@ -162,13 +162,7 @@ def verify(
     backend = backend if backend is not None else get_backend(config.backend, **config.backend_options)
     if config.append_to:
         _check_append_to(Path(config.append_to), config.space)
-    out = check_writable(config.out_dir, "output directory", directory=True)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise SurrogateNASError(f"cannot create output directory {str(out)!r}: {e.strerror or e}") from None
-    atomic_write_text(out / "verify.yaml", _yaml(config.to_dict()))
-
+    out = _output_dir(config)
     jobs, rows = [], []
     for i, arch in enumerate(cands["arch"]):
         for seed in config.seeds:
@@ -177,30 +171,11 @@ def verify(
             jobs.append(job)
             rows.append((i, seed, job.key))
     by_key = {r["key"]: r for r in backend.run(jobs)}
-
-    records: list[dict] = []
     shapes: dict = {}
-    for (i, seed, key), job in zip(rows, jobs):
-        r = _as_measured(by_key[key], job, shapes)
-        row = {
-            "arch": cands["arch"].iloc[i],
-            "seed": seed,
-            "status": r.get("status"),
-            "error": r.get("error"),
-            "predicted": cands["predicted"].iloc[i] if "predicted" in cands.columns else np.nan,
-            "test_acc": r.get("test_acc"),
-            "valid_acc": r.get("valid_acc"),
-            "params_m": r["params"] / 1e6 if r.get("params") is not None else None,
-            "flops_m": r["flops"] / 1e6 if r.get("flops") is not None else None,
-            "train_seconds": r.get("train_seconds"),
-            "wall_seconds": r.get("wall_seconds"),
-            "images_per_second": r.get("images_per_second"),
-            "epochs": r.get("epochs"),
-            "device": r.get("device"),
-            "attempts": r.get("attempts"),
-            "key": key,
-        }
-        records.append(row)
+    records = [
+        _result_row(cands, i, seed, key, _as_measured(by_key[key], job, shapes))
+        for (i, seed, key), job in zip(rows, jobs)
+    ]
     res = pd.DataFrame(records, columns=list(RESULT_COLUMNS))
     tau, rho = _correlations(res)
     res.attrs.update({"kendall_tau": tau, "spearman": rho, "out_dir": str(out)})
@@ -210,6 +185,39 @@ def verify(
     atomic_write_text(out / "summary.md", _summary(res, config, tau, rho))
     _write_records(res, config, out)
     return res
+
+
+def _output_dir(config: VerifyConfig) -> Path:
+    """``config.out_dir``, checked writable and created, with the configuration in ``verify.yaml``."""
+    out = check_writable(config.out_dir, "output directory", directory=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SurrogateNASError(f"cannot create output directory {str(out)!r}: {e.strerror or e}") from None
+    atomic_write_text(out / "verify.yaml", _yaml(config.to_dict()))
+    return out
+
+
+def _result_row(cands: pd.DataFrame, i: int, seed, key: str, r: dict) -> dict:
+    """``results.csv``'s row of candidate ``i`` trained with ``seed`` (job ``key``), from its measurement ``r``."""
+    return {
+        "arch": cands["arch"].iloc[i],
+        "seed": seed,
+        "status": r.get("status"),
+        "error": r.get("error"),
+        "predicted": cands["predicted"].iloc[i] if "predicted" in cands.columns else np.nan,
+        "test_acc": r.get("test_acc"),
+        "valid_acc": r.get("valid_acc"),
+        "params_m": r["params"] / 1e6 if r.get("params") is not None else None,
+        "flops_m": r["flops"] / 1e6 if r.get("flops") is not None else None,
+        "train_seconds": r.get("train_seconds"),
+        "wall_seconds": r.get("wall_seconds"),
+        "images_per_second": r.get("images_per_second"),
+        "epochs": r.get("epochs"),
+        "device": r.get("device"),
+        "attempts": r.get("attempts"),
+        "key": key,
+    }
 
 
 def _correlations(res: pd.DataFrame) -> tuple[float | None, float | None]:
