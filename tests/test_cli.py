@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from surrogate_nas.cli import build_parser, main
+from surrogate_nas.cli.options import cli_type
 from surrogate_nas.cli.common import WIDTH
 
 from .conftest import NB201_CSV, REPO
@@ -204,37 +205,29 @@ def test_help_is_plain_text_and_every_option_has_help_and_default(capsys):
     assert "graph convolution layers (default: 3)" in out and "inner-loop learning rate (default: 0.05)" in out
 
 
-def _defaults(command: str) -> dict:
-    p = next(sp for sp in _parsers() if sp.prog == f"surrogate-nas {command}")
-    return {a.dest: a.default for a in p._actions if a.option_strings}
+def test_options_are_generated_from_the_typed_configs(capsys):
+    """search, verify and pretrain options are fields of their typed configs: the flag, the choices and the default
+    shown in --help come from the model (pretrain's meta defaults are the chosen meta-predictor's)."""
+    from surrogate_nas.meta.defaults import DEFAULT_META
 
-
-def test_cli_defaults_are_the_dataclass_defaults():
-    from surrogate_nas.cli.pretrain import PRETRAIN_DEFAULTS, PRETRAIN_META, PRETRAIN_MODEL
-    from surrogate_nas.cli.search import SEARCH_FIELDS
-    from surrogate_nas.cli.verify import VERIFY_FIELDS, VERIFY_TRAIN
-    from surrogate_nas.meta.maml import MetaConfig
-    from surrogate_nas.predictors.gnn import ModelConfig
-    from surrogate_nas.search.run import SearchConfig
-    from surrogate_nas.training import TrainConfig, VerifyConfig
-
-    def check(command, mapping, cls, skip=()):
-        if hasattr(cls, "model_fields"):  # a typed (pydantic) config
-            dc = {name: f.default for name, f in cls.model_fields.items()}
-        else:
-            dc = {f.name: f.default for f in dataclasses.fields(cls)}
-        cli = _defaults(command)
-        for dest, field in mapping.items():
-            if dest not in skip and dc[field] is not dataclasses.MISSING:
-                assert cli[dest] == dc[field], f"{command} --{dest}: {cli[dest]!r} != {cls.__name__}.{field} {dc[field]!r}"
-
-    check("pretrain", PRETRAIN_MODEL, ModelConfig)
-    # pretrain's defaults are the chosen meta-predictor where they differ from MetaConfig's
-    assert all(_defaults("pretrain")[d] == v for d, v in PRETRAIN_DEFAULTS.items())
-    check("pretrain", PRETRAIN_META, MetaConfig, skip=tuple(PRETRAIN_DEFAULTS))
-    check("search", SEARCH_FIELDS, SearchConfig, skip=("task", "out"))  # required on the command line
-    check("verify", VERIFY_TRAIN, TrainConfig, skip=("device",))  # the CLI uses a GPU when there is one
-    check("verify", {k: v for k, v in VERIFY_FIELDS.items() if k != "seeds"}, VerifyConfig)
+    for command in ("search", "verify", "pretrain"):
+        p = next(sp for sp in _parsers() if sp.prog == f"surrogate-nas {command}")
+        for g in p.get_default("groups"):
+            for name in g.flags:
+                action = next(a for a in p._actions if a.dest == f"{g.key}.{name}")
+                assert action.option_strings[0] == g.flag(name) and action.default is argparse.SUPPRESS
+                kind, choices = cli_type(g.model.model_fields[name].annotation)
+                assert kind != "choices" or tuple(action.choices) == choices
+                default = g.default(name)
+                if name not in g.required and isinstance(default, (int, float, str)) and not isinstance(default, bool):
+                    assert action.help.endswith(f"(default: {default})"), (command, name, action.help)
+    meta = next(g for g in next(sp for sp in _parsers() if sp.prog == "surrogate-nas pretrain").get_default("groups")
+                if g.key == "meta")
+    assert meta.defaults == DEFAULT_META
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "{maml,reptile,multitask,dkt}" in out and "the non-meta ablation) (default: dkt)" in out
 
 
 def test_config_file_fills_options_and_given_flags_win(capsys, tmp_path):
@@ -248,7 +241,7 @@ def test_config_file_fills_options_and_given_flags_win(capsys, tmp_path):
     cfg.write_text("task: ImageNet16-120\nmetric: test_acc\nn: 3\ncolour: red\n")
     _error(capsys, ["records", "top", "nb201", "--config", str(cfg)], "unknown key 'colour' for `surrogate-nas records top`")
     cfg.write_text("task: ImageNet16-120\nn: true\n")
-    _error(capsys, ["records", "top", "nb201", "--config", str(cfg)], "n: True is not a valid value (expected an integer >= 1)")
+    _error(capsys, ["records", "top", "nb201", "--config", str(cfg)], "records top: n: must be an integer, not true/false, got True")
     cfg.write_text("- a\n- b\n")
     _error(capsys, ["records", "top", "nb201", "--config", str(cfg)], "must be a mapping of option: value, got a YAML list")
     cfg.write_text("task: [1,\n")
@@ -271,7 +264,7 @@ def test_search_config_is_a_search_config_yaml(capsys, tmp_path):
     cfg.write_text("task: cifar10\nout: x\npopulaton: 3\n")
     _error(capsys, ["search", "--config", str(cfg)], "unknown key 'populaton' for `surrogate-nas search`")
     cfg.write_text("task: cifar10\nout: x\noptions: [1]\n")
-    _error(capsys, ["search", "--config", str(cfg)], "'options' must be a mapping of key: value, got [1]")
+    _error(capsys, ["search", "--config", str(cfg)], "search config: options: input should be a valid dictionary, got [1]")
 
 
 def test_pretrain_config_sections_and_pretrain_yaml_roundtrip(capsys, ckpt_dir, tmp_path):
@@ -289,7 +282,7 @@ def test_pretrain_config_sections_and_pretrain_yaml_roundtrip(capsys, ckpt_dir, 
     bad.write_text("model:\n  depth: 3\n")
     _error(capsys, ["pretrain", "--config", str(bad), "--out", str(tmp_path / "x")], "unknown key 'model.depth'")
     bad.write_text("meta:\n  inner_lr: fast\n")
-    _error(capsys, ["pretrain", "--config", str(bad), "--out", str(tmp_path / "x")], "meta.inner_lr: 'fast' is not a valid value")
+    _error(capsys, ["pretrain", "--config", str(bad), "--out", str(tmp_path / "x")], "meta config: inner_lr: input should be a valid number, got 'fast'")
     bad.write_text("first_order: true\n")
     _error(capsys, ["pretrain", "--config", str(bad), "--out", str(tmp_path / "x")], "unknown key 'first_order'")
     assert not (tmp_path / "x").exists()
@@ -315,7 +308,7 @@ def test_pretrain_config_sections_and_pretrain_yaml_roundtrip(capsys, ckpt_dir, 
         (["--features", "params,params"], "free feature 'params' is listed twice"),
         (["--metric", "bogus"], "has metric 'bogus'; it has test_acc, valid_acc"),
         (["--conv", "gat", "--hidden", "2"], "hidden must be a multiple of 4"),
-        (["--threads", "-1"], "argument --threads: expected an integer >= 1, got '-1'"),
+        (["--threads", "-1"], "pretrain: threads: input should be greater than or equal to 1, got -1"),
         (["--inner-lr", "nan"], "inner_lr"),
         (["--inner-steps", "-3"], "inner_steps"),
         (["--hidden", "x"], "argument --hidden: invalid int value: 'x'"),
@@ -479,7 +472,7 @@ def test_predict_bad_inputs_are_one_line(capsys, ckpt_dir, support, tmp_path, un
     _error(capsys, base + ["--support", str(s), "--out", str(unwritable_dir / "p.csv")], "cannot write in")
     _error(capsys, base + ["--support", str(tmp_path), "--out", str(tmp_path / "p.csv")], "is a directory, not a table file")
     _error(capsys, base + ["--support", str(s), "--out", str(tmp_path / "p.csv"), "--members", "-2"],
-           "argument --members: expected an integer >= 0")
+           "predict: members: input should be greater than or equal to 0, got -2")
     _error(capsys, base + ["--support", str(s), "--out", str(tmp_path / "p.csv"), "--inner-steps", "-3"],
            "--inner-steps: expected an integer >= 0 or 'cv'")
     _error(capsys, ["predict", "--model", str(ckpt_dir), "--support", str(s), "--out", "p.csv"], "--archs FILE or --all")
@@ -517,7 +510,7 @@ def _edit_config(d, edit):
 # ---------------------------------------------------------------------- search / verify
 def test_search_bad_options_are_one_line(capsys, tmp_path):
     base = ["search", "--task", "cifar10", "--strategy", "evolution", "--out", str(tmp_path / "r")]
-    _error(capsys, base + ["--threads", "0"], "argument --threads: expected an integer >= 1, got '0'")
+    _error(capsys, base + ["--threads", "0"], "search: threads: input should be greater than or equal to 1, got 0")
     _error(capsys, base + ["--option", "population=[1,"], "--option 'population=[1,': the value is not valid YAML")
     _error(capsys, base + ["--option", "population"], "--option expects key=value")
     _error(capsys, ["search", "--strategy", "random", "--out", str(tmp_path / "r")], "search: --task required")

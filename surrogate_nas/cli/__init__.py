@@ -47,14 +47,13 @@ def build_parser(full: Sequence[str] = GROUPS):
 
 def main(argv: Sequence[str] | None = None) -> int:
     from .common import PROG, one_line
-    from .config_files import apply_config, given_dests, subparser
+    from .options import given
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser(full=argv[:1])  # only the command being run imports its configs
-        args = parser.parse_args(argv)
-        apply_config(args, subparser(parser, args), given_dests(argv))
-        return int(args.func(args) or 0)
+        ns = parser.parse_args(argv)
+        return int(ns.func(given(ns, ns.label)) or 0)
     except SurrogateNASError as e:
         print(f"{PROG}: error: {one_line(e)}", file=sys.stderr)
         return 2
@@ -67,7 +66,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

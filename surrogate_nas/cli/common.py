@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-import types
-import typing
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from ..errors import SurrogateNASError
 
@@ -25,25 +21,6 @@ DEFAULT_METRIC = {"nb201": "test_acc", "nas-bench-graph": "valid_perf", "nas-ben
 
 class UsageError(SurrogateNASError):
     """Bad command-line usage (argparse's complaints, as one line)."""
-
-
-def require(args, *dests: str) -> None:
-    missing = [d for d in dests if getattr(args, d, None) in (None, "")]
-    if missing:
-        flags = ", ".join("--" + d.replace("_", "-") for d in missing)
-        cmd = " ".join(
-            str(getattr(args, d))
-            for d in ("command", "data_cmd", "records_cmd", "experiment_cmd", "measure_cmd")
-            if getattr(args, d, None)
-        )
-        raise UsageError(f"{cmd}: {flags} required (on the command line or in --config)")
-
-
-def config_mapping(args, key: str) -> dict:
-    value = args.extra.get(key, {})
-    if not isinstance(value, dict):
-        raise SurrogateNASError(f"config file {args.config}: {key!r} must be a mapping of key: value, got {value!r}")
-    return value
 
 
 def task_list(text: str | None, flag: str) -> list[str]:
@@ -213,32 +190,6 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{command + ': ' if command else ''}{message} (see `{self.prog} --help`)")
 
 
-def int_at_least(lo: int):
-    def conv(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {lo}, got {text!r}") from None
-        if v < lo:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {lo}, got {text!r}")
-        return v
-
-    conv.__name__ = f"an integer >= {lo}"
-    return conv
-
-
-POSITIVE, NON_NEGATIVE = int_at_least(1), int_at_least(0)
-
-
-def config_option(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument(
-        "--config",
-        metavar="FILE.yaml",
-        help=f"read options from a YAML file ({what}); unknown keys are refused, "
-        "options on the command line override the file",
-    )
-
-
 def print_frame(df) -> None:
     import pandas as pd
 
@@ -289,52 +240,3 @@ def yaml_problem(e) -> str:
     mark = getattr(e, "problem_mark", None)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     return f"{getattr(e, 'problem', None) or type(e).__name__}{where}"
-
-
-# ---------------------------------------------------------------------- options generated from typed configs
-def _cli_type(annotation: Any) -> tuple[str, Any]:
-    """How a field's type reads from the command line: ("bool"|"choices"|"many"|"one", converter or choices)."""
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _cli_type(args[0])
-    if origin in (typing.Union, types.UnionType):
-        return _cli_type(args[0])
-    if origin is typing.Literal:
-        return "choices", args
-    if origin is tuple:
-        return "many", _cli_type(args[0])[1]
-    if annotation is bool:
-        return "bool", None
-    return "one", annotation if annotation in (int, float) else str
-
-
-def model_options(p: argparse.ArgumentParser, model: Any, names: Sequence[str], **how: Any) -> dict[str, str]:
-    """One option per field of the typed config ``model`` named in ``names``: its flag (``--field-name``, or
-    ``how["flags"][name]``), type, choices, default and help come from the model, so they cannot drift from it.
-    ``how``: ``flags`` {field: flag}, ``defaults`` {field: value} (a command's own default), ``required`` (fields
-    the command needs on the command line or in ``--config``). Returns {dest: field}."""
-    flags, defaults, required = how.get("flags", {}), how.get("defaults", {}), how.get("required", ())
-    dests = {}
-    for name in names:
-        f = model.model_fields[name]
-        flag = flags.get(name, "--" + name.replace("_", "-"))
-        dest = flag.lstrip("-").replace("-", "_")
-        default = None if name in required else defaults.get(name, f.get_default(call_default_factory=True))
-        help_ = (f.description or name.replace("_", " ")) + ("; required" if name in required else "")
-        kind, arg = _cli_type(f.annotation)
-        kw: dict[str, Any] = {
-            "dest": dest,
-            "default": list(default or ()) if kind == "many" else default,
-            "help": help_,
-        }
-        if kind == "bool":
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
-        elif kind == "choices":
-            p.add_argument(flag, choices=arg, **kw)
-        elif kind == "many":
-            p.add_argument(flag, nargs="+", type=arg, **kw)
-        else:
-            p.add_argument(flag, type=arg, **kw)
-        dests[dest] = name
-    return dests

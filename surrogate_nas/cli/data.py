@@ -2,27 +2,91 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import Field
 
 from ..errors import SurrogateNASError
+from ..typed import Int, TypedConfig
 from .common import (
-    POSITIVE,
     PROG,
     WIDTH,
     UsageError,
     clip,
-    config_option,
     fit_table,
     one_line,
     plain_table,
     print_frame,
-    require,
 )
+from .options import Given, Group, add_options
 
 
-def _cmd_data_list(args) -> int:
+class ListOptions(TypedConfig):
+    what: ClassVar[str] = "data list"
+
+    verbose: bool = Field(
+        False, description="all task and metric names, locations, licenses and full messages (wider than 100 columns)"
+    )
+
+
+class FetchOptions(TypedConfig):
+    what: ClassVar[str] = "data fetch"
+
+    name: str = Field(description="data set to fetch (see `data list`: nb201, nb201-hp12, ...)")
+    force: bool = Field(False, description="download again even if a valid file is cached")
+    url: str | None = Field(
+        None, description="alternative URL, e.g. a mirror (https://, http:// or file://); the sha256 is still enforced"
+    )
+    source: str | None = Field(
+        None,
+        description="offline: install from a local copy (plain, or the repo's data/...xz), sha256-checked; every "
+        "data set, the shipped ones included (what an installed wheel needs: it has no data/ folder)",
+    )
+
+
+class FeaturesOptions(TypedConfig):
+    what: ClassVar[str] = "data features"
+
+    space: str = Field(description="search space (nb201)")
+    out: str | None = Field(
+        None, description="xz-compressed CSV to write (default: next to the store, in the user cache)"
+    )
+    store: str | None = Field(
+        None, description="resumable SQLite store (default: per configuration, in the user cache)"
+    )
+    dataset: str = Field(
+        "digits",
+        description="input batch: digits (scikit-learn's, built in) or an .npz of 32x32x3 images x and labels y, "
+        "e.g. CIFAR-10",
+    )
+    data_root: str | None = Field(None, description="folder of the --dataset .npz")
+    batch_size: Int = Field(16, ge=1, le=100_000, description="images in the fixed input batch")
+    seed: Int = Field(0, ge=0, le=2**32 - 1, description="seed of the batch and of every network's weights")
+    address: str | None = Field(
+        None, description="an existing Ray cluster (auto, ray://host:port); default: a local one"
+    )
+    workers: Int | None = Field(None, ge=1, le=4096, description="CPUs of the local Ray instance (default: all)")
+    limit: Int | None = Field(None, ge=1, description="only the first N classes (a trial run)")
+    progress: bool = Field(True, description="show a progress bar")
+
+
+class ImportOptions(TypedConfig):
+    what: ClassVar[str] = "data import"
+
+    file: str = Field(description="CSV or parquet file of measurements")
+    space: str = Field(description="search space of the arch column (nb201, nas-bench-graph, ...)")
+    name: str | None = Field(None, description="name to store it under (default: the file's stem)")
+    arch_column: str = Field("arch", description="column holding the architecture strings")
+    metric: str | None = Field(None, description="metric name of a wide table's values (e.g. latency_ms)")
+    task: str | None = Field(None, description="task name for a wide table's single value column")
+    lower_is_better: bool = Field(
+        False, description="the metric is latency-like (smaller is better); recorded with the table"
+    )
+
+
+def _cmd_data_list(given: Given) -> int:
+    args = given.build("list")
     import pandas as pd
 
     from ..benchmarks import readers
@@ -90,7 +154,8 @@ def _data_files(verbose: bool):
     return pd.DataFrame(rows)[["data file", "status", "holds"] + (["location", "license"] if verbose else [])]
 
 
-def _cmd_data_fetch(args) -> int:
+def _cmd_data_fetch(given: Given) -> int:
+    args = given.build("fetch")
     from ..benchmarks.cache import fetch, install_from
 
     if args.source and args.url:
@@ -103,8 +168,8 @@ def _cmd_data_fetch(args) -> int:
     return 0
 
 
-def _cmd_data_features(args) -> int:
-    require(args, "space")
+def _cmd_data_features(given: Given) -> int:
+    args = given.build("features")
     from ..features import compute
 
     out = compute(
@@ -124,8 +189,8 @@ def _cmd_data_features(args) -> int:
     return 0
 
 
-def _cmd_data_import(args) -> int:
-    require(args, "space")
+def _cmd_data_import(given: Given) -> int:
+    args = given.build("import")
     import warnings
 
     from ..benchmarks import import_table
@@ -176,13 +241,7 @@ def _add_list(dsub) -> None:
         help="what benchmark records are available, with which tasks and metrics",
         description="What benchmark records are available, with which tasks and metrics.",
     )
-    d.add_argument(
-        "--verbose",
-        "-v",
-        action="store_true",
-        help="all task and metric names, locations, licenses and full messages (wider than 100 columns)",
-    )
-    config_option(d, "keys: the options by name")
+    add_options(d, [Group("list", ListOptions, ("verbose",), short={"verbose": "-v"})], "the options by name")
     d.set_defaults(func=_cmd_data_list)
 
 
@@ -192,19 +251,15 @@ def _add_fetch(dsub) -> None:
         help="download a public benchmark file into the data dir (sha256-checked)",
         description="Download a public benchmark file into the data dir; its sha256 is checked.",
     )
-    d.add_argument("name", help="data set to fetch (see `data list`: nb201, nb201-hp12, ...)")
-    d.add_argument("--force", action="store_true", help="download again even if a valid file is cached")
-    d.add_argument(
-        "--url", help="alternative URL, e.g. a mirror (https://, http:// or file://); the sha256 is still enforced"
+    group = Group(
+        "fetch",
+        FetchOptions,
+        ("name", "force", "url", "source"),
+        positional=("name",),
+        rename={"source": "--from"},
+        required=("name",),
     )
-    d.add_argument(
-        "--from",
-        dest="source",
-        metavar="FILE",
-        help="offline: install from a local copy (plain, or the repo's data/...xz), sha256-checked; every data "
-        "set, the shipped ones included (what an installed wheel needs: it has no data/ folder)",
-    )
-    config_option(d, "keys: the options by name")
+    add_options(d, [group], "the options by name")
     d.set_defaults(func=_cmd_data_fetch)
 
 
@@ -218,23 +273,8 @@ def _add_features(dsub) -> None:
         "table the toolkit ships (data/nb201/free_features.csv.xz) was written by "
         "`data features --space nb201 --workers 1`.",
     )
-    d.add_argument("--space", help="search space (nb201); required")
-    d.add_argument("--out", help="xz-compressed CSV to write (default: next to the store, in the user cache)")
-    d.add_argument("--store", help="resumable SQLite store (default: per configuration, in the user cache)")
-    d.add_argument(
-        "--dataset",
-        default="digits",
-        help="input batch: digits (scikit-learn's, built in) or an .npz of 32x32x3 images x and labels y, "
-        "e.g. CIFAR-10",
-    )
-    d.add_argument("--data-root", help="folder of the --dataset .npz")
-    d.add_argument("--batch-size", type=POSITIVE, default=16, help="images in the fixed input batch")
-    d.add_argument("--seed", type=int, default=0, help="seed of the batch and of every network's weights")
-    d.add_argument("--address", help="an existing Ray cluster (auto, ray://host:port); default: a local instance")
-    d.add_argument("--workers", type=POSITIVE, help="CPUs of the local Ray instance (default: all)")
-    d.add_argument("--limit", type=POSITIVE, help="only the first N classes (a trial run)")
-    d.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
-    config_option(d, "keys: the options by name")
+    fields = tuple(FeaturesOptions.model_fields)
+    add_options(d, [Group("features", FeaturesOptions, fields, required=("space",))], "the options by name")
     d.set_defaults(func=_cmd_data_features)
 
 
@@ -246,18 +286,10 @@ def _add_import(dsub) -> None:
         "or wide arch,<task>... layout) and store them as a benchmark. Messages "
         "count data rows from 1, the header not counted.",
     )
-    d.add_argument("file", help="CSV or parquet file of measurements")
-    d.add_argument("--space", help="search space of the arch column (nb201, nas-bench-graph, ...); required")
-    d.add_argument("--name", help="name to store it under (default: the file's stem)")
-    d.add_argument("--arch-column", default="arch", help="column holding the architecture strings")
-    d.add_argument("--metric", help="metric name of a wide table's values (e.g. latency_ms)")
-    d.add_argument("--task", help="task name for a wide table's single value column")
-    d.add_argument(
-        "--lower-is-better",
-        action="store_true",
-        help="the metric is latency-like (smaller is better); recorded with the table",
+    group = Group(
+        "import", ImportOptions, tuple(ImportOptions.model_fields), positional=("file",), required=("file", "space")
     )
-    config_option(d, "keys: the options by name")
+    add_options(d, [group], "the options by name")
     d.set_defaults(func=_cmd_data_import)
 
 

@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
-import argparse
+from typing import ClassVar, Literal
 
-from .common import NON_NEGATIVE, UsageError
+from pydantic import Field
+
+from ..typed import Int, TypedConfig
+from .common import UsageError
+from .options import Given, Group, add_options
 
 
-def _cmd_experiment_run(args) -> int:
+class RunOptions(TypedConfig):
+    what: ClassVar[str] = "experiment run"
+
+    kind: Literal["predictor-quality", "search-efficiency"] = Field(description="which experiment")
+    config: str = Field(description="the experiment config (experiments/configs/*.yaml)")
+    out: str = Field(description="run directory (config, store, checkpoints, report)")
+    address: str | None = Field(
+        None, description="a running Ray cluster (ray://HOST:PORT or auto) instead of a local instance"
+    )
+    workers: Int | None = Field(
+        None, ge=0, description="CPUs of the local Ray instance (default: all cores); 0 runs in this process"
+    )
+    progress: bool = Field(True, description="show a progress bar")
+
+
+class ReportOptions(TypedConfig):
+    what: ClassVar[str] = "experiment report"
+
+    dir: str = Field(description="run directory of `experiment run`")
+
+
+def _cmd_experiment_run(given: Given) -> int:
+    args = given.build("run")
     if args.address and args.workers is not None:
         raise UsageError("experiment run: give --address (a running Ray cluster) or --workers (a local one), not both")
 
     from ..experiment import load_config, run_experiment
 
-    cfg = load_config(args.experiment_config, kind=args.kind)
-    command = f"surrogate-nas experiment run {args.kind} --config {args.experiment_config} --out {args.out}"
+    cfg = load_config(args.config, kind=args.kind)
+    command = f"surrogate-nas experiment run {args.kind} --config {args.config} --out {args.out}"
     stats = run_experiment(
         cfg, args.out, workers=args.workers, address=args.address, progress=args.progress, command=command
     )
@@ -25,15 +51,15 @@ def _cmd_experiment_run(args) -> int:
     return 0
 
 
-def _cmd_experiment_report(args) -> int:
+def _cmd_experiment_report(given: Given) -> int:
     from ..experiment import write_report
 
-    write_report(args.dir)
+    write_report(given.build("report").dir)
     return 0
 
 
 def register(sub, full: bool = True) -> None:
-    """Add the `experiment` command(s) to the subparsers ``sub``."""
+    """Add `experiment run` and `experiment report` to the subparsers ``sub``."""
     exp = sub.add_parser(
         "experiment",
         help="run an experiment grid as parallel tasks (resumable), or report it",
@@ -47,27 +73,14 @@ def register(sub, full: bool = True) -> None:
         help="run (or resume) a grid and write its report into --out",
         description="Run (or resume) an experiment grid and write its report into --out.",
     )
-    r.add_argument("kind", choices=["predictor-quality", "search-efficiency"], help="which experiment")
-    r.add_argument(
-        "--config",
-        dest="experiment_config",
-        metavar="FILE.yaml",
-        required=True,
-        help="the experiment config (experiments/configs/*.yaml); required",
-    )
-    r.add_argument("--out", required=True, help="run directory (config, store, checkpoints, report); required")
-    r.add_argument("--address", help="a running Ray cluster (ray://HOST:PORT or auto) instead of a local instance")
-    r.add_argument(
-        "--workers",
-        type=NON_NEGATIVE,
-        help="CPUs of the local Ray instance (default: all cores); 0 runs in this process without Ray",
-    )
-    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+    fields = ("kind", "config", "out", "address", "workers", "progress")
+    # --config here is the experiment's own config file (the grid), not a file of these options
+    add_options(r, [Group("run", RunOptions, fields, positional=("kind",), required=("kind", "config", "out"))])
     r.set_defaults(func=_cmd_experiment_run)
     r = esub.add_parser(
         "report",
         help="merge a run directory's store into its markdown/CSV/PNG report",
         description="Merge a run directory's result store into its markdown/CSV/PNG report.",
     )
-    r.add_argument("dir", help="run directory of `experiment run`")
+    add_options(r, [Group("report", ReportOptions, ("dir",), positional=("dir",), required=("dir",))])
     r.set_defaults(func=_cmd_experiment_report)

@@ -2,13 +2,51 @@
 
 from __future__ import annotations
 
-import argparse
+from typing import ClassVar
 
-from .common import NON_NEGATIVE, POSITIVE, UsageError, config_option, require
+from pydantic import Field
+
+from ..typed import Int, TypedConfig
+from .common import UsageError
+from .options import Given, Group, add_options
+
+#: The most cells, timed forwards and warm-ups one run accepts (a typo such as 10**9 is refused at once).
+MAX_CELLS = 100_000
+MAX_REPEATS = 10_000
 
 
-def _cmd_measure_latency(args) -> int:
-    require(args, "space", "out")
+class LatencyOptions(TypedConfig):
+    what: ClassVar[str] = "measure latency"
+
+    space: str = Field("nb201", description="search space (nb201)")
+    sample: Int = Field(
+        1000, ge=1, le=MAX_CELLS, description="how many distinct canonical cells to draw (at most 6466)"
+    )
+    seed: Int = Field(0, ge=0, le=2**32 - 1, description="seed of the cell sample, the network weights and the input")
+    settings: str | None = Field(
+        None,
+        description="comma-separated settings t<threads>-b<batch>-<fp32|bf16>[-cl] (default: the shipped table's "
+        "t1-b1-fp32,t1-b1-bf16,t1-b1-fp32-cl,t1-b8-fp32,t1-b32-fp32,t1-b32-bf16,t1-b32-fp32-cl)",
+    )
+    repeats: Int | None = Field(
+        None,
+        ge=1,
+        le=MAX_REPEATS,
+        description="timed forwards per cell and setting, their median is kept (default: 5 at batch <= 8, else 3)",
+    )
+    warmup: Int = Field(1, ge=0, le=MAX_REPEATS, description="untimed forwards before the timed ones")
+    out: str = Field(description="CSV to write (arch,<setting>,...; ms per batch)")
+    store: str | None = Field(
+        None, description="resumable SQLite store (default: per configuration, in the user cache)"
+    )
+    limit: Int | None = Field(
+        None, ge=1, le=MAX_CELLS, description="only the first N cells of the sample (a trial run)"
+    )
+    progress: bool = Field(True, description="show a progress bar")
+
+
+def _cmd_measure_latency(given: Given) -> int:
+    args = given.build("latency")
     if args.space != "nb201":
         raise UsageError(f"measure latency: --space {args.space!r}: only nb201 has a network to time")
     from ..io import check_writable
@@ -36,7 +74,7 @@ def _cmd_measure_latency(args) -> int:
 
 
 def register(sub, full: bool = True) -> None:
-    """Add the `measure` command(s) to the subparsers ``sub``."""
+    """Add `measure latency` to the subparsers ``sub``."""
     mea = sub.add_parser(
         "measure",
         help="measure architectures on this machine (latency)",
@@ -54,25 +92,6 @@ def register(sub, full: bool = True) -> None:
         "arch,<setting>,... is written atomically at the end and imports with "
         "`data import FILE --space nb201 --metric latency_ms --lower-is-better`.",
     )
-    r.add_argument("--space", default="nb201", help="search space (nb201)")
-    r.add_argument(
-        "--sample", type=POSITIVE, default=1000, help="how many distinct canonical cells to draw (at most 6466)"
-    )
-    r.add_argument("--seed", type=int, default=0, help="seed of the cell sample, the network weights and the input")
-    r.add_argument(
-        "--settings",
-        help="comma-separated settings t<threads>-b<batch>-<fp32|bf16>[-cl] (default: the shipped table's "
-        "t1-b1-fp32,t1-b1-bf16,t1-b1-fp32-cl,t1-b8-fp32,t1-b32-fp32,t1-b32-bf16,t1-b32-fp32-cl)",
-    )
-    r.add_argument(
-        "--repeats",
-        type=POSITIVE,
-        help="timed forwards per cell and setting, their median is kept (default: 5 at batch <= 8, else 3)",
-    )
-    r.add_argument("--warmup", type=NON_NEGATIVE, default=1, help="untimed forwards before the timed ones")
-    r.add_argument("--out", help="CSV to write (arch,<setting>,...; ms per batch); required")
-    r.add_argument("--store", help="resumable SQLite store (default: per configuration, in the user cache)")
-    r.add_argument("--limit", type=POSITIVE, help="only the first N cells of the sample (a trial run)")
-    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
-    config_option(r, "keys: the options by name")
+    fields = ("space", "sample", "seed", "settings", "repeats", "warmup", "out", "store", "limit", "progress")
+    add_options(r, [Group("latency", LatencyOptions, fields, required=("out",))], "the options by name")
     r.set_defaults(func=_cmd_measure_latency)

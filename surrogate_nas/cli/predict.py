@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import ClassVar
+
+from pydantic import Field
 
 from ..errors import SurrogateNASError
+from ..typed import Int, TypedConfig
 from .common import (
-    NON_NEGATIVE,
     UsageError,
-    config_option,
     inner_steps,
     number_column,
     parse_archs,
@@ -16,8 +18,38 @@ from .common import (
     read_arch_list,
     read_table,
     refuse_repeats,
-    require,
 )
+from .options import Given, Group, add_options
+
+
+class PredictOptions(TypedConfig):
+    what: ClassVar[str] = "predict"
+
+    model: str = Field(description="checkpoint or ensemble directory from `pretrain`")
+    support: str = Field(description="CSV/parquet of measured architectures (columns arch, value)")
+    task: str | None = Field(
+        None,
+        description="the task the support values come from; refused if the checkpoint was trained on it (without "
+        "it, a support that looks like a source task's own values is refused)",
+    )
+    arch_column: str = Field("arch", description="support column with the architecture strings")
+    value_column: str = Field("value", description="support column with the measured values")
+    archs: str | None = Field(None, description="text file, one architecture string per line (# comments allowed)")
+    all: bool = Field(False, description="predict every architecture of the space")
+    out: str = Field(description="predictions CSV (rank, arch, key, predicted, std, measured; best first)")
+    inner_steps: str | None = Field(
+        None,
+        description="inner steps: an integer, or 'cv' to choose by cross-validation (default: as meta-trained)",
+    )
+    members: Int = Field(
+        5,
+        ge=0,
+        le=1000,
+        description="bootstrap members for the std column of a GNN without a GP head (0: no std; a GP head's std is "
+        "its posterior's, an ensemble's adds its members' spread)",
+    )
+    seed: Int = Field(0, ge=0, le=2**32 - 1, description="seed of the bootstrap members")
+    show: Int = Field(10, ge=0, description="rows of the result to print")
 
 
 def _missing_sources(member, space, archs):
@@ -31,11 +63,12 @@ def _missing_sources(member, space, archs):
     return np.isnan(np.asarray(sources(space, archs), dtype=float)).sum(axis=1)
 
 
-def _cmd_predict(args) -> int:
+def _cmd_predict(given: Given) -> int:
     import numpy as np
 
     from ..io import atomic_write_text
 
+    args = given.build("predict")
     steps, support, values = _checked_inputs(args)
 
     from ..meta.adapt import MetaGNNPredictor, adapt
@@ -85,7 +118,7 @@ def _cmd_predict(args) -> int:
 
 
 def register(sub, full: bool = True) -> None:
-    """Add the `predict` command(s) to the subparsers ``sub``."""
+    """Add `predict` to the subparsers ``sub``."""
     r = sub.add_parser(
         "predict",
         help="adapt a checkpoint to a new task from measured archs and predict the rest",
@@ -93,33 +126,8 @@ def register(sub, full: bool = True) -> None:
         "rest. Messages count the support file's data rows from 1 (header not counted) "
         "and the --archs file's lines from 1.",
     )
-    config_option(r, "keys: the options by name, e.g. model, support, task, out")
-    r.add_argument("--model", help="checkpoint or ensemble directory from `pretrain`; required")
-    r.add_argument("--support", help="CSV/parquet of measured architectures (columns arch, value); required")
-    r.add_argument(
-        "--task",
-        help="the task the support values come from; refused if the checkpoint was "
-        "trained on it (without it, a support that looks like a source task's own "
-        "values is refused)",
-    )
-    r.add_argument("--arch-column", default="arch", help="support column with the architecture strings")
-    r.add_argument("--value-column", default="value", help="support column with the measured values")
-    r.add_argument("--archs", help="text file, one architecture string per line (# comments allowed)")
-    r.add_argument("--all", action="store_true", help="predict every architecture of the space")
-    r.add_argument("--out", help="predictions CSV (rank, arch, key, predicted, std, measured; best first); required")
-    r.add_argument(
-        "--inner-steps",
-        help="inner steps: an integer, or 'cv' to choose by cross-validation (default: the meta-trained count)",
-    )
-    r.add_argument(
-        "--members",
-        type=NON_NEGATIVE,
-        default=5,
-        help="bootstrap members for the std column of a GNN without a GP head (0: no std; a GP head's "
-        "std is its posterior's, an ensemble's adds its members' spread)",
-    )
-    r.add_argument("--seed", type=int, default=0, help="seed of the bootstrap members")
-    r.add_argument("--show", type=NON_NEGATIVE, default=10, help="rows of the result to print")
+    group = Group("predict", PredictOptions, tuple(PredictOptions.model_fields), required=("model", "support", "out"))
+    add_options(r, [group], "the options by name, e.g. model, support, task, out")
     r.set_defaults(func=_cmd_predict)
 
 
@@ -143,7 +151,6 @@ def _checked_inputs(args):
     """(inner steps, support frame, support values): every input checked before the checkpoint is read."""
     from ..io import check_writable
 
-    require(args, "model", "support", "out")
     if args.all and args.archs:
         raise UsageError("predict: give --archs FILE or --all, not both")
     if not (args.all or args.archs):

@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
-from .common import POSITIVE, config_option, metric_name, print_frame, require
+from typing import ClassVar
+
+from pydantic import Field
+
+from ..typed import Int, TypedConfig
+from .common import metric_name, print_frame
+from .options import Given, Group, add_options
 
 
-def _cmd_records_summary(args) -> int:
+class SummaryOptions(TypedConfig):
+    what: ClassVar[str] = "records summary"
+
+    benchmark: str | None = Field(None, description="benchmark name (see `data list`; default: one line each)")
+
+
+class TopOptions(TypedConfig):
+    what: ClassVar[str] = "records top"
+
+    benchmark: str = Field(description="benchmark name (see `data list`)")
+    task: str = Field(description="task of the benchmark")
+    metric: str | None = Field(None, description="metric of the task (default: the benchmark's, or its only metric)")
+    n: Int = Field(10, ge=1, description="how many to show")
+    ascending: bool = Field(False, description="smallest first (latency, params)")
+
+
+def _cmd_records_summary(given: Given) -> int:
     from ..benchmarks import load_benchmark
 
+    args = given.build("summary")
+    if args.benchmark is None:
+        return _summary_lines()
     table = load_benchmark(args.benchmark)
     print(
         f"{args.benchmark}: space {table.space.name}, {len(table)} records, "
@@ -17,10 +42,25 @@ def _cmd_records_summary(args) -> int:
     return 0
 
 
-def _cmd_records_top(args) -> int:
+def _summary_lines() -> int:
+    """One line per available benchmark (the built-in ones with their files, then the imported ones)."""
+    from ..benchmarks import readers
+
+    names = [s.name for s in readers.SOURCES.values() if s.available()] + list(readers.imported_tables())
+    for name in names:
+        t = readers.load_benchmark(name)
+        print(
+            f"{name}: space {t.space.name}, {len(t)} records, {t.frame['arch'].nunique()} architectures, "
+            f"{len(t.tasks)} tasks, metrics {', '.join(t.metrics())}"
+        )
+    print("(`records summary NAME`: per task and metric of one benchmark)")
+    return 0
+
+
+def _cmd_records_top(given: Given) -> int:
     from ..benchmarks import load_benchmark
 
-    require(args, "task")
+    args = given.build("top")
     table = load_benchmark(args.benchmark)
     metric = metric_name(args.metric, table, args.benchmark, args.task)
     s = table.series(args.task, metric).sort_values(ascending=args.ascending)
@@ -29,26 +69,29 @@ def _cmd_records_top(args) -> int:
 
 
 def register(sub, full: bool = True) -> None:
-    """Add the `records` command(s) to the subparsers ``sub``."""
+    """Add `records summary` and `records top` to the subparsers ``sub``."""
     rec = sub.add_parser("records", help="inspect benchmark records", description="Inspect benchmark records.")
     rsub = rec.add_subparsers(dest="records_cmd", required=True, metavar="ACTION")
     r = rsub.add_parser(
         "summary",
         help="per task/metric: archs, records, min/mean/max",
-        description="Per task and metric: architectures, records, min/mean/max.",
+        description="Per task and metric: architectures, records, min/mean/max; without a benchmark, one line "
+        "per available benchmark.",
     )
-    r.add_argument("benchmark", nargs="?", default="nas-bench-graph", help="benchmark name (see `data list`)")
-    config_option(r, "keys: the options by name")
+    add_options(r, [Group("summary", SummaryOptions, ("benchmark",), positional=("benchmark",))], "the options by name")
     r.set_defaults(func=_cmd_records_summary)
     r = rsub.add_parser(
         "top",
         help="best architectures of one task/metric",
         description="The best architectures of one task and metric.",
     )
-    r.add_argument("benchmark", help="benchmark name (see `data list`)")
-    r.add_argument("--task", help="task of the benchmark; required")
-    r.add_argument("--metric", help="metric of the task (default: the benchmark's, or the table's only metric)")
-    r.add_argument("-n", type=POSITIVE, default=10, help="how many to show")
-    r.add_argument("--ascending", action="store_true", help="smallest first (latency, params)")
-    config_option(r, "keys: the options by name")
+    top = Group(
+        "top",
+        TopOptions,
+        ("benchmark", "task", "metric", "n", "ascending"),
+        positional=("benchmark",),
+        rename={"n": "-n"},
+        required=("benchmark", "task"),
+    )
+    add_options(r, [top], "the options by name")
     r.set_defaults(func=_cmd_records_top)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from .common import POSITIVE, config_mapping, config_option, model_options, parse_options, require
+from typing import ClassVar
+
+from pydantic import Field
+
+from ..typed import Int, TypedConfig
+from .common import parse_options
+from .options import Given, Group, add_options
 
 #: The SearchConfig fields that are search flags (``--field-name``, generated from the model); ``--option KEY=VALUE``
 #: goes into ``options``, ``--threads`` is the CLI's own.
@@ -25,27 +31,26 @@ SEARCH_FLAGS = (
     "out",
     "progress",
 )
-#: dest -> SearchConfig field.
-SEARCH_FIELDS = {name: name for name in SEARCH_FLAGS}
 
 
-def _cmd_search(args) -> int:
-    require(args, "task", "out")
-    options = dict(config_mapping(args, "options"))
-    options.update(parse_options(args.option or []))
-    fields = {
-        **{k: v for k, v in args.extra.items() if k != "options"},
-        **{f: getattr(args, d) for d, f in SEARCH_FIELDS.items()},
-        "options": options,
-    }
-    if fields.get("evaluator") == "train":
-        import surrogate_nas.training  # noqa: F401 - registers the "train" evaluator
+class SearchRun(TypedConfig):
+    """How the `search` command runs (not part of the search's configuration)."""
 
+    what: ClassVar[str] = "search"
+
+    threads: Int = Field(1, ge=1, le=4096, description="torch CPU threads")
+
+
+def _cmd_search(given: Given) -> int:
     import torch
 
-    from ..search.run import SearchConfig, run_search
+    from ..search.run import run_search
 
-    cfg = SearchConfig.from_dict(fields)
+    options = given.values["search"].get("options", {})
+    if given.extra.get("option"):
+        options = {**(options if isinstance(options, dict) else {}), **parse_options(given.extra["option"])}
+    cfg = given.build("search", options=options)
+    args = given.build("run")
     torch.set_num_threads(args.threads)
     res = run_search(cfg)
     print(f"{res.evaluations} evaluations ({res.replayed} resumed from the journal) in {res.seconds:.1f}s")
@@ -81,12 +86,15 @@ def register(sub, full: bool = True) -> None:
         "--budget to extend a finished search.",
     )
     r.set_defaults(func=_cmd_search)
-    config_option(r, "SearchConfig fields, e.g. a run's config.yaml, plus threads")
     if not full:
         return
     from ..search.config import SearchConfig
 
-    model_options(r, SearchConfig, SEARCH_FLAGS, required=("task", "out"))
+    groups = [
+        Group("search", SearchConfig, SEARCH_FLAGS, required=("task", "out")),
+        Group("run", SearchRun, ("threads",)),
+    ]
+    add_options(r, groups, "SearchConfig fields, e.g. a run's config.yaml, and threads")
     r.add_argument(
         "--option",
         action="append",
@@ -94,4 +102,3 @@ def register(sub, full: bool = True) -> None:
         help="strategy option (repeatable; VALUE is YAML), e.g. acquisition=ei (mean, ucb, ei, thompson), "
         "beta=2, probe_groups=8, commit=3",
     )
-    r.add_argument("--threads", type=POSITIVE, default=1, help="torch CPU threads")

@@ -133,35 +133,28 @@ def test_members_1_and_replacing_checkpoints_and_ensembles(ens, capsys, tmp_path
 
 
 def test_pretrain_new_flags_and_bad_values(capsys, tmp_path):
-    from surrogate_nas import cli
-    from surrogate_nas.cli import pretrain as pretrain_cli
-    from surrogate_nas.meta import maml
-    from surrogate_nas.predictors.support import SCALES
-
-    assert (pretrain_cli.ALGORITHMS, pretrain_cli.KERNELS, pretrain_cli.TARGET_SCALES, pretrain_cli.META_VALS) == \
-        (maml.ALGORITHMS, maml.KERNELS, SCALES, maml.META_VAL)
+    from surrogate_nas.cli import build_parser
     from surrogate_nas.meta.defaults import DEFAULT_MEMBERS, DEFAULT_META
 
-    # the CLI writes the default out (it imports nothing heavy): it is the library's default
-    sub = next(a for a in cli.build_parser()._actions if a.dest == "command" or hasattr(a, "choices") and
-               isinstance(a.choices, dict) and "pretrain" in a.choices)
-    parser_defaults = {a.dest: a.default for a in sub.choices["pretrain"]._actions}
-    assert all(parser_defaults[k] == v for k, v in DEFAULT_META.items()) and parser_defaults["members"] == DEFAULT_MEMBERS
+    # the CLI's defaults are the library's: the meta group's are the default meta-predictor's, members DEFAULT_MEMBERS
+    sub = next(a for a in build_parser()._actions if isinstance(getattr(a, "choices", None), dict))
+    groups = {g.key: g for g in sub.choices["pretrain"].get_default("groups")}
+    assert groups["meta"].defaults == DEFAULT_META and groups["pretrain"].default("members") == DEFAULT_MEMBERS
     out = tmp_path / "m"
     for args, fragments in (
         (["--kernel", "cosine"], ["argument --kernel: invalid choice: 'cosine'"]),
         (["--target-scale", "minmax"], ["argument --target-scale: invalid choice: 'minmax'"]),
         (["--meta-val", "tasks"], ["argument --meta-val: invalid choice: 'tasks'"]),
-        (["--members", "0"], ["argument --members: expected an integer >= 1, got '0'"]),
+        (["--members", "0"], ["pretrain: members: input should be greater than or equal to 1, got 0"]),
         (["--top-weight", "1.5"], ["top_weight: input should be less than or equal to 1", "1.5"]),
         (["--gp-head"], ["gp_head", "algorithm 'dkt' has one already"]),
     ):
         _error(capsys, ["pretrain", "--out", str(out), "--no-progress", *args], *fragments)
     cfg = tmp_path / "c.yaml"
     cfg.write_text("members: 0\n")
-    _error(capsys, ["pretrain", "--config", str(cfg), "--out", str(out)], "members: 0 is not a valid value")
+    _error(capsys, ["pretrain", "--config", str(cfg), "--out", str(out)], "pretrain: members: input should be greater than or equal to 1, got 0")
     cfg.write_text("meta:\n  kernel: cosine\n")
-    _error(capsys, ["pretrain", "--config", str(cfg), "--out", str(out)], "meta.kernel: 'cosine' is not one of")
+    _error(capsys, ["pretrain", "--config", str(cfg), "--out", str(out)], "meta config: kernel: input should be 'rbf', 'matern', 'linear' or 'rbf+graph', got 'cosine'")
     assert not out.exists()
     other = tmp_path / "other"
     other.mkdir()

@@ -16,7 +16,7 @@ from .conftest import ARCH_A, ARCH_B, ARCH_C
 
 
 def _config(tmp_path, tiny_config, **kw):
-    return VerifyConfig(dataset="digits", train=tiny_config, out_dir=str(tmp_path / "out"), **kw)
+    return VerifyConfig(**{"dataset": "digits", "train": tiny_config, "out_dir": str(tmp_path / "out"), **kw})
 
 
 def test_verify_end_to_end_records_and_side_by_side(tmp_path, tiny_config):
@@ -147,7 +147,7 @@ def test_library_refuses_bad_outputs_and_settings_before_training(tmp_path, tiny
         verify([ARCH_A], _config(tmp_path, tiny_config, append_to=str(tmp_path / "new.csv")))
     with pytest.raises(SurrogateNASError, match="space must be 'nb201'"):
         verify([ARCH_A], _config(tmp_path, tiny_config, space="nas-bench-graph"))
-    with pytest.raises(SurrogateNASError, match=r"seeds repeats a seed: \[1, 1\]"):
+    with pytest.raises(SurrogateNASError, match=r"verify config: seeds: repeats a seed, got \(1, 1\)"):
         verify([ARCH_A], _config(tmp_path, tiny_config, seeds=(1, 1)))
     with pytest.raises(SurrogateNASError, match="bad options"):
         verify([ARCH_A], _config(tmp_path, tiny_config, backend_options={"address": "auto"}))
