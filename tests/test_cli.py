@@ -689,3 +689,11 @@ def test_pretrain_members_in_parallel_are_the_members_in_turn(capsys, tmp_path):
         # bit-equal in fresh processes; in a process where other work ran first, float32 sums differ in the last
         # digits (measured: at most 6e-8 after a search and a verify ran in the same process)
         assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], rtol=0, atol=1e-6) for k in a)
+
+
+def test_the_cli_reference_in_docs_is_generated_from_the_parser():
+    from surrogate_nas.cli.reference import reference
+
+    assert (REPO / "docs" / "cli.md").read_text(encoding="utf-8") == reference(), (
+        "docs/cli.md is stale: python -m surrogate_nas.cli.reference > docs/cli.md"
+    )

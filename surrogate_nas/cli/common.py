@@ -169,21 +169,8 @@ def metric_name(given: str | None, table, benchmark: str, task: str | None = Non
     return metric
 
 
-class Formatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Every option's help ends with its default (unless it has none)."""
-
-    def _get_help_string(self, action):
-        if action.default is None or action.default is argparse.SUPPRESS or "%(default)" in (action.help or ""):
-            return action.help
-        return super()._get_help_string(action)
-
-
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (exit 2 via :func:`main`), not usage + message."""
-
-    def __init__(self, *a, **k):
-        k.setdefault("formatter_class", Formatter)
-        super().__init__(*a, **k)
 
     def error(self, message):
         command = self.prog.removeprefix(PROG).strip()
