@@ -56,7 +56,8 @@ def _tree(name: str, kind: str, reads_sources: bool):
 
         check_options(f"predictor {name!r}", ["n_estimators"], options)
         src = _need_sources(name, sources) if reads_sources else None
-        return TreePredictor(_space(name, space), kind, sources=src, seed=seed, features=features, **options)
+        tree = TreePredictor(_space(name, space), kind, sources=src, seed=seed, features=features, **options)
+        return tree.validate_params()  # refused when built (a search checks its predictor before evaluating)
 
     return factory
 

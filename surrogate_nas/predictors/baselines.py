@@ -132,18 +132,22 @@ class TreePredictor(_Base):
         n_estimators: int = 200,
         features: FreeFeatureValues | None = None,
     ):
-        if kind not in self.KINDS:
-            raise DataError(f"unknown tree kind {kind!r}; use {', '.join(self.KINDS)}")
-        for name, v, hi in (("n_estimators", n_estimators, MAX_TREES), ("seed", seed, 2**32 - 1)):
-            lo = 1 if name == "n_estimators" else 0
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
-                raise DataError(f"{kind}: {name} must be an integer in {lo}..{hi}, got {v!r}")
         self.space = space
         self.kind = kind
         self.sources = sources
         self.seed = seed
         self.n_estimators = n_estimators
         self.features = features
+
+    def validate_params(self) -> TreePredictor:
+        """Check the parameters (``__init__`` only stores them); a bad one is one DataError naming it."""
+        if self.kind not in self.KINDS:
+            raise DataError(f"unknown tree kind {self.kind!r}; use {', '.join(self.KINDS)}")
+        for name, v, hi in (("n_estimators", self.n_estimators, MAX_TREES), ("seed", self.seed, 2**32 - 1)):
+            lo = 1 if name == "n_estimators" else 0
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
+                raise DataError(f"{self.kind}: {name} must be an integer in {lo}..{hi}, got {v!r}")
+        return self
 
     @property
     def has_uncertainty(self) -> bool:
@@ -185,8 +189,7 @@ class TreePredictor(_Base):
         )
 
     def fit(self, archs, y) -> TreePredictor:
-        if self.kind not in self.KINDS:
-            raise DataError(f"unknown tree kind {self.kind!r}; use {', '.join(self.KINDS)}")
+        self.validate_params()
         archs, y = self._check_fit(archs, y)
         self.model_ = self._model().fit(self._X(archs), y)
         self.fitted_ = True

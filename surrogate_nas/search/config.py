@@ -153,7 +153,11 @@ class SearchConfig(TypedConfig):
         if SEARCHERS.resolve(self.strategy) not in SEARCHERS:
             raise ValueError(f"unknown search strategy {self.strategy!r}; choose one of {', '.join(SEARCHERS.names())}")
         if self.evaluator not in EVALUATORS:
-            hint = " (it is registered when surrogate_nas.training is imported)" if self.evaluator == "train" else ""
+            hint = (
+                " (the package's entry points are missing: reinstall it, or import surrogate_nas.training)"
+                if self.evaluator == "train"
+                else ""
+            )
             raise ValueError(
                 f"unknown evaluator {self.evaluator!r}{hint}; choose one of {', '.join(EVALUATORS.names())}"
             )

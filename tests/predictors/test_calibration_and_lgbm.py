@@ -79,8 +79,12 @@ def test_registry_builds_lgbm_with_and_without_features(nb201_table, k20):
         make_predictor("lgbm-source", space=sp, seed=0)
     with pytest.raises(SurrogateNASError, match="unknown option.*'num_leaves'"):
         make_predictor("lgbm", space=sp, seed=0, num_leaves=7)
+    tree = TreePredictor(sp, "xgb", n_estimators=0)  # scikit-learn convention: __init__ only stores its parameters
+    assert (tree.kind, tree.n_estimators) == ("xgb", 0)
     with pytest.raises(DataError, match="unknown tree kind 'xgb'; use rf, gbm, lgbm"):
-        TreePredictor(sp, "xgb")
+        tree.fit(sa, sy)
+    with pytest.raises(DataError, match="rf: n_estimators must be an integer in 1..100000, got 0"):
+        make_predictor("rf", space=sp, seed=0, n_estimators=0)
 
 
 def test_rf_std_is_the_spread_of_its_trees(nb201_table, k20):
