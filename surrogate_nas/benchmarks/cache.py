@@ -92,6 +92,15 @@ def user_cache_dir() -> Path:
     return Path(base) / "surrogate_nas"
 
 
+def config_store_path(folder: str, config: dict) -> Path:
+    """The default resumable store of one configuration: ``user_cache_dir()/folder/<space>-<hash>.sqlite``, the
+    hash over the configuration (JSON, sorted keys), so another configuration gets another store."""
+    import json
+
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+    return user_cache_dir() / folder / f"{config['space']}-{digest}.sqlite"
+
+
 def data_dir() -> Path:
     """Where downloads and imports go: ``$SURROGATE_NAS_DATA`` if set, else :func:`user_cache_dir`."""
     env = os.environ.get(ENV_VAR)

@@ -19,7 +19,7 @@ from .common import (
     plain_table,
     print_frame,
 )
-from .options import Given, Group, add_options
+from .options import Given, Group, command, command_group
 
 
 class ListOptions(TypedConfig):
@@ -172,19 +172,7 @@ def _cmd_data_features(given: Given) -> int:
     args = given.build("features")
     from ..features import compute
 
-    out = compute(
-        args.space,
-        out=args.out,
-        store=args.store,
-        dataset=args.dataset,
-        data_root=args.data_root,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        address=args.address,
-        workers=args.workers,
-        limit=args.limit,
-        progress=args.progress,
-    )
+    out = compute(**args.to_dict())  # the options are compute's keyword arguments
     print(f"free features of {args.space} -> {out}")
     return 0
 
@@ -224,73 +212,39 @@ def _cmd_data_import(given: Given) -> int:
 
 
 def register(sub, full: bool = True) -> None:
-    """Add the `data` command(s) to the subparsers ``sub``."""
-    data = sub.add_parser(
-        "data", help="benchmark files: list, fetch, import", description="Benchmark files: list, fetch, import."
-    )
-    dsub = data.add_subparsers(dest="data_cmd", required=True, metavar="ACTION")
-    _add_list(dsub)
-    _add_fetch(dsub)
-    _add_features(dsub)
-    _add_import(dsub)
+    """Add `data list | fetch | features | import` to the subparsers ``sub``."""
+    dsub = command_group(sub, "data", "benchmark files: list, fetch, features, import", "data_cmd")
+    about = "what benchmark records are available, with which tasks and metrics"
+    group = Group("list", ListOptions, ("verbose",), short={"verbose": "-v"})
+    command(dsub, "list", (about, about[:1].upper() + about[1:] + "."), _cmd_data_list, [group], BY_NAME)
+    fetch = ("name", "force", "url", "source")
+    group = Group("fetch", FetchOptions, fetch, positional=("name",), rename={"source": "--from"}, required=("name",))
+    command(dsub, "fetch", FETCH, _cmd_data_fetch, [group], BY_NAME)
+    group = Group("features", FeaturesOptions, tuple(FeaturesOptions.model_fields), required=("space",))
+    command(dsub, "features", FEATURES, _cmd_data_features, [group], BY_NAME)
+    fields = tuple(ImportOptions.model_fields)
+    group = Group("import", ImportOptions, fields, positional=("file",), required=("file", "space"))
+    command(dsub, "import", IMPORT, _cmd_data_import, [group], BY_NAME)
 
 
-def _add_list(dsub) -> None:
-    d = dsub.add_parser(
-        "list",
-        help="what benchmark records are available, with which tasks and metrics",
-        description="What benchmark records are available, with which tasks and metrics.",
-    )
-    add_options(d, [Group("list", ListOptions, ("verbose",), short={"verbose": "-v"})], "the options by name")
-    d.set_defaults(func=_cmd_data_list)
-
-
-def _add_fetch(dsub) -> None:
-    d = dsub.add_parser(
-        "fetch",
-        help="download a public benchmark file into the data dir (sha256-checked)",
-        description="Download a public benchmark file into the data dir; its sha256 is checked.",
-    )
-    group = Group(
-        "fetch",
-        FetchOptions,
-        ("name", "force", "url", "source"),
-        positional=("name",),
-        rename={"source": "--from"},
-        required=("name",),
-    )
-    add_options(d, [group], "the options by name")
-    d.set_defaults(func=_cmd_data_fetch)
-
-
-def _add_features(dsub) -> None:
-    d = dsub.add_parser(
-        "features",
-        help="compute free architecture features (params, FLOPs, zero-cost proxies)",
-        description="Compute params, FLOPs and the zero-cost proxies synflow, snip, grad_norm, "
-        "jacob_cov and NASWOT at initialisation, once per canonical class, as Ray tasks. "
-        "Finished classes are kept in a resumable store: a killed run resumes. The "
-        "table the toolkit ships (data/nb201/free_features.csv.xz) was written by "
-        "`data features --space nb201 --workers 1`.",
-    )
-    fields = tuple(FeaturesOptions.model_fields)
-    add_options(d, [Group("features", FeaturesOptions, fields, required=("space",))], "the options by name")
-    d.set_defaults(func=_cmd_data_features)
-
-
-def _add_import(dsub) -> None:
-    d = dsub.add_parser(
-        "import",
-        help="validate and store your own measurements (CSV/parquet) as a benchmark",
-        description="Validate your own measurements (CSV or parquet; long arch,task,metric,value "
-        "or wide arch,<task>... layout) and store them as a benchmark. Messages "
-        "count data rows from 1, the header not counted.",
-    )
-    group = Group(
-        "import", ImportOptions, tuple(ImportOptions.model_fields), positional=("file",), required=("file", "space")
-    )
-    add_options(d, [group], "the options by name")
-    d.set_defaults(func=_cmd_data_import)
+#: What each `data` action's --config file holds, and the actions' (list line, description).
+BY_NAME = "the options by name"
+FETCH = (
+    "download a public benchmark file into the data dir (sha256-checked)",
+    "Download a public benchmark file into the data dir; its sha256 is checked.",
+)
+FEATURES = (
+    "compute free architecture features (params, FLOPs, zero-cost proxies)",
+    "Compute params, FLOPs and the zero-cost proxies synflow, snip, grad_norm, jacob_cov and NASWOT at "
+    "initialisation, once per canonical class, as Ray tasks. Finished classes are kept in a resumable store: a "
+    "killed run resumes. The table the toolkit ships (data/nb201/free_features.csv.xz) was written by "
+    "`data features --space nb201 --workers 1`.",
+)
+IMPORT = (
+    "validate and store your own measurements (CSV/parquet) as a benchmark",
+    "Validate your own measurements (CSV or parquet; long arch,task,metric,value or wide arch,<task>... layout) "
+    "and store them as a benchmark. Messages count data rows from 1, the header not counted.",
+)
 
 
 def _benchmark_row(name: str, space: str, status: str, location: str, license: str, load, notes, verbose: bool):

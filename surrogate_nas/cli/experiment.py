@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ..typed import Int, TypedConfig
 from .common import UsageError
-from .options import Given, Group, add_options
+from .options import Given, Group, command, command_group
 
 
 class RunOptions(TypedConfig):
@@ -60,27 +60,23 @@ def _cmd_experiment_report(given: Given) -> int:
 
 def register(sub, full: bool = True) -> None:
     """Add `experiment run` and `experiment report` to the subparsers ``sub``."""
-    exp = sub.add_parser(
-        "experiment",
-        help="run an experiment grid as parallel tasks (resumable), or report it",
-        description="Run the predictor-quality or search-efficiency grid as Ray tasks (a local "
-        "instance, or a cluster with --address), every finished cell committed to "
-        "DIR/experiment.sqlite; rerun to resume. Or write the report of a run directory.",
+    esub = command_group(
+        sub, "experiment", "run an experiment grid as parallel, resumable tasks, or report it", "experiment_cmd"
     )
-    esub = exp.add_subparsers(dest="experiment_cmd", required=True, metavar="ACTION")
-    r = esub.add_parser(
-        "run",
-        help="run (or resume) a grid and write its report into --out",
-        description="Run (or resume) an experiment grid and write its report into --out.",
-    )
-    fields = ("kind", "config", "out", "address", "workers", "progress")
-    # --config here is the experiment's own config file (the grid), not a file of these options
-    add_options(r, [Group("run", RunOptions, fields, positional=("kind",), required=("kind", "config", "out"))])
-    r.set_defaults(func=_cmd_experiment_run)
-    r = esub.add_parser(
-        "report",
-        help="merge a run directory's store into its markdown/CSV/PNG report",
-        description="Merge a run directory's result store into its markdown/CSV/PNG report.",
-    )
-    add_options(r, [Group("report", ReportOptions, ("dir",), positional=("dir",), required=("dir",))])
-    r.set_defaults(func=_cmd_experiment_report)
+    # run's --config is the experiment's own config file (the grid), not a file of these options
+    fields = tuple(RunOptions.model_fields)
+    group = Group("run", RunOptions, fields, positional=("kind",), required=("kind", "config", "out"))
+    command(esub, "run", RUN, _cmd_experiment_run, [group])
+    group = Group("report", ReportOptions, ("dir",), positional=("dir",), required=("dir",))
+    command(esub, "report", REPORT, _cmd_experiment_report, [group])
+
+
+RUN = (
+    "run (or resume) a grid and write its report into --out",
+    "Run (or resume) the predictor-quality or search-efficiency grid as Ray tasks (a local instance, or a cluster "
+    "with --address), every finished cell committed to OUT/experiment.sqlite, and write its report into --out.",
+)
+REPORT = (
+    "merge a run directory's store into its markdown/CSV/PNG report",
+    "Merge a run directory's result store into its markdown/CSV/PNG report.",
+)

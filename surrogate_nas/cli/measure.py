@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ..typed import Int, TypedConfig
 from .common import UsageError
-from .options import Given, Group, add_options
+from .options import Given, Group, command, command_group
 
 #: The most cells, timed forwards and warm-ups one run accepts (a typo such as 10**9 is refused at once).
 MAX_CELLS = 100_000
@@ -59,39 +59,24 @@ def _cmd_measure_latency(given: Given) -> int:
     check_writable(args.out, "--out")
     if args.store:
         check_writable(args.store, "--store")
-    out = measure(
-        cells,
-        settings,
-        out=args.out,
-        store=args.store,
-        repeats=args.repeats,
-        warmup=args.warmup,
-        seed=args.seed,
-        progress=args.progress,
-    )
+    run = args.model_dump(include={"out", "store", "repeats", "warmup", "seed", "progress"})
+    out = measure(cells, settings, **run)
     print(f"latency of {len(cells)} cells x {len(settings)} settings (ms per batch) -> {out}")
     return 0
 
 
 def register(sub, full: bool = True) -> None:
     """Add `measure latency` to the subparsers ``sub``."""
-    mea = sub.add_parser(
-        "measure",
-        help="measure architectures on this machine (latency)",
-        description="Measure architectures on this machine.",
-    )
-    msub = mea.add_subparsers(dest="measure_cmd", required=True, metavar="WHAT")
-    r = msub.add_parser(
-        "latency",
-        help="inference latency of NB-201 networks under named settings (wide CSV)",
-        description="Time the NB-201 network (C=16, N=5, 10 classes, 3x32x32 input, eval mode, "
-        "inference_mode) of a seeded sample of canonical cells under each setting "
-        "t<threads>-b<batch>-<fp32|bf16>[-cl] (-cl: channels_last; bf16 under CPU "
-        "autocast): one warm-up, then the median of --repeats forwards, in ms per batch. "
-        "Finished (cell, setting) pairs are kept in a resumable store; the table "
-        "arch,<setting>,... is written atomically at the end and imports with "
-        "`data import FILE --space nb201 --metric latency_ms --lower-is-better`.",
-    )
-    fields = ("space", "sample", "seed", "settings", "repeats", "warmup", "out", "store", "limit", "progress")
-    add_options(r, [Group("latency", LatencyOptions, fields, required=("out",))], "the options by name")
-    r.set_defaults(func=_cmd_measure_latency)
+    msub = command_group(sub, "measure", "measure architectures on this machine (latency)", "measure_cmd")
+    group = Group("latency", LatencyOptions, tuple(LatencyOptions.model_fields), required=("out",))
+    command(msub, "latency", LATENCY, _cmd_measure_latency, [group], "the options by name")
+
+
+LATENCY = (
+    "inference latency of NB-201 networks under named settings (wide CSV)",
+    "Time the NB-201 network (C=16, N=5, 10 classes, 3x32x32 input, eval mode, inference_mode) of a seeded sample "
+    "of canonical cells under each setting t<threads>-b<batch>-<fp32|bf16>[-cl] (-cl: channels_last; bf16 under CPU "
+    "autocast): one warm-up, then the median of --repeats forwards, in ms per batch. Finished (cell, setting) pairs "
+    "are kept in a resumable store; the table arch,<setting>,... is written atomically at the end and imports with "
+    "`data import FILE --space nb201 --metric latency_ms --lower-is-better`.",
+)

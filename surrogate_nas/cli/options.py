@@ -206,4 +206,32 @@ def given(ns: argparse.Namespace, command: str) -> Given:
     return Given(values, extra, getattr(ns, "groups", ()))
 
 
-__all__ = ["Given", "Group", "add_group", "add_options", "cli_type", "given", "load_config", "read_options"]
+def command(sub, name: str, about: tuple[str, str], func, groups: Sequence[Group] = (), config: str | None = None):
+    """Add the (sub)command ``name`` to the subparsers ``sub``: ``about`` = (its line in the list of commands, its
+    --help description); ``func`` runs it; ``groups`` are its options (with ``--config`` unless ``config`` is
+    None). Returns its parser."""
+    p = sub.add_parser(name, help=about[0], description=about[1])
+    p.set_defaults(func=func)
+    if groups:
+        add_options(p, groups, config)
+    return p
+
+
+def command_group(sub, name: str, about: str, dest: str):
+    """A command with actions (``data list``, ``data fetch``, ...): the subparsers its actions are added to."""
+    p = sub.add_parser(name, help=about, description=about[:1].upper() + about[1:] + ".")
+    return p.add_subparsers(dest=dest, required=True, metavar="ACTION")
+
+
+__all__ = [
+    "Given",
+    "Group",
+    "add_group",
+    "add_options",
+    "cli_type",
+    "command",
+    "command_group",
+    "given",
+    "load_config",
+    "read_options",
+]

@@ -19,7 +19,7 @@ from .common import (
     read_table,
     refuse_repeats,
 )
-from .options import Given, Group, add_options
+from .options import Given, Group, command
 
 
 class PredictOptions(TypedConfig):
@@ -119,16 +119,15 @@ def _cmd_predict(given: Given) -> int:
 
 def register(sub, full: bool = True) -> None:
     """Add `predict` to the subparsers ``sub``."""
-    r = sub.add_parser(
-        "predict",
-        help="adapt a checkpoint to a new task from measured archs and predict the rest",
-        description="Adapt a checkpoint to a new task from measured architectures and predict the "
-        "rest. Messages count the support file's data rows from 1 (header not counted) "
-        "and the --archs file's lines from 1.",
-    )
     group = Group("predict", PredictOptions, tuple(PredictOptions.model_fields), required=("model", "support", "out"))
-    add_options(r, [group], "the options by name, e.g. model, support, task, out")
-    r.set_defaults(func=_cmd_predict)
+    command(sub, "predict", ABOUT, _cmd_predict, [group], "the options by name, e.g. model, support, task, out")
+
+
+ABOUT = (
+    "adapt a checkpoint to a new task from measured archs and predict the rest",
+    "Adapt a checkpoint to a new task from measured architectures and predict the rest. Messages count the "
+    "support file's data rows from 1 (header not counted) and the --archs file's lines from 1.",
+)
 
 
 def _frame(space, archs, mean, std, measured: dict):

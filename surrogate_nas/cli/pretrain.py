@@ -10,7 +10,7 @@ from pydantic import BeforeValidator, Field
 from ..meta.defaults import DEFAULT_MEMBERS, DEFAULT_META
 from ..typed import Int, TypedConfig
 from .common import metric_name, task_list
-from .options import Given, Group, add_options
+from .options import Given, Group, add_options, command
 
 #: The MetaConfig / ModelConfig fields that are pretrain flags (generated from the models; the rest of each
 #: is set in the config file's meta: / model: section).
@@ -181,17 +181,7 @@ def _features(text: str | None, table, target: str | None) -> tuple[str, ...]:
 
 def register(sub, full: bool = True) -> None:
     """Add `pretrain` to the subparsers ``sub`` (``full=False``: its name and help only, importing no model)."""
-    r = sub.add_parser(
-        "pretrain",
-        help="meta-train a GNN predictor across the tasks of a benchmark",
-        description="Meta-train a GNN predictor across the tasks of a benchmark and write a "
-        "checkpoint directory (model.pt + config.json + pretrain.yaml, written as one). "
-        "The default is a deep ensemble: --members meta seeds (--seed, --seed + 1, ...) "
-        "trained one after another, written as one directory of member-0/ ... (each a "
-        "checkpoint) + ensemble.json + pretrain.yaml; `predict` and the 'meta' predictor "
-        "read either.",
-    )
-    r.set_defaults(func=_cmd_pretrain)
+    r = command(sub, "pretrain", ABOUT, _cmd_pretrain)
     if not full:
         return
     from ..meta.maml import MetaConfig
@@ -252,3 +242,12 @@ def _checked_inputs(given: Given, args: PretrainOptions):
             file=sys.stderr,
         )
     return model_cfg, meta_cfg, train_tasks, val_tasks, out, table, metric, features
+
+
+ABOUT = (
+    "meta-train a GNN predictor across the tasks of a benchmark",
+    "Meta-train a GNN predictor across the tasks of a benchmark and write a checkpoint directory (model.pt + "
+    "config.json + pretrain.yaml, written as one). The default is a deep ensemble: --members meta seeds (--seed, "
+    "--seed + 1, ...) trained one after another, written as one directory of member-0/ ... (each a checkpoint) + "
+    "ensemble.json + pretrain.yaml; `predict` and the 'meta' predictor read either.",
+)

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ..typed import Int, TypedConfig
 from .common import metric_name, print_frame
-from .options import Given, Group, add_options
+from .options import Given, Group, command, command_group
 
 
 class SummaryOptions(TypedConfig):
@@ -70,28 +70,18 @@ def _cmd_records_top(given: Given) -> int:
 
 def register(sub, full: bool = True) -> None:
     """Add `records summary` and `records top` to the subparsers ``sub``."""
-    rec = sub.add_parser("records", help="inspect benchmark records", description="Inspect benchmark records.")
-    rsub = rec.add_subparsers(dest="records_cmd", required=True, metavar="ACTION")
-    r = rsub.add_parser(
-        "summary",
-        help="per task/metric: archs, records, min/mean/max",
-        description="Per task and metric: architectures, records, min/mean/max; without a benchmark, one line "
-        "per available benchmark.",
+    rsub = command_group(sub, "records", "inspect benchmark records", "records_cmd")
+    group = Group("summary", SummaryOptions, ("benchmark",), positional=("benchmark",))
+    command(rsub, "summary", SUMMARY, _cmd_records_summary, [group], "the options by name")
+    fields = ("benchmark", "task", "metric", "n", "ascending")
+    group = Group(
+        "top", TopOptions, fields, positional=("benchmark",), rename={"n": "-n"}, required=("benchmark", "task")
     )
-    add_options(r, [Group("summary", SummaryOptions, ("benchmark",), positional=("benchmark",))], "the options by name")
-    r.set_defaults(func=_cmd_records_summary)
-    r = rsub.add_parser(
-        "top",
-        help="best architectures of one task/metric",
-        description="The best architectures of one task and metric.",
-    )
-    top = Group(
-        "top",
-        TopOptions,
-        ("benchmark", "task", "metric", "n", "ascending"),
-        positional=("benchmark",),
-        rename={"n": "-n"},
-        required=("benchmark", "task"),
-    )
-    add_options(r, [top], "the options by name")
-    r.set_defaults(func=_cmd_records_top)
+    command(rsub, "top", TOP, _cmd_records_top, [group], "the options by name")
+
+
+SUMMARY = (
+    "per task/metric: archs, records, min/mean/max",
+    "Per task and metric: architectures, records, min/mean/max; without a benchmark, one line per available benchmark.",
+)
+TOP = ("best architectures of one task/metric", "The best architectures of one task and metric.")

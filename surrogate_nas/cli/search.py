@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ..typed import Int, TypedConfig
 from .common import parse_options
-from .options import Given, Group, add_options
+from .options import Given, Group, add_options, command
 
 #: The SearchConfig fields that are search flags (``--field-name``, generated from the model); ``--option KEY=VALUE``
 #: goes into ``options``, ``--threads`` is the CLI's own.
@@ -78,14 +78,7 @@ def _cmd_search(given: Given) -> int:
 def register(sub, full: bool = True) -> None:
     """Add the `search` command to the subparsers ``sub`` (``full=False``: its name and help only, importing
     nothing of the library)."""
-    r = sub.add_parser(
-        "search",
-        help="search a task with a budget of evaluations (journaled, resumable)",
-        description="Search a task within a budget of evaluations. Every evaluation is "
-        "journaled in --out; rerun the same command to resume, or with a larger "
-        "--budget to extend a finished search.",
-    )
-    r.set_defaults(func=_cmd_search)
+    r = command(sub, "search", ABOUT, _cmd_search)
     if not full:
         return
     from ..search.config import SearchConfig
@@ -102,3 +95,10 @@ def register(sub, full: bool = True) -> None:
         help="strategy option (repeatable; VALUE is YAML), e.g. acquisition=ei (mean, ucb, ei, thompson), "
         "beta=2, probe_groups=8, commit=3",
     )
+
+
+ABOUT = (
+    "search a task with a budget of evaluations (journaled, resumable)",
+    "Search a task within a budget of evaluations. Every evaluation is journaled in --out; rerun the same command "
+    "to resume, or with a larger --budget to extend a finished search.",
+)

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ..typed import Int, TypedConfig
 from .common import print_frame
-from .options import Given, Group, add_options
+from .options import Given, Group, add_options, command
 
 #: The VerifyConfig fields that are verify flags (generated from the model; ``out_dir`` is ``--out``).
 VERIFY_FLAGS = ("space", "dataset", "data_root", "seeds", "backend", "top_k", "append_to", "out_dir")
@@ -52,12 +52,7 @@ def _cmd_verify(given: Given) -> int:
 
 def register(sub, full: bool = True) -> None:
     """Add the `verify` command to the subparsers ``sub`` (``full=False``: its name and help only)."""
-    r = sub.add_parser(
-        "verify",
-        help="train candidates for real and record the measurements",
-        description="Train candidates for real (NB-201 network and recipe) and record the measurements.",
-    )
-    r.set_defaults(func=_cmd_verify)
+    r = command(sub, "verify", ABOUT, _cmd_verify)
     if not full:
         return
     from ..training.config import TrainConfig, VerifyConfig
@@ -68,3 +63,9 @@ def register(sub, full: bool = True) -> None:
         Group("train", TrainConfig, TRAIN_FLAGS, section="train", defaults={"device": "auto"}),
     ]
     add_options(r, groups, "VerifyConfig fields with a train: section (TrainConfig fields), and archs")
+
+
+ABOUT = (
+    "train candidates for real and record the measurements",
+    "Train candidates for real (NB-201 network and recipe) and record the measurements.",
+)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import lzma
 import os
 import platform
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..benchmarks.cache import config_store_path
 from ..errors import DataError, SurrogateNASError
 from ..io import ConfigStore, atomic_write_bytes, check_writable
 from ..spaces import get_space
@@ -40,7 +40,6 @@ __all__ = [
     "compute",
     "compute_rows",
     "representatives",
-    "default_store",
     "FeatureStore",
     "FLOP_CONVENTION",
     "compute_params_flops",
@@ -100,14 +99,6 @@ def _chunk_task(archs, x, y, num_classes, seed):
 
 
 # ---------------------------------------------------------------------- the store
-def default_store(config: dict[str, Any]) -> Path:
-    """The store of one configuration (its hash in the name): under the user cache's ``features/``."""
-    from ..benchmarks.cache import user_cache_dir
-
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
-    return user_cache_dir() / "features" / f"{config['space']}-{digest}.sqlite"
-
-
 class FeatureStore(ConfigStore):
     """The resumable store of :func:`compute`: one row per canonical class, made for one configuration."""
 
@@ -166,7 +157,7 @@ def compute(
     if limit is not None:
         reps = reps[:limit]
     config = _store_config(space, data_label, batch_size, seed, num_classes, x, y)
-    store_path = Path(store) if store is not None else default_store(config)
+    store_path = Path(store) if store is not None else config_store_path("features", config)
     out_path = Path(out) if out is not None else store_path.with_name(store_path.stem + "-free_features.csv.xz")
     check_writable(out_path, "features table")  # before any network is scored, not after
     with FeatureStore(store_path, config) as st:

@@ -200,6 +200,17 @@ class Searcher(abc.ABC):
     def _ok(self, arch: Architecture) -> bool:
         return bool(self._allowed([arch])[0])
 
+    def _collect(self, n: int, draw: Callable[[], Architecture | None]) -> list[Architecture]:
+        """Up to ``n`` architectures from ``draw()`` (None: nothing left), each marked seen as it is drawn."""
+        out: list[Architecture] = []
+        for _ in range(n):
+            a = draw()
+            if a is None:
+                break
+            self._seen.add(self.space.canonical(a))
+            out.append(a)
+        return out
+
     def _fresh_sample(self, tries: int = 20000) -> Architecture | None:
         """A uniformly random allowed architecture; None only when none is left."""
         if self.constraint is not None and self.constraint.mode == "filter":

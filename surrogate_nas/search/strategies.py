@@ -42,14 +42,7 @@ class RandomSearch(Searcher):
     name = "random"
 
     def _suggest(self, n):
-        out = []
-        for _ in range(n):
-            a = self._fresh_sample()
-            if a is None:
-                break
-            self._seen.add(self.space.canonical(a))
-            out.append(a)
-        return out
+        return self._collect(n, self._fresh_sample)
 
 
 @SEARCHERS.register("evolution")
@@ -85,19 +78,15 @@ class RegularizedEvolution(Searcher):
                 return c
         return self._fresh_sample()
 
+    def _next(self) -> Architecture | None:
+        """A random architecture while the population fills, then a mutated tournament winner."""
+        if self._n_init < self.population or not self._pop:
+            self._n_init += 1
+            return self._fresh_sample()
+        return self._child()
+
     def _suggest(self, n):
-        out = []
-        for _ in range(n):
-            if self._n_init < self.population or not self._pop:
-                a = self._fresh_sample()
-                self._n_init += 1
-            else:
-                a = self._child()
-            if a is None:
-                break
-            self._seen.add(self.space.canonical(a))
-            out.append(a)
-        return out
+        return self._collect(n, self._next)
 
     def _observe(self, archs, values, fitness):
         for a, f in zip(archs, fitness):

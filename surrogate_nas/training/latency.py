@@ -12,7 +12,6 @@ keyed by (cell, setting), so a killed run resumes; the table is written atomical
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -22,10 +21,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from ..benchmarks.cache import config_store_path
 from ..errors import DataError, SurrogateNASError
 from ..io import ConfigStore, atomic_write_bytes
 from ..spaces import get_space
@@ -38,7 +37,6 @@ __all__ = [
     "sample_cells",
     "time_forward",
     "measure",
-    "default_store",
     "LatencyStore",
     "INPUT_SHAPE",
     "NUM_CLASSES",
@@ -172,14 +170,6 @@ def time_forward(net, setting: Setting, repeats: int, warmup: int = WARMUP, seed
 
 
 # ---------------------------------------------------------------------- the store
-def default_store(config: dict[str, Any]) -> Path:
-    """The store of one configuration (its hash in the name), under the user cache's ``latency/``."""
-    from ..benchmarks.cache import user_cache_dir
-
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
-    return user_cache_dir() / "latency" / f"{config['space']}-{digest}.sqlite"
-
-
 class LatencyStore(ConfigStore):
     """The resumable store of :func:`measure`: one row per (cell, setting), made for one configuration."""
 
@@ -239,7 +229,7 @@ def measure(
         "warmup": warmup,
         "schema": _SCHEMA_VERSION,
     }
-    with LatencyStore(Path(store) if store is not None else default_store(config), config) as st:
+    with LatencyStore(Path(store) if store is not None else config_store_path("latency", config), config) as st:
         st.check_repeats(reps)
         _measure_missing(st, archs, sets, reps, warmup, seed, progress)
         got = {(a, s): ms for a, s, ms in st.execute("SELECT arch, setting, ms FROM latency")}
