@@ -215,11 +215,22 @@ def run_search(config: SearchConfig) -> SearchResult:
             )
         finally:
             torch.set_num_threads(threads)
+    result = _result(cfg, traj, out, searcher, table, time.perf_counter() - t0)
+    write_results(result)
+    return result
+
+
+def _result(cfg: SearchConfig, traj, out: Path, searcher, table, seconds: float) -> SearchResult:
+    """The finished run: its best architecture by the search metric, with what the searcher records of itself."""
     note = traj.attrs.get("exhausted")
     if note:
         note = f"{note}; stopped after {len(traj)} of the budget's {cfg.budget} evaluations"
     best = traj.iloc[-1]
-    result = SearchResult(
+    info = {
+        **searcher.run_info(),
+        "noise_free": cfg.evaluator == "table" and noise_free(table, cfg.task, cfg.metric, cfg.test_metric),
+    }
+    return SearchResult(
         cfg,
         str(best["best_arch"]),
         float(best["best_value"]),
@@ -229,15 +240,10 @@ def run_search(config: SearchConfig) -> SearchResult:
         out,
         int(traj["replayed"].sum()),
         getattr(searcher, "scored_per_second", None),
-        time.perf_counter() - t0,
-        {
-            **searcher.run_info(),
-            "noise_free": cfg.evaluator == "table" and noise_free(table, cfg.task, cfg.metric, cfg.test_metric),
-        },
+        seconds,
+        info,
         note,
     )
-    write_results(result)
-    return result
 
 
 def _prepare(cfg: SearchConfig, space, out: Path):
