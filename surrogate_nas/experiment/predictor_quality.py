@@ -25,26 +25,20 @@ from .config import held_out_mask
 #: The multitask initialisation was not meta-learned for the MAML step size, and fine-tuning it with that
 #: step diverges on some supports (NB-201 ImageNet16-120, K=10, seed 4: max |parameter| 1.4e8 after 4
 #: steps, every prediction non-finite), so it picks its fine-tuning steps by cross-validation on the support.
+#: Baselines: the registered predictor of the column's name, no checkpoint (``+ff``: the same reading the target's
+#: free features too -- params, FLOPs, zero-cost proxies on NB-201; the dataset's params and latency on
+#: NAS-Bench-Graph -- for predictor quality with and without them).
+BASELINES = ("source-transfer", "ridge-source", "rf-source", "rf", "gbm", "scratch-gnn")
+BASELINES_FF = ("ridge-source", "rf-source", "rf", "gbm")
+LGBM = ("lgbm", "lgbm-source")
 METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "meta-gnn": ("meta", "meta", {}),
     "multitask-finetune": ("meta", "multitask", {"inner_steps": "cv"}),
-    "source-transfer": ("source-transfer", None, {}),
-    "ridge-source": ("ridge-source", None, {}),
-    "rf-source": ("rf-source", None, {}),
-    "rf": ("rf", None, {}),
-    "gbm": ("gbm", None, {}),
-    "scratch-gnn": ("scratch-gnn", None, {}),
-    # the same methods reading the target's free features too (params, FLOPs, zero-cost proxies on NB-201;
-    # the dataset's params and latency on NAS-Bench-Graph): predictor quality with and without them
+    **{m: (m, None, {}) for m in BASELINES},
     "meta-gnn+ff": ("meta", "meta-ff", {}),
-    "ridge-source+ff": ("ridge-source", None, {}),
-    "rf-source+ff": ("rf-source", None, {}),
-    "rf+ff": ("rf", None, {}),
-    "gbm+ff": ("gbm", None, {}),
-    "lgbm": ("lgbm", None, {}),
-    "lgbm-source": ("lgbm-source", None, {}),
-    "lgbm+ff": ("lgbm", None, {}),
-    "lgbm-source+ff": ("lgbm-source", None, {}),
+    **{f"{m}+ff": (m, None, {}) for m in BASELINES_FF},
+    **{m: (m, None, {}) for m in LGBM},
+    **{f"{m}+ff": (m, None, {}) for m in LGBM},
     # the deep-kernel GP head (meta-trained on the marginal likelihood; adapts by conditioning on the support)
     "meta-dkt": ("meta", "dkt", {}),
     "meta-dkt-linear": ("meta", "dkt-linear", {}),
