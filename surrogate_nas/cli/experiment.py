@@ -30,6 +30,9 @@ class ReportOptions(TypedConfig):
     what: ClassVar[str] = "experiment report"
 
     dir: str = Field(description="run directory of `experiment run`")
+    dest: str | None = Field(
+        None, description="folder the report files go to, e.g. experiments/results (default: the run directory)"
+    )
 
 
 def _cmd_experiment_run(given: Given) -> int:
@@ -54,7 +57,8 @@ def _cmd_experiment_run(given: Given) -> int:
 def _cmd_experiment_report(given: Given) -> int:
     from ..experiment import write_report
 
-    write_report(given.build("report").dir)
+    args = given.build("report")
+    write_report(args.dir, args.dest)
     return 0
 
 
@@ -67,7 +71,7 @@ def register(sub, full: bool = True) -> None:
     fields = tuple(RunOptions.model_fields)
     group = Group("run", RunOptions, fields, positional=("kind",), required=("kind", "config", "out"))
     command(esub, "run", RUN, _cmd_experiment_run, [group])
-    group = Group("report", ReportOptions, ("dir",), positional=("dir",), required=("dir",))
+    group = Group("report", ReportOptions, ("dir", "dest"), positional=("dir",), required=("dir",))
     command(esub, "report", REPORT, _cmd_experiment_report, [group])
 
 

@@ -689,6 +689,7 @@ def write_report(
     run_dir = Path(run_dir)
     dest = Path(dest) if dest is not None else run_dir
     cfg = _load_run(run_dir)[0]
+    dest.mkdir(parents=True, exist_ok=True)
     if cfg.kind == "predictor-quality":
         from .predictor_quality import report_name
         from .predictor_quality import write_report as pq_report

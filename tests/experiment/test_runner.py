@@ -127,6 +127,11 @@ def test_a_killed_worker_is_retried_and_every_cell_recorded_once(pq_run, local_r
 def test_report_of_a_run_directory(pq_run, tmp_path):
     md = write_report(pq_run[0], dest=tmp_path, log=_quiet)
     assert md == tmp_path / "predictor_quality_quick.md" and "## nb201: Kendall tau" in md.read_text()
+    from surrogate_nas.cli import main
+
+    results = tmp_path / "results"  # the CLI writes the report straight into e.g. experiments/results
+    assert main(["experiment", "report", str(pq_run[0]), "--dest", str(results)]) == 0
+    assert (results / "predictor_quality_quick.md").read_text() == md.read_text()
     with pytest.raises(ExperimentError, match="not an experiment run directory"):
         write_report(tmp_path / "nothing", log=_quiet)
 
