@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from pydantic import Field, field_validator
 
+from ..devices import resolve_device
 from ..errors import DataError, SurrogateNASError
 from ..predictors.base import check_options
 from ..predictors.gnn import functional_forward, graph_inputs
@@ -57,6 +58,16 @@ class AdaptOptions(TypedConfig):
     task: str | None = None
     gp_steps: Int = Field(0, ge=0, le=MAX_INNER_STEPS)
     calibrate: bool = True
+    device: str = "cpu"
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        try:  # a bad or absent device is refused here, not later as a checkpoint-load error
+            resolve_device(v)
+        except SurrogateNASError as e:
+            raise ValueError(str(e)) from None
+        return v
 
     @field_validator("inner_steps", mode="plain")
     @classmethod

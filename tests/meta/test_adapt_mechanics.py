@@ -140,6 +140,9 @@ def test_support_isomorphic_cells_are_accepted_and_exact_duplicates_refused(tiny
     ({"task": ""}, "adapt: task: must be a task name, got ''"),
     ({"targets": "z"}, "adapt: targets: input should be 'support' or 'anchored', got 'z'"),
     ({"calibrate": 1}, "adapt: calibrate: input should be a valid boolean, got 1"),
+    ({"device": "bogus"}, "adapt: device: unknown device 'bogus'"),
+    *([] if __import__("torch").cuda.is_available() else
+      [({"device": "cuda"}, "adapt: device: device 'cuda' requested but CUDA is not available")]),
 ])
 def test_bad_options_are_refused(tiny_ckpt, sup, kwargs, msg):
     with pytest.raises(SurrogateNASError, match=re.escape(msg)):
