@@ -19,6 +19,7 @@ SEARCH_FLAGS = (
     "model",
     "predictor",
     "budget",
+    "budget_cost",
     "evaluator",
     "benchmark",
     "metric",

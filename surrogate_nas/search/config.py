@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, field_validator, mo
 from ..errors import SurrogateNASError
 from ..io import load_yaml
 from ..spaces import get_space
-from ..typed import Int, TypedConfig
+from ..typed import Float, Int, TypedConfig
 from .base import SEARCHERS, Constraint, SearchError
 from .benchmark_tables import BENCHMARK_METRICS, DEFAULT_BENCHMARK
 from .evaluators import EVALUATORS
@@ -70,8 +70,11 @@ class SearchConfig(TypedConfig):
     ``test_acc``, the 200-epoch test accuracy of the other datasets, else ``metric``). ``constraint``: e.g.
     ``"latency<=0.005"``, values looked up in the benchmark for ``task`` (or ``constraint_task``);
     ``constraint_mode``: ``filter`` or ``penalty``.
-    ``budget`` is not part of the run's identity: rerunning a finished search with a larger budget
-    continues it.
+    ``budget`` (evaluations) and ``budget_cost`` (total cost, in the evaluator's unit: full-training
+    equivalents for the table evaluator -- NB-201 ``epochs/200 x FLOPs / mean FLOPs``, NAS-Bench-Graph the
+    recorded latency over its mean, see :mod:`~surrogate_nas.search.costs` -- seconds of wall time for
+    ``train``) are the two caps; neither is part of the run's identity: rerunning a finished search with a
+    larger one continues it.
     """
 
     what: ClassVar[str] = "search config"
@@ -86,6 +89,12 @@ class SearchConfig(TypedConfig):
         "search inside them)",
     )
     budget: Int = Field(20, ge=1, description="evaluations of the target, support included")
+    budget_cost: Float | None = Field(
+        None,
+        gt=0,
+        description="stop once the evaluations' total cost reaches this (full-training equivalents for the table "
+        "evaluator, seconds for train); the evaluation budget stays the other cap",
+    )
     evaluator: Name = Field(
         "table", description="table: look values up in the benchmark (simulation); train: real training"
     )
@@ -131,7 +140,7 @@ class SearchConfig(TypedConfig):
     progress: bool = Field(True, description="show a progress bar")
 
     #: Fields that do not change which architectures are evaluated (not part of the run's identity).
-    NON_IDENTITY: ClassVar[tuple[str, ...]] = ("out", "progress", "budget")
+    NON_IDENTITY: ClassVar[tuple[str, ...]] = ("out", "progress", "budget", "budget_cost")
 
     @field_validator("constraint")
     @classmethod

@@ -1,8 +1,10 @@
 """Evaluators: who measures a suggested architecture. The searcher never knows which one.
 
 ``evaluate(archs) -> list[dict]`` with, per architecture: ``value`` (the search signal, NaN when
-failed), ``test`` (the reported metric, e.g. test accuracy of the same run), ``cost`` (seconds or
-a simulated unit), ``status`` ("ok"/"failed") and ``error``.
+failed), ``test`` (the reported metric, e.g. test accuracy of the same run), ``fidelity`` (the epochs of
+the measurement, None when unknown), ``cost`` (in the evaluator's ``cost_unit``: full-training
+equivalents for the table evaluator, see :mod:`~surrogate_nas.search.costs`; seconds for real training),
+``status`` ("ok"/"failed") and ``error``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from ..registry import Registry
 from ..spaces import Architecture
 from .base import SearchError
 from .benchmark_tables import BENCHMARK_METRICS
+from .costs import cost_model, metric_fidelity
 
 
 class Evaluator(Protocol):
+    """An evaluator may also name its ``cost_unit`` (text; a report says "cost units" without one)."""
+
     name: str
 
     def evaluate(self, archs: Sequence[Architecture]) -> list[dict[str, Any]]: ...
@@ -39,9 +44,13 @@ class TableEvaluator:
     ``value`` = ``table.vector(task, metric)``, ``test`` = ``test_metric`` of the same
     architecture (NB-201: ``test_acc@200`` while searching on ``valid_acc@12``, the published protocol;
     NAS-Bench-Graph: ``test_perf`` while searching on ``valid_perf``; ``NAME@FIDELITY`` selects the
-    records of one fidelity). ``cost`` = ``cost_metric`` where the records give one (NAS-Bench-Graph:
-    ``latency``, the recorded inference time in seconds), else 1.0 per evaluation (NB-201 CSV has
-    no training time).
+    records of one fidelity). ``fidelity`` = the epochs of the ``metric`` record read (NB-201: 12 for
+    ``valid_acc@12``, 200 for ``test_acc@200`` or ``test_acc``; None where the records carry none, as
+    NAS-Bench-Graph's). ``cost`` in full-training equivalents (:func:`~surrogate_nas.search.costs.cost_model`):
+    NB-201 ``fidelity / 200 x FLOPs(cell) / mean FLOPs over the space`` (one 200-epoch training of an
+    average-FLOPs cell = 1.0; NB-201 records no training time); with ``cost_metric`` (NAS-Bench-Graph:
+    ``latency``, the recorded inference latency, a proxy) the record over its mean over the task's records
+    (an average evaluation = 1.0); else 1.0 per evaluation. ``cost_unit`` names the unit.
     """
 
     name = "table"
@@ -54,8 +63,8 @@ class TableEvaluator:
         self.cost_metric = cost_metric
         table.series(task, metric)  # validates task and metric with the table's own clear error
         table.series(task, self.test_metric)
-        if cost_metric:
-            table.series(task, cost_metric)
+        self.cost_model = cost_model(table, task, cost_metric)
+        self.cost_unit = self.cost_model.unit
 
     def evaluate(self, archs):
         archs = list(archs)
@@ -63,19 +72,17 @@ class TableEvaluator:
             return []
         v = self.table.vector(self.task, self.metric, archs, missing="nan")
         t = self.table.vector(self.task, self.test_metric, archs, missing="nan")
-        c = (
-            self.table.vector(self.task, self.cost_metric, archs, missing="nan")
-            if self.cost_metric
-            else np.ones(len(archs))
-        )
+        fid = metric_fidelity(self.table, self.task, self.metric, archs)
+        c = self.cost_model(archs, fid)
         out = []
-        for _a, vi, ti, ci in zip(archs, v, t, c):
+        for vi, ti, fi, ci in zip(v, t, fid, c):
             ok = bool(np.isfinite(vi))
             out.append(
                 {
                     "value": float(vi),
                     "test": float(ti),
-                    "cost": float(ci) if np.isfinite(ci) else 1.0,
+                    "fidelity": float(fi) if np.isfinite(fi) else None,
+                    "cost": float(ci),
                     "status": "ok" if ok else "failed",
                     "error": None if ok else f"no {self.metric!r} record on {self.task!r}",
                 }
@@ -99,14 +106,18 @@ class TrainEvaluator:
     ``train`` plugin of that package; the search never imports it).
 
     ``inner.evaluate(archs)`` reports per architecture ``value``, ``cost_seconds``, ``status`` and
-    ``error``; here ``test`` = the same value (the trainer reports one metric per run) and ``cost``
-    = the wall seconds of that training.
+    ``error``; here ``test`` = the same value (the trainer reports one metric per run), ``fidelity`` =
+    ``epochs`` (the epochs each candidate is trained for; None when not given) and ``cost`` = the measured
+    wall seconds of that training: its unit is **seconds**, not full-training equivalents (a
+    ``budget_cost`` of a train search is in seconds).
     """
 
     name = "train"
+    cost_unit = "seconds (measured wall time of the training)"
 
-    def __init__(self, inner):
+    def __init__(self, inner, epochs: int | None = None):
         self.inner = inner
+        self.epochs = epochs
 
     def evaluate(self, archs):
         rows = self.inner.evaluate(list(archs))
@@ -114,6 +125,7 @@ class TrainEvaluator:
             {
                 "value": r["value"],
                 "test": r["value"],
+                "fidelity": None if self.epochs is None else float(self.epochs),
                 "cost": r["cost_seconds"],
                 "status": r["status"],
                 "error": r.get("error"),

@@ -5,6 +5,8 @@ journal carries the run's *identity* (the configuration fields that decide which
 evaluated) and its full configuration; a journal of another identity is refused, naming the fields
 that differ. Searchers are deterministic given (seed, observations), so the "searcher state needed
 to resume" is the ordered list of evaluations plus the batch each belongs to: resuming replays them.
+Each evaluation keeps its fidelity and cost as measured; a journal written before the ``fidelity`` column
+gains it (NULL for its evaluations) when opened, and resumes.
 """
 
 from __future__ import annotations
@@ -31,9 +33,25 @@ CREATE TABLE IF NOT EXISTS evals (
     cost REAL,
     status TEXT,
     error TEXT,
-    timestamp REAL NOT NULL
+    timestamp REAL NOT NULL,
+    fidelity REAL                  -- epochs of the measurement (NULL: unknown, or a journal older than the column)
 )
 """
+#: The columns of an evaluation, in the order :meth:`Journal.records` gives them.
+COLUMNS = (
+    "idx",
+    "batch",
+    "batch_size",
+    "arch",
+    "key",
+    "value",
+    "test",
+    "fidelity",
+    "cost",
+    "status",
+    "error",
+    "timestamp",
+)
 
 
 class Journal(ConfigStore):
@@ -47,6 +65,14 @@ class Journal(ConfigStore):
 
     def __init__(self, path, identity: dict, config: dict | None = None):
         super().__init__(path, identity, meta={"config": yaml.safe_dump(config or {}, sort_keys=False)})
+        self._add_fidelity()
+
+    def _add_fidelity(self) -> None:
+        """Give a journal written before the ``fidelity`` column that column (NULL for its evaluations)."""
+        have = {row[1] for row in self.execute("PRAGMA table_info(evals)").fetchall()}
+        if "fidelity" not in have:
+            with self.transaction() as con:
+                con.execute("ALTER TABLE evals ADD COLUMN fidelity REAL")
 
     def config(self) -> dict:
         """The configuration stored with the journal (the latest run's, e.g. its budget)."""
@@ -57,12 +83,8 @@ class Journal(ConfigStore):
         self.set_meta_text("config", yaml.safe_dump(config, sort_keys=False))
 
     def records(self) -> list[dict]:
-        cur = self.execute(
-            "SELECT idx, batch, batch_size, arch, key, value, test, cost, status, error, timestamp "
-            "FROM evals ORDER BY idx"
-        )
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]
+        cur = self.execute(f"SELECT {', '.join(COLUMNS)} FROM evals ORDER BY idx")
+        return [dict(zip(COLUMNS, r)) for r in cur.fetchall()]
 
     def append(self, idx: int, batch: int, batch_size: int, arch: str, key: str, result: dict) -> None:
         """Commit one evaluation (durable on return)."""
@@ -70,13 +92,20 @@ class Journal(ConfigStore):
         def num(x):
             return None if x is None else float(x)
 
-        row = (idx, batch, batch_size, arch, key, *(num(result.get(k)) for k in ("value", "test", "cost")))
+        row = (
+            idx,
+            batch,
+            batch_size,
+            arch,
+            key,
+            *(num(result.get(k)) for k in ("value", "test", "fidelity", "cost")),
+            result.get("status"),
+            result.get("error"),
+            time.time(),
+        )
         try:
             with self.transaction() as con:
-                con.execute(
-                    "INSERT INTO evals VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (*row, result.get("status"), result.get("error"), time.time()),
-                )
+                con.execute(f"INSERT INTO evals ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", row)
         except sqlite3.IntegrityError as e:
             raise SearchError(
                 f"journal {self.path}: evaluation {idx} of {arch!r} would duplicate a record ({e})"

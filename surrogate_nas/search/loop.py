@@ -29,33 +29,35 @@ def run_loop(
     maximize: bool = True,
     progress: bool = False,
     desc: str = "search",
+    budget_cost: float | None = None,
 ) -> pd.DataFrame:
     """Run ``searcher`` until ``budget`` evaluations; return the trajectory (one row per evaluation).
 
     Every evaluation (support measurements of guided searchers included) counts against the
-    budget. Records already in ``journal`` are replayed in order instead of re-evaluated: the
+    budget. ``budget_cost`` (in the evaluator's cost unit) is a second cap: a round starts only while
+    the cumulative cost is below it, and a round that starts completes (so the last one may end above
+    it); the trajectory's ``attrs["cost_stop"]`` then says so.
+
+    Records already in ``journal`` are replayed in order instead of re-evaluated: the
     searcher's suggestion must match the journaled architecture (same canonical key), else the
     journal is refused. A replayed batch is asked with the size it was journaled with, so a journal
-    can be extended with a larger budget. New evaluations are committed to the journal before
-    ``observe``.
+    can be extended with a larger budget or budget_cost; replayed costs are the journaled ones, so a
+    replay stops where the run did. New evaluations are committed to the journal before ``observe``.
 
     When the searcher has nothing left to suggest (the space, or its feasible part, is smaller than
     the budget) the loop stops early and the trajectory's ``attrs["exhausted"]`` says why; a
     searcher that cannot suggest even one architecture raises :class:`SpaceExhausted`.
     """
-    _check_count("budget", budget, " (number of evaluations)")
-    _check_count("batch_size", batch_size)
-    done = journal.records() if journal is not None else []
-    if len(done) > budget:
-        raise SearchError(f"journal has {len(done)} evaluations, more than the budget {budget}")
+    done = _checked_journal(budget, batch_size, budget_cost, journal)
     space = searcher.space
     sign = 1.0 if maximize else -1.0
     rows: list[dict] = []
     bar = _progress_bar(budget, desc) if progress else None
     batch = 0
     exhausted = None
+    spent = 0.0
     try:
-        while len(rows) < budget:
+        while len(rows) < budget and (budget_cost is None or spent < budget_cost):
             rnd = _Round(batch, len(rows), _round_size(done, len(rows), batch_size, budget))
             try:
                 archs = _suggest(searcher, rnd.size)
@@ -66,6 +68,7 @@ def run_loop(
                 break
             results, todo = _results(space, evaluator, journal, done, rnd, archs)
             rows += _rows(space, rnd, archs, results, todo)
+            spent += float(np.nansum([r["cost"] for r in rows[rnd.start :]]))
             searcher.observe(archs, sign * np.array([_f(r.get("value")) for r in results]))
             batch += 1
             if bar is not None:
@@ -75,7 +78,54 @@ def run_loop(
             bar.close()
     traj = trajectory_frame(rows, maximize)
     traj.attrs["exhausted"] = exhausted
+    traj.attrs["cost_stop"] = _cost_stop(spent, len(rows), budget, budget_cost)
     return traj
+
+
+def _checked_journal(budget: int, batch_size: int, budget_cost: float | None, journal: Journal | None) -> list[dict]:
+    """The journal's records (none without one), once the budgets and the journal are checked against each other."""
+    _check_count("budget", budget, " (number of evaluations)")
+    _check_count("batch_size", batch_size)
+    _check_cost(budget_cost)
+    done = journal.records() if journal is not None else []
+    if len(done) > budget:
+        raise SearchError(f"journal has {len(done)} evaluations, more than the budget {budget}")
+    check_journal_cost(done, budget_cost, journal)
+    return done
+
+
+def _cost_stop(spent: float, n: int, budget: int, budget_cost: float | None) -> str | None:
+    """Why a loop stopped before its evaluation budget when its cost budget did it, else None."""
+    if budget_cost is None or spent < budget_cost or n >= budget:
+        return None
+    return (
+        f"stopped at cost {spent:.4g} >= budget_cost {budget_cost:.4g} after {n} of the budget's {budget} evaluations"
+    )
+
+
+def _check_cost(budget_cost) -> None:
+    if budget_cost is None:
+        return
+    if isinstance(budget_cost, bool) or not isinstance(budget_cost, (int, float, np.number)):
+        raise SearchError(f"budget_cost must be a number > 0 (cost units), got {budget_cost!r}")
+    if not np.isfinite(budget_cost) or budget_cost <= 0:
+        raise SearchError(f"budget_cost must be a finite number > 0 (cost units), got {budget_cost!r}")
+
+
+def check_journal_cost(done: list[dict], budget_cost: float | None, journal: Journal | None) -> None:
+    """Refuse a journal (its :meth:`~Journal.records` ``done``) whose last round started at or above ``budget_cost``:
+    a replay would stop before its end."""
+    if budget_cost is None or not done:
+        return
+    last = max(i for i, r in enumerate(done) if i == 0 or r["batch"] != done[i - 1]["batch"])
+    before = float(np.nansum([_f(r["cost"]) for r in done[:last]]))
+    if before >= budget_cost:
+        where = f"journal {journal.path}" if journal is not None else "journal"
+        raise SearchError(
+            f"{where} already has {len(done)} evaluations whose last round started at cost {before:.4g}, "
+            f"at or above the budget_cost {budget_cost:.4g}; rerun with a budget_cost above {before:.4g} to "
+            "extend or report it"
+        )
 
 
 def _round_size(done: list[dict], start: int, batch_size: int, budget: int) -> int:
@@ -164,6 +214,7 @@ def _rows(space, rnd: _Round, archs: list, results: list[dict], todo: list[int])
             "key": space.canonical(a),
             "value": _f(r.get("value")),
             "test": _f(r.get("test")),
+            "fidelity": _f(r.get("fidelity")),
             "cost": _f(r.get("cost")),
             "status": r.get("status"),
             "replayed": j not in todo,

@@ -86,6 +86,10 @@ def _best_json(result: SearchResult) -> str:
             "metric": cfg.metric,
             "test_metric": cfg.test_metric,
             "evaluations": result.evaluations,
+            "fidelity": _best_fidelity(result),
+            "total_cost": _total_cost(result),
+            "cost_unit": _cost_unit(result),
+            "budget_cost": cfg.budget_cost,
             "task": cfg.task,
             "strategy": cfg.strategy,
             "seed": cfg.seed,
@@ -94,6 +98,34 @@ def _best_json(result: SearchResult) -> str:
         },
         indent=2,
     )
+
+
+def _total_cost(result: SearchResult) -> float:
+    """The evaluations' total cost (a failed evaluation's unknown cost counts 0)."""
+    return float(result.trajectory["cost"].sum()) if "cost" in result.trajectory else 0.0
+
+
+def _cost_unit(result: SearchResult) -> str:
+    return str(result.info.get("cost_unit") or "cost units")
+
+
+def _best_fidelity(result: SearchResult) -> float | None:
+    """The fidelity (epochs) of the best architecture's measurement, None when unknown."""
+    traj = result.trajectory
+    if "fidelity" not in traj:
+        return None
+    f = traj.loc[traj["arch"] == result.best_arch, "fidelity"].astype(float)
+    return float(f.iloc[0]) if len(f) and f.notna().iloc[0] else None
+
+
+def _fidelities(result: SearchResult) -> str:
+    """The trajectory's fidelities as text, e.g. "12 epochs" or "unrecorded"."""
+    traj = result.trajectory
+    f = sorted(traj["fidelity"].dropna().unique()) if "fidelity" in traj else []
+    known = ", ".join(f"{x:g}" for x in f)
+    if not known:
+        return "unrecorded"
+    return f"{known} epochs" + (" (some unrecorded)" if traj["fidelity"].isna().any() else "")
 
 
 def _report_top(result: SearchResult):
@@ -107,20 +139,22 @@ def _report_top(result: SearchResult):
 
 def _settings_lines(result: SearchResult) -> list[str]:
     """The report's list: what was searched, how, with what, at what cost."""
-    cfg, traj = result.config, result.trajectory
+    cfg = result.config
     rate = f"{result.scored_per_second:,.0f} candidates/s" if result.scored_per_second else "n/a"
     predictor = cfg.predictor if cfg.strategy in PREDICTOR_STRATEGIES else "-"
     return [
         f"- evaluator: {cfg.evaluator}; metric: {cfg.metric} ({'max' if cfg.maximize else 'min'}); "
         f"reported: {cfg.test_metric}" + (f" ({NOISE_FREE})" if result.info.get("noise_free") else ""),
-        f"- budget: {cfg.budget} evaluations (support measurements included); done: {result.evaluations} "
-        f"({result.replayed} replayed from the journal)",
+        f"- budget: {cfg.budget} evaluations (support measurements included)"
+        + (f", cost {cfg.budget_cost:.4g} ({_cost_unit(result)})" if cfg.budget_cost is not None else "")
+        + f"; done: {result.evaluations} ({result.replayed} replayed from the journal)",
         *([f"- note: {result.note}"] if result.note else []),
         f"- seed: {cfg.seed}; model: {cfg.model or '-'}; predictor: {predictor}",
         f"- constraint: {cfg.constraint or '-'} ({cfg.constraint_mode})",
         f"- predictor scoring throughput: {rate}; candidates scored: {result.info.get('scored', 0):,}",
         *_hierarchy_lines(result),
-        f"- total cost: {traj['cost'].sum():.4g} ({'seconds' if cfg.evaluator == 'train' else 'simulated units'})",
+        f"- fidelity: {_fidelities(result)}",
+        f"- total cost: {_total_cost(result):.4g} {_cost_unit(result)}",
     ]
 
 

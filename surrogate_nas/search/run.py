@@ -6,7 +6,7 @@ only then ``config.yaml`` written, from the journal's configuration. Output dire
 
     out/config.yaml       the SearchConfig (YAML), the same as the journal's
     out/journal.sqlite    every evaluation, committed before the searcher is told (resume source)
-    out/trajectory.csv    one row per evaluation with best-so-far columns
+    out/trajectory.csv    one row per evaluation (fidelity, cost, cum_cost included) with best-so-far columns
     out/top.csv           the 10 best measured by the search metric (rank 1 = best: what `verify --top-k` reads)
     out/best.json         the best architecture found
     out/trajectory.png    best-so-far vs evaluations
@@ -32,7 +32,7 @@ from .benchmark_tables import BENCHMARK_METRICS, cached_benchmark, noise_free, s
 from .config import PREDICTOR_STRATEGIES, SearchConfig, SearchResult
 from .evaluators import EVALUATORS
 from .journal import Journal
-from .loop import run_loop
+from .loop import check_journal_cost, run_loop
 from .predictor_factory import needs_checkpoint, source_scores
 from .results import write_results
 from .searcher_factory import make_searcher
@@ -194,12 +194,14 @@ def run_search(config: SearchConfig) -> SearchResult:
     identity = {**cfg.identity(), "model": f"sha256:{digest[:16]}" if digest else None}
     threads = torch.get_num_threads()
     with _locked(out), Journal(out / "journal.sqlite", identity, cfg.to_dict()) as journal:
-        done = len(journal.records())
+        records = journal.records()
+        done = len(records)
         if done > cfg.budget:
             raise SearchError(
                 f"journal {journal.path} already has {done} evaluations, more than the budget "
                 f"{cfg.budget}; rerun with a budget >= {done} to extend or report it"
             )
+        check_journal_cost(records, cfg.budget_cost, journal)
         journal.set_config(cfg.to_dict())
         atomic_write_text(out / "config.yaml", yaml.safe_dump(journal.config(), sort_keys=False))
         try:
@@ -212,10 +214,12 @@ def run_search(config: SearchConfig) -> SearchResult:
                 cfg.maximize,
                 cfg.progress,
                 desc=f"{cfg.strategy} {cfg.task}",
+                budget_cost=cfg.budget_cost,
             )
         finally:
             torch.set_num_threads(threads)
     result = _result(cfg, traj, out, searcher, table, time.perf_counter() - t0)
+    result.info["cost_unit"] = getattr(evaluator, "cost_unit", "cost units")
     write_results(result)
     return result
 
@@ -225,6 +229,8 @@ def _result(cfg: SearchConfig, traj, out: Path, searcher, table, seconds: float)
     note = traj.attrs.get("exhausted")
     if note:
         note = f"{note}; stopped after {len(traj)} of the budget's {cfg.budget} evaluations"
+    else:
+        note = traj.attrs.get("cost_stop")
     best = traj.iloc[-1]
     info = {
         **searcher.run_info(),

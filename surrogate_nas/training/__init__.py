@@ -61,13 +61,15 @@ def search_evaluator(config, table=None, work_dir="runs/train-evals") -> _Search
         raise _Error(f"evaluator 'train' measures test_acc or valid_acc, not {config.metric!r}")
     if config.metric == "valid_acc" and tc.valid_fraction <= 0:
         raise _Error("evaluator 'train' with metric 'valid_acc' needs the train option valid_fraction > 0")
+    dataset = check_dataset(config.task, config.data_root)
     return _SearchView(
         TrainingEvaluator(
-            check_dataset(config.task, config.data_root),
+            dataset,
             data_root=config.data_root,
             train_config=tc,
             work_dir=work_dir,
             space=config.space,
             metric=config.metric,
-        )
+        ),
+        epochs=tc.resolved(dataset).epochs,
     )

@@ -180,3 +180,6 @@ def test_train_evaluator_digits(tmp_path):
                                 progress=False, out=str(tmp_path / "train")))
     assert r.evaluations == 2 and (r.trajectory["status"] == "ok").all()
     assert 0 < r.best_value <= 100 and (r.trajectory["cost"] > 0).all()
+    # fidelity: the epochs trained; cost: measured wall seconds (not full-training equivalents)
+    assert (r.trajectory["fidelity"] == 1).all()
+    assert "seconds (measured wall time" in (r.out / "report.md").read_text()
