@@ -114,7 +114,9 @@ def test_a_journal_of_the_former_layout_resumes(tmp_path):
     old = sqlite3.connect(tmp_path / "run" / "journal.sqlite")  # rollback journal, the former statements
     old.executescript(OLD_JOURNAL_SCHEMA)
     old.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-    old.executemany("INSERT INTO evals VALUES (?,?,?,?,?,?,?,?,?,?,?)", new.execute("SELECT * FROM evals"))
+    # the former evals columns (a journal now also has fidelity, which the former schema lacks)
+    former = "idx, batch, batch_size, arch, key, value, test, cost, status, error, timestamp"
+    old.executemany("INSERT INTO evals VALUES (?,?,?,?,?,?,?,?,?,?,?)", new.execute(f"SELECT {former} FROM evals"))
     old.commit()
     old.close()
     new.close()
