@@ -36,3 +36,18 @@ def test_search_efficiency_win_counts_are_over_held_out_targets(tmp_path):
     md, _ = write_report(pd.DataFrame(rows), [], [], tmp_path, "quick", "cmd", log=lambda m: None)
     text = "\n".join(md)
     assert "guided-meta: 0/1" in text  # cora and photo (val) won, but are not counted
+
+
+def test_a_grid_of_the_latency_constrained_pair_alone_is_reported(tmp_path):
+    """The constrained methods have their own section; with no unconstrained method there is no pooled figure
+    (it used to end the run in a traceback after every cell was stored)."""
+    from surrogate_nas.experiment.search_efficiency import write_report
+
+    rows = [{"benchmark": "nas-bench-graph", "target_task": "citeseer", "method": method, "seed": seed,
+             "evaluation": e, "best_value": 0.5 + e / 1000, "best_test": 0.5 + e / 1000, "scored": 0}
+            for method, n in (("evolution (latency<=p25)", 200), ("guided-meta (latency<=p25)", 50))
+            for seed in (0, 1) for e in range(1, n + 1)]
+    md, _ = write_report(pd.DataFrame(rows), [], [], tmp_path, "full", "cmd", log=lambda m: None)
+    text = "\n".join(md)
+    assert "## Constrained search: latency" in text and "guided-meta@50" in text
+    assert not (tmp_path / "search_efficiency_nbg.png").exists()
