@@ -11,7 +11,7 @@ from __future__ import annotations
 import numbers
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from .errors import SurrogateNASError
 
@@ -32,6 +32,20 @@ def _real(v: Any) -> Any:
 Int = Annotated[int, BeforeValidator(_integral)]
 #: A number field: any finite real (integers included); booleans and strings are refused.
 Float = Annotated[float, BeforeValidator(_real)]
+#: The largest seed every seeded library (NumPy, torch, scikit-learn) accepts.
+MAX_SEED = 2**32 - 1
+#: A seed field: an integer in 0..MAX_SEED.
+Seed = Annotated[Int, Field(ge=0, le=MAX_SEED)]
+
+
+def _nonblank(v: str) -> str:
+    if not v.strip():
+        raise ValueError("must be a non-empty string")
+    return v
+
+
+#: A name field: a string that is not blank.
+Name = Annotated[str, AfterValidator(_nonblank)]
 
 
 def one_line(what: str, error: ValidationError) -> str:
@@ -78,4 +92,4 @@ class TypedConfig(BaseModel):
         return tuple(cls.model_fields)
 
 
-__all__ = ["Float", "Int", "TypedConfig", "one_line"]
+__all__ = ["MAX_SEED", "Float", "Int", "Name", "Seed", "TypedConfig", "one_line"]

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from ..errors import SurrogateNASError
-from ..typed import Int, TypedConfig
+from ..typed import Int, Seed, TypedConfig
 from .common import (
     PROG,
     WIDTH,
@@ -62,7 +62,7 @@ class FeaturesOptions(TypedConfig):
     )
     data_root: str | None = Field(None, description="folder of the --dataset .npz")
     batch_size: Int = Field(16, ge=1, le=100_000, description="images in the fixed input batch")
-    seed: Int = Field(0, ge=0, le=2**32 - 1, description="seed of the batch and of every network's weights")
+    seed: Seed = Field(0, description="seed of the batch and of every network's weights")
     address: str | None = Field(
         None, description="an existing Ray cluster (auto, ray://host:port); default: a local one"
     )

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from ..typed import Int, TypedConfig
+from ..typed import Int, Seed, TypedConfig
 from .common import UsageError
 from .options import Given, Group, command, command_group
 
@@ -22,7 +22,7 @@ class LatencyOptions(TypedConfig):
     sample: Int = Field(
         1000, ge=1, le=MAX_CELLS, description="how many distinct canonical cells to draw (at most 6466)"
     )
-    seed: Int = Field(0, ge=0, le=2**32 - 1, description="seed of the cell sample, the network weights and the input")
+    seed: Seed = Field(0, description="seed of the cell sample, the network weights and the input")
     settings: str | None = Field(
         None,
         description="comma-separated settings t<threads>-b<batch>-<fp32|bf16>[-cl] (default: the shipped table's "

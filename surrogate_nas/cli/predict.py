@@ -8,7 +8,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from ..errors import SurrogateNASError
-from ..typed import Int, TypedConfig
+from ..typed import Int, Seed, TypedConfig
 from .common import (
     UsageError,
     inner_steps,
@@ -48,7 +48,7 @@ class PredictOptions(TypedConfig):
         description="bootstrap members for the std column of a GNN without a GP head (0: no std; a GP head's std is "
         "its posterior's, an ensemble's adds its members' spread)",
     )
-    seed: Int = Field(0, ge=0, le=2**32 - 1, description="seed of the bootstrap members")
+    seed: Seed = Field(0, description="seed of the bootstrap members")
     show: Int = Field(10, ge=0, description="rows of the result to print")
 
 

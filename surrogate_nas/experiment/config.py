@@ -32,7 +32,7 @@ from typing_extensions import TypedDict
 
 from ..errors import SurrogateNASError, first_line
 from ..io import load_yaml
-from ..typed import Int, TypedConfig
+from ..typed import Int, Name, TypedConfig
 
 Kind = Literal["predictor-quality", "search-efficiency"]
 Mode = Literal["full", "quick"]  # reports are named / titled quick or full
@@ -70,12 +70,6 @@ def _problem(message: str) -> PydanticCustomError:
     return PydanticCustomError(_SAID, "{message}", {"message": message})
 
 
-def _nonblank(v: str) -> str:
-    if not v.strip():
-        raise ValueError("must be a non-empty string")
-    return v
-
-
 def _unique(v: list) -> list:
     dup = next((x for i, x in enumerate(v) if x in v[:i]), None)
     if dup is not None:
@@ -105,8 +99,7 @@ def _typed_section(model: Literal["meta", "model"]) -> AfterValidator:
     return AfterValidator(check)
 
 
-#: A non-empty name; a non-empty list of distinct names; an integer >= 1.
-Name = Annotated[str, AfterValidator(_nonblank)]
+#: A non-empty list of distinct names; an integer >= 1.
 Names = Annotated[list[Name], Field(min_length=1), AfterValidator(_unique)]
 Count = Annotated[Int, Field(ge=1)]
 MetaSection = Annotated[dict[str, Any], _typed_section("meta")]

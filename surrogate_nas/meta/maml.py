@@ -21,7 +21,7 @@ from ..predictors.gnn import GraphRegressor, regression_rank_loss
 from ..predictors.gnn import functional_forward as forward
 from ..predictors.metrics import kendall_tau
 from ..predictors.support import ScaleName
-from ..typed import Float, Int, TypedConfig
+from ..typed import Float, Int, Seed, TypedConfig
 from .defaults import DEFAULT_MEMBERS, DEFAULT_META
 from .inner import MAX_INNER_STEPS, deployment_steps, inner_loop
 from .tasks import Episode, EpisodeSampler, Task
@@ -42,10 +42,9 @@ __all__ = [
 
 
 #: The largest meta-training runs and seeds the configuration accepts (a typo such as ``--iterations 10**30`` is
-#: refused in one line instead of running until it is killed; seeds fit NumPy's and torch's generators).
+#: refused in one line instead of running until it is killed; seeds: typed.Seed).
 MAX_ITERATIONS = 1_000_000
 MAX_BATCH = 4096
-MAX_SEED = 2**32 - 1
 
 AlgorithmName = Literal["maml", "reptile", "multitask", "dkt"]
 KernelName = Literal["rbf", "matern", "linear", "rbf+graph"]
@@ -100,7 +99,7 @@ class MetaConfig(TypedConfig):
     val_every: Int = Field(25, ge=1, le=MAX_ITERATIONS)
     val_episodes: Int = Field(8, ge=1, le=MAX_BATCH)
     patience: Int = Field(6, ge=1, le=MAX_ITERATIONS)
-    seed: Int = Field(0, ge=0, le=MAX_SEED, description="seed of initial weights and episode sampling")
+    seed: Seed = Field(0, description="seed of initial weights and episode sampling")
     device: str = Field("cpu", description="torch device (cpu, cuda, cuda:1)")
 
     @field_validator("support_range", mode="before")

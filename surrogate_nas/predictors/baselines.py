@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..spaces import Architecture, SearchSpace, get_space
+from ..typed import MAX_SEED
 from .inputs import FreeFeatureValues, SourceValues, input_columns, onehot
 from .support import scale_targets, validate_support
 
@@ -143,7 +144,7 @@ class TreePredictor(_Base):
         """Check the parameters (``__init__`` only stores them); a bad one is one DataError naming it."""
         if self.kind not in self.KINDS:
             raise DataError(f"unknown tree kind {self.kind!r}; use {', '.join(self.KINDS)}")
-        for name, v, hi in (("n_estimators", self.n_estimators, MAX_TREES), ("seed", self.seed, 2**32 - 1)):
+        for name, v, hi in (("n_estimators", self.n_estimators, MAX_TREES), ("seed", self.seed, MAX_SEED)):
             lo = 1 if name == "n_estimators" else 0
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
                 raise DataError(f"{self.kind}: {name} must be an integer in {lo}..{hi}, got {v!r}")

@@ -9,12 +9,12 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import pandas as pd
 import yaml
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from ..errors import SurrogateNASError
 from ..io import load_yaml
 from ..spaces import get_space
-from ..typed import Float, Int, TypedConfig
+from ..typed import Float, Int, Name, Seed, TypedConfig
 from .base import SEARCHERS, Constraint, SearchError
 from .benchmark_tables import BENCHMARK_METRICS, DEFAULT_BENCHMARK
 from .evaluators import EVALUATORS
@@ -30,15 +30,8 @@ def _path_text(v: Any) -> Any:
     return os.fspath(v) if isinstance(v, os.PathLike) else v
 
 
-def _not_empty(v: str) -> str:
-    if not v.strip():
-        raise ValueError("must not be empty")
-    return v
-
-
 #: A text field that may be given as a path.
 PathText = Annotated[str, BeforeValidator(_path_text)]
-Name = Annotated[str, AfterValidator(_not_empty)]
 
 
 class SearchConfig(TypedConfig):
@@ -98,8 +91,8 @@ class SearchConfig(TypedConfig):
     evaluator: Name = Field(
         "table", description="table: look values up in the benchmark (simulation); train: real training"
     )
-    seed: Int = Field(0, ge=0, le=2**32 - 1, description="seed of the search")
-    out: Annotated[PathText, AfterValidator(_not_empty)] = Field(
+    seed: Seed = Field(0, description="seed of the search")
+    out: Annotated[Name, BeforeValidator(_path_text)] = Field(
         "runs/search", description="run directory (journal, trajectory, report); rerun to resume"
     )
     model: PathText | None = Field(None, description="checkpoint directory from `pretrain` (predictor meta)")

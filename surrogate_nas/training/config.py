@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..devices import resolve_device
 from ..spaces import get_space
-from ..typed import Float, Int, TypedConfig
+from ..typed import MAX_SEED, Float, Int, Seed, TypedConfig
 from .data import check_dataset
 from .errors import TrainingError
 
@@ -26,8 +26,6 @@ NB201_RECIPE: dict[str, Any] = {"epochs": 200, "batch_size": 256, "C": 16, "N": 
 #: 8x8 images can fill; 10 epochs reach ~98% test accuracy in about a second per candidate. One thread:
 #: convolutions this small gain nothing from more and slow down many times on a busy machine.
 RECIPES: dict[str, dict[str, Any]] = {"digits": {"epochs": 10, "batch_size": 64, "C": 8, "N": 1, "num_threads": 1}}
-#: Seeds every seeded library accepts.
-MAX_SEED = 2**32 - 1
 
 
 def recipe(dataset: str) -> dict[str, Any]:
@@ -53,7 +51,7 @@ class TrainConfig(TypedConfig):
     momentum: Float = Field(0.9, ge=0, lt=1, description="SGD momentum")
     nesterov: bool = Field(True, description="Nesterov momentum")
     weight_decay: Float = Field(5e-4, ge=0, description="weight decay on every parameter")
-    seed: Int = Field(0, ge=0, le=MAX_SEED, description="seed of the weights, shuffling and augmentation")
+    seed: Seed = Field(0, description="seed of the weights, shuffling and augmentation")
     C: Int | None = Field(None, ge=1, le=4096, description="stem width of the NB-201 skeleton (None: the recipe)")
     N: Int | None = Field(None, ge=0, le=1000, description="cells per stage of the NB-201 skeleton (None: the recipe)")
     device: str = Field("cpu", description="cpu, cuda, cuda:1, or auto (cuda when available)")
