@@ -166,6 +166,19 @@ class BenchmarkTable:
         self._index[(task, metric)] = s
         return s
 
+    def fidelity_of(self, task: str, metric: str, archs: Sequence[Architecture | str]) -> np.ndarray:
+        """Per architecture, the fidelity of the records :meth:`series` ``(task, metric)`` reads: ``NAME@F``'s F;
+        for a bare name the one fidelity recorded, or each architecture's highest (NaN where none is recorded)."""
+        name, fidelity = self._metric_spec(metric)
+        if fidelity is not None:
+            return np.full(len(archs), fidelity)
+        fids = self.fidelities(task, name)
+        if len(fids) <= 1:
+            return np.full(len(archs), fids[0] if fids else np.nan)
+        f = self.frame[(self.frame["task"] == self._task(task)) & (self.frame["metric"] == name)]
+        top = f.groupby("arch")["fidelity"].max()
+        return top.reindex([self.space.format(self.space.coerce(a)) for a in archs]).to_numpy(dtype=float)
+
     def _metric_spec(self, metric: str) -> tuple[str, float | None]:
         """``NAME@FIDELITY`` -> (NAME, fidelity); a bare name (or one the table records literally) -> (name, None)."""
         if not isinstance(metric, str):

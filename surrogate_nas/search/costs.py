@@ -103,21 +103,3 @@ def cost_model(table, task: str, cost_metric: str | None = None) -> CostModel:
     if cost_metric:
         return RecordedCost(table, task, cost_metric)
     return UnitCost()
-
-
-def metric_fidelity(table, task: str, metric: str, archs: Sequence) -> np.ndarray:
-    """The fidelity (epochs) of the records ``metric`` reads for each architecture, NaN where none is recorded:
-    ``NAME@F`` reads F; a bare name the highest fidelity recorded for the architecture (what
-    :meth:`~surrogate_nas.benchmarks.BenchmarkTable.series` reads), the same for every architecture when the
-    records have one fidelity."""
-    name, at, fid = metric.rpartition("@")
-    if at and name and metric not in table.metrics(task):
-        return np.full(len(archs), float(fid))
-    fids = table.fidelities(task, metric)
-    if not fids:
-        return np.full(len(archs), np.nan)
-    if len(fids) == 1:
-        return np.full(len(archs), fids[0])
-    f = table.frame[(table.frame["task"] == task) & (table.frame["metric"] == metric)]
-    top = f.groupby("arch")["fidelity"].max()
-    return top.reindex([table.space.format(table.space.coerce(a)) for a in archs]).to_numpy(dtype=float)

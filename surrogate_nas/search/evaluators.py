@@ -18,7 +18,7 @@ from ..registry import Registry
 from ..spaces import Architecture
 from .base import SearchError
 from .benchmark_tables import BENCHMARK_METRICS
-from .costs import cost_model, metric_fidelity
+from .costs import cost_model
 
 
 class Evaluator(Protocol):
@@ -72,7 +72,7 @@ class TableEvaluator:
             return []
         v = self.table.vector(self.task, self.metric, archs, missing="nan")
         t = self.table.vector(self.task, self.test_metric, archs, missing="nan")
-        fid = metric_fidelity(self.table, self.task, self.metric, archs)
+        fid = self.table.fidelity_of(self.task, self.metric, archs)
         c = self.cost_model(archs, fid)
         out = []
         for vi, ti, fi, ci in zip(v, t, fid, c):
