@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ChecksumError, DataError
-from ..io import atomic_path, atomic_write_bytes
+from ..io import atomic_path, atomic_write_bytes, fingerprint
 
 ENV_VAR = "SURROGATE_NAS_DATA"
 #: The project's own ``data/`` folder (present in a clone and an editable install): compressed copies of the
@@ -55,10 +55,7 @@ def user_cache_dir() -> Path:
 def config_store_path(folder: str, config: dict) -> Path:
     """The default resumable store of one configuration: ``user_cache_dir()/folder/<space>-<hash>.sqlite``, the
     hash over the configuration (JSON, sorted keys), so another configuration gets another store."""
-    import json
-
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
-    return user_cache_dir() / folder / f"{config['space']}-{digest}.sqlite"
+    return user_cache_dir() / folder / f"{config['space']}-{fingerprint(config)[:12]}.sqlite"
 
 
 def data_dir() -> Path:

@@ -5,14 +5,13 @@ needs the machine (the device, the dataset's files) is checked by ``validate()``
 
 from __future__ import annotations
 
-import hashlib
-import json
 import numbers
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from ..devices import resolve_device
+from ..io import fingerprint
 from ..spaces import get_space
 from ..typed import MAX_SEED, Float, Int, Seed, TypedConfig
 from .data import check_dataset
@@ -97,7 +96,7 @@ class TrainConfig(TypedConfig):
     def fingerprint(self) -> str:
         """Short hash of every field that changes the trained result."""
         d = {k: v for k, v in self.to_dict().items() if k not in self.NON_RESULT_FIELDS}
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+        return fingerprint(d)[:12]
 
 
 class VerifyConfig(TypedConfig):
