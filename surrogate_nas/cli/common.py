@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SurrogateNASError
+from ..io import load_yaml
 
 PROG = "surrogate-nas"
 
@@ -215,12 +216,6 @@ def fit_table(df, width: int) -> str:
 def one_line(e: BaseException | str) -> str:
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
     return " ".join(lines) or type(e).__name__
-
-
-def load_yaml(text: str):
-    from ..io import load_yaml  # lazy: `surrogate-nas --help` imports nothing it does not need
-
-    return load_yaml(text)
 
 
 def yaml_problem(e) -> str:

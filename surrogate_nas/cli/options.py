@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SurrogateNASError
-from .common import PROG, UsageError, check_file, load_yaml, yaml_problem
+from ..io import load_yaml
+from .common import PROG, UsageError, check_file, yaml_problem
 
 #: Namespace entries that are not options.
 _INTERNAL = ("func", "groups", "config", "command", "label")
