@@ -218,14 +218,14 @@ def run_search(config: SearchConfig) -> SearchResult:
             )
         finally:
             torch.set_num_threads(threads)
-    result = _result(cfg, traj, out, searcher, table, time.perf_counter() - t0)
-    result.info["cost_unit"] = getattr(evaluator, "cost_unit", "cost units")
+    result = _result(cfg, traj, out, searcher, table, evaluator, time.perf_counter() - t0)
     write_results(result)
     return result
 
 
-def _result(cfg: SearchConfig, traj, out: Path, searcher, table, seconds: float) -> SearchResult:
-    """The finished run: its best architecture by the search metric, with what the searcher records of itself."""
+def _result(cfg: SearchConfig, traj, out: Path, searcher, table, evaluator, seconds: float) -> SearchResult:
+    """The finished run: its best architecture by the search metric, with what the searcher records of itself and
+    the unit of the evaluator's costs."""
     note = traj.attrs.get("exhausted")
     if note:
         note = f"{note}; stopped after {len(traj)} of the budget's {cfg.budget} evaluations"
@@ -235,6 +235,7 @@ def _result(cfg: SearchConfig, traj, out: Path, searcher, table, seconds: float)
     info = {
         **searcher.run_info(),
         "noise_free": cfg.evaluator == "table" and noise_free(table, cfg.task, cfg.metric, cfg.test_metric),
+        "cost_unit": getattr(evaluator, "cost_unit", "cost units"),
     }
     return SearchResult(
         cfg,
