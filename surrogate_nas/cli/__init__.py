@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser(full=argv[:1])  # only the command being run imports its configs
         ns = parser.parse_args(argv)
-        return int(ns.func(given(ns, ns.label)) or 0)
+        return int(ns.func(given(ns)) or 0)
     except SurrogateNASError as e:
         print(f"{PROG}: error: {one_line(e)}", file=sys.stderr)
         return 2

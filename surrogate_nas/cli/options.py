@@ -3,7 +3,7 @@
 A command declares its options as :class:`Group` s, one per typed config (a library config such as
 ``SearchConfig``, or the command's own small model): every field a group names becomes an option whose flag,
 type, choices, default and help come from the model, so options, defaults, ``--help`` and the config file cannot
-drift apart. Parsing keeps only what the user gave (``argparse.SUPPRESS``); :func:`read_options` then lays the
+drift apart. Parsing keeps only what the user gave (``argparse.SUPPRESS``); :func:`given` then lays the
 command line over the config file over the command's defaults, per group, and the command builds its models from
 that (the models validate, in one line naming the field and the value).
 """
@@ -167,30 +167,9 @@ def _route(d: dict, groups: Sequence[Group], where: str, command: str) -> dict[s
     return out
 
 
-def read_options(ns: argparse.Namespace, command: str) -> tuple[dict[str, dict], dict[str, Any]]:
-    """({group key: the command line over the config file over the command's defaults}, {other given options}).
-
-    Only the fields someone set are in a group's mapping (the model fills the rest); ``null`` in the file means
-    the default. A required field missing from both is one usage error naming its flag(s)."""
-    given = {k: v for k, v in vars(ns).items() if k not in _INTERNAL}
-    groups: Sequence[Group] = getattr(ns, "groups", ())
-    path = getattr(ns, "config", None)
-    routed = _route(load_config(path), groups, f"config file {path}", command) if path else {}
-    values: dict[str, dict] = {}
-    missing = []
-    for g in groups:
-        merged = {**g.defaults, **{k: v for k, v in routed.get(g.key, {}).items() if v is not None}}
-        merged.update({k.split(".", 1)[1]: v for k, v in given.items() if k.startswith(g.key + ".")})
-        missing += [g.flag(n) for n in g.required if merged.get(n) in (None, "")]
-        values[g.key] = merged
-    if missing:
-        raise UsageError(f"{command}: {', '.join(missing)} required (on the command line or in --config)")
-    return values, {k: v for k, v in given.items() if "." not in k}
-
-
 @dataclass
 class Given:
-    """What a command was given: per group the merged values (:func:`read_options`), and the other options."""
+    """What a command was given: per group the merged values (:func:`given`), and the other options."""
 
     values: dict[str, dict]
     extra: dict[str, Any]
@@ -202,9 +181,27 @@ class Given:
         return group.model(**{**self.values[key], **fixed})
 
 
-def given(ns: argparse.Namespace, command: str) -> Given:
-    values, extra = read_options(ns, command)
-    return Given(values, extra, getattr(ns, "groups", ()))
+def given(ns: argparse.Namespace) -> Given:
+    """What the parsed command line ``ns`` gives each group: the command line over the config file over the
+    command's defaults, and the options of no group.
+
+    Only the fields someone set are in a group's mapping (the model fills the rest); ``null`` in the file means
+    the default. A required field missing from both is one usage error naming its flag(s)."""
+    command = ns.label
+    options = {k: v for k, v in vars(ns).items() if k not in _INTERNAL}
+    groups: Sequence[Group] = getattr(ns, "groups", ())
+    path = getattr(ns, "config", None)
+    routed = _route(load_config(path), groups, f"config file {path}", command) if path else {}
+    values: dict[str, dict] = {}
+    missing = []
+    for g in groups:
+        merged = {**g.defaults, **{k: v for k, v in routed.get(g.key, {}).items() if v is not None}}
+        merged.update({k.split(".", 1)[1]: v for k, v in options.items() if k.startswith(g.key + ".")})
+        missing += [g.flag(n) for n in g.required if merged.get(n) in (None, "")]
+        values[g.key] = merged
+    if missing:
+        raise UsageError(f"{command}: {', '.join(missing)} required (on the command line or in --config)")
+    return Given(values, {k: v for k, v in options.items() if "." not in k}, groups)
 
 
 def command(sub, name: str, about: tuple[str, str], func, groups: Sequence[Group] = (), config: str | None = None):
@@ -234,5 +231,4 @@ __all__ = [
     "command_group",
     "given",
     "load_config",
-    "read_options",
 ]
