@@ -28,6 +28,7 @@ SEARCH_FLAGS = (
     "constraint",
     "constraint_mode",
     "data_root",
+    "train_backend",
     "seed",
     "out",
     "progress",
@@ -55,9 +56,12 @@ def _cmd_search(given: Given) -> int:
     torch.set_num_threads(args.threads)
     res = run_search(cfg)
     print(f"{res.evaluations} evaluations ({res.replayed} resumed from the journal) in {res.seconds:.1f}s")
-    same = res.config.test_metric == res.config.metric
+    from ..search.loop import ranked_metric
+
+    metric = ranked_metric(res.trajectory, res.config.metric)
+    same = res.config.test_metric == metric
     print(
-        f"best: {res.best_arch}  {res.config.metric} {res.best_value:.4f}"
+        f"best: {res.best_arch}  {metric} {res.best_value:.4f}"
         + ("" if same else f"  {res.config.test_metric} {res.best_test:.4f}")
     )
     if res.info.get("noise_free"):

@@ -16,6 +16,7 @@ from .evaluators import EVALUATORS, TableEvaluator, TrainEvaluator
 from .hierarchical import HierarchicalSearch
 from .journal import Journal
 from .loop import run_loop, trajectory_frame
+from .multifidelity import PromotionSearch
 from .run import run_search
 from .searcher_factory import make_searcher
 from .strategies import GuidedEvolution, LocalSearch, RandomSearch, RegularizedEvolution, SourceRankSearch
@@ -36,6 +37,7 @@ __all__ = [
     "trajectory_frame",
     "GuidedEvolution",
     "HierarchicalSearch",
+    "PromotionSearch",
     "LocalSearch",
     "RandomSearch",
     "RegularizedEvolution",

@@ -128,6 +128,9 @@ class Searcher(abc.ABC):
     """
 
     name = "searcher"
+    #: The fidelity the last :meth:`suggest` asks for (epochs, or the fidelity of a table's records); None: the
+    #: evaluator's own. The loop passes it to the evaluator (multi-fidelity searchers set it per round).
+    fidelity: float | None = None
 
     def __init__(self, space: SearchSpace | str, seed: int = 0, constraint: Constraint | None = None):
         self.space = get_space(space)

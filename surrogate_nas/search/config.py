@@ -20,7 +20,7 @@ from .benchmark_tables import BENCHMARK_METRICS, DEFAULT_BENCHMARK
 from .evaluators import EVALUATORS
 
 #: Strategies that re-fit a predictor on their measurements.
-PREDICTOR_STRATEGIES = ("guided", "hierarchical")
+PREDICTOR_STRATEGIES = ("guided", "hierarchical", "guided-mf")
 #: How a strategy is spelled in a run's identity (journal fingerprint) when it was renamed: the former name, so
 #: journals written before the rename ("guided-evolution") still resume, whichever name the run is given.
 IDENTITY_SPELLING = {"guided": "guided-evolution"}
@@ -44,6 +44,8 @@ class SearchConfig(TypedConfig):
       default: acquisition when given, else ucb), beta, pool ("auto" | "space" | "mutants"),
       n_candidates, top_k, support_random; hierarchical also probe_groups, coarse, commit,
       commit_fraction, group_top (see :class:`~surrogate_nas.search.hierarchical.HierarchicalSearch`).
+    * ``guided-mf`` / ``asha``: fidelities ([cheap, full]: epochs for ``train``, the records' fidelity for a table),
+      eta (3); guided-mf also every option of ``guided`` (see :mod:`~surrogate_nas.search.multifidelity`).
     * for the predictor: cv_until (20: the meta-predictor chooses its inner steps by cross-validation
       while the measurements are <= cv_until, then keeps the last choice), scratch_steps (150, the
       ``scratch`` alias), targets ("anchored" | "support", see
@@ -78,8 +80,9 @@ class SearchConfig(TypedConfig):
     strategy: Name = Field(
         "guided",
         description="random, evolution, local, source-rank, guided (Bayesian optimisation over the candidate set; "
-        "'guided-evolution' is its old name) or hierarchical (two-level: probe the best skeleton groups, commit, "
-        "search inside them)",
+        "'guided-evolution' is its old name), hierarchical (two-level: probe the best skeleton groups, commit, "
+        "search inside them), guided-mf (guided screening at a cheap fidelity, ASHA promotion to the full one) or "
+        "asha (random screening, ASHA promotion); the last two need option fidelities: [cheap, full]",
     )
     budget: Int = Field(20, ge=1, description="evaluations of the target, support included")
     budget_cost: Float | None = Field(
@@ -130,10 +133,15 @@ class SearchConfig(TypedConfig):
     constraint_task: str | None = Field(None, description="the task whose records the constraint reads")
     data_root: PathText | None = Field(None, description="datasets for the train evaluator")
     train: dict[str, Any] = Field(default_factory=dict, description="TrainConfig fields of the train evaluator")
+    train_backend: Literal["local", "ray"] = Field(
+        "local",
+        description="where the train evaluator trains: local (in this process) or ray (one task per candidate on a "
+        "local Ray instance bound to loopback, started once for the search; --batch-size candidates at a time)",
+    )
     progress: bool = Field(True, description="show a progress bar")
 
     #: Fields that do not change which architectures are evaluated (not part of the run's identity).
-    NON_IDENTITY: ClassVar[tuple[str, ...]] = ("out", "progress", "budget", "budget_cost")
+    NON_IDENTITY: ClassVar[tuple[str, ...]] = ("out", "progress", "budget", "budget_cost", "train_backend")
 
     @field_validator("constraint")
     @classmethod
@@ -198,10 +206,10 @@ class SearchConfig(TypedConfig):
     def _metrics(self, benchmark: str | None) -> tuple[str | None, str | None]:
         """(search metric, reported metric): the benchmark's reported metric goes with its search metric, named
         with or without the fidelity (NB-201: valid_acc / valid_acc@12 -> test_acc@200); any other metric reports
-        itself. The train evaluator searches on test_acc unless told."""
+        itself. The train evaluator searches on test_acc unless told, and reports test_acc (its test split)."""
         default, test = (None, None)
         if self.evaluator == "train":
-            return self.metric or "test_acc", self.test_metric or self.metric or "test_acc"
+            return self.metric or "test_acc", self.test_metric or "test_acc"
         if benchmark in BENCHMARK_METRICS:
             default, test, _ = BENCHMARK_METRICS[benchmark]
         metric = self.metric or default

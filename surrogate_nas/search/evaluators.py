@@ -51,9 +51,13 @@ class TableEvaluator:
     average-FLOPs cell = 1.0; NB-201 records no training time); with ``cost_metric`` (NAS-Bench-Graph:
     ``latency``, the recorded inference latency, a proxy) the record over its mean over the task's records
     (an average evaluation = 1.0); else 1.0 per evaluation. ``cost_unit`` names the unit.
+
+    ``evaluate(archs, fidelity=F)`` reads ``metric``'s records of fidelity ``F`` instead (``NAME@F``; the table's
+    own error when it has none), for multi-fidelity searchers; ``test`` stays ``test_metric``.
     """
 
     name = "table"
+    multi_fidelity = True
 
     def __init__(self, table, task: str, metric: str, test_metric: str | None = None, cost_metric: str | None = None):
         self.table = table
@@ -66,13 +70,26 @@ class TableEvaluator:
         self.cost_model = cost_model(table, task, cost_metric)
         self.cost_unit = self.cost_model.unit
 
-    def evaluate(self, archs):
+    def check_fidelity(self, fidelity: float) -> None:
+        """The table has the search metric's records of ``fidelity`` (else its own one-line error)."""
+        self.metric_at(fidelity)
+
+    def metric_at(self, fidelity: float | None) -> str:
+        """The search metric's records of ``fidelity`` (``NAME@F``); ``metric`` itself for None."""
+        if fidelity is None:
+            return self.metric
+        name = f"{self.metric.split('@')[0]}@{fidelity:g}"
+        self.table.series(self.task, name)  # the table's own clear error when it has no such records
+        return name
+
+    def evaluate(self, archs, fidelity: float | None = None):
         archs = list(archs)
         if not archs:
             return []
-        v = self.table.vector(self.task, self.metric, archs, missing="nan")
+        metric = self.metric_at(fidelity)
+        v = self.table.vector(self.task, metric, archs, missing="nan")
         t = self.table.vector(self.task, self.test_metric, archs, missing="nan")
-        fid = self.table.fidelity_of(self.task, self.metric, archs)
+        fid = self.table.fidelity_of(self.task, metric, archs)
         c = self.cost_model(archs, fid)
         out = []
         for vi, ti, fi, ci in zip(v, t, fid, c):
@@ -84,7 +101,7 @@ class TableEvaluator:
                     "fidelity": float(fi) if np.isfinite(fi) else None,
                     "cost": float(ci),
                     "status": "ok" if ok else "failed",
-                    "error": None if ok else f"no {self.metric!r} record on {self.task!r}",
+                    "error": None if ok else f"no {metric!r} record on {self.task!r}",
                 }
             )
         return out
@@ -105,27 +122,42 @@ class TrainEvaluator:
     """Search-side view of a real-training evaluator (``surrogate_nas.training.TrainingEvaluator``, built by the
     ``train`` plugin of that package; the search never imports it).
 
-    ``inner.evaluate(archs)`` reports per architecture ``value``, ``cost_seconds``, ``status`` and
-    ``error``; here ``test`` = the same value (the trainer reports one metric per run), ``fidelity`` =
-    ``epochs`` (the epochs each candidate is trained for; None when not given) and ``cost`` = the measured
-    wall seconds of that training: its unit is **seconds**, not full-training equivalents (a
-    ``budget_cost`` of a train search is in seconds).
+    ``inner.evaluate(archs, epochs=E)`` trains each architecture for ``E`` epochs (None: the configured
+    ``epochs``) and reports per architecture ``value`` (the search metric, e.g. the validation accuracy),
+    ``test`` (the test accuracy of the same run), ``cost_seconds``, ``status`` and ``error``. Here
+    ``fidelity`` = the epochs trained and ``cost`` = the measured wall seconds of that training: its unit is
+    **seconds**, not full-training equivalents (a ``budget_cost`` of a train search is in seconds).
+    ``evaluate(archs, fidelity=E)`` trains for ``E`` epochs (a multi-fidelity searcher's cheap or full
+    fidelity). ``session()``: the context the search runs in (the inner evaluator's, e.g. one Ray instance for
+    the whole search).
     """
 
     name = "train"
+    multi_fidelity = True
     cost_unit = "seconds (measured wall time of the training)"
 
     def __init__(self, inner, epochs: int | None = None):
         self.inner = inner
         self.epochs = epochs
 
-    def evaluate(self, archs):
-        rows = self.inner.evaluate(list(archs))
+    def session(self):
+        return self.inner.session()
+
+    def check_fidelity(self, fidelity: float) -> None:
+        """A fidelity of real training is a whole number of epochs."""
+        if int(fidelity) != fidelity or fidelity < 1:
+            raise SearchError(f"evaluator 'train' trains whole epochs; fidelity {fidelity!r} is not an int >= 1")
+
+    def evaluate(self, archs, fidelity: float | None = None):
+        if fidelity is not None:
+            self.check_fidelity(fidelity)
+        epochs = self.epochs if fidelity is None else int(fidelity)
+        rows = self.inner.evaluate(list(archs), epochs=epochs)
         return [
             {
                 "value": r["value"],
-                "test": r["value"],
-                "fidelity": None if self.epochs is None else float(self.epochs),
+                "test": r["test"],
+                "fidelity": None if epochs is None else float(epochs),
                 "cost": r["cost_seconds"],
                 "status": r["status"],
                 "error": r.get("error"),

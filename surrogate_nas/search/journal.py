@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS evals (
     batch INTEGER NOT NULL,        -- suggestion batch (replay calls suggest(batch_size) again)
     batch_size INTEGER NOT NULL,
     arch TEXT NOT NULL,
-    key TEXT NOT NULL UNIQUE,      -- canonical key: an architecture is never evaluated twice
+    key TEXT NOT NULL,             -- canonical key: evaluated at most once per fidelity (index below)
     value REAL,
     test REAL,
     cost REAL,
@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS evals (
     fidelity REAL                  -- epochs of the measurement (NULL: unknown, or a journal older than the column)
 )
 """
+#: An architecture (canonical key) is evaluated at most once per fidelity (a journal written before this index
+#: keeps its older UNIQUE(key): once per architecture).
+ONCE_PER_FIDELITY = "CREATE UNIQUE INDEX IF NOT EXISTS evals_key_fidelity ON evals (key, IFNULL(fidelity, -1))"
 #: The columns of an evaluation, in the order :meth:`Journal.records` gives them.
 COLUMNS = (
     "idx",
@@ -68,11 +71,18 @@ class Journal(ConfigStore):
         self._add_fidelity()
 
     def _add_fidelity(self) -> None:
-        """Give a journal written before the ``fidelity`` column that column (NULL for its evaluations)."""
+        """Give a journal written before the ``fidelity`` column that column (NULL for its evaluations), and every
+        journal its once-per-fidelity index."""
         have = {row[1] for row in self.execute("PRAGMA table_info(evals)").fetchall()}
-        if "fidelity" not in have:
+        if "fidelity" not in have or not self._has_index():
             with self.transaction() as con:
-                con.execute("ALTER TABLE evals ADD COLUMN fidelity REAL")
+                if "fidelity" not in have:
+                    con.execute("ALTER TABLE evals ADD COLUMN fidelity REAL")
+                con.execute(ONCE_PER_FIDELITY)
+
+    def _has_index(self) -> bool:
+        q = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'evals_key_fidelity'"
+        return self.execute(q).fetchone() is not None
 
     def config(self) -> dict:
         """The configuration stored with the journal (the latest run's, e.g. its budget)."""

@@ -66,7 +66,7 @@ def run_loop(
                     raise
                 exhausted = str(e)
                 break
-            results, todo = _results(space, evaluator, journal, done, rnd, archs)
+            results, todo = _results(space, evaluator, journal, done, rnd, archs, searcher.fidelity)
             rows += _rows(space, rnd, archs, results, todo)
             spent += float(np.nansum([r["cost"] for r in rows[rnd.start :]]))
             searcher.observe(archs, sign * np.array([_f(r.get("value")) for r in results]))
@@ -163,9 +163,11 @@ def _suggest(searcher: Searcher, n: int) -> list:
     return archs
 
 
-def _replayed(space, journal: Journal | None, done: list[dict], rnd: _Round, archs: list) -> list[dict | None]:
+def _replayed(
+    space, journal: Journal | None, done: list[dict], rnd: _Round, archs: list, fidelity: float | None
+) -> list[dict | None]:
     """The journal's record of each suggestion of the round (None past its end); a suggestion that differs from
-    the one journaled at its place refuses the journal."""
+    the one journaled at its place (architecture, round, or the fidelity asked for) refuses the journal."""
     results: list[dict | None] = []
     for j, a in enumerate(archs):
         i = rnd.start + j
@@ -174,24 +176,26 @@ def _replayed(space, journal: Journal | None, done: list[dict], rnd: _Round, arc
             continue
         assert journal is not None  # records come from a journal
         rec = done[i]
-        if rec["key"] != space.canonical(a) or rec["batch"] != rnd.batch:
+        asked = fidelity is not None and rec["fidelity"] != fidelity
+        if rec["key"] != space.canonical(a) or rec["batch"] != rnd.batch or asked:
+            at = f" at fidelity {fidelity:g}" if fidelity is not None else ""
             raise SearchError(
                 f"journal {journal.path}: evaluation {i} is {rec['arch']!r} but the searcher now suggests "
-                f"{space.format(a)!r}; the journal was written by another version or configuration"
+                f"{space.format(a)!r}{at}; the journal was written by another version or configuration"
             )
         results.append(rec)
     return results
 
 
 def _results(
-    space, evaluator, journal: Journal | None, done: list[dict], rnd: _Round, archs: list
+    space, evaluator, journal: Journal | None, done: list[dict], rnd: _Round, archs: list, fidelity: float | None
 ) -> tuple[list[dict], list[int]]:
-    """The result of each suggestion of the round, replayed from the journal or evaluated now (and journaled),
-    and the positions of the ones evaluated now."""
-    results = _replayed(space, journal, done, rnd, archs)
+    """The result of each suggestion of the round, replayed from the journal or evaluated now (at ``fidelity``
+    when the searcher asks for one) and journaled, and the positions of the ones evaluated now."""
+    results = _replayed(space, journal, done, rnd, archs, fidelity)
     todo = [j for j, r in enumerate(results) if r is None]
     if todo:
-        fresh = evaluator.evaluate([archs[j] for j in todo])
+        fresh = _evaluate(evaluator, [archs[j] for j in todo], fidelity)
         if len(fresh) != len(todo):
             raise SearchError(f"evaluator returned {len(fresh)} results for {len(todo)} architectures")
         for j, r in zip(todo, fresh):
@@ -202,6 +206,26 @@ def _results(
     complete = [r for r in results if r is not None]
     assert len(complete) == len(results)  # every result is replayed or freshly evaluated
     return complete, todo
+
+
+def check_fidelity(evaluator, fidelity: float) -> None:
+    """Refuse a ``fidelity`` the evaluator cannot measure (it measures one fidelity, or has no records of this one),
+    in one line, before anything is evaluated."""
+    if not getattr(evaluator, "multi_fidelity", False):
+        name = getattr(evaluator, "name", type(evaluator).__name__)
+        raise SearchError(f"evaluator {name!r} measures one fidelity; the searcher asks for fidelity {fidelity:g}")
+    check = getattr(evaluator, "check_fidelity", None)
+    if check is not None:
+        check(fidelity)
+
+
+def _evaluate(evaluator, archs: list, fidelity: float | None) -> list[dict]:
+    """``evaluator.evaluate(archs)``, at ``fidelity`` when one is asked for (only an evaluator that declares
+    ``multi_fidelity`` takes one)."""
+    if fidelity is None:
+        return evaluator.evaluate(archs)
+    check_fidelity(evaluator, fidelity)
+    return evaluator.evaluate(archs, fidelity=fidelity)
 
 
 def _rows(space, rnd: _Round, archs: list, results: list[dict], todo: list[int]) -> list[dict]:
@@ -228,20 +252,53 @@ def _f(x) -> float:
 
 
 def trajectory_frame(rows: Sequence[dict], maximize: bool = True) -> pd.DataFrame:
-    """Add best-so-far columns: ``best_value`` and ``best_test`` (test of the best-valued arch so far)."""
+    """Add best-so-far columns: ``best_value`` and ``best_test`` (test of the best-valued arch so far).
+
+    When the rows hold more than one fidelity, only measurements at the highest are ranked (a cheap value is not
+    comparable with a full one); the best-so-far columns are NaN (``best_arch`` None) before the first of them."""
     df = pd.DataFrame(list(rows))
     if df.empty:
         return df
     v = df["value"].to_numpy(dtype=float)
     key = np.where(np.isnan(v), -np.inf, v if maximize else -v)
+    top = _top_fidelity(df)
+    if top is not None:
+        key = np.where(top, key, -np.inf)
     best_i = np.zeros(len(v), dtype=int)
     cur = 0
     for i in range(len(v)):
         if key[i] > key[cur]:
             cur = i
         best_i[i] = cur
-    df["best_value"] = v[best_i]
-    df["best_test"] = df["test"].to_numpy(dtype=float)[best_i]
-    df["best_arch"] = df["arch"].to_numpy()[best_i]
+    counted = np.ones(len(v), dtype=bool) if top is None else np.maximum.accumulate(top)
+    df["best_value"] = np.where(counted, v[best_i], np.nan)
+    df["best_test"] = np.where(counted, df["test"].to_numpy(dtype=float)[best_i], np.nan)
+    df["best_arch"] = np.where(counted, df["arch"].to_numpy()[best_i], None)
     df["cum_cost"] = np.nancumsum(df["cost"].to_numpy(dtype=float))
     return df
+
+
+def _top_fidelity(df: pd.DataFrame) -> np.ndarray | None:
+    """Mask of the rows at the highest fidelity when the rows hold more than one (None: a single fidelity)."""
+    if "fidelity" not in df:
+        return None
+    fid = df["fidelity"].to_numpy(dtype=float)
+    seen = np.unique(fid[np.isfinite(fid)])
+    if len(seen) < 2:
+        return None
+    return fid == seen.max()
+
+
+def ranked_rows(traj: pd.DataFrame) -> pd.DataFrame:
+    """The rows a run's result ranks: all of them, or those at the highest fidelity when it holds several."""
+    top = _top_fidelity(traj) if not traj.empty else None
+    return traj if top is None else traj[top]
+
+
+def ranked_metric(traj: pd.DataFrame, metric: str | None) -> str | None:
+    """How the ranked rows' values are named: ``metric``, or ``NAME@F`` at the top fidelity of a multi-fidelity
+    run."""
+    top = _top_fidelity(traj) if not traj.empty else None
+    if top is None or metric is None:
+        return metric
+    return f"{metric.split('@')[0]}@{float(traj['fidelity'][top].iloc[0]):g}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,7 +26,9 @@ def best_so_far_band(traj: pd.DataFrame, column: str = "best_test", budget: int 
             if len(v) < n:
                 v = np.concatenate([v, np.full(n - len(v), v[-1] if len(v) else np.nan)])
             mat.append(v[:n])
-        q = np.nanpercentile(np.array(mat), [25, 50, 75], axis=0)
+        with warnings.catch_warnings():  # steps before a multi-fidelity run's first full measurement are NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            q = np.nanpercentile(np.array(mat), [25, 50, 75], axis=0)
         out.append(
             pd.DataFrame(
                 {

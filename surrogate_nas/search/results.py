@@ -9,14 +9,16 @@ from ..io import atomic_write_text
 from .base import SearchError
 from .benchmark_tables import NOISE_FREE
 from .config import PREDICTOR_STRATEGIES, SearchResult
+from .loop import ranked_metric, ranked_rows
 from .report import markdown_table, plot_best_so_far
 
 
 def best_line(result: SearchResult) -> str:
     """The best architecture with its search metric (and the reported metric when it is another one)."""
     cfg = result.config
-    values = f"{cfg.metric}={result.best_value:.4g}"
-    if cfg.test_metric != cfg.metric:
+    metric = ranked_metric(result.trajectory, cfg.metric)
+    values = f"{metric}={result.best_value:.4g}"
+    if cfg.test_metric != metric:
         values += f", {cfg.test_metric}={result.best_test:.4g}"
     return f"**Best**: `{result.best_arch}` ({values})"
 
@@ -27,11 +29,13 @@ TOP = 10
 
 def top_table(result: SearchResult, k: int = TOP):
     """The ``k`` best measured architectures by the search metric (best first, ``rank`` 1 = best, as ``verify
-    --top-k`` reads it), with their search and reported values and the evaluation that measured them."""
-    cfg, traj = result.config, result.trajectory
+    --top-k`` reads it), with their search and reported values and the evaluation that measured them. A
+    multi-fidelity run ranks its full-fidelity measurements only."""
+    cfg, traj = result.config, ranked_rows(result.trajectory)
     top = traj.sort_values("value", ascending=not cfg.maximize, kind="stable").head(k)
-    cols = {"arch": "arch", "value": cfg.metric, "test": cfg.test_metric, "evaluation": "evaluation"}
-    if cfg.test_metric == cfg.metric:
+    metric = ranked_metric(result.trajectory, cfg.metric)
+    cols = {"arch": "arch", "value": metric, "test": cfg.test_metric, "evaluation": "evaluation"}
+    if cfg.test_metric == metric:
         cols.pop("test")
     top = top[list(cols)].rename(columns=cols)
     top.insert(0, "rank", range(1, len(top) + 1))
@@ -83,7 +87,7 @@ def _best_json(result: SearchResult) -> str:
             "arch": result.best_arch,
             "value": result.best_value,
             "test": result.best_test,
-            "metric": cfg.metric,
+            "metric": ranked_metric(result.trajectory, cfg.metric),
             "test_metric": cfg.test_metric,
             "evaluations": result.evaluations,
             "fidelity": _best_fidelity(result),
@@ -111,7 +115,7 @@ def _cost_unit(result: SearchResult) -> str:
 
 def _best_fidelity(result: SearchResult) -> float | None:
     """The fidelity (epochs) of the best architecture's measurement, None when unknown."""
-    traj = result.trajectory
+    traj = ranked_rows(result.trajectory)
     if "fidelity" not in traj:
         return None
     f = traj.loc[traj["arch"] == result.best_arch, "fidelity"].astype(float)
@@ -130,11 +134,12 @@ def _fidelities(result: SearchResult) -> str:
 
 def _report_top(result: SearchResult):
     """The report's 10 best evaluations by the search metric, the reported metric too when it is another one."""
-    cfg, traj = result.config, result.trajectory
+    cfg, traj = result.config, ranked_rows(result.trajectory)
     top = traj.sort_values("value", ascending=not cfg.maximize).head(10)[["evaluation", "arch", "value", "test"]]
-    if cfg.test_metric != cfg.metric:
-        return top.rename(columns={"value": cfg.metric, "test": cfg.test_metric})
-    return top.drop(columns="test").rename(columns={"value": cfg.metric})
+    metric = ranked_metric(result.trajectory, cfg.metric)
+    if cfg.test_metric != metric:
+        return top.rename(columns={"value": metric, "test": cfg.test_metric})
+    return top.drop(columns="test").rename(columns={"value": metric})
 
 
 def _settings_lines(result: SearchResult) -> list[str]:

@@ -32,7 +32,7 @@ from .benchmark_tables import BENCHMARK_METRICS, cached_benchmark, noise_free, s
 from .config import PREDICTOR_STRATEGIES, SearchConfig, SearchResult
 from .evaluators import EVALUATORS
 from .journal import Journal
-from .loop import check_journal_cost, run_loop
+from .loop import check_fidelity, check_journal_cost, ranked_metric, run_loop
 from .predictor_factory import needs_checkpoint, source_scores
 from .results import write_results
 from .searcher_factory import make_searcher
@@ -193,7 +193,7 @@ def run_search(config: SearchConfig) -> SearchResult:
 
     identity = {**cfg.identity(), "model": f"sha256:{digest[:16]}" if digest else None}
     threads = torch.get_num_threads()
-    with _locked(out), Journal(out / "journal.sqlite", identity, cfg.to_dict()) as journal:
+    with _locked(out), Journal(out / "journal.sqlite", identity, cfg.to_dict()) as journal, _session(evaluator):
         records = journal.records()
         done = len(records)
         if done > cfg.budget:
@@ -223,6 +223,12 @@ def run_search(config: SearchConfig) -> SearchResult:
     return result
 
 
+def _session(evaluator):
+    """The context the evaluator runs a whole search in (e.g. one Ray instance for real training), if it has one."""
+    session = getattr(evaluator, "session", None)
+    return session() if session is not None else contextlib.nullcontext()
+
+
 def _result(cfg: SearchConfig, traj, out: Path, searcher, table, evaluator, seconds: float) -> SearchResult:
     """The finished run: its best architecture by the search metric, with what the searcher records of itself and
     the unit of the evaluator's costs."""
@@ -232,9 +238,12 @@ def _result(cfg: SearchConfig, traj, out: Path, searcher, table, evaluator, seco
     else:
         note = traj.attrs.get("cost_stop")
     best = traj.iloc[-1]
+    if best["best_arch"] is None:
+        note = "; ".join(n for n in (note, "no evaluation at the full fidelity yet: no best architecture") if n)
     info = {
         **searcher.run_info(),
-        "noise_free": cfg.evaluator == "table" and noise_free(table, cfg.task, cfg.metric, cfg.test_metric),
+        "noise_free": cfg.evaluator == "table"
+        and noise_free(table, cfg.task, ranked_metric(traj, cfg.metric), cfg.test_metric),
         "cost_unit": getattr(evaluator, "cost_unit", "cost units"),
     }
     return SearchResult(
@@ -282,4 +291,6 @@ def _prepare(cfg: SearchConfig, space, out: Path):
         constraint,
         source_metric=source_metric(cfg.benchmark, cfg.metric),
     )
+    for fidelity in getattr(searcher, "fidelities", ()):  # a multi-fidelity searcher's, checked before any write
+        check_fidelity(evaluator, fidelity)
     return table, searcher, evaluator, digest

@@ -70,6 +70,8 @@ def search_evaluator(config, table=None, work_dir="runs/train-evals") -> _Search
             work_dir=work_dir,
             space=config.space,
             metric=config.metric,
+            backend=config.train_backend,
+            backend_options={"progress": config.progress},
         ),
         epochs=tc.resolved(dataset).epochs,
     )

@@ -28,7 +28,7 @@ from ..benchmarks.table import BenchmarkTable
 from ..errors import DataError, InvalidArchitectureError, SurrogateNASError
 from ..io import atomic_path, atomic_write_text, check_writable
 from ..spaces import Architecture, get_space
-from .backends import Backend, get_backend, make_job
+from .backends import Backend, RayBackend, get_backend, make_job
 from .config import TrainConfig, VerifyConfig
 from .data import check_dataset
 
@@ -368,12 +368,15 @@ class TrainingEvaluator:
     """Real-training evaluator for search loops: ``evaluate(archs)`` trains each candidate.
 
     Returns one dict per architecture, in order: ``value`` (the measured ``metric``, NaN when
-    failed), ``cost_seconds`` (wall time of that training), ``status`` ("ok"/"failed"), ``error``,
-    plus ``params``/``flops`` (M) and ``key``. Results are cached on disk under ``work_dir`` by
+    failed), ``test`` (the test accuracy of the same run), ``cost_seconds`` (wall time of that training),
+    ``status`` ("ok"/"failed"), ``error``, plus ``params``/``flops`` (M) and ``key``. ``epochs`` trains for that
+    many epochs instead of the config's (a full cosine schedule of that length: a cheap fidelity). Results are
+    cached on disk under ``work_dir`` by
     canonical key, so an architecture evaluated twice (or an isomorphic one) trains once; ``params``/``flops``
     are always the string's own network's (an isomorphic string is another network).
     Use ``metric="valid_acc"`` with ``train_config.valid_fraction > 0`` to keep the test split
-    out of the search.
+    out of the search. ``session()``: a context for a whole search (one Ray instance on the ``ray`` backend,
+    unless one is already running; nothing for ``local``).
     """
 
     name = "train"
@@ -398,10 +401,24 @@ class TrainingEvaluator:
         self.metric = metric
         self.backend_options = backend_options
 
-    def evaluate(self, archs: Sequence[Architecture | str]) -> list[dict[str, Any]]:
+    def session(self):
+        """One Ray instance for every ``evaluate`` inside it (the ``ray`` backend); a no-op otherwise."""
+        import contextlib
+
+        if not (self.backend == "ray" or isinstance(self.backend, RayBackend)):
+            return contextlib.nullcontext()
+        from ..raycluster import session
+
+        address = self.backend.address if isinstance(self.backend, RayBackend) else None
+        address = (self.backend_options or {}).get("address", address)
+        return session(address, what="backend 'ray'")
+
+    def evaluate(self, archs: Sequence[Architecture | str], epochs: int | None = None) -> list[dict[str, Any]]:
         if self.metric not in ("test_acc", "valid_acc"):
             raise SurrogateNASError(f"TrainingEvaluator: metric must be 'test_acc' or 'valid_acc', got {self.metric!r}")
         cfg = (self.train_config or TrainConfig()).validate()
+        if epochs is not None:
+            cfg = cfg.replace(epochs=epochs)
         if self.metric == "valid_acc" and cfg.valid_fraction <= 0:
             raise SurrogateNASError("TrainingEvaluator: metric 'valid_acc' needs train_config.valid_fraction > 0")
         dataset = check_dataset(self.dataset, self.data_root)
@@ -418,6 +435,7 @@ class TrainingEvaluator:
             out.append(
                 {
                     "value": float(value) if value is not None else float("nan"),
+                    "test": float(r["test_acc"]) if ok else float("nan"),
                     "cost_seconds": float(r.get("wall_seconds") or 0.0),
                     "status": r.get("status"),
                     "error": r.get("error"),

@@ -69,15 +69,22 @@ def test_nas_bench_graph_cost_is_latency_over_its_mean(nbg_table):
 
 
 def test_train_evaluator_cost_is_seconds_at_its_epochs():
+    asked = []
+
     class Inner:
-        def evaluate(self, archs):
-            return [{"value": 90.0, "cost_seconds": 3.5, "status": "ok", "error": None} for _ in archs]
+        def evaluate(self, archs, epochs=None):
+            asked.append(epochs)
+            return [{"value": 90.0, "test": 88.5, "cost_seconds": 3.5, "status": "ok", "error": None} for _ in archs]
 
     ev = TrainEvaluator(Inner(), epochs=7)
     assert ev.evaluate([NB]) == [
-        {"value": 90.0, "test": 90.0, "fidelity": 7.0, "cost": 3.5, "status": "ok", "error": None}
+        {"value": 90.0, "test": 88.5, "fidelity": 7.0, "cost": 3.5, "status": "ok", "error": None}
     ]
     assert ev.cost_unit.startswith("seconds")
+    # a multi-fidelity searcher's fidelity is the epochs trained; a fraction of an epoch is refused
+    assert ev.evaluate([NB], fidelity=2)[0]["fidelity"] == 2.0 and asked == [7, 2]
+    with pytest.raises(SearchError, match="whole epochs"):
+        ev.evaluate([NB], fidelity=2.5)
 
 
 def _cfg(tmp_path, **kw):
