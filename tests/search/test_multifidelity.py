@@ -141,3 +141,42 @@ def test_train_evaluator_trains_cheap_then_full_epochs_on_digits(tmp_path):
     assert r2.replayed == 5
     attempts = [len(p.read_text().splitlines()) for p in (tmp_path / "d" / "train-evals").glob("*/attempts.log")]
     assert attempts == [1] * 6
+
+
+@pytest.mark.slow
+def test_kill_9_after_a_training_resumes_without_training_it_again(tmp_path):
+    """SIGKILL after a round's training finished but before the journal committed it: the rerun replays the journal
+    and reads that training's result from its file; no cell is trained twice."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    out = tmp_path / "killed"
+    cfg = dict(space="nb201", task="digits", strategy="asha", evaluator="train", metric="valid_acc", budget=7,
+               seed=1, progress=False, out=str(out), options={"fidelities": [1, 2]},
+               train={"valid_fraction": 0.2, "progress": False, "C": 4})  # fmt: skip
+    script = textwrap.dedent(f"""
+        import os, signal
+        from surrogate_nas.training import TrainingEvaluator
+        from surrogate_nas.search import SearchConfig, run_search
+        real, n = TrainingEvaluator.evaluate, [0]
+        def dying(self, archs, epochs=None):
+            result = real(self, archs, epochs=epochs)
+            n[0] += 1
+            if n[0] == 5:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return result
+        TrainingEvaluator.evaluate = dying
+        run_search(SearchConfig(**{cfg!r}))
+    """)
+    p = subprocess.run([sys.executable, "-c", script], env={**os.environ}, capture_output=True, timeout=300)
+    assert p.returncode == -signal.SIGKILL, p.stderr.decode()[-2000:]
+    con = sqlite3.connect(out / "journal.sqlite")
+    assert con.execute("SELECT COUNT(*) FROM evals").fetchone()[0] == 4
+    con.close()
+    r = run_search(SearchConfig(**cfg))
+    assert r.replayed == 4 and r.evaluations == 7 and set(r.trajectory["fidelity"]) == {1.0, 2.0}
+    attempts = [len(p.read_text().splitlines()) for p in (out / "train-evals").glob("*/attempts.log")]
+    assert len(attempts) == 7 and attempts == [1] * 7
