@@ -180,3 +180,22 @@ def test_kill_9_after_a_training_resumes_without_training_it_again(tmp_path):
     assert r.replayed == 4 and r.evaluations == 7 and set(r.trajectory["fidelity"]) == {1.0, 2.0}
     attempts = [len(p.read_text().splitlines()) for p in (out / "train-evals").glob("*/attempts.log")]
     assert len(attempts) == 7 and attempts == [1] * 7
+
+
+@pytest.mark.gpu
+def test_two_fidelity_train_search_runs_on_cuda_through_ray(tmp_path):
+    """The end-to-end configuration on a GPU unchanged: bf16 autocast, channels_last, one GPU per Ray task."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.fail("a gpu-marked test was selected but CUDA is not available")
+    cfg = SearchConfig(space="nb201", task="digits", strategy="asha", evaluator="train", metric="valid_acc",
+                       budget=5, seed=0, progress=False, out=str(tmp_path / "g"), train_backend="ray", batch_size=2,
+                       options={"fidelities": [1, 3]},
+                       train={"valid_fraction": 0.2, "progress": False, "device": "cuda", "precision": "bf16",
+                              "channels_last": True})  # fmt: skip
+    r = run_search(cfg)
+    assert (r.trajectory["status"] == "ok").all() and set(r.trajectory["fidelity"]) == {1.0, 3.0}
+    results = [json.loads(p.read_text()) for p in (tmp_path / "g" / "train-evals").glob("*/result.json")]
+    assert results and all(x["device"].startswith("cuda") for x in results)
+    assert r.best_test > 50.0
