@@ -122,8 +122,8 @@ class TrainEvaluator:
     """Search-side view of a real-training evaluator (``surrogate_nas.training.TrainingEvaluator``, built by the
     ``train`` plugin of that package; the search never imports it).
 
-    ``inner.evaluate(archs, epochs=E)`` trains each architecture for ``E`` epochs (None: the configured
-    ``epochs``) and reports per architecture ``value`` (the search metric, e.g. the validation accuracy),
+    ``inner.evaluate(archs)`` trains each architecture for the configured ``epochs`` (``inner.evaluate(archs,
+    epochs=E)`` for ``E``) and reports per architecture ``value`` (the search metric, e.g. the validation accuracy),
     ``test`` (the test accuracy of the same run), ``cost_seconds``, ``status`` and ``error``. Here
     ``fidelity`` = the epochs trained and ``cost`` = the measured wall seconds of that training: its unit is
     **seconds**, not full-training equivalents (a ``budget_cost`` of a train search is in seconds).
@@ -151,8 +151,11 @@ class TrainEvaluator:
     def evaluate(self, archs, fidelity: float | None = None):
         if fidelity is not None:
             self.check_fidelity(fidelity)
-        epochs = self.epochs if fidelity is None else int(fidelity)
-        rows = self.inner.evaluate(list(archs), epochs=epochs)
+        if fidelity is None:  # the configured epochs (an inner evaluator of one fidelity needs no epochs argument)
+            epochs, rows = self.epochs, self.inner.evaluate(list(archs))
+        else:
+            epochs = int(fidelity)
+            rows = self.inner.evaluate(list(archs), epochs=epochs)
         return [
             {
                 "value": r["value"],
