@@ -18,8 +18,9 @@ exists anywhere, so the meta-predictor meets a new task. CIFAR-10 at NB-201 size
      best 1-epoch one, as the published NB-201 protocol selects on its cheap fidelity).
    The baselines get guided-mf's wall clock: a budget of 2 x guided-mf's wall seconds of training (what the
    2 workers train in that time; guided-mf's predictor time counts against it).
-3. Verify each search's top 3 (best full-fidelity validation accuracy) with 3 fresh training seeds on the whole
-   training split; the chosen cell is the search's best.
+3. Verify each search's top 3 (by validation accuracy at its highest fidelity: 10 epochs, or 1 epoch for the
+   1-epoch-only ones; top 1 with --quick) with 3 fresh training seeds of the full 10 epochs on the whole training
+   split; the chosen cell is the search's best.
 4. Rank: the meta-predictor adapted on the 5 support cells only, Kendall tau against every other cell trained.
 
 A search's cost is the sum of its trainings' measured seconds; each run's wall clock (from its journal) is reported
