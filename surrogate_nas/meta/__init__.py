@@ -15,7 +15,8 @@ from ..predictors import PREDICTORS, check_options
 
 @PREDICTORS.register("meta")
 def _meta_predictor(checkpoint=None, space=None, seed: int = 0, sources=None, task=None, features=None, **options):
-    """Options: those of MetaGNNPredictor (inner_steps, inner_lr, n_members, targets, device, progress, gp_steps).
+    """Options: those of MetaGNNPredictor (inner_steps, inner_lr, n_members, targets, device, progress, gp_steps,
+    correction_sd, calibrate).
     A list of checkpoints (e.g. several meta seeds) or an ensemble directory of ``pretrain --members N`` builds a
     deep ensemble (:class:`~surrogate_nas.meta.ensemble.MetaEnsemble`)."""
     from .adapt import MetaGNNPredictor
@@ -25,7 +26,17 @@ def _meta_predictor(checkpoint=None, space=None, seed: int = 0, sources=None, ta
         raise SurrogateNASError("predictor 'meta' needs a checkpoint (checkpoint=PATH or a Checkpoint)")
     check_options(
         "predictor 'meta'",
-        ["inner_steps", "inner_lr", "n_members", "targets", "device", "progress", "gp_steps", "calibrate"],
+        [
+            "inner_steps",
+            "inner_lr",
+            "n_members",
+            "targets",
+            "device",
+            "progress",
+            "gp_steps",
+            "correction_sd",
+            "calibrate",
+        ],
         options,
     )
     if isinstance(checkpoint, (str, os.PathLike)):

@@ -42,6 +42,8 @@ __all__ = ["AdaptOptions", "MetaGNNPredictor", "adapt"]
 
 #: Bound of ``n_members`` (each member is one more adaptation).
 MAX_MEMBERS = 100
+#: Bound of ``correction_sd`` (a prior std of a weight on z-unit predictions: beyond it the prior is flat).
+MAX_CORRECTION_SD = 1000.0
 
 
 class AdaptOptions(TypedConfig):
@@ -57,6 +59,7 @@ class AdaptOptions(TypedConfig):
     targets: Literal["support", "anchored"] = "support"
     task: str | None = None
     gp_steps: Int = Field(0, ge=0, le=MAX_INNER_STEPS)
+    correction_sd: Annotated[Float, Field(gt=0, le=MAX_CORRECTION_SD)] | None = None
     calibrate: bool = True
     device: str = "cpu"
 
@@ -117,7 +120,11 @@ class MetaGNNPredictor:
     A checkpoint with a deep-kernel GP head (``algorithm="dkt"``, :mod:`surrogate_nas.meta.deep_kernel`)
     adapts by conditioning the GP on the support's residuals from the GNN (after ``inner_steps`` gradient
     steps, default 0); ``gp_steps`` > 0 first re-fits the GP's hyper-parameters to the support by type-II
-    maximum likelihood. ``predict(..., return_std=True)`` then returns the GP's predictive std, scaled (with
+    maximum likelihood. ``correction_sd``: the GNN's learned correction to its transfer prior (the
+    support-correlation-weighted source rank) is not part of the GP's mean but a basis whose weight has a
+    ``N(0, correction_sd^2)`` prior, so the support has to earn it
+    (:func:`~surrogate_nas.meta.deep_kernel.add_correction_basis`); ``None``: the correction is used in full, as
+    meta-trained. ``predict(..., return_std=True)`` then returns the GP's predictive std, scaled (with
     ``calibrate``, the default) by the RMS of the z-scores of support points predicted by fits that never saw
     them (leave-one-out, K-fold for large supports:
     :func:`~surrogate_nas.meta.calibration.held_out_std_factor`), so intervals match the target's own errors.
@@ -162,6 +169,7 @@ class MetaGNNPredictor:
     progress: bool | None
     features: FreeFeatureValues | None
     gp_steps: int
+    correction_sd: float | None
     calibrate: bool
     space_: SearchSpace
     gp_: ResidualGP | None
@@ -182,6 +190,7 @@ class MetaGNNPredictor:
         progress: bool | None = None,
         features: FreeFeatureValues | None = None,
         gp_steps: int = 0,
+        correction_sd: float | None = None,
         calibrate: bool = True,
     ) -> None:
         self.checkpoint = checkpoint
@@ -197,6 +206,7 @@ class MetaGNNPredictor:
         self.progress = progress
         self.features = features
         self.gp_steps = gp_steps
+        self.correction_sd = correction_sd
         self.calibrate = calibrate
 
     def validate_params(self) -> AdaptOptions:

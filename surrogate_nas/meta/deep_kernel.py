@@ -25,7 +25,16 @@ from ..predictors.metrics import kendall_tau
 from .maml import MetaConfig, MetaLearner
 from .tasks import Episode, EpisodeSampler
 
-__all__ = ["ResidualGP", "DKTLearner", "make_gp", "condition", "fit_hyperparameters", "posterior", "posterior_cov"]
+__all__ = [
+    "ResidualGP",
+    "DKTLearner",
+    "add_correction_basis",
+    "make_gp",
+    "condition",
+    "fit_hyperparameters",
+    "posterior",
+    "posterior_cov",
+]
 
 #: Lower bound of the GP's noise variance (z units): keeps the support's Cholesky factor well conditioned.
 MIN_NOISE = 1e-3
@@ -112,6 +121,20 @@ def make_gp(dim: int, kernel: str, state: dict[str, torch.Tensor] | None = None,
         if missing or extra:
             raise KeyError(f"GP state: missing {missing}, unexpected {extra}")
         gp.load_state_dict(state, strict=False)  # constraint bounds are buffers the kernel rebuilds
+    return gp
+
+
+def add_correction_basis(gp: ResidualGP, width: int, sd: float) -> ResidualGP:
+    """Give the GNN's learned correction an explicit basis (Rasmussen & Williams 2006, sec. 2.7): the GP's inputs gain a
+    last column ``c(a)`` (the network's prediction minus its transfer prior) and the kernel a term ``sd^2 c(a) c(a')``,
+    i.e. the residual from the transfer prior is ``w c(a) + f(a)`` with ``w ~ N(0, sd^2)`` integrated out. The
+    support decides how much of the correction to use (its posterior weight is a generalised least-squares fit,
+    shrunk to 0); without support the mean is the transfer prior alone. ``width``: the inputs' width before ``c``."""
+    base = gp.covar_module
+    base.active_dims = torch.arange(width)
+    basis = gpytorch.kernels.LinearKernel(active_dims=torch.tensor([width]))
+    basis.variance = float(sd) ** 2
+    gp.covar_module = base + basis
     return gp
 
 

@@ -20,26 +20,48 @@ if TYPE_CHECKING:
     from .adapt import MetaGNNPredictor
     from .deep_kernel import ResidualGP
 
-__all__ = ["condition", "embed", "embed_all", "joint_posterior", "noise_variance", "predict"]
+__all__ = ["condition", "earns_correction", "embed", "embed_all", "joint_posterior", "noise_variance", "predict"]
 
 
 def condition(predictor: MetaGNNPredictor, inputs: PredictInputs, z) -> ResidualGP:
-    """The checkpoint's GP head conditioned on the support's residuals ``z - GNN`` (``gp_steps`` > 0: its
-    hyper-parameters first re-fitted by type-II maximum likelihood)."""
-    from .deep_kernel import condition, fit_hyperparameters, make_gp
+    """The checkpoint's GP head conditioned on the support's residuals ``z - GNN`` (``z - transfer prior`` where the
+    correction is earned, :func:`earns_correction`; ``gp_steps`` > 0: its hyper-parameters first re-fitted by type-II
+    maximum likelihood)."""
+    from .deep_kernel import add_correction_basis, condition, fit_hyperparameters, make_gp
 
     ckpt = predictor.ckpt_
-    gp = make_gp(ckpt.model.embedding_dim(), predictor._kernel(), ckpt.gp, predictor.space_).to(predictor.device)
+    gp = make_gp(ckpt.model.embedding_dim(), predictor._kernel(), ckpt.gp, predictor.space_)
     m, e = embed_all(predictor, inputs)
+    if earns_correction(predictor) and predictor.correction_sd is not None:
+        gp = add_correction_basis(gp, e.shape[1] - 1, predictor.correction_sd)
+    gp = gp.to(predictor.device)
     r = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=predictor.device) - m
     if predictor.gp_steps:
         return fit_hyperparameters(gp, e, r, predictor.gp_steps)
     return condition(gp, e, r)
 
 
+def earns_correction(predictor: MetaGNNPredictor) -> bool:
+    """Whether the GNN's learned correction to its transfer prior enters as a GP basis the support has to earn
+    (``correction_sd`` set and a network that reads sources), instead of as part of the GP's mean."""
+    return predictor.correction_sd is not None and predictor.ckpt_.model.config.use_sources
+
+
 def embed(predictor: MetaGNNPredictor, inputs: PredictInputs) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
-    """Yields (start, the GNN's prediction [b], the GP's input [b, d]) over ``inputs.archs`` in chunks of
-    ``predictor.BATCH`` (z units, no gradients)."""
+    """Yields (start, the GP's prior mean [b], the GP's input [b, d]) over ``inputs.archs`` in chunks of
+    ``predictor.BATCH`` (z units, no gradients). The prior mean is the GNN's prediction; where the correction is
+    earned (:func:`earns_correction`) it is the transfer prior alone and the correction is the inputs' last column."""
+    earned = earns_correction(predictor)
+    for i, m, e in _network_outputs(predictor, inputs):
+        if earned:
+            with torch.no_grad():
+                prior = predictor.ckpt_.model.transfer_prior(e)
+            m, e = prior, torch.cat([e, (m - prior).unsqueeze(1)], 1)
+        yield i, m, e
+
+
+def _network_outputs(predictor: MetaGNNPredictor, inputs: PredictInputs):
+    """(start, the GNN's prediction, the GP's input) per chunk: :func:`embed` before the correction is split off."""
     from .deep_kernel import gp_inputs
 
     kernel, model, batch = predictor._kernel(), predictor.ckpt_.model, predictor.BATCH

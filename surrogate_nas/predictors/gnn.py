@@ -125,6 +125,14 @@ class GraphRegressor(nn.Module):
         out = self.prior_scale * prior + self.head(g).squeeze(-1)
         return (out, torch.cat([g, prior.unsqueeze(-1)], -1)) if embed else out
 
+    def transfer_prior(self, embedding: torch.Tensor) -> torch.Tensor:
+        """The transfer-prior term of the prediction (``prior_scale`` x the support-correlation-weighted source rank)
+        from an embedding :meth:`forward` returned with ``embed=True`` (its last column before any appended one);
+        zeros for a model without sources. The prediction minus this term is the network's learned correction."""
+        if not self.config.use_sources:
+            return embedding.new_zeros(len(embedding))
+        return self.prior_scale * embedding[:, self.embedding_dim() - 1]
+
     def pool_dim(self) -> int:
         """Width of :meth:`pool`'s rows."""
         return 2 * self.config.hidden

@@ -303,3 +303,59 @@ def test_posterior_equals_gpytorchs_own_prediction():
         assert torch.allclose(mean, ref.mean, atol=1e-4) and torch.allclose(std, ref.variance.sqrt(), atol=1e-4)
         m0, s0 = posterior(gp, xs, noise=False)
         assert torch.allclose(m0, mean) and torch.all(s0 < std)
+
+
+def test_the_correction_basis_is_the_explicit_basis_gp_of_rasmussen_and_williams():
+    """A GP whose inputs carry the correction c as a last column and whose kernel gains sd^2 c c^T gives the mean and
+    variance of R&W (2006) eqs. 2.41-2.42 for h(x) = c(x), b = 0, B = sd^2: the GLS weight of c, shrunk to 0."""
+    from surrogate_nas.meta.deep_kernel import add_correction_basis, condition, make_gp, posterior
+
+    gen = torch.Generator().manual_seed(2)
+    x, xs = torch.randn(12, 5, generator=gen), torch.randn(40, 5, generator=gen)
+    c, cs = torch.randn(12, generator=gen), torch.randn(40, generator=gen)
+    r = 2.0 * c + 0.3 * torch.randn(12, generator=gen)
+    sd = 1.5
+    gp = condition(add_correction_basis(make_gp(5, "rbf"), 5, sd), torch.cat([x, c[:, None]], 1), r)
+    mean, std = posterior(gp, torch.cat([xs, cs[:, None]], 1), noise=False)
+    base = make_gp(5, "rbf")
+    with torch.no_grad():
+        a = base.covar_module(x).to_dense().double() + base.likelihood.noise.double() * torch.eye(12, dtype=torch.double)
+        ks = base.covar_module(xs, x).to_dense().double()
+        kss = base.covar_module(xs, diag=True).double()
+    ai = torch.linalg.inv(a)
+    c, cs, r = c.double(), cs.double(), r.double()
+    prec = c @ ai @ c + 1 / sd**2
+    w = (c @ ai @ r) / prec  # the posterior weight of the correction (eq. 2.41's beta-bar)
+    ref_mean = ks @ ai @ (r - w * c) + w * cs
+    big_r = cs - ks @ ai @ c
+    ref_var = kss - (ks @ ai * ks).sum(1) + big_r**2 / prec
+    assert 1.0 < float(w) < 2.5  # the support earned most of the correction it was built from
+    assert torch.allclose(mean.double(), ref_mean, atol=1e-4)
+    assert torch.allclose(std.double() ** 2, ref_var, atol=1e-4)
+
+
+def test_an_earned_correction_predicts_the_transfer_prior_when_the_support_cannot_pay_for_it(dkt, archs):
+    """With a vanishing prior on the correction's weight the adapted mean is the transfer prior plus the GP's fit of the
+    residual: the support's own values move it, the network's learned correction does not; with a wide prior the
+    support buys back what the correction is worth; the std stays calibrated and finite either way."""
+    a, y = archs
+    sup, qry = (a[:20], y[:20]), (a[20:], y[20:])
+    zero = adapt(dkt, sup, task="ImageNet16-120", correction_sd=1e-6)
+    m = zero.ckpt_.model
+    with torch.no_grad():
+        from surrogate_nas.meta import gp_head
+        from surrogate_nas.meta.predict_inputs import PredictInputs
+
+        _, net, emb = next(gp_head._network_outputs(zero, PredictInputs(zero, qry[0])))
+        prior = m.transfer_prior(emb).numpy()
+    unconditioned = adapt(dkt, sup, task="ImageNet16-120", correction_sd=1e-6)
+    unconditioned.gp_.set_train_data(unconditioned.gp_.train_inputs[0][:0], unconditioned.gp_.train_targets[:0],
+                                     strict=False)
+    assert kendall_tau(prior, unconditioned.predict(qry[0])) > 0.999  # no support: the transfer prior's ranking
+    assert kendall_tau(net.numpy(), unconditioned.predict(qry[0])) < 0.999  # ... which is not the network's
+    wide = adapt(dkt, sup, task="ImageNet16-120", correction_sd=10.0)
+    full = adapt(dkt, sup, task="ImageNet16-120")
+    for p in (zero, wide):
+        mean, std = p.predict(qry[0], return_std=True)
+        assert kendall_tau(qry[1], mean) > 0.5 and np.isfinite(std).all() and np.all(std > 0)
+    assert abs(kendall_tau(qry[1], wide.predict(qry[0])) - kendall_tau(qry[1], full.predict(qry[0]))) < 0.05
