@@ -78,11 +78,12 @@ class SearchConfig(TypedConfig):
     space: Name = Field("nb201", description="search space")
     task: Name = Field("ImageNet16-120", description="target task (dataset / device) of the benchmark")
     strategy: Name = Field(
-        "guided",
+        "hierarchical",
         description="random, evolution, local, source-rank, guided (Bayesian optimisation over the candidate set; "
-        "'guided-evolution' is its old name), hierarchical (two-level: probe the best skeleton groups, commit, "
-        "search inside them), guided-mf (guided screening at a cheap fidelity, ASHA promotion to the full one) or "
-        "asha (random screening, ASHA promotion); the last two need option fidelities: [cheap, full]",
+        "'guided-evolution' is its old name), hierarchical (the default, chosen on the validation targets: "
+        "two-level, probe the best skeleton groups, commit, search inside them), guided-mf (guided screening at a "
+        "cheap fidelity, ASHA promotion to the full one) or asha (random screening, ASHA promotion); the last two "
+        "need option fidelities: [cheap, full]",
     )
     budget: Int = Field(20, ge=1, description="evaluations of the target, support included")
     budget_cost: Float | None = Field(

@@ -52,6 +52,17 @@ def test_guided_run_with_model(tmp_path, nb201_ckpt_dir):
     assert r.scored_per_second > 0 and "candidates/s" in (r.out / "report.md").read_text()
 
 
+def test_a_search_without_a_strategy_is_hierarchical_and_scores_a_fraction_of_the_space(tmp_path, nb201_ckpt_dir):
+    """The default strategy (search-defaults round 5) is HAS: it probes skeleton groups, then searches inside the
+    committed ones, so its predictor scores far fewer candidates than flat guided search's whole-space steps."""
+    c = SearchConfig(space="nb201", task="ImageNet16-120", model=str(nb201_ckpt_dir), budget=12, seed=1,
+                     progress=False, out=str(tmp_path / "default"))
+    r = run_search(c)
+    assert r.evaluations == 12 and c.resolved().strategy == "hierarchical"
+    assert SearchConfig.from_yaml((r.out / "config.yaml").read_text()).strategy == "hierarchical"
+    assert 0 < r.info["scored"] < sum(6466 - k for k in range(5, 12)) / 5
+
+
 @pytest.mark.parametrize("strategy,opts", [
     ("evolution", {"population": 5, "tournament": 2}),
     # guided: the same resume on three guided runs that score the whole space each step (~10-20 s): slow suite
