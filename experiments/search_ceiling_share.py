@@ -46,6 +46,8 @@ def nbg_at_20(traj: pd.DataFrame, column: str = "best_test") -> pd.DataFrame:
     """Per NAS-Bench-Graph target: each method's median reported value (``column="best_value"``: search metric) at 20
     evaluations and evolution's at 200."""
     t = traj[traj["benchmark"] == "nas-bench-graph"]
+    if t.empty:
+        return pd.DataFrame()
     at = t.groupby(["target_task", "method", "seed", "evaluation"])[column].first().unstack("evaluation")
     out = at[20].groupby(["target_task", "method"]).median().unstack("method")
     if "evolution" in out:
