@@ -100,7 +100,7 @@ def parts(ck, d, s_archs, y_sup, q_archs, target: str, seed: int) -> dict[str, t
 
     default = fitted()
     net, prior = [], []
-    for _, m, e in gp_head._network_outputs(default, PredictInputs(default, q_archs)):
+    for _, m, e in gp_head.network_outputs(default, PredictInputs(default, q_archs)):
         with torch.no_grad():
             net.append(m.numpy())
             prior.append(ck.model.transfer_prior(e).numpy())

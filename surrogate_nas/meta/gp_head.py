@@ -20,7 +20,16 @@ if TYPE_CHECKING:
     from .adapt import MetaGNNPredictor
     from .deep_kernel import ResidualGP
 
-__all__ = ["condition", "earns_correction", "embed", "embed_all", "joint_posterior", "noise_variance", "predict"]
+__all__ = [
+    "condition",
+    "earns_correction",
+    "embed",
+    "embed_all",
+    "joint_posterior",
+    "network_outputs",
+    "noise_variance",
+    "predict",
+]
 
 
 def condition(predictor: MetaGNNPredictor, inputs: PredictInputs, z) -> ResidualGP:
@@ -52,7 +61,7 @@ def embed(predictor: MetaGNNPredictor, inputs: PredictInputs) -> Iterator[tuple[
     ``predictor.BATCH`` (z units, no gradients). The prior mean is the GNN's prediction; where the correction is
     earned (:func:`earns_correction`) it is the transfer prior alone and the correction is the inputs' last column."""
     earned = earns_correction(predictor)
-    for i, m, e in _network_outputs(predictor, inputs):
+    for i, m, e in network_outputs(predictor, inputs):
         if earned:
             with torch.no_grad():
                 prior = predictor.ckpt_.model.transfer_prior(e)
@@ -60,7 +69,7 @@ def embed(predictor: MetaGNNPredictor, inputs: PredictInputs) -> Iterator[tuple[
         yield i, m, e
 
 
-def _network_outputs(predictor: MetaGNNPredictor, inputs: PredictInputs):
+def network_outputs(predictor: MetaGNNPredictor, inputs: PredictInputs):
     """(start, the GNN's prediction, the GP's input) per chunk: :func:`embed` before the correction is split off."""
     from .deep_kernel import gp_inputs
 

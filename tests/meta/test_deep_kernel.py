@@ -346,7 +346,7 @@ def test_an_earned_correction_predicts_the_transfer_prior_when_the_support_canno
         from surrogate_nas.meta import gp_head
         from surrogate_nas.meta.predict_inputs import PredictInputs
 
-        _, net, emb = next(gp_head._network_outputs(zero, PredictInputs(zero, qry[0])))
+        _, net, emb = next(gp_head.network_outputs(zero, PredictInputs(zero, qry[0])))
         prior = m.transfer_prior(emb).numpy()
     unconditioned = adapt(dkt, sup, task="ImageNet16-120", correction_sd=1e-6)
     unconditioned.gp_.set_train_data(unconditioned.gp_.train_inputs[0][:0], unconditioned.gp_.train_targets[:0],
