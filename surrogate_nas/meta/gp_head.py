@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "condition",
-    "earns_correction",
+    "earned_correction_sd",
     "embed",
     "embed_all",
     "joint_posterior",
@@ -34,15 +34,16 @@ __all__ = [
 
 def condition(predictor: MetaGNNPredictor, inputs: PredictInputs, z) -> ResidualGP:
     """The checkpoint's GP head conditioned on the support's residuals ``z - GNN`` (``z - transfer prior`` where the
-    correction is earned, :func:`earns_correction`; ``gp_steps`` > 0: its hyper-parameters first re-fitted by type-II
-    maximum likelihood)."""
+    correction is earned, :func:`earned_correction_sd`; ``gp_steps`` > 0: its hyper-parameters first re-fitted by
+    type-II maximum likelihood)."""
     from .deep_kernel import add_correction_basis, condition, fit_hyperparameters, make_gp
 
     ckpt = predictor.ckpt_
     gp = make_gp(ckpt.model.embedding_dim(), predictor._kernel(), ckpt.gp, predictor.space_)
     m, e = embed_all(predictor, inputs)
-    if earns_correction(predictor) and predictor.correction_sd is not None:
-        gp = add_correction_basis(gp, e.shape[1] - 1, predictor.correction_sd)
+    sd = earned_correction_sd(predictor)
+    if sd is not None:
+        gp = add_correction_basis(gp, e.shape[1] - 1, sd)
     gp = gp.to(predictor.device)
     r = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=predictor.device) - m
     if predictor.gp_steps:
@@ -50,17 +51,17 @@ def condition(predictor: MetaGNNPredictor, inputs: PredictInputs, z) -> Residual
     return condition(gp, e, r)
 
 
-def earns_correction(predictor: MetaGNNPredictor) -> bool:
-    """Whether the GNN's learned correction to its transfer prior enters as a GP basis the support has to earn
-    (``correction_sd`` set and a network that reads sources), instead of as part of the GP's mean."""
-    return predictor.correction_sd is not None and predictor.ckpt_.model.config.use_sources
+def earned_correction_sd(predictor: MetaGNNPredictor) -> float | None:
+    """The prior std of the weight of the GNN's learned correction where it enters as a GP basis the support has to
+    earn (``correction_sd`` set and a network that reads sources); None where it is part of the GP's mean."""
+    return predictor.correction_sd if predictor.ckpt_.model.config.use_sources else None
 
 
 def embed(predictor: MetaGNNPredictor, inputs: PredictInputs) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     """Yields (start, the GP's prior mean [b], the GP's input [b, d]) over ``inputs.archs`` in chunks of
     ``predictor.BATCH`` (z units, no gradients). The prior mean is the GNN's prediction; where the correction is
-    earned (:func:`earns_correction`) it is the transfer prior alone and the correction is the inputs' last column."""
-    earned = earns_correction(predictor)
+    earned (:func:`earned_correction_sd`) it is the transfer prior alone and the correction the inputs' last column."""
+    earned = earned_correction_sd(predictor) is not None
     for i, m, e in network_outputs(predictor, inputs):
         if earned:
             with torch.no_grad():

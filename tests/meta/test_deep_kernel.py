@@ -8,9 +8,11 @@ import pytest
 import torch
 
 from surrogate_nas.errors import SurrogateNASError
+from surrogate_nas.meta import gp_head
 from surrogate_nas.meta.adapt import adapt
 from surrogate_nas.meta.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from surrogate_nas.meta.maml import MetaConfig
+from surrogate_nas.meta.predict_inputs import PredictInputs
 from surrogate_nas.meta.pretrain import pretrain
 from surrogate_nas.predictors import make_predictor
 from surrogate_nas.predictors.gnn import ModelConfig, pairwise_rank_loss
@@ -341,13 +343,9 @@ def test_an_earned_correction_predicts_the_transfer_prior_when_the_support_canno
     a, y = archs
     sup, qry = (a[:20], y[:20]), (a[20:], y[20:])
     zero = adapt(dkt, sup, task="ImageNet16-120", correction_sd=1e-6)
-    m = zero.ckpt_.model
+    _, net, emb = next(gp_head.network_outputs(zero, PredictInputs(zero, qry[0])))
     with torch.no_grad():
-        from surrogate_nas.meta import gp_head
-        from surrogate_nas.meta.predict_inputs import PredictInputs
-
-        _, net, emb = next(gp_head.network_outputs(zero, PredictInputs(zero, qry[0])))
-        prior = m.transfer_prior(emb).numpy()
+        prior = zero.ckpt_.model.transfer_prior(emb).numpy()
     unconditioned = adapt(dkt, sup, task="ImageNet16-120", correction_sd=1e-6)
     unconditioned.gp_.set_train_data(unconditioned.gp_.train_inputs[0][:0], unconditioned.gp_.train_targets[:0],
                                      strict=False)
