@@ -39,7 +39,7 @@ import pandas as pd
 from scipy.stats import norm, rankdata
 
 from surrogate_nas.benchmarks import load_benchmark
-from surrogate_nas.experiment.predictor_quality import _TargetData, split
+from surrogate_nas.experiment.predictor_quality import split, target_data
 from surrogate_nas.meta.adapt import MetaGNNPredictor
 from surrogate_nas.meta.checkpoint import is_checkpoint_dir, load_checkpoint, save_checkpoint
 from surrogate_nas.meta.maml import default_meta_config
@@ -87,13 +87,10 @@ def shrink_gp(p: MetaGNNPredictor, factor: float) -> MetaGNNPredictor:
 
 def residual_share(p: MetaGNNPredictor) -> float:
     """``1 - r^2`` (at least 0.01), ``r`` the correlation (clipped at 0) of the network's prediction with the support's
-    values: the share of their variance the GP's prior mean leaves to the residual."""
-    from surrogate_nas.meta import gp_head
-    from surrogate_nas.meta.predict_inputs import PredictInputs
-
-    archs, z, src = p.support_
-    m = np.concatenate([m.numpy() for _, m, _ in gp_head.network_outputs(p, PredictInputs(p, archs, src))])
-    r = np.corrcoef(m, np.asarray(z))[0, 1]
+    values: the share of their variance the GP's prior mean leaves to the residual. The network's prediction at the
+    support is the values minus the residuals the GP was conditioned on."""
+    z = np.asarray(p.support_[1], dtype=float)
+    r = np.corrcoef(z - p.gp_.train_targets.numpy(), z)[0, 1]
     r = max(float(r), 0.0) if np.isfinite(r) else 0.0
     return max(1.0 - r * r, 0.01)
 
@@ -146,7 +143,7 @@ def main(argv=None) -> int:
     rows, log = [], []
     for bench, target, metric in TARGETS:
         table = load_benchmark(bench)
-        d = _TargetData(table, target, metric)
+        d = target_data(table, bench, target, metric)
         for meta_seed in args.meta_seeds:
             ck, secs = checkpoint(table, bench, target, metric, d.train, meta_seed, args.cache)
             log.append(f"{bench}/{target}: meta seed {meta_seed}, meta-trained in {secs:.0f} s (0: cached)")
