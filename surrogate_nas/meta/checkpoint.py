@@ -173,6 +173,16 @@ def load_checkpoint(directory: str | os.PathLike, device: str = "cpu") -> Checkp
             f"checkpoint {d}: config.json: target_metric must be a metric name (NAME or NAME@FIDELITY), "
             f"got {cfg['target_metric']!r:.60}"
         )
+    if model_cfg.feature_columns != len(sources["features"]):
+        raise CheckpointError(
+            f"checkpoint {d}: meta-trained with {len(sources['features'])} free feature(s) "
+            f"{sources['features']} but its model reads {model_cfg.feature_columns} feature column(s)"
+            + (
+                "; it was made by a version whose transfer prior averaged the features in: pretrain it again"
+                if model_cfg.feature_columns == 0
+                else ""
+            )
+        )
     state = _read_weights(d, model_path, device)
     if "model_sha256" in cfg and sha256_of(model_path) != cfg["model_sha256"]:
         raise CheckpointError(

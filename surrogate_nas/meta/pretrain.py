@@ -58,6 +58,7 @@ def pretrain(
     # a single task has no other task to learn source transfer from
     reads_sources = model_config.use_sources and use_sources and len(train_tasks) >= 2
     model_config.use_sources = reads_sources or bool(features)  # the column encoder reads sources and features
+    model_config.feature_columns = len(features)  # encoded apart, kept out of the transfer prior
     sources = SourceValues(table, tuple(train_tasks) if reads_sources else (), metric, higher_is_better)
     tasks = table_tasks(table, train_tasks, metric, sources, features=features)
     vals = table_tasks(table, val_tasks, metric, sources, features=features) if val_tasks else []

@@ -24,13 +24,14 @@ from ..spaces import Architecture, SearchSpace
 @dataclass
 class Task:
     """Targets ``y`` of one task over ``archs`` and their input columns ``src`` [n, S]: the source-task values,
-    then the task's free features."""
+    then the task's ``features`` free-feature columns."""
 
     name: str
     space: SearchSpace
     archs: list[Architecture]
     y: np.ndarray
     src: np.ndarray
+    features: int = 0
 
     def __post_init__(self):
         self.y = np.asarray(self.y, dtype=np.float64)
@@ -63,7 +64,7 @@ def table_tasks(
             table.space,
             archs,
         )
-        out.append(Task(t, table.space, archs, table.vector(t, metric, archs), src))
+        out.append(Task(t, table.space, archs, table.vector(t, metric, archs), src, len(features)))
     return out
 
 
@@ -137,9 +138,11 @@ class EpisodeSampler:
             idx = rng.choice(pool, size=k + q, replace=False)
             if np.ptp(task.y[idx[:k]]) > 0:
                 break
-        if self.source_dropout > 0 and task.src.shape[1] > 1:
-            keep = np.asarray(rng.random(task.src.shape[1]) >= self.source_dropout)
+        n_sources = task.src.shape[1] - task.features
+        if self.source_dropout > 0 and n_sources > 1:  # drops source tasks; the free features stay
+            keep = np.asarray(rng.random(n_sources) >= self.source_dropout)
             if not keep.any():
                 keep[int(rng.integers(len(keep)))] = True
-            task = Task(task.name, task.space, task.archs, task.y, task.src[:, keep])
+            keep = np.concatenate([keep, np.ones(task.features, dtype=bool)])
+            task = Task(task.name, task.space, task.archs, task.y, task.src[:, keep], task.features)
         return make_episode(task, idx[:k], idx[k:], self.device, self.scale)

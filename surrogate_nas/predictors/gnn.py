@@ -29,6 +29,12 @@ GAT_HEADS = 4
 #: asks for ~32 GB per layer) or a forward pass would not end (layers 10**6).
 MAX_HIDDEN = 4096
 MAX_LAYERS = 64
+#: The free features' share of the transfer prior is ``sigmoid(FEATURE_PRIOR_RATE * feature_prior_logit +
+#: FEATURE_PRIOR_START)``: 0.25 before meta-training. The rate lets the outer optimiser's steps (Adam, 1e-3) move
+#: it within a run: unscaled, a feature weight's logit moved by 0.05 in 400 meta-iterations; scaled, the share
+#: went to 0.14-0.16 on NB-201 and 0.21-0.32 on NAS-Bench-Graph (experiments/results/predictor_features_apart.md).
+FEATURE_PRIOR_RATE = 20.0
+FEATURE_PRIOR_START = -1.0986  # logit(0.25)
 
 
 class ModelConfig(TypedConfig):
@@ -43,6 +49,12 @@ class ModelConfig(TypedConfig):
         True, description="read the other tasks' values as source features (--no-sources: graph only)"
     )
     bidirectional: bool = Field(False, description="message passing along and against the edges")
+    feature_columns: Int = Field(
+        0,
+        ge=0,
+        description="the last N input columns are the target's free features: encoded apart from the source tasks "
+        "and left out of the transfer prior (set by pretraining from its feature list)",
+    )
 
     @model_validator(mode="after")
     def _gat_heads(self) -> ModelConfig:
@@ -70,6 +82,10 @@ class GraphRegressor(nn.Module):
       * ``src`` [n_graphs, S] rank-normalised source-task values (NaN = unknown), ``corr`` [S] the
         support-set correlation of each source with the target. Sources are encoded per task and
         mean-pooled, so the number of source tasks may differ between training and adaptation.
+      * with ``config.feature_columns = F`` the last F columns of ``src`` are the target's free features (their
+        ranks; ``corr`` theirs with the support): a second encoder pools them apart, and they enter the transfer
+        prior as a group with a meta-learned share (:meth:`feature_share`), not one vote per column: seven
+        NB-201 features no longer outvote its two strong source tasks by their count.
     """
 
     def __init__(self, vocab_size: int, config: ModelConfig | None = None):
@@ -85,6 +101,12 @@ class GraphRegressor(nn.Module):
         if config.use_sources:
             self.src_encoder = nn.Sequential(nn.Linear(3, h), nn.ReLU(), nn.Linear(h, h))
             src_dim = h
+            if config.feature_columns:
+                self.feature_encoder = nn.Sequential(nn.Linear(3, h), nn.ReLU(), nn.Linear(h, h))
+                src_dim += h
+                # the features' share of the transfer prior (see FEATURE_PRIOR_RATE): meta-learned, so the
+                # training tasks decide what the features are worth beside the source tasks
+                self.feature_prior_logit = nn.Parameter(torch.tensor(0.0))
         self.head = nn.Sequential(nn.Linear(2 * h + src_dim, h), nn.ReLU(), nn.Linear(h, 1))
         if config.use_sources:
             # scale of the parameter-free transfer prior (see forward); 1.7 ~ 1/std of a uniform rank in [-1, 1]
@@ -118,20 +140,32 @@ class GraphRegressor(nn.Module):
         if not self.config.use_sources:
             out = self.head(g).squeeze(-1)
             return (out, g) if embed else out
-        g = torch.cat([g, self._encode_sources(src, corr, n, g)], -1)
-        # residual on a transfer prior: the support-correlation-weighted mean of the source ranks, so the
-        # network learns (and adapts) the correction to source transfer rather than the whole mapping
+        # residual on a transfer prior: the support-correlation-weighted mean of the source ranks (mixed with the
+        # features' own by their share), so the network learns (and adapts) the correction to source transfer
+        # rather than the whole mapping
+        src, corr, feats, feat_corr = self._split_columns(src, corr)
         prior = self._prior(src, corr, n, g)
+        if self.config.feature_columns:
+            share = self.feature_share() if src is not None and src.shape[1] else 1.0
+            prior = (1 - share) * prior + share * self._prior(feats, feat_corr, n, g)
+        parts = [g, self._encode_columns(self.src_encoder, src, corr, n, g)]
+        if self.config.feature_columns:
+            parts.append(self._encode_columns(self.feature_encoder, feats, feat_corr, n, g))
+        g = torch.cat(parts, -1)
         out = self.prior_scale * prior + self.head(g).squeeze(-1)
         return (out, torch.cat([g, prior.unsqueeze(-1)], -1)) if embed else out
 
     def transfer_prior(self, embedding: torch.Tensor) -> torch.Tensor:
-        """The transfer-prior term of the prediction (``prior_scale`` x the support-correlation-weighted source rank)
-        from an embedding :meth:`forward` returned with ``embed=True`` (its last column before any appended one);
+        """The transfer-prior term of the prediction (``prior_scale`` x the support-correlation-weighted source rank,
+        mixed with the free features' by :meth:`feature_share` where the model reads features) from an embedding :meth:`forward` returned with ``embed=True`` (its last column before any appended one);
         zeros for a model without sources. The prediction minus this term is the network's learned correction."""
         if not self.config.use_sources:
             return embedding.new_zeros(len(embedding))
         return self.prior_scale * embedding[:, self.embedding_dim() - 1]
+
+    def feature_share(self) -> torch.Tensor:
+        """The free features' share of the transfer prior (the source tasks' prior has the rest); meta-learned."""
+        return torch.sigmoid(FEATURE_PRIOR_RATE * self.feature_prior_logit + FEATURE_PRIOR_START)
 
     def pool_dim(self) -> int:
         """Width of :meth:`pool`'s rows."""
@@ -140,23 +174,41 @@ class GraphRegressor(nn.Module):
     def embedding_dim(self) -> int:
         """Width of the embedding ``forward(..., embed=True)`` returns."""
         h = self.config.hidden
-        return 3 * h + 1 if self.config.use_sources else 2 * h
+        if not self.config.use_sources:
+            return 2 * h
+        return (4 if self.config.feature_columns else 3) * h + 1
+
+    def _split_columns(self, src, corr):
+        """(source columns, their correlations, feature columns, theirs): the last ``config.feature_columns``
+        input columns are free features (None where there are none)."""
+        f = self.config.feature_columns
+        if not f or src is None:
+            return src, corr, None, None
+        if src.shape[1] < f:
+            raise ValueError(f"the model reads {f} free-feature columns; the input has {src.shape[1]} columns")
+        s = src.shape[1] - f
+        if corr is None:
+            return src[:, :s], None, src[:, s:], None
+        return src[:, :s], corr[..., :s], src[:, s:], corr[..., s:]
 
     @staticmethod
     def _prior(src, corr, n: int, like: torch.Tensor) -> torch.Tensor:
+        """The support-correlation-weighted mean of the columns' ranks (negative correlations weigh 0)."""
         if src is None or src.shape[1] == 0 or corr is None:
             return like.new_zeros(n)
         mask = ~torch.isnan(src)
         w = corr.clamp(min=0).expand_as(src) * mask
         return (torch.nan_to_num(src, nan=0.0) * w).sum(1) / w.sum(1).clamp(min=1e-6)
 
-    def _encode_sources(self, src, corr, n: int, like: torch.Tensor) -> torch.Tensor:
+    def _encode_columns(self, encoder: nn.Module, src, corr, n: int, like: torch.Tensor) -> torch.Tensor:
+        """``encoder`` applied to each column's (value, correlation, value x correlation), mean-pooled over the
+        known columns ([n, hidden]; zeros without columns)."""
         if src is None or src.shape[1] == 0:
             return like.new_zeros(n, self.config.hidden)
         mask = ~torch.isnan(src)
         v = torch.nan_to_num(src, nan=0.0)
         c = (corr if corr is not None else torch.zeros(src.shape[1], dtype=src.dtype, device=src.device)).expand_as(v)
-        e = self.src_encoder(torch.stack([v, c, v * c], -1)) * mask.unsqueeze(-1)
+        e = encoder(torch.stack([v, c, v * c], -1)) * mask.unsqueeze(-1)
         return e.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
 
 

@@ -73,3 +73,66 @@ def test_nb201_features_need_no_task(nb201_table):
     named = adapt(ck, ([archs[i] for i in idx], y[idx]), task="ImageNet16-120", n_members=0)
     unnamed = adapt(ck, ([archs[i] for i in idx], y[idx]), n_members=0)
     assert np.allclose(named.predict(archs[:300]), unnamed.predict(archs[:300]))
+
+
+def test_features_enter_the_transfer_prior_as_one_group_with_the_learned_share(ff_ckpt, nbg_table):
+    """The prior is (1 - share) x the sources' correlation-weighted rank + share x the features' own, computed here
+    from the real columns: two features do not get two votes beside the one source."""
+    import torch
+
+    from surrogate_nas.predictors.gnn import graph_inputs
+    from surrogate_nas.predictors.inputs import support_correlations
+
+    model = ff_ckpt.model
+    assert model.config.feature_columns == len(FEATS)
+    task = table_tasks(nbg_table, TRAIN, "valid_perf", features=FEATS)[0]
+    idx = np.arange(0, 600, 3)
+    src, y = task.src[idx], task.y[idx]
+    corr = support_correlations(src, y)
+    assert (corr[:-2] > 0).any() and (corr[-2:] > 0).any()  # both groups have a weight here
+
+    def weighted(cols, c):
+        w = np.clip(c, 0, None)
+        return (np.nan_to_num(cols) * w * ~np.isnan(cols)).sum(1) / np.maximum((w * ~np.isnan(cols)).sum(1), 1e-6)
+
+    share = float(model.feature_share().detach())
+    assert 0 < share < 1 and share != pytest.approx(0.25, abs=1e-6)  # meta-training moved it from its start
+    expected = (1 - share) * weighted(src[:, :-2], corr[:-2]) + share * weighted(src[:, -2:], corr[-2:])
+    inputs = graph_inputs(nbg_table.space, [task.archs[i] for i in idx], src)
+    with torch.no_grad():
+        _, emb = model(*inputs, corr=torch.as_tensor(corr), embed=True)
+        got = (model.transfer_prior(emb) / model.prior_scale).numpy()
+    assert np.allclose(got, expected, atol=1e-5)
+
+
+def test_source_dropout_drops_sources_never_features(nbg_table):
+    from surrogate_nas.meta.tasks import EpisodeSampler
+
+    tasks = table_tasks(nbg_table, ["citeseer", "pubmed", "cs", "photo"], "valid_perf", features=FEATS)
+    sampler = EpisodeSampler(tasks, support_range=(5, 5), query_size=8, source_dropout=0.6)
+    own = tasks[0].src[:, -2:]  # citeseer's params and latency ranks
+    rng = np.random.default_rng(0)
+    widths = set()
+    for _ in range(30):
+        ep = sampler.sample(rng, task_index=0)
+        rows = ep.support[4].numpy()
+        widths.add(rows.shape[1])
+        assert len(ep.corr) == rows.shape[1] >= 1 + len(FEATS)
+        for r in rows[:, -2:]:  # the last two columns are always the task's own features
+            assert np.all(np.isclose(own, r, equal_nan=True), 1).any()
+    assert widths > {3} and max(widths) <= 5  # 1..3 of the 3 sources kept, both features always
+
+
+def test_a_checkpoint_whose_model_disagrees_with_its_feature_list_is_refused(ff_ckpt, tmp_path):
+    import json
+
+    from surrogate_nas.meta.checkpoint import CheckpointError
+
+    save_checkpoint(ff_ckpt, tmp_path / "ck")
+    cfg_path = tmp_path / "ck" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["model"]["feature_columns"] = 0  # as a version that averaged the features into the prior wrote it
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match=r"2 free feature\(s\) \['params', 'latency'\] but its model reads 0 "
+                                              r"feature column\(s\); .*pretrain it again"):
+        load_checkpoint(tmp_path / "ck")

@@ -1,0 +1,106 @@
+"""Compare variants of one predictor-quality method across run directories (a defaults round on the validation
+targets), against a reference method, and apply the round's rule.
+
+Each variant is ``LABEL=DIR[,DIR...]``: run directories of ``surrogate-nas experiment run predictor-quality`` (one
+per meta seed); their rows of ``--method`` become the variant ``LABEL``. The reference (``--reference``, default
+``meta-dkt``) is read from every directory that holds it (rows repeated across directories count once per meta
+seed). Prints and writes (``--dest``): mean Kendall tau per target and K, the mean difference from the reference
+per benchmark and K, and the rule's figure: the smallest of those differences (the variant whose worst benchmark
+and K is best wins).
+
+    python experiments/predictor_variant_compare.py --method meta-dkt+ff \\
+        apart=runs/ff-apart,runs/ff-apart-s1,runs/ff-apart-s2 mix=runs/ff-mix-s0,runs/ff-mix-s1,runs/ff-mix-s2 \\
+        --name predictor_features_apart --dest experiments/results
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def read_variants(specs: list[str], method: str, reference: str) -> pd.DataFrame:
+    """Rows of every variant (method renamed to its label) and of the reference, with a ``meta_dir`` column."""
+    parts, seen_ref = [], set()
+    for spec in specs:
+        label, _, dirs = spec.partition("=")
+        if not label or not dirs:
+            raise SystemExit(f"variant {spec!r}: expected LABEL=DIR[,DIR...]")
+        for d in dirs.split(","):
+            path = Path(d) / "predictor_quality.csv"
+            if not path.is_file():
+                raise SystemExit(f"variant {label}: {path} does not exist (run the grid into {d} first)")
+            rows = pd.read_csv(path)
+            own = rows[rows.method == method].assign(method=label, meta_dir=d)
+            if own.empty:
+                raise SystemExit(f"variant {label}: {path} has no rows of method {method!r}")
+            parts.append(own)
+            if d not in seen_ref and (rows.method == reference).any():
+                seen_ref.add(d)
+                parts.append(rows[rows.method == reference].assign(meta_dir=d))
+    if not seen_ref:
+        raise SystemExit(f"no run directory holds the reference method {reference!r}")
+    return pd.concat(parts, ignore_index=True)
+
+
+def tables(rows: pd.DataFrame, reference: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """(mean tau per benchmark/target/K, mean difference from the reference per benchmark/K, the rule's figure)."""
+    tau = rows.groupby(["benchmark", "target_task", "k", "method"]).kendall_tau.mean().unstack()
+    delta = tau.drop(columns=reference).sub(tau[reference], axis=0)
+    per_bench = delta.groupby(level=["benchmark", "k"]).mean()
+    return tau, per_bench, per_bench.min().sort_values(ascending=False)
+
+
+def report(tau: pd.DataFrame, per_bench: pd.DataFrame, rule: pd.Series, rows: pd.DataFrame, args) -> str:
+    seeds = rows.groupby("method").meta_dir.nunique()
+    lines = [
+        f"# {args.name}: variants of `{args.method}` against `{args.reference}` (validation targets)",
+        "",
+        "Mean Kendall tau over support seeds and meta seeds (run directories: "
+        + ", ".join(f"{m} {n}" for m, n in seeds.items())
+        + ").",
+        "",
+        tau.round(3).to_markdown(),
+        "",
+        f"## Mean difference from `{args.reference}` per benchmark and K",
+        "",
+        per_bench.round(4).to_markdown(),
+        "",
+        "## The rule: the smallest difference over (benchmark, K); the largest wins",
+        "",
+        rule.round(4).to_frame("worst difference").to_markdown(),
+        "",
+        "Command: `python experiments/predictor_variant_compare.py " + " ".join(sys.argv[1:]) + "`",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("variants", nargs="+", help="LABEL=DIR[,DIR...] (one run directory per meta seed)")
+    p.add_argument("--method", required=True, help="the method whose variants the directories hold")
+    p.add_argument("--reference", default="meta-dkt", help="the method the variants are compared with")
+    p.add_argument("--name", default="predictor_variants", help="file name of the written report")
+    p.add_argument("--dest", help="write NAME.md and NAME.csv here")
+    args = p.parse_args(argv)
+    rows = read_variants(args.variants, args.method, args.reference)
+    tau, per_bench, rule = tables(rows, args.reference)
+    text = report(tau, per_bench, rule, rows, args)
+    print(text)
+    if args.dest:
+        dest = Path(args.dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        tmp = dest / f".{args.name}.md.tmp"
+        tmp.write_text(text)
+        tmp.replace(dest / f"{args.name}.md")
+        tau.reset_index().to_csv(dest / f".{args.name}.csv.tmp", index=False)
+        (dest / f".{args.name}.csv.tmp").replace(dest / f"{args.name}.csv")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
