@@ -16,6 +16,9 @@ and is scored by the Spearman rho of its *predicted latency* against the measure
 * ``meta/ALGO`` (e.g. ``meta/dkt``): ``meta`` with a checkpoint meta-trained with ``algorithm=ALGO``; any other
   registered predictor name is built with the other settings as sources (and the default checkpoint, if its
   factory takes one).
+* ``METHOD+ff`` (e.g. ``meta/default+ff``, ``ridge-source+ff``): the same reading the cells' free features too
+  (``--features``, default params and FLOPs of each cell's own network); a meta method's checkpoint is then
+  meta-trained with them.
 
 Writes ``experiments/results/latency_transfer.md`` and ``.csv`` atomically and prints the table.
 
@@ -66,8 +69,14 @@ def split(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[:k]), np.sort(perm[k:])
 
 
+def base_method(method: str) -> str:
+    """The method without its ``+ff`` (free features) suffix."""
+    return method.removesuffix("+ff")
+
+
 def predictor_name(method: str) -> str | None:
     """The registered predictor behind a method (None for ``flops``)."""
+    method = base_method(method)
     if method == "flops":
         return None
     return "meta" if method.startswith("meta/") else method
@@ -79,7 +88,7 @@ def checkpoint_for(method: str) -> str | None:
     from surrogate_nas.predictors import PREDICTORS
 
     if method.startswith("meta/"):
-        return method.split("/", 1)[1]
+        return base_method(method.split("/", 1)[1])
     name = predictor_name(method)
     if name is None or name not in PREDICTORS:
         return None
@@ -104,7 +113,13 @@ def check_methods(methods: list[str]) -> str | None:
     return None
 
 
-def pretrain_for(table, target: str, algorithm: str, iterations: int, seed: int = 0):
+def checkpoint_key(method: str) -> tuple[str, bool] | None:
+    """(algorithm, reads free features) of the checkpoint a method adapts, or None."""
+    algo = checkpoint_for(method)
+    return None if algo is None else (algo, method.endswith("+ff"))
+
+
+def pretrain_for(table, target: str, algorithm: str, iterations: int, seed: int = 0, features: tuple = ()):
     from surrogate_nas.meta.maml import MetaConfig, default_meta_config
     from surrogate_nas.meta.pretrain import pretrain
 
@@ -113,27 +128,31 @@ def pretrain_for(table, target: str, algorithm: str, iterations: int, seed: int 
     else:
         cfg = MetaConfig(iterations=iterations, seed=seed, **({"algorithm": algorithm} if algorithm else {}))
     return pretrain(table, None, METRIC, meta_config=cfg, benchmark_name=None, higher_is_better=False,
-                    progress=False, target=target)
+                    progress=False, target=target, features=features)
 
 
-def build(method: str, table, sources, ckpts: dict, seed: int, target: str):
+def build(method: str, table, sources, ckpts: dict, seed: int, target: str, features: tuple = ()):
     """The predictor of a method, after checking it reads no value of ``target``."""
     from surrogate_nas.benchmarks import check_isolation
     from surrogate_nas.meta.records import tasks_read
     from surrogate_nas.predictors import make_predictor
+    from surrogate_nas.predictors.inputs import FreeFeatureValues
 
     kwargs = {"space": table.space, "seed": seed, "sources": sources}
+    if method.endswith("+ff"):
+        kwargs["features"] = FreeFeatureValues(table, target, features, METRIC)
     read = list(sources.tasks)
-    algo = checkpoint_for(method)
-    if algo is not None:
-        ckpt = ckpts[algo]
+    key = checkpoint_key(method)
+    if key is not None:
+        ckpt = ckpts[key]
         kwargs.update(checkpoint=ckpt, task=target)
         read = list(dict.fromkeys(read + tasks_read(ckpt, sources)))
     check_isolation(target, read, where=f"latency_transfer {method}")
     return make_predictor(predictor_name(method), **kwargs)
 
 
-def run(table, targets, methods, k: int, seeds: int, iterations: int, progress: bool = True) -> pd.DataFrame:
+def run(table, targets, methods, k: int, seeds: int, iterations: int, progress: bool = True,
+        features: tuple = ()) -> pd.DataFrame:
     """One row per (target, method, seed): Spearman rho of predicted vs measured latency on the query cells."""
     from surrogate_nas.predictors.inputs import SourceValues
     from surrogate_nas.predictors.metrics import spearman_rho
@@ -148,11 +167,11 @@ def run(table, targets, methods, k: int, seeds: int, iterations: int, progress: 
         sources = SourceValues(table, tuple(t for t in table.tasks if t != target), METRIC, higher_is_better=False)
         ckpts, t_meta = {}, {}
         for m in methods:
-            algo = checkpoint_for(m)
-            if algo is not None and algo not in ckpts:
+            key = checkpoint_key(m)
+            if key is not None and key not in ckpts:
                 t0 = time.perf_counter()
-                ckpts[algo] = pretrain_for(table, target, algo, iterations)
-                t_meta[algo] = time.perf_counter() - t0
+                ckpts[key] = pretrain_for(table, target, key[0], iterations, features=features if key[1] else ())
+                t_meta[key] = time.perf_counter() - t0
         for seed in range(seeds):
             sup, qry = split(len(archs), k, seed)
             s_archs, q_archs = [archs[i] for i in sup], [archs[i] for i in qry]
@@ -161,14 +180,14 @@ def run(table, targets, methods, k: int, seeds: int, iterations: int, progress: 
                 if m == "flops":
                     pred = np.array([fl[table.space.format(a)] for a in q_archs])
                 else:
-                    model = build(m, table, sources, ckpts, seed, target).fit(s_archs, y[sup])
+                    model = build(m, table, sources, ckpts, seed, target, features).fit(s_archs, y[sup])
                     pred = np.asarray(model.predict(q_archs), dtype=float)
                     if m == "source-transfer":
                         pred = -pred  # its score is goodness (high = fast); as a latency prediction, negate
                 rho = spearman_rho(y[qry], pred) if np.ptp(pred) > 0 else float("nan")
                 rows.append({"target": target, "method": m, "seed": seed, "k": k, "n_query": len(qry),
                              "spearman_rho": rho, "seconds": time.perf_counter() - t0,
-                             "pretrain_seconds": t_meta.get(checkpoint_for(m), np.nan)})
+                             "pretrain_seconds": t_meta.get(checkpoint_key(m), np.nan)})
             if progress:
                 done = [r for r in rows if r["target"] == target and r["seed"] == seed]
                 print(f"  {target} seed {seed}: " + ", ".join(f"{r['method']} {r['spearman_rho']:.3f}" for r in done),
@@ -197,7 +216,8 @@ def markdown(df: pd.DataFrame, methods: list[str], meta: dict) -> str:
              f"{meta['n_cells'] - meta['k']} cells (mean over seeds; ± std over seeds).", "",
              "`flops` (the network's FLOPs) needs no measurement; `source-transfer` (zero-shot: the mean rank over "
              "the other settings, negated into a latency prediction) ignores the K cells; `ridge-source` is ridge "
-             "regression on the other settings' values, fit on the K cells.", "",
+             "regression on the other settings' values, fit on the K cells; `+ff`: the same reading the cells' free "
+             f"features ({', '.join(meta['features'])}) too.", "",
              "| held-out setting | " + " | ".join(methods) + " |",
              "|---|" + "---|" * len(methods)]
     for t in mean.index:
@@ -219,6 +239,8 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                     help="comma-separated: flops, meta, meta/ALGO, source-transfer or any registered predictor")
     ap.add_argument("--k", type=int, default=10, help="measured cells of the held-out setting")
+    ap.add_argument("--features", default="params,flops",
+                    help="comma-separated free features the +ff methods read (default: params,flops)")
     ap.add_argument("--seeds", type=int, default=5, help="support draws per held-out setting")
     ap.add_argument("--iterations", type=int, default=200, help="meta-training iterations per held-out setting")
     ap.add_argument("--threads", type=int, default=1,
@@ -244,11 +266,13 @@ def main(argv=None) -> int:
     if args.quick:
         targets, args.seeds, args.iterations = targets[:2], 2, 30
     t0 = time.perf_counter()
-    df = run(table, targets, methods, args.k, args.seeds, args.iterations)
+    features = tuple(f.strip() for f in args.features.split(",") if f.strip())
+    df = run(table, targets, methods, args.k, args.seeds, args.iterations, features=features)
     meta = {"table": Path(args.table).resolve().relative_to(ROOT).as_posix()
             if Path(args.table).resolve().is_relative_to(ROOT) else args.table,
             "n_cells": len(table.archs(targets[0], METRIC)), "n_settings": len(table.tasks),
             "iterations": args.iterations, "k": args.k, "seeds": args.seeds, "threads": args.threads,
+            "features": features,
             "torch": torch.__version__, "wall_s": time.perf_counter() - t0,
             "command": " ".join(["python experiments/latency_transfer.py",
                                  *(argv if argv is not None else sys.argv[1:])])}
