@@ -102,7 +102,12 @@ def test_features_enter_the_transfer_prior_as_one_group_with_the_learned_share(f
     with torch.no_grad():
         _, emb = model(*inputs, corr=torch.as_tensor(corr), embed=True)
         got = (model.transfer_prior(emb) / model.prior_scale).numpy()
+        # without any source column the features' prior is the whole prior
+        alone = graph_inputs(nbg_table.space, [task.archs[i] for i in idx], src[:, -2:])
+        _, emb_alone = model(*alone, corr=torch.as_tensor(corr[-2:]), embed=True)
+        got_alone = (model.transfer_prior(emb_alone) / model.prior_scale).numpy()
     assert np.allclose(got, expected, atol=1e-5)
+    assert np.allclose(got_alone, weighted(src[:, -2:], corr[-2:]), atol=1e-5)
 
 
 def test_source_dropout_drops_sources_never_features(nbg_table):
