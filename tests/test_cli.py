@@ -625,7 +625,11 @@ def test_pretrain_features_recorded_and_config_roundtrip(capsys, tmp_path):
     from surrogate_nas.meta.checkpoint import load_checkpoint
 
     assert yaml.safe_load((out / "pretrain.yaml").read_text())["features"] == ["params", "latency"]
-    assert load_checkpoint(out).sources["features"] == ["params", "latency"]
+    ck = load_checkpoint(out)
+    assert ck.sources["features"] == ["params", "latency"]
+    share = ck.info["feature_share"]  # the meta-learned share is recorded and reported
+    assert share == pytest.approx(float(ck.model.feature_share().detach())) and 0 < share < 1
+    assert f"free features' share of the transfer prior {share:.2f}" in capsys.readouterr().out
     assert main(["pretrain", "--config", str(out / "pretrain.yaml"), "--iterations", "2", "--out", str(tmp_path / "ck2"),
                  "--no-progress"]) == 0
     assert load_checkpoint(tmp_path / "ck2").sources["features"] == ["params", "latency"]

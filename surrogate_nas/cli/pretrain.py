@@ -140,9 +140,11 @@ def _cmd_pretrain(given: Given) -> int:
     )
     taus = ", ".join(f"{c.info['best_val_tau']:.3f}" for c in ckpts)
     what = "checkpoint" if args.members == 1 else f"ensemble of {args.members}"
+    shares = [c.info["feature_share"] for c in ckpts if "feature_share" in c.info]
+    share = f"; free features' share of the transfer prior {', '.join(f'{v:.2f}' for v in shares)}" if shares else ""
     print(
         f"meta-trained on {', '.join(tasks)} ({metric}) in {time.perf_counter() - t0:.1f}s; "
-        f"meta-validation Kendall tau {taus}; {what} -> {out}"
+        f"meta-validation Kendall tau {taus}{share}; {what} -> {out}"
     )
     return 0
 

@@ -166,7 +166,7 @@ def _meta_learn(
 
 def _info(learner: MetaLearner, train_tasks: list, val_tasks: list, target: str | None, seconds: float) -> dict:
     """What a checkpoint records of how it was meta-trained (its ``info``)."""
-    return {
+    info = {
         "train_tasks": train_tasks,
         "val_tasks": val_tasks,
         "meta_val_task": learner.val_task,
@@ -175,6 +175,9 @@ def _info(learner: MetaLearner, train_tasks: list, val_tasks: list, target: str 
         "history": learner.history,
         "train_seconds": seconds,
     }
+    if learner.model.config.feature_columns:  # what the training tasks made the free features worth
+        info["feature_share"] = float(learner.model.feature_share().detach())
+    return info
 
 
 def pretrain_members(

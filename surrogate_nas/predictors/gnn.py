@@ -157,8 +157,9 @@ class GraphRegressor(nn.Module):
 
     def transfer_prior(self, embedding: torch.Tensor) -> torch.Tensor:
         """The transfer-prior term of the prediction (``prior_scale`` x the support-correlation-weighted source rank,
-        mixed with the free features' by :meth:`feature_share` where the model reads features) from an embedding :meth:`forward` returned with ``embed=True`` (its last column before any appended one);
-        zeros for a model without sources. The prediction minus this term is the network's learned correction."""
+        mixed with the free features' by :meth:`feature_share` where the model reads features) from an embedding
+        :meth:`forward` returned with ``embed=True`` (its last column before any appended one); zeros for a model
+        without sources. The prediction minus this term is the network's learned correction."""
         if not self.config.use_sources:
             return embedding.new_zeros(len(embedding))
         return self.prior_scale * embedding[:, self.embedding_dim() - 1]
