@@ -4,9 +4,10 @@ targets), against a reference method, and apply the round's rule.
 Each variant is ``LABEL=DIR[,DIR...]``: run directories of ``surrogate-nas experiment run predictor-quality`` (one
 per meta seed); their rows of ``--method`` become the variant ``LABEL``. The reference (``--reference``, default
 ``meta-dkt``) is read from every directory that holds it (rows repeated across directories count once per meta
-seed). Prints and writes (``--dest``): mean Kendall tau per target and K, the mean difference from the reference
-per benchmark and K, and the rule's figure: the smallest of those differences (the variant whose worst benchmark
-and K is best wins).
+seed), or only from ``--reference-runs DIR[,DIR...]`` (needed when the variants are the reference method run
+with other settings). Prints and writes (``--dest``): mean Kendall tau per target and K, the mean difference
+from the reference per benchmark and K, and the rule's figure: the smallest of those differences (the variant
+whose worst benchmark and K is best wins).
 
     python experiments/predictor_variant_compare.py --method meta-dkt+ff \\
         apart=runs/ff-apart,runs/ff-apart-s1,runs/ff-apart-s2 mix=runs/ff-mix-s0,runs/ff-mix-s1,runs/ff-mix-s2 \\
@@ -22,28 +23,38 @@ from pathlib import Path
 import pandas as pd
 
 
-def read_variants(specs: list[str], method: str, reference: str) -> pd.DataFrame:
+def read_variants(specs: list[str], method: str, reference: str, reference_runs: list[str] | None = None):
     """Rows of every variant (method renamed to its label) and of the reference, with a ``meta_dir`` column."""
     parts, seen_ref = [], set()
+    for d in reference_runs or []:
+        rows = _rows(d, f"reference {reference}")
+        if not (rows.method == reference).any():
+            raise SystemExit(f"{d}: no rows of the reference method {reference!r}")
+        seen_ref.add(d)
+        parts.append(rows[rows.method == reference].assign(meta_dir=d))
     for spec in specs:
         label, _, dirs = spec.partition("=")
         if not label or not dirs:
             raise SystemExit(f"variant {spec!r}: expected LABEL=DIR[,DIR...]")
         for d in dirs.split(","):
-            path = Path(d) / "predictor_quality.csv"
-            if not path.is_file():
-                raise SystemExit(f"variant {label}: {path} does not exist (run the grid into {d} first)")
-            rows = pd.read_csv(path)
+            rows = _rows(d, f"variant {label}")
             own = rows[rows.method == method].assign(method=label, meta_dir=d)
             if own.empty:
-                raise SystemExit(f"variant {label}: {path} has no rows of method {method!r}")
+                raise SystemExit(f"variant {label}: {d} has no rows of method {method!r}")
             parts.append(own)
-            if d not in seen_ref and (rows.method == reference).any():
+            if reference_runs is None and d not in seen_ref and (rows.method == reference).any():
                 seen_ref.add(d)
                 parts.append(rows[rows.method == reference].assign(meta_dir=d))
     if not seen_ref:
         raise SystemExit(f"no run directory holds the reference method {reference!r}")
     return pd.concat(parts, ignore_index=True)
+
+
+def _rows(run_dir: str, what: str) -> pd.DataFrame:
+    path = Path(run_dir) / "predictor_quality.csv"
+    if not path.is_file():
+        raise SystemExit(f"{what}: {path} does not exist (run the grid into {run_dir} first)")
+    return pd.read_csv(path)
 
 
 def tables(rows: pd.DataFrame, reference: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
@@ -84,10 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("variants", nargs="+", help="LABEL=DIR[,DIR...] (one run directory per meta seed)")
     p.add_argument("--method", required=True, help="the method whose variants the directories hold")
     p.add_argument("--reference", default="meta-dkt", help="the method the variants are compared with")
+    p.add_argument("--reference-runs", help="DIR[,DIR...]: read the reference from these run directories only")
     p.add_argument("--name", default="predictor_variants", help="file name of the written report")
     p.add_argument("--dest", help="write NAME.md and NAME.csv here")
     args = p.parse_args(argv)
-    rows = read_variants(args.variants, args.method, args.reference)
+    ref_runs = args.reference_runs.split(",") if args.reference_runs else None
+    rows = read_variants(args.variants, args.method, args.reference, ref_runs)
     tau, per_bench, rule = tables(rows, args.reference)
     text = report(tau, per_bench, rule, rows, args)
     print(text)

@@ -270,6 +270,11 @@ class DKTLearner(MetaLearner):
         # the GP's hyper-parameters are outer parameters too: built before the optimiser
         self.gp = make_gp(model.embedding_dim(), config.kernel, space=space).to(config.device)
         super().__init__(model, config)
+        if config.gp_lr is not None:  # the kernel's few hyper-parameters at their own rate
+            network = [p for p in super()._outer_params()]
+            self.optimizer = torch.optim.Adam(
+                [{"params": network}, {"params": list(self.gp.parameters()), "lr": config.gp_lr}], lr=config.outer_lr
+            )
 
     def _outer_params(self) -> list[torch.Tensor]:
         return list(self.params.values()) + list(self.gp.parameters())

@@ -71,6 +71,9 @@ class MetaConfig(TypedConfig):
     inner_steps: Int = Field(5, ge=0, le=MAX_INNER_STEPS, description="inner-loop SGD steps on the support set")
     inner_lr: Float = Field(0.05, gt=0, description="inner-loop learning rate")
     outer_lr: Float = Field(1e-3, gt=0, description="outer-loop (Adam) learning rate")
+    gp_lr: Float | None = Field(
+        None, gt=0, description="outer learning rate of the GP head's hyper-parameters (dkt); None: outer_lr"
+    )
     meta_batch: Int = Field(4, ge=1, le=MAX_BATCH, description="tasks per meta-batch")
     iterations: Int = Field(400, ge=1, le=MAX_ITERATIONS, description="meta-training iterations")
     support_range: tuple[Int, Int] = (5, 50)
