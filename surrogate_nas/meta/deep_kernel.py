@@ -271,10 +271,11 @@ class DKTLearner(MetaLearner):
         self.gp = make_gp(model.embedding_dim(), config.kernel, space=space).to(config.device)
         super().__init__(model, config)
         if config.gp_lr is not None:  # the kernel's few hyper-parameters at their own rate
-            network = [p for p in super()._outer_params()]
-            self.optimizer = torch.optim.Adam(
-                [{"params": network}, {"params": list(self.gp.parameters()), "lr": config.gp_lr}], lr=config.outer_lr
-            )
+            groups: list[dict] = [
+                {"params": super()._outer_params()},
+                {"params": list(self.gp.parameters()), "lr": config.gp_lr},
+            ]
+            self.optimizer = torch.optim.Adam(groups, lr=config.outer_lr)
 
     def _outer_params(self) -> list[torch.Tensor]:
         return list(self.params.values()) + list(self.gp.parameters())
