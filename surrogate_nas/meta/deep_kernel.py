@@ -290,19 +290,34 @@ class DKTLearner(MetaLearner):
         for ep in episodes:
             m_s, e_s = self._embed(ep.support, ep.corr)
             m_q, e_q = self._embed(ep.query, ep.corr)
-            x, z = torch.cat([e_s, e_q]), torch.cat([ep.y_support, ep.y_query])
-            r = z - torch.cat([m_s, m_q])
-            self.gp.train()
-            self.gp.set_train_data(x, r, strict=False)
-            loss = -mll(self.gp(x), r)  # per-point negative log marginal likelihood of support and query
+            if c.dkt_objective == "predictive":
+                loss, mean_q = self._predictive_loss(m_s, e_s, m_q, e_q, ep)
+            else:
+                x, z = torch.cat([e_s, e_q]), torch.cat([ep.y_support, ep.y_query])
+                r = z - torch.cat([m_s, m_q])
+                self.gp.train()
+                self.gp.set_train_data(x, r, strict=False)
+                loss = -mll(self.gp(x), r)  # per-point negative log marginal likelihood of support and query
+                mean_q = None
             if c.rank_weight > 0:
-                condition(self.gp, e_s, ep.y_support - m_s)
-                with gpytorch.settings.detach_test_caches(False):
-                    mean_q = m_q + self.gp(e_q).mean
+                if mean_q is None:
+                    condition(self.gp, e_s, ep.y_support - m_s)
+                    with gpytorch.settings.detach_test_caches(False):
+                        mean_q = m_q + self.gp(e_q).mean
                 loss = loss + c.rank_weight * pairwise_rank_loss(mean_q, ep.y_query, c.top_weight)
             losses.append(loss)
         self.gp.train()
         return torch.stack(losses).mean()
+
+    def _predictive_loss(self, m_s, e_s, m_q, e_q, ep: Episode) -> tuple[torch.Tensor, torch.Tensor]:
+        """(per-point negative log likelihood of the query's values given the support's, the query's posterior mean):
+        the GP conditioned on the support residuals exactly as adaptation conditions it, gradients through the
+        posterior to the kernel, the noise and the network."""
+        condition(self.gp, e_s, ep.y_support - m_s)
+        with gpytorch.settings.detach_test_caches(False):
+            pred = self.gp.likelihood(self.gp(e_q))
+            loss = -pred.log_prob(ep.y_query - m_q) / len(ep.y_query)
+        return loss, m_q + pred.mean
 
     def predict_episode(self, ep: Episode) -> np.ndarray:
         """Posterior mean (z units) of the query after conditioning on the support."""

@@ -49,6 +49,7 @@ MAX_BATCH = 4096
 AlgorithmName = Literal["maml", "reptile", "multitask", "dkt"]
 KernelName = Literal["rbf", "matern", "linear", "rbf+graph"]
 MetaValName = Literal["task", "archs"]
+DKTObjectiveName = Literal["marginal", "predictive"]
 
 
 class MetaConfig(TypedConfig):
@@ -84,6 +85,11 @@ class MetaConfig(TypedConfig):
         0.0, ge=0, le=1, description="share (0..1) of the query ranking loss weighted towards the top architectures"
     )
     kernel: KernelName = Field("rbf", description="kernel of the GP head on the GNN embedding (dkt or gp_head)")
+    dkt_objective: DKTObjectiveName = Field(
+        "marginal",
+        description="dkt: what meta-training maximises per episode: marginal (the joint likelihood of support and "
+        "query) or predictive (the query's likelihood given the support, as adaptation uses the GP)",
+    )
     gp_head: bool = Field(
         False, description="maml/reptile/multitask: then meta-learn a GP head on the adapted residuals"
     )
