@@ -47,6 +47,9 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "meta-dkt-maml": ("meta", "dkt", {"inner_steps": 5}),  # MAML-style encoder steps on the support, then the GP
     "meta-dkt-ml": ("meta", "dkt", {"gp_steps": 50}),  # the GP's hyper-parameters re-fit on the support
     "meta-dkt+ff": ("meta", "dkt-ff", {}),
+    # the GP conditioned half on the support's ranking disagreement with the network (rank_residual)
+    "meta-dkt-rank": ("meta", "dkt", {"rank_residual": 0.5}),
+    "meta-dkt-ens-rank": ("meta", "dkt-ens", {"rank_residual": 0.5}),
     # deep ensembles: the same meta-training with ENSEMBLE meta seeds, averaged
     "meta-dkt-ens": ("meta", "dkt-ens", {}),
     "meta-dkt-ens+ff": ("meta", "dkt-ens-ff", {}),

@@ -60,6 +60,7 @@ class AdaptOptions(TypedConfig):
     task: str | None = None
     gp_steps: Int = Field(0, ge=0, le=MAX_INNER_STEPS)
     correction_sd: Annotated[Float, Field(gt=0, le=MAX_CORRECTION_SD)] | None = None
+    rank_residual: Float = Field(0.0, ge=0, le=1)
     calibrate: bool = True
     device: str = "cpu"
 
@@ -124,7 +125,10 @@ class MetaGNNPredictor:
     support-correlation-weighted source rank) is not part of the GP's mean but a basis whose weight has a
     ``N(0, correction_sd^2)`` prior, so the support has to earn it
     (:func:`~surrogate_nas.meta.deep_kernel.add_correction_basis`); ``None``: the correction is used in full, as
-    meta-trained. ``predict(..., return_std=True)`` then returns the GP's predictive std, scaled (with
+    meta-trained. ``rank_residual`` (0..1, GP head only): the share of the GP's support residual that is the
+    support's *ranking* disagreement with the network instead of its value residual
+    (:func:`~surrogate_nas.meta.gp_head.rank_residual`); 0, the default, conditions on value residuals alone.
+    ``predict(..., return_std=True)`` then returns the GP's predictive std, scaled (with
     ``calibrate``, the default) by the RMS of the z-scores of support points predicted by fits that never saw
     them (leave-one-out, K-fold for large supports:
     :func:`~surrogate_nas.meta.calibration.held_out_std_factor`), so intervals match the target's own errors.
@@ -170,9 +174,11 @@ class MetaGNNPredictor:
     features: FreeFeatureValues | None
     gp_steps: int
     correction_sd: float | None
+    rank_residual: float
     calibrate: bool
     space_: SearchSpace
     gp_: ResidualGP | None
+    value_map_: tuple[float, float]
     members_: list[tuple[dict, torch.Tensor]] | None
 
     def __init__(
@@ -191,6 +197,7 @@ class MetaGNNPredictor:
         features: FreeFeatureValues | None = None,
         gp_steps: int = 0,
         correction_sd: float | None = None,
+        rank_residual: float = 0.0,
         calibrate: bool = True,
     ) -> None:
         self.checkpoint = checkpoint
@@ -207,6 +214,7 @@ class MetaGNNPredictor:
         self.features = features
         self.gp_steps = gp_steps
         self.correction_sd = correction_sd
+        self.rank_residual = rank_residual
         self.calibrate = calibrate
 
     def validate_params(self) -> AdaptOptions:
@@ -270,6 +278,7 @@ class MetaGNNPredictor:
             self.params_ = self._adapt(inputs, z, self.corr_, self.steps_)[-1]
             support = PredictInputs(self, archs, src, [inputs])
         self.members_ = None
+        self.value_map_ = (0.0, 1.0)  # network scale -> z; gp_head.condition sets it for rank residuals
         self.gp_ = gp_head.condition(self, support, z) if ckpt.gp is not None else None
         self.std_factor_ = 1.0
 
@@ -377,8 +386,9 @@ class MetaGNNPredictor:
         )
 
     def _std_scale(self) -> float:
-        """Factor from the GP's std (z units) to the reported std (target units): LOO calibration, anchoring."""
-        return self.std_factor_ / self.z_scale_ * self.y_std_
+        """Factor from the GP's std (z units) to the reported std (target units): LOO calibration, anchoring, the
+        slope of the rank-residual value map."""
+        return self.std_factor_ / self.z_scale_ * self.y_std_ * self.value_map_[1]
 
     # ------------------------------------------------------------------ joint posterior
     def predict_cov(self, archs: Sequence[Architecture | str]) -> tuple[np.ndarray, np.ndarray]:
@@ -415,7 +425,8 @@ class MetaGNNPredictor:
         return None if self.progress is None else not self.progress
 
     def _to_y(self, out: np.ndarray) -> np.ndarray:
-        return self.y_scale_.inverse((out - self.z_shift_) / self.z_scale_)
+        shift, slope = self.value_map_
+        return self.y_scale_.inverse((shift + slope * out - self.z_shift_) / self.z_scale_)
 
 
 def adapt(

@@ -422,3 +422,54 @@ def test_predictive_objective_trains_a_working_checkpoint(nb201_table, archs):
     p = adapt(ck, (a[:20], y[:20]), task="ImageNet16-120")
     mean, std = p.predict(a[20:], return_std=True)
     assert kendall_tau(y[20:], mean) > 0.5 and np.isfinite(std).all() and np.all(std > 0)
+
+
+def test_rank_residual_is_zero_where_the_support_orders_as_the_network_does():
+    """The rank residual hands the network's sorted support predictions out in the order of the values: 0 for a
+    support the network orders correctly, whatever the scale of the values (a monotone warp); the value map is the
+    least-squares line from the GP's scale back to z."""
+    m = torch.tensor([0.3, -1.0, 0.8, 0.1])
+    z = 2.0 * m ** 3 + 0.5  # the same order, another scale
+    r, (shift, slope) = gp_head.rank_residual(m, z - m, 1.0)
+    assert torch.allclose(r, torch.zeros(4)) and slope > 0
+    assert np.polyfit(m.numpy(), z.numpy(), 1) == pytest.approx([slope, shift], rel=1e-5)
+    swapped = z.clone()
+    swapped[[0, 2]] = swapped[[2, 0]]  # the support puts the network's 1st and 3rd the other way round
+    r, _ = gp_head.rank_residual(m, swapped - m, 1.0)
+    assert r.tolist() == pytest.approx([0.5, 0.0, -0.5, 0.0])
+    half, _ = gp_head.rank_residual(m, swapped - m, 0.5)
+    assert torch.allclose(half, 0.5 * r + 0.5 * (swapped - m))
+
+
+def test_with_rank_residuals_the_ranking_depends_on_the_support_only_through_its_order(dkt, archs):
+    """rank_residual=1 on real records: a monotone transform of the support values leaves the predicted order of
+    every other architecture unchanged (the values follow the transform through the value map); with value residuals
+    (the default) it does not."""
+    a, y = archs
+    sup, qry = (a[:20], y[:20]), a[20:]
+    warped = np.exp((y[:20] - y[:20].mean()) / 3.0)  # strictly increasing, far from linear
+    taus = {}
+    for share in (1.0, 0.0):
+        p, q = (adapt(dkt, (sup[0], v), task="ImageNet16-120", rank_residual=share) for v in (sup[1], warped))
+        taus[share] = kendall_tau(p.predict(qry), q.predict(qry))
+        mean, std = q.predict(qry, return_std=True)
+        assert np.isfinite(mean).all() and np.all(std > 0)
+    assert taus[1.0] == pytest.approx(1.0) and taus[0.0] < 0.999
+
+
+def test_rank_residual_predictions_stay_values_with_calibrated_intervals(dkt, archs):
+    """Real records, ImageNet16-120, K = 20: with rank_residual=0.5 the predictions are in the target's units (their
+    mean error is a fraction of the values' spread) and the held-out-calibrated 90% intervals cover most query
+    archs; a share outside [0, 1] is one line."""
+    a, y = archs
+    cover, err = [], []
+    for s in range(3):
+        idx = np.random.default_rng(s).permutation(len(a))
+        sup, qry = idx[:20], idx[20:]
+        p = adapt(dkt, ([a[i] for i in sup], y[sup]), task="ImageNet16-120", rank_residual=0.5)
+        m, sd = p.predict([a[i] for i in qry], return_std=True)
+        cover.append(np.mean(np.abs(y[qry] - m) <= 1.6449 * sd))
+        err.append(np.median(np.abs(y[qry] - m)) / np.std(y[qry]))
+    assert np.median(cover) >= 0.8 and np.median(err) < 0.5
+    with pytest.raises(SurrogateNASError, match="rank_residual: input should be less than or equal to 1, got 1.5"):
+        adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120", rank_residual=1.5)
