@@ -1,13 +1,13 @@
 """Compare variants of one predictor-quality method across run directories (a defaults round on the validation
 targets), against a reference method, and apply the round's rule.
 
-Each variant is ``LABEL=DIR[,DIR...]``: run directories of ``surrogate-nas experiment run predictor-quality`` (one
-per meta seed); their rows of ``--method`` become the variant ``LABEL``. The reference (``--reference``, default
-``meta-dkt``) is read from every directory that holds it (rows repeated across directories count once per meta
-seed), or only from ``--reference-runs DIR[,DIR...]`` (needed when the variants are the reference method run
-with other settings). Prints and writes (``--dest``): mean Kendall tau per target and K, the mean difference
-from the reference per benchmark and K, and the rule's figure: the smallest of those differences (the variant
-whose worst benchmark and K is best wins).
+Each variant is ``LABEL[:METHOD]=DIR[,DIR...]``: run directories of ``surrogate-nas experiment run
+predictor-quality`` (one per meta seed); their rows of ``METHOD`` (default ``--method``) become the variant
+``LABEL``. The reference (``--reference``, default ``meta-dkt``) is read from every directory that holds it (rows
+repeated across directories count once per meta seed), or only from ``--reference-runs DIR[,DIR...]`` (needed
+when the variants are the reference method run with other settings). Prints and writes (``--dest``): mean
+Kendall tau per target and K, the mean difference from the reference per benchmark and K, and the rule's figure:
+the smallest of those differences (the variant whose worst benchmark and K is best wins).
 
     python experiments/predictor_variant_compare.py --method meta-dkt+ff \\
         apart=runs/ff-apart,runs/ff-apart-s1,runs/ff-apart-s2 mix=runs/ff-mix-s0,runs/ff-mix-s1,runs/ff-mix-s2 \\
@@ -34,13 +34,15 @@ def read_variants(specs: list[str], method: str, reference: str, reference_runs:
         parts.append(rows[rows.method == reference].assign(meta_dir=d))
     for spec in specs:
         label, _, dirs = spec.partition("=")
+        label, _, own_method = label.partition(":")
+        own_method = own_method or method
         if not label or not dirs:
-            raise SystemExit(f"variant {spec!r}: expected LABEL=DIR[,DIR...]")
+            raise SystemExit(f"variant {spec!r}: expected LABEL[:METHOD]=DIR[,DIR...]")
         for d in dirs.split(","):
             rows = _rows(d, f"variant {label}")
-            own = rows[rows.method == method].assign(method=label, meta_dir=d)
+            own = rows[rows.method == own_method].assign(method=label, meta_dir=d)
             if own.empty:
-                raise SystemExit(f"variant {label}: {d} has no rows of method {method!r}")
+                raise SystemExit(f"variant {label}: {d} has no rows of method {own_method!r}")
             parts.append(own)
             if reference_runs is None and d not in seen_ref and (rows.method == reference).any():
                 seen_ref.add(d)
@@ -92,7 +94,7 @@ def report(tau: pd.DataFrame, per_bench: pd.DataFrame, rule: pd.Series, rows: pd
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("variants", nargs="+", help="LABEL=DIR[,DIR...] (one run directory per meta seed)")
+    p.add_argument("variants", nargs="+", help="LABEL[:METHOD]=DIR[,DIR...] (one run directory per meta seed)")
     p.add_argument("--method", required=True, help="the method whose variants the directories hold")
     p.add_argument("--reference", default="meta-dkt", help="the method the variants are compared with")
     p.add_argument("--reference-runs", help="DIR[,DIR...]: read the reference from these run directories only")

@@ -50,6 +50,9 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     # the GP conditioned half on the support's ranking disagreement with the network (rank_residual)
     "meta-dkt-rank": ("meta", "dkt", {"rank_residual": 0.5}),
     "meta-dkt-ens-rank": ("meta", "dkt-ens", {"rank_residual": 0.5}),
+    # ... with the share each checkpoint chose on its own meta-validation episodes (training tasks only)
+    "meta-dkt-auto": ("meta", "dkt", {"rank_residual": "checkpoint"}),
+    "meta-dkt-ens-auto": ("meta", "dkt-ens", {"rank_residual": "checkpoint"}),
     # deep ensembles: the same meta-training with ENSEMBLE meta seeds, averaged
     "meta-dkt-ens": ("meta", "dkt-ens", {}),
     "meta-dkt-ens+ff": ("meta", "dkt-ens-ff", {}),

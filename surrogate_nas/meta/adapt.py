@@ -60,7 +60,7 @@ class AdaptOptions(TypedConfig):
     task: str | None = None
     gp_steps: Int = Field(0, ge=0, le=MAX_INNER_STEPS)
     correction_sd: Annotated[Float, Field(gt=0, le=MAX_CORRECTION_SD)] | None = None
-    rank_residual: Float = Field(0.0, ge=0, le=1)
+    rank_residual: float | Literal["checkpoint"] = 0.0
     calibrate: bool = True
     device: str = "cpu"
 
@@ -81,6 +81,15 @@ class AdaptOptions(TypedConfig):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 0 <= int(v) <= MAX_INNER_STEPS:
             raise ValueError(f"must be 'cv' or an integer in 0..{MAX_INNER_STEPS}")
         return int(v)
+
+    @field_validator("rank_residual", mode="plain")
+    @classmethod
+    def _rank_residual(cls, v: Any) -> Any:
+        if isinstance(v, str) and v == "checkpoint":
+            return v
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= float(v) <= 1:
+            raise ValueError("must be a share in [0, 1] or 'checkpoint' (the share the checkpoint chose)")
+        return float(v)
 
     @field_validator("task")
     @classmethod
@@ -127,7 +136,9 @@ class MetaGNNPredictor:
     (:func:`~surrogate_nas.meta.deep_kernel.add_correction_basis`); ``None``: the correction is used in full, as
     meta-trained. ``rank_residual`` (0..1, GP head only): the share of the GP's support residual that is the
     support's *ranking* disagreement with the network instead of its value residual
-    (:func:`~surrogate_nas.meta.gp_head.rank_residual`); 0, the default, conditions on value residuals alone.
+    (:func:`~surrogate_nas.meta.deep_kernel.rank_residual`); 0, the default, conditions on value residuals alone;
+    ``"checkpoint"``: the share the checkpoint chose on its own meta-validation episodes (``info["rank_share"]``,
+    :meth:`~surrogate_nas.meta.deep_kernel.DKTLearner.select_rank_share`; 0 for a checkpoint without one).
     ``predict(..., return_std=True)`` then returns the GP's predictive std, scaled (with
     ``calibrate``, the default) by the RMS of the z-scores of support points predicted by fits that never saw
     them (leave-one-out, K-fold for large supports:
@@ -174,7 +185,7 @@ class MetaGNNPredictor:
     features: FreeFeatureValues | None
     gp_steps: int
     correction_sd: float | None
-    rank_residual: float
+    rank_residual: float | str
     calibrate: bool
     space_: SearchSpace
     gp_: ResidualGP | None
@@ -197,7 +208,7 @@ class MetaGNNPredictor:
         features: FreeFeatureValues | None = None,
         gp_steps: int = 0,
         correction_sd: float | None = None,
-        rank_residual: float = 0.0,
+        rank_residual: float | str = 0.0,
         calibrate: bool = True,
     ) -> None:
         self.checkpoint = checkpoint
@@ -279,7 +290,7 @@ class MetaGNNPredictor:
             support = PredictInputs(self, archs, src, [inputs])
         self.members_ = None
         self.value_map_ = (0.0, 1.0)  # network scale -> z; gp_head.condition sets it for rank residuals
-        self.gp_ = gp_head.condition(self, support, z) if ckpt.gp is not None else None
+        self.gp_ = gp_head.condition(self, support, z, y) if ckpt.gp is not None else None
         self.std_factor_ = 1.0
 
     def _steps(self, archs: list, z: np.ndarray, src: np.ndarray) -> int:
@@ -335,6 +346,12 @@ class MetaGNNPredictor:
         :meth:`predict_cov`'s diagonal). The bootstrap spread holds no observation noise: the same either way."""
         self._check_fitted()
         return self._predict([self.space_.coerce(a) for a in archs], return_std, latent=latent)
+
+    def rank_share(self) -> float:
+        """The share of rank residual this fit uses (``rank_residual``, or the checkpoint's own choice)."""
+        if self.rank_residual == "checkpoint":
+            return float(self.ckpt_.info.get("rank_share", 0.0))
+        return float(self.rank_residual)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):

@@ -29,15 +29,15 @@ __all__ = [
     "network_outputs",
     "noise_variance",
     "predict",
-    "rank_residual",
 ]
 
 
-def condition(predictor: MetaGNNPredictor, inputs: PredictInputs, z) -> ResidualGP:
+def condition(predictor: MetaGNNPredictor, inputs: PredictInputs, z, values=None) -> ResidualGP:
     """The checkpoint's GP head conditioned on the support's residuals ``z - GNN`` (``z - transfer prior`` where the
-    correction is earned, :func:`earned_correction_sd`; ``gp_steps`` > 0: its hyper-parameters first re-fitted by
-    type-II maximum likelihood)."""
-    from .deep_kernel import add_correction_basis, condition, fit_hyperparameters, make_gp
+    correction is earned, :func:`earned_correction_sd`; in part their ranking disagreement where the predictor's
+    rank share is > 0, ordered by the raw ``values``: ``deep_kernel.rank_residual``; ``gp_steps`` > 0: its
+    hyper-parameters first re-fitted by type-II maximum likelihood)."""
+    from .deep_kernel import add_correction_basis, condition, fit_hyperparameters, make_gp, rank_residual
 
     ckpt = predictor.ckpt_
     gp = make_gp(ckpt.model.embedding_dim(), predictor._kernel(), ckpt.gp, predictor.space_)
@@ -47,36 +47,12 @@ def condition(predictor: MetaGNNPredictor, inputs: PredictInputs, z) -> Residual
         gp = add_correction_basis(gp, e.shape[1] - 1, sd)
     gp = gp.to(predictor.device)
     r = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=predictor.device) - m
-    if predictor.rank_residual > 0:
-        r, predictor.value_map_ = rank_residual(m, r, predictor.rank_residual)
+    share = predictor.rank_share()
+    if share > 0:
+        r, predictor.value_map_ = rank_residual(m, r, share, values)
     if predictor.gp_steps:
         return fit_hyperparameters(gp, e, r, predictor.gp_steps)
     return condition(gp, e, r)
-
-
-def rank_residual(m: torch.Tensor, r: torch.Tensor, share: float) -> tuple[torch.Tensor, tuple[float, float]]:
-    """(the GP's support residual, the value map) where ``share`` of the residual is the support's ranking
-    disagreement with the network.
-
-    ``m`` the network's support predictions, ``r = z - m`` their value residuals. The rank residual is
-    ``m_(i) - m``: the network's support predictions sorted and handed out in the order of the values ``z = m + r``
-    (ties in ``z`` in the network's own order), so it is 0 wherever the support orders the architectures as the
-    network does, and a monotone warp between the network's scale and the values' leaves it 0 (the value residual
-    of such a warp is what an RBF fit turns into ranking noise). The GP is conditioned on
-    ``share x rank residual + (1 - share) x r``; its predictions, on the scale of ``t = m + that residual``, go back
-    to z units by the affine least-squares map ``z ~ shift + slope x t`` over the support (rank-preserving;
-    ``slope`` also scales the std): the value map, ``(shift, slope)``; ``(0, 1)`` where it is undefined."""
-    m_np, z_np = m.detach().cpu().numpy().astype(float), (m + r).detach().cpu().numpy().astype(float)
-    order = np.lexsort((m_np, z_np))  # by value, ties by the network's prediction
-    warped = np.empty_like(m_np)
-    warped[order] = np.sort(m_np)
-    t = share * warped + (1 - share) * z_np
-    value_map = (0.0, 1.0)
-    if len(t) >= 2 and np.var(t) > 1e-12:
-        slope = float(np.cov(t, z_np, bias=True)[0, 1] / np.var(t))
-        if np.isfinite(slope) and slope > 0:
-            value_map = (float(z_np.mean() - slope * t.mean()), slope)
-    return torch.as_tensor(t, dtype=r.dtype, device=r.device) - m, value_map
 
 
 def earned_correction_sd(predictor: MetaGNNPredictor) -> float | None:

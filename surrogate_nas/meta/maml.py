@@ -334,6 +334,7 @@ class MetaLearner:
             val_sampler = EpisodeSampler(
                 tasks, c.support_range, c.query_size, pools=val_pools, device=c.device, scale=c.target_scale
             )
+        self.val_sampler = val_sampler  # what a learner may select post-hoc settings on (never the target)
         sampler = EpisodeSampler(
             tasks,
             c.support_range,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -166,7 +167,7 @@ def _meta_learn(
 
 def _info(learner: MetaLearner, train_tasks: list, val_tasks: list, target: str | None, seconds: float) -> dict:
     """What a checkpoint records of how it was meta-trained (its ``info``)."""
-    info = {
+    info: dict[str, Any] = {
         "train_tasks": train_tasks,
         "val_tasks": val_tasks,
         "meta_val_task": learner.val_task,
@@ -175,6 +176,11 @@ def _info(learner: MetaLearner, train_tasks: list, val_tasks: list, target: str 
         "history": learner.history,
         "train_seconds": seconds,
     }
+    from .deep_kernel import DKTLearner
+
+    if isinstance(learner, DKTLearner):  # the share of rank residual the training tasks chose
+        info["rank_share"] = learner.rank_share
+        info["rank_share_taus"] = learner.rank_share_taus
     if learner.model.config.feature_columns:  # what the training tasks made the free features worth
         info["feature_share"] = float(learner.model.feature_share().detach())
     return info

@@ -428,17 +428,23 @@ def test_rank_residual_is_zero_where_the_support_orders_as_the_network_does():
     """The rank residual hands the network's sorted support predictions out in the order of the values: 0 for a
     support the network orders correctly, whatever the scale of the values (a monotone warp); the value map is the
     least-squares line from the GP's scale back to z."""
+    from surrogate_nas.meta.deep_kernel import rank_residual
+
     m = torch.tensor([0.3, -1.0, 0.8, 0.1])
     z = 2.0 * m ** 3 + 0.5  # the same order, another scale
-    r, (shift, slope) = gp_head.rank_residual(m, z - m, 1.0)
+    r, (shift, slope) = rank_residual(m, z - m, 1.0)
     assert torch.allclose(r, torch.zeros(4)) and slope > 0
     assert np.polyfit(m.numpy(), z.numpy(), 1) == pytest.approx([slope, shift], rel=1e-5)
     swapped = z.clone()
     swapped[[0, 2]] = swapped[[2, 0]]  # the support puts the network's 1st and 3rd the other way round
-    r, _ = gp_head.rank_residual(m, swapped - m, 1.0)
+    r, _ = rank_residual(m, swapped - m, 1.0)
     assert r.tolist() == pytest.approx([0.5, 0.0, -0.5, 0.0])
-    half, _ = gp_head.rank_residual(m, swapped - m, 0.5)
+    half, _ = rank_residual(m, swapped - m, 0.5)
     assert torch.allclose(half, 0.5 * r + 0.5 * (swapped - m))
+    # the robust scale clips extreme values into ties: the order comes from the raw values
+    raw, clipped = np.array([10.0, 1.0, 9.0, 2.0]), torch.tensor([3.0, -0.5, 3.0, 0.0])
+    assert torch.allclose(rank_residual(m, clipped - m, 1.0)[0], torch.zeros(4))  # tie: the network's order
+    assert rank_residual(m, clipped - m, 1.0, raw)[0].tolist() == pytest.approx([0.5, 0.0, -0.5, 0.0])
 
 
 def test_with_rank_residuals_the_ranking_depends_on_the_support_only_through_its_order(dkt, archs):
@@ -471,5 +477,19 @@ def test_rank_residual_predictions_stay_values_with_calibrated_intervals(dkt, ar
         cover.append(np.mean(np.abs(y[qry] - m) <= 1.6449 * sd))
         err.append(np.median(np.abs(y[qry] - m)) / np.std(y[qry]))
     assert np.median(cover) >= 0.8 and np.median(err) < 0.5
-    with pytest.raises(SurrogateNASError, match="rank_residual: input should be less than or equal to 1, got 1.5"):
+    with pytest.raises(SurrogateNASError, match="rank_residual: must be a share in \\[0, 1\\] or 'checkpoint'"):
         adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120", rank_residual=1.5)
+
+
+def test_a_deep_kernel_checkpoint_chooses_its_rank_share_on_its_own_validation_episodes(dkt, archs):
+    """Meta-training ends by scoring each share of rank residual on the meta-validation episodes (training tasks
+    only); the checkpoint keeps the best and adapt uses it with rank_residual="checkpoint"."""
+    from surrogate_nas.meta.deep_kernel import RANK_SHARES
+
+    share, taus = dkt.info["rank_share"], dkt.info["rank_share_taus"]
+    assert share in RANK_SHARES and set(taus) == {f"{s:g}" for s in RANK_SHARES}
+    assert taus[f"{share:g}"] == max(taus.values())
+    a, y = archs
+    auto = adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120", rank_residual="checkpoint")
+    fixed = adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120", rank_residual=share)
+    assert auto.rank_share() == share and np.array_equal(auto.predict(a[20:]), fixed.predict(a[20:]))
