@@ -132,15 +132,23 @@ def parts(ck, d, s_archs, y_sup, q_archs, target: str, seed: int) -> dict[str, t
     return out
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def validation_args(description: str, name: str, argv=None) -> argparse.Namespace:
+    """The options this script and its siblings share (support seeds, meta seeds, checkpoint cache, ``--dest`` for
+    ``NAME.md/.csv``); ``meta_seeds`` parsed to a list."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--seeds", type=int, default=5, help="support seeds per K")
     ap.add_argument("--meta-seeds", default="0", help="comma-separated meta seeds (one checkpoint per target each)")
     ap.add_argument("--cache", type=Path, default=None, help="checkpoint directory (reused when present)")
-    ap.add_argument("--dest", type=Path, default=None, help="write predictor_prior_decomposition.md/.csv here")
+    ap.add_argument("--dest", type=Path, default=None, help=f"write {name}.md/.csv here")
     args = ap.parse_args(argv)
     args.meta_seeds = [int(s) for s in args.meta_seeds.split(",")]
-    rows, log = [], []
+    return args
+
+
+def validation_cases(args: argparse.Namespace, log: list[str]):
+    """Yields (key, checkpoint, target data, support indices, query indices) for every validation target, meta seed,
+    K and support seed (the predictor-quality grid's splits); ``key``: benchmark, target, meta_seed, k, seed. Each
+    checkpoint's line goes to ``log`` and stdout."""
     for bench, target, metric in TARGETS:
         table = load_benchmark(bench)
         d = target_data(table, bench, target, metric)
@@ -151,28 +159,30 @@ def main(argv=None) -> int:
             for k in KS:
                 for seed in range(args.seeds):
                     sup, qry = split(table.space, d.archs, k, np.random.default_rng([seed, k]))
-                    s_a, q_a, yq = [d.archs[i] for i in sup], [d.archs[i] for i in qry], d.y[qry]
-                    for name, (pred, std) in parts(ck, d, s_a, d.y[sup], q_a, target, seed).items():
-                        cov = calibration_report(yq, pred, std)["coverage_90"] if std is not None else np.nan
-                        rows.append(
-                            {
-                                "benchmark": bench,
-                                "target": target,
-                                "meta_seed": meta_seed,
-                                "k": k,
-                                "seed": seed,
-                                "part": name,
-                                "kendall_tau": kendall_tau(yq, pred),
-                                "coverage_90": cov,
-                            }
-                        )
-    df = pd.DataFrame(rows)
-    md = report(df, args, log)
+                    key = {"benchmark": bench, "target": target, "meta_seed": meta_seed, "k": k, "seed": seed}
+                    yield key, ck, d, sup, qry
+
+
+def write(df: pd.DataFrame, md: str, dest: Path | None, name: str) -> None:
+    """Print the report; with ``dest``, write ``NAME.csv`` (the rows) and ``NAME.md`` there."""
     print(md)
-    if args.dest:
-        args.dest.mkdir(parents=True, exist_ok=True)
-        df.to_csv(args.dest / "predictor_prior_decomposition.csv", index=False)
-        (args.dest / "predictor_prior_decomposition.md").write_text(md)
+    if dest:
+        dest.mkdir(parents=True, exist_ok=True)
+        df.to_csv(dest / f"{name}.csv", index=False)
+        (dest / f"{name}.md").write_text(md)
+
+
+def main(argv=None) -> int:
+    args = validation_args(__doc__.splitlines()[0], "predictor_prior_decomposition", argv)
+    rows: list[dict] = []
+    log: list[str] = []
+    for key, ck, d, sup, qry in validation_cases(args, log):
+        s_a, q_a, yq = [d.archs[i] for i in sup], [d.archs[i] for i in qry], d.y[qry]
+        for name, (pred, std) in parts(ck, d, s_a, d.y[sup], q_a, key["target"], key["seed"]).items():
+            cov = calibration_report(yq, pred, std)["coverage_90"] if std is not None else np.nan
+            rows.append({**key, "part": name, "kendall_tau": kendall_tau(yq, pred), "coverage_90": cov})
+    df = pd.DataFrame(rows)
+    write(df, report(df, args, log), args.dest, "predictor_prior_decomposition")
     return 0
 
 

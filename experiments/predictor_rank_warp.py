@@ -25,17 +25,12 @@ Also printed: the median correlation of the default's GP mean with the true quer
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import torch
-from predictor_prior_decomposition import KS, TARGETS, checkpoint
+from predictor_prior_decomposition import validation_args, validation_cases, write
 from scipy.stats import rankdata, spearmanr
 
-from surrogate_nas.benchmarks import load_benchmark
-from surrogate_nas.experiment.predictor_quality import split, target_data
 from surrogate_nas.meta import gp_head
 from surrogate_nas.meta.adapt import MetaGNNPredictor
 from surrogate_nas.meta.deep_kernel import condition, make_gp, posterior
@@ -74,34 +69,15 @@ def scored(ck, d, target: str, s_archs, y_sup, q_archs, y_query, seed: int) -> t
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=5, help="support seeds per K")
-    ap.add_argument("--meta-seeds", default="0", help="comma-separated meta seeds (one checkpoint per target each)")
-    ap.add_argument("--cache", type=Path, default=None, help="checkpoint directory (reused when present)")
-    ap.add_argument("--dest", type=Path, default=None, help="write predictor_rank_warp.md/.csv here")
-    args = ap.parse_args(argv)
-    rows = []
-    for bench, target, metric in TARGETS:
-        table = load_benchmark(bench)
-        d = target_data(table, bench, target, metric)
-        for meta_seed in (int(s) for s in args.meta_seeds.split(",")):
-            ck, secs = checkpoint(table, bench, target, metric, d.train, meta_seed, args.cache)
-            print(f"{bench}/{target}: meta seed {meta_seed} ({secs:.0f} s; 0: cached)", flush=True)
-            for k in KS:
-                for seed in range(args.seeds):
-                    sup, qry = split(table.space, d.archs, k, np.random.default_rng([seed, k]))
-                    s_a, q_a = [d.archs[i] for i in sup], [d.archs[i] for i in qry]
-                    taus, corr = scored(ck, d, target, s_a, d.y[sup], q_a, d.y[qry], seed)
-                    key = {"benchmark": bench, "target": target, "meta_seed": meta_seed, "k": k, "seed": seed}
-                    rows += [{**key, "part": n, "kendall_tau": t} for n, t in taus.items()]
-                    rows.append({**key, "part": "corr(GP mean, residual)", "kendall_tau": np.nan, "corr": corr})
+    args = validation_args(__doc__.splitlines()[0], "predictor_rank_warp", argv)
+    rows: list[dict] = []
+    for key, ck, d, sup, qry in validation_cases(args, []):
+        s_a, q_a = [d.archs[i] for i in sup], [d.archs[i] for i in qry]
+        taus, corr = scored(ck, d, key["target"], s_a, d.y[sup], q_a, d.y[qry], key["seed"])
+        rows += [{**key, "part": n, "kendall_tau": t} for n, t in taus.items()]
+        rows.append({**key, "part": "corr(GP mean, residual)", "kendall_tau": np.nan, "corr": corr})
     df = pd.DataFrame(rows)
-    md = report(df, args)
-    print(md)
-    if args.dest:
-        args.dest.mkdir(parents=True, exist_ok=True)
-        df.to_csv(args.dest / "predictor_rank_warp.csv", index=False)
-        (args.dest / "predictor_rank_warp.md").write_text(md)
+    write(df, report(df, args), args.dest, "predictor_rank_warp")
     return 0
 
 
@@ -113,7 +89,7 @@ def report(df: pd.DataFrame, args) -> str:
     return "\n\n".join(
         [
             "# The GP's residual kept to ranking (validation targets)",
-            f"Mean Kendall tau over {args.seeds} support seeds x meta seeds {args.meta_seeds} "
+            f"Mean Kendall tau over {args.seeds} support seeds x meta seeds {','.join(map(str, args.meta_seeds))} "
             "(`python experiments/predictor_rank_warp.py`; the parts: its docstring).",
             table.round(3).to_markdown(),
             "Median correlation of the default's GP posterior mean with the true query residual `z - m`, by K:",
