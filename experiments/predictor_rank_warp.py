@@ -33,7 +33,7 @@ from scipy.stats import rankdata, spearmanr
 
 from surrogate_nas.meta import gp_head
 from surrogate_nas.meta.adapt import MetaGNNPredictor
-from surrogate_nas.meta.deep_kernel import condition, make_gp, posterior
+from surrogate_nas.meta.deep_kernel import condition, make_gp, posterior, rank_residual
 from surrogate_nas.meta.predict_inputs import PredictInputs
 from surrogate_nas.predictors import make_predictor
 from surrogate_nas.predictors.metrics import kendall_tau
@@ -56,12 +56,12 @@ def scored(ck, d, target: str, s_archs, y_sup, q_archs, y_query, seed: int) -> t
     taus["network"] = kendall_tau(y_query, m_q.numpy())
     z_s = torch.as_tensor(p.y_scale_.transform(y_sup) * p.z_scale_ + p.z_shift_, dtype=torch.float32)
     m_s = z_s - r_s  # the network's support predictions: the GP was conditioned on z - m
-    warped = torch.as_tensor(np.sort(m_s.numpy())[rankdata(y_sup, method="ordinal").astype(int) - 1])
+    order = rankdata(y_sup, method="ordinal")  # ties in the support's own order (the adapt option: the network's)
     rho = max(float(spearmanr(m_s.numpy(), y_sup)[0]), 0.0) if np.ptp(y_sup) > 0 else 0.0
     for name, share in MIXES.items():
         mix = rho if share == "rho" else float(share)
         gp = make_gp(e_s.shape[1], ck.meta["kernel"], ck.gp)
-        condition(gp, e_s, mix * (warped - m_s) + (1 - mix) * r_s)
+        condition(gp, e_s, rank_residual(m_s, r_s, mix, order)[0])
         taus[name] = kendall_tau(y_query, (m_q + posterior(gp, e_q, noise=False)[0]).numpy())
     z_q = p.y_scale_.transform(y_query) * p.z_scale_ + p.z_shift_
     mu = posterior(p.gp_, e_q, noise=False)[0].numpy()

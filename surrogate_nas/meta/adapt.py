@@ -289,8 +289,9 @@ class MetaGNNPredictor:
             self.params_ = self._adapt(inputs, z, self.corr_, self.steps_)[-1]
             support = PredictInputs(self, archs, src, [inputs])
         self.members_ = None
-        self.value_map_ = (0.0, 1.0)  # network scale -> z; gp_head.condition sets it for rank residuals
-        self.gp_ = gp_head.condition(self, support, z, y) if ckpt.gp is not None else None
+        self.gp_, self.value_map_ = None, (0.0, 1.0)  # value map: the GP's scale -> z (rank residuals move it)
+        if ckpt.gp is not None:
+            self.gp_, self.value_map_ = gp_head.condition(self, support, z, y)
         self.std_factor_ = 1.0
 
     def _steps(self, archs: list, z: np.ndarray, src: np.ndarray) -> int:

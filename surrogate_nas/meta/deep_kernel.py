@@ -325,46 +325,48 @@ class DKTLearner(MetaLearner):
         for ep in episodes:
             m_s, e_s = self._embed(ep.support, ep.corr)
             m_q, e_q = self._embed(ep.query, ep.corr)
-            if c.dkt_objective == "predictive":
-                loss, mean_q = self._predictive_loss(m_s, e_s, m_q, e_q, ep)
+            f_q = None  # the query's posterior given the support, where a term needs it
+            if c.dkt_objective == "predictive":  # the query's likelihood given the support, as adaptation uses it
+                f_q = self._query_posterior(e_s, ep.y_support - m_s, e_q)
+                loss = -self.gp.likelihood(f_q).log_prob(ep.y_query - m_q) / len(ep.y_query)
             else:
                 x, z = torch.cat([e_s, e_q]), torch.cat([ep.y_support, ep.y_query])
                 r = z - torch.cat([m_s, m_q])
                 self.gp.train()
                 self.gp.set_train_data(x, r, strict=False)
                 loss = -mll(self.gp(x), r)  # per-point negative log marginal likelihood of support and query
-                mean_q = None
             if c.rank_weight > 0:
-                if mean_q is None:
-                    condition(self.gp, e_s, ep.y_support - m_s)
-                    with gpytorch.settings.detach_test_caches(False):
-                        mean_q = m_q + self.gp(e_q).mean
-                loss = loss + c.rank_weight * pairwise_rank_loss(mean_q, ep.y_query, c.top_weight)
+                if f_q is None:
+                    f_q = self._query_posterior(e_s, ep.y_support - m_s, e_q)
+                loss = loss + c.rank_weight * pairwise_rank_loss(m_q + f_q.mean, ep.y_query, c.top_weight)
             losses.append(loss)
         self.gp.train()
         return torch.stack(losses).mean()
 
-    def _predictive_loss(self, m_s, e_s, m_q, e_q, ep: Episode) -> tuple[torch.Tensor, torch.Tensor]:
-        """(per-point negative log likelihood of the query's values given the support's, the query's posterior mean):
-        the GP conditioned on the support residuals exactly as adaptation conditions it, gradients through the
-        posterior to the kernel, the noise and the network."""
-        condition(self.gp, e_s, ep.y_support - m_s)
+    def _query_posterior(self, e_s, r_s, e_q):
+        """The GP's posterior of the query residuals given the support's (as adaptation conditions it), with
+        gradients through the posterior to the kernel, the noise and the network."""
+        condition(self.gp, e_s, r_s)
         with gpytorch.settings.detach_test_caches(False):
-            pred = self.gp.likelihood(self.gp(e_q))
-            loss = -pred.log_prob(ep.y_query - m_q) / len(ep.y_query)
-        return loss, m_q + pred.mean
+            return self.gp(e_q)
 
-    def predict_episode(self, ep: Episode, rank_share: float = 0.0) -> np.ndarray:
-        """Posterior mean (z units) of the query after conditioning on the support (``rank_share`` of the residual
-        the support's ranking disagreement with the network: :func:`rank_residual`)."""
+    def predict_episode(self, ep: Episode) -> np.ndarray:
+        """Posterior mean (z units) of the query after conditioning on the support."""
+        return self._episode_means(ep, (0.0,))[0]
+
+    def _episode_means(self, ep: Episode, rank_shares: Sequence[float]) -> list[np.ndarray]:
+        """The query's posterior mean (z units) given the support, for each share of rank residual
+        (:func:`rank_residual`); the episode is embedded once."""
+        out = []
         with torch.no_grad():
             m_s, e_s = self._embed(ep.support, ep.corr)
             m_q, e_q = self._embed(ep.query, ep.corr)
-            r = ep.y_support - m_s
-            if rank_share > 0:
-                r = rank_residual(m_s, r, rank_share)[0]
-            condition(self.gp, e_s, r)
-            out = (m_q + posterior(self.gp, e_q, noise=False)[0]).cpu().numpy()
+            for share in rank_shares:
+                r = ep.y_support - m_s
+                if share > 0:
+                    r = rank_residual(m_s, r, share)[0]
+                condition(self.gp, e_s, r)
+                out.append((m_q + posterior(self.gp, e_q, noise=False)[0]).cpu().numpy())
         self.gp.train()
         return out
 
@@ -386,10 +388,13 @@ class DKTLearner(MetaLearner):
             for k in RANK_SHARE_KS
             for i in range(RANK_SHARE_EPISODES)
         ]
-        taus = {}
-        for share in RANK_SHARES:
-            scores = [kendall_tau(ep.y_query.cpu().numpy(), self.predict_episode(ep, share)) for ep in episodes]
-            taus[f"{share:g}"] = float(np.nanmean(scores))
+        scores = np.array(
+            [
+                [kendall_tau(ep.y_query.cpu().numpy(), mean) for mean in self._episode_means(ep, RANK_SHARES)]
+                for ep in episodes
+            ]
+        )
+        taus = {f"{share:g}": float(np.nanmean(scores[:, j])) for j, share in enumerate(RANK_SHARES)}
         best = max(RANK_SHARES, key=lambda s: (round(taus[f"{s:g}"], 6), -s))
         return float(best), taus
 

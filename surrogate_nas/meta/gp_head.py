@@ -32,11 +32,14 @@ __all__ = [
 ]
 
 
-def condition(predictor: MetaGNNPredictor, inputs: PredictInputs, z, values=None) -> ResidualGP:
-    """The checkpoint's GP head conditioned on the support's residuals ``z - GNN`` (``z - transfer prior`` where the
-    correction is earned, :func:`earned_correction_sd`; in part their ranking disagreement where the predictor's
-    rank share is > 0, ordered by the raw ``values``: ``deep_kernel.rank_residual``; ``gp_steps`` > 0: its
-    hyper-parameters first re-fitted by type-II maximum likelihood)."""
+def condition(
+    predictor: MetaGNNPredictor, inputs: PredictInputs, z, values=None
+) -> tuple[ResidualGP, tuple[float, float]]:
+    """(the checkpoint's GP head conditioned on the support's residuals ``z - GNN``, the value map from the GP's
+    scale to z): ``z - transfer prior`` where the correction is earned (:func:`earned_correction_sd`); in part their
+    ranking disagreement where the predictor's rank share is > 0, ordered by the raw ``values``
+    (``deep_kernel.rank_residual``, whose map it is; ``(0, 1)`` otherwise); ``gp_steps`` > 0: the GP's
+    hyper-parameters first re-fitted by type-II maximum likelihood."""
     from .deep_kernel import add_correction_basis, condition, fit_hyperparameters, make_gp, rank_residual
 
     ckpt = predictor.ckpt_
@@ -47,12 +50,12 @@ def condition(predictor: MetaGNNPredictor, inputs: PredictInputs, z, values=None
         gp = add_correction_basis(gp, e.shape[1] - 1, sd)
     gp = gp.to(predictor.device)
     r = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=predictor.device) - m
-    share = predictor.rank_share()
+    share, value_map = predictor.rank_share(), (0.0, 1.0)
     if share > 0:
-        r, predictor.value_map_ = rank_residual(m, r, share, values)
+        r, value_map = rank_residual(m, r, share, values)
     if predictor.gp_steps:
-        return fit_hyperparameters(gp, e, r, predictor.gp_steps)
-    return condition(gp, e, r)
+        return fit_hyperparameters(gp, e, r, predictor.gp_steps), value_map
+    return condition(gp, e, r), value_map
 
 
 def earned_correction_sd(predictor: MetaGNNPredictor) -> float | None:
