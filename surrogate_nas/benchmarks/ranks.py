@@ -1,14 +1,26 @@
-"""The one rank helper: average ranks and Spearman's rho (numpy/pandas: scipy.stats costs ~1 s to import)."""
+"""The one rank helper: average ranks and Spearman's rho (numpy: scipy.stats costs ~1 s to import)."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 
 def average_ranks(values) -> np.ndarray:
-    """1-based ranks of ``values``, ties sharing their average rank (scipy's ``rankdata``); NaN stays NaN."""
-    return pd.Series(np.asarray(values, dtype=float)).rank(method="average").to_numpy()
+    """1-based ranks of a 1-D sample ``values``, ties sharing their average rank (scipy's ``rankdata``, pandas'
+    ``rank(method="average")``: the same values to the last bit); NaN stays NaN and is not ranked. In numpy: this
+    runs for every source column of every support a predictor is fitted on."""
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 1:
+        raise ValueError(f"average_ranks: a 1-D sample expected, got shape {v.shape}")
+    out = np.full(len(v), np.nan)
+    known = np.flatnonzero(~np.isnan(v))
+    order = known[np.argsort(v[known], kind="stable")]
+    if len(order):
+        s = v[order]
+        start = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))  # first position of each run of ties
+        count = np.diff(start, append=len(s))
+        out[order] = np.repeat(start + (count + 1) / 2, count)
+    return out
 
 
 def spearman(a, b) -> float:

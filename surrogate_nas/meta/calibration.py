@@ -6,14 +6,17 @@ import copy
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
 from ..errors import DataError
+from ..predictors.support import scale_targets
+from . import gp_head
 from .predict_inputs import PredictInputs
 
 if TYPE_CHECKING:
     from .adapt import MetaGNNPredictor
 
-__all__ = ["CALIBRATION_FOLDS", "LOO_MAX", "STD_FACTOR_RANGE", "held_out_std_factor"]
+__all__ = ["CALIBRATION_FOLDS", "LOO_MAX", "STD_FACTOR_RANGE", "calibration_folds", "held_out_std_factor"]
 
 #: Supports up to this size are calibrated leave-one-out; larger ones by :data:`CALIBRATION_FOLDS`-fold.
 LOO_MAX = 20
@@ -27,17 +30,40 @@ def held_out_std_factor(predictor: MetaGNNPredictor, archs: list, y: np.ndarray,
     ``src``) from points the fit never saw: the RMS of ``(y_i - mean_i) / std_i`` where ``mean_i``, ``std_i``
     (predictive, noise included) come from a fit on the support without point ``i`` -- target scale, source
     correlations, anchoring, adapted weights and GP all recomputed without it. Leave-one-out up to :data:`LOO_MAX`
-    points, :data:`CALIBRATION_FOLDS`-fold (shuffled with the predictor's ``seed``) above; clipped to
-    :data:`STD_FACTOR_RANGE`; 1.0 below 3 points."""
+    points, :data:`CALIBRATION_FOLDS`-fold (shuffled with the predictor's ``seed``) above
+    (:func:`calibration_folds`); clipped to :data:`STD_FACTOR_RANGE`; 1.0 below 3 points.
+
+    Where a fold's fit is conditioning alone (the checkpoint's own weights, support-scaled targets, the checkpoint's
+    GP hyper-parameters: the deep-kernel default) the folds are fitted together (:func:`_conditioned_folds_z`: one
+    readout, one batched GP solve); otherwise each fold is a full refit (:func:`_refitted_folds_z`). Both compute
+    the same fold fits (equal up to float32 rounding: ``tests/meta/test_calibration.py``)."""
     n = len(archs)
     if n < 3:
         return 1.0
-    if n <= LOO_MAX:
-        folds = [np.array([i]) for i in range(n)]
+    folds = calibration_folds(predictor.seed, n)
+    if predictor._cached() and predictor.targets == "support" and not predictor.gp_steps and n <= predictor.BATCH:
+        z = _conditioned_folds_z(predictor, archs, y, src, folds)
     else:
-        perm = np.random.default_rng([predictor.seed, n]).permutation(n)
-        folds = np.array_split(perm, CALIBRATION_FOLDS)
-    z = []
+        z = _refitted_folds_z(predictor, archs, y, src, folds)
+    if not z:
+        return 1.0
+    f = float(np.sqrt(np.mean(np.square(z))))
+    lo, hi = STD_FACTOR_RANGE
+    return min(max(f, lo), hi) if np.isfinite(f) else 1.0
+
+
+def calibration_folds(seed: int, n: int) -> list[np.ndarray]:
+    """The held-out parts of a support of ``n`` points: each point alone up to :data:`LOO_MAX` points, else
+    :data:`CALIBRATION_FOLDS` parts of a permutation seeded by (``seed``, ``n``)."""
+    if n <= LOO_MAX:
+        return [np.array([i]) for i in range(n)]
+    perm = np.random.default_rng([seed, n]).permutation(n)
+    return np.array_split(perm, CALIBRATION_FOLDS)
+
+
+def _refitted_folds_z(predictor: MetaGNNPredictor, archs: list, y: np.ndarray, src: np.ndarray, folds) -> list:
+    """The held-out z-scores, each fold fitted by the predictor's own ``_fit_support`` (any options)."""
+    n, z = len(archs), []
     fold_fit = copy.copy(predictor)  # refitted on parts of the support: its fitted state is its own
     fold_fit.calibrate = False
     for held in folds:
@@ -52,8 +78,75 @@ def held_out_std_factor(predictor: MetaGNNPredictor, archs: list, y: np.ndarray,
         except DataError:
             continue
         z.extend((y[held] - mean) / np.maximum(std, 1e-12))
-    if not z:
-        return 1.0
-    f = float(np.sqrt(np.mean(np.square(z))))
-    lo, hi = STD_FACTOR_RANGE
-    return min(max(f, lo), hi) if np.isfinite(f) else 1.0
+    return z
+
+
+def _conditioned_folds_z(predictor: MetaGNNPredictor, archs: list, y: np.ndarray, src: np.ndarray, folds) -> list:
+    """The held-out z-scores of fold fits that are conditioning alone, all folds at once: per fold the target scale
+    and the source correlations of its training part (numpy); then one readout of the network for every (fold,
+    support point) pair with that fold's correlations, and the checkpoint's GP conditioned on all the folds'
+    residuals as one batch (folds of one training size together)."""
+    n, scale_name = len(archs), predictor.ckpt_.meta.get("target_scale", "zscore")
+    fits = []  # (held, train, target scale, correlations)
+    for held in folds:
+        train = np.setdiff1d(np.arange(n), held)
+        if np.ptp(y[train]) == 0:
+            continue
+        try:
+            scale = scale_targets(y[train], "support set", scale_name)
+        except DataError:
+            continue
+        fits.append((held, train, scale, predictor._corr(src[train], scale.transform(y[train]))))
+    z: dict[int, np.ndarray] = {}
+    for size in sorted({len(f[1]) for f in fits}):
+        group = [(i, f) for i, f in enumerate(fits) if len(f[1]) == size]
+        z.update(zip((i for i, _ in group), _fold_group_z(predictor, archs, y, src, [f for _, f in group])))
+    return [v for i in range(len(fits)) for v in z[i]]
+
+
+def _fold_group_z(predictor: MetaGNNPredictor, archs: list, y: np.ndarray, src: np.ndarray, fits: list) -> list:
+    """Per fold of ``fits`` (training parts of one size, so held-out parts of one size too): its held-out z-scores
+    (none where a prediction is not finite)."""
+    from .deep_kernel import condition, posterior, rank_residual
+
+    dev = predictor.device
+    m, e = _fold_embeddings(predictor, archs, src, torch.stack([c for *_, c in fits]))
+    folds = torch.arange(len(fits), device=dev)[:, None]
+    train = torch.as_tensor(np.stack([t for _, t, _, _ in fits]), device=dev)
+    held = torch.as_tensor(np.stack([h for h, _, _, _ in fits]), device=dev)
+    share, residuals, maps = predictor.rank_share(), [], []
+    for f, (_, t, scale, _) in enumerate(fits):
+        r = torch.as_tensor(scale.transform(y[t]), dtype=torch.float32, device=dev) - m[f, train[f]]
+        value_map = (0.0, 1.0)  # the GP's scale -> z, as gp_head.condition makes it
+        if share > 0:
+            r, value_map = rank_residual(m[f, train[f]], r, share, y[t])
+        residuals.append(r)
+        maps.append(value_map)
+    gp = condition(gp_head.head(predictor), e[folds, train], torch.stack(residuals))
+    mu, sd = posterior(gp, e[folds, held], noise=True)
+    out = []
+    for f, (h, _, scale, _) in enumerate(fits):  # as gp_head.predict and MetaGNNPredictor._to_y / _std_scale do
+        shift, slope = maps[f]
+        mean = scale.inverse(shift + slope * (m[f, held[f]] + mu[f]).cpu().numpy().astype(float))
+        std = sd[f].cpu().numpy().astype(float) * (scale.spread * slope)
+        ok = np.isfinite(mean).all() and np.isfinite(std).all()
+        out.append(list((y[h] - mean) / np.maximum(std, 1e-12)) if ok else [])
+    return out
+
+
+def _fold_embeddings(
+    predictor: MetaGNNPredictor, archs: list, src: np.ndarray, corrs: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the network's predictions [F, n], the GP's inputs [F, n, d]) of every support point under each fold's
+    source correlations ``corrs`` [F, S]: :func:`gp_head.embed_all` of a fold copy whose ``corr_`` holds each row's
+    fold correlations (the readout broadcasts them), in chunks of at most ``BATCH`` rows."""
+    n, per_chunk = len(archs), max(1, predictor.BATCH // len(archs))
+    fold_view = copy.copy(predictor)
+    ms, es = [], []
+    for i in range(0, len(corrs), per_chunk):
+        c = corrs[i : i + per_chunk]
+        fold_view.corr_ = c.repeat_interleave(n, 0)
+        m, e = gp_head.embed_all(fold_view, PredictInputs(fold_view, archs * len(c), np.tile(src, (len(c), 1))))
+        ms.append(m.reshape(len(c), n))
+        es.append(e.reshape(len(c), n, -1))
+    return torch.cat(ms), torch.cat(es)

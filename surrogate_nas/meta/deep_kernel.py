@@ -181,16 +181,17 @@ def fit_hyperparameters(
 
 def _support_solve(gp: ResidualGP) -> tuple[torch.Tensor, torch.Tensor]:
     """(Cholesky factor of the support covariance + noise, its solve with the support residuals), cached on the
-    GP until the next :func:`condition`; no gradients."""
+    GP until the next :func:`condition`; no gradients. A batch of supports (``condition`` with ``[B, n, d]`` inputs,
+    ``[B, n]`` residuals) gives ``[B, n, n]`` factors and ``[B, n]`` solves."""
     x, r = gp.train_inputs[0], gp.train_targets
     cache = getattr(gp, "_posterior_cache", None)
     if cache is None or cache[0] is not x or cache[1] is not r:
         with torch.no_grad():
-            eye = torch.eye(len(r), dtype=x.dtype, device=x.device)
+            eye = torch.eye(r.shape[-1], dtype=x.dtype, device=x.device)
             k = gp.covar_module(x).to_dense() + gp.likelihood.noise * eye
             chol, info = torch.linalg.cholesky_ex(k)
             jitter = 1e-6
-            while bool(info) and jitter < 1.0:  # as GPyTorch does: add jitter until the factor exists
+            while bool(info.any()) and jitter < 1.0:  # as GPyTorch does: add jitter until the factor exists
                 chol, info = torch.linalg.cholesky_ex(k + jitter * eye)
                 jitter *= 10
             alpha = torch.cholesky_solve(r.unsqueeze(-1), chol).squeeze(-1)
@@ -200,10 +201,12 @@ def _support_solve(gp: ResidualGP) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _mean_and_solve(gp: ResidualGP, emb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(posterior mean at ``emb``, ``v = L^-1 K(x_support, emb)``) from the cached support solve; the variance terms of
-    :func:`posterior` and :func:`posterior_cov` are built from ``v``."""
+    :func:`posterior` and :func:`posterior_cov` are built from ``v``. Batched supports: ``emb`` [B, m, d], the mean
+    [B, m] and ``v`` [B, n, m]."""
     chol, alpha = _support_solve(gp)
     cross = gp.covar_module(emb, gp.train_inputs[0]).to_dense()
-    return cross @ alpha, torch.linalg.solve_triangular(chol, cross.T, upper=False)
+    mean = cross @ alpha if alpha.dim() == 1 else (cross @ alpha.unsqueeze(-1)).squeeze(-1)
+    return mean, torch.linalg.solve_triangular(chol, cross.mT, upper=False)
 
 
 def posterior(gp: ResidualGP, emb: torch.Tensor, noise: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
@@ -213,10 +216,11 @@ def posterior(gp: ResidualGP, emb: torch.Tensor, noise: bool = True) -> tuple[to
     The exact GP posterior from the GP's own kernel and noise, computed from the cross-covariance and the kernel's
     diagonal only: GPyTorch's ``gp(emb)`` evaluates the joint covariance of support and test points, which for
     the 15,625 cells of NB-201 costs seconds. The support's Cholesky factor is cached until the next
-    :func:`condition`."""
+    :func:`condition`. A GP conditioned on a batch of supports (``[B, n, d]``) takes ``emb`` [B, m, d] and returns
+    [B, m] (support ``b``'s posterior at ``emb[b]``)."""
     with torch.no_grad():
         mean, v = _mean_and_solve(gp, emb)
-        var = gp.covar_module(emb, diag=True) - v.pow(2).sum(0)
+        var = gp.covar_module(emb, diag=True) - v.pow(2).sum(-2)
         if noise:
             var = var + gp.likelihood.noise
     return mean, var.clamp(min=0).sqrt()

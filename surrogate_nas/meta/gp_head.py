@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "condition",
+    "head",
     "earned_correction_sd",
     "embed",
     "embed_all",
@@ -40,15 +41,10 @@ def condition(
     ranking disagreement where the predictor's rank share is > 0, ordered by the raw ``values``
     (``deep_kernel.rank_residual``, whose map it is; ``(0, 1)`` otherwise); ``gp_steps`` > 0: the GP's
     hyper-parameters first re-fitted by type-II maximum likelihood."""
-    from .deep_kernel import add_correction_basis, condition, fit_hyperparameters, make_gp, rank_residual
+    from .deep_kernel import condition, fit_hyperparameters, rank_residual
 
-    ckpt = predictor.ckpt_
-    gp = make_gp(ckpt.model.embedding_dim(), predictor._kernel(), ckpt.gp, predictor.space_)
+    gp = head(predictor)
     m, e = embed_all(predictor, inputs)
-    sd = earned_correction_sd(predictor)
-    if sd is not None:
-        gp = add_correction_basis(gp, e.shape[1] - 1, sd)
-    gp = gp.to(predictor.device)
     r = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=predictor.device) - m
     share, value_map = predictor.rank_share(), (0.0, 1.0)
     if share > 0:
@@ -56,6 +52,24 @@ def condition(
     if predictor.gp_steps:
         return fit_hyperparameters(gp, e, r, predictor.gp_steps), value_map
     return condition(gp, e, r), value_map
+
+
+def head(predictor: MetaGNNPredictor) -> ResidualGP:
+    """The checkpoint's GP head with its meta-learned hyper-parameters, not conditioned: the kernel over
+    :func:`embed`'s inputs (with the correction's basis where it is earned), on the predictor's device."""
+    from .deep_kernel import add_correction_basis, make_gp
+
+    ckpt = predictor.ckpt_
+    gp = make_gp(ckpt.model.embedding_dim(), predictor._kernel(), ckpt.gp, predictor.space_)
+    sd = earned_correction_sd(predictor)
+    if sd is not None:
+        width = ckpt.model.embedding_dim()
+        if predictor._kernel().endswith("+graph"):
+            from .deep_kernel import graph_encoding_dim
+
+            width += graph_encoding_dim(predictor.space_)
+        gp = add_correction_basis(gp, width, sd)
+    return gp.to(predictor.device)
 
 
 def earned_correction_sd(predictor: MetaGNNPredictor) -> float | None:

@@ -19,23 +19,7 @@ from surrogate_nas.predictors.gnn import ModelConfig, pairwise_rank_loss
 from surrogate_nas.predictors.metrics import kendall_tau
 
 from .conftest import distinct_sample
-
-
-def _dkt(table, seed=0, **meta):
-    return pretrain(table, ["cifar10", "cifar100"], "test_acc", ModelConfig(hidden=16, layers=2),
-                    MetaConfig(algorithm="dkt", iterations=30, val_every=10, seed=seed, **meta), benchmark_name="nb201",
-                    progress=False, target="ImageNet16-120")
-
-
-@pytest.fixture(scope="module")
-def dkt(nb201_table):
-    return _dkt(nb201_table)
-
-
-@pytest.fixture(scope="module")
-def archs(nb201_table):
-    a = distinct_sample(nb201_table.space, nb201_table.space.enumerate(), 260, seed=3)
-    return a, nb201_table.vector("ImageNet16-120", "test_acc", a)
+from .conftest import dkt_checkpoint as _dkt
 
 
 def test_meta_training_learns_a_gp_head_that_ranks_the_held_out_task(dkt, archs):
@@ -232,63 +216,6 @@ def test_the_default_meta_predictor_is_the_robust_deep_kernel_head(nb201_table, 
                  benchmark_name="nb201", progress=False, target="ImageNet16-120")
     learner, used = e.value.args
     assert learner == "DKTLearner" and used == default_meta_config()
-
-
-def test_the_calibration_factor_comes_from_fits_that_never_saw_the_point(dkt, archs):
-    """Calibration rescales the std only (the mean is untouched), by a factor read from the support's own errors:
-    it is unit-free (the same for the support in other units) and it grows when one support value is far off what
-    the other points predict for it. (That the calibrated intervals cover the held-out task's other architectures
-    is the next tests' claim.)"""
-    a, y = archs
-    k = 8
-    cal = adapt(dkt, (a[:k], y[:k]), task="ImageNet16-120")
-    raw = adapt(dkt, (a[:k], y[:k]), task="ImageNet16-120", calibrate=False)
-    (m0, s0), (m1, s1) = raw.predict(a[k:], return_std=True), cal.predict(a[k:], return_std=True)
-    assert np.allclose(m0, m1) and np.allclose(s1, s0 * cal.std_factor_) and cal.std_factor_ != 1.0
-    assert raw.std_factor_ == 1.0
-
-    rescaled = adapt(dkt, (a[:k], 0.01 * y[:k] + 7.0), task="ImageNet16-120")
-    assert rescaled.std_factor_ == pytest.approx(cal.std_factor_, rel=1e-3)
-
-    off = y[:k].copy()
-    off[3] = off.max() + 5 * np.ptp(y[:k])  # one value far above what the others predict for it
-    assert adapt(dkt, (a[:k], off), task="ImageNet16-120").std_factor_ > 2 * cal.std_factor_
-
-
-def test_large_supports_are_calibrated_by_k_fold_with_every_point_held_out_once(dkt, archs, monkeypatch):
-    from surrogate_nas.meta import calibration
-    from surrogate_nas.meta.adapt import MetaGNNPredictor
-
-    seen = []
-    real = MetaGNNPredictor._fit_support
-
-    def spy(self, archs_, y_, src):
-        seen.append(len(archs_))
-        return real(self, archs_, y_, src)
-
-    monkeypatch.setattr(MetaGNNPredictor, "_fit_support", spy)
-    a, y = archs
-    adapt(dkt, (a[:40], y[:40]), task="ImageNet16-120")
-    assert seen[0] == 40 and len(seen) == 1 + calibration.CALIBRATION_FOLDS and sum(40 - n for n in seen[1:]) == 40
-
-
-def test_held_out_calibration_covers_the_query_archs_of_a_held_out_task(dkt, archs):
-    """Real records: the 90% intervals of a K=20 adaptation cover ImageNet16-120's other archs (median over five
-    supports; measured 0.97 here, 0.86 uncalibrated)."""
-    a, y = archs
-
-    def coverage(calibrate: bool) -> float:
-        cover = []
-        for s in range(5):
-            idx = np.random.default_rng(s).permutation(len(a))
-            sup, qry = idx[:20], idx[20:]
-            p = adapt(dkt, ([a[i] for i in sup], y[sup]), task="ImageNet16-120", calibrate=calibrate)
-            m, sd = p.predict([a[i] for i in qry], return_std=True)
-            cover.append(np.mean(np.abs(y[qry] - m) <= 1.6449 * sd))
-        return float(np.median(cover))
-
-    cal = coverage(True)
-    assert 0.88 <= cal <= 1.0 and cal > coverage(False)
 
 
 def test_posterior_equals_gpytorchs_own_prediction():

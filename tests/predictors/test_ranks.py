@@ -40,3 +40,22 @@ def test_support_correlations_use_the_helper(monkeypatch):
     src = np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 5.0], [4.0, 3.0]], dtype=np.float32)
     assert support_correlations(src, np.array([1.0, 2.0, 3.0, 4.0])).tolist() == [0.5, 0.5]
     assert len(calls) == 2
+
+
+def test_average_ranks_are_scipys_to_the_last_bit_with_ties_nan_and_inf():
+    """The numpy ranks (no pandas Series per call: they run for every column of every fold of a calibration)
+    equal scipy's ``rankdata`` bit for bit, NaN left unranked as pandas' ``rank`` leaves it."""
+    rng = np.random.default_rng(1)
+    for _ in range(500):
+        n = int(rng.integers(1, 80))
+        v = rng.integers(0, int(rng.integers(1, 20)), n).astype(float)  # many ties
+        v[rng.random(n) < 0.1] = np.inf
+        v[rng.random(n) < 0.1] = np.nan
+        known = ~np.isnan(v)
+        expected = np.full(n, np.nan)
+        expected[known] = stats.rankdata(v[known])
+        assert ranks.average_ranks(v).tobytes() == expected.tobytes()
+    assert ranks.average_ranks([]).shape == (0,)
+    assert np.isnan(ranks.average_ranks([np.nan, np.nan])).all()
+    with pytest.raises(ValueError, match="1-D"):
+        ranks.average_ranks(np.zeros((2, 2)))
