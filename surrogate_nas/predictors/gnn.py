@@ -7,7 +7,7 @@ functionally with ``torch.func.functional_call``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Literal, get_args
+from typing import Annotated, ClassVar, Literal, get_args
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ from torch import nn
 from torch_geometric.nn import GATConv, GCNConv, GINConv, global_add_pool, global_mean_pool
 
 from ..graphs import to_batch
-from ..typed import Int, TypedConfig
+from ..typed import Float, Int, TypedConfig
 
 ConvName = Literal["gin", "gat", "gcn"]
 CONVS = get_args(ConvName)
@@ -29,6 +29,8 @@ GAT_HEADS = 4
 #: asks for ~32 GB per layer) or a forward pass would not end (layers 10**6).
 MAX_HIDDEN = 4096
 MAX_LAYERS = 64
+#: Bound of ``prior_power`` (beyond it the best-correlated source alone is the prior).
+MAX_PRIOR_POWER = 16.0
 #: The free features' share of the transfer prior is ``sigmoid(FEATURE_PRIOR_RATE * feature_prior_logit +
 #: FEATURE_PRIOR_START)``: 0.25 before meta-training. The rate lets the outer optimiser's steps (Adam, 1e-3) move
 #: it within a run: unscaled, a feature weight's logit moved by 0.05 in 400 meta-iterations; scaled, the share
@@ -54,6 +56,11 @@ class ModelConfig(TypedConfig):
         ge=0,
         description="the last N input columns are the target's free features: encoded apart from the source tasks "
         "and left out of the transfer prior (set by pretraining from its feature list)",
+    )
+    prior_power: Annotated[Float, Field(ge=1, le=MAX_PRIOR_POWER)] = Field(
+        1.0,
+        description="the transfer prior weighs each source column by its positive support correlation to this "
+        "power (1: in proportion; larger: the best-correlated sources dominate)",
     )
 
     @model_validator(mode="after")
@@ -144,10 +151,11 @@ class GraphRegressor(nn.Module):
         # features' own by their share), so the network learns (and adapts) the correction to source transfer
         # rather than the whole mapping
         src, corr, feats, feat_corr = self._split_columns(src, corr)
-        prior = self._prior(src, corr, n, g)
+        power = self.config.prior_power
+        prior = self._prior(src, corr, n, g, power)
         if self.config.feature_columns:
             share = self.feature_share() if src is not None and src.shape[1] else 1.0
-            prior = (1 - share) * prior + share * self._prior(feats, feat_corr, n, g)
+            prior = (1 - share) * prior + share * self._prior(feats, feat_corr, n, g, power)
         parts = [g, self._encode_columns(self.src_encoder, src, corr, n, g)]
         if self.config.feature_columns:
             parts.append(self._encode_columns(self.feature_encoder, feats, feat_corr, n, g))
@@ -193,12 +201,16 @@ class GraphRegressor(nn.Module):
         return src[:, :s], corr[..., :s], src[:, s:], corr[..., s:]
 
     @staticmethod
-    def _prior(src, corr, n: int, like: torch.Tensor) -> torch.Tensor:
-        """The support-correlation-weighted mean of the columns' ranks (negative correlations weigh 0)."""
+    def _prior(src, corr, n: int, like: torch.Tensor, power: float = 1.0) -> torch.Tensor:
+        """The support-correlation-weighted mean of the columns' ranks (negative correlations weigh 0; each weight is
+        the correlation to ``power``)."""
         if src is None or src.shape[1] == 0 or corr is None:
             return like.new_zeros(n)
         mask = ~torch.isnan(src)
-        w = corr.clamp(min=0).expand_as(src) * mask
+        w = corr.clamp(min=0)
+        if power != 1:
+            w = w.pow(power)
+        w = w.expand_as(src) * mask
         return (torch.nan_to_num(src, nan=0.0) * w).sum(1) / w.sum(1).clamp(min=1e-6)
 
     def _encode_columns(self, encoder: nn.Module, src, corr, n: int, like: torch.Tensor) -> torch.Tensor:
