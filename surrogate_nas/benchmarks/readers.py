@@ -20,6 +20,7 @@ from ..registry import Registry
 from ..spaces import get_space
 from . import cache
 from .kinds import RepeatedMeasurementsWarning, is_hardware_metric
+from .parsed import parsed_cells, save_parsed_cells
 from .table import COLUMNS, BenchmarkTable, native_strings_and_keys
 
 READERS: Registry[BenchmarkTable] = Registry("benchmark reader")
@@ -43,9 +44,6 @@ NBG_METRICS = {"valid_perf": "valid_perf", "perf": "test_perf", "latency": "late
 
 
 # ---------------------------------------------------------------------- NB-201 CSV dump
-#: A valid NB-201 string -> (native string, canonical key): a pure function of the string, kept for the process
-#: (at most the space's 15,625 cells) so that reading the records again does not parse every row again.
-_NB201_CELLS: dict[str, tuple[str, str]] = {}
 
 
 @READERS.register("nb201-csv")
@@ -66,7 +64,9 @@ def read_nb201_csv(path: str | os.PathLike | None = None, hp12: str | os.PathLik
         raise DataError(f"{p}: expected 15,625 rows (one per NB-201 cell), found {len(df)} (truncated?)")
     space = get_space("nb201")
     strings = df["ArchitectureString"].astype(str).tolist()
-    archs, keys = native_strings_and_keys(space, strings, str(p), cache=_NB201_CELLS, column="ArchitectureString")
+    cells = parsed_cells(space)  # each string parsed once per machine, not per process
+    archs, keys = native_strings_and_keys(space, strings, str(p), cache=cells, column="ArchitectureString")
+    save_parsed_cells(space)
     parts = [
         _nb201_records(archs, keys, task, "test_acc", _numeric_column(df, col, p), 200.0)
         for col, task in NB201_CSV_COLUMNS.items()

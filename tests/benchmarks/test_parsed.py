@@ -1,0 +1,72 @@
+"""Parsed architecture strings kept across processes (surrogate_nas.benchmarks.parsed): reading the shipped NB-201
+records in a new process parses no string again, and gives the same table."""
+
+import json
+
+import numpy as np
+import pytest
+
+from surrogate_nas.benchmarks import parsed
+from surrogate_nas.benchmarks.readers import read_nb201_csv
+from surrogate_nas.spaces import get_space
+
+
+@pytest.fixture
+def fresh(monkeypatch, tmp_path):
+    """A new process's state: no memo in memory, an empty cache folder of its own."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(parsed, "_MEMO", {})
+    monkeypatch.setattr(parsed, "_SAVED", {})
+    return tmp_path
+
+
+def _count_parses(monkeypatch) -> list:
+    space = get_space("nb201")
+    calls = []
+    real = type(space)._parse
+    monkeypatch.setattr(type(space), "_parse", lambda self, body: calls.append(body) or real(self, body))
+    return calls
+
+
+def _new_process(monkeypatch):
+    monkeypatch.setattr(parsed, "_MEMO", {})
+    monkeypatch.setattr(parsed, "_SAVED", {})
+
+
+def test_a_new_process_reads_the_records_without_parsing_and_gets_the_same_table(fresh, monkeypatch, nb201_table):
+    space = get_space("nb201")
+    calls = _count_parses(monkeypatch)
+    first = read_nb201_csv()
+    assert len(calls) == 15625  # every cell parsed once, then kept
+    path = parsed.cache_path(space)
+    assert path.is_file() and path.parent == fresh / "cache" / "surrogate_nas" / "parsed"
+    _new_process(monkeypatch)
+    calls.clear()
+    second = read_nb201_csv()
+    assert calls == []
+    for table in (first, second):
+        assert table.frame[["arch", "key"]].equals(nb201_table.frame[["arch", "key"]])
+    entries = json.loads(path.read_text())
+    for s in np.random.default_rng(0).choice(list(entries), 50, replace=False):  # what the file holds is the parse
+        arch = space.parse(s)
+        assert entries[s] == [space.format(arch), space.canonical(arch)]
+
+
+@pytest.mark.parametrize("content", ["{not json", json.dumps({"a": ["only one"]}), json.dumps([1, 2])])
+def test_an_unreadable_memo_file_is_ignored_and_rewritten(fresh, monkeypatch, nb201_table, content):
+    space = get_space("nb201")
+    path = parsed.cache_path(space)
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    calls = _count_parses(monkeypatch)
+    table = read_nb201_csv()
+    assert len(calls) == 15625 and table.frame[["arch", "key"]].equals(nb201_table.frame[["arch", "key"]])
+    assert len(json.loads(path.read_text())) == 15625
+
+
+def test_a_cache_folder_that_cannot_be_written_leaves_the_memo_in_the_process(fresh, monkeypatch, nb201_table):
+    blocker = fresh / "cache"
+    blocker.write_text("a file where the cache folder would be")  # mkdir under it fails
+    table = read_nb201_csv()
+    assert table.frame[["arch", "key"]].equals(nb201_table.frame[["arch", "key"]])
+    assert len(parsed.parsed_cells(get_space("nb201"))) == 15625
