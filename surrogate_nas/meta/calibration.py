@@ -97,41 +97,47 @@ def _conditioned_folds_z(predictor: MetaGNNPredictor, archs: list, y: np.ndarray
         except DataError:
             continue
         fits.append((held, train, scale, predictor._corr(src[train], scale.transform(y[train]))))
-    z: dict[int, np.ndarray] = {}
+    z: list[list] = [[] for _ in fits]  # per fold, in the folds' order
     for size in sorted({len(f[1]) for f in fits}):
-        group = [(i, f) for i, f in enumerate(fits) if len(f[1]) == size]
-        z.update(zip((i for i, _ in group), _fold_group_z(predictor, archs, y, src, [f for _, f in group])))
-    return [v for i in range(len(fits)) for v in z[i]]
+        group = [i for i, f in enumerate(fits) if len(f[1]) == size]
+        for i, zs in zip(group, _fold_group_z(predictor, archs, y, src, [fits[i] for i in group])):
+            z[i] = zs
+    return [v for zs in z for v in zs]
 
 
 def _fold_group_z(predictor: MetaGNNPredictor, archs: list, y: np.ndarray, src: np.ndarray, fits: list) -> list:
     """Per fold of ``fits`` (training parts of one size, so held-out parts of one size too): its held-out z-scores
     (none where a prediction is not finite)."""
-    from .deep_kernel import condition, posterior, rank_residual
+    from .deep_kernel import condition, posterior
 
     dev = predictor.device
     m, e = _fold_embeddings(predictor, archs, src, torch.stack([c for *_, c in fits]))
     folds = torch.arange(len(fits), device=dev)[:, None]
     train = torch.as_tensor(np.stack([t for _, t, _, _ in fits]), device=dev)
     held = torch.as_tensor(np.stack([h for h, _, _, _ in fits]), device=dev)
-    share, residuals, maps = predictor.rank_share(), [], []
-    for f, (_, t, scale, _) in enumerate(fits):
-        r = torch.as_tensor(scale.transform(y[t]), dtype=torch.float32, device=dev) - m[f, train[f]]
-        value_map = (0.0, 1.0)  # the GP's scale -> z, as gp_head.condition makes it
-        if share > 0:
-            r, value_map = rank_residual(m[f, train[f]], r, share, y[t])
-        residuals.append(r)
-        maps.append(value_map)
-    gp = condition(gp_head.head(predictor), e[folds, train], torch.stack(residuals))
+    residuals = [
+        gp_head.support_residual(predictor, m[f, train[f]], scale.transform(y[t]), y[t])
+        for f, (_, t, scale, _) in enumerate(fits)
+    ]
+    gp = condition(gp_head.head(predictor, e.shape[-1]), e[folds, train], torch.stack([r for r, _ in residuals]))
     mu, sd = posterior(gp, e[folds, held], noise=True)
     out = []
-    for f, (h, _, scale, _) in enumerate(fits):  # as gp_head.predict and MetaGNNPredictor._to_y / _std_scale do
-        shift, slope = maps[f]
-        mean = scale.inverse(shift + slope * (m[f, held[f]] + mu[f]).cpu().numpy().astype(float))
-        std = sd[f].cpu().numpy().astype(float) * (scale.spread * slope)
+    for f, (h, _, scale, _) in enumerate(fits):  # to target units as the fold's own fit would (gp_head.predict)
+        fold = _fitted_view(predictor, scale, residuals[f][1])
+        mean = fold._to_y((m[f, held[f]] + mu[f]).cpu().numpy().astype(float))
+        std = sd[f].cpu().numpy().astype(float) * fold._std_scale()
         ok = np.isfinite(mean).all() and np.isfinite(std).all()
         out.append(list((y[h] - mean) / np.maximum(std, 1e-12)) if ok else [])
     return out
+
+
+def _fitted_view(predictor: MetaGNNPredictor, scale, value_map: tuple[float, float]) -> MetaGNNPredictor:
+    """A copy of ``predictor`` holding what ``_fit_support`` on a fold's training part sets for mapping the GP's
+    scale to target units: the fold's target scale and value map, support-scaled targets, no calibration."""
+    fold = copy.copy(predictor)
+    fold.y_scale_, fold.y_mean_, fold.y_std_ = scale, scale.centre, scale.spread
+    fold.z_shift_, fold.z_scale_, fold.value_map_, fold.std_factor_ = 0.0, 1.0, value_map, 1.0
+    return fold
 
 
 def _fold_embeddings(

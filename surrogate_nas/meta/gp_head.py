@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "condition",
     "head",
+    "support_residual",
     "earned_correction_sd",
     "embed",
     "embed_all",
@@ -36,39 +37,45 @@ __all__ = [
 def condition(
     predictor: MetaGNNPredictor, inputs: PredictInputs, z, values=None
 ) -> tuple[ResidualGP, tuple[float, float]]:
-    """(the checkpoint's GP head conditioned on the support's residuals ``z - GNN``, the value map from the GP's
-    scale to z): ``z - transfer prior`` where the correction is earned (:func:`earned_correction_sd`); in part their
-    ranking disagreement where the predictor's rank share is > 0, ordered by the raw ``values``
-    (``deep_kernel.rank_residual``, whose map it is; ``(0, 1)`` otherwise); ``gp_steps`` > 0: the GP's
-    hyper-parameters first re-fitted by type-II maximum likelihood."""
-    from .deep_kernel import condition, fit_hyperparameters, rank_residual
+    """(the checkpoint's GP head conditioned on the support's residuals, the value map from the GP's scale to z):
+    :func:`support_residual`; ``gp_steps`` > 0: the GP's hyper-parameters first re-fitted by type-II maximum
+    likelihood."""
+    from .deep_kernel import condition, fit_hyperparameters
 
-    gp = head(predictor)
     m, e = embed_all(predictor, inputs)
-    r = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=predictor.device) - m
-    share, value_map = predictor.rank_share(), (0.0, 1.0)
-    if share > 0:
-        r, value_map = rank_residual(m, r, share, values)
+    gp = head(predictor, e.shape[1])
+    r, value_map = support_residual(predictor, m, z, values)
     if predictor.gp_steps:
         return fit_hyperparameters(gp, e, r, predictor.gp_steps), value_map
     return condition(gp, e, r), value_map
 
 
-def head(predictor: MetaGNNPredictor) -> ResidualGP:
-    """The checkpoint's GP head with its meta-learned hyper-parameters, not conditioned: the kernel over
-    :func:`embed`'s inputs (with the correction's basis where it is earned), on the predictor's device."""
+def support_residual(predictor: MetaGNNPredictor, m: torch.Tensor, z, values=None) -> tuple[torch.Tensor, tuple]:
+    """(the residual the GP is conditioned on, the value map from the GP's scale to z) of support targets ``z`` and
+    the network's predictions ``m`` (:func:`embed`'s prior mean: ``z - transfer prior`` where the correction is
+    earned, :func:`earned_correction_sd`): ``z - m``; in part their ranking disagreement where the predictor's rank
+    share is > 0, ordered by the raw ``values`` (``deep_kernel.rank_residual``, whose map it is; ``(0, 1)``
+    otherwise)."""
+    from .deep_kernel import rank_residual
+
+    r = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=predictor.device) - m
+    share = predictor.rank_share()
+    if share > 0:
+        return rank_residual(m, r, share, values)
+    return r, (0.0, 1.0)
+
+
+def head(predictor: MetaGNNPredictor, width: int) -> ResidualGP:
+    """The checkpoint's GP head with its meta-learned hyper-parameters, not conditioned, for inputs of ``width``
+    columns (:func:`embed`'s; where the correction is earned its basis is the last one), on the predictor's
+    device."""
     from .deep_kernel import add_correction_basis, make_gp
 
     ckpt = predictor.ckpt_
     gp = make_gp(ckpt.model.embedding_dim(), predictor._kernel(), ckpt.gp, predictor.space_)
     sd = earned_correction_sd(predictor)
     if sd is not None:
-        width = ckpt.model.embedding_dim()
-        if predictor._kernel().endswith("+graph"):
-            from .deep_kernel import graph_encoding_dim
-
-            width += graph_encoding_dim(predictor.space_)
-        gp = add_correction_basis(gp, width, sd)
+        gp = add_correction_basis(gp, width - 1, sd)
     return gp.to(predictor.device)
 
 
