@@ -22,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from surrogate_nas.benchmarks import load_benchmark
+from surrogate_nas.predictors.gnn import GraphRegressor
 from surrogate_nas.predictors.inputs import SourceValues, support_correlations
 from surrogate_nas.predictors.metrics import kendall_tau
 
@@ -56,10 +58,10 @@ VARIANTS = {"corr^1 (default)": corr_weights(1.0), "corr^2": corr_weights(2.0), 
 
 
 def prior(src: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """The weighted mean of the known source ranks (as GraphRegressor._prior computes it)."""
-    known = ~np.isnan(src)
-    ww = w * known
-    return (np.nan_to_num(src) * ww).sum(1) / np.clip(ww.sum(1), 1e-6, None)
+    """The weighted mean of the known source ranks: the network's own transfer prior (``GraphRegressor._prior``,
+    the non-negative weights in place of the correlations), in float64."""
+    s = torch.as_tensor(src, dtype=torch.float64)
+    return GraphRegressor._prior(s, torch.as_tensor(w, dtype=torch.float64), len(src), s).numpy()
 
 
 def rows(seeds: int) -> list[dict]:
