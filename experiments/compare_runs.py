@@ -1,10 +1,12 @@
-"""Whether two runs of one experiment grid computed the same cells: row for row, to the last bit.
+"""Whether two runs of experiment grids computed the same results: row for row, to the last bit.
 
     python experiments/compare_runs.py DIR_A DIR_B
 
-Reads both run directories' ``experiment.sqlite`` (``surrogate-nas experiment run ... --out DIR``), prints the cells
-they share that are identical and those that differ (the first differing fields of each), and the sum and median
-of the cells' recorded seconds in each. Exit status 1 when a shared cell differs.
+Reads both run directories' ``experiment.sqlite`` (``surrogate-nas experiment run ... --out DIR``) and matches their
+result rows by cell and method (a cell of a grid with other methods still shares the rows of the methods both ran),
+prints how many shared rows are identical apart from the ``--ignore`` fields (default: ``seconds``, a timing), each
+differing row's fields with the two values, and the sum and median of the recorded seconds of the cells both hold.
+Exit status 1 when a shared row differs.
 """
 
 from __future__ import annotations
@@ -25,25 +27,46 @@ def cells(run_dir: str) -> dict[str, tuple[list, float]]:
         return {k: (json.loads(rows), s) for k, rows, s in db.execute("select key, rows, seconds from cells")}
 
 
+def rows(run: dict) -> dict[tuple, dict]:
+    """Rows keyed by (cell, method, occurrence of that method in the cell)."""
+    out = {}
+    for key, (cell_rows, _) in run.items():
+        seen: dict = {}
+        for r in cell_rows:
+            m = r.get("method")
+            seen[m] = seen.get(m, -1) + 1
+            out[(key, m, seen[m])] = r
+    return out
+
+
+def _same(x, y) -> bool:
+    """Equal values, NaN equal to NaN (an undefined metric in both runs is the same result)."""
+    return x is y or x == y or (isinstance(x, float) and isinstance(y, float) and x != x and y != y)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_a")
     ap.add_argument("run_b")
+    ap.add_argument("--ignore", default="seconds", help="comma-separated row fields not compared (default: seconds)")
     args = ap.parse_args(argv)
+    ignore = set(filter(None, args.ignore.split(",")))
     a, b = cells(args.run_a), cells(args.run_b)
-    shared = sorted(set(a) & set(b))
-    differ = [k for k in shared if a[k][0] != b[k][0]]
+    ra, rb = rows(a), rows(b)
+    shared = sorted(set(ra) & set(rb), key=str)
+    fields = {k: {f: (v, rb[k].get(f)) for f, v in ra[k].items() if f not in ignore and not _same(v, rb[k].get(f))}
+              for k in shared}
+    differ = [k for k in shared if fields[k]]
     for k in differ:
-        first = next((x, y) for x, y in zip(a[k][0], b[k][0]) if x != y) if len(a[k][0]) == len(b[k][0]) else None
-        what = {f: (first[0][f], first[1].get(f)) for f in first[0] if first[0][f] != first[1].get(f)} if first else \
-            f"{len(a[k][0])} rows against {len(b[k][0])}"
-        print(f"differs: {k}: {what}")
-    print(f"cells in both: {len(shared)}; identical {len(shared) - len(differ)}, different {len(differ)} "
-          f"(only in {args.run_a}: {len(set(a) - set(b))}, only in {args.run_b}: {len(set(b) - set(a))})")
+        print(f"differs: {k}: {fields[k]}")
+    print(f"rows in both: {len(shared)}; identical {len(shared) - len(differ)}, different {len(differ)} "
+          f"(only in {args.run_a}: {len(set(ra) - set(rb))}, only in {args.run_b}: {len(set(rb) - set(ra))})")
+    both = sorted(set(a) & set(b))
     for name, run in ((args.run_a, a), (args.run_b, b)):
-        secs = [run[k][1] for k in shared]
+        secs = [run[k][1] for k in both]
         if secs:
-            print(f"{name}: cell seconds sum {sum(secs):.1f}, median {statistics.median(secs):.2f}")
+            print(f"{name}: seconds of the {len(both)} cells both hold: sum {sum(secs):.1f}, median "
+                  f"{statistics.median(secs):.2f}")
     return 1 if differ else 0
 
 
