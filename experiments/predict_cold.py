@@ -27,6 +27,10 @@ from pathlib import Path
 BREAKDOWN = r"""
 import json, sys, time
 t0 = time.perf_counter()
+import torch
+ta = time.perf_counter()
+import torch_geometric.nn
+tb = time.perf_counter()
 import numpy as np, pandas as pd
 from surrogate_nas.meta.ensemble import load_model
 from surrogate_nas.predictors import make_predictor
@@ -44,7 +48,8 @@ t5 = time.perf_counter()
 out = pd.DataFrame({"arch": [space.format(a) for a in archs], "key": [space.canonical(a) for a in archs],
                     "predicted": mean, "std": std}).sort_values("predicted", ascending=False).to_csv(index=False)
 t6 = time.perf_counter()
-print(json.dumps({"imports": t1 - t0, "load checkpoint + support": t2 - t1, "adapt (K=20)": t3 - t2,
+print(json.dumps({"import torch": ta - t0, "import torch_geometric.nn": tb - ta, "other imports": t1 - tb,
+                  "load checkpoint + support": t2 - t1, "adapt (K=20)": t3 - t2,
                   "enumerate space": t4 - t3, "predict all + std": t5 - t4, "format + CSV": t6 - t5}))
 """
 
