@@ -11,8 +11,9 @@ and is scored by the Spearman rho of its *predicted latency* against the measure
 * ``source-transfer``: zero-shot mean rank over the other settings. Its score is "goodness" (with
   ``higher_is_better=False``, high = fast), so it is negated to be a latency prediction.
 * ``flops``: the network's FLOPs alone (the shipped free features); needs no measurement.
-* ``meta/default``: the default meta-predictor's settings (deep-kernel GP head, robust target scale; one member);
-  ``meta`` is plain MAML (``MetaConfig()``).
+* ``meta/default``: the default meta-predictor as ``surrogate-nas pretrain`` builds it: a deep ensemble of
+  ``DEFAULT_MEMBERS`` deep-kernel checkpoints (meta seeds 0, 1, 2; robust target scale); ``meta/default-1`` is its
+  seed-0 member alone; ``meta`` is plain MAML (``MetaConfig()``).
 * ``meta/ALGO`` (e.g. ``meta/dkt``): ``meta`` with a checkpoint meta-trained with ``algorithm=ALGO``; any other
   registered predictor name is built with the other settings as sources (and the default checkpoint, if its
   factory takes one).
@@ -105,8 +106,9 @@ def check_methods(methods: list[str]) -> str | None:
         return "no methods given"
     for m in methods:
         algo = checkpoint_for(m)
-        if algo and algo not in ALGORITHMS and algo != "default":
-            return f"method {m!r}: unknown algorithm {algo!r}; algorithms: {', '.join(ALGORITHMS)}, default"
+        if algo and algo not in ALGORITHMS and algo not in DEFAULT_ALGORITHMS:
+            return (f"method {m!r}: unknown algorithm {algo!r}; algorithms: {', '.join(ALGORITHMS)}, "
+                    f"{', '.join(DEFAULT_ALGORITHMS)}")
         if m != "flops" and predictor_name(m) not in PREDICTORS:
             return (f"unknown method {m!r}; methods: flops, meta, meta/ALGO, or a registered predictor "
                     f"({', '.join(PREDICTORS.names())})")
@@ -119,16 +121,25 @@ def checkpoint_key(method: str) -> tuple[str, bool] | None:
     return None if algo is None else (algo, method.endswith("+ff"))
 
 
-def pretrain_for(table, target: str, algorithm: str, iterations: int, seed: int = 0, features: tuple = ()):
+#: The default meta-predictor's settings: ``default`` an ensemble (as ``pretrain`` builds it), ``default-1`` one member.
+DEFAULT_ALGORITHMS = ("default", "default-1")
+
+
+def pretrain_for(table, target: str, algorithm: str, iterations: int, features: tuple = ()):
+    """The checkpoint (a list of them for the default ensemble: meta seeds 0, 1, ...) a meta method adapts."""
+    from surrogate_nas.meta.defaults import DEFAULT_MEMBERS
     from surrogate_nas.meta.maml import MetaConfig, default_meta_config
     from surrogate_nas.meta.pretrain import pretrain
 
-    if algorithm == "default":  # the default meta-predictor's settings (one member)
-        cfg = default_meta_config(iterations=iterations, seed=seed)
-    else:
-        cfg = MetaConfig(iterations=iterations, seed=seed, **({"algorithm": algorithm} if algorithm else {}))
-    return pretrain(table, None, METRIC, meta_config=cfg, benchmark_name=None, higher_is_better=False,
-                    progress=False, target=target, features=features)
+    def one(cfg):
+        return pretrain(table, None, METRIC, meta_config=cfg, benchmark_name=None, higher_is_better=False,
+                        progress=False, target=target, features=features)
+
+    if algorithm in DEFAULT_ALGORITHMS:
+        members = DEFAULT_MEMBERS if algorithm == "default" else 1
+        ckpts = [one(default_meta_config(iterations=iterations, seed=s)) for s in range(members)]
+        return ckpts if algorithm == "default" else ckpts[0]
+    return one(MetaConfig(iterations=iterations, **({"algorithm": algorithm} if algorithm else {})))
 
 
 def build(method: str, table, sources, ckpts: dict, seed: int, target: str, features: tuple = ()):
@@ -146,9 +157,15 @@ def build(method: str, table, sources, ckpts: dict, seed: int, target: str, feat
     if key is not None:
         ckpt = ckpts[key]
         kwargs.update(checkpoint=ckpt, task=target)
-        read = list(dict.fromkeys(read + tasks_read(ckpt, sources)))
+        for member in ckpt if isinstance(ckpt, list) else [ckpt]:
+            read = list(dict.fromkeys(read + tasks_read(member, sources)))
     check_isolation(target, read, where=f"latency_transfer {method}")
     return make_predictor(predictor_name(method), **kwargs)
+
+
+def members(ckpt) -> int:
+    """Checkpoints a method adapts (an ensemble's members; 0 for a method without one)."""
+    return 0 if ckpt is None else len(ckpt) if isinstance(ckpt, list) else 1
 
 
 def run(table, targets, methods, k: int, seeds: int, iterations: int, progress: bool = True,
@@ -187,7 +204,8 @@ def run(table, targets, methods, k: int, seeds: int, iterations: int, progress: 
                 rho = spearman_rho(y[qry], pred) if np.ptp(pred) > 0 else float("nan")
                 rows.append({"target": target, "method": m, "seed": seed, "k": k, "n_query": len(qry),
                              "spearman_rho": rho, "seconds": time.perf_counter() - t0,
-                             "pretrain_seconds": t_meta.get(checkpoint_key(m), np.nan)})
+                             "pretrain_seconds": t_meta.get(checkpoint_key(m), np.nan),
+                             "members": members(ckpts.get(checkpoint_key(m)))})
             if progress:
                 done = [r for r in rows if r["target"] == target and r["seed"] == seed]
                 print(f"  {target} seed {seed}: " + ", ".join(f"{r['method']} {r['spearman_rho']:.3f}" for r in done),

@@ -151,16 +151,21 @@ def test_latency_transfer_script_runs_on_the_shipped_table(capsys, tmp_path):
 
     mod = load_experiment("latency_transfer")
     assert mod.main(["--targets", "t1-b32-bf16", "--seeds", "1", "--iterations", "5", "--out", str(tmp_path),
-                     "--methods", "meta,meta/default,meta/default+ff,ridge-source,ridge-source+ff,source-transfer,"
+                     "--methods", "meta,meta/default,meta/default-1+ff,ridge-source,ridge-source+ff,source-transfer,"
                                   "flops,rf-source"]) == 0
     df = pd.read_csv(tmp_path / "latency_transfer.csv")
-    assert set(df["method"]) == {"meta", "meta/default", "meta/default+ff", "ridge-source", "ridge-source+ff",
+    assert set(df["method"]) == {"meta", "meta/default", "meta/default-1+ff", "ridge-source", "ridge-source+ff",
                                  "source-transfer", "flops", "rf-source"}
     assert (df["n_query"] == 990).all() and df["spearman_rho"].notna().all()
     rho = df.set_index("method")["spearman_rho"]
     assert rho["flops"] < 0.1 < rho["source-transfer"]  # bf16 latency is not FLOPs-bound; the other settings know
     assert rho["ridge-source+ff"] != rho["ridge-source"]  # the +ff twin reads params and FLOPs too
-    assert df.set_index("method").loc["meta/default+ff", "pretrain_seconds"] > 0  # its own checkpoint
+    assert df.set_index("method").loc["meta/default-1+ff", "pretrain_seconds"] > 0  # its own checkpoint
+    from surrogate_nas.meta.defaults import DEFAULT_MEMBERS
+
+    assert df.set_index("method")["members"].to_dict() == {  # the default as pretrain builds it: an ensemble
+        "meta": 1, "meta/default": DEFAULT_MEMBERS, "meta/default-1+ff": 1, "ridge-source": 0, "ridge-source+ff": 0,
+        "source-transfer": 0, "flops": 0, "rf-source": 0}
     assert "| `t1-b32-bf16` |" in (tmp_path / "latency_transfer.md").read_text()
     with pytest.raises(SystemExit):
         mod.main(["--methods", "meta,nope", "--out", str(tmp_path)])
