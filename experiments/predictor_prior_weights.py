@@ -9,7 +9,10 @@ photo), K = 5 / 10 / 20 / 50 / 100 random support architectures, ``--seeds`` spl
 
 * ``corr^p``: the positive correlation to the power p (p = 1 is the code's default, ``ModelConfig.prior_power``);
 * ``ls(lambda)``: least squares of the z-scored support values on the source ranks, shrunk by ``lambda`` towards
-  the correlation weights (scaled to fit), negative weights clipped to 0.
+  the correlation weights (scaled to fit), negative weights clipped to 0;
+* ``ls-rank(c K)``: the same on the support values' ranks, shrunk by ``c`` x the support size K
+  (:func:`~surrogate_nas.predictors.inputs.least_squares_weights` with ``LEAST_SQUARES_SHRINK = c``; ``c = 1`` is
+  ``ModelConfig.source_weights = "least-squares"``).
 
 Where every source correlates negatively the prior is undefined (NaN rows; the mean skips them). Writes
 ``predictor_prior_weights.md`` / ``.csv`` to ``--dest``.
@@ -25,6 +28,7 @@ import pandas as pd
 import torch
 
 from surrogate_nas.benchmarks import load_benchmark
+from surrogate_nas.predictors import inputs
 from surrogate_nas.predictors.gnn import GraphRegressor
 from surrogate_nas.predictors.inputs import SourceValues, support_correlations
 from surrogate_nas.predictors.metrics import kendall_tau
@@ -52,9 +56,20 @@ def least_squares_weights(lam: float):
     return weights
 
 
+def rank_least_squares_weights(shrink: float):
+    def weights(src: np.ndarray, z: np.ndarray) -> np.ndarray:
+        old, inputs.LEAST_SQUARES_SHRINK = inputs.LEAST_SQUARES_SHRINK, shrink
+        try:
+            return np.clip(inputs.support_weights(src, z, "least-squares"), 0, None)
+        finally:
+            inputs.LEAST_SQUARES_SHRINK = old
+    return weights
+
+
 VARIANTS = {"corr^1 (default)": corr_weights(1.0), "corr^2": corr_weights(2.0), "corr^4": corr_weights(4.0),
             "ls(0.3)": least_squares_weights(0.3), "ls(1)": least_squares_weights(1.0),
-            "ls(3)": least_squares_weights(3.0)}
+            "ls(3)": least_squares_weights(3.0), "ls-rank(0.3 K)": rank_least_squares_weights(0.3),
+            "ls-rank(1 K)": rank_least_squares_weights(1.0), "ls-rank(3 K)": rank_least_squares_weights(3.0)}
 
 
 def prior(src: np.ndarray, w: np.ndarray) -> np.ndarray:

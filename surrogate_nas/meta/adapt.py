@@ -23,7 +23,7 @@ from ..devices import resolve_device
 from ..errors import DataError, SurrogateNASError
 from ..predictors.base import check_options
 from ..predictors.gnn import functional_forward, graph_inputs
-from ..predictors.inputs import FreeFeatureValues, SourceValues, input_columns, support_correlations
+from ..predictors.inputs import FreeFeatureValues, SourceValues, input_columns, support_weights
 from ..predictors.support import scale_targets, validate_support
 from ..spaces import Architecture, SearchSpace, get_space
 from ..typed import Float, Int, TypedConfig
@@ -306,7 +306,9 @@ class MetaGNNPredictor:
         return input_columns(self.sources_, self.features_, self.space_, archs)
 
     def _corr(self, src, z) -> torch.Tensor:
-        return torch.as_tensor(support_correlations(src, np.asarray(z)), dtype=torch.float32, device=self.device)
+        model = self.ckpt_.model
+        w = support_weights(src, np.asarray(z), model.config.source_weights, model.config.feature_columns)
+        return torch.as_tensor(w, dtype=torch.float32, device=self.device)
 
     def _anchor(self, archs, src, corr) -> tuple[float, float]:
         p0 = self._forward(self.base_params_, graph_inputs(self.space_, archs, src, self.device), corr)

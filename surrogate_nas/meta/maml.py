@@ -318,6 +318,7 @@ class MetaLearner:
         held-out set of architectures shared by all training tasks (:func:`shared_holdout`).
         """
         c = self.config
+        weights = self.model.config.source_weights
         rng = np.random.default_rng(c.seed)
         self.val_task = None
         if not val_tasks and c.meta_val == "task" and len(tasks) >= 3:
@@ -327,12 +328,18 @@ class MetaLearner:
         if val_tasks:
             train_pools = None
             val_sampler = EpisodeSampler(
-                val_tasks, c.support_range, c.query_size, device=c.device, scale=c.target_scale
+                val_tasks, c.support_range, c.query_size, device=c.device, scale=c.target_scale, weights=weights
             )
         else:
             train_pools, val_pools = shared_holdout(tasks, c.val_fraction, rng)
             val_sampler = EpisodeSampler(
-                tasks, c.support_range, c.query_size, pools=val_pools, device=c.device, scale=c.target_scale
+                tasks,
+                c.support_range,
+                c.query_size,
+                pools=val_pools,
+                device=c.device,
+                scale=c.target_scale,
+                weights=weights,
             )
         self.val_sampler = val_sampler  # what a learner may select post-hoc settings on (never the target)
         sampler = EpisodeSampler(
@@ -343,6 +350,7 @@ class MetaLearner:
             device=c.device,
             source_dropout=c.source_dropout,
             scale=c.target_scale,
+            weights=weights,
         )
         best, best_state, bad = -np.inf, self.state_dict(), 0
         t0 = time.perf_counter()

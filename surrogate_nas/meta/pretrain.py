@@ -160,6 +160,7 @@ def _meta_learn(
             meta_config.query_size,
             device=meta_config.device,
             scale=meta_config.target_scale,
+            weights=model.config.source_weights,
         )
         gp = gp_parameters(fit_gp_head(learner, sampler, space, meta_config.gp_iterations, seed=meta_config.seed))
     return learner, gp

@@ -16,7 +16,7 @@ import torch
 from ..benchmarks import BenchmarkTable
 from ..errors import DataError
 from ..predictors.gnn import graph_inputs
-from ..predictors.inputs import FreeFeatureValues, SourceValues, input_columns, support_correlations
+from ..predictors.inputs import FreeFeatureValues, SourceValues, input_columns, support_weights
 from ..predictors.support import scale_targets
 from ..spaces import Architecture, SearchSpace
 
@@ -83,13 +83,19 @@ class Episode:
 
 
 def make_episode(
-    task: Task, support_idx: np.ndarray, query_idx: np.ndarray, device="cpu", scale: str = "zscore"
+    task: Task,
+    support_idx: np.ndarray,
+    query_idx: np.ndarray,
+    device="cpu",
+    scale: str = "zscore",
+    weights: str = "correlation",
 ) -> Episode:
     """``scale``: how targets are put on the network's scale from the support
-    (:func:`~surrogate_nas.predictors.support.scale_targets`)."""
+    (:func:`~surrogate_nas.predictors.support.scale_targets`); ``weights``: the model's ``source_weights``
+    (:func:`~surrogate_nas.predictors.inputs.support_weights`), the episode's ``corr``."""
     ys, yq = task.y[support_idx], task.y[query_idx]
     ts = scale_targets(ys, f"task {task.name!r}", scale)
-    corr = support_correlations(task.src[support_idx], ys)
+    corr = support_weights(task.src[support_idx], ys, weights, task.features)
     return Episode(
         task=task.name,
         support=graph_inputs(task.space, [task.archs[i] for i in support_idx], task.src[support_idx], device),
@@ -117,8 +123,10 @@ class EpisodeSampler:
         device="cpu",
         source_dropout: float = 0.0,
         scale: str = "zscore",
+        weights: str = "correlation",
     ):
         self.scale = scale
+        self.weights = weights
         self.tasks = list(tasks)
         self.support_range = support_range
         self.query_size = query_size
@@ -145,4 +153,4 @@ class EpisodeSampler:
                 keep[int(rng.integers(len(keep)))] = True
             keep = np.concatenate([keep, np.ones(task.features, dtype=bool)])
             task = Task(task.name, task.space, task.archs, task.y, task.src[:, keep], task.features)
-        return make_episode(task, idx[:k], idx[k:], self.device, self.scale)
+        return make_episode(task, idx[:k], idx[k:], self.device, self.scale, self.weights)

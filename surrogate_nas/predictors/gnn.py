@@ -20,6 +20,7 @@ from ..graphs import to_batch
 from ..typed import Float, Int, TypedConfig
 
 ConvName = Literal["gin", "gat", "gcn"]
+SourceWeights = Literal["correlation", "least-squares"]
 CONVS = get_args(ConvName)
 #: attention heads of the GAT convolution; its hidden size must be a multiple of this
 GAT_HEADS = 4
@@ -61,6 +62,13 @@ class ModelConfig(TypedConfig):
         1.0,
         description="the transfer prior weighs each source column by its positive support correlation to this "
         "power (1: in proportion; larger: the best-correlated sources dominate)",
+    )
+
+    source_weights: SourceWeights = Field(
+        "correlation",
+        description="what the support says about each source column, read by the transfer prior and the column "
+        "encoder: 'correlation' (its own Spearman correlation with the support values) or 'least-squares' (the "
+        "columns weighed jointly, shrunk towards the correlations; predictors.inputs.least_squares_weights)",
     )
 
     @model_validator(mode="after")

@@ -92,6 +92,57 @@ def support_correlations(src: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
+#: How a model summarises what the support says about each input column (``ModelConfig.source_weights``):
+#: ``correlation``, each column's own Spearman correlation with the support values; ``least-squares``, the
+#: source columns' joint weights (:func:`least_squares_weights`), the free features' correlations as before.
+SOURCE_WEIGHTS = ("correlation", "least-squares")
+#: Ridge strength of :func:`least_squares_weights`, towards the correlation weights (in units of the support size:
+#: the penalty is ``LEAST_SQUARES_SHRINK * K``).
+LEAST_SQUARES_SHRINK = 1.0
+
+
+def support_weights(src: np.ndarray, y: np.ndarray, kind: str = "correlation", features: int = 0) -> np.ndarray:
+    """One weight per input column from the support: what the transfer prior weighs a column by (positive part) and
+    the column encoder reads beside its values. ``kind`` (:data:`SOURCE_WEIGHTS`): ``correlation`` is
+    :func:`support_correlations`; ``least-squares`` replaces the source columns' (all but the last ``features``) by
+    :func:`least_squares_weights`. Float32 [n_columns]."""
+    corr = support_correlations(src, y)
+    if kind == "correlation":
+        return corr
+    if kind != "least-squares":
+        raise ValueError(f"unknown source weights {kind!r}; known: {', '.join(SOURCE_WEIGHTS)}")
+    s = src.shape[1] - features
+    if s > 0:
+        corr[:s] = least_squares_weights(src[:, :s], y, corr[:s])
+    return corr
+
+
+def least_squares_weights(src: np.ndarray, y: np.ndarray, corr: np.ndarray) -> np.ndarray:
+    """Source columns weighed jointly: ridge regression of the support values' standardised ranks on the columns'
+    ranks (unknown ranks read as the middle, 0), shrunk towards the correlation weights (positive part, scaled to
+    fit the support) by ``LEAST_SQUARES_SHRINK * K``, then rescaled to the correlations' total absolute weight: a
+    column that another explains gets less weight, and the weights stay on the correlations' scale. Ranks, like the
+    Spearman correlations it refines, so a few extreme support values do not decide the weights. The correlations
+    themselves where the support says nothing (fewer than 3 points, constant values, no positive correlation)."""
+    y = np.asarray(y, dtype=float)
+    c = np.clip(corr.astype(float), 0, None)
+    if len(y) < 3 or np.ptp(y) == 0 or c.sum() == 0:
+        return corr
+    r = average_ranks(y)
+    z = (r - r.mean()) / r.std()
+    x = np.nan_to_num(np.asarray(src, dtype=float))
+    x = x - x.mean(0)
+    gram, xz = x.T @ x, x.T @ z
+    lam = LEAST_SQUARES_SHRINK * len(y)
+    c = c / c.sum()
+    scale = (c @ xz) / max(c @ gram @ c, 1e-9)  # the correlation weights' best scale on the support
+    w = np.linalg.solve(gram + lam * np.eye(len(c)), xz + lam * max(scale, 0.0) * c)
+    total = np.abs(w).sum()
+    if not np.isfinite(total) or total == 0:
+        return corr
+    return (w * np.abs(corr).sum() / total).astype(np.float32)
+
+
 @dataclass
 class FreeFeatureValues:
     """Training-free features of one task's architectures (params, FLOPs, zero-cost proxies, latency ...),

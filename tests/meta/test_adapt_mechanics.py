@@ -77,8 +77,8 @@ def test_cv_step_choice_reads_source_correlations_of_the_training_folds_only(tin
     archs = distinct_sample(nb201_table.space, nb201_table.archs("ImageNet16-120", "test_acc"), 10, seed=3)
     y = nb201_table.vector("ImageNet16-120", "test_acc", archs)
     sizes = []
-    real = adapt_mod.support_correlations
-    monkeypatch.setattr(adapt_mod, "support_correlations", lambda src, z: sizes.append(len(z)) or real(src, z))
+    real = adapt_mod.support_weights
+    monkeypatch.setattr(adapt_mod, "support_weights", lambda src, z, *a: sizes.append(len(z)) or real(src, z, *a))
     p = adapt(tiny_ckpt, (archs, y), inner_steps="cv", n_members=0)
     assert p.steps_ in step_selection.STEP_CHOICES
     # whole support once (the final adaptation), then one per fold, each on that fold's training part (5 folds of 2)
@@ -217,3 +217,30 @@ def test_progress_bars_over_folds_and_members(tiny_ckpt, sup, monkeypatch):
     # default: on a terminal only (tqdm's disable=None), and only once a loop has run 2 s
     assert seen == [("inner steps by CV", None, 2), ("bootstrap members", None, 2),
                     ("inner steps by CV", True, 2), ("bootstrap members", True, 2)]
+
+
+def test_least_squares_source_weights_are_what_meta_training_and_adaptation_read(nbg_table, monkeypatch, tmp_path):
+    """``ModelConfig.source_weights="least-squares"``: every episode of meta-training and the adaptation read the
+    joint weights (predictors.inputs.support_weights), and the checkpoint keeps the setting."""
+    from surrogate_nas.meta import tasks as tasks_mod
+    from surrogate_nas.meta.checkpoint import load_checkpoint, save_checkpoint
+    from surrogate_nas.meta.pretrain import pretrain
+    from surrogate_nas.predictors.gnn import ModelConfig
+    from surrogate_nas.predictors.inputs import support_correlations, support_weights
+
+    kinds = []
+    real = tasks_mod.support_weights
+    monkeypatch.setattr(tasks_mod, "support_weights", lambda *a: kinds.append(a[2]) or real(*a))
+    ck = pretrain(nbg_table, ["citeseer", "pubmed", "photo", "computers"], "valid_perf",
+                  ModelConfig(hidden=8, layers=1, source_weights="least-squares"),
+                  MetaConfig(iterations=2, val_every=2, meta_batch=2), benchmark_name="nas-bench-graph",
+                  progress=False, target="cora")
+    assert kinds and set(kinds) == {"least-squares"}
+    ck = load_checkpoint(save_checkpoint(ck, tmp_path / "ck"))
+    assert ck.model.config.source_weights == "least-squares"
+    archs = distinct_sample(nbg_table.space, nbg_table.archs("cora", "valid_perf"), 30, seed=1)
+    y = nbg_table.vector("cora", "valid_perf", archs)
+    p = adapt(ck, (archs, y), n_members=0)
+    src = SourceValues(nbg_table, tuple(ck.sources["tasks"]), "valid_perf")(nbg_table.space, archs)
+    np.testing.assert_array_equal(p.corr_.numpy(), support_weights(src, y, "least-squares"))
+    assert not np.allclose(p.corr_.numpy(), support_correlations(src, y), atol=0.01)
