@@ -20,6 +20,8 @@ and is scored by the Spearman rho of its *predicted latency* against the measure
 * ``METHOD+ff`` (e.g. ``meta/default+ff``, ``ridge-source+ff``): the same reading the cells' free features too
   (``--features``, default params and FLOPs of each cell's own network); a meta method's checkpoint is then
   meta-trained with them.
+* ``meta/ALGO:KEY=VALUE`` (e.g. ``meta/default:source_weights=least-squares``): a meta method whose checkpoints
+  are meta-trained with that ``ModelConfig`` option.
 
 Writes ``experiments/results/latency_transfer.md`` and ``.csv`` atomically and prints the table.
 
@@ -71,8 +73,17 @@ def split(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def base_method(method: str) -> str:
-    """The method without its ``+ff`` (free features) suffix."""
-    return method.removesuffix("+ff")
+    """The method without its ``+ff`` (free features) suffix and ``:KEY=VALUE`` model option."""
+    return method.removesuffix("+ff").split(":", 1)[0]
+
+
+def model_option(method: str) -> dict:
+    """The ``ModelConfig`` option of a meta method ``meta/ALGO:KEY=VALUE`` (e.g. ``source_weights=least-squares``)."""
+    head = method.removesuffix("+ff")
+    if ":" not in head:
+        return {}
+    key, sep, value = head.split(":", 1)[1].partition("=")
+    return {key: value} if sep else {key: ""}
 
 
 def predictor_name(method: str) -> str | None:
@@ -98,8 +109,10 @@ def checkpoint_for(method: str) -> str | None:
 
 def check_methods(methods: list[str]) -> str | None:
     """What is wrong with the method list (None if nothing)."""
+    from surrogate_nas.errors import SurrogateNASError
     from surrogate_nas.meta.maml import ALGORITHMS
     from surrogate_nas.predictors import PREDICTORS
+    from surrogate_nas.predictors.gnn import ModelConfig
 
     importlib.import_module("surrogate_nas.meta")  # registers the "meta" predictor
     if not methods:
@@ -109,31 +122,40 @@ def check_methods(methods: list[str]) -> str | None:
         if algo and algo not in ALGORITHMS and algo not in DEFAULT_ALGORITHMS:
             return (f"method {m!r}: unknown algorithm {algo!r}; algorithms: {', '.join(ALGORITHMS)}, "
                     f"{', '.join(DEFAULT_ALGORITHMS)}")
+        if model_option(m):
+            if checkpoint_for(m) is None:
+                return f"method {m!r}: a model option (:KEY=VALUE) needs a method with a checkpoint"
+            try:
+                ModelConfig(**model_option(m))
+            except SurrogateNASError as e:
+                return f"method {m!r}: {e}"
         if m != "flops" and predictor_name(m) not in PREDICTORS:
             return (f"unknown method {m!r}; methods: flops, meta, meta/ALGO, or a registered predictor "
                     f"({', '.join(PREDICTORS.names())})")
     return None
 
 
-def checkpoint_key(method: str) -> tuple[str, bool] | None:
-    """(algorithm, reads free features) of the checkpoint a method adapts, or None."""
+def checkpoint_key(method: str) -> tuple[str, bool, tuple] | None:
+    """(algorithm, reads free features, model options) of the checkpoint a method adapts, or None."""
     algo = checkpoint_for(method)
-    return None if algo is None else (algo, method.endswith("+ff"))
+    return None if algo is None else (algo, method.endswith("+ff"), tuple(model_option(method).items()))
 
 
 #: The default meta-predictor's settings: ``default`` an ensemble (as ``pretrain`` builds it), ``default-1`` one member.
 DEFAULT_ALGORITHMS = ("default", "default-1")
 
 
-def pretrain_for(table, target: str, algorithm: str, iterations: int, features: tuple = ()):
-    """The checkpoint (a list of them for the default ensemble: meta seeds 0, 1, ...) a meta method adapts."""
+def pretrain_for(table, target: str, algorithm: str, iterations: int, features: tuple = (), model: dict | None = None):
+    """The checkpoint (a list of them for the default ensemble: meta seeds 0, 1, ...) a meta method adapts;
+    ``model``: ModelConfig options."""
     from surrogate_nas.meta.defaults import DEFAULT_MEMBERS
     from surrogate_nas.meta.maml import MetaConfig, default_meta_config
     from surrogate_nas.meta.pretrain import pretrain
+    from surrogate_nas.predictors.gnn import ModelConfig
 
     def one(cfg):
-        return pretrain(table, None, METRIC, meta_config=cfg, benchmark_name=None, higher_is_better=False,
-                        progress=False, target=target, features=features)
+        return pretrain(table, None, METRIC, ModelConfig(**(model or {})), meta_config=cfg, benchmark_name=None,
+                        higher_is_better=False, progress=False, target=target, features=features)
 
     if algorithm in DEFAULT_ALGORITHMS:
         members = DEFAULT_MEMBERS if algorithm == "default" else 1
@@ -187,7 +209,8 @@ def run(table, targets, methods, k: int, seeds: int, iterations: int, progress: 
             key = checkpoint_key(m)
             if key is not None and key not in ckpts:
                 t0 = time.perf_counter()
-                ckpts[key] = pretrain_for(table, target, key[0], iterations, features=features if key[1] else ())
+                ckpts[key] = pretrain_for(table, target, key[0], iterations, features=features if key[1] else (),
+                                          model=dict(key[2]))
                 t_meta[key] = time.perf_counter() - t0
         for seed in range(seeds):
             sup, qry = split(len(archs), k, seed)
