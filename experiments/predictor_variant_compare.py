@@ -67,10 +67,26 @@ def tables(rows: pd.DataFrame, reference: str) -> tuple[pd.DataFrame, pd.DataFra
     return tau, per_bench, per_bench.min().sort_values(ascending=False)
 
 
+def select_targets(rows: pd.DataFrame, which: str) -> pd.DataFrame:
+    """The rows of the ``which`` targets: ``all``, ``validation`` (the defaults' targets) or ``held-out`` (the rest)."""
+    from surrogate_nas.experiment.config import VALIDATION_TARGETS
+
+    if which == "all":
+        return rows
+    val = [t in VALIDATION_TARGETS.get(b, ()) for b, t in zip(rows.benchmark, rows.target_task)]
+    keep = pd.Series(val, index=rows.index) == (which == "validation")
+    if not keep.any():
+        raise SystemExit(f"no rows of {which} targets in the run directories")
+    return rows[keep]
+
+
+TARGET_LABELS = {"all": "every target in the runs", "validation": "validation targets", "held-out": "held-out targets"}
+
+
 def report(tau: pd.DataFrame, per_bench: pd.DataFrame, rule: pd.Series, rows: pd.DataFrame, args) -> str:
     seeds = rows.groupby("method").meta_dir.nunique()
     lines = [
-        f"# {args.name}: variants of `{args.method}` against `{args.reference}` (validation targets)",
+        f"# {args.name}: variants of `{args.method}` against `{args.reference}` ({TARGET_LABELS[args.targets]})",
         "",
         "Mean Kendall tau over support seeds and meta seeds (run directories: "
         + ", ".join(f"{m} {n}" for m, n in seeds.items())
@@ -100,9 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reference-runs", help="DIR[,DIR...]: read the reference from these run directories only")
     p.add_argument("--name", default="predictor_variants", help="file name of the written report")
     p.add_argument("--dest", help="write NAME.md and NAME.csv here")
+    p.add_argument("--targets", choices=tuple(TARGET_LABELS), default="all",
+                   help="the targets compared (default all in the runs: a round's runs hold validation targets only)")
     args = p.parse_args(argv)
     ref_runs = args.reference_runs.split(",") if args.reference_runs else None
-    rows = read_variants(args.variants, args.method, args.reference, ref_runs)
+    rows = select_targets(read_variants(args.variants, args.method, args.reference, ref_runs), args.targets)
     tau, per_bench, rule = tables(rows, args.reference)
     text = report(tau, per_bench, rule, rows, args)
     print(text)
