@@ -304,6 +304,21 @@ class MetaLearner:
         return float(np.nanmean(taus))
 
     # ------------------------------------------------------------------ the loop
+    def episode_sampler(self, tasks: Sequence[Task], pools=None, source_dropout: float = 0.0) -> EpisodeSampler:
+        """Episodes of ``tasks`` as this learner's config and model draw and weigh them (support sizes, query size,
+        target scale, the model's source weights)."""
+        c = self.config
+        return EpisodeSampler(
+            tasks,
+            c.support_range,
+            c.query_size,
+            pools=pools,
+            device=c.device,
+            source_dropout=source_dropout,
+            scale=c.target_scale,
+            weights=self.model.config.source_weights,
+        )
+
     def fit(
         self,
         tasks: Sequence[Task],
@@ -318,7 +333,6 @@ class MetaLearner:
         held-out set of architectures shared by all training tasks (:func:`shared_holdout`).
         """
         c = self.config
-        weights = self.model.config.source_weights
         rng = np.random.default_rng(c.seed)
         self.val_task = None
         if not val_tasks and c.meta_val == "task" and len(tasks) >= 3:
@@ -327,31 +341,12 @@ class MetaLearner:
             val_tasks, tasks = [tasks[vi]], [t for i, t in enumerate(tasks) if i != vi]
         if val_tasks:
             train_pools = None
-            val_sampler = EpisodeSampler(
-                val_tasks, c.support_range, c.query_size, device=c.device, scale=c.target_scale, weights=weights
-            )
+            val_sampler = self.episode_sampler(val_tasks)
         else:
             train_pools, val_pools = shared_holdout(tasks, c.val_fraction, rng)
-            val_sampler = EpisodeSampler(
-                tasks,
-                c.support_range,
-                c.query_size,
-                pools=val_pools,
-                device=c.device,
-                scale=c.target_scale,
-                weights=weights,
-            )
+            val_sampler = self.episode_sampler(tasks, pools=val_pools)
         self.val_sampler = val_sampler  # what a learner may select post-hoc settings on (never the target)
-        sampler = EpisodeSampler(
-            tasks,
-            c.support_range,
-            c.query_size,
-            pools=train_pools,
-            device=c.device,
-            source_dropout=c.source_dropout,
-            scale=c.target_scale,
-            weights=weights,
-        )
+        sampler = self.episode_sampler(tasks, pools=train_pools, source_dropout=c.source_dropout)
         best, best_state, bad = -np.inf, self.state_dict(), 0
         t0 = time.perf_counter()
         bar = tqdm(range(1, c.iterations + 1), desc=f"meta-train ({c.algorithm})", disable=not progress, leave=False)

@@ -152,16 +152,8 @@ def _meta_learn(
         learner = MetaLearner(model, meta_config).fit(tasks, vals, progress=progress)
     if meta_config.gp_head:
         from .deep_kernel import fit_gp_head, gp_parameters
-        from .tasks import EpisodeSampler
 
-        sampler = EpisodeSampler(
-            tasks,
-            meta_config.support_range,
-            meta_config.query_size,
-            device=meta_config.device,
-            scale=meta_config.target_scale,
-            weights=model.config.source_weights,
-        )
+        sampler = learner.episode_sampler(tasks)
         gp = gp_parameters(fit_gp_head(learner, sampler, space, meta_config.gp_iterations, seed=meta_config.seed))
     return learner, gp
 
