@@ -11,7 +11,7 @@ photo), K = 5 / 10 / 20 / 50 / 100 random support architectures, ``--seeds`` spl
 * ``ls(lambda)``: least squares of the z-scored support values on the source ranks, shrunk by ``lambda`` towards
   the correlation weights (scaled to fit), negative weights clipped to 0;
 * ``ls-rank(c K)``: the same on the support values' ranks, shrunk by ``c`` x the support size K
-  (:func:`~surrogate_nas.predictors.inputs.least_squares_weights` with ``LEAST_SQUARES_SHRINK = c``; ``c = 1`` is
+  (:func:`~surrogate_nas.predictors.inputs.least_squares_weights` with ``shrink = c``; ``c = 1`` is
   ``ModelConfig.source_weights = "least-squares"``).
 
 Where every source correlates negatively the prior is undefined (NaN rows; the mean skips them). Writes
@@ -58,11 +58,7 @@ def least_squares_weights(lam: float):
 
 def rank_least_squares_weights(shrink: float):
     def weights(src: np.ndarray, z: np.ndarray) -> np.ndarray:
-        old, inputs.LEAST_SQUARES_SHRINK = inputs.LEAST_SQUARES_SHRINK, shrink
-        try:
-            return np.clip(inputs.support_weights(src, z, "least-squares"), 0, None)
-        finally:
-            inputs.LEAST_SQUARES_SHRINK = old
+        return np.clip(inputs.least_squares_weights(src, z, support_correlations(src, z), shrink), 0, None)
     return weights
 
 

@@ -18,9 +18,9 @@ from torch_geometric.nn import GATConv, GCNConv, GINConv, global_add_pool, globa
 
 from ..graphs import to_batch
 from ..typed import Float, Int, TypedConfig
+from .inputs import SourceWeights
 
 ConvName = Literal["gin", "gat", "gcn"]
-SourceWeights = Literal["correlation", "least-squares"]
 CONVS = get_args(ConvName)
 #: attention heads of the GAT convolution; its hidden size must be a multiple of this
 GAT_HEADS = 4

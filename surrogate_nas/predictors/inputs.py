@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -95,7 +96,8 @@ def support_correlations(src: np.ndarray, y: np.ndarray) -> np.ndarray:
 #: How a model summarises what the support says about each input column (``ModelConfig.source_weights``):
 #: ``correlation``, each column's own Spearman correlation with the support values; ``least-squares``, the
 #: source columns' joint weights (:func:`least_squares_weights`), the free features' correlations as before.
-SOURCE_WEIGHTS = ("correlation", "least-squares")
+SourceWeights = Literal["correlation", "least-squares"]
+SOURCE_WEIGHTS = get_args(SourceWeights)
 #: Ridge strength of :func:`least_squares_weights`, towards the correlation weights (in units of the support size:
 #: the penalty is ``LEAST_SQUARES_SHRINK * K``).
 LEAST_SQUARES_SHRINK = 1.0
@@ -117,10 +119,12 @@ def support_weights(src: np.ndarray, y: np.ndarray, kind: str = "correlation", f
     return corr
 
 
-def least_squares_weights(src: np.ndarray, y: np.ndarray, corr: np.ndarray) -> np.ndarray:
+def least_squares_weights(
+    src: np.ndarray, y: np.ndarray, corr: np.ndarray, shrink: float = LEAST_SQUARES_SHRINK
+) -> np.ndarray:
     """Source columns weighed jointly: ridge regression of the support values' standardised ranks on the columns'
     ranks (unknown ranks read as the middle, 0), shrunk towards the correlation weights (positive part, scaled to
-    fit the support) by ``LEAST_SQUARES_SHRINK * K``, then rescaled to the correlations' total absolute weight: a
+    fit the support) by ``shrink * K``, then rescaled to the correlations' total absolute weight: a
     column that another explains gets less weight, and the weights stay on the correlations' scale. Ranks, like the
     Spearman correlations it refines, so a few extreme support values do not decide the weights. The correlations
     themselves where the support says nothing (fewer than 3 points, constant values, no positive correlation)."""
@@ -133,7 +137,7 @@ def least_squares_weights(src: np.ndarray, y: np.ndarray, corr: np.ndarray) -> n
     x = np.nan_to_num(np.asarray(src, dtype=float))
     x = x - x.mean(0)
     gram, xz = x.T @ x, x.T @ z
-    lam = LEAST_SQUARES_SHRINK * len(y)
+    lam = shrink * len(y)
     c = c / c.sum()
     scale = (c @ xz) / max(c @ gram @ c, 1e-9)  # the correlation weights' best scale on the support
     w = np.linalg.solve(gram + lam * np.eye(len(c)), xz + lam * max(scale, 0.0) * c)
