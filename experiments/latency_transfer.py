@@ -20,8 +20,9 @@ and is scored by the Spearman rho of its *predicted latency* against the measure
 * ``METHOD+ff`` (e.g. ``meta/default+ff``, ``ridge-source+ff``): the same reading the cells' free features too
   (``--features``, default params and FLOPs of each cell's own network); a meta method's checkpoint is then
   meta-trained with them.
-* ``meta/ALGO:KEY=VALUE`` (e.g. ``meta/default:source_weights=least-squares``): a meta method whose checkpoints
-  are meta-trained with that ``ModelConfig`` option.
+* ``meta/ALGO:KEY=VALUE`` (e.g. ``meta/default:source_weights=least-squares``, ``meta/default:kernel=linear``): a
+  meta method whose checkpoints are meta-trained with that option, a ``ModelConfig`` field or a ``MetaConfig`` one
+  (over the method's own meta-training settings).
 
 Writes ``experiments/results/latency_transfer.md`` and ``.csv`` atomically and prints the table.
 
@@ -77,13 +78,18 @@ def base_method(method: str) -> str:
     return method.removesuffix("+ff").split(":", 1)[0]
 
 
-def model_option(method: str) -> dict:
-    """The ``ModelConfig`` option of a meta method ``meta/ALGO:KEY=VALUE`` (e.g. ``source_weights=least-squares``)."""
+def method_options(method: str) -> tuple[dict, dict]:
+    """(``ModelConfig`` options, ``MetaConfig`` options) of a meta method ``meta/ALGO:KEY=VALUE`` (e.g.
+    ``source_weights=least-squares``, ``kernel=linear``): the key goes where it is a field, a ``MetaConfig`` field
+    first; an unknown key goes to ``ModelConfig``, which refuses it."""
+    from surrogate_nas.meta.maml import MetaConfig
+
     head = method.removesuffix("+ff")
     if ":" not in head:
-        return {}
+        return {}, {}
     key, sep, value = head.split(":", 1)[1].partition("=")
-    return {key: value} if sep else {key: ""}
+    option = {key: value if sep else ""}
+    return ({}, option) if key in MetaConfig.field_names() else (option, {})
 
 
 def predictor_name(method: str) -> str | None:
@@ -122,11 +128,13 @@ def check_methods(methods: list[str]) -> str | None:
         if algo and algo not in ALGORITHMS and algo not in DEFAULT_ALGORITHMS:
             return (f"method {m!r}: unknown algorithm {algo!r}; algorithms: {', '.join(ALGORITHMS)}, "
                     f"{', '.join(DEFAULT_ALGORITHMS)}")
-        if model_option(m):
+        model, meta = method_options(m)
+        if model or meta:
             if checkpoint_for(m) is None:
-                return f"method {m!r}: a model option (:KEY=VALUE) needs a method with a checkpoint"
+                return f"method {m!r}: an option (:KEY=VALUE) needs a method with a checkpoint"
             try:
-                ModelConfig(**model_option(m))
+                ModelConfig(**model)
+                meta_config(algo or "", iterations=1, seed=0, meta=meta)
             except SurrogateNASError as e:
                 return f"method {m!r}: {e}"
         if m != "flops" and predictor_name(m) not in PREDICTORS:
@@ -135,33 +143,46 @@ def check_methods(methods: list[str]) -> str | None:
     return None
 
 
-def checkpoint_key(method: str) -> tuple[str, bool, tuple] | None:
-    """(algorithm, reads free features, model options) of the checkpoint a method adapts, or None."""
+def checkpoint_key(method: str) -> tuple[str, bool, tuple, tuple] | None:
+    """(algorithm, reads free features, model options, meta options) of the checkpoint a method adapts, or None."""
     algo = checkpoint_for(method)
-    return None if algo is None else (algo, method.endswith("+ff"), tuple(model_option(method).items()))
+    if algo is None:
+        return None
+    model, meta = method_options(method)
+    return algo, method.endswith("+ff"), tuple(model.items()), tuple(meta.items())
 
 
 #: The default meta-predictor's settings: ``default`` an ensemble (as ``pretrain`` builds it), ``default-1`` one member.
 DEFAULT_ALGORITHMS = ("default", "default-1")
 
 
-def pretrain_for(table, target: str, algorithm: str, iterations: int, features: tuple = (), model: dict | None = None):
-    """The checkpoint (a list of them for the default ensemble: meta seeds 0, 1, ...) a meta method adapts;
-    ``model``: ModelConfig options."""
-    from surrogate_nas.meta.defaults import DEFAULT_MEMBERS
+def meta_config(algorithm: str, iterations: int, seed: int, meta: dict | None = None):
+    """The MetaConfig of a meta method's checkpoint: the default's settings (``default``, ``default-1``) or plain
+    ``MetaConfig`` with ``algorithm`` ("" = MAML), then the ``meta`` options."""
     from surrogate_nas.meta.maml import MetaConfig, default_meta_config
+
+    base = {"iterations": iterations, "seed": seed, **(meta or {})}
+    if algorithm in DEFAULT_ALGORITHMS:
+        return default_meta_config(**base)
+    return MetaConfig(**({"algorithm": algorithm} if algorithm else {}), **base)
+
+
+def pretrain_for(table, target: str, algorithm: str, iterations: int, features: tuple = (), model: dict | None = None,
+                 meta: dict | None = None):
+    """The checkpoint (a list of them for the default ensemble: meta seeds 0, 1, ...) a meta method adapts;
+    ``model``: ModelConfig options; ``meta``: MetaConfig options."""
+    from surrogate_nas.meta.defaults import DEFAULT_MEMBERS
     from surrogate_nas.meta.pretrain import pretrain
     from surrogate_nas.predictors.gnn import ModelConfig
 
-    def one(cfg):
+    def one(seed: int):
+        cfg = meta_config(algorithm, iterations, seed, meta)
         return pretrain(table, None, METRIC, ModelConfig(**(model or {})), meta_config=cfg, benchmark_name=None,
                         higher_is_better=False, progress=False, target=target, features=features)
 
-    if algorithm in DEFAULT_ALGORITHMS:
-        members = DEFAULT_MEMBERS if algorithm == "default" else 1
-        ckpts = [one(default_meta_config(iterations=iterations, seed=s)) for s in range(members)]
-        return ckpts if algorithm == "default" else ckpts[0]
-    return one(MetaConfig(iterations=iterations, **({"algorithm": algorithm} if algorithm else {})))
+    if algorithm == "default":
+        return [one(s) for s in range(DEFAULT_MEMBERS)]
+    return one(0)
 
 
 def build(method: str, table, sources, ckpts: dict, seed: int, target: str, features: tuple = ()):
@@ -210,7 +231,7 @@ def run(table, targets, methods, k: int, seeds: int, iterations: int, progress: 
             if key is not None and key not in ckpts:
                 t0 = time.perf_counter()
                 ckpts[key] = pretrain_for(table, target, key[0], iterations, features=features if key[1] else (),
-                                          model=dict(key[2]))
+                                          model=dict(key[2]), meta=dict(key[3]))
                 t_meta[key] = time.perf_counter() - t0
         for seed in range(seeds):
             sup, qry = split(len(archs), k, seed)

@@ -152,11 +152,13 @@ def test_latency_transfer_script_runs_on_the_shipped_table(capsys, tmp_path):
     mod = load_experiment("latency_transfer")
     assert mod.main(["--targets", "t1-b32-bf16", "--seeds", "1", "--iterations", "5", "--out", str(tmp_path),
                      "--methods", "meta,meta/default,meta/default-1+ff,ridge-source,ridge-source+ff,source-transfer,"
-                                  "flops,rf-source,meta/default-1:source_weights=least-squares"]) == 0
+                                  "flops,rf-source,meta/default-1:source_weights=least-squares,"
+                                  "meta/default-1:kernel=linear"]) == 0
     df = pd.read_csv(tmp_path / "latency_transfer.csv")
     ls = "meta/default-1:source_weights=least-squares"  # its checkpoint meta-trained with that model option
+    lin = "meta/default-1:kernel=linear"  # ... and with that MetaConfig option
     assert set(df["method"]) == {"meta", "meta/default", "meta/default-1+ff", "ridge-source", "ridge-source+ff",
-                                 "source-transfer", "flops", "rf-source", ls}
+                                 "source-transfer", "flops", "rf-source", ls, lin}
     assert (df["n_query"] == 990).all() and df["spearman_rho"].notna().all()
     rho = df.set_index("method")["spearman_rho"]
     assert rho["flops"] < 0.1 < rho["source-transfer"]  # bf16 latency is not FLOPs-bound; the other settings know
@@ -166,7 +168,8 @@ def test_latency_transfer_script_runs_on_the_shipped_table(capsys, tmp_path):
 
     assert df.set_index("method")["members"].to_dict() == {  # the default as pretrain builds it: an ensemble
         "meta": 1, "meta/default": DEFAULT_MEMBERS, "meta/default-1+ff": 1, "ridge-source": 0, "ridge-source+ff": 0,
-        "source-transfer": 0, "flops": 0, "rf-source": 0, ls: 1}
+        "source-transfer": 0, "flops": 0, "rf-source": 0, ls: 1, lin: 1}
+    assert rho[lin] != rho["meta/default"]  # its own checkpoint, not the default's
     assert "| `t1-b32-bf16` |" in (tmp_path / "latency_transfer.md").read_text()
     with pytest.raises(SystemExit):
         mod.main(["--methods", "meta,nope", "--out", str(tmp_path)])
@@ -174,6 +177,9 @@ def test_latency_transfer_script_runs_on_the_shipped_table(capsys, tmp_path):
     with pytest.raises(SystemExit):
         mod.main(["--methods", "meta/default:source_weights=nope", "--out", str(tmp_path)])
     assert "method 'meta/default:source_weights=nope': model config: source_weights" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        mod.main(["--methods", "meta/default:kernel=nope", "--out", str(tmp_path)])
+    assert "method 'meta/default:kernel=nope': " in capsys.readouterr().err
 
 
 def test_isomorphic_strings_are_two_networks_and_both_are_measured(tmp_path):
