@@ -11,9 +11,10 @@ and is scored by the Spearman rho of its *predicted latency* against the measure
 * ``source-transfer``: zero-shot mean rank over the other settings. Its score is "goodness" (with
   ``higher_is_better=False``, high = fast), so it is negated to be a latency prediction.
 * ``flops``: the network's FLOPs alone (the shipped free features); needs no measurement.
-* ``meta/default``: the default meta-predictor as ``surrogate-nas pretrain`` builds it: a deep ensemble of
-  ``DEFAULT_MEMBERS`` deep-kernel checkpoints (meta seeds 0, 1, 2; robust target scale); ``meta/default-1`` is its
-  seed-0 member alone; ``meta`` is plain MAML (``MetaConfig()``).
+* ``meta/default``: the default meta-predictor as ``surrogate-nas pretrain`` builds it for latency: a deep ensemble
+  of ``DEFAULT_MEMBERS`` deep-kernel checkpoints (meta seeds 0, 1, 2; robust target scale; the linear kernel of a
+  hardware metric, ``meta.defaults.HARDWARE_META``); ``meta/default:kernel=rbf`` the same with the RBF kernel of
+  function-level metrics; ``meta/default-1`` is its seed-0 member alone; ``meta`` is plain MAML (``MetaConfig()``).
 * ``meta/ALGO`` (e.g. ``meta/dkt``): ``meta`` with a checkpoint meta-trained with ``algorithm=ALGO``; any other
   registered predictor name is built with the other settings as sources (and the default checkpoint, if its
   factory takes one).
@@ -157,13 +158,14 @@ DEFAULT_ALGORITHMS = ("default", "default-1")
 
 
 def meta_config(algorithm: str, iterations: int, seed: int, meta: dict | None = None):
-    """The MetaConfig of a meta method's checkpoint: the default's settings (``default``, ``default-1``) or plain
-    ``MetaConfig`` with ``algorithm`` ("" = MAML), then the ``meta`` options."""
+    """The MetaConfig of a meta method's checkpoint: the default's settings for latency (``default``, ``default-1``:
+    a hardware metric's, with the linear kernel) or plain ``MetaConfig`` with ``algorithm`` ("" = MAML), then the
+    ``meta`` options."""
     from surrogate_nas.meta.maml import MetaConfig, default_meta_config
 
     base = {"iterations": iterations, "seed": seed, **(meta or {})}
     if algorithm in DEFAULT_ALGORITHMS:
-        return default_meta_config(**base)
+        return default_meta_config(METRIC, **base)  # the default for a hardware metric, as pretrain builds it
     return MetaConfig(**({"algorithm": algorithm} if algorithm else {}), **base)
 
 
@@ -257,17 +259,32 @@ def run(table, targets, methods, k: int, seeds: int, iterations: int, progress: 
     return pd.DataFrame(rows)
 
 
+#: Summary rows: the mean over every held-out setting, and apart over the settings the default's hardware settings
+#: were chosen on (``meta.defaults.HARDWARE_VALIDATION``) and over the others (held out from that choice too).
+MEAN_ROWS = ("mean", "mean, validation settings", "mean, held-out settings")
+
+
 def summary(df: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
-    """Mean (and std) over seeds per held-out setting and method, plus the mean over settings."""
+    """Mean (and std) over seeds per held-out setting and method, plus the means over settings (:data:`MEAN_ROWS`:
+    all, the default's validation settings, the others; a group without settings in the run is left out)."""
+    from surrogate_nas.meta.defaults import HARDWARE_VALIDATION
+
     g = df.groupby(["target", "method"])["spearman_rho"]
     mean = g.mean().unstack("method")[methods]
     std = g.std().unstack("method")[methods]
-    mean.loc["mean"] = mean.mean()
-    std.loc["mean"] = np.nan
+    settings = list(mean.index)
+    val = [t for t in settings if t in HARDWARE_VALIDATION]
+    held = [t for t in settings if t not in HARDWARE_VALIDATION]
+    for row, rows in zip(MEAN_ROWS, (settings, val, held)):
+        if rows and (row == "mean" or len(rows) < len(settings)):
+            mean.loc[row] = mean.loc[rows].mean()
+            std.loc[row] = np.nan
     return mean, std
 
 
 def markdown(df: pd.DataFrame, methods: list[str], meta: dict) -> str:
+    from surrogate_nas.meta.defaults import HARDWARE_VALIDATION
+
     mean, std = summary(df, methods)
     lines = ["# Latency as a task: few-shot adaptation to a held-out setting", "",
              f"Table: `{meta['table']}` ({meta['n_cells']} canonical NB-201 cells x {meta['n_settings']} settings, "
@@ -279,7 +296,9 @@ def markdown(df: pd.DataFrame, methods: list[str], meta: dict) -> str:
              "`flops` (the network's FLOPs) needs no measurement; `source-transfer` (zero-shot: the mean rank over "
              "the other settings, negated into a latency prediction) ignores the K cells; `ridge-source` is ridge "
              "regression on the other settings' values, fit on the K cells; `+ff`: the same reading the cells' free "
-             f"features ({', '.join(meta['features'])}) too.", "",
+             f"features ({', '.join(meta['features'])}) too. `meta/default` is the default as `pretrain` builds it "
+             "for a hardware metric (the linear kernel, chosen on the validation settings "
+             f"{', '.join(f'`{t}`' for t in HARDWARE_VALIDATION)}: the held-out settings' mean is the headline).", "",
              "| held-out setting | " + " | ".join(methods) + " |",
              "|---|" + "---|" * len(methods)]
     for t in mean.index:
@@ -287,7 +306,7 @@ def markdown(df: pd.DataFrame, methods: list[str], meta: dict) -> str:
         for m in methods:
             v, s = mean.loc[t, m], std.loc[t, m]
             cells.append(f"{v:.3f}" + (f" ± {s:.3f}" if np.isfinite(s) else ""))
-        label = "**mean**" if t == "mean" else f"`{t}`"
+        label = f"**{t}**" if t in MEAN_ROWS else f"`{t}`"
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", f"Command: `{meta['command']}`; wall time {meta['wall_s']:.0f} s "
                   f"({meta['threads']} torch thread(s)); torch {meta['torch']}.", ""]

@@ -79,6 +79,13 @@ def test_shipped_table_pretrains_and_predicts_a_held_out_setting(capsys, tmp_pat
                  "--no-progress"]) == 0
     cfg = json.loads((model / "config.json").read_text())
     assert target not in cfg["sources"]["tasks"] and len(cfg["sources"]["tasks"]) >= 5
+    assert cfg["meta"]["kernel"] == "linear"  # the default for a hardware metric (meta.defaults.HARDWARE_META)
+    assert "kernel: linear" in (model / "pretrain.yaml").read_text()  # the record remakes it
+    rbf = tmp_path / "rbf"
+    assert main(["pretrain", "--benchmark", "cpu", "--target", target, "--metric", "latency_ms", "--lower-is-better",
+                 "--out", str(rbf), "--iterations", "2", "--hidden", "8", "--layers", "1", "--members", "1",
+                 "--no-progress", "--kernel", "rbf"]) == 0
+    assert json.loads((rbf / "config.json").read_text())["meta"]["kernel"] == "rbf"  # a kernel given wins
     assert cfg["sources"]["higher_is_better"] is False
     rows = df.sample(15, random_state=0)
     rows.iloc[:10][["arch", target]].rename(columns={target: "value"}).to_csv(tmp_path / "s.csv", index=False)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BeforeValidator, Field
 
-from ..meta.defaults import DEFAULT_MEMBERS, DEFAULT_META
+from ..meta.defaults import DEFAULT_MEMBERS, DEFAULT_META, default_meta
 from ..typed import Int, TypedConfig
 from .common import metric_name, task_list
 from .options import Given, Group, add_options, command
@@ -230,12 +230,14 @@ def _checked_inputs(given: Given, args: PretrainOptions):
     from ..meta.ensemble import check_model_dir
 
     model_cfg = given.build("model")
-    meta_cfg = given.build("meta")
+    given.build("meta")  # a bad value is refused before the benchmark is read
     train_tasks = task_list(args.train_tasks, "--train-tasks")
     val_tasks = task_list(args.val_tasks, "--val-tasks")
     out = check_model_dir(args.out)  # before any work
     table = load_benchmark(args.benchmark)
     metric = metric_name(args.metric, table, args.benchmark)
+    # the default's settings for this metric (a hardware metric's kernel) where neither flag nor file set them
+    meta_cfg = given.build("meta", **{k: v for k, v in default_meta(metric).items() if k not in given.values["meta"]})
     features = _features(args.features, table, args.target)
     if args.target and args.target not in table.tasks:
         print(

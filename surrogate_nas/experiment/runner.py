@@ -107,11 +107,15 @@ def _plan_predictor_quality(cfg) -> tuple[list[CheckpointSpec], list[Cell]]:
 
 def _member_checkpoints(cfg, b, target: str, group: str) -> list[tuple[str, CheckpointSpec]]:
     """(member name, checkpoint) of each member of a predictor group on ``target``: member i meta-trains with
-    the group's meta settings and meta seed ``seed + i``."""
+    the group's meta settings and meta seed ``seed + i``. The deep-kernel groups (the default's settings) start from
+    the default's for the benchmark's metric (a hardware metric's kernel), under the config's ``meta`` and the
+    group's own."""
+    from ..meta.defaults import default_meta
     from .predictor_quality import ALGORITHMS, member_names
 
     overrides, ff, _, variant = ALGORITHMS[group]
-    m = {**dict(cfg.meta), **overrides}
+    base = default_meta(b.metric) if overrides.get("algorithm") == "dkt" else {}
+    m = {**base, **dict(cfg.meta), **overrides}
     m.setdefault("algorithm", "maml")
     out = []
     for i, name in enumerate(member_names(group)):

@@ -22,7 +22,7 @@ from ..predictors.gnn import functional_forward as forward
 from ..predictors.metrics import kendall_tau
 from ..predictors.support import ScaleName
 from ..typed import Float, Int, Seed, TypedConfig
-from .defaults import DEFAULT_MEMBERS, DEFAULT_META
+from .defaults import DEFAULT_MEMBERS, DEFAULT_META, default_meta
 from .inner import MAX_INNER_STEPS, deployment_steps, inner_loop
 from .tasks import Episode, EpisodeSampler, Task
 
@@ -84,7 +84,11 @@ class MetaConfig(TypedConfig):
     top_weight: Float = Field(
         0.0, ge=0, le=1, description="share (0..1) of the query ranking loss weighted towards the top architectures"
     )
-    kernel: KernelName = Field("rbf", description="kernel of the GP head on the GNN embedding (dkt or gp_head)")
+    kernel: KernelName = Field(
+        "rbf",
+        description="kernel of the GP head on the GNN embedding (dkt or gp_head); pretrain's default is linear for a "
+        "hardware metric (latency, params, FLOPs)",
+    )
     dkt_objective: DKTObjectiveName = Field(
         "marginal",
         description="dkt: what meta-training maximises per episode: marginal (the joint likelihood of support and "
@@ -152,11 +156,12 @@ KERNELS = get_args(KernelName)
 META_VAL = get_args(MetaValName)
 
 
-def default_meta_config(**overrides) -> MetaConfig:
-    """The default meta-predictor's MetaConfig (:data:`~surrogate_nas.meta.defaults.DEFAULT_META`) with
+def default_meta_config(metric: str | None = None, **overrides) -> MetaConfig:
+    """The default meta-predictor's MetaConfig for predicting ``metric`` (:func:`~surrogate_nas.meta.defaults.
+    default_meta`: :data:`~surrogate_nas.meta.defaults.DEFAULT_META`, a linear kernel for hardware metrics) with
     ``overrides`` (any MetaConfig field); ``pretrain`` and ``surrogate-nas pretrain`` use it when not told
     otherwise."""
-    return MetaConfig(**{**DEFAULT_META, **overrides})
+    return MetaConfig(**{**default_meta(metric), **overrides})
 
 
 def shared_holdout(tasks: Sequence[Task], fraction: float, rng: np.random.Generator, min_per_task: int = 8):

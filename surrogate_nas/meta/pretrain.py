@@ -44,8 +44,9 @@ def pretrain(
     tasks (:func:`~surrogate_nas.benchmarks.check_isolation`); ``train_tasks=None`` means every task of
     ``table`` with ``metric`` except ``target`` and the validation tasks.
 
-    ``meta_config``: default :func:`~surrogate_nas.meta.maml.default_meta_config` (the deep-kernel GP head with
-    robust target scaling, chosen on validation targets); ``MetaConfig()`` is plain MAML.
+    ``meta_config``: default :func:`~surrogate_nas.meta.maml.default_meta_config` for ``metric`` (the deep-kernel GP
+    head with robust target scaling, chosen on validation targets; a linear kernel for hardware metrics);
+    ``MetaConfig()`` is plain MAML.
 
     ``features``: free features (e.g. ``("params", "flops", "synflow")``, see
     :func:`surrogate_nas.features.available_features`) each task reads of its own architectures, as extra
@@ -53,7 +54,7 @@ def pretrain(
     """
     train_tasks, val_tasks = _check_tasks(table, train_tasks, list(val_tasks), metric, target)
     model_config = ModelConfig(**(model_config or ModelConfig()).to_dict())  # the caller's stays as given
-    meta_config = meta_config or default_meta_config()
+    meta_config = meta_config or default_meta_config(metric)
     resolve_device(meta_config.device, DataError)  # a device this machine lacks is refused before any work
     features = _check_features(table, train_tasks + val_tasks, tuple(features), metric)
     # a single task has no other task to learn source transfer from

@@ -199,3 +199,22 @@ def test_the_progress_bar_counts_checkpoints_while_they_train(tmp_path, capsys):
     assert stats["checkpoints_trained"] == 1 and stats["cells"] == 2
     assert "checkpoints + cells" in err and "3/3" in err  # 1 checkpoint + 2 cells, the checkpoint first
     assert "1/3" in err.split("2/3")[0]
+
+
+def test_the_deep_kernel_groups_start_from_the_default_for_the_metric():
+    """A predictor-quality grid on a hardware metric meta-trains its deep-kernel groups (the default's settings) with
+    the default's linear kernel; the other groups, accuracy grids and a group's own kernel are as configured."""
+    from surrogate_nas.experiment import PQBenchmark
+    from surrogate_nas.experiment.runner import _member_checkpoints
+
+    cfg = tiny_pq()
+
+    def kernel(metric: str, group: str):
+        [(_, spec)] = _member_checkpoints(cfg, PQBenchmark("nb201", metric, ["t"]), "t", group)[:1]
+        return dict(spec.meta).get("kernel")
+
+    assert kernel("latency_ms", "dkt") == "linear" and kernel("test_acc", "dkt") is None  # None: MetaConfig's rbf
+    assert kernel("latency_ms", "dkt-graph") == "rbf+graph" and kernel("latency_ms", "meta") is None
+    assert kernel("latency_ms", "dkt-ens") == "linear"
+    cfg = tiny_pq(meta={"iterations": 6, "val_every": 3, "seed": 0, "kernel": "matern"})
+    assert kernel("latency_ms", "dkt") == "matern"  # the config's meta: wins over the metric's default

@@ -193,6 +193,35 @@ def test_robust_target_scale_keeps_a_diverged_support_value_from_setting_the_sca
     assert p.y_mean_ == np.median(ys[:20]) and np.isfinite(p.predict(a[20:])).all()
 
 
+def test_a_hardware_metric_defaults_to_the_linear_kernel(monkeypatch):
+    """Latency, parameters, FLOPs: the default's kernel is linear (meta.defaults.HARDWARE_META); accuracy keeps the RBF
+    kernel; an explicit kernel wins. pretrain() on a latency table without a meta_config builds that default."""
+    from surrogate_nas.benchmarks.readers import read_table
+    from surrogate_nas.meta import deep_kernel
+    from surrogate_nas.meta.defaults import DEFAULT_META, default_meta
+    from surrogate_nas.meta.maml import default_meta_config
+
+    from ..conftest import REPO
+
+    assert default_meta_config("latency_ms").kernel == default_meta_config("num_params").kernel == "linear"
+    assert default_meta_config("test_acc").kernel == default_meta_config().kernel == "rbf"
+    assert default_meta_config("latency_ms", kernel="rbf").kernel == "rbf"
+    assert default_meta("valid_perf") == default_meta() == DEFAULT_META
+
+    class Fitted(Exception):
+        pass
+
+    def stop(self, *args, **kwargs):
+        raise Fitted(self.config)
+
+    monkeypatch.setattr(deep_kernel.DKTLearner, "fit", stop)
+    table = read_table(REPO / "data" / "latency" / "nb201_cpu_latency.csv", "nb201", metric="latency_ms")
+    with pytest.raises(Fitted) as e:
+        pretrain(table, None, "latency_ms", ModelConfig(hidden=8, layers=1), higher_is_better=False, progress=False,
+                 target="t1-b32-fp32")
+    assert e.value.args[0] == default_meta_config("latency_ms") and e.value.args[0].kernel == "linear"
+
+
 def test_the_default_meta_predictor_is_the_robust_deep_kernel_head(nb201_table, monkeypatch):
     """pretrain() without a meta_config meta-trains the default: the learner it builds is the deep-kernel one and
     receives default_meta_config() (the run is stopped at the learner's fit, before any training)."""
