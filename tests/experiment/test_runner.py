@@ -218,3 +218,13 @@ def test_the_deep_kernel_groups_start_from_the_default_for_the_metric():
     assert kernel("latency_ms", "dkt-ens") == "linear"
     cfg = tiny_pq(meta={"iterations": 6, "val_every": 3, "seed": 0, "kernel": "matern"})
     assert kernel("latency_ms", "dkt") == "matern"  # the config's meta: wins over the metric's default
+
+
+def test_a_grid_on_a_recorded_hardware_metric_leaves_it_out_of_the_free_features(nbg_table):
+    """NAS-Bench-Graph records latency and params as free features; predicting latency, the grid's target data reads
+    params only (a predicted value is never an input) instead of refusing the target."""
+    from surrogate_nas.experiment.predictor_quality import target_data
+
+    d = target_data(nbg_table, "nas-bench-graph", "pubmed", "latency")
+    assert d.features.names == ("params",) and "pubmed" not in d.sources.tasks
+    assert target_data(nbg_table, "nas-bench-graph", "pubmed", "valid_perf").features.names == ("params", "latency")
