@@ -169,15 +169,15 @@ def _member_line(n: int):
     return done
 
 
-def _features(text: str | None, table, target: str | None) -> tuple[str, ...]:
-    """--features: comma-separated names, or ``all`` (every free feature the benchmark has)."""
+def _features(text: str | None, table, target: str | None, metric: str) -> tuple[str, ...]:
+    """--features: comma-separated names, or ``all`` (every free feature the benchmark has but ``metric``)."""
     from ..features import available_features
 
     if not text:
         return ()
     if text.strip() == "all":
         task = target if target in table.tasks else table.tasks[0]
-        return available_features(table, task)
+        return available_features(table, task, metric)
     return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
@@ -238,7 +238,7 @@ def _checked_inputs(given: Given, args: PretrainOptions):
     metric = metric_name(args.metric, table, args.benchmark)
     # the default's settings for this metric (a hardware metric's kernel) where neither flag nor file set them
     meta_cfg = given.build("meta", **{k: v for k, v in default_meta(metric).items() if k not in given.values["meta"]})
-    features = _features(args.features, table, args.target)
+    features = _features(args.features, table, args.target, metric)
     if args.target and args.target not in table.tasks:
         print(
             f"note: target {args.target!r} is not a task of {args.benchmark} (tasks: {', '.join(table.tasks)}); "

@@ -156,9 +156,7 @@ class _TargetData:
         self.sources = SourceValues(table, tuple(self.train), metric)
         self.archs = table.archs(target, metric)
         self.y = table.vector(target, metric, self.archs)
-        # the target's free features, less the metric predicted (NAS-Bench-Graph's latency, params are both)
-        names = tuple(f for f in available_features(table, target) if f != metric)
-        self.features = FreeFeatureValues(table, target, names, metric)
+        self.features = FreeFeatureValues(table, target, available_features(table, target, metric), metric)
 
 
 _TARGETS: dict[tuple, _TargetData] = {}

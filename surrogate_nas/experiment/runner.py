@@ -217,7 +217,7 @@ def train_checkpoint(spec: CheckpointSpec, threads: int = 1) -> tuple[dict, dict
     train = list(spec.train_tasks) if spec.train_tasks else [t for t in table.tasks if t != spec.target]
     meta = _meta_kwargs(spec)
     started, t0, c0 = time.time(), time.perf_counter(), time.process_time()
-    features = available_features(table, spec.target) if spec.features else ()
+    features = available_features(table, spec.target, spec.metric) if spec.features else ()
     ckpt = pretrain(
         table,
         train,

@@ -58,16 +58,19 @@ PER_STRING_FEATURES = ("params", "flops")
 Source: TypeAlias = "str | os.PathLike | pd.DataFrame | None"
 
 
-def available_features(table: BenchmarkTable, task: str | None) -> tuple[str, ...]:
-    """The free features ``table`` has for ``task``: NB-201's proxies, NAS-Bench-Graph's params/latency, or ()."""
+def available_features(table: BenchmarkTable, task: str | None, metric: str | None = None) -> tuple[str, ...]:
+    """The free features ``table`` has for ``task``: NB-201's proxies, NAS-Bench-Graph's params/latency, or ();
+    ``metric``: the metric being predicted, left out (NAS-Bench-Graph's latency and params are both: a predicted
+    value is never an input)."""
     if not isinstance(table, BenchmarkTable):
         raise DataError(f"available_features: expected a BenchmarkTable, got {type(table).__name__}")
+    names: tuple[str, ...] = ()
     if table.space.name == "nb201":
-        return NB201_FEATURES
-    if table.space.name.startswith("nas-bench-graph") and task in table.tasks:
+        names = NB201_FEATURES
+    elif table.space.name.startswith("nas-bench-graph") and task in table.tasks:
         have = set(table.metrics(task))
-        return tuple(f for f in NBG_FEATURES if f in have)
-    return ()
+        names = tuple(f for f in NBG_FEATURES if f in have)
+    return tuple(f for f in names if f != metric)
 
 
 def free_features(
