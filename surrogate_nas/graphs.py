@@ -3,18 +3,24 @@
 A graph has one node per cell node / op, node feature = the node type's id in the space's fixed
 ``vocabulary`` (saved with every model), and directed edges along the data flow. Conversions are
 cached per space, and whole lists are batched without building one ``Data`` object per arch.
+
+PyG is imported where a graph is built, not with this module: importing it costs seconds (it imports
+``torch._dynamo``), and a prediction from cached graph rows (:mod:`surrogate_nas.meta.pooled`) builds none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torch_geometric.data import Batch, Data
 
 from .errors import SurrogateNASError
 from .spaces import Architecture, SearchSpace, get_space
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Batch, Data
 
 _CACHE: dict[str, dict[Architecture, tuple[np.ndarray, np.ndarray]]] = {}
 
@@ -35,6 +41,8 @@ def _spec(space: SearchSpace, arch: Architecture) -> tuple[np.ndarray, np.ndarra
 
 def to_graph(space: SearchSpace | str, arch: Architecture) -> Data:
     """One architecture as ``Data(x=[num_nodes] node-type ids, edge_index=[2, num_edges])``."""
+    from torch_geometric.data import Data
+
     space = get_space(space)
     types, edges = _spec(space, arch)
     return Data(x=torch.from_numpy(types.copy()), edge_index=torch.from_numpy(edges.copy()), num_nodes=len(types))
@@ -46,6 +54,8 @@ def to_batch(space: SearchSpace | str, archs: Iterable[Architecture]) -> Batch:
     An empty ``archs`` is refused (:class:`~surrogate_nas.errors.SurrogateNASError`): a batch of no
     graphs has nothing a model could score, and callers should not reach here with nothing to do.
     """
+    from torch_geometric.data import Batch
+
     space = get_space(space)
     archs = list(archs)
     if not archs:

@@ -73,8 +73,11 @@ def _cmd_predict(given: Given) -> int:
 
     from ..meta.adapt import MetaGNNPredictor, adapt
     from ..meta.ensemble import MetaEnsemble, load_model
+    from ..meta.pooled import rows_on_disk
 
-    ckpt = load_model(args.model)  # a checkpoint, or an ensemble's members
+    # a checkpoint, or an ensemble's members; the graph rows of their own weights are kept in the user cache, so
+    # the next call skips the graph part (and PyG's import) for the architectures this one ran through it
+    ckpt = load_model(args.model, defer_convs=True)
     space = ckpt[0].space if isinstance(ckpt, list) else ckpt.space
     archs_in = parse_archs(space, support[args.arch_column].tolist(), f"support file {args.support}", "data row")
     metric = (ckpt[0] if isinstance(ckpt, list) else ckpt).target_metric
@@ -82,17 +85,18 @@ def _cmd_predict(given: Given) -> int:
     archs = space.enumerate() if args.all else read_arch_list(space, args.archs)
     options = dict(task=args.task, inner_steps=steps, n_members=args.members, seed=args.seed)
     pred: MetaEnsemble | MetaGNNPredictor
-    if isinstance(ckpt, list):
-        pred = MetaEnsemble(ckpt, **options).fit(archs_in, values)
-        steps_used = "/".join(dict.fromkeys(str(m.steps_) for m in pred.members_))
-        how = f"{len(ckpt)} members, {steps_used} inner steps each"
-    else:
-        pred = adapt(ckpt, (archs_in, values), **options)
-        how = f"{pred.steps_} inner steps"
-    if args.members > 0:
-        mean, std = pred.predict(archs, return_std=True)
-    else:
-        mean, std = pred.predict(archs), np.full(len(archs), np.nan)
+    with rows_on_disk():
+        if isinstance(ckpt, list):
+            pred = MetaEnsemble(ckpt, **options).fit(archs_in, values)
+            steps_used = "/".join(dict.fromkeys(str(m.steps_) for m in pred.members_))
+            how = f"{len(ckpt)} members, {steps_used} inner steps each"
+        else:
+            pred = adapt(ckpt, (archs_in, values), **options)
+            how = f"{pred.steps_} inner steps"
+        if args.members > 0:
+            mean, std = pred.predict(archs, return_std=True)
+        else:
+            mean, std = pred.predict(archs), np.full(len(archs), np.nan)
     measured = {a: v for a, v in zip(archs_in, values)}
     out = _frame(space, archs, mean, std, measured)
     missing = _missing_sources(pred.members_[0] if isinstance(pred, MetaEnsemble) else pred, space, archs)

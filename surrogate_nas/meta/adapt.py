@@ -191,6 +191,7 @@ class MetaGNNPredictor:
     gp_: ResidualGP | None
     value_map_: tuple[float, float]
     members_: list[tuple[dict, torch.Tensor]] | None
+    adapted_params_: dict[str, torch.Tensor] | None
 
     def __init__(
         self,
@@ -275,7 +276,7 @@ class MetaGNNPredictor:
         self.y_mean_, self.y_std_ = self.y_scale_.centre, self.y_scale_.spread
         z = self.y_scale_.transform(y)
         self.corr_ = self._corr(src, z)
-        self.base_params_ = {k: v.detach() for k, v in ckpt.model.named_parameters()}
+        self._base_params: dict[str, torch.Tensor] | None = None
         self.z_shift_, self.z_scale_ = 0.0, 1.0
         if self.targets == "anchored":
             self.z_shift_, self.z_scale_ = self._anchor(archs, src, self.corr_)
@@ -283,16 +284,30 @@ class MetaGNNPredictor:
         self.support_ = (archs, z, src)
         self.steps_ = self._steps(archs, z, src)
         if self.steps_ == 0:  # the checkpoint's own weights: the GP reads the cached graph rows, no batch needed
-            self.params_, support = self.base_params_, PredictInputs(self, archs, src)
+            self.adapted_params_, support = None, PredictInputs(self, archs, src)
         else:
             inputs = graph_inputs(space, archs, src, self.device)
-            self.params_ = self._adapt(inputs, z, self.corr_, self.steps_)[-1]
+            self.adapted_params_ = self._adapt(inputs, z, self.corr_, self.steps_)[-1]
             support = PredictInputs(self, archs, src, [inputs])
         self.members_ = None
         self.gp_, self.value_map_ = None, (0.0, 1.0)  # value map: the GP's scale -> z (rank residuals move it)
         if ckpt.gp is not None:
             self.gp_, self.value_map_ = gp_head.condition(self, support, z, y)
         self.std_factor_ = 1.0
+
+    @property
+    def base_params_(self) -> dict[str, torch.Tensor]:
+        """The checkpoint's own weights by name, gathered on first use (a prediction from cached graph rows reads
+        the module directly and never needs them, nor the convolutions they include)."""
+        params = self.__dict__.get("_base_params")
+        if params is None:
+            params = self._base_params = {k: v.detach() for k, v in self.ckpt_.model.named_parameters()}
+        return params
+
+    @property
+    def params_(self) -> dict[str, torch.Tensor]:
+        """The weights predictions use: the adapted ones after inner steps, else the checkpoint's own."""
+        return self.adapted_params_ if self.adapted_params_ is not None else self.base_params_
 
     def _steps(self, archs: list, z: np.ndarray, src: np.ndarray) -> int:
         """The inner steps to adapt with: ``inner_steps``, chosen by CV (``"cv"``, from 6 points) or deployed."""
@@ -357,7 +372,7 @@ class MetaGNNPredictor:
         return float(self.rank_residual)
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "params_"):
+        if not hasattr(self, "adapted_params_"):
             raise DataError("predict() called before fit(): adapt the predictor on support measurements first")
 
     def _inputs(self, archs, inputs=None) -> PredictInputs:

@@ -22,7 +22,7 @@ from .. import __version__
 from ..benchmarks.cache import sha256_of
 from ..errors import DataError, SurrogateNASError
 from ..io import atomic_dir, check_writable
-from ..predictors.gnn import GraphRegressor, ModelConfig
+from ..predictors.gnn import CONV_PREFIXES, GraphRegressor, ModelConfig
 from ..spaces import SearchSpace, get_space
 from ..typed import TypedConfig
 from .maml import MetaConfig
@@ -144,8 +144,12 @@ def save_checkpoint(ckpt: Checkpoint, directory: str | os.PathLike, extra: dict[
     return d
 
 
-def load_checkpoint(directory: str | os.PathLike, device: str = "cpu") -> Checkpoint:
-    """Load a checkpoint directory; refuses other formats/spaces and truncated files with a clear error."""
+def load_checkpoint(directory: str | os.PathLike, device: str = "cpu", defer_convs: bool = False) -> Checkpoint:
+    """Load a checkpoint directory; refuses other formats/spaces and truncated files with a clear error.
+
+    ``defer_convs``: the model's convolutions (PyG modules) are built when first needed
+    (:class:`~surrogate_nas.predictors.gnn.GraphRegressor`), so a prediction from stored graph rows
+    (:func:`~surrogate_nas.meta.pooled.rows_on_disk`) does not import PyG; their weights are checked then."""
     d = Path(directory)
     if d.exists() and not d.is_dir():
         raise CheckpointError(f"checkpoint {d} is a file; expected the directory written by `surrogate-nas pretrain`")
@@ -189,7 +193,7 @@ def load_checkpoint(directory: str | os.PathLike, device: str = "cpu") -> Checkp
             f"checkpoint {d}: model.pt does not match config.json (sha256 differs); "
             "the files come from different saves or model.pt was changed"
         )
-    model = GraphRegressor(len(space.vocabulary), model_cfg).to(device)
+    model = GraphRegressor(len(space.vocabulary), model_cfg, defer_convs=defer_convs).to(device)
     inner = {k[len("inner_lr.") :]: v for k, v in state.items() if k.startswith("inner_lr.")}
     gp = {k[len("gp.") :]: v for k, v in state.items() if k.startswith("gp.")}
     weights = {k: v for k, v in state.items() if not k.startswith(("inner_lr.", "gp."))}
@@ -215,8 +219,9 @@ def load_checkpoint(directory: str | os.PathLike, device: str = "cpu") -> Checkp
 
 def check_finite_weights(ckpt: Checkpoint, where: str = "checkpoint") -> None:
     """Refuse a checkpoint whose weights (or learned inner learning rates) hold NaN/inf."""
+    own = {**dict(torch.nn.Module.named_parameters(ckpt.model)), **ckpt.model.graph_weights()}  # builds no conv
     tensors = (
-        list(ckpt.model.named_parameters())
+        list(own.items())
         + [(f"inner_lr.{k}", v) for k, v in (ckpt.inner_lrs or {}).items()]
         + [(f"gp.{k}", v) for k, v in (ckpt.gp or {}).items()]
     )
@@ -285,8 +290,13 @@ def _read_weights(d: Path, path: Path, device: str) -> dict[str, torch.Tensor]:
 
 
 def _check_fit(d: Path, model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
-    """One line naming how the weights differ from the configured model (not torch's state_dict dump)."""
-    own = model.state_dict()
+    """One line naming how the weights differ from the configured model (not torch's state_dict dump). Deferred
+    convolutions are checked when they are built."""
+    if getattr(model, "convs_deferred", False):
+        own = torch.nn.Module.state_dict(model)  # what is built, without building the rest
+        weights = {k: v for k, v in weights.items() if not k.startswith(CONV_PREFIXES)}
+    else:
+        own = model.state_dict()
     missing = [k for k in own if k not in weights]
     unexpected = [k for k in weights if k not in own]
     shapes = [k for k in own if k in weights and weights[k].shape != own[k].shape]

@@ -174,14 +174,15 @@ def check_members(checkpoints: Sequence, names: Sequence[str], where: str) -> No
                 )
 
 
-def load_model(path: str | os.PathLike, device: str = "cpu"):
+def load_model(path: str | os.PathLike, device: str = "cpu", defer_convs: bool = False):
     """A checkpoint directory -> its :class:`~surrogate_nas.meta.checkpoint.Checkpoint`; an ensemble directory
-    -> its members' checkpoints (a list, in ``ensemble.json``'s order)."""
+    -> its members' checkpoints (a list, in ``ensemble.json``'s order). ``defer_convs``: see
+    :func:`~surrogate_nas.meta.checkpoint.load_checkpoint`."""
     from .checkpoint import CheckpointError, load_checkpoint
 
     d = Path(path)
     if not is_ensemble_dir(d):
-        return load_checkpoint(d, device=device)
+        return load_checkpoint(d, device=device, defer_convs=defer_convs)
     names = _members_listed(d)
     members = []
     for name in names:
@@ -189,7 +190,9 @@ def load_model(path: str | os.PathLike, device: str = "cpu"):
             raise CheckpointError(
                 f"ensemble {d}: member {name!r} listed in {INDEX} is missing ({d / name} is not a directory)"
             )
-        members.append(load_checkpoint(d / name, device=device))  # its errors name d/name and the file
+        members.append(
+            load_checkpoint(d / name, device=device, defer_convs=defer_convs)
+        )  # its errors name d/name and the file
     check_members(members, names, f"ensemble {d}")
     return members
 

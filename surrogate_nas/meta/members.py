@@ -50,9 +50,11 @@ def outputs(predictor: MetaGNNPredictor, inputs: PredictInputs, with_members: bo
     archs = inputs.archs
     if with_members and predictor.members_ is None:
         predictor.members_ = bootstrap(predictor)
-    models = [(predictor.params_, predictor.corr_)] + (list(predictor.members_ or []) if with_members else [])
+    cached = predictor._cached()  # the weights are the checkpoint's: read from the module, not gathered
+    models = [(None if cached else predictor.params_, predictor.corr_)]
+    models += list(predictor.members_ or []) if with_members else []
     out = np.empty((len(models), len(archs)))
-    if predictor._cached():  # members adapt with the same (zero) steps: the checkpoint's own weights too
+    if cached:  # members adapt with the same (zero) steps: the checkpoint's own weights too
         rows, src, model, batch = predictor._pooled(inputs), inputs.src, predictor.ckpt_.model, predictor.BATCH
         with torch.no_grad():
             for i in range(0, len(archs), batch):

@@ -2,6 +2,10 @@
 
 The module holds no BatchNorm running statistics (LayerNorm only), so it can be meta-learned
 functionally with ``torch.func.functional_call``.
+
+PyG is imported where a convolution is built or a graph pooled, not with this module (importing it costs seconds:
+it imports ``torch._dynamo``); a model loaded with ``defer_convs`` builds its convolutions only when something needs
+them, so a prediction from cached graph rows (:mod:`surrogate_nas.meta.pooled`) never imports PyG.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
-from torch_geometric.nn import GATConv, GCNConv, GINConv, global_add_pool, global_mean_pool
 
+from ..errors import DataError
 from ..graphs import to_batch
 from ..typed import Float, Int, TypedConfig
 from .inputs import SourceWeights
@@ -38,6 +42,10 @@ MAX_PRIOR_POWER = 16.0
 #: went to 0.14-0.16 on NB-201 and 0.21-0.32 on NAS-Bench-Graph (experiments/results/predictor_features_apart.md).
 FEATURE_PRIOR_RATE = 20.0
 FEATURE_PRIOR_START = -1.0986  # logit(0.25)
+#: The weights of the graph part (:meth:`GraphRegressor.pool`), by name prefix; the convolutions' own are
+#: :data:`CONV_PREFIXES` (PyG modules: deferred by ``defer_convs``).
+GRAPH_PREFIXES = ("embed.", "convs.", "rconvs.", "norms.")
+CONV_PREFIXES = ("convs.", "rconvs.")
 
 
 class ModelConfig(TypedConfig):
@@ -82,6 +90,8 @@ class ModelConfig(TypedConfig):
 
 
 def _conv(kind: str, hidden: int) -> nn.Module:
+    from torch_geometric.nn import GATConv, GCNConv, GINConv
+
     if kind == "gin":
         return GINConv(nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden)), train_eps=True)
     if kind == "gat":
@@ -101,16 +111,24 @@ class GraphRegressor(nn.Module):
         ranks; ``corr`` theirs with the support): a second encoder pools them apart, and they enter the transfer
         prior as a group with a meta-learned share (:meth:`feature_share`), not one vote per column: seven
         NB-201 features no longer outvote its two strong source tasks by their count.
+
+    ``defer_convs``: the convolutions (PyG modules) are built, and given the weights ``load_state_dict`` kept for
+    them, the first time anything reaches them (:meth:`pool`, ``convs``/``rconvs``, ``named_parameters``,
+    ``state_dict``): :meth:`readout` alone, on cached :meth:`pool` rows, runs without PyG.
     """
 
-    def __init__(self, vocab_size: int, config: ModelConfig | None = None):
+    def __init__(self, vocab_size: int, config: ModelConfig | None = None, defer_convs: bool = False):
         super().__init__()
         self.config = config = config or ModelConfig()
         h = config.hidden
         self.embed = nn.Embedding(vocab_size, h)
-        self.convs = nn.ModuleList(_conv(config.conv, h) for _ in range(config.layers))
+        # registered here (empty while deferred) so the weights keep their order in state_dict
+        self.convs = nn.ModuleList()
         if config.bidirectional:
-            self.rconvs = nn.ModuleList(_conv(config.conv, h) for _ in range(config.layers))
+            self.rconvs = nn.ModuleList()
+        self._deferred: dict[str, torch.Tensor] | None = {} if defer_convs else None
+        if not defer_convs:
+            self._build_convs()
         self.norms = nn.ModuleList(nn.LayerNorm(h) for _ in range(config.layers))
         src_dim = 0
         if config.use_sources:
@@ -127,6 +145,88 @@ class GraphRegressor(nn.Module):
             # scale of the parameter-free transfer prior (see forward); 1.7 ~ 1/std of a uniform rank in [-1, 1]
             self.prior_scale = nn.Parameter(torch.tensor(1.7))
 
+    # ------------------------------------------------------------------ deferred convolutions
+    def _new_convs(self) -> dict[str, nn.ModuleList]:
+        """Fresh convolution lists by attribute name (``convs``, and ``rconvs`` for a bidirectional model)."""
+        c = self.config
+        names = ("convs", "rconvs") if c.bidirectional else ("convs",)
+        return {name: nn.ModuleList(_conv(c.conv, c.hidden) for _ in range(c.layers)) for name in names}
+
+    def _build_convs(self) -> None:
+        for name, convs in self._new_convs().items():
+            self._conv_list(name).extend(convs)
+
+    def _conv_list(self, name: str) -> nn.ModuleList:
+        """The registered list ``name`` (read without :meth:`__getattr__`, which would build it)."""
+        convs = self._modules[name]
+        assert isinstance(convs, nn.ModuleList)
+        return convs
+
+    @property
+    def convs_deferred(self) -> bool:
+        """Whether the convolutions are not built yet (a model made with ``defer_convs``)."""
+        return self.__dict__.get("_deferred") is not None
+
+    def build_convs(self) -> None:
+        """Build deferred convolutions and load the weights kept for them (nothing to do once built); a
+        :class:`~surrogate_nas.errors.DataError` names the first weight that does not fit."""
+        state = self.__dict__.get("_deferred")
+        if state is None:
+            return
+        lists = self._new_convs()
+        built = {f"{name}.{k}": v for name, convs in lists.items() for k, v in convs.state_dict().items()}
+        missing, extra = sorted(set(built) - set(state)), sorted(set(state) - set(built))
+        shapes = [k for k in built if k in state and state[k].shape != built[k].shape]
+        if missing or extra or shapes:
+            what = (
+                f"{missing[0]!r} missing"
+                if missing
+                else f"{extra[0]!r} unexpected"
+                if extra
+                else f"{shapes[0]!r}: {tuple(state[shapes[0]].shape)}, expected {tuple(built[shapes[0]].shape)}"
+            )
+            raise DataError(
+                f"the model's {self.config.conv} convolutions do not fit the weights given for them ({what})"
+            )
+        device = self.embed.weight.device
+        for name, convs in lists.items():
+            convs.load_state_dict({k[len(name) + 1 :]: v for k, v in state.items() if k.startswith(name + ".")})
+            convs.to(device).train(self.training)
+            self._conv_list(name).extend(convs)
+        self._deferred = None
+
+    def __getattr__(self, name: str):
+        if name in ("convs", "rconvs") and self.__dict__.get("_deferred") is not None:
+            self.build_convs()
+        return super().__getattr__(name)
+
+    def named_parameters(self, *args, **kwargs):
+        self.build_convs()
+        return super().named_parameters(*args, **kwargs)
+
+    def state_dict(self, *args, **kwargs):
+        self.build_convs()
+        return super().state_dict(*args, **kwargs)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """As :meth:`torch.nn.Module.load_state_dict`; a model whose convolutions are deferred keeps their weights
+        for :meth:`build_convs` (checked there)."""
+        if self.convs_deferred:
+            self._deferred = {k: v for k, v in state_dict.items() if k.startswith(CONV_PREFIXES)}
+            state_dict = {k: v for k, v in state_dict.items() if not k.startswith(CONV_PREFIXES)}
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+    def _apply(self, fn, recurse: bool = True):
+        deferred = self.__dict__.get("_deferred")
+        if deferred:
+            self._deferred = {k: fn(v) for k, v in deferred.items()}
+        return super()._apply(fn, recurse)
+
+    def graph_weights(self) -> dict[str, torch.Tensor]:
+        """The weights :meth:`pool` reads, by state_dict name (deferred ones too; nothing is built)."""
+        own = {k: v for k, v in super().state_dict(keep_vars=True).items() if k.startswith(GRAPH_PREFIXES)}
+        return {**own, **(self.__dict__.get("_deferred") or {})}
+
     def forward(self, x, edge_index, batch, num_graphs: int, src=None, corr=None, embed: bool = False):
         """Predictions [n]; with ``embed``, also the embedding [n, d] the head reads (plus the transfer
         prior as its last column): the input of a deep-kernel GP head.
@@ -138,6 +238,9 @@ class GraphRegressor(nn.Module):
     def pool(self, x, edge_index, batch, num_graphs: int) -> torch.Tensor:
         """The graph part: message passing, then [sum-pool / 4, mean-pool] per graph ([n, 2 * hidden]). Reads
         neither the source values nor their support correlations."""
+        from torch_geometric.nn import global_add_pool, global_mean_pool
+
+        self.build_convs()
         h = self.embed(x)
         rev = edge_index.flip(0) if self.config.bidirectional else None
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
