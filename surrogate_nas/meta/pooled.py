@@ -149,7 +149,7 @@ def _from_store(space, entry: _PooledRows, missing: list[Architecture], device) 
     found = [(a, where.get(space.format(a), -1)) for a in missing]
     hits = [(a, i) for a, i in found if i >= 0]
     if hits:
-        entry.add([a for a, _ in hits], rows[[i for _, i in hits]].to(device))
+        entry.add([a for a, _ in hits], rows[torch.as_tensor([i for _, i in hits], dtype=torch.long)].to(device))
     return [a for a, i in found if i < 0]
 
 
