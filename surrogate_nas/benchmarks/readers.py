@@ -20,7 +20,7 @@ from ..registry import Registry
 from ..spaces import get_space
 from . import cache
 from .kinds import RepeatedMeasurementsWarning, is_hardware_metric
-from .parsed import parsed_cells, save_parsed_cells
+from .parsed import parsed_cells, record_strings, save_parsed_cells, save_record_strings
 from .table import COLUMNS, BenchmarkTable, native_strings_and_keys
 
 READERS: Registry[BenchmarkTable] = Registry("benchmark reader")
@@ -181,17 +181,28 @@ def _nbg_columns(space, name: str) -> tuple[list[str], np.ndarray, dict[str, np.
 
         bench = light_read(name)
         keys = np.fromiter(bench.keys(), dtype=np.int64, count=len(bench))
-        archs = [space.format(space.from_key(k)) for k in keys]
         recs = [bench[int(k)] for k in keys]
         values = {
             metric: np.fromiter((float(r[src]) for r in recs), dtype=float, count=len(recs))
             for src, metric in NBG_METRICS.items()
         }
         str_keys = keys.astype(str)
+        archs = _key_strings(space, str_keys.tolist())
         for v in (str_keys, *values.values()):
             v.flags.writeable = False  # shared by every table built from them (each table copies them)
         hit = _NBG_COLUMNS[(space.name, name)] = (archs, str_keys, values)
     return hit
+
+
+def _key_strings(space, keys: list[str]) -> list[str]:
+    """The native string of the architecture each record key names, from the machine's memo where it has it (the
+    space's enumeration of every key costs seconds per process)."""
+    memo = record_strings(space)
+    missing = [k for k in keys if k not in memo]
+    if missing:
+        memo.update((k, space.format(space.from_key(k))) for k in missing)
+        save_record_strings(space)
+    return [memo[k] for k in keys]
 
 
 @READERS.register("nas-bench-graph")

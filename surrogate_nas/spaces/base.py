@@ -47,6 +47,9 @@ class SearchSpace(abc.ABC):
     vocabulary: tuple[str, ...]
     #: Hierarchy levels, coarsest first (used by hierarchical search).
     levels: tuple[str, ...] = ("skeleton", "ops")
+    #: Distributions whose code decides this space's keys (their versions name the parsed memos of
+    #: :mod:`surrogate_nas.benchmarks.parsed`).
+    code_packages: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ parse / format
     def parse(self, text: str) -> Architecture:

@@ -31,6 +31,7 @@ class NASBenchGraphSpace(SearchSpace):
 
     name = "nas-bench-graph"
     ops = tuple(nbg.gnn_list)
+    code_packages = ("nas-bench-graph",)  # its valid_hash is the canonical key and the records' key
     vocabulary = ("input", "output") + tuple(nbg.gnn_list)
 
     # ------------------------------------------------------------------ parse / format
