@@ -492,6 +492,8 @@ class NotAWeight:
         (lambda d: torch.save(torch.zeros(3), d / "model.pt"), "model.pt holds a Tensor, expected a state_dict"),
         (lambda d: torch.save({"x": NotAWeight()}, d / "model.pt"), "model.pt holds objects that are not weights"),
         (lambda d: _edit_config(d, lambda c: c["model"].update(hidden=16)), "model.pt does not fit the model"),
+        # predict builds the convolutions when it first runs them, and checks their weights then
+        (lambda d: _edit_config(d, lambda c: c["model"].update(conv="gcn")), "gcn convolutions do not fit checkpoint"),
     ],
 )
 def test_damaged_checkpoints_are_one_line(capsys, broken_ckpt, support, tmp_path, damage, fragment):

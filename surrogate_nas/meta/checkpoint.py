@@ -194,6 +194,7 @@ def load_checkpoint(directory: str | os.PathLike, device: str = "cpu", defer_con
             "the files come from different saves or model.pt was changed"
         )
     model = GraphRegressor(len(space.vocabulary), model_cfg, defer_convs=defer_convs).to(device)
+    model.weights_from = f"checkpoint {d}: model.pt"
     inner = {k[len("inner_lr.") :]: v for k, v in state.items() if k.startswith("inner_lr.")}
     gp = {k[len("gp.") :]: v for k, v in state.items() if k.startswith("gp.")}
     weights = {k: v for k, v in state.items() if not k.startswith(("inner_lr.", "gp."))}

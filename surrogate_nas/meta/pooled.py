@@ -95,11 +95,12 @@ def _code_fingerprint(space) -> bytes:
 
 
 def store_path(model, space, device, graph: bool) -> Path:
-    """The store's file of ``model``'s rows for ``space`` on ``device`` (``graph``: with the raw graph encoding)."""
+    """The store's file of ``model``'s rows for ``space`` on ``device`` (``graph``: with the raw graph encoding); its
+    name hashes the model's configuration too, so weights read under another configuration never share rows."""
     from ..benchmarks.cache import user_cache_dir
 
     h = hashlib.sha256(_code_fingerprint(space))
-    h.update(f"{space.name}|{device}|{bool(graph)}".encode())
+    h.update(f"{space.name}|{device}|{bool(graph)}|{json.dumps(model.config.to_dict(), sort_keys=True)}".encode())
     for name, t in sorted(model.graph_weights().items()):
         t = t.detach().cpu().contiguous()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())

@@ -127,6 +127,8 @@ class GraphRegressor(nn.Module):
         if config.bidirectional:
             self.rconvs = nn.ModuleList()
         self._deferred: dict[str, torch.Tensor] | None = {} if defer_convs else None
+        #: Where deferred weights came from (named when they do not fit the convolutions built for them).
+        self.weights_from: str | None = None
         if not defer_convs:
             self._build_convs()
         self.norms = nn.ModuleList(nn.LayerNorm(h) for _ in range(config.layers))
@@ -185,9 +187,8 @@ class GraphRegressor(nn.Module):
                 if extra
                 else f"{shapes[0]!r}: {tuple(state[shapes[0]].shape)}, expected {tuple(built[shapes[0]].shape)}"
             )
-            raise DataError(
-                f"the model's {self.config.conv} convolutions do not fit the weights given for them ({what})"
-            )
+            where = self.__dict__.get("weights_from") or "the weights given for them"
+            raise DataError(f"the model's {self.config.conv} convolutions do not fit {where} ({what})")
         device = self.embed.weight.device
         for name, convs in lists.items():
             convs.load_state_dict({k[len(name) + 1 :]: v for k, v in state.items() if k.startswith(name + ".")})

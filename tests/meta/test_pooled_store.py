@@ -127,6 +127,12 @@ def test_the_store_is_read_only_within_rows_on_disk_and_never_for_other_weights(
     assert np.allclose(changed[0], ref[0], rtol=0, atol=ATOL)
 
 
+def test_the_same_weights_under_another_configuration_have_their_own_file(dkt_dir, store):
+    a, b = load_checkpoint(dkt_dir, defer_convs=True), load_checkpoint(dkt_dir, defer_convs=True)
+    b.model.config = b.model.config.model_copy(update={"conv": "gcn"})  # as an edited config.json would read
+    assert pooled.store_path(a.model, a.space, "cpu", False) != pooled.store_path(b.model, b.space, "cpu", False)
+
+
 def test_a_damaged_store_file_is_recomputed_and_rewritten(dkt_dir, data, store):
     a, y = data
     ref = _predict(load_checkpoint(dkt_dir), a, y)
