@@ -20,12 +20,17 @@ def fresh(monkeypatch, tmp_path):
     return tmp_path
 
 
-def _count_parses(monkeypatch) -> list:
-    space = get_space("nb201")
+def _count_calls(monkeypatch, space: str, method: str) -> list:
+    """The arguments of every call of ``method`` of ``space``'s class, as they come."""
+    cls = type(get_space(space))
     calls = []
-    real = type(space)._parse
-    monkeypatch.setattr(type(space), "_parse", lambda self, body: calls.append(body) or real(self, body))
+    real = getattr(cls, method)
+    monkeypatch.setattr(cls, method, lambda self, arg: calls.append(arg) or real(self, arg))
     return calls
+
+
+def _count_parses(monkeypatch) -> list:
+    return _count_calls(monkeypatch, "nb201", "_parse")
 
 
 def _new_process(monkeypatch):
@@ -74,11 +79,7 @@ def test_a_cache_folder_that_cannot_be_written_leaves_the_memo_in_the_process(fr
 
 
 def _count_key_lookups(monkeypatch) -> list:
-    space = get_space("nas-bench-graph")
-    calls = []
-    real = type(space).from_key
-    monkeypatch.setattr(type(space), "from_key", lambda self, key: calls.append(key) or real(self, key))
-    return calls
+    return _count_calls(monkeypatch, "nas-bench-graph", "from_key")
 
 
 def test_a_new_process_reads_nas_bench_graph_without_mapping_its_keys_again(fresh, monkeypatch):
