@@ -14,6 +14,7 @@ import statistics
 import time
 
 import torch
+import torch_geometric.data  # noqa: F401 - graphs imports PyG at its first conversion: not what is timed here
 
 from surrogate_nas.graphs import clear_cache, to_batch
 from surrogate_nas.spaces import get_space
