@@ -53,6 +53,9 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     # ... with the share each checkpoint chose on its own meta-validation episodes (training tasks only)
     "meta-dkt-auto": ("meta", "dkt", {"rank_residual": "checkpoint"}),
     "meta-dkt-ens-auto": ("meta", "dkt-ens", {"rank_residual": "checkpoint"}),
+    # ... with the share it chose for the support size nearest K
+    "meta-dkt-auto-k": ("meta", "dkt", {"rank_residual": "checkpoint-k"}),
+    "meta-dkt-ens-auto-k": ("meta", "dkt-ens", {"rank_residual": "checkpoint-k"}),
     # deep ensembles: the same meta-training with ENSEMBLE meta seeds, averaged
     "meta-dkt-ens": ("meta", "dkt-ens", {}),
     "meta-dkt-ens+ff": ("meta", "dkt-ens-ff", {}),

@@ -60,7 +60,7 @@ class AdaptOptions(TypedConfig):
     task: str | None = None
     gp_steps: Int = Field(0, ge=0, le=MAX_INNER_STEPS)
     correction_sd: Annotated[Float, Field(gt=0, le=MAX_CORRECTION_SD)] | None = None
-    rank_residual: float | Literal["checkpoint"] = 0.0
+    rank_residual: float | Literal["checkpoint", "checkpoint-k"] = 0.0
     calibrate: bool = True
     device: str = "cpu"
 
@@ -85,10 +85,13 @@ class AdaptOptions(TypedConfig):
     @field_validator("rank_residual", mode="plain")
     @classmethod
     def _rank_residual(cls, v: Any) -> Any:
-        if isinstance(v, str) and v == "checkpoint":
+        if isinstance(v, str) and v in ("checkpoint", "checkpoint-k"):
             return v
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= float(v) <= 1:
-            raise ValueError("must be a share in [0, 1] or 'checkpoint' (the share the checkpoint chose)")
+            raise ValueError(
+                "must be a share in [0, 1], 'checkpoint' (the share the checkpoint chose) or 'checkpoint-k' "
+                "(the one it chose for the support size nearest K)"
+            )
         return float(v)
 
     @field_validator("task")
@@ -138,7 +141,10 @@ class MetaGNNPredictor:
     support's *ranking* disagreement with the network instead of its value residual
     (:func:`~surrogate_nas.meta.deep_kernel.rank_residual`); 0, the default, conditions on value residuals alone;
     ``"checkpoint"``: the share the checkpoint chose on its own meta-validation episodes (``info["rank_share"]``,
-    :meth:`~surrogate_nas.meta.deep_kernel.DKTLearner.select_rank_share`; 0 for a checkpoint without one).
+    :meth:`~surrogate_nas.meta.deep_kernel.DKTLearner.select_rank_share`; 0 for a checkpoint without one);
+    ``"checkpoint-k"``: the share it chose for the scored support size nearest the support's
+    (``info["rank_share_by_k"]``, :func:`~surrogate_nas.meta.deep_kernel.share_for_size`; its one share for a
+    checkpoint without them).
     ``predict(..., return_std=True)`` then returns the GP's predictive std, scaled (with
     ``calibrate``, the default) by the RMS of the z-scores of support points predicted by fits that never saw
     them (leave-one-out, K-fold for large supports:
@@ -365,10 +371,16 @@ class MetaGNNPredictor:
         self._check_fitted()
         return self._predict([self.space_.coerce(a) for a in archs], return_std, latent=latent)
 
-    def rank_share(self) -> float:
-        """The share of rank residual this fit uses (``rank_residual``, or the checkpoint's own choice)."""
-        if self.rank_residual == "checkpoint":
-            return float(self.ckpt_.info.get("rank_share", 0.0))
+    def rank_share(self, k: int | None = None) -> float:
+        """The share of rank residual a fit on ``k`` support points uses (default: this fit's support):
+        ``rank_residual``, or the checkpoint's own choice (``"checkpoint"``; ``"checkpoint-k"``: by size)."""
+        info = self.ckpt_.info
+        if self.rank_residual == "checkpoint-k" and info.get("rank_share_by_k"):
+            from .deep_kernel import share_for_size
+
+            return share_for_size(info["rank_share_by_k"], len(self.support_[0]) if k is None else k)
+        if self.rank_residual in ("checkpoint", "checkpoint-k"):
+            return float(info.get("rank_share", 0.0))
         return float(self.rank_residual)
 
     def _check_fitted(self) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "posterior",
     "posterior_cov",
     "rank_residual",
+    "share_for_size",
 ]
 
 #: Lower bound of the GP's noise variance (z units): keeps the support's Cholesky factor well conditioned.
@@ -270,6 +271,21 @@ def rank_residual(
     return torch.as_tensor(t, dtype=r.dtype, device=r.device) - m, value_map
 
 
+def _best_share(scores: np.ndarray) -> tuple[float, dict[str, float]]:
+    """(the share of :data:`RANK_SHARES` with the highest mean of ``scores`` [episodes, shares], ties to the smaller
+    share; the mean of each)."""
+    taus = {f"{share:g}": float(np.nanmean(scores[:, j])) for j, share in enumerate(RANK_SHARES)}
+    return float(max(RANK_SHARES, key=lambda s: (round(taus[f"{s:g}"], 6), -s))), taus
+
+
+def share_for_size(by_k: dict[str, dict], k: int) -> float:
+    """The share a checkpoint chose (:meth:`DKTLearner.select_rank_share`'s per-size choices ``by_k``) for the
+    scored support size nearest ``k`` on a log scale (ties to the smaller size; beyond the range, its end's)."""
+    sizes = sorted(int(s) for s in by_k)
+    nearest = min(sizes, key=lambda s: (abs(np.log(max(k, 1)) - np.log(s)), s))
+    return float(by_k[str(nearest)]["share"])
+
+
 def fit_gp_head(
     learner: MetaLearner, sampler: EpisodeSampler, space, iterations: int, lr: float = 0.01, seed: int = 0
 ) -> ResidualGP:
@@ -378,14 +394,15 @@ class DKTLearner(MetaLearner):
         """Meta-train (:meth:`MetaLearner.fit`), then select the share of rank residual on the meta-validation
         episodes (:meth:`select_rank_share`; the weights are not changed)."""
         super().fit(tasks, val_tasks, progress=progress, callback=callback)
-        self.rank_share, self.rank_share_taus = self.select_rank_share(self.val_sampler)
+        self.rank_share, self.rank_share_taus, self.rank_share_by_k = self.select_rank_share(self.val_sampler)
         return self
 
-    def select_rank_share(self, sampler: EpisodeSampler) -> tuple[float, dict[str, float]]:
+    def select_rank_share(self, sampler: EpisodeSampler) -> tuple[float, dict[str, float], dict[str, dict]]:
         """(the share of :data:`RANK_SHARES` whose posterior mean ranks the meta-validation episodes best, the mean
-        Kendall tau of each): :data:`RANK_SHARE_EPISODES` episodes at each of :data:`RANK_SHARE_KS` support sizes,
-        the same episodes for every share; ties go to the smaller share. Training tasks only: what adaptation
-        uses with ``rank_residual="checkpoint"``."""
+        Kendall tau of each, the same choice per support size): :data:`RANK_SHARE_EPISODES` episodes at each of
+        :data:`RANK_SHARE_KS` support sizes, the same episodes for every share; ties go to the smaller share.
+        Per size ``{str(k): {"share": s, "taus": {...}}}`` (:func:`share_for_size` reads it). Training tasks only:
+        what adaptation uses with ``rank_residual="checkpoint"`` (one share) or ``"checkpoint-k"`` (by size)."""
         rng = np.random.default_rng([self.config.seed, 20_000])
         episodes = [
             sampler.sample(rng, task_index=i % len(sampler.tasks), k=k)
@@ -398,9 +415,12 @@ class DKTLearner(MetaLearner):
                 for ep in episodes
             ]
         )
-        taus = {f"{share:g}": float(np.nanmean(scores[:, j])) for j, share in enumerate(RANK_SHARES)}
-        best = max(RANK_SHARES, key=lambda s: (round(taus[f"{s:g}"], 6), -s))
-        return float(best), taus
+        best, taus = _best_share(scores)
+        by_k = {}
+        for j, k in enumerate(RANK_SHARE_KS):
+            share, k_taus = _best_share(scores[j * RANK_SHARE_EPISODES : (j + 1) * RANK_SHARE_EPISODES])
+            by_k[str(k)] = {"share": share, "taus": k_taus}
+        return best, taus, by_k
 
     def evaluate(self, sampler: EpisodeSampler, rng: np.random.Generator, episodes: int, k: int = 20) -> float:
         taus = []

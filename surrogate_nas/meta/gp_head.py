@@ -59,7 +59,7 @@ def support_residual(predictor: MetaGNNPredictor, m: torch.Tensor, z, values=Non
     from .deep_kernel import rank_residual
 
     r = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=predictor.device) - m
-    share = predictor.rank_share()
+    share = predictor.rank_share(len(r))
     if share > 0:
         return rank_residual(m, r, share, values)
     return r, (0.0, 1.0)

@@ -175,6 +175,7 @@ def _info(learner: MetaLearner, train_tasks: list, val_tasks: list, target: str 
     if isinstance(learner, DKTLearner):  # the share of rank residual the training tasks chose
         info["rank_share"] = learner.rank_share
         info["rank_share_taus"] = learner.rank_share_taus
+        info["rank_share_by_k"] = learner.rank_share_by_k
     if learner.model.config.feature_columns:  # what the training tasks made the free features worth
         info["feature_share"] = float(learner.model.feature_share().detach())
     return info

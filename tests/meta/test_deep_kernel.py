@@ -1,6 +1,7 @@
 """The deep-kernel GP head (algorithm "dkt"), its checkpoints, deep ensembles and the top-weighted ranking loss,
 on real NB-201 records."""
 
+import copy
 import json
 
 import numpy as np
@@ -433,7 +434,7 @@ def test_rank_residual_predictions_stay_values_with_calibrated_intervals(dkt, ar
         cover.append(np.mean(np.abs(y[qry] - m) <= 1.6449 * sd))
         err.append(np.median(np.abs(y[qry] - m)) / np.std(y[qry]))
     assert np.median(cover) >= 0.8 and np.median(err) < 0.5
-    with pytest.raises(SurrogateNASError, match="rank_residual: must be a share in \\[0, 1\\] or 'checkpoint'"):
+    with pytest.raises(SurrogateNASError, match="rank_residual: must be a share in \\[0, 1\\], 'checkpoint'"):
         adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120", rank_residual=1.5)
 
 
@@ -449,3 +450,31 @@ def test_a_deep_kernel_checkpoint_chooses_its_rank_share_on_its_own_validation_e
     auto = adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120", rank_residual="checkpoint")
     fixed = adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120", rank_residual=share)
     assert auto.rank_share() == share and np.array_equal(auto.predict(a[20:]), fixed.predict(a[20:]))
+
+
+def test_a_deep_kernel_checkpoint_chooses_a_rank_share_per_support_size(dkt, archs):
+    """The same episodes scored per support size: each size keeps its best share (ties to the smaller), and
+    rank_residual="checkpoint-k" adapts with the share of the scored size nearest the support's on a log scale."""
+    from surrogate_nas.meta.deep_kernel import RANK_SHARE_KS, RANK_SHARES, share_for_size
+
+    by_k = dkt.info["rank_share_by_k"]
+    assert set(by_k) == {str(k) for k in RANK_SHARE_KS}
+    for choice in by_k.values():
+        best = max(choice["taus"].values())
+        assert choice["share"] == min(s for s in RANK_SHARES if choice["taus"][f"{s:g}"] == best)
+    chosen = {"5": {"share": 0.0}, "10": {"share": 0.25}, "20": {"share": 0.5}, "50": {"share": 1.0}}
+    sizes = {1: 0.0, 7: 0.0, 8: 0.25, 14: 0.25, 15: 0.5, 31: 0.5, 32: 1.0, 500: 1.0}
+    assert {k: share_for_size(chosen, k) for k in sizes} == sizes
+    a, y = archs
+    for k in (5, 20):
+        by_size = adapt(dkt, (a[:k], y[:k]), task="ImageNet16-120", rank_residual="checkpoint-k")
+        fixed = adapt(dkt, (a[:k], y[:k]), task="ImageNet16-120", rank_residual=by_k[str(k)]["share"])
+        assert by_size.rank_share() == by_k[str(k)]["share"]
+        assert np.array_equal(by_size.predict(a[k:]), fixed.predict(a[k:]))
+    older = dkt.info.copy()
+    del older["rank_share_by_k"]  # a checkpoint meta-trained before per-size choices: its one share
+    ckpt = copy.copy(dkt)
+    ckpt.info = older
+    assert adapt(ckpt, (a[:5], y[:5]), task="ImageNet16-120", rank_residual="checkpoint-k").rank_share() == older[
+        "rank_share"
+    ]
