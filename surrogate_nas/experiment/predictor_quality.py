@@ -47,12 +47,19 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "meta-dkt-maml": ("meta", "dkt", {"inner_steps": 5}),  # MAML-style encoder steps on the support, then the GP
     "meta-dkt-ml": ("meta", "dkt", {"gp_steps": 50}),  # the GP's hyper-parameters re-fit on the support
     "meta-dkt+ff": ("meta", "dkt-ff", {}),
+    # value residuals alone (rank_residual 0: the default before predictor-rank-share-quarter.yaml, and the
+    # reference "meta-dkt" of the rounds before it)
+    "meta-dkt-value": ("meta", "dkt", {"rank_residual": 0.0}),
+    "meta-dkt-ens-value": ("meta", "dkt-ens", {"rank_residual": 0.0}),
     # the GP conditioned half on the support's ranking disagreement with the network (rank_residual)
     "meta-dkt-rank": ("meta", "dkt", {"rank_residual": 0.5}),
     "meta-dkt-ens-rank": ("meta", "dkt-ens", {"rank_residual": 0.5}),
     # ... with the share each checkpoint chose on its own meta-validation episodes (training tasks only)
     "meta-dkt-auto": ("meta", "dkt", {"rank_residual": "checkpoint"}),
     "meta-dkt-ens-auto": ("meta", "dkt-ens", {"rank_residual": "checkpoint"}),
+    # ... with a quarter of the residual a ranking one
+    "meta-dkt-rank-0.25": ("meta", "dkt", {"rank_residual": 0.25}),
+    "meta-dkt-ens-rank-0.25": ("meta", "dkt-ens", {"rank_residual": 0.25}),
     # ... with the share it chose for the support size nearest K
     "meta-dkt-auto-k": ("meta", "dkt", {"rank_residual": "checkpoint-k"}),
     "meta-dkt-ens-auto-k": ("meta", "dkt-ens", {"rank_residual": "checkpoint-k"}),

@@ -60,7 +60,7 @@ class AdaptOptions(TypedConfig):
     task: str | None = None
     gp_steps: Int = Field(0, ge=0, le=MAX_INNER_STEPS)
     correction_sd: Annotated[Float, Field(gt=0, le=MAX_CORRECTION_SD)] | None = None
-    rank_residual: float | Literal["checkpoint", "checkpoint-k"] = 0.0
+    rank_residual: float | Literal["checkpoint", "checkpoint-k"] | None = None
     calibrate: bool = True
     device: str = "cpu"
 
@@ -85,7 +85,7 @@ class AdaptOptions(TypedConfig):
     @field_validator("rank_residual", mode="plain")
     @classmethod
     def _rank_residual(cls, v: Any) -> Any:
-        if isinstance(v, str) and v in ("checkpoint", "checkpoint-k"):
+        if v is None or (isinstance(v, str) and v in ("checkpoint", "checkpoint-k")):
             return v
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= float(v) <= 1:
             raise ValueError(
@@ -139,7 +139,9 @@ class MetaGNNPredictor:
     (:func:`~surrogate_nas.meta.deep_kernel.add_correction_basis`); ``None``: the correction is used in full, as
     meta-trained. ``rank_residual`` (0..1, GP head only): the share of the GP's support residual that is the
     support's *ranking* disagreement with the network instead of its value residual
-    (:func:`~surrogate_nas.meta.deep_kernel.rank_residual`); 0, the default, conditions on value residuals alone;
+    (:func:`~surrogate_nas.meta.deep_kernel.rank_residual`); 0 conditions on value residuals alone; ``None``, the
+    default, is :func:`~surrogate_nas.meta.defaults.default_rank_share` (0.25 for a deep-kernel checkpoint of a
+    function-level metric, chosen on the validation targets; 0 for a hardware metric or a MAML GP head);
     ``"checkpoint"``: the share the checkpoint chose on its own meta-validation episodes (``info["rank_share"]``,
     :meth:`~surrogate_nas.meta.deep_kernel.DKTLearner.select_rank_share`; 0 for a checkpoint without one);
     ``"checkpoint-k"``: the share it chose for the scored support size nearest the support's
@@ -191,7 +193,7 @@ class MetaGNNPredictor:
     features: FreeFeatureValues | None
     gp_steps: int
     correction_sd: float | None
-    rank_residual: float | str
+    rank_residual: float | str | None
     calibrate: bool
     space_: SearchSpace
     gp_: ResidualGP | None
@@ -215,7 +217,7 @@ class MetaGNNPredictor:
         features: FreeFeatureValues | None = None,
         gp_steps: int = 0,
         correction_sd: float | None = None,
-        rank_residual: float | str = 0.0,
+        rank_residual: float | str | None = None,
         calibrate: bool = True,
     ) -> None:
         self.checkpoint = checkpoint
@@ -373,8 +375,13 @@ class MetaGNNPredictor:
 
     def rank_share(self, k: int | None = None) -> float:
         """The share of rank residual a fit on ``k`` support points uses (default: this fit's support):
-        ``rank_residual``, or the checkpoint's own choice (``"checkpoint"``; ``"checkpoint-k"``: by size)."""
-        info = self.ckpt_.info
+        ``rank_residual``, the default's (``None``) or the checkpoint's own choice (``"checkpoint"``;
+        ``"checkpoint-k"``: by size)."""
+        ckpt, info = self.ckpt_, self.ckpt_.info
+        if self.rank_residual is None:
+            from .defaults import default_rank_share
+
+            return default_rank_share(ckpt.meta.get("algorithm", "maml"), ckpt.target_metric)
         if self.rank_residual == "checkpoint-k" and info.get("rank_share_by_k"):
             from .deep_kernel import share_for_size
 

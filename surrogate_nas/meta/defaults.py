@@ -21,6 +21,12 @@ HARDWARE_META = {"kernel": "linear"}
 #: The settings (tasks) of the shipped latency table (data/latency/nb201_cpu_latency.csv) :data:`HARDWARE_META` was
 #: chosen on; its other settings are held out (experiments/latency_transfer.py reports their mean apart).
 HARDWARE_VALIDATION = ("t1-b32-bf16", "t1-b32-fp32")
+#: The share of a deep-kernel head's support residual that is the support's ranking disagreement with the network
+#: (adapt option ``rank_residual``; :func:`~surrogate_nas.meta.deep_kernel.rank_residual`) when a function-level
+#: metric is adapted without one. Chosen on the accuracy validation targets (experiments/configs/
+#: predictor-rank-share-quarter.yaml; experiments/results/README.md, "The GP's residual kept to ranking"). Hardware
+#: metrics and GP heads on a gradient-adapted network keep value residuals alone (0): not chosen on them.
+DEFAULT_RANK_SHARE = 0.25
 
 
 def default_meta(metric: str | None = None) -> dict:
@@ -29,3 +35,11 @@ def default_meta(metric: str | None = None) -> dict:
     from ..benchmarks.kinds import is_hardware_metric
 
     return {**DEFAULT_META, **(HARDWARE_META if metric is not None and is_hardware_metric(metric) else {})}
+
+
+def default_rank_share(algorithm: str, metric: str) -> float:
+    """The share of rank residual a GP head adapts with by default: :data:`DEFAULT_RANK_SHARE` for a deep-kernel
+    checkpoint (``algorithm`` "dkt") of a function-level ``metric``, else 0."""
+    from ..benchmarks.kinds import is_hardware_metric
+
+    return DEFAULT_RANK_SHARE if algorithm == "dkt" and not is_hardware_metric(metric) else 0.0

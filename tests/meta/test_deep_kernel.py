@@ -478,3 +478,24 @@ def test_a_deep_kernel_checkpoint_chooses_a_rank_share_per_support_size(dkt, arc
     assert adapt(ckpt, (a[:5], y[:5]), task="ImageNet16-120", rank_residual="checkpoint-k").rank_share() == older[
         "rank_share"
     ]
+
+
+def test_the_default_adapts_a_deep_kernel_head_with_a_quarter_of_rank_residual(dkt, archs):
+    """Without rank_residual a deep-kernel checkpoint of a function-level metric adapts with the validation targets'
+    choice (DEFAULT_RANK_SHARE, 0.25): the same predictions as the explicit share, not those of value residuals.
+    A hardware metric and a GP head on a gradient-adapted network keep value residuals alone."""
+    from surrogate_nas.meta.defaults import DEFAULT_RANK_SHARE, default_rank_share
+
+    assert DEFAULT_RANK_SHARE == 0.25
+    a, y = archs
+    default = adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120")
+    quarter = adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120", rank_residual=0.25)
+    value = adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120", rank_residual=0.0)
+    assert default.rank_share() == 0.25 and value.rank_share() == 0.0
+    assert np.array_equal(default.predict(a[20:]), quarter.predict(a[20:]))
+    assert not np.allclose(default.predict(a[20:]), value.predict(a[20:]))
+    latency = copy.copy(dkt)
+    latency.target_metric = "latency"
+    assert adapt(latency, (a[:20], y[:20]), task="ImageNet16-120").rank_share() == 0.0
+    assert default_rank_share("dkt", "test_acc") == 0.25
+    assert default_rank_share("maml", "test_acc") == default_rank_share("dkt", "params") == 0.0
