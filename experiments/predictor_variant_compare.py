@@ -7,7 +7,8 @@ predictor-quality`` (one per meta seed); their rows of ``METHOD`` (default ``--m
 repeated across directories count once per meta seed), or only from ``--reference-runs DIR[,DIR...]`` (needed
 when the variants are the reference method run with other settings). Prints and writes (``--dest``): mean
 Kendall tau per target and K, the mean difference from the reference per benchmark and K, and the rule's figure:
-the smallest of those differences (the variant whose worst benchmark and K is best wins).
+the smallest of those differences (the variant whose worst benchmark and K is best wins); then, per benchmark and
+K, each method's 90% coverage, tau within the top 5% and precision@1%.
 
     python experiments/predictor_variant_compare.py --method meta-dkt+ff \\
         apart=runs/ff-apart,runs/ff-apart-s1,runs/ff-apart-s2 mix=runs/ff-mix-s0,runs/ff-mix-s1,runs/ff-mix-s2 \\
@@ -80,6 +81,24 @@ def select_targets(rows: pd.DataFrame, which: str) -> pd.DataFrame:
     return rows[keep]
 
 
+#: Further measures of every method per benchmark and K (column, how cells are pooled, heading).
+MEASURES = (
+    ("coverage_90", "median", "90% interval coverage (median over cells)"),
+    ("kendall_tau_top", "mean", "Kendall tau within the true top 5% (mean)"),
+    ("precision_at_1pct", "mean", "precision@1% (mean)"),
+)
+
+
+def measures(rows: pd.DataFrame) -> list[str]:
+    """Markdown sections: each of :data:`MEASURES` the rows hold, per benchmark and K (a column per method)."""
+    out = []
+    for col, how, heading in MEASURES:
+        if col in rows:
+            table = rows.groupby(["benchmark", "k", "method"])[col].agg(how).unstack()
+            out += [f"## {heading}", "", table.round(3).to_markdown(), ""]
+    return out
+
+
 TARGET_LABELS = {"all": "every target in the runs", "validation": "validation targets", "held-out": "held-out targets"}
 
 
@@ -110,6 +129,7 @@ def report(tau: pd.DataFrame, per_bench: pd.DataFrame, rule: pd.Series, rows: pd
         "",
         rule.round(4).to_frame("worst difference").to_markdown(),
         "",
+        *measures(rows),
         "Command: `python experiments/predictor_variant_compare.py " + " ".join(sys.argv[1:]) + "`",
         "",
     ]
