@@ -24,6 +24,8 @@ and is scored by the Spearman rho of its *predicted latency* against the measure
 * ``meta/ALGO:KEY=VALUE`` (e.g. ``meta/default:source_weights=least-squares``, ``meta/default:kernel=linear``): a
   meta method whose checkpoints are meta-trained with that option, a ``ModelConfig`` field or a ``MetaConfig`` one
   (over the method's own meta-training settings).
+* ``METHOD@KEY=VALUE`` (last, e.g. ``meta/default@rank_residual=0.25``): the same checkpoints adapted with that
+  adapt option (numbers are read as numbers).
 
 Writes ``experiments/results/latency_transfer.md`` and ``.csv`` atomically and prints the table.
 
@@ -75,8 +77,24 @@ def split(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def base_method(method: str) -> str:
-    """The method without its ``+ff`` (free features) suffix and ``:KEY=VALUE`` model option."""
-    return method.removesuffix("+ff").split(":", 1)[0]
+    """The method without its ``+ff`` (free features) suffix, ``:KEY=VALUE`` model option and adapt option."""
+    return without_adapt(method).removesuffix("+ff").split(":", 1)[0]
+
+
+def without_adapt(method: str) -> str:
+    """The method without its ``@KEY=VALUE`` adapt option (what its checkpoints depend on)."""
+    return method.split("@", 1)[0]
+
+
+def adapt_options(method: str) -> dict:
+    """The ``@KEY=VALUE`` adapt option of a method ({} without one); a number's value as a number."""
+    if "@" not in method:
+        return {}
+    key, _, value = method.split("@", 1)[1].partition("=")
+    try:
+        return {key: float(value)}
+    except ValueError:
+        return {key: value}
 
 
 def method_options(method: str) -> tuple[dict, dict]:
@@ -85,7 +103,7 @@ def method_options(method: str) -> tuple[dict, dict]:
     first; an unknown key goes to ``ModelConfig``, which refuses it."""
     from surrogate_nas.meta.maml import MetaConfig
 
-    head = method.removesuffix("+ff")
+    head = without_adapt(method).removesuffix("+ff")
     if ":" not in head:
         return {}, {}
     key, sep, value = head.split(":", 1)[1].partition("=")
@@ -138,6 +156,8 @@ def check_methods(methods: list[str]) -> str | None:
                 meta_config(algo or "", iterations=1, seed=0, meta=meta)
             except SurrogateNASError as e:
                 return f"method {m!r}: {e}"
+        if adapt_options(m) and checkpoint_for(m) is None:
+            return f"method {m!r}: an adapt option (@KEY=VALUE) needs a method with a checkpoint"
         if m != "flops" and predictor_name(m) not in PREDICTORS:
             return (f"unknown method {m!r}; methods: flops, meta, meta/ALGO, or a registered predictor "
                     f"({', '.join(PREDICTORS.names())})")
@@ -150,7 +170,7 @@ def checkpoint_key(method: str) -> tuple[str, bool, tuple, tuple] | None:
     if algo is None:
         return None
     model, meta = method_options(method)
-    return algo, method.endswith("+ff"), tuple(model.items()), tuple(meta.items())
+    return algo, without_adapt(method).endswith("+ff"), tuple(model.items()), tuple(meta.items())
 
 
 #: The default meta-predictor's settings: ``default`` an ensemble (as ``pretrain`` builds it), ``default-1`` one member.
@@ -194,8 +214,8 @@ def build(method: str, table, sources, ckpts: dict, seed: int, target: str, feat
     from surrogate_nas.predictors import make_predictor
     from surrogate_nas.predictors.inputs import FreeFeatureValues
 
-    kwargs = {"space": table.space, "seed": seed, "sources": sources}
-    if method.endswith("+ff"):
+    kwargs = {"space": table.space, "seed": seed, "sources": sources, **adapt_options(method)}
+    if without_adapt(method).endswith("+ff"):
         kwargs["features"] = FreeFeatureValues(table, target, features, METRIC)
     read = list(sources.tasks)
     key = checkpoint_key(method)
