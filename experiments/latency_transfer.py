@@ -86,6 +86,11 @@ def without_adapt(method: str) -> str:
     return method.split("@", 1)[0]
 
 
+def reads_features(method: str) -> bool:
+    """Whether a method reads the cells' free features (``+ff``, before any adapt option)."""
+    return without_adapt(method).endswith("+ff")
+
+
 def adapt_options(method: str) -> dict:
     """The ``@KEY=VALUE`` adapt option of a method ({} without one); a number's value as a number."""
     if "@" not in method:
@@ -170,7 +175,7 @@ def checkpoint_key(method: str) -> tuple[str, bool, tuple, tuple] | None:
     if algo is None:
         return None
     model, meta = method_options(method)
-    return algo, without_adapt(method).endswith("+ff"), tuple(model.items()), tuple(meta.items())
+    return algo, reads_features(method), tuple(model.items()), tuple(meta.items())
 
 
 #: The default meta-predictor's settings: ``default`` an ensemble (as ``pretrain`` builds it), ``default-1`` one member.
@@ -215,7 +220,7 @@ def build(method: str, table, sources, ckpts: dict, seed: int, target: str, feat
     from surrogate_nas.predictors.inputs import FreeFeatureValues
 
     kwargs = {"space": table.space, "seed": seed, "sources": sources, **adapt_options(method)}
-    if without_adapt(method).endswith("+ff"):
+    if reads_features(method):
         kwargs["features"] = FreeFeatureValues(table, target, features, METRIC)
     read = list(sources.tasks)
     key = checkpoint_key(method)

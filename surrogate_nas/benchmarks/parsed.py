@@ -29,10 +29,9 @@ __all__ = ["MAX_ENTRIES", "cache_path", "parsed_cells", "record_strings", "save_
 #: Entries kept per space (a whole NAS-Bench-Graph space is ~26k architectures, written in a few forms).
 MAX_ENTRIES = 200_000
 
-_MEMO: dict[str, dict[str, tuple[str, str]]] = {}  # space name -> {string: (native string, canonical key)}
-_SAVED: dict[str, int] = {}  # space name -> entries the file holds
-_KEYS: dict[str, dict[str, str]] = {}  # space name -> {record key: native string}
-_KEYS_SAVED: dict[str, int] = {}
+#: Memo kinds: "" {string: (native string, canonical key)}; "keys" {record key: native string}.
+_MEMOS: dict[tuple[str, str], dict] = {}  # (kind, space name) -> the process's memo
+_SAVED: dict[tuple[str, str], int] = {}  # (kind, space name) -> entries its file holds
 _LOCK = threading.Lock()
 
 
@@ -52,49 +51,49 @@ def parsed_cells(space: SearchSpace) -> dict[str, tuple[str, str]]:
     """The process's memo {string: (native string, canonical key)} of ``space``, read from its file the first time:
     pass it as ``cache`` to :func:`~surrogate_nas.benchmarks.table.native_strings_and_keys`, then call
     :func:`save_parsed_cells`."""
-    with _LOCK:
-        memo = _MEMO.get(space.name)
-        if memo is None:
-            memo = _MEMO[space.name] = _read(cache_path(space), _cell_entry)
-            _SAVED[space.name] = len(memo)
-        return memo
+    return _memo(space, "", _cell_entry)
 
 
 def save_parsed_cells(space: SearchSpace) -> None:
     """Write the memo of ``space`` to its file when this process added entries (atomically; up to
     :data:`MAX_ENTRIES`)."""
-    with _LOCK:
-        _save(space, _MEMO, _SAVED, cache_path(space), lambda v: list(v))
+    _save(space, "", list)
 
 
 def record_strings(space: SearchSpace) -> dict[str, str]:
     """The process's memo {record key: native string of the architecture it names} of ``space`` (a benchmark that
     stores records under keys, as NAS-Bench-Graph does), read from its file the first time; add what is missing,
     then call :func:`save_record_strings`."""
-    with _LOCK:
-        memo = _KEYS.get(space.name)
-        if memo is None:
-            memo = _KEYS[space.name] = _read(cache_path(space, "keys"), _key_entry)
-            _KEYS_SAVED[space.name] = len(memo)
-        return memo
+    return _memo(space, "keys", _key_entry)
 
 
 def save_record_strings(space: SearchSpace) -> None:
     """Write the record-key memo of ``space`` to its file when this process added entries (atomically)."""
+    _save(space, "keys", str)
+
+
+def _memo(space: SearchSpace, kind: str, entry: Callable) -> dict:
+    """The process's memo of ``kind`` for ``space``, read from its file (values checked by ``entry``) the first time."""
     with _LOCK:
-        _save(space, _KEYS, _KEYS_SAVED, cache_path(space, "keys"), lambda v: v)
+        memo = _MEMOS.get((kind, space.name))
+        if memo is None:
+            memo = _MEMOS[(kind, space.name)] = _read(cache_path(space, kind), entry)
+            _SAVED[(kind, space.name)] = len(memo)
+        return memo
 
 
-def _save(space: SearchSpace, memos: dict, saved: dict, path: Path, entry: Callable) -> None:
-    memo = memos.get(space.name)
-    if memo is None or len(memo) == saved.get(space.name) or len(memo) > MAX_ENTRIES:
-        return
-    entries = {k: entry(v) for k, v in memo.items() if isinstance(k, str)}
-    try:
-        atomic_write_text(path, json.dumps(entries, separators=(",", ":")))
-    except OSError:
-        return  # a read-only cache folder: the memo stays this process's
-    saved[space.name] = len(memo)
+def _save(space: SearchSpace, kind: str, to_json: Callable) -> None:
+    """Write the memo of ``kind`` for ``space`` (each value through ``to_json``) when this process added entries."""
+    with _LOCK:
+        memo = _MEMOS.get((kind, space.name))
+        if memo is None or len(memo) == _SAVED.get((kind, space.name)) or len(memo) > MAX_ENTRIES:
+            return
+        entries = {k: to_json(v) for k, v in memo.items() if isinstance(k, str)}
+        try:
+            atomic_write_text(cache_path(space, kind), json.dumps(entries, separators=(",", ":")))
+        except OSError:
+            return  # a read-only cache folder: the memo stays this process's
+        _SAVED[(kind, space.name)] = len(memo)
 
 
 def _cell_entry(v):

@@ -187,7 +187,7 @@ class GraphRegressor(nn.Module):
                 if extra
                 else f"{shapes[0]!r}: {tuple(state[shapes[0]].shape)}, expected {tuple(built[shapes[0]].shape)}"
             )
-            where = self.__dict__.get("weights_from") or "the weights given for them"
+            where = self.weights_from or "the weights given for them"
             raise DataError(f"the model's {self.config.conv} convolutions do not fit {where} ({what})")
         device = self.embed.weight.device
         for name, convs in lists.items():

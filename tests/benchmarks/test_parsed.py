@@ -34,7 +34,7 @@ def _count_parses(monkeypatch) -> list:
 
 
 def _new_process(monkeypatch):
-    for name in ("_MEMO", "_SAVED", "_KEYS", "_KEYS_SAVED"):
+    for name in ("_MEMOS", "_SAVED"):
         monkeypatch.setattr(parsed, name, {})
     monkeypatch.setattr(readers, "_NBG_COLUMNS", {})  # the reader's own per-process columns
 
