@@ -25,6 +25,7 @@ from ..typed import Float, Int, TypedConfig
 from .inputs import SourceWeights
 
 ConvName = Literal["gin", "gat", "gcn"]
+FeatureMix = Literal["share", "evidence"]
 CONVS = get_args(ConvName)
 #: attention heads of the GAT convolution; its hidden size must be a multiple of this
 GAT_HEADS = 4
@@ -65,6 +66,12 @@ class ModelConfig(TypedConfig):
         ge=0,
         description="the last N input columns are the target's free features: encoded apart from the source tasks "
         "and left out of the transfer prior (set by pretraining from its feature list)",
+    )
+    feature_mix: FeatureMix = Field(
+        "share",
+        description="how the free features' rank enters the transfer prior beside the sources': 'share' (the "
+        "meta-learned share) or 'evidence' (that share reweighted by what the support says about each group: "
+        ":meth:`GraphRegressor.feature_weight`)",
     )
     prior_power: Annotated[Float, Field(ge=1, le=MAX_PRIOR_POWER)] = Field(
         1.0,
@@ -266,7 +273,7 @@ class GraphRegressor(nn.Module):
         power = self.config.prior_power
         prior = self._prior(src, corr, n, g, power)
         if self.config.feature_columns:
-            share = self.feature_share() if src is not None and src.shape[1] else 1.0
+            share = self.feature_weight(corr, feat_corr) if src is not None and src.shape[1] else 1.0
             prior = (1 - share) * prior + share * self._prior(feats, feat_corr, n, g, power)
         parts = [g, self._encode_columns(self.src_encoder, src, corr, n, g)]
         if self.config.feature_columns:
@@ -287,6 +294,25 @@ class GraphRegressor(nn.Module):
     def feature_share(self) -> torch.Tensor:
         """The free features' share of the transfer prior (the source tasks' prior has the rest); meta-learned."""
         return torch.sigmoid(FEATURE_PRIOR_RATE * self.feature_prior_logit + FEATURE_PRIOR_START)
+
+    def feature_weight(self, corr, feat_corr) -> torch.Tensor:
+        """The free features' weight in the transfer prior: :meth:`feature_share`, or with ``feature_mix="evidence"``
+        that share as prior odds times the support's evidence for each group, ``s e_f / (s e_f + (1 - s) e_s)``, where
+        a group's evidence ``e`` is the mean of its columns' positive support correlations weighted by themselves
+        (what its own correlation-weighted rank is worth). The share where neither group has evidence or there are
+        no correlations; per row where the correlations are (``[n, columns]``)."""
+        share = self.feature_share()
+        if self.config.feature_mix != "evidence" or corr is None or feat_corr is None:
+            return share
+        e_s, e_f = self._evidence(corr), self._evidence(feat_corr)
+        total = share * e_f + (1 - share) * e_s
+        return torch.where(total > 1e-6, share * e_f / total.clamp(min=1e-6), share)
+
+    @staticmethod
+    def _evidence(corr: torch.Tensor) -> torch.Tensor:
+        """Sum of squared positive correlations over their sum (0 where none is positive), over the last axis."""
+        w = torch.nan_to_num(corr, nan=0.0).clamp(min=0)
+        return w.pow(2).sum(-1) / w.sum(-1).clamp(min=1e-6)
 
     def pool_dim(self) -> int:
         """Width of :meth:`pool`'s rows."""

@@ -110,6 +110,54 @@ def test_features_enter_the_transfer_prior_as_one_group_with_the_learned_share(f
     assert np.allclose(got_alone, weighted(src[:, -2:], corr[-2:]), atol=1e-5)
 
 
+def test_evidence_mix_reweighs_the_share_by_each_group_s_support_correlations(nbg_table):
+    """feature_mix="evidence": the features' weight is s e_f / (s e_f + (1 - s) e_s), e = a group's positive
+    correlations' mean weighted by themselves, computed here from the real columns; a group the support
+    contradicts (no positive correlation) gets no weight, and the share comes back where neither has any."""
+    import torch
+
+    from surrogate_nas.predictors.gnn import graph_inputs
+    from surrogate_nas.predictors.inputs import support_correlations
+
+    ck = pretrain(nbg_table, TRAIN, "valid_perf", ModelConfig(hidden=8, layers=1, feature_mix="evidence"),
+                  MetaConfig(iterations=4, val_every=2, meta_batch=2), benchmark_name="nas-bench-graph",
+                  progress=False, target="cora", features=FEATS)
+    model = ck.model
+    task = table_tasks(nbg_table, TRAIN, "valid_perf", features=FEATS)[0]
+    idx = np.arange(0, 600, 3)
+    src, y = task.src[idx], task.y[idx]
+    corr = support_correlations(src, y)
+    share = float(model.feature_share().detach())
+
+    def evidence(c):
+        w = np.clip(c, 0, None)
+        return (w ** 2).sum() / max(w.sum(), 1e-6)
+
+    def weighted(cols, c):
+        w = np.clip(c, 0, None)
+        return (np.nan_to_num(cols) * w * ~np.isnan(cols)).sum(1) / np.maximum((w * ~np.isnan(cols)).sum(1), 1e-6)
+
+    def prior(c):
+        inputs = graph_inputs(nbg_table.space, [task.archs[i] for i in idx], src)
+        with torch.no_grad():
+            _, emb = model(*inputs, corr=torch.as_tensor(c), embed=True)
+            return (model.transfer_prior(emb) / model.prior_scale).numpy()
+
+    e_s, e_f = evidence(corr[:-2]), evidence(corr[-2:])
+    assert e_s > 0 and e_f > 0
+    weight = share * e_f / (share * e_f + (1 - share) * e_s)
+    assert abs(weight - share) > 0.01  # the support moved it
+    expected = (1 - weight) * weighted(src[:, :-2], corr[:-2]) + weight * weighted(src[:, -2:], corr[-2:])
+    assert np.allclose(prior(corr), expected, atol=1e-5)
+    against = corr.copy()
+    against[-2:] = -np.abs(against[-2:])  # the support contradicts both features: the sources alone
+    assert np.allclose(prior(against), weighted(src[:, :-2], corr[:-2]), atol=1e-5)
+    neither = -np.abs(corr)  # no evidence either way: the learned share, as feature_mix="share"
+    with torch.no_grad():
+        assert float(model.feature_weight(torch.as_tensor(neither[:-2]), torch.as_tensor(neither[-2:]))) == (
+            pytest.approx(share))
+
+
 def test_source_dropout_drops_sources_never_features(nbg_table):
     from surrogate_nas.meta.tasks import EpisodeSampler
 
