@@ -82,8 +82,10 @@ class ModelConfig(TypedConfig):
     source_weights: SourceWeights = Field(
         "correlation",
         description="what the support says about each source column, read by the transfer prior and the column "
-        "encoder: 'correlation' (its own Spearman correlation with the support values) or 'least-squares' (the "
-        "columns weighed jointly, shrunk towards the correlations; predictors.inputs.least_squares_weights)",
+        "encoder: 'correlation' (its own Spearman correlation with the support values), 'least-squares' (the "
+        "columns weighed jointly, shrunk towards the correlations; predictors.inputs.least_squares_weights) or "
+        "'shrunk' (the correlations shrunk towards their mean by their noise on K points; "
+        "predictors.inputs.shrunk_correlations)",
     )
 
     @model_validator(mode="after")

@@ -95,9 +95,14 @@ def support_correlations(src: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 #: How a model summarises what the support says about each input column (``ModelConfig.source_weights``):
 #: ``correlation``, each column's own Spearman correlation with the support values; ``least-squares``, the
-#: source columns' joint weights (:func:`least_squares_weights`), the free features' correlations as before.
-SourceWeights = Literal["correlation", "least-squares"]
+#: source columns' joint weights (:func:`least_squares_weights`); ``shrunk``, the source columns' correlations
+#: shrunk towards their mean by their sampling noise (:func:`shrunk_correlations`); the free features'
+#: correlations as they are in every kind.
+SourceWeights = Literal["correlation", "least-squares", "shrunk"]
 SOURCE_WEIGHTS = get_args(SourceWeights)
+#: Variance of the Fisher z of a Spearman correlation on K points is about ``SPEARMAN_Z_VARIANCE / (K - 3)``
+#: (Fieller, Hartley & Pearson 1957).
+SPEARMAN_Z_VARIANCE = 1.06
 #: Ridge strength of :func:`least_squares_weights`, towards the correlation weights (in units of the support size:
 #: the penalty is ``LEAST_SQUARES_SHRINK * K``).
 LEAST_SQUARES_SHRINK = 1.0
@@ -107,16 +112,40 @@ def support_weights(src: np.ndarray, y: np.ndarray, kind: str = "correlation", f
     """One weight per input column from the support: what the transfer prior weighs a column by (positive part) and
     the column encoder reads beside its values. ``kind`` (:data:`SOURCE_WEIGHTS`): ``correlation`` is
     :func:`support_correlations`; ``least-squares`` replaces the source columns' (all but the last ``features``) by
-    :func:`least_squares_weights`. Float32 [n_columns]."""
+    :func:`least_squares_weights`, ``shrunk`` by :func:`shrunk_correlations`. Float32 [n_columns]."""
     corr = support_correlations(src, y)
     if kind == "correlation":
         return corr
-    if kind != "least-squares":
+    if kind not in ("least-squares", "shrunk"):
         raise ValueError(f"unknown source weights {kind!r}; known: {', '.join(SOURCE_WEIGHTS)}")
     s = src.shape[1] - features
     if s > 0:
-        corr[:s] = least_squares_weights(src[:, :s], y, corr[:s])
+        if kind == "shrunk":
+            corr[:s] = shrunk_correlations(corr[:s], len(y))
+        else:
+            corr[:s] = least_squares_weights(src[:, :s], y, corr[:s])
     return corr
+
+
+def shrunk_correlations(corr: np.ndarray, k: int) -> np.ndarray:
+    """Source correlations on a support of ``k`` points shrunk towards their mean (empirical Bayes on the Fisher z
+    scale): each z moves to the mean by the share ``v / (v + tau^2)``, ``v`` its sampling variance
+    (:data:`SPEARMAN_Z_VARIANCE` ``/ (k - 3)``) and ``tau^2`` the sources' spread beyond it (their variance minus
+    ``v``, at least 0); correlations are read up to ``1 - 1 / (2k)`` in size. Where the support cannot tell the
+    sources apart (``k <= 3``, or no spread beyond the noise) every source gets their mean: the transfer prior is
+    then the plain mean source rank (zero-shot source transfer); with a large support the correlations stand. One
+    column is left as it is."""
+    c = np.asarray(corr, dtype=float)
+    if len(c) < 2:
+        return np.asarray(corr, dtype=np.float32)
+    top = 1 - 0.5 / max(k, 1)  # a perfect rank agreement on a handful of points is not an infinite Fisher z
+    z = np.arctanh(np.clip(c, -top, top))
+    mean = z.mean()
+    if k <= 3:
+        return np.full(len(c), np.tanh(mean), dtype=np.float32)
+    noise = SPEARMAN_Z_VARIANCE / (k - 3)
+    spread = max(float(z.var(ddof=1)) - noise, 0.0)
+    return np.tanh(mean + spread / (spread + noise) * (z - mean)).astype(np.float32)
 
 
 def least_squares_weights(

@@ -219,9 +219,10 @@ def test_progress_bars_over_folds_and_members(tiny_ckpt, sup, monkeypatch):
                     ("inner steps by CV", True, 2), ("bootstrap members", True, 2)]
 
 
-def test_least_squares_source_weights_are_what_meta_training_and_adaptation_read(nbg_table, monkeypatch, tmp_path):
-    """``ModelConfig.source_weights="least-squares"``: every episode of meta-training and the adaptation read the
-    joint weights (predictors.inputs.support_weights), and the checkpoint keeps the setting."""
+@pytest.mark.parametrize("kind", ["least-squares", "shrunk"])
+def test_source_weights_are_what_meta_training_and_adaptation_read(nbg_table, monkeypatch, tmp_path, kind):
+    """``ModelConfig.source_weights`` other than the correlations: every episode of meta-training and the adaptation
+    read those weights (predictors.inputs.support_weights), and the checkpoint keeps the setting."""
     from surrogate_nas.meta import tasks as tasks_mod
     from surrogate_nas.meta.checkpoint import load_checkpoint, save_checkpoint
     from surrogate_nas.meta.pretrain import pretrain
@@ -232,15 +233,15 @@ def test_least_squares_source_weights_are_what_meta_training_and_adaptation_read
     real = tasks_mod.support_weights
     monkeypatch.setattr(tasks_mod, "support_weights", lambda *a: kinds.append(a[2]) or real(*a))
     ck = pretrain(nbg_table, ["citeseer", "pubmed", "photo", "computers"], "valid_perf",
-                  ModelConfig(hidden=8, layers=1, source_weights="least-squares"),
+                  ModelConfig(hidden=8, layers=1, source_weights=kind),
                   MetaConfig(iterations=2, val_every=2, meta_batch=2), benchmark_name="nas-bench-graph",
                   progress=False, target="cora")
-    assert kinds and set(kinds) == {"least-squares"}
+    assert kinds and set(kinds) == {kind}
     ck = load_checkpoint(save_checkpoint(ck, tmp_path / "ck"))
-    assert ck.model.config.source_weights == "least-squares"
+    assert ck.model.config.source_weights == kind
     archs = distinct_sample(nbg_table.space, nbg_table.archs("cora", "valid_perf"), 30, seed=1)
     y = nbg_table.vector("cora", "valid_perf", archs)
     p = adapt(ck, (archs, y), n_members=0)
     src = SourceValues(nbg_table, tuple(ck.sources["tasks"]), "valid_perf")(nbg_table.space, archs)
-    np.testing.assert_array_equal(p.corr_.numpy(), support_weights(src, y, "least-squares"))
+    np.testing.assert_array_equal(p.corr_.numpy(), support_weights(src, y, kind))
     assert not np.allclose(p.corr_.numpy(), support_correlations(src, y), atol=0.01)

@@ -7,6 +7,7 @@ import pytest
 from surrogate_nas.predictors.inputs import (
     SourceValues,
     least_squares_weights,
+    shrunk_correlations,
     support_correlations,
     support_weights,
 )
@@ -70,3 +71,29 @@ def test_where_the_support_says_nothing_the_correlations_stay(cora):
         assert np.array_equal(support_weights(s, v, "least-squares"), corr)
     with pytest.raises(ValueError, match="unknown source weights 'nope'"):
         support_weights(src, y, "nope")
+
+
+def test_shrunk_correlations_move_towards_their_mean_by_their_noise(nb201_table):
+    """Target cifar100, sources ImageNet16-120 and cifar10: on K supports the two correlations are pulled together
+    (empirical Bayes on the Fisher z scale), less as K grows; with K <= 3 or sources the support cannot tell apart
+    both get the mean, i.e. the plain mean source rank; the free features' columns are left as they are."""
+    archs = nb201_table.archs("cifar100", "test_acc")
+    order = np.random.default_rng(3).permutation(len(archs))
+    sources = SourceValues(nb201_table, ("ImageNet16-120", "cifar10"), "test_acc", True)
+    gaps = {}
+    for k in (5, 20, 200):
+        a = [archs[i] for i in order[:k]]
+        src, y = sources(nb201_table.space, a), nb201_table.vector("cifar100", "test_acc", a)
+        corr, w = support_correlations(src, y), support_weights(src, y, "shrunk")
+        z, wz = (np.arctanh(np.clip(c.astype(float), 0.5 / k - 1, 1 - 0.5 / k)) for c in (corr, w))  # as it reads
+        assert np.isclose(wz.mean(), z.mean(), atol=1e-5)  # pulled towards their mean, on the z scale
+        assert abs(wz[0] - wz[1]) <= abs(z[0] - z[1]) + 1e-6
+        gaps[k] = abs(wz[0] - wz[1]) / max(abs(z[0] - z[1]), 1e-9)
+        both = support_weights(np.column_stack([src, src[:, :1]]), y, "shrunk", features=1)
+        assert both[2] == corr[0]  # a free feature keeps its own correlation
+    assert gaps[5] < 0.9 < gaps[200]  # the larger the support, the more the data stand
+    c = np.array([0.7, 0.3], dtype=np.float32)
+    for k in (2, 3):
+        np.testing.assert_allclose(shrunk_correlations(c, k), np.tanh(np.arctanh([0.7, 0.3]).mean()), rtol=1e-6)
+    np.testing.assert_allclose(shrunk_correlations(np.array([0.5, 0.45], np.float32), 10), 0.475, atol=2e-3)
+    assert shrunk_correlations(np.array([0.7], np.float32), 5) == pytest.approx(0.7)  # one source: nothing to pool
