@@ -63,6 +63,8 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     # ... with the share it chose for the support size nearest K
     "meta-dkt-auto-k": ("meta", "dkt", {"rank_residual": "checkpoint-k"}),
     "meta-dkt-ens-auto-k": ("meta", "dkt-ens", {"rank_residual": "checkpoint-k"}),
+    # the network's learned correction as a GP basis the support has to earn (correction_sd, adapt option)
+    "meta-dkt-earned": ("meta", "dkt", {"correction_sd": 0.5}),
     # deep ensembles: the same meta-training with ENSEMBLE meta seeds, averaged
     "meta-dkt-ens": ("meta", "dkt-ens", {}),
     "meta-dkt-ens+ff": ("meta", "dkt-ens-ff", {}),
