@@ -312,8 +312,9 @@ class GraphRegressor(nn.Module):
 
     @staticmethod
     def _evidence(corr: torch.Tensor) -> torch.Tensor:
-        """Sum of squared positive correlations over their sum (0 where none is positive), over the last axis."""
-        w = torch.nan_to_num(corr, nan=0.0).clamp(min=0)
+        """Sum of squared positive correlations over their sum (0 where none is positive), over the last axis: the
+        correlation-weighted mean correlation, with :meth:`_prior`'s weights."""
+        w = corr.clamp(min=0)
         return w.pow(2).sum(-1) / w.sum(-1).clamp(min=1e-6)
 
     def pool_dim(self) -> int:

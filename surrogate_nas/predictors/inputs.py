@@ -116,14 +116,12 @@ def support_weights(src: np.ndarray, y: np.ndarray, kind: str = "correlation", f
     corr = support_correlations(src, y)
     if kind == "correlation":
         return corr
-    if kind not in ("least-squares", "shrunk"):
+    refine = _SOURCE_REFINEMENTS.get(kind)
+    if refine is None:
         raise ValueError(f"unknown source weights {kind!r}; known: {', '.join(SOURCE_WEIGHTS)}")
     s = src.shape[1] - features
     if s > 0:
-        if kind == "shrunk":
-            corr[:s] = shrunk_correlations(corr[:s], len(y))
-        else:
-            corr[:s] = least_squares_weights(src[:, :s], y, corr[:s])
+        corr[:s] = refine(src[:, :s], y, corr[:s])
     return corr
 
 
@@ -174,6 +172,14 @@ def least_squares_weights(
     if not np.isfinite(total) or total == 0:
         return corr
     return (w * np.abs(corr).sum() / total).astype(np.float32)
+
+
+#: The source columns' weights of each ``kind`` of :func:`support_weights` other than the correlations themselves:
+#: ``(source columns, support values, their correlations) -> weights``.
+_SOURCE_REFINEMENTS = {
+    "least-squares": least_squares_weights,
+    "shrunk": lambda src, y, corr: shrunk_correlations(corr, len(y)),
+}
 
 
 @dataclass
