@@ -65,6 +65,7 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "meta-dkt-ens-auto-k": ("meta", "dkt-ens", {"rank_residual": "checkpoint-k"}),
     # the network's learned correction as a GP basis the support has to earn (correction_sd, adapt option)
     "meta-dkt-earned": ("meta", "dkt", {"correction_sd": 0.5}),
+    "meta-dkt-ens-earned": ("meta", "dkt-ens", {"correction_sd": 0.5}),
     # deep ensembles: the same meta-training with ENSEMBLE meta seeds, averaged
     "meta-dkt-ens": ("meta", "dkt-ens", {}),
     "meta-dkt-ens+ff": ("meta", "dkt-ens-ff", {}),
