@@ -44,6 +44,8 @@ __all__ = ["AdaptOptions", "MetaGNNPredictor", "adapt"]
 MAX_MEMBERS = 100
 #: Bound of ``correction_sd`` (a prior std of a weight on z-unit predictions: beyond it the prior is flat).
 MAX_CORRECTION_SD = 1000.0
+#: Bound of ``gp_scale`` (a multiplier of the GP's meta-learned signal variance).
+MAX_GP_SCALE = 1000.0
 
 
 class AdaptOptions(TypedConfig):
@@ -61,6 +63,7 @@ class AdaptOptions(TypedConfig):
     gp_steps: Int = Field(0, ge=0, le=MAX_INNER_STEPS)
     correction_sd: Annotated[Float, Field(gt=0, le=MAX_CORRECTION_SD)] | None = None
     rank_residual: float | Literal["checkpoint", "checkpoint-k"] | None = None
+    gp_scale: float | Literal["checkpoint", "checkpoint-k"] | None = None
     calibrate: bool = True
     device: str = "cpu"
 
@@ -91,6 +94,18 @@ class AdaptOptions(TypedConfig):
             raise ValueError(
                 "must be a share in [0, 1], 'checkpoint' (the share the checkpoint chose) or 'checkpoint-k' "
                 "(the one it chose for the support size nearest K)"
+            )
+        return float(v)
+
+    @field_validator("gp_scale", mode="plain")
+    @classmethod
+    def _gp_scale(cls, v: Any) -> Any:
+        if v is None or (isinstance(v, str) and v in ("checkpoint", "checkpoint-k")):
+            return v
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < float(v) <= MAX_GP_SCALE:
+            raise ValueError(
+                f"must be a multiplier in (0, {MAX_GP_SCALE:g}], 'checkpoint' (the one the checkpoint chose) or "
+                "'checkpoint-k' (the one it chose for the support size nearest K)"
             )
         return float(v)
 
@@ -147,6 +162,13 @@ class MetaGNNPredictor:
     ``"checkpoint-k"``: the share it chose for the scored support size nearest the support's
     (``info["rank_share_by_k"]``, :func:`~surrogate_nas.meta.deep_kernel.share_for_size`; its one share for a
     checkpoint without them).
+    ``gp_scale`` (GP head only): a multiplier of the GP's meta-learned signal variance (how far the support may move
+    the network's prediction; the noise is kept); ``None``, the default, is 1; ``"checkpoint"``: the multiplier of
+    :data:`~surrogate_nas.meta.deep_kernel.GP_SCALES` that ranked the checkpoint's meta-validation episodes best at the
+    fit's rank share (``info["gp_scale_taus"]``, :meth:`~surrogate_nas.meta.deep_kernel.DKTLearner.select_gp_scale`,
+    meta-trained with ``select_gp_scale``);
+    ``"checkpoint-k"``: the one at the scored support size nearest the support's (``info["gp_scale_by_k"]``); 1 for a
+    checkpoint without them.
     ``predict(..., return_std=True)`` then returns the GP's predictive std, scaled (with
     ``calibrate``, the default) by the RMS of the z-scores of support points predicted by fits that never saw
     them (leave-one-out, K-fold for large supports:
@@ -194,6 +216,7 @@ class MetaGNNPredictor:
     gp_steps: int
     correction_sd: float | None
     rank_residual: float | str | None
+    gp_scale: float | str | None
     calibrate: bool
     space_: SearchSpace
     gp_: ResidualGP | None
@@ -219,6 +242,7 @@ class MetaGNNPredictor:
         correction_sd: float | None = None,
         rank_residual: float | str | None = None,
         calibrate: bool = True,
+        gp_scale: float | str | None = None,
     ) -> None:
         self.checkpoint = checkpoint
         self.sources = sources
@@ -236,6 +260,7 @@ class MetaGNNPredictor:
         self.correction_sd = correction_sd
         self.rank_residual = rank_residual
         self.calibrate = calibrate
+        self.gp_scale = gp_scale
 
     def validate_params(self) -> AdaptOptions:
         """Check the options that are values (:class:`AdaptOptions`): one line naming the bad one. Called when
@@ -372,6 +397,24 @@ class MetaGNNPredictor:
         :meth:`predict_cov`'s diagonal). The bootstrap spread holds no observation noise: the same either way."""
         self._check_fitted()
         return self._predict([self.space_.coerce(a) for a in archs], return_std, latent=latent)
+
+    def gp_signal_scale(self, k: int | None = None) -> float:
+        """The multiplier of the GP's meta-learned signal variance a fit on ``k`` support points uses (default: this
+        fit's support): ``gp_scale``, 1 (``None``), or the checkpoint's own choice at the fit's rank share
+        (``"checkpoint"``; ``"checkpoint-k"``: at the scored support size nearest ``k``; 1 for a checkpoint without
+        one)."""
+        if self.gp_scale is None:
+            return 1.0
+        if not isinstance(self.gp_scale, str):
+            return float(self.gp_scale)
+        from .deep_kernel import nearest_size, scale_for
+
+        k = len(self.support_[0]) if k is None else k
+        info = self.ckpt_.info
+        taus, by_k = info.get("gp_scale_taus", {}), info.get("gp_scale_by_k")
+        if self.gp_scale == "checkpoint-k" and by_k:
+            taus = by_k[nearest_size(by_k, k)]
+        return scale_for(taus, self.rank_share(k))
 
     def rank_share(self, k: int | None = None) -> float:
         """The share of rank residual a fit on ``k`` support points uses (default: this fit's support):

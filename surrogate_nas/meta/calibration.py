@@ -119,7 +119,8 @@ def _fold_group_z(predictor: MetaGNNPredictor, archs: list, y: np.ndarray, src: 
         gp_head.support_residual(predictor, m[f, train[f]], scale.transform(y[t]), y[t])
         for f, (_, t, scale, _) in enumerate(fits)
     ]
-    gp = condition(gp_head.head(predictor, e.shape[-1]), e[folds, train], torch.stack([r for r, _ in residuals]))
+    gp = gp_head.head(predictor, e.shape[-1], train.shape[1])
+    gp = condition(gp, e[folds, train], torch.stack([r for r, _ in residuals]))
     mu, sd = posterior(gp, e[folds, held], noise=True)
     out = []
     for f, (h, _, scale, _) in enumerate(fits):  # to target units as the fold's own fit would (gp_head.predict)

@@ -14,7 +14,8 @@ with K tiny the prediction stays the meta-learned prior. The posterior gives eac
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import gpytorch
 import numpy as np
@@ -30,11 +31,14 @@ __all__ = [
     "DKTLearner",
     "add_correction_basis",
     "make_gp",
+    "nearest_size",
     "condition",
     "fit_hyperparameters",
     "posterior",
     "posterior_cov",
     "rank_residual",
+    "scale_for",
+    "scale_signal",
     "share_for_size",
 ]
 
@@ -45,6 +49,12 @@ MIN_NOISE = 1e-3
 RANK_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
 RANK_SHARE_KS = (5, 10, 20, 50)
 RANK_SHARE_EPISODES = 16
+#: Multipliers of the GP's meta-learned signal variance a deep-kernel checkpoint scores on the same episodes, at the
+#: shares of rank residual the defaults adapt with (hardware metrics 0, function-level ones 0.25:
+#: :func:`~surrogate_nas.meta.defaults.default_rank_share`; :meth:`DKTLearner.select_gp_scale`; adapt option
+#: ``gp_scale="checkpoint"``, which reads the nearest scored share).
+GP_SCALES = (0.03, 0.1, 0.3, 1.0)
+GP_SCALE_SHARES = (0.0, 0.25)
 
 
 def graph_encoding_dim(space) -> int:
@@ -143,6 +153,43 @@ def add_correction_basis(gp: ResidualGP, width: int, sd: float) -> ResidualGP:
     basis.variance = float(sd) ** 2
     gp.covar_module = base + basis
     return gp
+
+
+def scale_signal(gp: ResidualGP, factor: float) -> ResidualGP:
+    """Multiply the GP's signal variance (every summand's outputscale; a linear kernel's variance) by ``factor``: the
+    residual the support can move, not the noise. Call before :func:`add_correction_basis`, whose basis keeps its own
+    prior."""
+    kernels = gp.covar_module.kernels if hasattr(gp.covar_module, "kernels") else [gp.covar_module]
+    for k in kernels:
+        if hasattr(k, "outputscale"):
+            k.outputscale = k.outputscale * factor
+        else:
+            k.variance = k.variance * factor
+    return gp
+
+
+@contextmanager
+def _scaled(gp: ResidualGP, factor: float) -> Iterator[ResidualGP]:
+    """:func:`scale_signal` for the duration of a block; the meta-learned values are restored exactly after it."""
+    if factor == 1.0:
+        yield gp
+        return
+    state = {k: v.clone() for k, v in gp.covar_module.state_dict().items()}
+    try:
+        yield scale_signal(gp, factor)
+    finally:
+        gp.covar_module.load_state_dict(state)
+
+
+def scale_for(taus: dict[str, dict[str, float]], share: float) -> float:
+    """The multiplier of :data:`GP_SCALES` whose posterior mean ranked a checkpoint's meta-validation episodes best
+    at rank share ``share`` (``taus``: share -> scale -> mean Kendall tau, :meth:`DKTLearner.select_gp_scale`; the
+    nearest scored share), ties to the larger multiplier; 1 where none was scored."""
+    if not taus:
+        return 1.0
+    nearest = min(taus, key=lambda s: (abs(float(s) - share), float(s)))
+    row = taus[nearest]
+    return float(max(row, key=lambda a: (round(row[a], 6), float(a))))
 
 
 def gp_parameters(gp: ResidualGP) -> dict[str, torch.Tensor]:
@@ -278,12 +325,16 @@ def _best_share(scores: np.ndarray) -> tuple[float, dict[str, float]]:
     return float(max(RANK_SHARES, key=lambda s: (round(taus[f"{s:g}"], 6), -s))), taus
 
 
+def nearest_size(sizes, k: int) -> str:
+    """The scored support size (of ``sizes``, as strings or integers) nearest ``k`` on a log scale, as its string
+    (ties to the smaller size; beyond the range, its end)."""
+    return str(min((int(s) for s in sizes), key=lambda s: (abs(np.log(max(k, 1)) - np.log(s)), s)))
+
+
 def share_for_size(by_k: dict[str, dict], k: int) -> float:
     """The share a checkpoint chose (:meth:`DKTLearner.select_rank_share`'s per-size choices ``by_k``) for the
-    scored support size nearest ``k`` on a log scale (ties to the smaller size; beyond the range, its end's)."""
-    sizes = sorted(int(s) for s in by_k)
-    nearest = min(sizes, key=lambda s: (abs(np.log(max(k, 1)) - np.log(s)), s))
-    return float(by_k[str(nearest)]["share"])
+    scored support size nearest ``k`` (:func:`nearest_size`)."""
+    return float(by_k[nearest_size(by_k, k)]["share"])
 
 
 def fit_gp_head(
@@ -374,9 +425,12 @@ class DKTLearner(MetaLearner):
         """Posterior mean (z units) of the query after conditioning on the support."""
         return self._episode_means(ep, (0.0,))[0]
 
-    def _episode_means(self, ep: Episode, rank_shares: Sequence[float]) -> list[np.ndarray]:
+    def _episode_means(
+        self, ep: Episode, rank_shares: Sequence[float], scales: Sequence[float] = (1.0,)
+    ) -> list[np.ndarray]:
         """The query's posterior mean (z units) given the support, for each share of rank residual
-        (:func:`rank_residual`); the episode is embedded once."""
+        (:func:`rank_residual`) and, within it, each multiplier of the GP's signal variance; the episode is embedded
+        once."""
         out = []
         with torch.no_grad():
             m_s, e_s = self._embed(ep.support, ep.corr)
@@ -385,17 +439,58 @@ class DKTLearner(MetaLearner):
                 r = ep.y_support - m_s
                 if share > 0:
                     r = rank_residual(m_s, r, share)[0]
-                condition(self.gp, e_s, r)
-                out.append((m_q + posterior(self.gp, e_q, noise=False)[0]).cpu().numpy())
+                for scale in scales:
+                    with _scaled(self.gp, scale):
+                        condition(self.gp, e_s, r)
+                        out.append((m_q + posterior(self.gp, e_q, noise=False)[0]).cpu().numpy())
         self.gp.train()
         return out
 
     def fit(self, tasks, val_tasks=(), progress: bool = True, callback=None):
         """Meta-train (:meth:`MetaLearner.fit`), then select the share of rank residual on the meta-validation
-        episodes (:meth:`select_rank_share`; the weights are not changed)."""
+        episodes (:meth:`select_rank_share`) and, with ``select_gp_scale``, score the GP's signal scale there
+        (:meth:`select_gp_scale`); the weights are not changed."""
         super().fit(tasks, val_tasks, progress=progress, callback=callback)
         self.rank_share, self.rank_share_taus, self.rank_share_by_k = self.select_rank_share(self.val_sampler)
+        self.gp_scale_taus: dict = {}
+        self.gp_scale_by_k: dict = {}
+        if self.config.select_gp_scale:
+            self.gp_scale_taus, self.gp_scale_by_k = self.select_gp_scale(self.val_sampler)
         return self
+
+    def _selection_episodes(self, sampler: EpisodeSampler) -> list[Episode]:
+        """The meta-validation episodes post-hoc settings are scored on: :data:`RANK_SHARE_EPISODES` at each of
+        :data:`RANK_SHARE_KS` support sizes (the same for every setting)."""
+        rng = np.random.default_rng([self.config.seed, 20_000])
+        return [
+            sampler.sample(rng, task_index=i % len(sampler.tasks), k=k)
+            for k in RANK_SHARE_KS
+            for i in range(RANK_SHARE_EPISODES)
+        ]
+
+    def select_gp_scale(self, sampler: EpisodeSampler) -> tuple[dict, dict]:
+        """(share -> multiplier -> mean Kendall tau of the posterior mean on the meta-validation episodes, the same per
+        support size ``{str(k): ...}``) for every share of :data:`GP_SCALE_SHARES` and multiplier of :data:`GP_SCALES`
+        of the GP's signal variance (:func:`scale_for` picks from it; adapt option ``gp_scale="checkpoint"`` or
+        ``"checkpoint-k"``). Training tasks only; the weights are not changed."""
+        grid = [(share, scale) for share in GP_SCALE_SHARES for scale in GP_SCALES]
+        episodes = self._selection_episodes(sampler)
+        scores = np.array(
+            [
+                [kendall_tau(ep.y_query.cpu().numpy(), m) for m in self._episode_means(ep, GP_SCALE_SHARES, GP_SCALES)]
+                for ep in episodes
+            ]
+        )
+
+        def table(rows: np.ndarray) -> dict:
+            out: dict[str, dict[str, float]] = {}
+            for j, (share, scale) in enumerate(grid):
+                out.setdefault(f"{share:g}", {})[f"{scale:g}"] = float(np.nanmean(rows[:, j]))
+            return out
+
+        n = RANK_SHARE_EPISODES
+        by_k = {str(k): table(scores[j * n : (j + 1) * n]) for j, k in enumerate(RANK_SHARE_KS)}
+        return table(scores), by_k
 
     def select_rank_share(self, sampler: EpisodeSampler) -> tuple[float, dict[str, float], dict[str, dict]]:
         """(the share of :data:`RANK_SHARES` whose posterior mean ranks the meta-validation episodes best, the mean
@@ -403,12 +498,7 @@ class DKTLearner(MetaLearner):
         :data:`RANK_SHARE_KS` support sizes, the same episodes for every share; ties go to the smaller share.
         Per size ``{str(k): {"share": s, "taus": {...}}}`` (:func:`share_for_size` reads it). Training tasks only:
         what adaptation uses with ``rank_residual="checkpoint"`` (one share) or ``"checkpoint-k"`` (by size)."""
-        rng = np.random.default_rng([self.config.seed, 20_000])
-        episodes = [
-            sampler.sample(rng, task_index=i % len(sampler.tasks), k=k)
-            for k in RANK_SHARE_KS
-            for i in range(RANK_SHARE_EPISODES)
-        ]
+        episodes = self._selection_episodes(sampler)
         scores = np.array(
             [
                 [kendall_tau(ep.y_query.cpu().numpy(), mean) for mean in self._episode_means(ep, RANK_SHARES)]

@@ -43,7 +43,7 @@ def condition(
     from .deep_kernel import condition, fit_hyperparameters
 
     m, e = embed_all(predictor, inputs)
-    gp = head(predictor, e.shape[1])
+    gp = head(predictor, e.shape[1], len(e))
     r, value_map = support_residual(predictor, m, z, values)
     if predictor.gp_steps:
         return fit_hyperparameters(gp, e, r, predictor.gp_steps), value_map
@@ -65,14 +65,18 @@ def support_residual(predictor: MetaGNNPredictor, m: torch.Tensor, z, values=Non
     return r, (0.0, 1.0)
 
 
-def head(predictor: MetaGNNPredictor, width: int) -> ResidualGP:
+def head(predictor: MetaGNNPredictor, width: int, k: int) -> ResidualGP:
     """The checkpoint's GP head with its meta-learned hyper-parameters, not conditioned, for inputs of ``width``
-    columns (:func:`embed`'s; where the correction is earned its basis is the last one), on the predictor's
-    device."""
-    from .deep_kernel import add_correction_basis, make_gp
+    columns (:func:`embed`'s; where the correction is earned its basis is the last one) and a support of ``k``
+    points (its signal variance times :meth:`~surrogate_nas.meta.adapt.MetaGNNPredictor.gp_signal_scale`), on the
+    predictor's device."""
+    from .deep_kernel import add_correction_basis, make_gp, scale_signal
 
     ckpt = predictor.ckpt_
     gp = make_gp(ckpt.model.embedding_dim(), predictor._kernel(), ckpt.gp, predictor.space_)
+    factor = predictor.gp_signal_scale(k)
+    if factor != 1.0:
+        gp = scale_signal(gp, factor)
     sd = earned_correction_sd(predictor)
     if sd is not None:
         gp = add_correction_basis(gp, width - 1, sd)

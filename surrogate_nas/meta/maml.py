@@ -94,6 +94,11 @@ class MetaConfig(TypedConfig):
         description="dkt: what meta-training maximises per episode: marginal (the joint likelihood of support and "
         "query) or predictive (the query's likelihood given the support, as adaptation uses the GP)",
     )
+    select_gp_scale: bool = Field(
+        False,
+        description="dkt: end meta-training by scoring multipliers of the GP's signal variance on the meta-validation "
+        "episodes (adapt option gp_scale='checkpoint' reads them)",
+    )
     gp_head: bool = Field(
         False, description="maml/reptile/multitask: then meta-learn a GP head on the adapted residuals"
     )

@@ -176,6 +176,9 @@ def _info(learner: MetaLearner, train_tasks: list, val_tasks: list, target: str 
         info["rank_share"] = learner.rank_share
         info["rank_share_taus"] = learner.rank_share_taus
         info["rank_share_by_k"] = learner.rank_share_by_k
+        if learner.gp_scale_taus:  # MetaConfig.select_gp_scale
+            info["gp_scale_taus"] = learner.gp_scale_taus
+            info["gp_scale_by_k"] = learner.gp_scale_by_k
     if learner.model.config.feature_columns:  # what the training tasks made the free features worth
         info["feature_share"] = float(learner.model.feature_share().detach())
     return info
