@@ -24,7 +24,7 @@ import torch
 from predictor_prior_decomposition import validation_args, validation_cases, write
 
 from surrogate_nas.meta.adapt import MetaGNNPredictor
-from surrogate_nas.meta.deep_kernel import condition
+from surrogate_nas.meta.deep_kernel import condition, scaled_signal
 from surrogate_nas.predictors.metrics import kendall_tau
 
 #: Multipliers of the GP's meta-learned outputscale the support chooses among (1: the default).
@@ -47,14 +47,13 @@ def scored(ck, d, target: str, s_archs, y_sup, q_archs, y_query, seed: int) -> d
     """Kendall tau of the default, of the LOO-chosen scale and of every fixed scale; the chosen scale."""
     p = MetaGNNPredictor(ck, sources=d.sources, task=target, seed=seed, calibrate=False).fit(s_archs, y_sup)
     gp = p.gp_
-    base = gp.covar_module.outputscale.detach().clone()
     density = {a: loo_log_density(gp, a) for a in SCALES}
     chosen = max(density, key=density.__getitem__)
     taus = {}
     for a in SCALES:
-        gp.covar_module.outputscale = base * a
-        condition(gp, gp.train_inputs[0], gp.train_targets)
-        taus[f"x{a:g}"] = kendall_tau(y_query, p.predict(q_archs))
+        with scaled_signal(gp, a):
+            condition(gp, gp.train_inputs[0], gp.train_targets)
+            taus[f"x{a:g}"] = kendall_tau(y_query, p.predict(q_archs))
     return {"default": taus["x1"], "loo": taus[f"x{chosen:g}"], **taus, "chosen": chosen}
 
 

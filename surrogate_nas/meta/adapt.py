@@ -48,6 +48,16 @@ MAX_CORRECTION_SD = 1000.0
 MAX_GP_SCALE = 1000.0
 
 
+def _number_or_choice(v: Any, in_range, message: str) -> Any:
+    """An option that is None, the checkpoint's own choice (``"checkpoint"``, ``"checkpoint-k"``) or a real number
+    ``in_range`` (a float); anything else raises ``ValueError(message)``."""
+    if v is None or (isinstance(v, str) and v in ("checkpoint", "checkpoint-k")):
+        return v
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not in_range(float(v)):
+        raise ValueError(message)
+    return float(v)
+
+
 class AdaptOptions(TypedConfig):
     """The options of :class:`MetaGNNPredictor` that are values, checked by :meth:`MetaGNNPredictor.validate_params`
     (a bad one raises one :class:`~surrogate_nas.errors.SurrogateNASError` line naming it and the value)."""
@@ -88,26 +98,22 @@ class AdaptOptions(TypedConfig):
     @field_validator("rank_residual", mode="plain")
     @classmethod
     def _rank_residual(cls, v: Any) -> Any:
-        if v is None or (isinstance(v, str) and v in ("checkpoint", "checkpoint-k")):
-            return v
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= float(v) <= 1:
-            raise ValueError(
-                "must be a share in [0, 1], 'checkpoint' (the share the checkpoint chose) or 'checkpoint-k' "
-                "(the one it chose for the support size nearest K)"
-            )
-        return float(v)
+        return _number_or_choice(
+            v,
+            lambda x: 0 <= x <= 1,
+            "must be a share in [0, 1], 'checkpoint' (the share the checkpoint chose) or 'checkpoint-k' "
+            "(the one it chose for the support size nearest K)",
+        )
 
     @field_validator("gp_scale", mode="plain")
     @classmethod
     def _gp_scale(cls, v: Any) -> Any:
-        if v is None or (isinstance(v, str) and v in ("checkpoint", "checkpoint-k")):
-            return v
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < float(v) <= MAX_GP_SCALE:
-            raise ValueError(
-                f"must be a multiplier in (0, {MAX_GP_SCALE:g}], 'checkpoint' (the one the checkpoint chose) or "
-                "'checkpoint-k' (the one it chose for the support size nearest K)"
-            )
-        return float(v)
+        return _number_or_choice(
+            v,
+            lambda x: 0 < x <= MAX_GP_SCALE,
+            f"must be a multiplier in (0, {MAX_GP_SCALE:g}], 'checkpoint' (the one the checkpoint chose) or "
+            "'checkpoint-k' (the one it chose for the support size nearest K)",
+        )
 
     @field_validator("task")
     @classmethod

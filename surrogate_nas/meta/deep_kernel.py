@@ -23,6 +23,7 @@ import torch
 
 from ..predictors.gnn import GraphRegressor, functional_forward, pairwise_rank_loss
 from ..predictors.metrics import kendall_tau
+from .defaults import DEFAULT_RANK_SHARE
 from .maml import MetaConfig, MetaLearner
 from .tasks import Episode, EpisodeSampler
 
@@ -39,6 +40,7 @@ __all__ = [
     "rank_residual",
     "scale_for",
     "scale_signal",
+    "scaled_signal",
     "share_for_size",
 ]
 
@@ -54,7 +56,7 @@ RANK_SHARE_EPISODES = 16
 #: :func:`~surrogate_nas.meta.defaults.default_rank_share`; :meth:`DKTLearner.select_gp_scale`; adapt option
 #: ``gp_scale="checkpoint"``, which reads the nearest scored share).
 GP_SCALES = (0.03, 0.1, 0.3, 1.0)
-GP_SCALE_SHARES = (0.0, 0.25)
+GP_SCALE_SHARES = (0.0, DEFAULT_RANK_SHARE)
 
 
 def graph_encoding_dim(space) -> int:
@@ -169,7 +171,7 @@ def scale_signal(gp: ResidualGP, factor: float) -> ResidualGP:
 
 
 @contextmanager
-def _scaled(gp: ResidualGP, factor: float) -> Iterator[ResidualGP]:
+def scaled_signal(gp: ResidualGP, factor: float) -> Iterator[ResidualGP]:
     """:func:`scale_signal` for the duration of a block; the meta-learned values are restored exactly after it."""
     if factor == 1.0:
         yield gp
@@ -440,7 +442,7 @@ class DKTLearner(MetaLearner):
                 if share > 0:
                     r = rank_residual(m_s, r, share)[0]
                 for scale in scales:
-                    with _scaled(self.gp, scale):
+                    with scaled_signal(self.gp, scale):
                         condition(self.gp, e_s, r)
                         out.append((m_q + posterior(self.gp, e_q, noise=False)[0]).cpu().numpy())
         self.gp.train()

@@ -14,11 +14,11 @@ from surrogate_nas.meta.deep_kernel import (
     GP_SCALE_SHARES,
     GP_SCALES,
     RANK_SHARE_KS,
-    _scaled,
     make_gp,
     nearest_size,
     scale_for,
     scale_signal,
+    scaled_signal,
 )
 from surrogate_nas.meta.predict_inputs import PredictInputs
 
@@ -72,7 +72,7 @@ def test_scale_signal_multiplies_the_signal_and_keeps_the_noise():
         assert float(gp.likelihood.noise.detach()) == pytest.approx(float(ref.likelihood.noise.detach()))
     gp = make_gp(4, "rbf")
     before = {k: v.clone() for k, v in gp.state_dict().items()}
-    with _scaled(gp, 0.1):  # how scoring scales the learner's own GP: restored exactly after
+    with scaled_signal(gp, 0.1):  # how scoring scales the learner's own GP: restored exactly after
         assert float(gp.covar_module.outputscale.detach()) == pytest.approx(0.1 * 0.5)
     assert all(torch.equal(v, gp.state_dict()[k]) for k, v in before.items())
 
