@@ -1,13 +1,14 @@
 """The GP's signal scale chosen by nested leave-one-task-out: does it tell NB-201 from NAS-Bench-Graph?
 
-NB-201 wants a GP about 10x weaker than its meta-learned one up to K = 50 and NAS-Bench-Graph the meta-learned one
-(experiments/results/predictor_gp_scale_loo.md); neither the support's likelihoods nor the checkpoint's own
-meta-validation episodes (the training tasks on held-out architectures, tasks the network has seen) tell them apart.
-This script asks the question the way the outer protocol asks it, inside the training tasks only: for a validation
-target T (NB-201 cifar100; NAS-Bench-Graph cora, photo) and each of its training tasks t, a deep-kernel checkpoint is
-meta-trained on the training tasks other than t (the default's settings; T is never read), adapted on K support
-architectures of t with the other training tasks as sources, and each multiplier of the GP's meta-learned signal
-variance in :data:`~surrogate_nas.meta.deep_kernel.GP_SCALES` scored by Kendall tau on t's other architectures.
+NB-201's validation target (cifar100) wants a GP about 10x weaker than its meta-learned one up to K = 50 and
+NAS-Bench-Graph's the meta-learned one (experiments/results/predictor_gp_scale_loo.md); neither the support's
+likelihoods nor the checkpoint's own meta-validation episodes (the training tasks on held-out architectures, tasks the
+network has seen) tell them apart. This script asks the question the way the outer protocol asks it, inside the
+training tasks only: for a validation target T (NB-201 cifar100; NAS-Bench-Graph cora, photo) and each of its training
+tasks t, a deep-kernel checkpoint is meta-trained on the training tasks other than t (the default's settings; T is
+never read), adapted on K support architectures of t with the other training tasks as sources, and each multiplier of
+the GP's meta-learned signal variance in :data:`~surrogate_nas.meta.deep_kernel.GP_SCALES` scored by Kendall tau on
+t's other architectures.
 ``inner`` rows: these nested folds (what a selection rule could read without the target). ``outer`` rows (with
 ``--outer DIR``, the default's 3-member ensemble of the predictor-quality grid, members named as
 ``predictor_prior_decomposition.py`` names them: ``nb201-cifar100-seed0`` ...): the same multipliers on T itself,
