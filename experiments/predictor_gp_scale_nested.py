@@ -24,46 +24,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from predictor_prior_decomposition import KS, TARGETS, write
+from predictor_prior_decomposition import KS, TARGETS, checkpoint, write
 
 from surrogate_nas.benchmarks import load_benchmark
 from surrogate_nas.experiment.config import VALIDATION_TARGETS
 from surrogate_nas.experiment.predictor_quality import ENSEMBLE, split, target_data
 from surrogate_nas.meta.adapt import MetaGNNPredictor
-from surrogate_nas.meta.checkpoint import is_checkpoint_dir, load_checkpoint, save_checkpoint
+from surrogate_nas.meta.checkpoint import load_checkpoint
 from surrogate_nas.meta.deep_kernel import GP_SCALES, condition, scaled_signal
 from surrogate_nas.meta.ensemble import MetaEnsemble
-from surrogate_nas.meta.maml import default_meta_config
-from surrogate_nas.meta.pretrain import pretrain
 from surrogate_nas.predictors.inputs import SourceValues
 from surrogate_nas.predictors.metrics import kendall_tau
-
-
-def fold_checkpoint(table, bench: str, outer: str, inner: str, train: list, metric: str, meta_seed: int, cache):
-    """The checkpoint meta-trained on ``train`` (the outer target's training tasks without ``inner``), cached."""
-    d = cache / f"{bench}-{outer}-without-{inner}-seed{meta_seed}" if cache else None
-    if d is not None and is_checkpoint_dir(d):
-        return load_checkpoint(d), 0.0
-    t = time.perf_counter()
-    ck = pretrain(
-        table,
-        train,
-        metric,
-        meta_config=default_meta_config(iterations=400, seed=meta_seed),
-        benchmark_name=bench,
-        target=inner,
-        progress=False,
-    )
-    if d is not None:
-        save_checkpoint(ck, d)
-    return ck, time.perf_counter() - t
 
 
 def fold_rows(bench: str, outer: str, metric: str, inner: str, meta_seed: int, seeds: int, cache) -> tuple:
@@ -71,7 +48,8 @@ def fold_rows(bench: str, outer: str, metric: str, inner: str, meta_seed: int, s
     torch.set_num_threads(1)  # one core per fold: the folds run side by side
     table = load_benchmark(bench)
     train = [t for t in table.tasks if t not in (outer, inner)]
-    ck, secs = fold_checkpoint(table, bench, outer, inner, train, metric, meta_seed, cache)
+    name = f"{bench}-{outer}-without-{inner}-seed{meta_seed}"
+    ck, secs = checkpoint(table, bench, inner, metric, train, meta_seed, cache, name)
     sources = SourceValues(table, tuple(train), metric)
     archs = table.archs(inner, metric)
     y = table.vector(inner, metric, archs)

@@ -55,8 +55,12 @@ TARGETS = (
 KS = (5, 10, 20, 50, 100)
 
 
-def checkpoint(table, bench: str, target: str, metric: str, train: list, meta_seed: int, cache: Path | None):
-    d = cache / f"{bench}-{target}-seed{meta_seed}" if cache else None
+def checkpoint(
+    table, bench: str, target: str, metric: str, train: list, meta_seed: int, cache: Path | None, name: str = ""
+):
+    """(checkpoint meta-trained on ``train`` for ``target`` with the default's settings, seconds; 0 when read from
+    ``cache``), cached there as ``name`` (default ``{bench}-{target}-seed{meta_seed}``)."""
+    d = cache / (name or f"{bench}-{target}-seed{meta_seed}") if cache else None
     if d is not None and is_checkpoint_dir(d):
         return load_checkpoint(d), 0.0
     t = time.perf_counter()
