@@ -43,17 +43,26 @@ def loo_log_density(gp, scale: float) -> float:
         return float((-0.5 * torch.log(2 * np.pi * var) - 0.5 * (r - mu) ** 2 / var).sum())
 
 
+def scaled_predictions(p: MetaGNNPredictor, archs, scales) -> list[np.ndarray]:
+    """The fitted ``p``'s predictions at ``archs`` with its GP's signal variance times each of ``scales``, the GP
+    conditioned again on the same support residuals for each; the GP is left as fitted."""
+    gp, out = p.gp_, []
+    for a in scales:
+        with scaled_signal(gp, a):
+            condition(gp, gp.train_inputs[0], gp.train_targets)
+            out.append(p.predict(archs))
+    condition(gp, gp.train_inputs[0], gp.train_targets)
+    return out
+
+
 def scored(ck, d, target: str, s_archs, y_sup, q_archs, y_query, seed: int) -> dict:
     """Kendall tau of the default, of the LOO-chosen scale and of every fixed scale; the chosen scale."""
     p = MetaGNNPredictor(ck, sources=d.sources, task=target, seed=seed, calibrate=False).fit(s_archs, y_sup)
     gp = p.gp_
     density = {a: loo_log_density(gp, a) for a in SCALES}
     chosen = max(density, key=density.__getitem__)
-    taus = {}
-    for a in SCALES:
-        with scaled_signal(gp, a):
-            condition(gp, gp.train_inputs[0], gp.train_targets)
-            taus[f"x{a:g}"] = kendall_tau(y_query, p.predict(q_archs))
+    preds = scaled_predictions(p, q_archs, SCALES)
+    taus = {f"x{a:g}": kendall_tau(y_query, pred) for a, pred in zip(SCALES, preds)}
     return {"default": taus["x1"], "loo": taus[f"x{chosen:g}"], **taus, "chosen": chosen}
 
 

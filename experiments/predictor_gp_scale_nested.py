@@ -30,14 +30,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from predictor_gp_scale_loo import scaled_predictions
 from predictor_prior_decomposition import KS, TARGETS, checkpoint, write
 
 from surrogate_nas.benchmarks import load_benchmark
-from surrogate_nas.experiment.config import VALIDATION_TARGETS
+from surrogate_nas.experiment.config import is_validation_target
 from surrogate_nas.experiment.predictor_quality import ENSEMBLE, split, target_data
 from surrogate_nas.meta.adapt import MetaGNNPredictor
 from surrogate_nas.meta.checkpoint import load_checkpoint
-from surrogate_nas.meta.deep_kernel import GP_SCALES, condition, scaled_signal
+from surrogate_nas.meta.deep_kernel import GP_SCALES
 from surrogate_nas.meta.ensemble import MetaEnsemble
 from surrogate_nas.predictors.inputs import SourceValues
 from surrogate_nas.predictors.metrics import kendall_tau
@@ -61,16 +62,13 @@ def fold_rows(bench: str, outer: str, metric: str, inner: str, meta_seed: int, s
             p.fit([archs[i] for i in sup], y[sup])
             q_archs = [archs[i] for i in qry]
             key = {"benchmark": bench, "target": outer, "inner": inner, "meta_seed": meta_seed, "k": k, "seed": seed}
-            for a in GP_SCALES:
-                with scaled_signal(p.gp_, a):
-                    condition(p.gp_, p.gp_.train_inputs[0], p.gp_.train_targets)
-                    rows.append({**key, "scale": a, "kendall_tau": kendall_tau(y[qry], p.predict(q_archs))})
-            condition(p.gp_, p.gp_.train_inputs[0], p.gp_.train_targets)
+            for a, pred in zip(GP_SCALES, scaled_predictions(p, q_archs, GP_SCALES)):
+                rows.append({**key, "scale": a, "kendall_tau": kendall_tau(y[qry], pred)})
     return rows, f"{bench}/{outer} without {inner}: meta seed {meta_seed}, meta-trained in {secs:.0f} s (0: cached)"
 
 
 def outer_rows(bench: str, outer: str, metric: str, members: Path, seeds: int) -> tuple:
-    """Kendall tau on the validation target of the default's ensemble (members meta seeds 0-2 from ``members``) with
+    """Kendall tau on the outer target of the default's ensemble (members meta seeds 0-2 from ``members``) with
     every member's GP signal variance x each multiplier, every K and support seed (the grid's splits and seeds)."""
     torch.set_num_threads(1)
     table = load_benchmark(bench)
@@ -83,14 +81,9 @@ def outer_rows(bench: str, outer: str, metric: str, members: Path, seeds: int) -
             ens = MetaEnsemble(cks, seed=seed, sources=d.sources, task=outer, calibrate=False)
             ens.fit([d.archs[i] for i in sup], d.y[sup])
             q_archs = [d.archs[i] for i in qry]
-            for a in GP_SCALES:
-                preds = []
-                for m in ens.members_:
-                    with scaled_signal(m.gp_, a):
-                        condition(m.gp_, m.gp_.train_inputs[0], m.gp_.train_targets)
-                        preds.append(m.predict(q_archs))
-                    condition(m.gp_, m.gp_.train_inputs[0], m.gp_.train_targets)
-                tau = kendall_tau(d.y[qry], np.mean(preds, axis=0))
+            by_member = [scaled_predictions(m, q_archs, GP_SCALES) for m in ens.members_]
+            for j, a in enumerate(GP_SCALES):
+                tau = kendall_tau(d.y[qry], np.mean([preds[j] for preds in by_member], axis=0))
                 rows.append({"benchmark": bench, "target": outer, "k": k, "seed": seed, "scale": a, "kendall_tau": tau})
     return rows, f"{bench}/{outer}: the ensemble of {members}"
 
@@ -136,7 +129,7 @@ def held_out() -> list[tuple[str, str, str]]:
         (bench, t, metric)
         for bench, metric in metrics.items()
         for t in load_benchmark(bench).tasks
-        if t not in VALIDATION_TARGETS[bench]
+        if not is_validation_target(bench, t)
     ]
 
 
