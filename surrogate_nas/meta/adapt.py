@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..devices import resolve_device
 from ..errors import DataError, SurrogateNASError
@@ -72,6 +72,7 @@ class AdaptOptions(TypedConfig):
     task: str | None = None
     gp_steps: Int = Field(0, ge=0, le=MAX_INNER_STEPS)
     correction_sd: Annotated[Float, Field(gt=0, le=MAX_CORRECTION_SD)] | None = None
+    correction_weight: Annotated[Float, Field(ge=0, le=1)] | None = None
     rank_residual: float | Literal["checkpoint", "checkpoint-k"] | None = None
     gp_scale: float | Literal["checkpoint", "checkpoint-k"] | None = None
     calibrate: bool = True
@@ -114,6 +115,15 @@ class AdaptOptions(TypedConfig):
             f"must be a multiplier in (0, {MAX_GP_SCALE:g}], 'checkpoint' (the one the checkpoint chose) or "
             "'checkpoint-k' (the one it chose for the support size nearest K)",
         )
+
+    @model_validator(mode="after")
+    def _one_correction_option(self) -> AdaptOptions:
+        if self.correction_sd is not None and self.correction_weight is not None:
+            raise ValueError(
+                "correction_sd (the correction as a basis the support earns) and correction_weight (the correction "
+                "beyond the prior's warp, weighted) are two ways to treat the same correction: give one"
+            )
+        return self
 
     @field_validator("task")
     @classmethod
@@ -158,8 +168,13 @@ class MetaGNNPredictor:
     support-correlation-weighted source rank) is not part of the GP's mean but a basis whose weight has a
     ``N(0, correction_sd^2)`` prior, so the support has to earn it
     (:func:`~surrogate_nas.meta.deep_kernel.add_correction_basis`); ``None``: the correction is used in full, as
-    meta-trained. ``rank_residual`` (0..1, GP head only): the share of the GP's support residual that is the
-    support's *ranking* disagreement with the network instead of its value residual
+    meta-trained. ``correction_weight`` (0..1, a deep-kernel checkpoint that reads sources): the correction is split
+    into the network's monotone warp of its transfer prior (the prior put on the values' scale:
+    :func:`~surrogate_nas.meta.gp_head.prior_warp`) and the rest, which depends on the architecture beyond its
+    source ranks; the GP's mean keeps the warp and this weight of the rest (0: it ranks as the transfer prior; 1 or
+    ``None``: the network's prediction).
+    ``rank_residual`` (0..1, GP head only): the share of the GP's support residual that is the support's *ranking*
+    disagreement with the network instead of its value residual
     (:func:`~surrogate_nas.meta.deep_kernel.rank_residual`); 0 conditions on value residuals alone; ``None``, the
     default, is :func:`~surrogate_nas.meta.defaults.default_rank_share` (0.25 for a deep-kernel checkpoint of a
     function-level metric, chosen on the validation targets; 0 for a hardware metric or a MAML GP head);
@@ -221,6 +236,8 @@ class MetaGNNPredictor:
     features: FreeFeatureValues | None
     gp_steps: int
     correction_sd: float | None
+    correction_weight: float | None
+    prior_warp_: gp_head.PriorWarp | None
     rank_residual: float | str | None
     gp_scale: float | str | None
     calibrate: bool
@@ -249,6 +266,7 @@ class MetaGNNPredictor:
         rank_residual: float | str | None = None,
         calibrate: bool = True,
         gp_scale: float | str | None = None,
+        correction_weight: float | None = None,
     ) -> None:
         self.checkpoint = checkpoint
         self.sources = sources
@@ -267,6 +285,7 @@ class MetaGNNPredictor:
         self.rank_residual = rank_residual
         self.calibrate = calibrate
         self.gp_scale = gp_scale
+        self.correction_weight = correction_weight
 
     def validate_params(self) -> AdaptOptions:
         """Check the options that are values (:class:`AdaptOptions`): one line naming the bad one. Called when
@@ -330,7 +349,9 @@ class MetaGNNPredictor:
             support = PredictInputs(self, archs, src, [inputs])
         self.members_ = None
         self.gp_, self.value_map_ = None, (0.0, 1.0)  # value map: the GP's scale -> z (rank residuals move it)
+        self.prior_warp_ = None
         if ckpt.gp is not None:
+            self.prior_warp_ = gp_head.prior_warp(self)
             self.gp_, self.value_map_ = gp_head.condition(self, support, z, y)
         self.std_factor_ = 1.0
 

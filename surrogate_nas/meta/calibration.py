@@ -35,13 +35,15 @@ def held_out_std_factor(predictor: MetaGNNPredictor, archs: list, y: np.ndarray,
 
     Where a fold's fit is conditioning alone (the checkpoint's own weights, support-scaled targets, the checkpoint's
     GP hyper-parameters: the deep-kernel default) the folds are fitted together (:func:`_conditioned_folds_z`: one
-    readout, one batched GP solve); otherwise each fold is a full refit (:func:`_refitted_folds_z`). Both compute
+    readout, one batched GP solve); otherwise (a warp of the transfer prior, ``correction_weight``, is a fit too)
+    each fold is a full refit (:func:`_refitted_folds_z`). Both compute
     the same fold fits (equal up to float32 rounding: ``tests/meta/test_calibration.py``)."""
     n = len(archs)
     if n < 3:
         return 1.0
     folds = calibration_folds(predictor.seed, n)
-    if predictor._cached() and predictor.targets == "support" and not predictor.gp_steps and n <= predictor.BATCH:
+    batched = predictor.targets == "support" and not predictor.gp_steps and predictor.prior_warp_ is None
+    if predictor._cached() and batched and n <= predictor.BATCH:
         z = _conditioned_folds_z(predictor, archs, y, src, folds)
     else:
         z = _refitted_folds_z(predictor, archs, y, src, folds)

@@ -31,7 +31,12 @@ __all__ = [
     "network_outputs",
     "noise_variance",
     "predict",
+    "prior_warp",
+    "PriorWarp",
 ]
+
+#: Architectures (with source records, a fixed sample) the network's warp of its transfer prior is fitted on.
+WARP_ARCHS = 2048
 
 
 def condition(
@@ -103,7 +108,19 @@ def embed(predictor: MetaGNNPredictor, inputs: PredictInputs) -> Iterator[tuple[
 
 
 def network_outputs(predictor: MetaGNNPredictor, inputs: PredictInputs):
-    """(start, the GNN's prediction, the GP's input) per chunk: :func:`embed` before the correction is split off."""
+    """(start, the GNN's prediction, the GP's input) per chunk: :func:`embed` before the correction is split off;
+    with the predictor's ``correction_weight`` (:func:`prior_warp`), the prediction's correction beyond the warp of
+    its transfer prior weighted by it."""
+    warp = getattr(predictor, "prior_warp_", None)
+    for i, m, e in _raw_network_outputs(predictor, inputs):
+        if warp is not None:
+            with torch.no_grad():
+                m = warp.apply(predictor.ckpt_.model.transfer_prior(e), m)
+        yield i, m, e
+
+
+def _raw_network_outputs(predictor: MetaGNNPredictor, inputs: PredictInputs):
+    """:func:`network_outputs` as the network gives them."""
     from .deep_kernel import gp_inputs
 
     kernel, model, batch = predictor._kernel(), predictor.ckpt_.model, predictor.BATCH
@@ -125,6 +142,74 @@ def network_outputs(predictor: MetaGNNPredictor, inputs: PredictInputs):
                 m, e = gp_inputs(model, predictor.params_, b, predictor.corr_, kernel)
             yield i, m, e
             i += b[3]
+
+
+class PriorWarp:
+    """A network's monotone warp of its transfer prior ``W`` (piecewise linear through the blocks of an isotonic fit of
+    its predictions on its prior, at each block's mean prior: centred isotonic regression, strictly increasing, so it
+    keeps the prior's order; linear beyond the end blocks), and the weight of the rest of its correction."""
+
+    def __init__(self, knots_x: np.ndarray, knots_y: np.ndarray, weight: float) -> None:
+        self.knots_x, self.knots_y, self.weight = knots_x, knots_y, weight
+
+    @classmethod
+    def fit(cls, prior: np.ndarray, prediction: np.ndarray, weight: float) -> PriorWarp | None:
+        """The warp of ``prediction`` on ``prior`` (None where the isotonic fit is one constant: no warp)."""
+        from sklearn.isotonic import IsotonicRegression
+
+        order = np.argsort(prior, kind="stable")
+        x = np.asarray(prior, dtype=float)[order]
+        fitted = IsotonicRegression(increasing=True).fit_transform(x, np.asarray(prediction, dtype=float)[order])
+        starts = np.flatnonzero(np.r_[True, np.diff(fitted) != 0])
+        if len(starts) < 2:
+            return None
+        knots_x = np.add.reduceat(x, starts) / np.diff(np.r_[starts, len(x)])
+        return cls(knots_x, fitted[starts], weight)
+
+    def __call__(self, prior: np.ndarray) -> np.ndarray:
+        """``W(prior)``."""
+        x, y = self.knots_x, self.knots_y
+        out = np.interp(prior, x, y)
+        lo, hi = prior < x[0], prior > x[-1]
+        out[lo] = y[0] + (prior[lo] - x[0]) * (y[1] - y[0]) / (x[1] - x[0])
+        out[hi] = y[-1] + (prior[hi] - x[-1]) * (y[-1] - y[-2]) / (x[-1] - x[-2])
+        return out
+
+    def apply(self, prior: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
+        """``W(prior) + weight x (prediction - W(prior))``, on ``prediction``'s device and dtype."""
+        w = torch.as_tensor(self(prior.detach().cpu().numpy().astype(float)), dtype=prediction.dtype)
+        w = w.to(prediction.device)
+        return w + self.weight * (prediction - w)
+
+
+def prior_warp(predictor: MetaGNNPredictor) -> PriorWarp | None:
+    """The fitted predictor's :class:`PriorWarp` where its ``correction_weight`` is below 1 and its network reads
+    sources (None otherwise): fitted on the network's predictions, under the support's source correlations, for a
+    fixed sample of :data:`WARP_ARCHS` architectures with records in the first source task (no target value is
+    read beyond those correlations)."""
+    weight, sources = predictor.correction_weight, predictor.sources_
+    if weight is None or weight >= 1 or not predictor.ckpt_.model.config.use_sources:
+        return None
+    if sources.table is None or not sources.tasks:
+        return None
+    model, ms, priors = predictor.ckpt_.model, [], []
+    with torch.no_grad():
+        for _, m, e in _raw_network_outputs(predictor, _warp_inputs(predictor, sources.table, sources)):
+            ms.append(m.cpu().numpy())
+            priors.append(model.transfer_prior(e).cpu().numpy())
+    return PriorWarp.fit(np.concatenate(priors), np.concatenate(ms), float(weight))
+
+
+def _warp_inputs(predictor: MetaGNNPredictor, table, sources) -> PredictInputs:
+    """:func:`prior_warp`'s inputs: a fixed sample (seed 0, in the table's order) of :data:`WARP_ARCHS` architectures
+    with records in the first source task and their input columns, which no support changes (built once per
+    predictor; its calibration folds share them)."""
+    inputs = predictor.__dict__.get("_warp_inputs")
+    if inputs is None:
+        every = table.archs(sources.tasks[0], sources.metric)
+        keep = np.sort(np.random.default_rng(0).choice(len(every), min(len(every), WARP_ARCHS), replace=False))
+        inputs = predictor.__dict__["_warp_inputs"] = PredictInputs(predictor, [every[i] for i in keep])
+    return inputs
 
 
 def embed_all(predictor: MetaGNNPredictor, inputs: PredictInputs) -> tuple[torch.Tensor, torch.Tensor]:

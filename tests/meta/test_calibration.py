@@ -94,6 +94,7 @@ def test_a_fold_with_a_constant_training_part_is_skipped_by_both_paths(dkt, arch
     ({"gp_steps": 2}, False),  # each fold re-fits the GP's hyper-parameters
     ({"targets": "anchored"}, False),
     ({"inner_steps": 1}, False),  # each fold adapts its own weights
+    ({"correction_weight": 0.5}, False),  # each fold fits its own warp of the transfer prior
 ])
 def test_only_folds_that_are_conditioning_alone_are_fitted_together(dkt, archs, monkeypatch, options, batched):
     a, y = archs
