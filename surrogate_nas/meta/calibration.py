@@ -35,15 +35,14 @@ def held_out_std_factor(predictor: MetaGNNPredictor, archs: list, y: np.ndarray,
 
     Where a fold's fit is conditioning alone (the checkpoint's own weights, support-scaled targets, the checkpoint's
     GP hyper-parameters: the deep-kernel default) the folds are fitted together (:func:`_conditioned_folds_z`: one
-    readout, one batched GP solve); otherwise (a warp of the transfer prior, ``correction_weight``, is a fit too)
-    each fold is a full refit (:func:`_refitted_folds_z`). Both compute
+    readout, one batched GP solve, each fold's warp of the transfer prior where ``correction_weight`` asks for one:
+    :func:`_fold_warped`); otherwise each fold is a full refit (:func:`_refitted_folds_z`). Both compute
     the same fold fits (equal up to float32 rounding: ``tests/meta/test_calibration.py``)."""
     n = len(archs)
     if n < 3:
         return 1.0
     folds = calibration_folds(predictor.seed, n)
-    batched = predictor.targets == "support" and not predictor.gp_steps and predictor.prior_warp_ is None
-    if predictor._cached() and batched and n <= predictor.BATCH:
+    if predictor._cached() and predictor.targets == "support" and not predictor.gp_steps and n <= predictor.BATCH:
         z = _conditioned_folds_z(predictor, archs, y, src, folds)
     else:
         z = _refitted_folds_z(predictor, archs, y, src, folds)
@@ -113,7 +112,10 @@ def _fold_group_z(predictor: MetaGNNPredictor, archs: list, y: np.ndarray, src: 
     from .deep_kernel import condition, posterior
 
     dev = predictor.device
-    m, e = _fold_embeddings(predictor, archs, src, torch.stack([c for *_, c in fits]))
+    corrs = torch.stack([c for *_, c in fits])
+    m, e = _fold_embeddings(predictor, archs, src, corrs)
+    if predictor.prior_warp_ is not None:
+        m = _fold_warped(predictor, predictor.prior_warp_.weight, corrs, m, e)
     folds = torch.arange(len(fits), device=dev)[:, None]
     train = torch.as_tensor(np.stack([t for _, t, _, _ in fits]), device=dev)
     held = torch.as_tensor(np.stack([h for h, _, _, _ in fits]), device=dev)
@@ -146,11 +148,13 @@ def _fitted_view(predictor: MetaGNNPredictor, scale, value_map: tuple[float, flo
 def _fold_embeddings(
     predictor: MetaGNNPredictor, archs: list, src: np.ndarray, corrs: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(the network's predictions [F, n], the GP's inputs [F, n, d]) of every support point under each fold's
-    source correlations ``corrs`` [F, S]: :func:`gp_head.embed_all` of a fold copy whose ``corr_`` holds each row's
-    fold correlations (the readout broadcasts them), in chunks of at most ``BATCH`` rows."""
+    """(the network's predictions [F, n], the GP's inputs [F, n, d]) of ``archs`` under each fold's source
+    correlations ``corrs`` [F, S], without a warp of the transfer prior: :func:`gp_head.embed_all` of a fold copy
+    whose ``corr_`` holds each row's fold correlations (the readout broadcasts them), in chunks of at most ``BATCH``
+    rows."""
     n, per_chunk = len(archs), max(1, predictor.BATCH // len(archs))
     fold_view = copy.copy(predictor)
+    fold_view.prior_warp_ = None  # the network as it is: each fold's warp is its own (_fold_warped)
     ms, es = [], []
     for i in range(0, len(corrs), per_chunk):
         c = corrs[i : i + per_chunk]
@@ -159,3 +163,21 @@ def _fold_embeddings(
         ms.append(m.reshape(len(c), n))
         es.append(e.reshape(len(c), n, -1))
     return torch.cat(ms), torch.cat(es)
+
+
+def _fold_warped(
+    predictor: MetaGNNPredictor, weight: float, corrs: torch.Tensor, m: torch.Tensor, e: torch.Tensor
+) -> torch.Tensor:
+    """The support predictions ``m`` [F, n] (GP inputs ``e``) under each fold's own warp of the transfer prior and
+    ``weight`` of the rest, the warp fitted as :func:`gp_head.prior_warp` fits the predictor's, under that fold's
+    correlations ``corrs`` [F, S] (one readout of the warp's architectures for all folds)."""
+    inputs = gp_head.warp_inputs(predictor)
+    wm, we = _fold_embeddings(predictor, inputs.archs, inputs.src, corrs)
+    model, out = predictor.ckpt_.model, m.clone()
+    with torch.no_grad():
+        for f in range(len(corrs)):
+            prior = model.transfer_prior(we[f]).cpu().numpy()
+            warp = gp_head.PriorWarp.fit(prior, wm[f].cpu().numpy(), weight)
+            if warp is not None:
+                out[f] = warp.apply(model.transfer_prior(e[f]), m[f])
+    return out

@@ -33,6 +33,7 @@ __all__ = [
     "predict",
     "prior_warp",
     "PriorWarp",
+    "warp_inputs",
 ]
 
 #: Architectures (with source records, a fixed sample) the network's warp of its transfer prior is fitted on.
@@ -194,19 +195,22 @@ def prior_warp(predictor: MetaGNNPredictor) -> PriorWarp | None:
         return None
     model, ms, priors = predictor.ckpt_.model, [], []
     with torch.no_grad():
-        for _, m, e in _raw_network_outputs(predictor, _warp_inputs(predictor, sources.table, sources)):
+        for _, m, e in _raw_network_outputs(predictor, warp_inputs(predictor)):
             ms.append(m.cpu().numpy())
             priors.append(model.transfer_prior(e).cpu().numpy())
     return PriorWarp.fit(np.concatenate(priors), np.concatenate(ms), float(weight))
 
 
-def _warp_inputs(predictor: MetaGNNPredictor, table, sources) -> PredictInputs:
+def warp_inputs(predictor: MetaGNNPredictor) -> PredictInputs:
     """:func:`prior_warp`'s inputs: a fixed sample (seed 0, in the table's order) of :data:`WARP_ARCHS` architectures
     with records in the first source task and their input columns, which no support changes (built once per
-    predictor; its calibration folds share them)."""
+    predictor; its calibration folds share them). For a predictor whose sources have a table and a task."""
     inputs = predictor.__dict__.get("_warp_inputs")
     if inputs is None:
-        every = table.archs(sources.tasks[0], sources.metric)
+        sources = predictor.sources_
+        if sources.table is None or not sources.tasks:
+            raise DataError("the transfer prior's warp needs source tasks")
+        every = sources.table.archs(sources.tasks[0], sources.metric)
         keep = np.sort(np.random.default_rng(0).choice(len(every), min(len(every), WARP_ARCHS), replace=False))
         inputs = predictor.__dict__["_warp_inputs"] = PredictInputs(predictor, [every[i] for i in keep])
     return inputs

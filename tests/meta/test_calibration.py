@@ -64,7 +64,11 @@ def _z(p, archs, y, how):
 
 
 @pytest.mark.parametrize("k", [8, 20, 43])
-@pytest.mark.parametrize("options", [{}, {"rank_residual": 0.5}, {"correction_sd": 1.0}], ids=["plain", "rank", "earned"])
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"rank_residual": 0.5}, {"correction_sd": 1.0}, {"correction_weight": 0.5}],
+    ids=["plain", "rank", "earned", "warp"],
+)
 def test_folds_fitted_together_equal_folds_refitted_one_by_one(dkt, archs, k, options):
     """The batched fold fits (one readout, one batched GP solve) are the same fits as the predictor's own
     ``_fit_support`` on each training part: z-scores equal up to float32 rounding (measured here up to ~1e-5
@@ -94,7 +98,7 @@ def test_a_fold_with_a_constant_training_part_is_skipped_by_both_paths(dkt, arch
     ({"gp_steps": 2}, False),  # each fold re-fits the GP's hyper-parameters
     ({"targets": "anchored"}, False),
     ({"inner_steps": 1}, False),  # each fold adapts its own weights
-    ({"correction_weight": 0.5}, False),  # each fold fits its own warp of the transfer prior
+    ({"correction_weight": 0.5}, True),  # each fold's warp of the transfer prior fitted in the batch
 ])
 def test_only_folds_that_are_conditioning_alone_are_fitted_together(dkt, archs, monkeypatch, options, batched):
     a, y = archs
