@@ -176,16 +176,41 @@ def write(df: pd.DataFrame, md: str, dest: Path | None, name: str) -> None:
         (dest / f"{name}.md").write_text(md)
 
 
+def validation_rows(args: argparse.Namespace, log: list[str], score) -> pd.DataFrame:
+    """The rows ``score(key, checkpoint, target data, support archs, support values, query archs, query values)``
+    returns (a list of dicts) for every case of :func:`validation_cases`."""
+    rows: list[dict] = []
+    for key, ck, d, sup, qry in validation_cases(args, log):
+        rows += score(key, ck, d, [d.archs[i] for i in sup], d.y[sup], [d.archs[i] for i in qry], d.y[qry])
+    return pd.DataFrame(rows)
+
+
+def cases_sentence(name: str, args: argparse.Namespace) -> str:
+    """How a report's cases were made: the command, one checkpoint per target and meta seed, the grid's splits."""
+    return (
+        f"`python experiments/{name}.py --seeds {args.seeds} --meta-seeds {','.join(map(str, args.meta_seeds))}`: one "
+        "deep-kernel checkpoint per target and meta seed (the default's settings; the default itself averages 3 meta "
+        "seeds' predictions), the predictor-quality grid's support splits"
+    )
+
+
+def log_section(log: list[str]) -> list[str]:
+    """The report's closing "Log" section: the checkpoints' lines as a code block."""
+    return ["## Log", "", "```", *log, "```", ""]
+
+
 def main(argv=None) -> int:
     args = validation_args(__doc__.splitlines()[0], "predictor_prior_decomposition", argv)
-    rows: list[dict] = []
     log: list[str] = []
-    for key, ck, d, sup, qry in validation_cases(args, log):
-        s_a, q_a, yq = [d.archs[i] for i in sup], [d.archs[i] for i in qry], d.y[qry]
-        for name, (pred, std) in parts(ck, d, s_a, d.y[sup], q_a, key["target"], key["seed"]).items():
+
+    def score(key, ck, d, s_a, y_sup, q_a, yq) -> list[dict]:
+        rows = []
+        for name, (pred, std) in parts(ck, d, s_a, y_sup, q_a, key["target"], key["seed"]).items():
             cov = calibration_report(yq, pred, std)["coverage_90"] if std is not None else np.nan
             rows.append({**key, "part": name, "kendall_tau": kendall_tau(yq, pred), "coverage_90": cov})
-    df = pd.DataFrame(rows)
+        return rows
+
+    df = validation_rows(args, log, score)
     write(df, report(df, args, log), args.dest, "predictor_prior_decomposition")
     return 0
 
@@ -195,10 +220,8 @@ def report(df: pd.DataFrame, args, log: list[str]) -> str:
     lines = [
         "# The default meta-predictor taken apart (validation targets)",
         "",
-        f"`python experiments/predictor_prior_decomposition.py --seeds {args.seeds} --meta-seeds "
-        f"{','.join(map(str, args.meta_seeds))}`: one deep-kernel checkpoint per target and meta seed (the default's "
-        "settings; the default itself averages 3 meta seeds' predictions), the predictor-quality grid's support "
-        "splits, Kendall tau on every other architecture (mean over the meta seeds and "
+        cases_sentence("predictor_prior_decomposition", args)
+        + ", Kendall tau on every other architecture (mean over the meta seeds and "
         f"{args.seeds} support seeds). Validation targets only: what is chosen from this table is chosen where "
         "the defaults may be chosen.",
         "",
@@ -208,7 +231,7 @@ def report(df: pd.DataFrame, args, log: list[str]) -> str:
         lines += [f"## {bench} {target}: Kendall tau", "", tau.round(3).to_markdown(), ""]
         cov = g.dropna(subset=["coverage_90"]).groupby(["k", "part"])["coverage_90"].mean().unstack("part")
         lines += [f"## {bench} {target}: 90% interval coverage", "", cov.round(2).to_markdown(), ""]
-    lines += ["## Log", "", "```", *log, "```", ""]
+    lines += log_section(log)
     return "\n".join(lines)
 
 

@@ -28,7 +28,7 @@ import sys
 import numpy as np
 import pandas as pd
 import torch
-from predictor_prior_decomposition import validation_args, validation_cases, write
+from predictor_prior_decomposition import cases_sentence, log_section, validation_args, validation_rows, write
 from scipy.stats import kendalltau, rankdata
 
 from surrogate_nas.meta import gp_head
@@ -77,17 +77,17 @@ def anatomy(y: np.ndarray, prior: np.ndarray, network: np.ndarray) -> dict[str, 
     }
 
 
+def score(key: dict, ck, d, s_archs, y_sup, q_archs, yq) -> list[dict]:
+    """One case's rows: each part's ranking metrics, and the correction's anatomy."""
+    preds, prior = parts(ck, d, s_archs, y_sup, q_archs, key["target"], key["seed"])
+    rows = [{**key, "part": name, **{m: f(yq, pred) for m, f in METRICS.items()}} for name, pred in preds.items()]
+    return rows + [{**key, "part": "(correction)", **anatomy(yq, prior, preds["network"])}]
+
+
 def main(argv=None) -> int:
     args = validation_args(__doc__.splitlines()[0], "predictor_top_decomposition", argv)
-    rows: list[dict] = []
     log: list[str] = []
-    for key, ck, d, sup, qry in validation_cases(args, log):
-        s_a, q_a, yq = [d.archs[i] for i in sup], [d.archs[i] for i in qry], d.y[qry]
-        preds, prior = parts(ck, d, s_a, d.y[sup], q_a, key["target"], key["seed"])
-        for name, pred in preds.items():
-            rows.append({**key, "part": name, **{m: f(yq, pred) for m, f in METRICS.items()}})
-        rows.append({**key, "part": "(correction)", **anatomy(yq, prior, preds["network"])})
-    df = pd.DataFrame(rows)
+    df = validation_rows(args, log, score)
     write(df, report(df, args, log), args.dest, "predictor_top_decomposition")
     return 0
 
@@ -98,10 +98,8 @@ def report(df: pd.DataFrame, args, log: list[str]) -> str:
     lines = [
         "# The default meta-predictor's top taken apart (validation targets)",
         "",
-        f"`python experiments/predictor_top_decomposition.py --seeds {args.seeds} --meta-seeds "
-        f"{','.join(map(str, args.meta_seeds))}`: one deep-kernel checkpoint per target and meta seed (the default's "
-        "settings; the default itself averages 3 meta seeds' predictions), the predictor-quality grid's support "
-        f"splits; means over the meta seeds and {args.seeds} support seeds. Validation targets only.",
+        cases_sentence("predictor_top_decomposition", args)
+        + f"; means over the meta seeds and {args.seeds} support seeds. Validation targets only.",
         "",
     ]
     titles = {
@@ -122,12 +120,7 @@ def report(df: pd.DataFrame, args, log: list[str]) -> str:
         "",
         anat.round(3).to_markdown(),
         "",
-        "## Log",
-        "",
-        "```",
-        *log,
-        "```",
-        "",
+        *log_section(log),
     ]
     return "\n".join(lines)
 
