@@ -101,7 +101,6 @@ def residual_share(p: MetaGNNPredictor) -> float:
 
 def parts(ck, d, s_archs, y_sup, q_archs, target: str, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     """name -> (prediction, std or None) of every part on the query."""
-    import torch
 
     from surrogate_nas.meta import gp_head
     from surrogate_nas.meta.predict_inputs import PredictInputs
@@ -116,13 +115,8 @@ def parts(ck, d, s_archs, y_sup, q_archs, target: str, seed: int) -> dict[str, t
         return p.fit(s_archs, y)
 
     default = fitted()
-    net, prior = [], []
-    for _, m, e in gp_head.network_outputs(default, PredictInputs(default, q_archs)):
-        with torch.no_grad():
-            net.append(m.numpy())
-            prior.append(ck.model.transfer_prior(e).numpy())
-    out["prior only"] = (np.concatenate(prior), None)
-    out["network"] = (np.concatenate(net), None)
+    net, prior = gp_head.network_and_prior(default, PredictInputs(default, q_archs))
+    out["prior only"], out["network"] = (prior, None), (net, None)
     out["default"] = default.predict(q_archs, return_std=True)
     for sd in (0.5, 2.0):
         out[f"earned sd={sd:g}"] = fitted(sd).predict(q_archs, return_std=True)

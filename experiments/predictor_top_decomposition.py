@@ -27,7 +27,6 @@ import sys
 
 import numpy as np
 import pandas as pd
-import torch
 from predictor_prior_decomposition import cases_sentence, log_section, validation_args, validation_rows, write
 from scipy.stats import kendalltau, rankdata
 
@@ -41,26 +40,22 @@ WEIGHTS = (0.5, 0.0)
 METRICS = {"kendall_tau": kendall_tau, "tau_top5": kendall_tau_top, "precision_at_1pct": precision_at}
 
 
-def parts(ck, d, s_archs, y_sup, q_archs, target: str, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """(name -> prediction on the query, the network's transfer prior on the query)."""
-    out = {"source-transfer": make_predictor("source-transfer", space=ck.space, sources=d.sources)}
-    out["source-transfer"] = out["source-transfer"].fit(s_archs, y_sup).predict(q_archs)
+def parts(ck, d, s_archs, y_sup, q_archs, target: str, seed: int) -> dict[str, np.ndarray]:
+    """name -> prediction on the query of every part."""
+    transfer = make_predictor("source-transfer", space=ck.space, sources=d.sources)
+    out = {"source-transfer": transfer.fit(s_archs, y_sup).predict(q_archs)}
 
     def fitted(weight=None):
         p = MetaGNNPredictor(ck, sources=d.sources, task=target, seed=seed, calibrate=False, correction_weight=weight)
         return p.fit(s_archs, y_sup)
 
     default = fitted()
-    net, prior = [], []
-    with torch.no_grad():
-        for _, m, e in gp_head.network_outputs(default, PredictInputs(default, q_archs)):
-            net.append(m.numpy())
-            prior.append(ck.model.transfer_prior(e).numpy())
-    out["prior only"], out["network"] = np.concatenate(prior), np.concatenate(net)
+    net, prior = gp_head.network_and_prior(default, PredictInputs(default, q_archs))
+    out["prior only"], out["network"] = prior, net
     out["default"] = default.predict(q_archs)
     for w in WEIGHTS:
         out[f"weight {w:g}"] = fitted(w).predict(q_archs)
-    return out, out["prior only"]
+    return out
 
 
 def anatomy(y: np.ndarray, prior: np.ndarray, network: np.ndarray) -> dict[str, float]:
@@ -79,9 +74,9 @@ def anatomy(y: np.ndarray, prior: np.ndarray, network: np.ndarray) -> dict[str, 
 
 def score(key: dict, ck, d, s_archs, y_sup, q_archs, yq) -> list[dict]:
     """One case's rows: each part's ranking metrics, and the correction's anatomy."""
-    preds, prior = parts(ck, d, s_archs, y_sup, q_archs, key["target"], key["seed"])
+    preds = parts(ck, d, s_archs, y_sup, q_archs, key["target"], key["seed"])
     rows = [{**key, "part": name, **{m: f(yq, pred) for m, f in METRICS.items()}} for name, pred in preds.items()]
-    return rows + [{**key, "part": "(correction)", **anatomy(yq, prior, preds["network"])}]
+    return rows + [{**key, "part": "(correction)", **anatomy(yq, preds["prior only"], preds["network"])}]
 
 
 def main(argv=None) -> int:

@@ -28,6 +28,7 @@ __all__ = [
     "embed",
     "embed_all",
     "joint_posterior",
+    "network_and_prior",
     "network_outputs",
     "noise_variance",
     "predict",
@@ -193,12 +194,20 @@ def prior_warp(predictor: MetaGNNPredictor) -> PriorWarp | None:
         return None
     if sources.table is None or not sources.tasks:
         return None
+    m, prior = network_and_prior(predictor, warp_inputs(predictor), raw=True)
+    return PriorWarp.fit(prior, m, float(weight))
+
+
+def network_and_prior(predictor: MetaGNNPredictor, inputs: PredictInputs, raw: bool = False):
+    """(the network's predictions, their transfer-prior term) over ``inputs.archs`` as numpy arrays in z units:
+    :func:`network_outputs` (``raw``: without the predictor's warp of the prior, :func:`prior_warp`)."""
+    outputs = _raw_network_outputs if raw else network_outputs
     model, ms, priors = predictor.ckpt_.model, [], []
     with torch.no_grad():
-        for _, m, e in _raw_network_outputs(predictor, warp_inputs(predictor)):
+        for _, m, e in outputs(predictor, inputs):
             ms.append(m.cpu().numpy())
             priors.append(model.transfer_prior(e).cpu().numpy())
-    return PriorWarp.fit(np.concatenate(priors), np.concatenate(ms), float(weight))
+    return np.concatenate(ms), np.concatenate(priors)
 
 
 def warp_inputs(predictor: MetaGNNPredictor) -> PredictInputs:
