@@ -74,6 +74,9 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "meta-dkt-ens-scale-k": ("meta", "dkt-ens", {"gp_scale": "checkpoint-k"}),
     # deep ensembles: the same meta-training with ENSEMBLE meta seeds, averaged
     "meta-dkt-ens": ("meta", "dkt-ens", {}),
+    # ... meta-validated on the training task numbered by each member's seed, or on held-out archs of every task
+    "meta-dkt-ens-task-seed": ("meta", "dkt-ens-task-seed", {}),
+    "meta-dkt-ens-archs": ("meta", "dkt-ens-archs", {}),
     "meta-dkt-ens+ff": ("meta", "dkt-ens-ff", {}),
     "meta-gnn-ens": ("meta", "meta-ens", {}),
     # MAML's adapted GNN with a GP head meta-learned on its residuals (second stage, gp_head)
@@ -101,6 +104,8 @@ ALGORITHMS: dict[str, tuple[dict[str, Any], bool, int, str]] = {
     "dkt-graph": ({**DKT, "kernel": "rbf+graph"}, False, 1, "dkt-graph"),
     "dkt-ff": (DKT, True, 1, ""),
     "dkt-ens": (DKT, False, ENSEMBLE, ""),
+    "dkt-ens-task-seed": ({**DKT, "meta_val": "task-seed"}, False, ENSEMBLE, "dkt-task-seed"),
+    "dkt-ens-archs": ({**DKT, "meta_val": "archs"}, False, ENSEMBLE, "dkt-archs"),
     "dkt-ens-ff": (DKT, True, ENSEMBLE, ""),
 }
 #: Methods whose predictions come with a std (calibration is reported for them).

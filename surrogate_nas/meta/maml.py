@@ -48,7 +48,7 @@ MAX_BATCH = 4096
 
 AlgorithmName = Literal["maml", "reptile", "multitask", "dkt"]
 KernelName = Literal["rbf", "matern", "linear", "rbf+graph"]
-MetaValName = Literal["task", "archs"]
+MetaValName = Literal["task", "task-seed", "archs"]
 DKTObjectiveName = Literal["marginal", "predictive"]
 
 
@@ -110,8 +110,10 @@ class MetaConfig(TypedConfig):
     )
     meta_val: MetaValName = Field(
         "task",
-        description="early stopping without validation tasks: task (hold one training task out, with >= 3 tasks) "
-        "or archs (hold one set of architectures out of every task)",
+        description="early stopping without validation tasks: task (hold one training task, drawn by the seed, out; "
+        "with >= 3 tasks), task-seed (hold training task number seed mod n out, in name order, so an ensemble's "
+        "consecutive meta seeds validate on different tasks) or archs (hold one set of architectures out of every "
+        "task)",
     )
     val_fraction: Float = Field(0.2, gt=0, lt=1)  # share of architectures (by canonical key) held out
     val_every: Int = Field(25, ge=1, le=MAX_ITERATIONS)
@@ -157,7 +159,9 @@ ALGORITHMS = get_args(AlgorithmName)
 KERNELS = get_args(KernelName)
 #: Meta-validation without validation tasks: ``task`` holds one training task (drawn by the meta seed) out of
 #: the episodes when there are >= 3 (it stays a source column of the others, and a source at deployment);
-#: ``archs`` (and fewer tasks) holds one set of architectures out of every task.
+#: ``task-seed`` holds training task number ``seed mod n`` (in name order) out instead, so the consecutive meta
+#: seeds of an ensemble's members validate on different tasks (drawn ones can coincide); ``archs`` (and fewer
+#: tasks) holds one set of architectures out of every task.
 META_VAL = get_args(MetaValName)
 
 
@@ -338,15 +342,15 @@ class MetaLearner:
     ) -> Self:
         """Meta-train on ``tasks``; early-stop on meta-validation Kendall tau and keep the best state.
 
-        Validation uses ``val_tasks`` if given; else, with ``meta_val="task"`` and >= 3 training tasks, one
-        training task drawn by the seed, left out of the training episodes (:data:`META_VAL`); else one
+        Validation uses ``val_tasks`` if given; else, with ``meta_val="task"`` or ``"task-seed"`` and >= 3 training
+        tasks, one training task picked by the seed, left out of the training episodes (:data:`META_VAL`); else one
         held-out set of architectures shared by all training tasks (:func:`shared_holdout`).
         """
         c = self.config
         rng = np.random.default_rng(c.seed)
         self.val_task = None
-        if not val_tasks and c.meta_val == "task" and len(tasks) >= 3:
-            vi = int(rng.integers(len(tasks)))
+        if not val_tasks and c.meta_val != "archs" and len(tasks) >= 3:
+            vi = validation_task_index(tasks, c.meta_val, c.seed, rng)
             self.val_task = tasks[vi].name
             val_tasks, tasks = [tasks[vi]], [t for i, t in enumerate(tasks) if i != vi]
         if val_tasks:
@@ -392,6 +396,17 @@ class MetaLearner:
             if self.inner_lrs is not None:
                 for k, v in self.inner_lrs.items():
                     v.copy_(state[f"inner_lr.{k}"])
+
+
+def validation_task_index(tasks: Sequence[Task], meta_val: str, seed: int, rng: np.random.Generator) -> int:
+    """Index in ``tasks`` of the training task meta-validation holds out: drawn from ``rng`` (``"task"``), or number
+    ``seed mod n`` in name order (``"task-seed"``). The draw is made either way, so both leave ``rng`` at the same
+    state for the episodes that follow."""
+    drawn = int(rng.integers(len(tasks)))
+    if meta_val == "task":
+        return drawn
+    by_name = sorted(range(len(tasks)), key=lambda i: tasks[i].name)
+    return by_name[seed % len(tasks)]
 
 
 def _concat_inputs(a: tuple, b: tuple) -> tuple:

@@ -160,5 +160,25 @@ def test_meta_validation_holds_out_a_training_task_when_there_are_three(nbg_tabl
     assert picked <= set(tasks) and len(picked) >= 2
     assert run(tasks, meta_val="archs") is None
     assert run(tasks[:2]) is None
-    with pytest.raises(SurrogateNASError, match="meta_val: input should be .task. or .archs., got .tasks."):
+    assert [run(tasks, meta_val="task-seed", seed=s) for s in range(4)] == ["citeseer", "cora", "pubmed", "citeseer"]
+    assert run(tasks[:2], meta_val="task-seed") is None
+    with pytest.raises(SurrogateNASError, match="meta_val: input should be .task., .task-seed. or .archs., got .tas"):
         MetaConfig(meta_val="tasks")
+
+
+def test_task_seed_validation_gives_consecutive_seeds_distinct_tasks_and_draws_alike():
+    """'task-seed': consecutive meta seeds hold different tasks out (the seed-drawn 'task' can repeat one: seeds 0
+    and 2 draw the same of 7); both leave the episode generator in the same state."""
+    from types import SimpleNamespace
+
+    from surrogate_nas.meta.maml import validation_task_index
+
+    names = ["pubmed", "arxiv", "cs", "photo", "citeseer", "computers", "physics"]
+    tasks = [SimpleNamespace(name=n) for n in names]  # the index reads a task's name only
+    drawn = [names[validation_task_index(tasks, "task", s, np.random.default_rng(s))] for s in range(3)]
+    by_seed = [names[validation_task_index(tasks, "task-seed", s, np.random.default_rng(s))] for s in range(3)]
+    assert drawn[0] == drawn[2]
+    assert by_seed == ["arxiv", "citeseer", "computers"]
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    validation_task_index(tasks, "task", 5, a), validation_task_index(tasks, "task-seed", 5, b)
+    assert a.random() == b.random()
