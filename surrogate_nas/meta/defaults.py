@@ -1,15 +1,16 @@
 """The default meta-predictor's settings, in a module light enough for ``--help`` and config checks (no torch).
 
 Chosen on the validation targets (NB-201 cifar100; NAS-Bench-Graph cora, photo; experiments/configs/
-predictor-defaults*.yaml): the deep-kernel GP head with robust target scaling, meta-validated on a held-out
-training task, as an ensemble of :data:`DEFAULT_MEMBERS` meta seeds; for hardware metrics with a linear kernel
+predictor-defaults*.yaml, predictor-meta-val.yaml): the deep-kernel GP head with robust target scaling,
+meta-validated on a held-out training task, a different one for each of the :data:`DEFAULT_MEMBERS` meta seeds of its
+ensemble (``meta_val="task-seed"``); for hardware metrics with a linear kernel
 (:data:`HARDWARE_META`). ``MetaConfig()`` itself is the bare learner (MAML);
 :func:`~surrogate_nas.meta.maml.default_meta_config` builds the default.
 """
 
 from __future__ import annotations
 
-DEFAULT_META = {"algorithm": "dkt", "target_scale": "robust", "meta_val": "task"}
+DEFAULT_META = {"algorithm": "dkt", "target_scale": "robust", "meta_val": "task-seed"}
 DEFAULT_MEMBERS = 3
 #: What the default changes for a hardware metric (latency, parameters, FLOPs, energy, memory:
 #: :func:`~surrogate_nas.benchmarks.is_hardware_metric`), a property of the network that adds up over its operations:

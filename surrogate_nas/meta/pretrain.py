@@ -36,9 +36,10 @@ def pretrain(
 
     Each training task sees the other training tasks' values of the same architectures as
     source features; a new task later sees all of them. ``val_tasks`` (optional, disjoint) are
-    used only for early stopping; without them, one training task drawn by the meta seed is left out of
-    the episodes for it when there are >= 3 (``MetaConfig.meta_val="task"``; recorded as
-    ``info["meta_val_task"]``), else one held-out set of architectures shared by all training tasks.
+    used only for early stopping; without them, one training task picked by the meta seed is left out of
+    the episodes for it when there are >= 3 (``MetaConfig.meta_val``: ``"task-seed"``, the default's, task number
+    seed mod n in name order; ``"task"``, drawn; recorded as ``info["meta_val_task"]``), else one held-out set of
+    architectures shared by all training tasks.
 
     ``target``: the task the checkpoint will predict. It is refused among the training and validation
     tasks (:func:`~surrogate_nas.benchmarks.check_isolation`); ``train_tasks=None`` means every task of

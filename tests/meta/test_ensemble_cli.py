@@ -59,8 +59,8 @@ def test_pretrain_members_write_an_ensemble_directory(ens, capsys):
     assert top["members"] == 2 and top["meta"]["seed"] == 0
     # the chosen meta-predictor is pretrain's default
     assert {k: top["meta"][k] for k in ("algorithm", "kernel", "target_scale", "meta_val", "top_weight", "gp_head")} \
-        == {"algorithm": "dkt", "kernel": "rbf", "target_scale": "robust", "meta_val": "task", "top_weight": 0.0,
-            "gp_head": False}
+        == {"algorithm": "dkt", "kernel": "rbf", "target_scale": "robust", "meta_val": "task-seed",
+            "top_weight": 0.0, "gp_head": False}
     members = load_model(ens)
     assert [c.meta["seed"] for c in members] == [0, 1] and all(c.gp is not None for c in members)
     own = yaml.safe_load((ens / "member-1" / "pretrain.yaml").read_text())
