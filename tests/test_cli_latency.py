@@ -80,12 +80,14 @@ def test_shipped_table_pretrains_and_predicts_a_held_out_setting(capsys, tmp_pat
     cfg = json.loads((model / "config.json").read_text())
     assert target not in cfg["sources"]["tasks"] and len(cfg["sources"]["tasks"]) >= 5
     assert cfg["meta"]["kernel"] == "linear"  # the default for a hardware metric (meta.defaults.HARDWARE_META)
+    assert cfg["meta"]["meta_val"] == "task" and cfg["info"]["meta_val_task"] in cfg["sources"]["tasks"]
     assert "kernel: linear" in (model / "pretrain.yaml").read_text()  # the record remakes it
     rbf = tmp_path / "rbf"
     assert main(["pretrain", "--benchmark", "cpu", "--target", target, "--metric", "latency_ms", "--lower-is-better",
                  "--out", str(rbf), "--iterations", "2", "--hidden", "8", "--layers", "1", "--members", "1",
-                 "--no-progress", "--kernel", "rbf"]) == 0
-    assert json.loads((rbf / "config.json").read_text())["meta"]["kernel"] == "rbf"  # a kernel given wins
+                 "--no-progress", "--kernel", "rbf", "--meta-val", "task-seed"]) == 0
+    given = json.loads((rbf / "config.json").read_text())["meta"]
+    assert (given["kernel"], given["meta_val"]) == ("rbf", "task-seed")  # what is given wins, the accuracy default too
     assert cfg["sources"]["higher_is_better"] is False
     rows = df.sample(15, random_state=0)
     rows.iloc[:10][["arch", target]].rename(columns={target: "value"}).to_csv(tmp_path / "s.csv", index=False)

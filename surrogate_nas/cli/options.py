@@ -169,11 +169,13 @@ def _route(d: dict, groups: Sequence[Group], where: str, command: str) -> dict[s
 
 @dataclass
 class Given:
-    """What a command was given: per group the merged values (:func:`given`), and the other options."""
+    """What a command was given: per group the merged values (:func:`given`) and the fields the user set in them
+    (on the command line or in the config file, not the command's defaults), and the other options."""
 
     values: dict[str, dict]
     extra: dict[str, Any]
     groups: Sequence[Group]
+    user_set: dict[str, set[str]] = field(default_factory=dict)
 
     def build(self, key: str, **fixed: Any) -> Any:
         """The typed config of group ``key`` from its values (and ``fixed`` ones); a bad value is its one line."""
@@ -194,14 +196,17 @@ def given(ns: argparse.Namespace) -> Given:
     routed = _route(load_config(path), groups, f"config file {path}", command) if path else {}
     values: dict[str, dict] = {}
     missing = []
+    user_set: dict[str, set[str]] = {}
     for g in groups:
-        merged = {**g.defaults, **{k: v for k, v in routed.get(g.key, {}).items() if v is not None}}
-        merged.update({k.split(".", 1)[1]: v for k, v in options.items() if k.startswith(g.key + ".")})
+        from_file = {k: v for k, v in routed.get(g.key, {}).items() if v is not None}
+        from_flags = {k.split(".", 1)[1]: v for k, v in options.items() if k.startswith(g.key + ".")}
+        merged = {**g.defaults, **from_file, **from_flags}
+        user_set[g.key] = set(from_file) | set(from_flags)
         missing += [g.flag(n) for n in g.required if merged.get(n) in (None, "")]
         values[g.key] = merged
     if missing:
         raise UsageError(f"{command}: {', '.join(missing)} required (on the command line or in --config)")
-    return Given(values, {k: v for k, v in options.items() if "." not in k}, groups)
+    return Given(values, {k: v for k, v in options.items() if "." not in k}, groups, user_set)
 
 
 def command(sub, name: str, about: tuple[str, str], func, groups: Sequence[Group] = (), config: str | None = None):

@@ -236,8 +236,9 @@ def _checked_inputs(given: Given, args: PretrainOptions):
     out = check_model_dir(args.out)  # before any work
     table = load_benchmark(args.benchmark)
     metric = metric_name(args.metric, table, args.benchmark)
-    # the default's settings for this metric (a hardware metric's kernel) where neither flag nor file set them
-    meta_cfg = given.build("meta", **{k: v for k, v in default_meta(metric).items() if k not in given.values["meta"]})
+    # the default's settings for this metric (a hardware metric's kernel and meta-validation) where neither flag nor
+    # file set them
+    meta_cfg = given.build("meta", **{k: v for k, v in default_meta(metric).items() if k not in given.user_set["meta"]})
     features = _features(args.features, table, args.target, metric)
     if args.target and args.target not in table.tasks:
         print(

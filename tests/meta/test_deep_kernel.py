@@ -207,6 +207,9 @@ def test_a_hardware_metric_defaults_to_the_linear_kernel(monkeypatch):
     assert default_meta_config("latency_ms").kernel == default_meta_config("num_params").kernel == "linear"
     assert default_meta_config("test_acc").kernel == default_meta_config().kernel == "rbf"
     assert default_meta_config("latency_ms", kernel="rbf").kernel == "rbf"
+    # meta-validation: a task per member for accuracy, a seed-drawn one for hardware metrics (each chosen on its own
+    # validation targets / settings)
+    assert default_meta_config("test_acc").meta_val == "task-seed" and default_meta_config("latency_ms").meta_val == "task"
     assert default_meta("valid_perf") == default_meta() == DEFAULT_META
 
     class Fitted(Exception):
