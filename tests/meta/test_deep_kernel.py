@@ -233,7 +233,7 @@ def test_the_default_meta_predictor_is_the_robust_deep_kernel_head(nb201_table, 
     from surrogate_nas.meta.maml import DEFAULT_META, MetaLearner, default_meta_config
 
     cfg = default_meta_config(iterations=7)
-    assert (cfg.algorithm, cfg.target_scale, cfg.meta_val, cfg.iterations) == ("dkt", "robust", "task", 7)
+    assert (cfg.algorithm, cfg.target_scale, cfg.meta_val, cfg.iterations) == ("dkt", "robust", "task-seed", 7)
     assert MetaConfig().algorithm == "maml" and DEFAULT_META["algorithm"] == "dkt"  # the bare learner stays MAML
 
     class Fitted(Exception):
