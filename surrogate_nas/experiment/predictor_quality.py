@@ -77,6 +77,8 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     # ... meta-validated on the training task numbered by each member's seed, or on held-out archs of every task
     "meta-dkt-ens-task-seed": ("meta", "dkt-ens-task-seed", {}),
     "meta-dkt-ens-archs": ("meta", "dkt-ens-archs", {}),
+    # ... with five members (meta seeds 0-4; the first three are meta-dkt-ens's)
+    "meta-dkt-ens-5": ("meta", "dkt-ens-5", {}),
     "meta-dkt-ens+ff": ("meta", "dkt-ens-ff", {}),
     "meta-gnn-ens": ("meta", "meta-ens", {}),
     # MAML's adapted GNN with a GP head meta-learned on its residuals (second stage, gp_head)
@@ -106,6 +108,7 @@ ALGORITHMS: dict[str, tuple[dict[str, Any], bool, int, str]] = {
     "dkt-ens": (DKT, False, ENSEMBLE, ""),
     "dkt-ens-task-seed": ({**DKT, "meta_val": "task-seed"}, False, ENSEMBLE, "dkt-task-seed"),
     "dkt-ens-archs": ({**DKT, "meta_val": "archs"}, False, ENSEMBLE, "dkt-archs"),
+    "dkt-ens-5": (DKT, False, 5, ""),
     "dkt-ens-ff": (DKT, True, ENSEMBLE, ""),
 }
 #: Methods whose predictions come with a std (calibration is reported for them).
