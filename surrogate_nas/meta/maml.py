@@ -113,7 +113,7 @@ class MetaConfig(TypedConfig):
         description="early stopping without validation tasks: task (hold one training task, drawn by the seed, out; "
         "with >= 3 tasks), task-seed (hold training task number seed mod n out, in name order, so an ensemble's "
         "consecutive meta seeds validate on different tasks) or archs (hold one set of architectures out of every "
-        "task)",
+        "task); pretrain's default is task-seed, task for a hardware metric",
     )
     val_fraction: Float = Field(0.2, gt=0, lt=1)  # share of architectures (by canonical key) held out
     val_every: Int = Field(25, ge=1, le=MAX_ITERATIONS)
