@@ -89,13 +89,22 @@ MEASURES = (
 )
 
 
-def measures(rows: pd.DataFrame) -> list[str]:
-    """Markdown sections: each of :data:`MEASURES` the rows hold, per benchmark and K (a column per method)."""
-    out = []
-    for col, how, heading in MEASURES:
-        if col in rows:
-            table = rows.groupby(["benchmark", "k", "method"])[col].agg(how).unstack()
+def measures(rows: pd.DataFrame, reference: str) -> list[str]:
+    """Markdown sections: each of :data:`MEASURES` the rows hold, per benchmark and K (a column per method), then
+    the mean over K of each variant's difference from ``reference`` per benchmark (what the rounds' rules on the
+    top of the ranking read), Kendall tau first."""
+    out, means = [], {}
+    for col, how, heading in (("kendall_tau", "mean", "Kendall tau"), *MEASURES):
+        if col not in rows:
+            continue
+        table = rows.groupby(["benchmark", "k", "method"])[col].agg(how).unstack()
+        if col != "kendall_tau":
             out += [f"## {heading}", "", table.round(3).to_markdown(), ""]
+        if how == "mean":
+            diff = table.drop(columns=reference).sub(table[reference], axis=0)
+            means[col] = diff.groupby(level="benchmark").mean().stack()
+    summary = pd.DataFrame(means).round(4).to_markdown()
+    out += [f"## Mean over K of the difference from `{reference}`, per benchmark", "", summary, ""]
     return out
 
 
@@ -129,7 +138,7 @@ def report(tau: pd.DataFrame, per_bench: pd.DataFrame, rule: pd.Series, rows: pd
         "",
         rule.round(4).to_frame("worst difference").to_markdown(),
         "",
-        *measures(rows),
+        *measures(rows, args.reference),
         "Command: `python experiments/predictor_variant_compare.py " + " ".join(sys.argv[1:]) + "`",
         "",
     ]
