@@ -74,7 +74,9 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "meta-dkt-ens-scale-k": ("meta", "dkt-ens", {"gp_scale": "checkpoint-k"}),
     # deep ensembles: the same meta-training with ENSEMBLE meta seeds, averaged
     "meta-dkt-ens": ("meta", "dkt-ens", {}),
-    # ... meta-validated on the training task numbered by each member's seed, or on held-out archs of every task
+    # ... meta-validated on a seed-drawn training task (the default before predictor-meta-val.yaml), on the training
+    # task numbered by each member's seed (the default since), or on held-out archs of every task
+    "meta-dkt-ens-task": ("meta", "dkt-ens-task", {}),
     "meta-dkt-ens-task-seed": ("meta", "dkt-ens-task-seed", {}),
     "meta-dkt-ens-archs": ("meta", "dkt-ens-archs", {}),
     # ... with five members (meta seeds 0-4; the first three are meta-dkt-ens's)
@@ -106,6 +108,7 @@ ALGORITHMS: dict[str, tuple[dict[str, Any], bool, int, str]] = {
     "dkt-graph": ({**DKT, "kernel": "rbf+graph"}, False, 1, "dkt-graph"),
     "dkt-ff": (DKT, True, 1, ""),
     "dkt-ens": (DKT, False, ENSEMBLE, ""),
+    "dkt-ens-task": ({**DKT, "meta_val": "task"}, False, ENSEMBLE, "dkt-val-task"),
     "dkt-ens-task-seed": ({**DKT, "meta_val": "task-seed"}, False, ENSEMBLE, "dkt-task-seed"),
     "dkt-ens-archs": ({**DKT, "meta_val": "archs"}, False, ENSEMBLE, "dkt-archs"),
     "dkt-ens-5": (DKT, False, 5, ""),
