@@ -104,7 +104,7 @@ def adapt_options(method: str) -> dict:
 
 def method_options(method: str) -> tuple[dict, dict]:
     """(``ModelConfig`` options, ``MetaConfig`` options) of a meta method ``meta/ALGO:KEY=VALUE`` (e.g.
-    ``source_weights=least-squares``, ``kernel=linear``): the key goes where it is a field, a ``MetaConfig`` field
+    ``source_weights=least-squares``, ``kernel=linear``, ``source_dropout=0``): the key goes where it is a field, a ``MetaConfig`` field
     first; an unknown key goes to ``ModelConfig``, which refuses it."""
     from surrogate_nas.meta.maml import MetaConfig
 
@@ -112,8 +112,19 @@ def method_options(method: str) -> tuple[dict, dict]:
     if ":" not in head:
         return {}, {}
     key, sep, value = head.split(":", 1)[1].partition("=")
-    option = {key: value if sep else ""}
+    option = {key: option_value(value) if sep else ""}
     return ({}, option) if key in MetaConfig.field_names() else (option, {})
+
+
+def option_value(text: str):
+    """A ``:KEY=VALUE`` option's value: an integer or a real number where it reads as one (``source_dropout=0``),
+    else the text (``kernel=rbf``)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def predictor_name(method: str) -> str | None:
