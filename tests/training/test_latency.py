@@ -191,3 +191,19 @@ def test_isomorphic_strings_are_two_networks_and_both_are_measured(tmp_path):
     assert df["arch"].tolist() == [pool_first, conv_first] and (df[FAST[0]] > 0).all()
     with pytest.raises(SurrogateNASError, match=r"archs: '\|avg_pool_3x3~0.*' is listed twice"):
         measure([pool_first, conv_first, pool_first], FAST[:1], out=tmp_path / "b.csv", store=tmp_path / "s.sqlite")
+
+
+def test_latency_transfer_reads_a_numeric_meta_option_as_a_number():
+    """``meta/default:source_dropout=0`` meta-trains with the number 0 (MetaConfig's numbers are strict: the text "0"
+    would be refused); a text option stays text, and an out-of-range number is refused naming the method."""
+    from ..conftest import load_experiment
+
+    mod = load_experiment("latency_transfer")
+    assert mod.method_options("meta/default:source_dropout=0") == ({}, {"source_dropout": 0})
+    assert mod.method_options("meta/default:val_fraction=0.25") == ({}, {"val_fraction": 0.25})
+    assert mod.method_options("meta/default:kernel=rbf") == ({}, {"kernel": "rbf"})
+    assert mod.check_methods(["meta/default:source_dropout=0"]) is None
+    assert "source_dropout" in mod.check_methods(["meta/default:source_dropout=1.5"])
+    key = mod.checkpoint_key("meta/default:source_dropout=0")
+    assert key != mod.checkpoint_key("meta/default")  # its own checkpoints
+    assert mod.meta_config(key[0], 1, 0, dict(key[3])).source_dropout == 0.0
