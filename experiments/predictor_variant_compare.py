@@ -8,7 +8,9 @@ repeated across directories count once per meta seed), or only from ``--referenc
 when the variants are the reference method run with other settings). Prints and writes (``--dest``): mean
 Kendall tau per target and K, the mean difference from the reference per benchmark and K, and the rule's figure:
 the smallest of those differences (the variant whose worst benchmark and K is best wins); then, per benchmark and
-K, each method's 90% coverage, tau within the top 5% and precision@1%.
+K, each method's 90% coverage, tau within the top 5% and precision@1%; where an arm has several run directories (one per
+meta-seed triple), each directory's overall mean tau, each arm's spread and each variant's difference against its
+standard error.
 
     python experiments/predictor_variant_compare.py --method meta-dkt+ff \\
         apart=runs/ff-apart,runs/ff-apart-s1,runs/ff-apart-s2 mix=runs/ff-mix-s0,runs/ff-mix-s1,runs/ff-mix-s2 \\
@@ -108,6 +110,28 @@ def measures(rows: pd.DataFrame, reference: str) -> list[str]:
     return out
 
 
+def run_spread(rows: pd.DataFrame, reference: str) -> list[str]:
+    """Markdown section where an arm has several run directories (one per meta-seed triple): each directory's overall
+    mean Kendall tau (over (benchmark, K), each benchmark's targets averaged), each arm's mean, sd and standard error
+    over its directories, and each variant's difference from ``reference`` with the standard error of that difference
+    (the two arms' standard errors in quadrature). Nothing where every arm has one directory."""
+    per_dir = rows.groupby(["method", "meta_dir", "benchmark", "k"]).kendall_tau.mean().groupby(["method", "meta_dir"])
+    overall = per_dir.mean()
+    if overall.groupby(level="method").size().max() < 2:
+        return []
+    arms = overall.groupby(level="method").agg(["mean", "std", "count"])
+    arms["se"] = arms["std"] / arms["count"] ** 0.5
+    lines = ["## Overall mean tau per run directory, and each arm's spread over its directories", "",
+             overall.round(4).to_frame("overall mean tau").to_markdown(), "", arms.round(4).to_markdown(), ""]
+    ref = arms.loc[reference]
+    diff = pd.DataFrame({
+        "difference": arms["mean"].drop(reference) - ref["mean"],
+        "se of the difference": (arms["se"].drop(reference) ** 2 + ref["se"] ** 2) ** 0.5,
+    })
+    diff["difference / se"] = diff["difference"] / diff["se of the difference"]
+    return [*lines, f"Against `{reference}`:", "", diff.round(4).to_markdown(), ""]
+
+
 TARGET_LABELS = {"all": "every target in the runs", "validation": "validation targets", "held-out": "held-out targets"}
 
 
@@ -139,6 +163,7 @@ def report(tau: pd.DataFrame, per_bench: pd.DataFrame, rule: pd.Series, rows: pd
         rule.round(4).to_frame("worst difference").to_markdown(),
         "",
         *measures(rows, args.reference),
+        *run_spread(rows, args.reference),
         "Command: `python experiments/predictor_variant_compare.py " + " ".join(sys.argv[1:]) + "`",
         "",
     ]

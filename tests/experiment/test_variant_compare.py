@@ -49,3 +49,21 @@ def test_the_rule_reads_the_validation_targets_and_held_out_ones_are_a_measureme
     assert "cora" not in held and "arxiv" in held
     worst = held.split("a measurement, not a choice")[1]
     assert "-0.02" in worst  # arxiv: 0.38 against 0.40
+
+
+def test_arms_of_several_run_directories_get_their_spread_and_the_difference_against_its_standard_error(tmp_path):
+    """Two triples per arm: each directory's overall mean tau, each arm's sd and standard error, and the variant's
+    difference with the two standard errors in quadrature; one directory per arm prints no such section."""
+    mod = load_experiment("predictor_variant_compare")
+    val = {("nb201", "cifar100"): 0.80, ("nas-bench-graph", "cora"): 0.40}  # overall mean 0.605 (+0.005 seeds 0/1)
+    ref = [_run(tmp_path / f"ref{i}", _rows("meta-dkt", {key: v + 0.02 * i for key, v in val.items()})) for i in (0, 1)]
+    var = [_run(tmp_path / f"var{i}", _rows("meta-dkt", {key: v + 0.04 * i for key, v in val.items()})) for i in (0, 1)]
+    rows = mod.read_variants([f"v={var[0]},{var[1]}"], "meta-dkt", "meta-dkt", ref)
+    text = "\n".join(mod.run_spread(rows, "meta-dkt"))
+    assert "0.605" in text and "0.625" in text and "0.645" in text  # ref0 = var0, ref1, var1
+    diff = text.split("Against `meta-dkt`:")[1]
+    # means 0.615 (ref) and 0.625 (v); sds 0.02 * sqrt(2) / 2 and 0.04 * sqrt(2) / 2; se = sd / sqrt(2)
+    se = ((0.01 ** 2) + (0.02 ** 2)) ** 0.5
+    assert "0.01 " in diff and f"{se:.4f}" in diff and f"{0.01 / se:.4f}" in diff
+    one = mod.read_variants([f"v={var[0]}"], "meta-dkt", "meta-dkt", ref[:1])
+    assert mod.run_spread(one, "meta-dkt") == []
