@@ -132,6 +132,35 @@ def run_spread(rows: pd.DataFrame, reference: str) -> list[str]:
     return [*lines, f"Against `{reference}`:", "", diff.round(4).to_markdown(), ""]
 
 
+#: The figures :func:`paired_triples` reads per benchmark: the mean over K of each measure.
+PAIRED_MEASURES = ("kendall_tau", "kendall_tau_top", "precision_at_1pct")
+
+
+def paired_triples(rows: pd.DataFrame, reference: str, variant: str, pairs: list[tuple[str, str]]) -> list[str]:
+    """Markdown section for a variant whose run directories pair one to one with the reference's (``pairs``: (variant
+    directory, reference directory), e.g. an adapt option on the same members): per benchmark and measure of
+    :data:`PAIRED_MEASURES` (the mean over K), each pair's difference ``d_t``, their mean and standard error
+    ``sd(d_t) / sqrt(n)`` and the mean in standard errors."""
+    figures = {}
+    for i, (var_dir, ref_dir) in enumerate(pairs):
+        own = rows[(rows.method == variant) & (rows.meta_dir == var_dir)]
+        ref = rows[(rows.method == reference) & (rows.meta_dir == ref_dir)]
+        if own.empty or ref.empty:
+            raise SystemExit(f"pair {var_dir}={ref_dir}: no rows of {variant!r} or {reference!r} there")
+        cols = [c for c in PAIRED_MEASURES if c in rows]
+        mean_own = own.groupby(["benchmark", "k"])[cols].mean().groupby("benchmark").mean()
+        mean_ref = ref.groupby(["benchmark", "k"])[cols].mean().groupby("benchmark").mean()
+        figures[f"pair {i}"] = (mean_own - mean_ref).stack()
+    table = pd.DataFrame(figures)
+    n = table.shape[1]
+    table["mean"] = table.iloc[:, :n].mean(axis=1)
+    table["se"] = table.iloc[:, :n].std(axis=1) / n**0.5
+    table["mean / se"] = table["mean"] / table["se"]
+    heading = f"## `{variant}` minus `{reference}`, paired run directories (mean over K per benchmark)"
+    pairs_line = "; ".join(f"pair {i}: {v} against {r}" for i, (v, r) in enumerate(pairs))
+    return [heading, "", pairs_line + ".", "", table.round(4).to_markdown(), ""]
+
+
 TARGET_LABELS = {"all": "every target in the runs", "validation": "validation targets", "held-out": "held-out targets"}
 
 
@@ -164,6 +193,7 @@ def report(tau: pd.DataFrame, per_bench: pd.DataFrame, rule: pd.Series, rows: pd
         "",
         *measures(rows, args.reference),
         *run_spread(rows, args.reference),
+        *(paired_triples(rows, args.reference, *args.paired) if args.paired else []),
         "Command: `python experiments/predictor_variant_compare.py " + " ".join(sys.argv[1:]) + "`",
         "",
     ]
@@ -180,8 +210,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dest", help="write NAME.md and NAME.csv here")
     p.add_argument("--targets", choices=tuple(TARGET_LABELS), default="all",
                    help="the targets compared (default all in the runs: a round's runs hold validation targets only)")
+    p.add_argument("--paired", metavar="LABEL",
+                   help="pair LABEL's run directories one to one, in order, with --reference-runs (the same members: "
+                        "an adapt option) and report the paired differences against their standard error")
     args = p.parse_args(argv)
     ref_runs = args.reference_runs.split(",") if args.reference_runs else None
+    if args.paired:
+        own = next((v.partition("=")[2].split(",") for v in args.variants
+                    if v.partition("=")[0].partition(":")[0] == args.paired), None)
+        if own is None or ref_runs is None or len(own) != len(ref_runs):
+            p.error("--paired LABEL needs a variant LABEL=DIR,... with as many directories as --reference-runs")
+        args.paired = (args.paired, list(zip(own, ref_runs)))
     rows = select_targets(read_variants(args.variants, args.method, args.reference, ref_runs), args.targets)
     tau, per_bench, rule = tables(rows, args.reference)
     text = report(tau, per_bench, rule, rows, args)
