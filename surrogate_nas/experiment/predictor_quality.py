@@ -69,6 +69,8 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     # the network's correction beyond its monotone warp of the transfer prior, halved (correction_weight, adapt option)
     "meta-dkt-ens-warp-0.5": ("meta", "dkt-ens", {"correction_weight": 0.5}),
     "meta-dkt-ens-warp-0": ("meta", "dkt-ens", {"correction_weight": 0.0}),
+    # the default with the network's full correction (correction_weight 1: the default before the halved one)
+    "meta-dkt-ens-full-correction": ("meta", "dkt-ens", {"correction_weight": 1.0}),
     # the GP's signal variance times the multiplier each member chose on its own meta-validation episodes (gp_scale)
     "meta-dkt-ens-scale": ("meta", "dkt-ens", {"gp_scale": "checkpoint"}),
     "meta-dkt-ens-scale-k": ("meta", "dkt-ens", {"gp_scale": "checkpoint-k"}),

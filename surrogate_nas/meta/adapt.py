@@ -171,8 +171,10 @@ class MetaGNNPredictor:
     meta-trained. ``correction_weight`` (0..1, a deep-kernel checkpoint that reads sources): the correction is split
     into the network's monotone warp of its transfer prior (the prior put on the values' scale:
     :func:`~surrogate_nas.meta.gp_head.prior_warp`) and the rest, which depends on the architecture beyond its
-    source ranks; the GP's mean keeps the warp and this weight of the rest (0: it ranks as the transfer prior; 1 or
-    ``None``: the network's prediction).
+    source ranks; the GP's mean keeps the warp and this weight of the rest (0: it ranks as the transfer prior; 1: the
+    network's prediction); ``None``, the default, is :func:`~surrogate_nas.meta.defaults.default_correction_weight`
+    (0.5 for a deep-kernel checkpoint of a function-level metric, chosen on the validation targets; the full
+    correction for a hardware metric, and wherever ``correction_sd`` is given).
     ``rank_residual`` (0..1, GP head only): the share of the GP's support residual that is the support's *ranking*
     disagreement with the network instead of its value residual
     (:func:`~surrogate_nas.meta.deep_kernel.rank_residual`); 0 conditions on value residuals alone; ``None``, the
@@ -459,6 +461,19 @@ class MetaGNNPredictor:
         if self.rank_residual in ("checkpoint", "checkpoint-k"):
             return float(info.get("rank_share", 0.0))
         return float(self.rank_residual)
+
+    def correction_weight_used(self) -> float | None:
+        """The weight of the network's correction beyond its warp of the transfer prior this fit uses:
+        ``correction_weight``, or the default's (``None``: :func:`~surrogate_nas.meta.defaults.
+        default_correction_weight`); None (the full correction) where ``correction_sd`` treats the correction
+        instead."""
+        if self.correction_sd is not None:
+            return None
+        if self.correction_weight is None:
+            from .defaults import default_correction_weight
+
+            return default_correction_weight(self.ckpt_.meta.get("algorithm", "maml"), self.ckpt_.target_metric)
+        return float(self.correction_weight)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "adapted_params_"):

@@ -4,7 +4,9 @@ Chosen on the validation targets (NB-201 cifar100; NAS-Bench-Graph cora, photo; 
 predictor-defaults*.yaml, predictor-meta-val.yaml): the deep-kernel GP head with robust target scaling,
 meta-validated on a held-out training task, a different one for each of the :data:`DEFAULT_MEMBERS` meta seeds of its
 ensemble (``meta_val="task-seed"``); for hardware metrics with a linear kernel and a seed-drawn validation task
-(:data:`HARDWARE_META`). ``MetaConfig()`` itself is the bare learner (MAML);
+(:data:`HARDWARE_META`); adapted with a quarter of rank residual (:data:`DEFAULT_RANK_SHARE`) and half of the network's
+correction beyond its warp of the transfer prior (:data:`DEFAULT_CORRECTION_WEIGHT`), both for function-level metrics
+only. ``MetaConfig()`` itself is the bare learner (MAML);
 :func:`~surrogate_nas.meta.maml.default_meta_config` builds the default.
 """
 
@@ -30,6 +32,13 @@ HARDWARE_VALIDATION = ("t1-b32-bf16", "t1-b32-fp32")
 #: predictor-rank-share-quarter.yaml; experiments/results/README.md, "The GP's residual kept to ranking"). Hardware
 #: metrics and GP heads on a gradient-adapted network keep value residuals alone (0): not chosen on them.
 DEFAULT_RANK_SHARE = 0.25
+#: The weight of a deep-kernel network's correction beyond its monotone warp of the transfer prior (adapt option
+#: ``correction_weight``; :func:`~surrogate_nas.meta.gp_head.prior_warp`) when a function-level metric is adapted
+#: without one: the GP's mean keeps the warp (the source rank put on the values' scale) and half of the rest. Chosen
+#: on the accuracy validation targets with three meta-seed triples (experiments/configs/predictor-prior-warp-s*.yaml;
+#: experiments/results/README.md, "The halved correction beyond the prior's warp, three seed triples"). Hardware
+#: metrics and networks that read no sources keep the full correction (None): not chosen on them.
+DEFAULT_CORRECTION_WEIGHT = 0.5
 
 
 def default_meta(metric: str | None = None) -> dict:
@@ -46,3 +55,12 @@ def default_rank_share(algorithm: str, metric: str) -> float:
     from ..benchmarks.kinds import is_hardware_metric
 
     return DEFAULT_RANK_SHARE if algorithm == "dkt" and not is_hardware_metric(metric) else 0.0
+
+
+def default_correction_weight(algorithm: str, metric: str) -> float | None:
+    """The weight of the correction beyond the prior's warp a fit uses by default: :data:`DEFAULT_CORRECTION_WEIGHT`
+    for a deep-kernel checkpoint (``algorithm`` "dkt") of a function-level ``metric``, else None (the full
+    correction)."""
+    from ..benchmarks.kinds import is_hardware_metric
+
+    return DEFAULT_CORRECTION_WEIGHT if algorithm == "dkt" and not is_hardware_metric(metric) else None

@@ -185,11 +185,12 @@ class PriorWarp:
 
 
 def prior_warp(predictor: MetaGNNPredictor) -> PriorWarp | None:
-    """The fitted predictor's :class:`PriorWarp` where its ``correction_weight`` is below 1 and its network reads
+    """The fitted predictor's :class:`PriorWarp` where the correction weight it uses
+    (:meth:`~surrogate_nas.meta.adapt.MetaGNNPredictor.correction_weight_used`) is below 1 and its network reads
     sources (None otherwise): fitted on the network's predictions, under the support's source correlations, for a
     fixed sample of :data:`WARP_ARCHS` architectures with records in the first source task (no target value is
     read beyond those correlations)."""
-    weight, sources = predictor.correction_weight, predictor.sources_
+    weight, sources = predictor.correction_weight_used(), predictor.sources_
     if weight is None or weight >= 1 or not predictor.ckpt_.model.config.use_sources:
         return None
     if sources.table is None or not sources.tasks:

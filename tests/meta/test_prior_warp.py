@@ -38,15 +38,20 @@ def test_apply_keeps_the_warp_and_the_weight_of_the_rest():
     assert torch.allclose(warp.apply(prior, prediction), w + 0.25 * (prediction - w))
 
 
-def test_weight_one_is_the_default_and_weight_zero_ranks_as_the_transfer_prior(dkt, archs):
-    """K = 20 on ImageNet16-120: weight 1 (or None) is the network as it is; with weight 0 the GP's prior mean orders
-    every architecture as the transfer prior does; 0.5 is half way between the two means."""
+def test_the_default_keeps_half_the_correction_and_weight_zero_ranks_as_the_transfer_prior(dkt, archs):
+    """K = 20 on ImageNet16-120: the default (None) is weight 0.5 for this deep-kernel checkpoint of an accuracy
+    metric; weight 1 is the network as it is; with weight 0 the GP's prior mean orders every architecture as the
+    transfer prior does; 0.5 is half way between the two means."""
+    from surrogate_nas.meta.defaults import DEFAULT_CORRECTION_WEIGHT
+
     a, y = archs
     sup, qry = (a[:20], y[:20]), a[20:]
     default = adapt(dkt, sup, task="ImageNet16-120")
     one = adapt(dkt, sup, task="ImageNet16-120", correction_weight=1.0)
-    assert default.prior_warp_ is None and one.prior_warp_ is None
-    assert np.array_equal(default.predict(qry), one.predict(qry))
+    assert one.prior_warp_ is None and default.prior_warp_ is not None
+    assert default.correction_weight_used() == DEFAULT_CORRECTION_WEIGHT == 0.5
+    half = adapt(dkt, sup, task="ImageNet16-120", correction_weight=0.5)
+    assert np.array_equal(default.predict(qry), half.predict(qry))
     means = {}
     for w in (0.0, 0.5):
         p = adapt(dkt, sup, task="ImageNet16-120", correction_weight=w)
@@ -54,10 +59,22 @@ def test_weight_one_is_the_default_and_weight_zero_ranks_as_the_transfer_prior(d
         m, e = gp_head.embed_all(p, PredictInputs(p, qry))
         means[w] = m.numpy()
         prior = dkt.model.transfer_prior(e).detach().numpy()
-    m1, _ = gp_head.embed_all(default, PredictInputs(default, qry))
+    m1, _ = gp_head.embed_all(one, PredictInputs(one, qry))
     assert spearmanr(means[0.0], prior)[0] == pytest.approx(1.0)
     assert spearmanr(m1.numpy(), prior)[0] < 0.999  # the network's own correction reorders
     np.testing.assert_allclose(means[0.5], (means[0.0] + m1.numpy()) / 2, atol=1e-5)
+
+
+def test_the_default_weight_is_for_function_level_metrics_and_gives_way_to_correction_sd(dkt, archs):
+    """A hardware metric keeps the full correction by default (not chosen on it); correction_sd, the other way to
+    treat the correction, turns the default warp off."""
+    from surrogate_nas.meta.defaults import default_correction_weight
+
+    assert default_correction_weight("dkt", "test_acc") == 0.5
+    assert default_correction_weight("dkt", "latency_ms") is None and default_correction_weight("maml", "acc") is None
+    a, y = archs
+    earned = adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120", correction_sd=0.5, calibrate=False)
+    assert earned.correction_weight_used() is None and earned.prior_warp_ is None
 
 
 def test_the_warp_reads_the_support_only_through_its_correlations(dkt, archs):

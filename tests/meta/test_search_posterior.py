@@ -98,8 +98,10 @@ def test_cached_predictions_equal_uncached_across_fits(dkt, archs, uncached, mon
     supports = [(a[:20], y[:20]), (a[200:225], y[200:225])]
     cands = a[20:200]
     pooled.clear_pooled_cache()
-    cold = [adapt(dkt, s, task=TASK).predict(cands, return_std=True) for s in supports]  # the first fills the cache
-    assert _rows_cached(dkt.model) == 20 + 180 + 25
+    fits = [adapt(dkt, s, task=TASK) for s in supports]  # the first fills the cache
+    cold = [f.predict(cands, return_std=True) for f in fits]
+    # the supports, the candidates, and the fixed sample the default's warp of the transfer prior is fitted on
+    assert _rows_cached(dkt.model) == len({*a[:225], *fits[0]._warp_inputs.archs})
     calls = []
     monkeypatch.setattr(GraphRegressor, "pool", lambda self, *args: calls.append(len(args)) or pytest.fail("not cached"))
     warm = [adapt(dkt, s, task=TASK).predict(cands, return_std=True) for s in supports]
@@ -118,10 +120,11 @@ def test_archs_missing_from_a_warm_cache_are_added(dkt, archs, uncached):
     pooled.clear_pooled_cache()
     p = adapt(dkt, (a[:20], y[:20]), task=TASK)
     p.predict(a[20:120])
-    assert _rows_cached(dkt.model) == 120
+    warp = set(p._warp_inputs.archs)  # the default's warp of the transfer prior pools its fixed sample too
+    assert _rows_cached(dkt.model) == len({*a[:120], *warp})
     mixed = a[300:340] + a[60:100] + a[300:310]  # new, cached, repeated new
     mean, std = p.predict(mixed, return_std=True)
-    assert _rows_cached(dkt.model) == 160
+    assert _rows_cached(dkt.model) == len({*a[:120], *a[300:340], *warp})
     uncached()
     ref_mean, ref_std = adapt(dkt, (a[:20], y[:20]), task=TASK).predict(mixed, return_std=True)
     assert np.allclose(mean, ref_mean, rtol=0, atol=1e-5) and np.allclose(std, ref_std, rtol=0, atol=1e-5)
