@@ -67,3 +67,27 @@ def test_arms_of_several_run_directories_get_their_spread_and_the_difference_aga
     assert "0.01 " in diff and f"{se:.4f}" in diff and f"{0.01 / se:.4f}" in diff
     one = mod.read_variants([f"v={var[0]}"], "meta-dkt", "meta-dkt", ref[:1])
     assert mod.run_spread(one, "meta-dkt") == []
+
+
+def test_paired_run_directories_give_each_pairs_difference_and_its_standard_error(tmp_path, capsys):
+    """--paired LABEL: LABEL's i-th directory against the i-th reference directory (the same members), per benchmark
+    the mean over K of each measure; the mean of the pairs' differences and sd / sqrt(n). A count mismatch is refused."""
+    mod = load_experiment("predictor_variant_compare")
+    val = {("nb201", "cifar100"): 0.80, ("nas-bench-graph", "cora"): 0.40}
+    shift = {0: 0.00, 1: 0.05, 2: -0.03}  # each triple's own level: pairing removes it
+    gain = {0: 0.010, 1: 0.020, 2: 0.030}  # the variant's paired gain per triple
+    ref, var = [], []
+    for i in (0, 1, 2):
+        ref.append(_run(tmp_path / f"r{i}", _rows("meta-dkt", {k: v + shift[i] for k, v in val.items()})))
+        var.append(_run(tmp_path / f"v{i}", _rows("meta-dkt", {k: v + shift[i] + gain[i] for k, v in val.items()})))
+    assert mod.main(["--method", "meta-dkt", f"w={','.join(var)}", "--reference-runs", ",".join(ref),
+                     "--targets", "validation", "--paired", "w", "--name", "p", "--dest", str(tmp_path)]) == 0
+    section = (tmp_path / "p.md").read_text().split("paired run directories")[1]
+    row = next(line for line in section.splitlines() if "'nb201', 'kendall_tau'" in line)
+    cells = [float(c) for c in row.split("|")[2:-1]]
+    assert cells[:3] == pytest.approx([0.01, 0.02, 0.03]) and cells[3] == pytest.approx(0.02)
+    assert cells[4] == pytest.approx(0.01 / 3**0.5, abs=1e-4)  # sd 0.01 over 3 pairs
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        mod.main(["--method", "meta-dkt", f"w={var[0]}", "--reference-runs", ",".join(ref), "--paired", "w"])
+    assert "as many directories as --reference-runs" in capsys.readouterr().err
