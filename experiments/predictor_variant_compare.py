@@ -36,12 +36,9 @@ def read_variants(specs: list[str], method: str, reference: str, reference_runs:
         seen_ref.add(d)
         parts.append(rows[rows.method == reference].assign(meta_dir=d))
     for spec in specs:
-        label, _, dirs = spec.partition("=")
-        label, _, own_method = label.partition(":")
+        label, own_method, dirs = variant_spec(spec)
         own_method = own_method or method
-        if not label or not dirs:
-            raise SystemExit(f"variant {spec!r}: expected LABEL[:METHOD]=DIR[,DIR...]")
-        for d in dirs.split(","):
+        for d in dirs:
             rows = _rows(d, f"variant {label}")
             own = rows[rows.method == own_method].assign(method=label, meta_dir=d)
             if own.empty:
@@ -53,6 +50,15 @@ def read_variants(specs: list[str], method: str, reference: str, reference_runs:
     if not seen_ref:
         raise SystemExit(f"no run directory holds the reference method {reference!r}")
     return pd.concat(parts, ignore_index=True)
+
+
+def variant_spec(spec: str) -> tuple[str, str, list[str]]:
+    """(label, method or "" for ``--method``, run directories) of a ``LABEL[:METHOD]=DIR[,DIR...]`` argument."""
+    label, _, dirs = spec.partition("=")
+    label, _, own_method = label.partition(":")
+    if not label or not dirs:
+        raise SystemExit(f"variant {spec!r}: expected LABEL[:METHOD]=DIR[,DIR...]")
+    return label, own_method, dirs.split(",")
 
 
 def _rows(run_dir: str, what: str) -> pd.DataFrame:
@@ -216,8 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     ref_runs = args.reference_runs.split(",") if args.reference_runs else None
     if args.paired:
-        own = next((v.partition("=")[2].split(",") for v in args.variants
-                    if v.partition("=")[0].partition(":")[0] == args.paired), None)
+        own = next((dirs for label, _, dirs in map(variant_spec, args.variants) if label == args.paired), None)
         if own is None or ref_runs is None or len(own) != len(ref_runs):
             p.error("--paired LABEL needs a variant LABEL=DIR,... with as many directories as --reference-runs")
         args.paired = (args.paired, list(zip(own, ref_runs)))
