@@ -52,15 +52,20 @@ def default_meta(metric: str | None = None) -> dict:
 def default_rank_share(algorithm: str, metric: str) -> float:
     """The share of rank residual a GP head adapts with by default: :data:`DEFAULT_RANK_SHARE` for a deep-kernel
     checkpoint (``algorithm`` "dkt") of a function-level ``metric``, else 0."""
-    from ..benchmarks.kinds import is_hardware_metric
-
-    return DEFAULT_RANK_SHARE if algorithm == "dkt" and not is_hardware_metric(metric) else 0.0
+    return DEFAULT_RANK_SHARE if _chosen_for(algorithm, metric) else 0.0
 
 
 def default_correction_weight(algorithm: str, metric: str) -> float | None:
     """The weight of the correction beyond the prior's warp a fit uses by default: :data:`DEFAULT_CORRECTION_WEIGHT`
     for a deep-kernel checkpoint (``algorithm`` "dkt") of a function-level ``metric``, else None (the full
     correction)."""
+    return DEFAULT_CORRECTION_WEIGHT if _chosen_for(algorithm, metric) else None
+
+
+def _chosen_for(algorithm: str, metric: str) -> bool:
+    """Whether the default's adapt settings (chosen on accuracy validation targets with deep-kernel checkpoints)
+    apply to a fit of a checkpoint of ``algorithm`` predicting ``metric``: a deep-kernel one of a function-level
+    metric."""
     from ..benchmarks.kinds import is_hardware_metric
 
-    return DEFAULT_CORRECTION_WEIGHT if algorithm == "dkt" and not is_hardware_metric(metric) else None
+    return algorithm == "dkt" and not is_hardware_metric(metric)
