@@ -26,11 +26,20 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from predictor_prior_decomposition import KS, TARGETS, cases_sentence, checkpoint, log_section, validation_args, write
+from predictor_prior_decomposition import (
+    TARGETS,
+    cases_sentence,
+    grid_splits,
+    log_section,
+    logged_checkpoint,
+    part_means,
+    validation_args,
+    write,
+)
 from scipy.stats import norm
 
 from surrogate_nas.benchmarks import load_benchmark
-from surrogate_nas.experiment.predictor_quality import split, target_data
+from surrogate_nas.experiment.predictor_quality import target_data
 from surrogate_nas.meta.adapt import MetaGNNPredictor
 from surrogate_nas.meta.calibration import calibration_folds
 from surrogate_nas.predictors.metrics import kendall_tau
@@ -76,19 +85,12 @@ def main(argv=None) -> int:
     for bench, target, metric in TARGETS:
         table = load_benchmark(bench)
         d = target_data(table, bench, target, metric)
-        members = []
-        for meta_seed in args.meta_seeds:
-            ck, secs = checkpoint(table, bench, target, metric, d.train, meta_seed, args.cache)
-            members.append(ck)
-            log.append(f"{bench}/{target}: meta seed {meta_seed}, meta-trained in {secs:.0f} s (0: cached)")
-            print(log[-1], flush=True)
-        for k in KS:
-            for seed in range(args.seeds):
-                sup, qry = split(table.space, d.archs, k, np.random.default_rng([seed, k]))
-                s_a, q_a = [d.archs[i] for i in sup], [d.archs[i] for i in qry]
-                preds, w_max = combined(members, d, target, seed, s_a, d.y[sup], q_a)
-                key = {"benchmark": bench, "target": target, "k": k, "seed": seed, "largest_weight": w_max}
-                rows += [{**key, "part": n, "kendall_tau": kendall_tau(d.y[qry], p)} for n, p in preds.items()]
+        members = [logged_checkpoint(table, bench, target, metric, d, s, args.cache, log) for s in args.meta_seeds]
+        for k, seed, sup, qry in grid_splits(table, d, args.seeds):
+            s_a, q_a = [d.archs[i] for i in sup], [d.archs[i] for i in qry]
+            preds, w_max = combined(members, d, target, seed, s_a, d.y[sup], q_a)
+            key = {"benchmark": bench, "target": target, "k": k, "seed": seed, "largest_weight": w_max}
+            rows += [{**key, "part": n, "kendall_tau": kendall_tau(d.y[qry], p)} for n, p in preds.items()]
     df = pd.DataFrame(rows)
     write(df, report(df, args, log), args.dest, "predictor_member_weights")
     return 0
@@ -104,7 +106,7 @@ def report(df: pd.DataFrame, args, log: list[str]) -> str:
         "",
     ]
     for (bench, target), g in df.groupby(["benchmark", "target"], sort=False):
-        tau = g.groupby(["k", "part"])["kendall_tau"].mean().unstack("part")[order]
+        tau = part_means(g, "kendall_tau", order)
         tau["largest pseudo-BMA weight"] = g.groupby("k")["largest_weight"].mean()
         lines += [f"## {bench} {target}: Kendall tau", "", tau.round(3).to_markdown(), ""]
     diff = df.pivot_table(index=["benchmark", "target", "k", "seed"], columns="part", values="kendall_tau")

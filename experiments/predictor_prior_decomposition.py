@@ -151,14 +151,32 @@ def validation_cases(args: argparse.Namespace, log: list[str]):
         table = load_benchmark(bench)
         d = target_data(table, bench, target, metric)
         for meta_seed in args.meta_seeds:
-            ck, secs = checkpoint(table, bench, target, metric, d.train, meta_seed, args.cache)
-            log.append(f"{bench}/{target}: meta seed {meta_seed}, meta-trained in {secs:.0f} s (0: cached)")
-            print(log[-1], flush=True)
-            for k in KS:
-                for seed in range(args.seeds):
-                    sup, qry = split(table.space, d.archs, k, np.random.default_rng([seed, k]))
-                    key = {"benchmark": bench, "target": target, "meta_seed": meta_seed, "k": k, "seed": seed}
-                    yield key, ck, d, sup, qry
+            ck = logged_checkpoint(table, bench, target, metric, d, meta_seed, args.cache, log)
+            for k, seed, sup, qry in grid_splits(table, d, args.seeds):
+                key = {"benchmark": bench, "target": target, "meta_seed": meta_seed, "k": k, "seed": seed}
+                yield key, ck, d, sup, qry
+
+
+def logged_checkpoint(table, bench: str, target: str, metric: str, d, meta_seed: int, cache: Path | None, log: list):
+    """:func:`checkpoint` for ``target`` (its data ``d``) and ``meta_seed``, its line added to ``log`` and printed."""
+    ck, secs = checkpoint(table, bench, target, metric, d.train, meta_seed, cache)
+    log.append(f"{bench}/{target}: meta seed {meta_seed}, meta-trained in {secs:.0f} s (0: cached)")
+    print(log[-1], flush=True)
+    return ck
+
+
+def grid_splits(table, d, seeds: int):
+    """Yields (K, seed, support indices, query indices) of the predictor-quality grid's splits of ``d``'s
+    architectures for every K of :data:`KS` and ``seeds`` support seeds."""
+    for k in KS:
+        for seed in range(seeds):
+            sup, qry = split(table.space, d.archs, k, np.random.default_rng([seed, k]))
+            yield k, seed, sup, qry
+
+
+def part_means(g: pd.DataFrame, column: str, order: list) -> pd.DataFrame:
+    """The mean of ``column`` per K (rows) and part (columns, in ``order``) of one target's rows ``g``."""
+    return g.groupby(["k", "part"])[column].mean().unstack("part")[order]
 
 
 def write(df: pd.DataFrame, md: str, dest: Path | None, name: str) -> None:
@@ -221,7 +239,7 @@ def report(df: pd.DataFrame, args, log: list[str]) -> str:
         "",
     ]
     for (bench, target), g in df.groupby(["benchmark", "target"], sort=False):
-        tau = g.groupby(["k", "part"])["kendall_tau"].mean().unstack("part")[order]
+        tau = part_means(g, "kendall_tau", order)
         lines += [f"## {bench} {target}: Kendall tau", "", tau.round(3).to_markdown(), ""]
         cov = g.dropna(subset=["coverage_90"]).groupby(["k", "part"])["coverage_90"].mean().unstack("part")
         lines += [f"## {bench} {target}: 90% interval coverage", "", cov.round(2).to_markdown(), ""]

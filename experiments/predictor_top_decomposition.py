@@ -27,7 +27,14 @@ import sys
 
 import numpy as np
 import pandas as pd
-from predictor_prior_decomposition import cases_sentence, log_section, validation_args, validation_rows, write
+from predictor_prior_decomposition import (
+    cases_sentence,
+    log_section,
+    part_means,
+    validation_args,
+    validation_rows,
+    write,
+)
 from scipy.stats import kendalltau, rankdata
 
 from surrogate_nas.meta import gp_head
@@ -104,7 +111,7 @@ def report(df: pd.DataFrame, args, log: list[str]) -> str:
     }
     for (bench, target), g in parts_df.groupby(["benchmark", "target"], sort=False):
         for metric, title in titles.items():
-            t = g.groupby(["k", "part"])[metric].mean().unstack("part")[order]
+            t = part_means(g, metric, order)
             lines += [f"## {bench} {target}: {title}", "", t.round(3).to_markdown(), ""]
     cols = [c for c in df.columns if c.startswith(("correction", "top 5%"))]
     anat = df[df["part"] == "(correction)"].groupby(["benchmark", "target", "k"])[cols].mean()
