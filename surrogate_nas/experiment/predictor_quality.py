@@ -66,7 +66,8 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     # the network's learned correction as a GP basis the support has to earn (correction_sd, adapt option)
     "meta-dkt-earned": ("meta", "dkt", {"correction_sd": 0.5}),
     "meta-dkt-ens-earned": ("meta", "dkt-ens", {"correction_sd": 0.5}),
-    # the network's correction beyond its monotone warp of the transfer prior, halved (correction_weight, adapt option)
+    # the network's correction beyond its monotone warp of the transfer prior, halved (correction_weight, adapt option;
+    # the default's since predictor-prior-warp-s*.yaml, so warp-0.5 equals meta-dkt-ens: its rounds' configs name it)
     "meta-dkt-ens-warp-0.5": ("meta", "dkt-ens", {"correction_weight": 0.5}),
     "meta-dkt-ens-warp-0": ("meta", "dkt-ens", {"correction_weight": 0.0}),
     # the default with the network's full correction (correction_weight 1: the default before the halved one)
