@@ -41,6 +41,7 @@ class BenchmarkTable:
         #: the series cache above)
         self._metrics_memo: dict[tuple[str | None, bool], tuple[str, ...]] = {}
         self._has_metric_memo: dict[tuple[str, str], bool] = {}
+        self._archs_memo: dict[tuple[str | None, str | None], tuple[Architecture, ...]] = {}
         self._task_names = frozenset(self.frame["task"].unique())  # _task() is on every lookup's path
         self._metric_names = frozenset(self.frame["metric"].unique())
 
@@ -116,6 +117,13 @@ class BenchmarkTable:
 
     def archs(self, task: str | None = None, metric: str | None = None) -> list[Architecture]:
         """Distinct architectures with records (for a task/metric, ``NAME@FIDELITY`` accepted), in first-seen order."""
+        hit = self._archs_memo.get((task, metric))
+        if hit is None:
+            hit = self._archs_memo[(task, metric)] = tuple(self._find_archs(task, metric))
+        return list(hit)
+
+    def _find_archs(self, task: str | None, metric: str | None) -> list[Architecture]:
+        """:meth:`archs`, read from the records."""
         f = self.frame
         if task is not None:
             f = f[f["task"] == self._task(task)]

@@ -505,6 +505,9 @@ class MetaGNNPredictor:
         return self.ckpt_.meta.get("kernel", "rbf")
 
     def _pooled(self, inputs: PredictInputs, graph: bool = False) -> torch.Tensor:
+        if inputs.tile is not None:  # repeated inputs: their rows repeated
+            base, times = inputs.tile
+            return self._pooled(base, graph).repeat(times, 1)
         return pooled_rows(self.ckpt_.model, self.space_, inputs.archs, self.device, graph, inputs.graphs, self.BATCH)
 
     def batches(self, archs) -> list[tuple]:

@@ -155,11 +155,11 @@ def _fold_embeddings(
     n, per_chunk = len(archs), max(1, predictor.BATCH // len(archs))
     fold_view = copy.copy(predictor)
     fold_view.prior_warp_ = None  # the network as it is: each fold's warp is its own (_fold_warped)
-    ms, es = [], []
+    once, ms, es = PredictInputs(fold_view, archs, src), [], []
     for i in range(0, len(corrs), per_chunk):
         c = corrs[i : i + per_chunk]
         fold_view.corr_ = c.repeat_interleave(n, 0)
-        m, e = gp_head.embed_all(fold_view, PredictInputs(fold_view, archs * len(c), np.tile(src, (len(c), 1))))
+        m, e = gp_head.embed_all(fold_view, once.tiled(fold_view, len(c)))
         ms.append(m.reshape(len(c), n))
         es.append(e.reshape(len(c), n, -1))
     return torch.cat(ms), torch.cat(es)

@@ -157,11 +157,13 @@ class PriorWarp:
     @classmethod
     def fit(cls, prior: np.ndarray, prediction: np.ndarray, weight: float) -> PriorWarp | None:
         """The warp of ``prediction`` on ``prior`` (None where the isotonic fit is one constant: no warp)."""
-        from sklearn.isotonic import IsotonicRegression
+        from scipy.optimize import isotonic_regression
 
         order = np.argsort(prior, kind="stable")
-        x = np.asarray(prior, dtype=float)[order]
-        fitted = IsotonicRegression(increasing=True).fit_transform(x, np.asarray(prediction, dtype=float)[order])
+        x, y = np.asarray(prior, dtype=float)[order], np.asarray(prediction, dtype=float)[order]
+        _, first, ties = np.unique(x, return_index=True, return_counts=True)  # equal priors: one point, their mean
+        fit = isotonic_regression(np.add.reduceat(y, first) / ties, weights=ties.astype(float), increasing=True)
+        fitted = np.repeat(fit.x, ties)
         starts = np.flatnonzero(np.r_[True, np.diff(fitted) != 0])
         if len(starts) < 2:
             return None

@@ -39,6 +39,15 @@ class PredictInputs:
         self._src = src
         self._batches = batches
         self._graphs: dict[tuple, tuple] = {}
+        #: (the inputs these repeat, how many times) where they are :meth:`tiled`.
+        self.tile: tuple[PredictInputs, int] | None = None
+
+    def tiled(self, predictor: MetaGNNPredictor, times: int) -> PredictInputs:
+        """These inputs ``times`` over (the architectures and their columns repeated, in that order): a predictor
+        with cached pooled rows looks the rows up once, for these (:attr:`tile`)."""
+        out = PredictInputs(predictor, self.archs * times, np.tile(self.src, (times, 1)))
+        out.tile = (self, times)
+        return out
 
     @property
     def src(self) -> np.ndarray:

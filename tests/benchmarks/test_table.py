@@ -142,3 +142,13 @@ def test_damaged_metadata_or_records_in_a_stored_table_are_a_data_error(tmp_path
     pq.write_table(bad.replace_schema_metadata(meta), tmp_path / "n.parquet")
     with pytest.raises(DataError, match="empty 'task'"):
         BenchmarkTable.read_parquet(tmp_path / "n.parquet")
+
+
+def test_archs_are_read_once_per_task_and_metric_and_handed_out_as_a_new_list(nb201_table):
+    first = nb201_table.archs("cifar10", "test_acc")
+    assert len(first) == 15625 and len(nb201_table.archs("cifar10", "valid_acc@12")) == 15625
+    first.pop()
+    again = nb201_table.archs("cifar10", "test_acc")
+    assert len(again) == 15625 and again is not first and again[:100] == first[:100]
+    with pytest.raises(DataError, match="nope"):
+        nb201_table.archs("nope")

@@ -125,3 +125,29 @@ def test_refitted_k_fold_fits_each_training_part_once(dkt, archs, monkeypatch):
     a, y = archs
     adapt(dkt, (a[:40], y[:40]), task="ImageNet16-120", targets="anchored")
     assert seen[0] == 40 and len(seen) == 1 + calibration.CALIBRATION_FOLDS and sum(40 - n for n in seen[1:]) == 40
+
+
+def test_folds_read_each_architectures_pooled_row_once_and_tile_it(dkt, archs, monkeypatch):
+    """The folds' readouts (the support's, and the warp's fixed sample under each fold's correlations) repeat the
+    same architectures: their pooled rows are looked up once per readout and tiled, the same rows as one lookup of
+    the repeated list."""
+    from surrogate_nas.meta import adapt as adapt_mod
+    from surrogate_nas.meta.predict_inputs import PredictInputs
+
+    a, y = archs
+    p = adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120", calibrate=False)
+    once = PredictInputs(p, a[:30])
+    tiled = once.tiled(p, 4)
+    assert tiled.archs == a[:30] * 4 and np.array_equal(tiled.src, np.tile(once.src, (4, 1)))
+    assert np.array_equal(p._pooled(tiled).numpy(), p._pooled(PredictInputs(p, a[:30] * 4)).numpy())
+    asked = []
+    real = adapt_mod.pooled_rows
+
+    def spy(model, space, rows_of, *rest):
+        asked.append(len(rows_of))
+        return real(model, space, rows_of, *rest)
+
+    monkeypatch.setattr(adapt_mod, "pooled_rows", spy)
+    q = adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120")  # the default: each fold warps the prior its own way
+    assert q.prior_warp_ is not None and q.std_factor_ != 1.0
+    assert max(asked) == len(q._warp_inputs.archs)  # never the 20 folds' copies of the 2,048 warp architectures

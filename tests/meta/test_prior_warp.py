@@ -29,6 +29,26 @@ def test_the_warp_is_a_strictly_increasing_fit_through_the_isotonic_blocks():
     assert PriorWarp.fit(prior, -prior, 0.5) is None
 
 
+def test_the_warp_is_the_centred_isotonic_fit_with_equal_priors_pooled_as_scikit_learn_pools_them():
+    """Equal priors are one point (their mean prediction, weighted by how many): the blocks and their values are
+    scikit-learn's ``IsotonicRegression`` fit, within float rounding, on real-sized data with and without ties."""
+    from sklearn.isotonic import IsotonicRegression
+
+    rng = np.random.default_rng(1)
+    for ties in (False, True):
+        prior = rng.standard_normal(2048)
+        prior = np.round(prior, 1) if ties else prior
+        prediction = prior**3 + rng.standard_normal(2048)
+        order = np.argsort(prior, kind="stable")
+        fitted = IsotonicRegression().fit_transform(prior[order], prediction[order])
+        starts = np.flatnonzero(np.r_[True, np.diff(fitted) != 0])
+        warp = PriorWarp.fit(prior, prediction, 0.5)
+        assert warp is not None and len(warp.knots_x) == len(starts) > 10
+        np.testing.assert_allclose(warp.knots_y, fitted[starts], rtol=0, atol=1e-12)
+        block_means = np.add.reduceat(prior[order], starts) / np.diff(np.r_[starts, len(prior)])
+        np.testing.assert_allclose(warp.knots_x, block_means, rtol=0, atol=1e-12)
+
+
 def test_apply_keeps_the_warp_and_the_weight_of_the_rest():
     import torch
 
