@@ -41,7 +41,7 @@ class BenchmarkTable:
         #: the series cache above)
         self._metrics_memo: dict[tuple[str | None, bool], tuple[str, ...]] = {}
         self._has_metric_memo: dict[tuple[str, str], bool] = {}
-        self._archs_memo: dict[tuple[str | None, str | None], tuple[Architecture, ...]] = {}
+        self._strings_memo: dict[tuple[str | None, str | None], tuple[str, ...]] = {}
         self._task_names = frozenset(self.frame["task"].unique())  # _task() is on every lookup's path
         self._metric_names = frozenset(self.frame["metric"].unique())
 
@@ -117,24 +117,31 @@ class BenchmarkTable:
 
     def archs(self, task: str | None = None, metric: str | None = None) -> list[Architecture]:
         """Distinct architectures with records (for a task/metric, ``NAME@FIDELITY`` accepted), in first-seen order."""
-        hit = self._archs_memo.get((task, metric))
+        return self.parse(self.arch_strings(task, metric))
+
+    def arch_strings(self, task: str | None = None, metric: str | None = None) -> list[str]:
+        """The native strings of :meth:`archs`, in its order (nothing parsed; read from the records once per task
+        and metric)."""
+        hit = self._strings_memo.get((task, metric))
         if hit is None:
-            hit = self._archs_memo[(task, metric)] = tuple(self._find_archs(task, metric))
+            f = self.frame
+            if task is not None:
+                f = f[f["task"] == self._task(task)]
+            if metric is not None:
+                name, fidelity = self._metric_spec(metric)
+                f = f[f["metric"] == name]
+                if fidelity is not None:
+                    f = f[f["fidelity"] == fidelity]
+            # tolist: iterating an arrow-backed array is per-element slow
+            hit = self._strings_memo[(task, metric)] = tuple(pd.unique(f["arch"]).tolist())
         return list(hit)
 
-    def _find_archs(self, task: str | None, metric: str | None) -> list[Architecture]:
-        """:meth:`archs`, read from the records."""
-        f = self.frame
-        if task is not None:
-            f = f[f["task"] == self._task(task)]
-        if metric is not None:
-            name, fidelity = self._metric_spec(metric)
-            f = f[f["metric"] == name]
-            if fidelity is not None:
-                f = f[f["fidelity"] == fidelity]
+    def parse(self, strings: Sequence[str]) -> list[Architecture]:
+        """The architectures of native ``strings`` of this table's space, each distinct string parsed once per
+        table."""
         parsed, parse = self._parsed, self.space.parse
         out = []
-        for s in pd.unique(f["arch"]).tolist():  # tolist: iterating an arrow-backed array is per-element slow
+        for s in strings:
             a = parsed.get(s)
             if a is None:
                 a = parsed[s] = parse(s)

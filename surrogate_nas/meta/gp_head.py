@@ -222,9 +222,10 @@ def warp_inputs(predictor: MetaGNNPredictor) -> PredictInputs:
         sources = predictor.sources_
         if sources.table is None or not sources.tasks:
             raise DataError("the transfer prior's warp needs source tasks")
-        every = sources.table.archs(sources.tasks[0], sources.metric)
+        every = sources.table.arch_strings(sources.tasks[0], sources.metric)
         keep = np.sort(np.random.default_rng(0).choice(len(every), min(len(every), WARP_ARCHS), replace=False))
-        inputs = predictor.__dict__["_warp_inputs"] = PredictInputs(predictor, [every[i] for i in keep])
+        archs = sources.table.parse([every[i] for i in keep])
+        inputs = predictor.__dict__["_warp_inputs"] = PredictInputs(predictor, archs)
     return inputs
 
 

@@ -125,13 +125,22 @@ def _read_store(path: Path, width: int) -> tuple[dict[str, int], torch.Tensor]:
 
 
 def _write_store(path: Path, space, entry: _PooledRows) -> None:
-    """Write the entry's rows (atomically), then drop the oldest files beyond :data:`MAX_STORED`."""
+    """Write the entry's rows and the rows of the file it read that it did not take (atomically), then drop the oldest
+    files beyond :data:`MAX_STORED`."""
     from ..io import atomic_write_bytes
 
     assert entry.rows is not None
-    archs = sorted(entry.index, key=entry.index.__getitem__)
+    names = [space.format(a) for a in sorted(entry.index, key=entry.index.__getitem__)]
+    rows = entry.rows.detach().cpu()
+    where, stored = entry.stored or ({}, rows[:0])
+    taken = set(names)
+    kept = [(name, i) for name, i in where.items() if name not in taken]
+    if kept:
+        names += [name for name, _ in kept]
+        rows = torch.cat([rows, stored[torch.as_tensor([i for _, i in kept], dtype=torch.long)]])
+    entry.stored = ({name: i for i, name in enumerate(names)}, rows)
     buf = io.BytesIO()
-    torch.save({"archs": json.dumps([space.format(a) for a in archs]), "rows": entry.rows.detach().cpu()}, buf)
+    torch.save({"archs": json.dumps(names), "rows": rows}, buf)
     try:
         atomic_write_bytes(path, buf.getvalue())
         files = sorted(path.parent.glob("*.pt"), key=lambda p: p.stat().st_mtime, reverse=True)
@@ -170,6 +179,7 @@ def pooled_rows(model, space, archs: Sequence[Architecture], device, graph: bool
         missing = list(dict.fromkeys(a for a, r in zip(archs, rows) if r < 0)) if -1 in rows else []
         if missing:
             _fill(model, space, entry, missing, device, graph, convert, batch)
+            entry.stamp = _weights_stamp(model)  # the same weights: building deferred convolutions moves them only
             rows = [r if r >= 0 else entry.index[a] for a, r in zip(archs, rows)]
         if entry.rows is None:  # nothing asked for and nothing cached: no width to give an empty result
             raise DataError("pooled_rows needs at least one architecture")

@@ -144,11 +144,14 @@ def test_damaged_metadata_or_records_in_a_stored_table_are_a_data_error(tmp_path
         BenchmarkTable.read_parquet(tmp_path / "n.parquet")
 
 
-def test_archs_are_read_once_per_task_and_metric_and_handed_out_as_a_new_list(nb201_table):
+def test_archs_are_read_once_per_task_and_metric_parsed_once_and_handed_out_as_a_new_list(nb201_table):
     first = nb201_table.archs("cifar10", "test_acc")
     assert len(first) == 15625 and len(nb201_table.archs("cifar10", "valid_acc@12")) == 15625
     first.pop()
     again = nb201_table.archs("cifar10", "test_acc")
     assert len(again) == 15625 and again is not first and again[:100] == first[:100]
+    strings = nb201_table.arch_strings("cifar10", "test_acc")
+    assert [nb201_table.space.format(a) for a in again[:100]] == strings[:100]
+    assert nb201_table.parse(strings[5:8]) == again[5:8] and nb201_table.parse(strings[5:6])[0] is again[5]
     with pytest.raises(DataError, match="nope"):
         nb201_table.archs("nope")

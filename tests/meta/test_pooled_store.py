@@ -186,3 +186,18 @@ def test_cli_predict_from_stored_rows_does_not_import_pyg(dkt_dir, data, tmp_pat
         outs.append((out.read_text(), r.stdout.strip().splitlines()[-1]))
     assert outs[0][1] == "PYG True" and outs[1][1] == "PYG False"
     assert outs[0][0] == outs[1][0]
+
+
+def test_rows_computed_in_turns_by_one_fit_are_all_stored(dkt_dir, data, store, monkeypatch):
+    """A fit reads the warp's fixed sample, then the support: each computed part is added to the store (neither
+    replaces what the other wrote, although building the deferred convolutions on the first part's way changes the
+    weights' addresses), so a second process fitting the same support computes none of them."""
+    a, y = data
+    with pooled.rows_on_disk():
+        first = adapt(load_checkpoint(dkt_dir, defer_convs=True), (a[:20], y[:20]), task=TASK)
+    pooled.clear_pooled_cache()
+    monkeypatch.setattr(GraphRegressor, "build_convs", lambda self: pytest.fail("the graph part ran"))
+    with pooled.rows_on_disk():
+        second = adapt(load_checkpoint(dkt_dir, defer_convs=True), (a[:20], y[:20]), task=TASK)
+    assert first.prior_warp_ is not None and second.std_factor_ == first.std_factor_
+    assert np.array_equal(second.prior_warp_.knots_y, first.prior_warp_.knots_y)
