@@ -92,20 +92,18 @@ def reads_features(method: str) -> bool:
 
 
 def adapt_options(method: str) -> dict:
-    """The ``@KEY=VALUE`` adapt option of a method ({} without one); a number's value as a number."""
+    """The ``@KEY=VALUE`` adapt option of a method ({} without one); a number's value as a number
+    (:func:`option_value`)."""
     if "@" not in method:
         return {}
     key, _, value = method.split("@", 1)[1].partition("=")
-    try:
-        return {key: float(value)}
-    except ValueError:
-        return {key: value}
+    return {key: option_value(value)}
 
 
 def method_options(method: str) -> tuple[dict, dict]:
     """(``ModelConfig`` options, ``MetaConfig`` options) of a meta method ``meta/ALGO:KEY=VALUE`` (e.g.
-    ``source_weights=least-squares``, ``kernel=linear``, ``source_dropout=0``): the key goes where it is a field, a ``MetaConfig`` field
-    first; an unknown key goes to ``ModelConfig``, which refuses it."""
+    ``source_weights=least-squares``, ``kernel=linear``, ``source_dropout=0``): the key goes where it is a field, a
+    ``MetaConfig`` field first; an unknown key goes to ``ModelConfig``, which refuses it."""
     from surrogate_nas.meta.maml import MetaConfig
 
     head = without_adapt(method).removesuffix("+ff")
@@ -117,7 +115,7 @@ def method_options(method: str) -> tuple[dict, dict]:
 
 
 def option_value(text: str):
-    """A ``:KEY=VALUE`` option's value: an integer or a real number where it reads as one (``source_dropout=0``),
+    """A ``:KEY=VALUE`` or ``@KEY=VALUE`` option's value: an integer or a real number where it reads as one (``source_dropout=0``),
     else the text (``kernel=rbf``)."""
     for kind in (int, float):
         try:
