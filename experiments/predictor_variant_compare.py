@@ -147,16 +147,17 @@ def paired_triples(rows: pd.DataFrame, reference: str, variant: str, pairs: list
     directory, reference directory), e.g. an adapt option on the same members): per benchmark and measure of
     :data:`PAIRED_MEASURES` (the mean over K), each pair's difference ``d_t``, their mean and standard error
     ``sd(d_t) / sqrt(n)`` and the mean in standard errors."""
+    cols = [c for c in PAIRED_MEASURES if c in rows]
+
+    def over_k(method: str, run_dir: str) -> pd.DataFrame:
+        part = rows[(rows.method == method) & (rows.meta_dir == run_dir)]
+        if part.empty:
+            raise SystemExit(f"pair {var_dir}={ref_dir}: no rows of {method!r} in {run_dir}")
+        return part.groupby(["benchmark", "k"])[cols].mean().groupby("benchmark").mean()
+
     figures = {}
     for i, (var_dir, ref_dir) in enumerate(pairs):
-        own = rows[(rows.method == variant) & (rows.meta_dir == var_dir)]
-        ref = rows[(rows.method == reference) & (rows.meta_dir == ref_dir)]
-        if own.empty or ref.empty:
-            raise SystemExit(f"pair {var_dir}={ref_dir}: no rows of {variant!r} or {reference!r} there")
-        cols = [c for c in PAIRED_MEASURES if c in rows]
-        mean_own = own.groupby(["benchmark", "k"])[cols].mean().groupby("benchmark").mean()
-        mean_ref = ref.groupby(["benchmark", "k"])[cols].mean().groupby("benchmark").mean()
-        figures[f"pair {i}"] = (mean_own - mean_ref).stack()
+        figures[f"pair {i}"] = (over_k(variant, var_dir) - over_k(reference, ref_dir)).stack()
     table = pd.DataFrame(figures)
     n = table.shape[1]
     table["mean"] = table.iloc[:, :n].mean(axis=1)
