@@ -27,6 +27,10 @@ and is scored by the Spearman rho of its *predicted latency* against the measure
 * ``METHOD@KEY=VALUE`` (last, e.g. ``meta/default@rank_residual=0.25``): the same checkpoints adapted with that
   adapt option (numbers are read as numbers).
 
+``--meta-seeds 0,7,14`` meta-trains every meta method once per first meta seed (the default ensemble's members: that
+seed and the next ones) and, with ``--reference METHOD``, reports each other meta method's difference from it per
+meta seed with its standard error (a paired comparison where both adapt the same checkpoints).
+
 Writes ``experiments/results/latency_transfer.md`` and ``.csv`` atomically and prints the table.
 
     python experiments/latency_transfer.py                     # all settings, K=10, 5 seeds (~10 min on 2 cores)
@@ -204,9 +208,9 @@ def meta_config(algorithm: str, iterations: int, seed: int, meta: dict | None = 
 
 
 def pretrain_for(table, target: str, algorithm: str, iterations: int, features: tuple = (), model: dict | None = None,
-                 meta: dict | None = None):
-    """The checkpoint (a list of them for the default ensemble: meta seeds 0, 1, ...) a meta method adapts;
-    ``model``: ModelConfig options; ``meta``: MetaConfig options."""
+                 meta: dict | None = None, meta_seed: int = 0):
+    """The checkpoint (a list of them for the default ensemble: meta seeds ``meta_seed``, ``meta_seed`` + 1, ...) a
+    meta method adapts; ``model``: ModelConfig options; ``meta``: MetaConfig options."""
     from surrogate_nas.meta.defaults import DEFAULT_MEMBERS
     from surrogate_nas.meta.pretrain import pretrain
     from surrogate_nas.predictors.gnn import ModelConfig
@@ -217,8 +221,8 @@ def pretrain_for(table, target: str, algorithm: str, iterations: int, features: 
                         higher_is_better=False, progress=False, target=target, features=features)
 
     if algorithm == "default":
-        return [one(s) for s in range(DEFAULT_MEMBERS)]
-    return one(0)
+        return [one(meta_seed + s) for s in range(DEFAULT_MEMBERS)]
+    return one(meta_seed)
 
 
 def build(method: str, table, sources, ckpts: dict, seed: int, target: str, features: tuple = ()):
@@ -248,49 +252,67 @@ def members(ckpt) -> int:
 
 
 def run(table, targets, methods, k: int, seeds: int, iterations: int, progress: bool = True,
-        features: tuple = ()) -> pd.DataFrame:
-    """One row per (target, method, seed): Spearman rho of predicted vs measured latency on the query cells."""
+        features: tuple = (), meta_seeds: tuple = (0,)) -> pd.DataFrame:
+    """One row per (target, meta seed, method, seed): Spearman rho of predicted vs measured latency on the query
+    cells. Each of ``meta_seeds`` meta-trains the meta methods' checkpoints afresh (:func:`pretrain_for`) and scores
+    every method on the same support draws (the methods without a checkpoint score the same each time)."""
+    rows = []
+    for target in targets:
+        for meta_seed in meta_seeds:
+            rows += run_target(table, target, methods, k, seeds, iterations, progress, features, meta_seed)
+    return pd.DataFrame(rows)
+
+
+def run_target(table, target: str, methods, k: int, seeds: int, iterations: int, progress: bool, features: tuple,
+               meta_seed: int) -> list[dict]:
+    """:func:`run`'s rows of one held-out setting and meta seed."""
     from surrogate_nas.predictors.inputs import SourceValues
-    from surrogate_nas.predictors.metrics import spearman_rho
 
     rows = []
-    fl = None
-    for target in targets:
-        archs = table.archs(target, METRIC)
-        y = table.vector(target, METRIC, archs)
-        if "flops" in methods and fl is None:
-            fl = dict(zip(map(table.space.format, archs), flops(table.space, archs)))
-        sources = SourceValues(table, tuple(t for t in table.tasks if t != target), METRIC, higher_is_better=False)
-        ckpts, t_meta = {}, {}
+    archs = table.archs(target, METRIC)
+    y = table.vector(target, METRIC, archs)
+    fl = dict(zip(map(table.space.format, archs), flops(table.space, archs))) if "flops" in methods else None
+    sources = SourceValues(table, tuple(t for t in table.tasks if t != target), METRIC, higher_is_better=False)
+    ckpts, t_meta = {}, {}
+    for m in methods:
+        key = checkpoint_key(m)
+        if key is not None and key not in ckpts:
+            t0 = time.perf_counter()
+            ckpts[key] = pretrain_for(table, target, key[0], iterations, features=features if key[1] else (),
+                                      model=dict(key[2]), meta=dict(key[3]), meta_seed=meta_seed)
+            t_meta[key] = time.perf_counter() - t0
+    for seed in range(seeds):
+        sup, qry = split(len(archs), k, seed)
+        done = []
         for m in methods:
-            key = checkpoint_key(m)
-            if key is not None and key not in ckpts:
-                t0 = time.perf_counter()
-                ckpts[key] = pretrain_for(table, target, key[0], iterations, features=features if key[1] else (),
-                                          model=dict(key[2]), meta=dict(key[3]))
-                t_meta[key] = time.perf_counter() - t0
-        for seed in range(seeds):
-            sup, qry = split(len(archs), k, seed)
-            s_archs, q_archs = [archs[i] for i in sup], [archs[i] for i in qry]
-            for m in methods:
-                t0 = time.perf_counter()
-                if m == "flops":
-                    pred = np.array([fl[table.space.format(a)] for a in q_archs])
-                else:
-                    model = build(m, table, sources, ckpts, seed, target, features).fit(s_archs, y[sup])
-                    pred = np.asarray(model.predict(q_archs), dtype=float)
-                    if m == "source-transfer":
-                        pred = -pred  # its score is goodness (high = fast); as a latency prediction, negate
-                rho = spearman_rho(y[qry], pred) if np.ptp(pred) > 0 else float("nan")
-                rows.append({"target": target, "method": m, "seed": seed, "k": k, "n_query": len(qry),
-                             "spearman_rho": rho, "seconds": time.perf_counter() - t0,
-                             "pretrain_seconds": t_meta.get(checkpoint_key(m), np.nan),
-                             "members": members(ckpts.get(checkpoint_key(m)))})
-            if progress:
-                done = [r for r in rows if r["target"] == target and r["seed"] == seed]
-                print(f"  {target} seed {seed}: " + ", ".join(f"{r['method']} {r['spearman_rho']:.3f}" for r in done),
-                      file=sys.stderr, flush=True)
-    return pd.DataFrame(rows)
+            t0 = time.perf_counter()
+            rho = score(m, table, sources, ckpts, seed, target, features, archs, y, sup, qry, fl)
+            done.append({"target": target, "meta_seed": meta_seed, "method": m, "seed": seed, "k": k,
+                         "n_query": len(qry), "spearman_rho": rho, "seconds": time.perf_counter() - t0,
+                         "pretrain_seconds": t_meta.get(checkpoint_key(m), np.nan),
+                         "members": members(ckpts.get(checkpoint_key(m)))})
+        if progress:
+            print(f"  {target} meta seed {meta_seed} seed {seed}: "
+                  + ", ".join(f"{r['method']} {r['spearman_rho']:.3f}" for r in done), file=sys.stderr, flush=True)
+        rows += done
+    return rows
+
+
+def score(method: str, table, sources, ckpts: dict, seed: int, target: str, features: tuple, archs, y, sup, qry,
+          fl: dict | None) -> float:
+    """Spearman rho of ``method``'s latency prediction on the query cells ``qry`` after fitting the support ``sup``
+    (NaN for a constant prediction)."""
+    from surrogate_nas.predictors.metrics import spearman_rho
+
+    q_archs = [archs[i] for i in qry]
+    if method == "flops":
+        pred = np.array([fl[table.space.format(a)] for a in q_archs])
+    else:
+        model = build(method, table, sources, ckpts, seed, target, features).fit([archs[i] for i in sup], y[sup])
+        pred = np.asarray(model.predict(q_archs), dtype=float)
+        if method == "source-transfer":
+            pred = -pred  # its score is goodness (high = fast); as a latency prediction, negate
+    return spearman_rho(y[qry], pred) if np.ptp(pred) > 0 else float("nan")
 
 
 #: Summary rows: the mean over every held-out setting, and apart over the settings the default's hardware settings
@@ -326,7 +348,9 @@ def markdown(df: pd.DataFrame, methods: list[str], meta: dict) -> str:
              f"({meta['iterations']} iterations, metric latency_ms, lower is better); every method gets the same "
              f"K={meta['k']} measured cells of the held-out setting per seed ({meta['seeds']} seeds) and is scored by "
              "Spearman rho of predicted latency vs measured latency on the other "
-             f"{meta['n_cells'] - meta['k']} cells (mean over seeds; ± std over seeds).", "",
+             f"{meta['n_cells'] - meta['k']} cells (mean over seeds; ± std over seeds)"
+             + (f"; meta methods meta-trained from meta seeds {', '.join(map(str, sorted(df['meta_seed'].unique())))}, "
+                "figures over all of them." if df["meta_seed"].nunique() > 1 else "."), "",
              "`flops` (the network's FLOPs) needs no measurement; `source-transfer` (zero-shot: the mean rank over "
              "the other settings, negated into a latency prediction) ignores the K cells; `ridge-source` is ridge "
              "regression on the other settings' values, fit on the K cells; `+ff`: the same reading the cells' free "
@@ -342,9 +366,29 @@ def markdown(df: pd.DataFrame, methods: list[str], meta: dict) -> str:
             cells.append(f"{v:.3f}" + (f" ± {s:.3f}" if np.isfinite(s) else ""))
         label = f"**{t}**" if t in MEAN_ROWS else f"`{t}`"
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += paired_section(df, methods, meta.get("reference"))
     lines += ["", f"Command: `{meta['command']}`; wall time {meta['wall_s']:.0f} s "
                   f"({meta['threads']} torch thread(s)); torch {meta['torch']}.", ""]
     return "\n".join(lines)
+
+
+def paired_section(df: pd.DataFrame, methods: list[str], reference: str | None) -> list[str]:
+    """Markdown lines where the run holds several meta seeds and a ``reference`` method: each other meta method's
+    difference from it per meta seed (the mean over settings and support draws: checkpoints of one meta seed, so a
+    paired difference where both adapt them), their mean, standard error ``sd / sqrt(n)`` and the mean in standard
+    errors. Nothing otherwise."""
+    if reference is None or df["meta_seed"].nunique() < 2:
+        return []
+    per_seed = df.groupby(["meta_seed", "method"])["spearman_rho"].mean().unstack("method")
+    others = [m for m in methods if m != reference and checkpoint_key(m) is not None]
+    diff = per_seed[others].sub(per_seed[reference], axis=0).T
+    n = diff.shape[1]
+    diff.columns = [f"meta seed {s}" for s in diff.columns]
+    diff["mean"] = diff.iloc[:, :n].mean(axis=1)
+    diff["se"] = diff.iloc[:, :n].std(axis=1) / n**0.5
+    diff["mean / se"] = diff["mean"] / diff["se"]
+    return ["", f"Difference from `{reference}` per meta seed (mean Spearman over the settings above and the support "
+            "draws; each meta seed's checkpoints meta-trained afresh):", "", diff.round(4).to_markdown(), ""]
 
 
 def main(argv=None) -> int:
@@ -358,6 +402,11 @@ def main(argv=None) -> int:
                     help="comma-separated free features the +ff methods read (default: params,flops)")
     ap.add_argument("--seeds", type=int, default=5, help="support draws per held-out setting")
     ap.add_argument("--iterations", type=int, default=200, help="meta-training iterations per held-out setting")
+    ap.add_argument("--meta-seeds", default="0",
+                    help="comma-separated first meta seeds, each meta-training every meta method afresh (the default "
+                         "ensemble's members: the seed and the next ones; default 0)")
+    ap.add_argument("--reference", help="with several meta seeds: the method the others' differences per meta seed "
+                                        "are taken from (paired on the same checkpoints)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (1: on a shared machine a second thread waits for a busy core)")
     ap.add_argument("--out", default=str(ROOT / "experiments" / "results"), help="directory of the .md and .csv")
@@ -378,15 +427,22 @@ def main(argv=None) -> int:
     problem = check_methods(methods)
     if problem:
         ap.error(problem)
+    try:
+        meta_seeds = tuple(int(s) for s in args.meta_seeds.split(","))
+    except ValueError:
+        ap.error(f"--meta-seeds {args.meta_seeds!r}: expected comma-separated integers")
+    if args.reference is not None and args.reference not in methods:
+        ap.error(f"--reference {args.reference!r} is not one of the methods")
     if args.quick:
         targets, args.seeds, args.iterations = targets[:2], 2, 30
     t0 = time.perf_counter()
     features = tuple(f.strip() for f in args.features.split(",") if f.strip())
-    df = run(table, targets, methods, args.k, args.seeds, args.iterations, features=features)
+    df = run(table, targets, methods, args.k, args.seeds, args.iterations, features=features, meta_seeds=meta_seeds)
     meta = {"table": Path(args.table).resolve().relative_to(ROOT).as_posix()
             if Path(args.table).resolve().is_relative_to(ROOT) else args.table,
             "n_cells": len(table.archs(targets[0], METRIC)), "n_settings": len(table.tasks),
             "iterations": args.iterations, "k": args.k, "seeds": args.seeds, "threads": args.threads,
+            "reference": args.reference,
             "features": features,
             "torch": torch.__version__, "wall_s": time.perf_counter() - t0,
             "command": " ".join(["python experiments/latency_transfer.py",

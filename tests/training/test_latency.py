@@ -182,6 +182,35 @@ def test_latency_transfer_script_runs_on_the_shipped_table(capsys, tmp_path):
     assert "method 'meta/default:kernel=nope': " in capsys.readouterr().err
 
 
+def test_latency_transfer_meta_seeds_pair_the_methods_on_their_checkpoints(capsys, tmp_path):
+    """``--meta-seeds``: each first meta seed meta-trains the meta methods afresh (the baselines score the same), and
+    ``--reference`` reports each other meta method's difference per meta seed with its standard error."""
+    from ..conftest import load_experiment
+
+    mod = load_experiment("latency_transfer")
+    ref, var = "meta/default-1", "meta/default-1@rank_residual=0.5"
+    assert mod.main(["--targets", "t1-b32-fp32", "--seeds", "1", "--iterations", "5", "--out", str(tmp_path),
+                     "--methods", f"{ref},{var},ridge-source", "--meta-seeds", "0,3", "--reference", ref]) == 0
+    df = pd.read_csv(tmp_path / "latency_transfer.csv")
+    rho = df.set_index(["method", "meta_seed"])["spearman_rho"]
+    assert len(df) == 6 and rho["ridge-source", 0] == rho["ridge-source", 3]
+    assert rho[ref, 0] != rho[ref, 3]  # checkpoints of another meta seed
+    diff = [rho[var, s] - rho[ref, s] for s in (0, 3)]
+    md = (tmp_path / "latency_transfer.md").read_text()
+    assert f"Difference from `{ref}` per meta seed" in md
+    header = next(x for x in md.splitlines() if x.startswith("| method") and "mean / se" in x)
+    line = next(x for x in md.splitlines() if x.startswith(f"| {var}"))
+    cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in line.split("|")]))
+    assert min(abs(d) for d in diff) > 0  # the adapt option moves the prediction
+    assert float(cells["mean"]) == pytest.approx(np.mean(diff), abs=1e-4)
+    assert float(cells["se"]) == pytest.approx(np.std(diff, ddof=1) / np.sqrt(2), abs=1e-4)
+    for args, message in ((["--meta-seeds", "0,x"], "--meta-seeds '0,x': expected comma-separated integers"),
+                          (["--reference", "meta"], "--reference 'meta' is not one of the methods")):
+        with pytest.raises(SystemExit):
+            mod.main(["--methods", "ridge-source", "--out", str(tmp_path), *args])
+        assert message in capsys.readouterr().err
+
+
 def test_isomorphic_strings_are_two_networks_and_both_are_measured(tmp_path):
     pool_first = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
     conv_first = "|nor_conv_1x1~0|+|avg_pool_3x3~0|skip_connect~1|+|avg_pool_3x3~0|skip_connect~1|skip_connect~2|"
