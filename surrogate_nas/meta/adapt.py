@@ -173,8 +173,8 @@ class MetaGNNPredictor:
     :func:`~surrogate_nas.meta.gp_head.prior_warp`) and the rest, which depends on the architecture beyond its
     source ranks; the GP's mean keeps the warp and this weight of the rest (0: it ranks as the transfer prior; 1: the
     network's prediction); ``None``, the default, is :func:`~surrogate_nas.meta.defaults.default_correction_weight`
-    (0.5 for a deep-kernel checkpoint of a function-level metric, chosen on the validation targets; the full
-    correction for a hardware metric, and wherever ``correction_sd`` is given).
+    (0.5 for a deep-kernel checkpoint, chosen apart on the accuracy and on the hardware validation targets; the full
+    correction for any other checkpoint, and wherever ``correction_sd`` is given).
     ``rank_residual`` (0..1, GP head only): the share of the GP's support residual that is the support's *ranking*
     disagreement with the network instead of its value residual
     (:func:`~surrogate_nas.meta.deep_kernel.rank_residual`); 0 conditions on value residuals alone; ``None``, the
