@@ -47,7 +47,7 @@ MAX_ITERATIONS = 1_000_000
 MAX_BATCH = 4096
 
 AlgorithmName = Literal["maml", "reptile", "multitask", "dkt"]
-KernelName = Literal["rbf", "matern", "linear", "rbf+graph"]
+KernelName = Literal["rbf", "matern", "linear", "rbf+graph", "auto"]
 MetaValName = Literal["task", "task-seed", "archs"]
 DKTObjectiveName = Literal["marginal", "predictive"]
 
@@ -87,7 +87,8 @@ class MetaConfig(TypedConfig):
     kernel: KernelName = Field(
         "rbf",
         description="kernel of the GP head on the GNN embedding (dkt or gp_head); pretrain's default is linear for a "
-        "hardware metric (latency, params, FLOPs)",
+        "hardware metric (latency, params, FLOPs); auto (dkt): meta-train with each of linear and rbf and keep the "
+        "checkpoint with the better meta-validation tau",
     )
     dkt_objective: DKTObjectiveName = Field(
         "marginal",
@@ -150,13 +151,18 @@ class MetaConfig(TypedConfig):
             raise ValueError("gp_head adds a GP head to maml/reptile/multitask; algorithm 'dkt' has one already")
         if self.meta_sgd and self.algorithm != "maml":
             raise ValueError(f"meta_sgd learns MAML's inner learning rates; algorithm {self.algorithm!r} has none")
+        if self.kernel == "auto" and self.algorithm != "dkt":
+            raise ValueError("kernel 'auto' chooses a deep-kernel checkpoint's kernel (algorithm 'dkt')")
         return self
 
 
 ALGORITHMS = get_args(AlgorithmName)
 #: Kernels of the deep-kernel GP head (``algorithm="dkt"``); ``linear`` is Bayesian ridge regression on the
-#: embedding (closed-form ridge head, as in R2-D2, with a posterior variance).
+#: embedding (closed-form ridge head, as in R2-D2, with a posterior variance); ``auto`` is a choice among
+#: :data:`AUTO_KERNELS` by meta-validation (:func:`~surrogate_nas.meta.pretrain.pretrain`), never a checkpoint's kernel.
 KERNELS = get_args(KernelName)
+#: The kernels ``kernel="auto"`` meta-trains a checkpoint with, in order (a tie keeps the first).
+AUTO_KERNELS = ("linear", "rbf")
 #: Meta-validation without validation tasks: ``task`` holds one training task (drawn by the meta seed) out of
 #: the episodes when there are >= 3 (it stays a source column of the others, and a source at deployment);
 #: ``task-seed`` holds training task number ``seed mod n`` (in name order) out instead, so the consecutive meta

@@ -53,9 +53,18 @@ def pretrain(
     :func:`surrogate_nas.features.available_features`) each task reads of its own architectures, as extra
     input columns; recorded in the checkpoint so adaptation reads the same ones of the new task.
     """
+    meta_config = meta_config or default_meta_config(metric)
+    if meta_config.kernel == "auto":
+
+        def train(config: MetaConfig) -> Checkpoint:
+            return pretrain(
+                table, train_tasks, metric, model_config, config, val_tasks, benchmark_name, use_sources,
+                higher_is_better, progress, target, features,
+            )  # fmt: skip
+
+        return _kernel_by_validation(train, meta_config)
     train_tasks, val_tasks = _check_tasks(table, train_tasks, list(val_tasks), metric, target)
     model_config = ModelConfig(**(model_config or ModelConfig()).to_dict())  # the caller's stays as given
-    meta_config = meta_config or default_meta_config(metric)
     resolve_device(meta_config.device, DataError)  # a device this machine lacks is refused before any work
     features = _check_features(table, train_tasks + val_tasks, tuple(features), metric)
     # a single task has no other task to learn source transfer from
@@ -118,6 +127,21 @@ def _check_tasks(
             f"pretrain: tasks {sorted(set(train_tasks) & set(val_tasks))} are both training and validation tasks"
         )
     return train_tasks, val_tasks
+
+
+def _kernel_by_validation(train: Callable[[MetaConfig], Checkpoint], meta_config: MetaConfig) -> Checkpoint:
+    """``kernel="auto"``: of the checkpoints ``train`` meta-trains with each of
+    :data:`~surrogate_nas.meta.maml.AUTO_KERNELS` (the same seed and settings otherwise), the one whose best
+    meta-validation tau is highest (a tie keeps the first); its ``info`` records every kernel's tau
+    (``kernel_val_taus``) and the seconds of all of them."""
+    from .maml import AUTO_KERNELS
+
+    fits = [train(MetaConfig(**{**meta_config.to_dict(), "kernel": k})) for k in AUTO_KERNELS]
+    taus = {k: float(c.info["best_val_tau"]) for k, c in zip(AUTO_KERNELS, fits)}
+    best = fits[max(range(len(fits)), key=lambda i: (taus[AUTO_KERNELS[i]], -i))]
+    best.info["kernel_val_taus"] = taus
+    best.info["train_seconds"] = sum(c.info["train_seconds"] for c in fits)
+    return best
 
 
 def _check_features(table: BenchmarkTable, tasks: list, features: tuple, metric: str) -> tuple:

@@ -83,6 +83,34 @@ def test_linear_kernel_and_top_weight_train(nb201_table, archs):
     assert kendall_tau(y[20:], adapt(ck, (a[:20], y[:20]), task="ImageNet16-120").predict(a[20:])) > 0.4
 
 
+def test_kernel_auto_keeps_the_kernel_with_the_better_meta_validation(nb201_table, archs, monkeypatch):
+    """kernel="auto" meta-trains the checkpoint with each of AUTO_KERNELS (same seed) and keeps the one whose best
+    meta-validation tau is highest, recording every kernel's tau; a tie keeps the first; MAML cannot choose one."""
+    import importlib
+
+    from surrogate_nas.meta.maml import AUTO_KERNELS
+
+    pretrain_module = importlib.import_module("surrogate_nas.meta.pretrain")
+    ck = _dkt(nb201_table, kernel="auto")
+    taus = ck.info["kernel_val_taus"]
+    assert set(taus) == set(AUTO_KERNELS) and ck.meta["kernel"] == max(AUTO_KERNELS, key=lambda k: taus[k])
+    same = _dkt(nb201_table, kernel=ck.meta["kernel"])  # what auto kept, meta-trained on its own
+    assert same.info["best_val_tau"] == ck.info["best_val_tau"] == taus[ck.meta["kernel"]]
+    a, y = archs
+    np.testing.assert_allclose(adapt(ck, (a[:20], y[:20]), task="ImageNet16-120").predict(a[20:60]),
+                               adapt(same, (a[:20], y[:20]), task="ImageNet16-120").predict(a[20:60]), atol=1e-6)
+    fits = []
+
+    def train(config):  # every kernel scores the same: the first is kept
+        fits.append(config.kernel)
+        return type(ck)(**{**ck.__dict__, "meta": config.to_dict(), "info": {"best_val_tau": 0.5, "train_seconds": 1.0}})
+
+    tied = pretrain_module._kernel_by_validation(train, MetaConfig(algorithm="dkt", kernel="auto"))
+    assert fits == list(AUTO_KERNELS) and tied.meta["kernel"] == AUTO_KERNELS[0] and tied.info["train_seconds"] == 2.0
+    with pytest.raises(SurrogateNASError, match="kernel 'auto' chooses a deep-kernel checkpoint's kernel"):
+        MetaConfig(kernel="auto")
+
+
 def test_maml_steps_before_the_gp_and_cv_refused(dkt, archs):
     a, y = archs
     p = adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120", inner_steps=3)
@@ -92,7 +120,7 @@ def test_maml_steps_before_the_gp_and_cv_refused(dkt, archs):
 
 
 @pytest.mark.parametrize("field,value,msg", [
-    ("kernel", "poly", "kernel: input should be 'rbf', 'matern', 'linear' or 'rbf\\+graph', got 'poly'"),
+    ("kernel", "poly", "kernel: input should be 'rbf', 'matern', 'linear', 'rbf\\+graph' or 'auto', got 'poly'"),
     ("top_weight", 1.5, "top_weight: input should be less than or equal to 1, got 1.5"),
 ])
 def test_bad_head_options_are_refused(field, value, msg):
