@@ -88,7 +88,7 @@ class MetaConfig(TypedConfig):
         "rbf",
         description="kernel of the GP head on the GNN embedding (dkt or gp_head); pretrain's default is linear for a "
         "hardware metric (latency, params, FLOPs); auto (dkt): meta-train with each of linear and rbf and keep the "
-        "checkpoint with the better meta-validation tau",
+        "checkpoint with the better meta-validation tau (other algorithms without gp_head have no kernel to choose)",
     )
     dkt_objective: DKTObjectiveName = Field(
         "marginal",
@@ -151,8 +151,8 @@ class MetaConfig(TypedConfig):
             raise ValueError("gp_head adds a GP head to maml/reptile/multitask; algorithm 'dkt' has one already")
         if self.meta_sgd and self.algorithm != "maml":
             raise ValueError(f"meta_sgd learns MAML's inner learning rates; algorithm {self.algorithm!r} has none")
-        if self.kernel == "auto" and self.algorithm != "dkt":
-            raise ValueError("kernel 'auto' chooses a deep-kernel checkpoint's kernel (algorithm 'dkt')")
+        if self.kernel == "auto" and self.gp_head:
+            raise ValueError("kernel 'auto' chooses a deep-kernel checkpoint's kernel (algorithm 'dkt'), not gp_head's")
         return self
 
 

@@ -54,7 +54,7 @@ def pretrain(
     input columns; recorded in the checkpoint so adaptation reads the same ones of the new task.
     """
     meta_config = meta_config or default_meta_config(metric)
-    if meta_config.kernel == "auto":
+    if meta_config.kernel == "auto" and meta_config.algorithm == "dkt":
 
         def train(config: MetaConfig) -> Checkpoint:
             return pretrain(

@@ -85,7 +85,7 @@ def test_linear_kernel_and_top_weight_train(nb201_table, archs):
 
 def test_kernel_auto_keeps_the_kernel_with_the_better_meta_validation(nb201_table, archs, monkeypatch):
     """kernel="auto" meta-trains the checkpoint with each of AUTO_KERNELS (same seed) and keeps the one whose best
-    meta-validation tau is highest, recording every kernel's tau; a tie keeps the first; MAML cannot choose one."""
+    meta-validation tau is highest, recording every kernel's tau; a tie keeps the first; a gp_head cannot choose one."""
     import importlib
 
     from surrogate_nas.meta.maml import AUTO_KERNELS
@@ -108,7 +108,8 @@ def test_kernel_auto_keeps_the_kernel_with_the_better_meta_validation(nb201_tabl
     tied = pretrain_module._kernel_by_validation(train, MetaConfig(algorithm="dkt", kernel="auto"))
     assert fits == list(AUTO_KERNELS) and tied.meta["kernel"] == AUTO_KERNELS[0] and tied.info["train_seconds"] == 2.0
     with pytest.raises(SurrogateNASError, match="kernel 'auto' chooses a deep-kernel checkpoint's kernel"):
-        MetaConfig(kernel="auto")
+        MetaConfig(kernel="auto", gp_head=True)
+    assert MetaConfig(kernel="auto").algorithm == "maml"  # a network without a GP head: no kernel to choose
 
 
 def test_maml_steps_before_the_gp_and_cv_refused(dkt, archs):
