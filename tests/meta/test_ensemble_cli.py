@@ -154,7 +154,7 @@ def test_pretrain_new_flags_and_bad_values(capsys, tmp_path):
     cfg.write_text("members: 0\n")
     _error(capsys, ["pretrain", "--config", str(cfg), "--out", str(out)], "pretrain: members: input should be greater than or equal to 1, got 0")
     cfg.write_text("meta:\n  kernel: cosine\n")
-    _error(capsys, ["pretrain", "--config", str(cfg), "--out", str(out)], "meta config: kernel: input should be 'rbf', 'matern', 'linear' or 'rbf+graph', got 'cosine'")
+    _error(capsys, ["pretrain", "--config", str(cfg), "--out", str(out)], "meta config: kernel: input should be 'rbf', 'matern', 'linear', 'rbf+graph' or 'auto', got 'cosine'")
     assert not out.exists()
     other = tmp_path / "other"
     other.mkdir()
