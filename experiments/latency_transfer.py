@@ -256,23 +256,28 @@ def run(table, targets, methods, k: int, seeds: int, iterations: int, progress: 
     """One row per (target, meta seed, method, seed): Spearman rho of predicted vs measured latency on the query
     cells. Each of ``meta_seeds`` meta-trains the meta methods' checkpoints afresh (:func:`pretrain_for`) and scores
     every method on the same support draws (the methods without a checkpoint score the same each time)."""
+    from surrogate_nas.predictors.inputs import SourceValues
+
     rows = []
+    fl = None
     for target in targets:
+        archs = table.archs(target, METRIC)
+        y = table.vector(target, METRIC, archs)
+        if "flops" in methods and fl is None:
+            fl = dict(zip(map(table.space.format, archs), flops(table.space, archs)))
+        sources = SourceValues(table, tuple(t for t in table.tasks if t != target), METRIC, higher_is_better=False)
         for meta_seed in meta_seeds:
-            rows += run_target(table, target, methods, k, seeds, iterations, progress, features, meta_seed)
+            rows += run_target(table, target, methods, k, seeds, iterations, progress, features, meta_seed,
+                               (archs, y, sources, fl))
     return pd.DataFrame(rows)
 
 
 def run_target(table, target: str, methods, k: int, seeds: int, iterations: int, progress: bool, features: tuple,
-               meta_seed: int) -> list[dict]:
-    """:func:`run`'s rows of one held-out setting and meta seed."""
-    from surrogate_nas.predictors.inputs import SourceValues
-
+               meta_seed: int, data: tuple) -> list[dict]:
+    """:func:`run`'s rows of one held-out setting and meta seed; ``data``: the setting's (cells, latencies, source
+    values, FLOPs per cell string or None), read once for all meta seeds."""
+    archs, y, sources, fl = data
     rows = []
-    archs = table.archs(target, METRIC)
-    y = table.vector(target, METRIC, archs)
-    fl = dict(zip(map(table.space.format, archs), flops(table.space, archs))) if "flops" in methods else None
-    sources = SourceValues(table, tuple(t for t in table.tasks if t != target), METRIC, higher_is_better=False)
     ckpts, t_meta = {}, {}
     for m in methods:
         key = checkpoint_key(m)

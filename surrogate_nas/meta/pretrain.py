@@ -137,9 +137,8 @@ def _kernel_by_validation(train: Callable[[MetaConfig], Checkpoint], meta_config
     from .maml import AUTO_KERNELS
 
     fits = [train(MetaConfig(**{**meta_config.to_dict(), "kernel": k})) for k in AUTO_KERNELS]
-    taus = {k: float(c.info["best_val_tau"]) for k, c in zip(AUTO_KERNELS, fits)}
-    best = fits[max(range(len(fits)), key=lambda i: (taus[AUTO_KERNELS[i]], -i))]
-    best.info["kernel_val_taus"] = taus
+    best = max(fits, key=lambda c: c.info["best_val_tau"])  # the first of equals
+    best.info["kernel_val_taus"] = {k: float(c.info["best_val_tau"]) for k, c in zip(AUTO_KERNELS, fits)}
     best.info["train_seconds"] = sum(c.info["train_seconds"] for c in fits)
     return best
 
