@@ -105,17 +105,17 @@ def adapt_options(method: str) -> dict:
 
 
 def method_options(method: str) -> tuple[dict, dict]:
-    """(``ModelConfig`` options, ``MetaConfig`` options) of a meta method ``meta/ALGO:KEY=VALUE`` (e.g.
-    ``source_weights=least-squares``, ``kernel=linear``, ``source_dropout=0``): the key goes where it is a field, a
-    ``MetaConfig`` field first; an unknown key goes to ``ModelConfig``, which refuses it."""
+    """(``ModelConfig`` options, ``MetaConfig`` options) of a meta method ``meta/ALGO:KEY=VALUE[:KEY=VALUE...]``
+    (e.g. ``source_weights=least-squares``, ``kernel=linear``, ``source_dropout=0``): each key goes where it is a
+    field, a ``MetaConfig`` field first; an unknown key goes to ``ModelConfig``, which refuses it."""
     from surrogate_nas.meta.maml import MetaConfig
 
     head = without_adapt(method).removesuffix("+ff")
-    if ":" not in head:
-        return {}, {}
-    key, sep, value = head.split(":", 1)[1].partition("=")
-    option = {key: option_value(value) if sep else ""}
-    return ({}, option) if key in MetaConfig.field_names() else (option, {})
+    model, meta = {}, {}
+    for part in head.split(":")[1:]:
+        key, sep, value = part.partition("=")
+        (meta if key in MetaConfig.field_names() else model)[key] = option_value(value) if sep else ""
+    return model, meta
 
 
 def option_value(text: str):

@@ -23,7 +23,7 @@ from ..devices import resolve_device
 from ..errors import DataError, SurrogateNASError
 from ..predictors.base import check_options
 from ..predictors.gnn import functional_forward, graph_inputs
-from ..predictors.inputs import FreeFeatureValues, SourceValues, input_columns, support_weights
+from ..predictors.inputs import FreeFeatureValues, SourceValues, input_columns
 from ..predictors.support import scale_targets, validate_support
 from ..spaces import Architecture, SearchSpace, get_space
 from ..typed import Float, Int, TypedConfig
@@ -383,8 +383,7 @@ class MetaGNNPredictor:
         return input_columns(self.sources_, self.features_, self.space_, archs)
 
     def _corr(self, src, z) -> torch.Tensor:
-        model = self.ckpt_.model
-        w = support_weights(src, np.asarray(z), model.config.source_weights, model.config.feature_columns)
+        w = self.ckpt_.model.config.support_weights(src, np.asarray(z))
         return torch.as_tensor(w, dtype=torch.float32, device=self.device)
 
     def _anchor(self, archs, src, corr) -> tuple[float, float]:

@@ -337,6 +337,7 @@ class MetaLearner:
             source_dropout=source_dropout,
             scale=c.target_scale,
             weights=self.model.config.source_weights,
+            shrink=self.model.config.source_shrink,
         )
 
     def fit(

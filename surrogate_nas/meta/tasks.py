@@ -16,7 +16,13 @@ import torch
 from ..benchmarks import BenchmarkTable
 from ..errors import DataError
 from ..predictors.gnn import graph_inputs
-from ..predictors.inputs import FreeFeatureValues, SourceValues, input_columns, support_weights
+from ..predictors.inputs import (
+    LEAST_SQUARES_SHRINK,
+    FreeFeatureValues,
+    SourceValues,
+    input_columns,
+    support_weights,
+)
 from ..predictors.support import scale_targets
 from ..spaces import Architecture, SearchSpace
 
@@ -89,13 +95,15 @@ def make_episode(
     device="cpu",
     scale: str = "zscore",
     weights: str = "correlation",
+    shrink: float = LEAST_SQUARES_SHRINK,
 ) -> Episode:
     """``scale``: how targets are put on the network's scale from the support
-    (:func:`~surrogate_nas.predictors.support.scale_targets`); ``weights``: the model's ``source_weights``
-    (:func:`~surrogate_nas.predictors.inputs.support_weights`), the episode's ``corr``."""
+    (:func:`~surrogate_nas.predictors.support.scale_targets`); ``weights`` and ``shrink``: the model's
+    ``source_weights`` and ``source_shrink`` (:func:`~surrogate_nas.predictors.inputs.support_weights`), the
+    episode's ``corr``."""
     ys, yq = task.y[support_idx], task.y[query_idx]
     ts = scale_targets(ys, f"task {task.name!r}", scale)
-    corr = support_weights(task.src[support_idx], ys, weights, task.features)
+    corr = support_weights(task.src[support_idx], ys, weights, task.features, shrink)
     return Episode(
         task=task.name,
         support=graph_inputs(task.space, [task.archs[i] for i in support_idx], task.src[support_idx], device),
@@ -124,9 +132,10 @@ class EpisodeSampler:
         source_dropout: float = 0.0,
         scale: str = "zscore",
         weights: str = "correlation",
+        shrink: float = LEAST_SQUARES_SHRINK,
     ):
         self.scale = scale
-        self.weights = weights
+        self.weights, self.shrink = weights, shrink
         self.tasks = list(tasks)
         self.support_range = support_range
         self.query_size = query_size
@@ -153,4 +162,4 @@ class EpisodeSampler:
                 keep[int(rng.integers(len(keep)))] = True
             keep = np.concatenate([keep, np.ones(task.features, dtype=bool)])
             task = Task(task.name, task.space, task.archs, task.y, task.src[:, keep], task.features)
-        return make_episode(task, idx[:k], idx[k:], self.device, self.scale, self.weights)
+        return make_episode(task, idx[:k], idx[k:], self.device, self.scale, self.weights, self.shrink)

@@ -22,7 +22,7 @@ from torch import nn
 from ..errors import DataError
 from ..graphs import to_batch
 from ..typed import Float, Int, TypedConfig
-from .inputs import SourceWeights
+from .inputs import LEAST_SQUARES_SHRINK, SourceWeights
 
 ConvName = Literal["gin", "gat", "gcn"]
 FeatureMix = Literal["share", "evidence"]
@@ -37,6 +37,8 @@ MAX_HIDDEN = 4096
 MAX_LAYERS = 64
 #: Bound of ``prior_power`` (beyond it the best-correlated source alone is the prior).
 MAX_PRIOR_POWER = 16.0
+#: Bound of ``source_shrink`` (beyond it the least-squares weights are the correlations').
+MAX_SOURCE_SHRINK = 100.0
 #: The free features' share of the transfer prior is ``sigmoid(FEATURE_PRIOR_RATE * feature_prior_logit +
 #: FEATURE_PRIOR_START)``: 0.25 before meta-training. The rate lets the outer optimiser's steps (Adam, 1e-3) move
 #: it within a run: unscaled, a feature weight's logit moved by 0.05 in 400 meta-iterations; scaled, the share
@@ -87,6 +89,27 @@ class ModelConfig(TypedConfig):
         "'shrunk' (the correlations shrunk towards their mean by their noise on K points; "
         "predictors.inputs.shrunk_correlations)",
     )
+    source_shrink: Annotated[Float, Field(gt=0, le=MAX_SOURCE_SHRINK)] = Field(
+        LEAST_SQUARES_SHRINK,
+        description="with source_weights 'least-squares': the ridge penalty towards the correlation weights, in units "
+        "of the support size (smaller: the support's joint fit weighs more)",
+    )
+
+    @model_validator(mode="after")
+    def _shrink_needs_least_squares(self) -> ModelConfig:
+        if self.source_shrink != LEAST_SQUARES_SHRINK and self.source_weights != "least-squares":
+            raise ValueError(
+                f"source_shrink {self.source_shrink} is read by source_weights 'least-squares' only; "
+                f"got source_weights {self.source_weights!r}"
+            )
+        return self
+
+    def support_weights(self, src: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The weight of each input column on a support (:func:`~surrogate_nas.predictors.inputs.support_weights`
+        under this config's ``source_weights``, ``feature_columns`` and ``source_shrink``)."""
+        from .inputs import support_weights
+
+        return support_weights(src, y, self.source_weights, self.feature_columns, self.source_shrink)
 
     @model_validator(mode="after")
     def _gat_heads(self) -> ModelConfig:

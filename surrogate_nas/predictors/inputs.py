@@ -108,20 +108,24 @@ SPEARMAN_Z_VARIANCE = 1.06
 LEAST_SQUARES_SHRINK = 1.0
 
 
-def support_weights(src: np.ndarray, y: np.ndarray, kind: str = "correlation", features: int = 0) -> np.ndarray:
+def support_weights(
+    src: np.ndarray, y: np.ndarray, kind: str = "correlation", features: int = 0, shrink: float = LEAST_SQUARES_SHRINK
+) -> np.ndarray:
     """One weight per input column from the support: what the transfer prior weighs a column by (positive part) and
     the column encoder reads beside its values. ``kind`` (:data:`SOURCE_WEIGHTS`): ``correlation`` is
     :func:`support_correlations`; ``least-squares`` replaces the source columns' (all but the last ``features``) by
-    :func:`least_squares_weights`, ``shrunk`` by :func:`shrunk_correlations`. Float32 [n_columns]."""
+    :func:`least_squares_weights` (its ``shrink``), ``shrunk`` by :func:`shrunk_correlations`. Float32 [n_columns]."""
     corr = support_correlations(src, y)
     if kind == "correlation":
         return corr
-    refine = _SOURCE_REFINEMENTS.get(kind)
-    if refine is None:
+    if kind not in SOURCE_WEIGHTS:
         raise ValueError(f"unknown source weights {kind!r}; known: {', '.join(SOURCE_WEIGHTS)}")
     s = src.shape[1] - features
     if s > 0:
-        corr[:s] = refine(src[:, :s], y, corr[:s])
+        if kind == "least-squares":
+            corr[:s] = least_squares_weights(src[:, :s], y, corr[:s], shrink)
+        else:
+            corr[:s] = shrunk_correlations(corr[:s], len(y))
     return corr
 
 
@@ -172,14 +176,6 @@ def least_squares_weights(
     if not np.isfinite(total) or total == 0:
         return corr
     return (w * np.abs(corr).sum() / total).astype(np.float32)
-
-
-#: The source columns' weights of each ``kind`` of :func:`support_weights` other than the correlations themselves:
-#: ``(source columns, support values, their correlations) -> weights``.
-_SOURCE_REFINEMENTS = {
-    "least-squares": least_squares_weights,
-    "shrunk": lambda src, y, corr: shrunk_correlations(corr, len(y)),
-}
 
 
 @dataclass

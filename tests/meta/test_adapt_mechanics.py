@@ -222,10 +222,11 @@ def test_progress_bars_over_folds_and_members(tiny_ckpt, sup, monkeypatch):
                     ("inner steps by CV", True, 2), ("bootstrap members", True, 2)]
 
 
-@pytest.mark.parametrize("kind", ["least-squares", "shrunk"])
-def test_source_weights_are_what_meta_training_and_adaptation_read(nbg_table, monkeypatch, tmp_path, kind):
-    """``ModelConfig.source_weights`` other than the correlations: every episode of meta-training and the adaptation
-    read those weights (predictors.inputs.support_weights), and the checkpoint keeps the setting."""
+@pytest.mark.parametrize("kind,shrink", [("least-squares", 1.0), ("least-squares", 0.1), ("shrunk", 1.0)])
+def test_source_weights_are_what_meta_training_and_adaptation_read(nbg_table, monkeypatch, tmp_path, kind, shrink):
+    """``ModelConfig.source_weights`` other than the correlations (and ``source_shrink``): every episode of
+    meta-training and the adaptation read those weights (predictors.inputs.support_weights), and the checkpoint keeps
+    the setting."""
     from surrogate_nas.meta import tasks as tasks_mod
     from surrogate_nas.meta.checkpoint import load_checkpoint, save_checkpoint
     from surrogate_nas.meta.pretrain import pretrain
@@ -234,17 +235,31 @@ def test_source_weights_are_what_meta_training_and_adaptation_read(nbg_table, mo
 
     kinds = []
     real = tasks_mod.support_weights
-    monkeypatch.setattr(tasks_mod, "support_weights", lambda *a: kinds.append(a[2]) or real(*a))
+    monkeypatch.setattr(tasks_mod, "support_weights", lambda *a: kinds.append(a[2:]) or real(*a))
     ck = pretrain(nbg_table, ["citeseer", "pubmed", "photo", "computers"], "valid_perf",
-                  ModelConfig(hidden=8, layers=1, source_weights=kind),
+                  ModelConfig(hidden=8, layers=1, source_weights=kind, source_shrink=shrink),
                   MetaConfig(iterations=2, val_every=2, meta_batch=2), benchmark_name="nas-bench-graph",
                   progress=False, target="cora")
-    assert kinds and set(kinds) == {kind}
+    assert kinds and set(kinds) == {(kind, 0, shrink)}
     ck = load_checkpoint(save_checkpoint(ck, tmp_path / "ck"))
-    assert ck.model.config.source_weights == kind
+    assert (ck.model.config.source_weights, ck.model.config.source_shrink) == (kind, shrink)
     archs = distinct_sample(nbg_table.space, nbg_table.archs("cora", "valid_perf"), 30, seed=1)
     y = nbg_table.vector("cora", "valid_perf", archs)
     p = adapt(ck, (archs, y), n_members=0)
     src = SourceValues(nbg_table, tuple(ck.sources["tasks"]), "valid_perf")(nbg_table.space, archs)
-    np.testing.assert_array_equal(p.corr_.numpy(), support_weights(src, y, kind))
+    np.testing.assert_array_equal(p.corr_.numpy(), support_weights(src, y, kind, shrink=shrink))
     assert not np.allclose(p.corr_.numpy(), support_correlations(src, y), atol=0.01)
+    if shrink != 1.0:
+        assert not np.allclose(p.corr_.numpy(), support_weights(src, y, kind), atol=0.01)
+
+
+def test_a_source_shrink_without_least_squares_is_refused():
+    """``source_shrink`` is read by the least-squares weights only: set with another kind it would be ignored."""
+    from surrogate_nas.errors import SurrogateNASError
+    from surrogate_nas.predictors.gnn import ModelConfig
+
+    with pytest.raises(SurrogateNASError, match="source_shrink 0.1 is read by source_weights 'least-squares' only"):
+        ModelConfig(source_shrink=0.1)
+    with pytest.raises(SurrogateNASError, match="source_shrink"):
+        ModelConfig(source_weights="least-squares", source_shrink=0)
+    assert ModelConfig(source_weights="least-squares", source_shrink=0.1).source_shrink == 0.1

@@ -97,3 +97,22 @@ def test_shrunk_correlations_move_towards_their_mean_by_their_noise(nb201_table)
         np.testing.assert_allclose(shrunk_correlations(c, k), np.tanh(np.arctanh([0.7, 0.3]).mean()), rtol=1e-6)
     np.testing.assert_allclose(shrunk_correlations(np.array([0.5, 0.45], np.float32), 10), 0.475, atol=2e-3)
     assert shrunk_correlations(np.array([0.7], np.float32), 5) == pytest.approx(0.7)  # one source: nothing to pool
+
+
+def test_a_lighter_shrink_leaves_the_joint_fit_more_say(cora):
+    """``shrink`` (``ModelConfig.source_shrink``) is the ridge penalty towards the correlation weights in units of K:
+    the weights move from the correlations' towards the support's joint least-squares fit as it falls, keeping the
+    correlations' total absolute weight; the default is :data:`LEAST_SQUARES_SHRINK`."""
+    from surrogate_nas.predictors.inputs import LEAST_SQUARES_SHRINK
+
+    src, y = cora
+    corr = support_correlations(src, y)
+    assert np.array_equal(support_weights(src, y, "least-squares"),
+                          support_weights(src, y, "least-squares", shrink=LEAST_SQUARES_SHRINK))
+    far = [np.abs(support_weights(src, y, "least-squares", shrink=s) - corr).sum() for s in (10.0, 1.0, 0.1, 0.01)]
+    assert all(a < b for a, b in zip(far, far[1:])), far
+    for s in (10.0, 0.1):
+        np.testing.assert_allclose(np.abs(support_weights(src, y, "least-squares", shrink=s)).sum(),
+                                   np.abs(corr).sum(), rtol=1e-5)
+    # the other kinds do not read it
+    assert np.array_equal(support_weights(src, y, "shrunk", shrink=0.1), support_weights(src, y, "shrunk"))

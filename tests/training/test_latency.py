@@ -231,6 +231,10 @@ def test_latency_transfer_reads_a_numeric_meta_option_as_a_number():
     assert mod.method_options("meta/default:source_dropout=0") == ({}, {"source_dropout": 0})
     assert mod.method_options("meta/default:val_fraction=0.25") == ({}, {"val_fraction": 0.25})
     assert mod.method_options("meta/default:kernel=rbf") == ({}, {"kernel": "rbf"})
+    both = "meta/default:source_weights=least-squares:source_shrink=0.1:kernel=rbf"  # several options
+    assert mod.method_options(both) == ({"source_weights": "least-squares", "source_shrink": 0.1}, {"kernel": "rbf"})
+    assert mod.check_methods([both]) is None
+    assert "source_shrink" in mod.check_methods(["meta/default:source_shrink=0.1"])
     assert mod.check_methods(["meta/default:source_dropout=0"]) is None
     assert "source_dropout" in mod.check_methods(["meta/default:source_dropout=1.5"])
     key = mod.checkpoint_key("meta/default:source_dropout=0")
