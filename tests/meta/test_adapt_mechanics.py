@@ -77,8 +77,10 @@ def test_cv_step_choice_reads_source_correlations_of_the_training_folds_only(tin
     archs = distinct_sample(nb201_table.space, nb201_table.archs("ImageNet16-120", "test_acc"), 10, seed=3)
     y = nb201_table.vector("ImageNet16-120", "test_acc", archs)
     sizes = []
-    real = adapt_mod.support_weights
-    monkeypatch.setattr(adapt_mod, "support_weights", lambda src, z, *a: sizes.append(len(z)) or real(src, z, *a))
+    from surrogate_nas.predictors import inputs as inputs_mod
+
+    real = inputs_mod.support_weights  # what the model config's support_weights (the adaptation's) calls
+    monkeypatch.setattr(inputs_mod, "support_weights", lambda src, z, *a: sizes.append(len(z)) or real(src, z, *a))
     p = adapt(tiny_ckpt, (archs, y), inner_steps="cv", n_members=0)
     assert p.steps_ in step_selection.STEP_CHOICES
     # whole support once (the final adaptation), then one per fold, each on that fold's training part (5 folds of 2)
