@@ -336,8 +336,7 @@ class MetaLearner:
             device=c.device,
             source_dropout=source_dropout,
             scale=c.target_scale,
-            weights=self.model.config.source_weights,
-            shrink=self.model.config.source_shrink,
+            model_config=self.model.config,
         )
 
     def fit(

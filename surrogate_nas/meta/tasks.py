@@ -15,14 +15,8 @@ import torch
 
 from ..benchmarks import BenchmarkTable
 from ..errors import DataError
-from ..predictors.gnn import graph_inputs
-from ..predictors.inputs import (
-    LEAST_SQUARES_SHRINK,
-    FreeFeatureValues,
-    SourceValues,
-    input_columns,
-    support_weights,
-)
+from ..predictors.gnn import ModelConfig, graph_inputs
+from ..predictors.inputs import FreeFeatureValues, SourceValues, input_columns
 from ..predictors.support import scale_targets
 from ..spaces import Architecture, SearchSpace
 
@@ -94,16 +88,15 @@ def make_episode(
     query_idx: np.ndarray,
     device="cpu",
     scale: str = "zscore",
-    weights: str = "correlation",
-    shrink: float = LEAST_SQUARES_SHRINK,
+    model_config: ModelConfig | None = None,
 ) -> Episode:
     """``scale``: how targets are put on the network's scale from the support
-    (:func:`~surrogate_nas.predictors.support.scale_targets`); ``weights`` and ``shrink``: the model's
-    ``source_weights`` and ``source_shrink`` (:func:`~surrogate_nas.predictors.inputs.support_weights`), the
-    episode's ``corr``."""
+    (:func:`~surrogate_nas.predictors.support.scale_targets`); ``model_config``: the model whose source weights
+    (:meth:`~surrogate_nas.predictors.gnn.ModelConfig.support_weights`) weigh the episode's columns, its ``corr``
+    (None: a default ``ModelConfig``, the support correlations)."""
     ys, yq = task.y[support_idx], task.y[query_idx]
     ts = scale_targets(ys, f"task {task.name!r}", scale)
-    corr = support_weights(task.src[support_idx], ys, weights, task.features, shrink)
+    corr = (model_config or ModelConfig()).support_weights(task.src[support_idx], ys, task.features)
     return Episode(
         task=task.name,
         support=graph_inputs(task.space, [task.archs[i] for i in support_idx], task.src[support_idx], device),
@@ -131,11 +124,10 @@ class EpisodeSampler:
         device="cpu",
         source_dropout: float = 0.0,
         scale: str = "zscore",
-        weights: str = "correlation",
-        shrink: float = LEAST_SQUARES_SHRINK,
+        model_config: ModelConfig | None = None,
     ):
         self.scale = scale
-        self.weights, self.shrink = weights, shrink
+        self.model_config = model_config or ModelConfig()  # what weighs each episode's columns
         self.tasks = list(tasks)
         self.support_range = support_range
         self.query_size = query_size
@@ -162,4 +154,4 @@ class EpisodeSampler:
                 keep[int(rng.integers(len(keep)))] = True
             keep = np.concatenate([keep, np.ones(task.features, dtype=bool)])
             task = Task(task.name, task.space, task.archs, task.y, task.src[:, keep], task.features)
-        return make_episode(task, idx[:k], idx[k:], self.device, self.scale, self.weights, self.shrink)
+        return make_episode(task, idx[:k], idx[k:], self.device, self.scale, self.model_config)

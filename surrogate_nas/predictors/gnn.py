@@ -104,12 +104,14 @@ class ModelConfig(TypedConfig):
             )
         return self
 
-    def support_weights(self, src: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def support_weights(self, src: np.ndarray, y: np.ndarray, features: int | None = None) -> np.ndarray:
         """The weight of each input column on a support (:func:`~surrogate_nas.predictors.inputs.support_weights`
-        under this config's ``source_weights``, ``feature_columns`` and ``source_shrink``)."""
+        under this config's ``source_weights`` and ``source_shrink``); ``features``: how many of the last columns are
+        free features (default: this config's ``feature_columns``)."""
         from .inputs import support_weights
 
-        return support_weights(src, y, self.source_weights, self.feature_columns, self.source_shrink)
+        features = self.feature_columns if features is None else features
+        return support_weights(src, y, self.source_weights, features, self.source_shrink)
 
     @model_validator(mode="after")
     def _gat_heads(self) -> ModelConfig:

@@ -229,15 +229,15 @@ def test_source_weights_are_what_meta_training_and_adaptation_read(nbg_table, mo
     """``ModelConfig.source_weights`` other than the correlations (and ``source_shrink``): every episode of
     meta-training and the adaptation read those weights (predictors.inputs.support_weights), and the checkpoint keeps
     the setting."""
-    from surrogate_nas.meta import tasks as tasks_mod
     from surrogate_nas.meta.checkpoint import load_checkpoint, save_checkpoint
     from surrogate_nas.meta.pretrain import pretrain
+    from surrogate_nas.predictors import inputs as inputs_mod
     from surrogate_nas.predictors.gnn import ModelConfig
     from surrogate_nas.predictors.inputs import support_correlations, support_weights
 
     kinds = []
-    real = tasks_mod.support_weights
-    monkeypatch.setattr(tasks_mod, "support_weights", lambda *a: kinds.append(a[2:]) or real(*a))
+    real = inputs_mod.support_weights  # what ModelConfig.support_weights calls, for episodes and adaptation
+    monkeypatch.setattr(inputs_mod, "support_weights", lambda *a: kinds.append(a[2:]) or real(*a))
     ck = pretrain(nbg_table, ["citeseer", "pubmed", "photo", "computers"], "valid_perf",
                   ModelConfig(hidden=8, layers=1, source_weights=kind, source_shrink=shrink),
                   MetaConfig(iterations=2, val_every=2, meta_batch=2), benchmark_name="nas-bench-graph",
