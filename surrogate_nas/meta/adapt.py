@@ -77,6 +77,7 @@ class AdaptOptions(TypedConfig):
     gp_scale: float | Literal["checkpoint", "checkpoint-k"] | None = None
     calibrate: bool = True
     device: str = "cpu"
+    higher_is_better: bool | None = None  # None: the checkpoint's metric's direction
 
     @field_validator("device")
     @classmethod
@@ -205,6 +206,12 @@ class MetaGNNPredictor:
     support, so adaptation learns corrections within that region instead of dragging the whole
     space towards the support's mean (which, for a top-heavy support, inverts the source prior).
 
+    ``higher_is_better``: the direction of the support values (None, the default: the direction of the metric the
+    checkpoint was meta-trained on, its ``sources["higher_is_better"]``). The network reads a lower-is-better metric
+    negated, as it reads the source tasks' ranks (high = good), so the transfer prior weighs them by their support
+    correlations; predictions come back in the support's units. A search, which hands its predictor maximised values
+    (a latency negated), passes True.
+
     ``predict_cov(archs)`` returns the joint posterior (mean and covariance of the noise-free values) of a
     candidate batch, for batch acquisition; :meth:`noise_variance` is what ``predict``'s std adds to its diagonal.
 
@@ -243,6 +250,7 @@ class MetaGNNPredictor:
     rank_residual: float | str | None
     gp_scale: float | str | None
     calibrate: bool
+    higher_is_better: bool | None
     space_: SearchSpace
     gp_: ResidualGP | None
     value_map_: tuple[float, float]
@@ -269,6 +277,7 @@ class MetaGNNPredictor:
         calibrate: bool = True,
         gp_scale: float | str | None = None,
         correction_weight: float | None = None,
+        higher_is_better: bool | None = None,
     ) -> None:
         self.checkpoint = checkpoint
         self.sources = sources
@@ -288,6 +297,7 @@ class MetaGNNPredictor:
         self.calibrate = calibrate
         self.gp_scale = gp_scale
         self.correction_weight = correction_weight
+        self.higher_is_better = higher_is_better
 
     def validate_params(self) -> AdaptOptions:
         """Check the options that are values (:class:`AdaptOptions`): one line naming the bad one. Called when
@@ -332,7 +342,7 @@ class MetaGNNPredictor:
         """Everything a support determines: target scale, source correlations, anchoring, inner steps, adapted
         weights, the conditioned GP. ``src``: the support's input columns (they do not depend on ``y``)."""
         ckpt, space = self.ckpt_, self.space_
-        self.y_scale_ = scale_targets(y, "support set", ckpt.meta.get("target_scale", "zscore"))
+        self.y_scale_ = scale_targets(y, "support set", ckpt.meta.get("target_scale", "zscore"), self.values_up())
         self.y_mean_, self.y_std_ = self.y_scale_.centre, self.y_scale_.spread
         z = self.y_scale_.transform(y)
         self.corr_ = self._corr(src, z)
@@ -354,7 +364,7 @@ class MetaGNNPredictor:
         self.prior_warp_ = None
         if ckpt.gp is not None:
             self.prior_warp_ = gp_head.prior_warp(self)
-            self.gp_, self.value_map_ = gp_head.condition(self, support, z, y)
+            self.gp_, self.value_map_ = gp_head.condition(self, support, z, self.y_scale_.orient(y))
         self.std_factor_ = 1.0
 
     @property
@@ -378,6 +388,12 @@ class MetaGNNPredictor:
         if self.inner_steps in ("cv", None):
             return deployment_steps(self.ckpt_.meta)
         return int(self.inner_steps)
+
+    def values_up(self) -> bool:
+        """Whether higher support values are better: ``higher_is_better``, else the checkpoint's metric's direction."""
+        if self.higher_is_better is not None:
+            return bool(self.higher_is_better)
+        return bool(self.ckpt_.sources.get("higher_is_better", True))
 
     def _columns(self, archs) -> np.ndarray:
         return input_columns(self.sources_, self.features_, self.space_, archs)

@@ -94,7 +94,7 @@ def _conditioned_folds_z(predictor: MetaGNNPredictor, archs: list, y: np.ndarray
         if np.ptp(y[train]) == 0:
             continue
         try:
-            scale = scale_targets(y[train], "support set", scale_name)
+            scale = scale_targets(y[train], "support set", scale_name, predictor.values_up())
         except DataError:
             continue
         fits.append((held, train, scale, predictor._corr(src[train], scale.transform(y[train]))))
@@ -120,7 +120,7 @@ def _fold_group_z(predictor: MetaGNNPredictor, archs: list, y: np.ndarray, src: 
     train = torch.as_tensor(np.stack([t for _, t, _, _ in fits]), device=dev)
     held = torch.as_tensor(np.stack([h for h, _, _, _ in fits]), device=dev)
     residuals = [
-        gp_head.support_residual(predictor, m[f, train[f]], scale.transform(y[t]), y[t])
+        gp_head.support_residual(predictor, m[f, train[f]], scale.transform(y[t]), scale.orient(y[t]))
         for f, (_, t, scale, _) in enumerate(fits)
     ]
     gp = gp_head.head(predictor, e.shape[-1], train.shape[1])

@@ -27,7 +27,11 @@ from ..spaces import SearchSpace, get_space
 from ..typed import TypedConfig
 from .maml import MetaConfig
 
-FORMAT_VERSION = 1
+#: 2: a lower-is-better metric is meta-trained negated, as its source ranks are oriented (``TargetScale.sign``).
+FORMAT_VERSION = 2
+#: Older versions this one still reads (a version-1 checkpoint of a lower-is-better metric is refused: its network
+#: read the values against its sources' ranks, so its transfer prior weighed nothing).
+READABLE_VERSIONS = (1, FORMAT_VERSION)
 #: The files that make a directory a checkpoint.
 FILES = ("model.pt", "config.json")
 _REQUIRED = ("format_version", "space", "vocabulary", "model", "meta", "sources", "target_metric")
@@ -172,6 +176,12 @@ def load_checkpoint(directory: str | os.PathLike, device: str = "cpu", defer_con
         sources = SourcesBlock(**cfg["sources"]).to_dict()
     except SurrogateNASError as e:
         raise CheckpointError(f"checkpoint {d}: config.json: {e}") from None
+    if cfg["format_version"] == 1 and not sources["higher_is_better"]:
+        raise CheckpointError(
+            f"checkpoint {d}: format version 1 of a lower-is-better metric ({cfg['target_metric']!r:.60}): it was "
+            "meta-trained on the values against its sources' ranks, so its transfer prior weighed nothing; pretrain "
+            "it again"
+        )
     if not re.match(METRIC_PATTERN, cfg["target_metric"]):
         raise CheckpointError(
             f"checkpoint {d}: config.json: target_metric must be a metric name (NAME or NAME@FIDELITY), "
@@ -240,9 +250,10 @@ def _read_config(d: Path, path: Path) -> dict:
         raise CheckpointError(f"checkpoint {d}: config.json is not valid JSON ({e})") from None
     if not isinstance(cfg, dict):
         raise CheckpointError(f"checkpoint {d}: config.json holds a JSON {type(cfg).__name__}, expected an object")
-    if cfg.get("format_version") != FORMAT_VERSION:
+    if cfg.get("format_version") not in READABLE_VERSIONS:
         raise CheckpointError(
-            f"checkpoint {d}: format version {cfg.get('format_version')!r}, this surrogate_nas reads {FORMAT_VERSION}"
+            f"checkpoint {d}: format version {cfg.get('format_version')!r}, this surrogate_nas reads "
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
         )
     missing = [k for k in _REQUIRED if k not in cfg]
     if missing:

@@ -297,10 +297,10 @@ def rank_residual(
     """(the GP's support residual, the value map) where ``share`` of the residual is the support's ranking
     disagreement with the network.
 
-    ``m`` the network's support predictions, ``r = z - m`` their value residuals, ``values`` the support's raw
-    values (their order; default ``z``, whose robust scale clips the extremes into ties). The rank residual is
-    ``m_(i) - m``: the network's support predictions sorted and handed out in the order of the values (ties in the
-    network's own order), so it is 0 wherever the support orders the architectures as the
+    ``m`` the network's support predictions, ``r = z - m`` their value residuals, ``values`` the support's unscaled
+    values oriented as ``z`` (their order; default ``z``, whose robust scale clips the extremes into ties). The rank
+    residual is ``m_(i) - m``: the network's support predictions sorted and handed out in the order of the values
+    (ties in the network's own order), so it is 0 wherever the support orders the architectures as the
     network does, and a monotone warp between the network's scale and the values' leaves it 0 (the value residual
     of such a warp is what an RBF fit turns into ranking noise). The GP is conditioned on
     ``share x rank residual + (1 - share) x r``; its predictions, on the scale of ``t = m + that residual``, go back

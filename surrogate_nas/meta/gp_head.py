@@ -61,8 +61,8 @@ def support_residual(predictor: MetaGNNPredictor, m: torch.Tensor, z, values=Non
     """(the residual the GP is conditioned on, the value map from the GP's scale to z) of support targets ``z`` and
     the network's predictions ``m`` (:func:`embed`'s prior mean: ``z - transfer prior`` where the correction is
     earned, :func:`earned_correction_sd`): ``z - m``; in part their ranking disagreement where the predictor's rank
-    share is > 0, ordered by the raw ``values`` (``deep_kernel.rank_residual``, whose map it is; ``(0, 1)``
-    otherwise)."""
+    share is > 0, ordered by the unscaled ``values`` (oriented as ``z``: ``TargetScale.orient``;
+    ``deep_kernel.rank_residual``, whose map it is; ``(0, 1)`` otherwise)."""
     from .deep_kernel import rank_residual
 
     r = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=predictor.device) - m

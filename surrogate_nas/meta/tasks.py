@@ -8,7 +8,7 @@ An *episode* draws K support and Q query architectures from a task.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -24,7 +24,9 @@ from ..spaces import Architecture, SearchSpace
 @dataclass
 class Task:
     """Targets ``y`` of one task over ``archs`` and their input columns ``src`` [n, S]: the source-task values,
-    then the task's ``features`` free-feature columns."""
+    then the task's ``features`` free-feature columns. ``higher_is_better``: the direction of ``y`` (an episode puts
+    a lower-is-better task on the network's scale negated, as its source ranks are oriented:
+    :func:`~surrogate_nas.predictors.support.scale_targets`)."""
 
     name: str
     space: SearchSpace
@@ -32,6 +34,7 @@ class Task:
     y: np.ndarray
     src: np.ndarray
     features: int = 0
+    higher_is_better: bool = True
 
     def __post_init__(self):
         self.y = np.asarray(self.y, dtype=np.float64)
@@ -64,7 +67,8 @@ def table_tasks(
             table.space,
             archs,
         )
-        out.append(Task(t, table.space, archs, table.vector(t, metric, archs), src, len(features)))
+        y = table.vector(t, metric, archs)
+        out.append(Task(t, table.space, archs, y, src, len(features), sources.higher_is_better))
     return out
 
 
@@ -95,8 +99,8 @@ def make_episode(
     (:meth:`~surrogate_nas.predictors.gnn.ModelConfig.support_weights`) weigh the episode's columns, its ``corr``
     (None: a default ``ModelConfig``, the support correlations)."""
     ys, yq = task.y[support_idx], task.y[query_idx]
-    ts = scale_targets(ys, f"task {task.name!r}", scale)
-    corr = (model_config or ModelConfig()).support_weights(task.src[support_idx], ys, task.features)
+    ts = scale_targets(ys, f"task {task.name!r}", scale, task.higher_is_better)
+    corr = (model_config or ModelConfig()).support_weights(task.src[support_idx], ts.orient(ys), task.features)
     return Episode(
         task=task.name,
         support=graph_inputs(task.space, [task.archs[i] for i in support_idx], task.src[support_idx], device),
@@ -153,5 +157,5 @@ class EpisodeSampler:
             if not keep.any():
                 keep[int(rng.integers(len(keep)))] = True
             keep = np.concatenate([keep, np.ones(task.features, dtype=bool)])
-            task = Task(task.name, task.space, task.archs, task.y, task.src[:, keep], task.features)
+            task = replace(task, src=task.src[:, keep])
         return make_episode(task, idx[:k], idx[k:], self.device, self.scale, self.model_config)

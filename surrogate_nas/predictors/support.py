@@ -31,35 +31,44 @@ ROBUST_CLIP = 3.0
 
 
 class TargetScale(NamedTuple):
-    """The one target scaler: ``transform(y) = clip((y - centre) / spread, -clip, clip)``, ``inverse(z) = z * spread
-    + centre``. Made from a support set by :func:`scale_targets`."""
+    """The one target scaler: ``transform(y) = clip(sign x (y - centre) / spread, -clip, clip)``, ``inverse(z) =
+    sign x z x spread + centre``. ``sign`` is -1 for a lower-is-better metric, so the network's scale is always
+    higher-is-better, as the source tasks' ranks are (:class:`~surrogate_nas.predictors.inputs.SourceValues`): a
+    latency is read as speed. Made from a support set by :func:`scale_targets`."""
 
     centre: float
     spread: float
     clip: float
+    sign: float = 1.0
 
     def transform(self, y) -> np.ndarray:
-        return np.clip((np.asarray(y) - self.centre) / self.spread, -self.clip, self.clip)
+        return np.clip(self.sign * (np.asarray(y) - self.centre) / self.spread, -self.clip, self.clip)
 
     def inverse(self, z):
-        return z * self.spread + self.centre
+        return self.sign * z * self.spread + self.centre
+
+    def orient(self, y) -> np.ndarray:
+        """``y`` in the order the network's scale reads it (negated for a lower-is-better metric), unscaled."""
+        return self.sign * np.asarray(y, dtype=float)
 
 
-def scale_targets(y: np.ndarray, where: str, scale: str = "zscore") -> TargetScale:
-    """(centre, spread, clip) putting support targets on the network's scale: ``z = clip((y - centre) / spread)``.
+def scale_targets(y: np.ndarray, where: str, scale: str = "zscore", higher_is_better: bool = True) -> TargetScale:
+    """(centre, spread, clip, sign) putting support targets on the network's scale: ``z = clip(sign x (y - centre) /
+    spread)``, ``sign`` -1 where ``higher_is_better`` is False.
 
     ``zscore``: mean and std, no clip (how MAML checkpoints were meta-trained). ``robust``: median and
     IQR / 1.349 (the std of a normal with that IQR; the std when the IQR is 0), z clipped to
     +-:data:`ROBUST_CLIP`, so outlying support values (diverged trainings) do not set the scale.
     """
     mean, std = normalise(y, where)
+    sign = 1.0 if higher_is_better else -1.0
     if scale == "zscore":
-        return TargetScale(mean, std, float("inf"))
+        return TargetScale(mean, std, float("inf"), sign)
     if scale != "robust":
         raise DataError(f"{where}: target scale must be one of {', '.join(SCALES)}, got {scale!r}")
     q1, med, q3 = np.percentile(np.asarray(y, dtype=float), [25, 50, 75])
     spread = (q3 - q1) / 1.349
-    return TargetScale(float(med), float(spread if spread > 1e-12 * max(1.0, abs(med)) else std), ROBUST_CLIP)
+    return TargetScale(float(med), float(spread if spread > 1e-12 * max(1.0, abs(med)) else std), ROBUST_CLIP, sign)
 
 
 def validate_support(

@@ -85,7 +85,7 @@ def predictor_factory(
 
 def _named_inputs(name: str, reg: str, checkpoint, task: str | None, sources, targets: str) -> dict:
     """The inputs the registered factory ``reg`` names: ``checkpoint`` (required), ``task``, ``sources`` (when
-    given); ``targets`` for ``meta``."""
+    given); ``targets`` for ``meta``, and the direction of the values it is fitted on (a searcher's, maximised)."""
     params = _params(reg)
     out: dict = {}
     if "checkpoint" in params:
@@ -98,6 +98,7 @@ def _named_inputs(name: str, reg: str, checkpoint, task: str | None, sources, ta
         out["sources"] = sources
     if reg == "meta":
         out["targets"] = targets
+        out["higher_is_better"] = True  # a searcher maximises: a minimised metric's values come negated
     return out
 
 

@@ -16,8 +16,18 @@ def test_transform_and_inverse_are_the_formulas():
     assert np.array_equal(z.inverse(z.transform(y)), (y - np.mean(y)) / np.std(y) * np.std(y) + np.mean(y))
     r = scale_targets(y, "support", "robust")
     assert r.clip == ROBUST_CLIP and r.transform(y).min() == -ROBUST_CLIP  # the diverged 1.0 is clipped
-    c, s, clip = r  # still unpacks as (centre, spread, clip)
-    assert np.array_equal(r.transform(y), np.clip((y - c) / s, -clip, clip))
+    c, s, clip, sign = r  # unpacks as (centre, spread, clip, sign)
+    assert sign == 1.0 and np.array_equal(r.transform(y), np.clip((y - c) / s, -clip, clip))
+
+
+def test_a_lower_is_better_scale_reads_the_values_negated_and_maps_them_back():
+    y = np.array([5.0, 7.5, 6.0, 30.0, 6.5])  # latencies: one slow outlier
+    for name in ("zscore", "robust"):
+        up, down = scale_targets(y, "support", name), scale_targets(y, "support", name, higher_is_better=False)
+        assert down.sign == -1.0 and (down.centre, down.spread, down.clip) == (up.centre, up.spread, up.clip)
+        assert np.array_equal(down.transform(y), -up.transform(y))  # the slow outlier is the lowest, clipped alike
+        assert np.allclose(down.inverse(down.transform(y))[y < 30], y[y < 30])
+        assert np.array_equal(down.orient(y), -y)
 
 
 def test_scratch_gnn_predicts_through_its_target_scale():
