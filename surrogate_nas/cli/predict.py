@@ -26,7 +26,12 @@ class PredictOptions(TypedConfig):
     what: ClassVar[str] = "predict"
 
     model: str = Field(description="checkpoint or ensemble directory from `pretrain`")
-    support: str = Field(description="CSV/parquet of measured architectures (columns arch, value)")
+    support: str | None = Field(None, description="CSV/parquet of measured architectures (columns arch, value)")
+    zero_shot: bool = Field(
+        False,
+        description="no measured architecture (instead of --support): rank by the source tasks alone, their mean "
+        "rank on the ranks' scale (negated for a lower-is-better metric), no std",
+    )
     task: str | None = Field(
         None,
         description="the task the support values come from; refused if the checkpoint was trained on it (without "
@@ -79,7 +84,11 @@ def _cmd_predict(given: Given) -> int:
     # the next call skips the graph part (and PyG's import) for the architectures this one ran through it
     ckpt = load_model(args.model, defer_convs=True)
     space = ckpt[0].space if isinstance(ckpt, list) else ckpt.space
-    archs_in = parse_archs(space, support[args.arch_column].tolist(), f"support file {args.support}", "data row")
+    archs_in = (
+        []
+        if support is None
+        else parse_archs(space, support[args.arch_column].tolist(), f"support file {args.support}", "data row")
+    )
     metric = (ckpt[0] if isinstance(ckpt, list) else ckpt).target_metric
     refuse_repeats(space, archs_in, f"support file {args.support}", metric)
     archs = space.enumerate() if args.all else read_arch_list(space, args.archs)
@@ -93,7 +102,9 @@ def _cmd_predict(given: Given) -> int:
         else:
             pred = adapt(ckpt, (archs_in, values), **options)
             how = f"{pred.steps_} inner steps"
-        if args.members > 0:
+        if not archs_in:
+            how = "none measured: zero-shot, the source tasks' mean rank, no std"
+        if args.members > 0 and archs_in:
             mean, std = pred.predict(archs, return_std=True)
         else:
             mean, std = pred.predict(archs), np.full(len(archs), np.nan)
@@ -123,13 +134,14 @@ def _cmd_predict(given: Given) -> int:
 
 def register(sub, full: bool = True) -> None:
     """Add `predict` to the subparsers ``sub``."""
-    group = Group("predict", PredictOptions, tuple(PredictOptions.model_fields), required=("model", "support", "out"))
+    group = Group("predict", PredictOptions, tuple(PredictOptions.model_fields), required=("model", "out"))
     command(sub, "predict", ABOUT, _cmd_predict, [group], "the options by name, e.g. model, support, task, out")
 
 
 ABOUT = (
     "adapt a checkpoint to a new task from measured archs and predict the rest",
-    "Adapt a checkpoint to a new task from measured architectures and predict the rest. Messages count the "
+    "Adapt a checkpoint to a new task from measured architectures and predict the rest (--zero-shot: none "
+    "measured, the source tasks' mean rank). Messages count the "
     "support file's data rows from 1 (header not counted) and the --archs file's lines from 1.",
 )
 
@@ -151,15 +163,22 @@ def _frame(space, archs, mean, std, measured: dict):
 
 
 def _checked_inputs(args):
-    """(inner steps, support frame, support values): every input checked before the checkpoint is read."""
+    """(inner steps, support frame, support values): every input checked before the checkpoint is read (no frame and
+    no values for ``--zero-shot``)."""
+    import numpy as np
+
     from ..io import check_writable
 
     if args.all and args.archs:
         raise UsageError("predict: give --archs FILE or --all, not both")
     if not (args.all or args.archs):
         raise UsageError("predict: say which architectures to predict: --archs FILE or --all")
+    if args.zero_shot == (args.support is not None):
+        raise UsageError("predict: give the measured architectures (--support FILE) or --zero-shot, one of them")
     steps = inner_steps(args.inner_steps)
     check_writable(args.out, "--out")
+    if args.zero_shot:
+        return steps, None, np.zeros(0)
     support = read_table(args.support, "support file")
     for col, flag in ((args.arch_column, "--arch-column"), (args.value_column, "--value-column")):
         if col not in support.columns:

@@ -23,7 +23,7 @@ from ..devices import resolve_device
 from ..errors import DataError, SurrogateNASError
 from ..predictors.base import check_options
 from ..predictors.gnn import functional_forward, graph_inputs
-from ..predictors.inputs import FreeFeatureValues, SourceValues, input_columns
+from ..predictors.inputs import FreeFeatureValues, SourceValues, input_columns, zero_shot_score
 from ..predictors.support import scale_targets, validate_support
 from ..spaces import Architecture, SearchSpace, get_space
 from ..typed import Float, Int, TypedConfig
@@ -253,6 +253,8 @@ class MetaGNNPredictor:
     higher_is_better: bool | None
     space_: SearchSpace
     gp_: ResidualGP | None
+    zero_shot_: bool
+    support_: tuple[list, np.ndarray, np.ndarray]
     value_map_: tuple[float, float]
     members_: list[tuple[dict, torch.Tensor]] | None
     adapted_params_: dict[str, torch.Tensor] | None
@@ -306,9 +308,15 @@ class MetaGNNPredictor:
 
     # ------------------------------------------------------------------ fit
     def fit(self, archs: Sequence[Architecture | str], y) -> MetaGNNPredictor:
+        """Adapt on the support ``archs``, ``y`` (at least 2 measured architectures), or, with both empty, predict
+        zero-shot (:meth:`_fit_zero_shot`)."""
         self.validate_params()
         self.ckpt_ = ckpt = self._load_checkpoint()
         self.space_ = ckpt.space
+        archs = list(archs)
+        self.zero_shot_ = not archs and np.size(y) == 0
+        if self.zero_shot_:
+            return self._fit_zero_shot()
         archs, y = validate_support(ckpt.space, archs, y)
         self.sources_ = sources_for(ckpt, self.sources)
         check_support_isolation(ckpt, self.sources, self.sources_, self.task, (archs, y))
@@ -319,6 +327,36 @@ class MetaGNNPredictor:
         if self.gp_ is not None and self.calibrate:
             self.std_factor_ = calibration.held_out_std_factor(self, archs, y, src)
         return self
+
+    def _fit_zero_shot(self) -> MetaGNNPredictor:
+        """K = 0: no support to weigh the source columns, scale the values or condition the GP on, and none to earn the
+        network's learned correction. The prediction is the transfer prior with every column weighed alike: the mean
+        source rank (:func:`~surrogate_nas.predictors.inputs.zero_shot_score`; exactly ``source-transfer``'s
+        prediction for a checkpoint without free features), on the ranks' scale ([-1, 1], negated for a
+        lower-is-better metric: the support's units are unknown). No std: nothing to calibrate it on."""
+        ckpt = self.ckpt_
+        self.sources_ = sources_for(ckpt, self.sources)
+        if not self.sources_.tasks:
+            raise DataError(
+                "an empty support leaves the source tasks alone to predict from (zero-shot), and this checkpoint "
+                "reads none: measure at least 2 architectures"
+            )
+        if self.task is not None:
+            check_support_isolation(ckpt, self.sources, self.sources_, self.task, ([], np.zeros(0)))
+        self.features_ = features_for(ckpt, self.features, self.task)
+        self.support_ = ([], np.zeros(0), self._columns([]))
+        self.steps_, self.adapted_params_, self.members_ = 0, None, None
+        self.gp_, self.prior_warp_, self.std_factor_ = None, None, 1.0
+        return self
+
+    def _zero_shot(self, archs: list, return_std: bool, inputs=None) -> np.ndarray:
+        """:meth:`_fit_zero_shot`'s prediction of ``archs``."""
+        if return_std:
+            raise DataError("a zero-shot fit (an empty support) has no std: measure at least 2 architectures for one")
+        model = self.ckpt_.model
+        share = float(model.feature_share()) if model.config.feature_columns else 0.0
+        score = zero_shot_score(self._inputs(archs, inputs).src, model.config.feature_columns, share)
+        return score if self.values_up() else -score
 
     def _load_checkpoint(self) -> Checkpoint:
         """The checkpoint (loaded from its directory), refused when it does not fit the options."""
@@ -503,6 +541,8 @@ class MetaGNNPredictor:
         """:meth:`predict` on coerced ``archs``; ``inputs``: their :class:`PredictInputs` (shared in an ensemble)."""
         if not archs:
             return (np.zeros(0), np.zeros(0)) if return_std else np.zeros(0)
+        if self.zero_shot_:
+            return self._zero_shot(archs, return_std, inputs)
         if self.gp_ is not None:
             return gp_head.predict(self, self._inputs(archs, inputs), return_std, latent)
         out = members.outputs(self, self._inputs(archs, inputs), return_std)
@@ -564,6 +604,8 @@ class MetaGNNPredictor:
         return self._predict_cov([self.space_.coerce(a) for a in archs])
 
     def _predict_cov(self, archs: list, inputs=None) -> tuple[np.ndarray, np.ndarray]:
+        if self.zero_shot_:
+            self._zero_shot(archs, True)  # refused: no std, no covariance
         if not archs:
             return np.zeros(0), np.zeros((0, 0))
         if self.gp_ is None:

@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import DataError
 from ..spaces import Architecture, SearchSpace, get_space
 from ..typed import MAX_SEED
-from .inputs import FreeFeatureValues, SourceValues, input_columns, onehot
+from .inputs import FreeFeatureValues, SourceValues, input_columns, onehot, zero_shot_score
 from .support import scale_targets, validate_support
 
 
@@ -79,10 +79,7 @@ class SourceTransferPredictor(_Base):
         return self
 
     def _predict(self, archs) -> np.ndarray:
-        src = self.sources(get_space(self.space), archs)
-        with np.errstate(all="ignore"):
-            out = np.nanmean(src, axis=1)
-        return np.nan_to_num(out, nan=0.0)
+        return zero_shot_score(self.sources(get_space(self.space), archs))
 
 
 class SourceRidgePredictor(_Base):

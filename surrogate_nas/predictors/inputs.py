@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
@@ -241,6 +242,28 @@ class FreeFeatureValues:
 
     def config(self) -> list[str]:
         return list(self.names)
+
+
+def zero_shot_score(columns: np.ndarray, features: int = 0, feature_share: float = 0.0) -> np.ndarray:
+    """The transfer prior with no support to weigh its columns (K = 0, zero-shot source transfer): each architecture's
+    mean rank over the source columns it has (all but the last ``features`` columns; 0 where it has none), mixed with
+    its mean free-feature rank by ``feature_share`` (all of it without source columns), as the network's prior mixes
+    them. High = good, as the ranks are. Float64 [n]."""
+    s = columns.shape[1] - features
+    out = _mean_known(columns[:, :s])
+    if features:
+        share = feature_share if s else 1.0
+        out = (1 - share) * out + share * _mean_known(columns[:, s:])
+    return out
+
+
+def _mean_known(x: np.ndarray) -> np.ndarray:
+    """Row means over the known (non-NaN) entries (``np.nanmean``, in the columns' dtype), 0 for a row with none."""
+    if x.shape[1] == 0:
+        return np.zeros(len(x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row with no known entry: its mean is NaN, read as 0
+        return np.nan_to_num(np.nanmean(x, axis=1), nan=0.0).astype(np.float64)
 
 
 def input_columns(

@@ -84,3 +84,11 @@ def test_a_search_fits_its_meta_predictor_on_maximised_values(checkpoint):
     from surrogate_nas.search.predictor_factory import _named_inputs
 
     assert _named_inputs("meta", "meta", checkpoint, TARGET, None, "anchored")["higher_is_better"] is True
+
+
+def test_zero_shot_of_a_lower_is_better_metric_is_the_negated_mean_source_rank(latency, sources, checkpoint):
+    archs = latency.archs(TARGET, "latency_ms")
+    p = MetaGNNPredictor(checkpoint, sources=sources, task=TARGET).fit([], [])
+    pred = p.predict(archs)
+    assert np.array_equal(pred, -np.nanmean(sources(latency.space, archs), axis=1).astype(float))
+    assert spearman_rho(latency.vector(TARGET, "latency_ms", archs), pred) > 0.7  # slow cells predicted slow
