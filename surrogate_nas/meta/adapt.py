@@ -141,6 +141,8 @@ class MetaGNNPredictor:
     (the checkpoint's module is never modified); ``predict(archs)`` returns predictions in the
     units of ``y``; ``predict(archs, return_std=True)`` also returns the std over ``n_members``
     bootstrap members (each adapted on a resample of the support; zeros with ``n_members=0``).
+    ``fit([], [])``, nothing measured yet (K = 0), predicts zero-shot: the mean source rank, no std
+    (:meth:`_fit_zero_shot`).
 
     ``task`` names the task the support was measured on; ``fit`` refuses it when the checkpoint read
     that task's values (as a source, training or validation task). Without a name, a support whose
