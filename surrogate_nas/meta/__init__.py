@@ -16,7 +16,7 @@ from ..predictors import PREDICTORS, check_options
 @PREDICTORS.register("meta")
 def _meta_predictor(checkpoint=None, space=None, seed: int = 0, sources=None, task=None, features=None, **options):
     """Options: those of MetaGNNPredictor (inner_steps, inner_lr, n_members, targets, device, progress, gp_steps,
-    correction_sd, correction_weight, rank_residual, gp_scale, calibrate, higher_is_better).
+    correction_sd, correction_weight, rank_residual, gp_scale, calibrate, values_negated).
     A list of checkpoints (e.g. several meta seeds) or an ensemble directory of ``pretrain --members N`` builds a
     deep ensemble (:class:`~surrogate_nas.meta.ensemble.MetaEnsemble`)."""
     from .adapt import MetaGNNPredictor
@@ -39,7 +39,7 @@ def _meta_predictor(checkpoint=None, space=None, seed: int = 0, sources=None, ta
             "rank_residual",
             "gp_scale",
             "calibrate",
-            "higher_is_better",
+            "values_negated",
         ],
         options,
     )

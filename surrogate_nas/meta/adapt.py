@@ -77,7 +77,7 @@ class AdaptOptions(TypedConfig):
     gp_scale: float | Literal["checkpoint", "checkpoint-k"] | None = None
     calibrate: bool = True
     device: str = "cpu"
-    higher_is_better: bool | None = None  # None: the checkpoint's metric's direction
+    values_negated: bool = False  # the support values are the checkpoint's metric negated (a minimising search's)
 
     @field_validator("device")
     @classmethod
@@ -208,11 +208,11 @@ class MetaGNNPredictor:
     support, so adaptation learns corrections within that region instead of dragging the whole
     space towards the support's mean (which, for a top-heavy support, inverts the source prior).
 
-    ``higher_is_better``: the direction of the support values (None, the default: the direction of the metric the
-    checkpoint was meta-trained on, its ``sources["higher_is_better"]``). The network reads a lower-is-better metric
-    negated, as it reads the source tasks' ranks (high = good), so the transfer prior weighs them by their support
-    correlations; predictions come back in the support's units. A search, which hands its predictor maximised values
-    (a latency negated), passes True.
+    The network reads a lower-is-better metric (the checkpoint's ``sources["higher_is_better"]`` False) negated, as
+    it reads the source tasks' ranks (high = good), so the transfer prior weighs them by their support correlations;
+    predictions come back in the support's units. ``values_negated``: the support values are the checkpoint's metric
+    negated (a search that minimises the metric maximises its negation and hands its predictor those values), so the
+    network reads them the other way round.
 
     ``predict_cov(archs)`` returns the joint posterior (mean and covariance of the noise-free values) of a
     candidate batch, for batch acquisition; :meth:`noise_variance` is what ``predict``'s std adds to its diagonal.
@@ -252,7 +252,7 @@ class MetaGNNPredictor:
     rank_residual: float | str | None
     gp_scale: float | str | None
     calibrate: bool
-    higher_is_better: bool | None
+    values_negated: bool
     space_: SearchSpace
     gp_: ResidualGP | None
     zero_shot_: bool
@@ -281,7 +281,7 @@ class MetaGNNPredictor:
         calibrate: bool = True,
         gp_scale: float | str | None = None,
         correction_weight: float | None = None,
-        higher_is_better: bool | None = None,
+        values_negated: bool = False,
     ) -> None:
         self.checkpoint = checkpoint
         self.sources = sources
@@ -301,7 +301,7 @@ class MetaGNNPredictor:
         self.calibrate = calibrate
         self.gp_scale = gp_scale
         self.correction_weight = correction_weight
-        self.higher_is_better = higher_is_better
+        self.values_negated = values_negated
 
     def validate_params(self) -> AdaptOptions:
         """Check the options that are values (:class:`AdaptOptions`): one line naming the bad one. Called when
@@ -430,10 +430,9 @@ class MetaGNNPredictor:
         return int(self.inner_steps)
 
     def values_up(self) -> bool:
-        """Whether higher support values are better: ``higher_is_better``, else the checkpoint's metric's direction."""
-        if self.higher_is_better is not None:
-            return bool(self.higher_is_better)
-        return bool(self.ckpt_.sources.get("higher_is_better", True))
+        """Whether the network reads the support values as they are (the checkpoint's metric is higher-is-better and
+        the values are not negated, or both the other way round) rather than negated."""
+        return bool(self.ckpt_.sources.get("higher_is_better", True)) != bool(self.values_negated)
 
     def _columns(self, archs) -> np.ndarray:
         return input_columns(self.sources_, self.features_, self.space_, archs)

@@ -59,6 +59,7 @@ def predictor_factory(
     targets: str = "anchored",
     scratch_steps: int = 150,
     options: dict | None = None,
+    maximize: bool = True,
 ):
     """``fit(archs, y) -> fitted predictor``: a new predictor from the registry, fitted on all measurements.
 
@@ -70,6 +71,8 @@ def predictor_factory(
     after that (a checkpoint with a GP head keeps its own: it adapts by conditioning); ``checkpoint``
     may be a list (an ensemble's members); it gets ``targets`` ("anchored": a search's measurements are a
     selected, top-heavy sample, put on the initialisation's scale rather than z-scored). ``options`` go to the factory.
+    ``maximize``: whether the search maximises its metric; a searcher sees a minimised metric negated, and so do the
+    predictors it fits (``meta`` is told so: ``values_negated``).
     """
     if name not in predictor_names():
         raise SearchError(f"unknown predictor {name!r}; choose one of {', '.join(predictor_names())}")
@@ -78,14 +81,17 @@ def predictor_factory(
     if name == "scratch":
         kwargs.setdefault("steps", scratch_steps)
     kwargs.update(space=space, seed=seed)
-    kwargs.update(_named_inputs(name, reg, checkpoint, task, sources, targets))
+    kwargs.update(_named_inputs(name, reg, checkpoint, task, sources, targets, maximize))
     _check_options(name, reg, kwargs)  # now, before any evaluation, not at the first re-fit
     return _refitter(name, reg, kwargs, checkpoint, cv_until)
 
 
-def _named_inputs(name: str, reg: str, checkpoint, task: str | None, sources, targets: str) -> dict:
+def _named_inputs(
+    name: str, reg: str, checkpoint, task: str | None, sources, targets: str, maximize: bool = True
+) -> dict:
     """The inputs the registered factory ``reg`` names: ``checkpoint`` (required), ``task``, ``sources`` (when
-    given); ``targets`` for ``meta``, and the direction of the values it is fitted on (a searcher's, maximised)."""
+    given); ``targets`` for ``meta``, and whether the values it is fitted on are its metric negated (a search that
+    minimises the metric hands its predictor the negation it maximises)."""
     params = _params(reg)
     out: dict = {}
     if "checkpoint" in params:
@@ -98,7 +104,7 @@ def _named_inputs(name: str, reg: str, checkpoint, task: str | None, sources, ta
         out["sources"] = sources
     if reg == "meta":
         out["targets"] = targets
-        out["higher_is_better"] = True  # a searcher maximises: a minimised metric's values come negated
+        out["values_negated"] = not maximize
     return out
 
 

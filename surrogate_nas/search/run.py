@@ -290,6 +290,7 @@ def _prepare(cfg: SearchConfig, space, out: Path):
         cfg.predictor,
         constraint,
         source_metric=source_metric(cfg.benchmark, cfg.metric),
+        maximize=cfg.maximize,
     )
     for fidelity in getattr(searcher, "fidelities", ()):  # a multi-fidelity searcher's, checked before any write
         check_fidelity(evaluator, fidelity)

@@ -34,6 +34,7 @@ def make_searcher(
     predictor: str = "meta",
     constraint=None,
     source_metric: str | None = None,
+    maximize: bool = True,
 ):
     """Build a registered searcher with what it needs (source scores, predictor factory).
 
@@ -41,7 +42,8 @@ def make_searcher(
     the tasks a ``checkpoint`` read are checked against the target ``task`` (``TargetLeakError``). The source
     tasks are read with option ``source_metric``, else ``source_metric``, else ``metric`` (the search's):
     ``run_search`` passes the benchmark's (NB-201: ``test_acc``, the 200-epoch test accuracy, while the target
-    is searched on ``valid_acc@12``).
+    is searched on ``valid_acc@12``). ``maximize``: whether the search maximises its metric (a minimising search's
+    source scores rank the low values of the source tasks first, and its predictor is told its values are negated).
     """
     strategy = SEARCHERS.resolve(strategy)  # a former name gives its new one (and says so once)
     opts = dict(options or {})
@@ -55,13 +57,20 @@ def make_searcher(
     scores = None
     if tasks:  # only with a table and a metric
         assert table is not None and metric is not None
-        scores = source_scores(table, tasks, metric)
+        scores = source_scores(table, tasks, metric, maximize)
     if strategy == "source-rank":
         opts["scores"] = scores
     if strategy in PREDICTOR_STRATEGIES:
-        sources = _predictor_sources(strategy, predictor, checkpoint, space, table, task, tasks, metric)
+        sources = _predictor_sources(strategy, predictor, checkpoint, space, table, task, tasks, metric, maximize)
         opts["predictor"] = predictor_factory(
-            predictor, space=space, seed=seed, checkpoint=checkpoint, sources=sources, task=task, **fit
+            predictor,
+            space=space,
+            seed=seed,
+            checkpoint=checkpoint,
+            sources=sources,
+            task=task,
+            maximize=maximize,
+            **fit,
         )
         opts.setdefault("source_scores", scores)
         if scores is None:
@@ -98,9 +107,12 @@ def _source_tasks(table, src_tasks, task: str | None, metric: str | None) -> lis
     return []
 
 
-def _predictor_sources(strategy: str, predictor: str, checkpoint, space, table, task, tasks: list[str], metric):
+def _predictor_sources(
+    strategy: str, predictor: str, checkpoint, space, table, task, tasks: list[str], metric, maximize: bool = True
+):
     """What the predictor reads of the source tasks: a checkpoint's own (after checking each member was trained
-    for this space and not on ``task``), else the source tasks for a source-reading predictor; None: nothing."""
+    for this space and not on ``task``), else the source tasks for a source-reading predictor, ranked in the
+    search's direction (``maximize``); None: nothing."""
     from ..predictors.inputs import SourceValues
 
     if needs_checkpoint(predictor):
@@ -115,5 +127,5 @@ def _predictor_sources(strategy: str, predictor: str, checkpoint, space, table, 
         return None
     if tasks:  # source-reading predictors (source-transfer, rf-source, ...) read the source tasks
         assert table is not None and metric is not None  # tasks come from a table and a metric
-        return SourceValues(table, tuple(tasks), metric)
+        return SourceValues(table, tuple(tasks), metric, maximize)
     return None

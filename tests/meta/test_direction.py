@@ -58,7 +58,7 @@ def test_a_lower_is_better_fit_is_the_negated_fit_of_the_negated_values(latency,
     y = latency.vector(TARGET, "latency_ms", archs)
     sup, qry = archs[:10], archs[10:300]
     down = MetaGNNPredictor(checkpoint, sources=sources, task=TARGET).fit(sup, y[:10])
-    up = MetaGNNPredictor(checkpoint, sources=sources, task=TARGET, higher_is_better=True).fit(sup, -y[:10])
+    up = MetaGNNPredictor(checkpoint, sources=sources, task=TARGET, values_negated=True).fit(sup, -y[:10])
     assert not down.values_up() and up.values_up()
     assert (down.corr_.numpy() > 0).all()  # the prior weighs every setting
     m_down, s_down = down.predict(qry, return_std=True)
@@ -80,10 +80,19 @@ def test_a_version_1_checkpoint_of_a_lower_is_better_metric_is_refused(checkpoin
     assert load_checkpoint(tmp_path / "accuracy").sources["higher_is_better"]  # read as before
 
 
-def test_a_search_fits_its_meta_predictor_on_maximised_values(checkpoint):
+def test_a_minimising_search_ranks_and_fits_in_its_direction(latency, checkpoint):
+    """A search that minimises latency maximises its negation: its source scores put the settings' fast cells first,
+    and its meta-predictor is told its values are the metric negated (a maximising one is not)."""
+    from surrogate_nas.search import make_searcher
     from surrogate_nas.search.predictor_factory import _named_inputs
 
-    assert _named_inputs("meta", "meta", checkpoint, TARGET, None, "anchored")["higher_is_better"] is True
+    assert _named_inputs("meta", "meta", checkpoint, TARGET, None, "anchored", maximize=False)["values_negated"]
+    assert not _named_inputs("meta", "meta", checkpoint, TARGET, None, "anchored")["values_negated"]
+    y = latency.series(TARGET, "latency_ms")
+    for maximize in (False, True):
+        s = make_searcher("source-rank", "nb201", 0, {}, latency, TARGET, "latency_ms", maximize=maximize)
+        first = [latency.space.format(a) for a in s.suggest(20)]
+        assert (y[first].median() < y.median()) == (not maximize)
 
 
 def test_zero_shot_of_a_lower_is_better_metric_is_the_negated_mean_source_rank(latency, sources, checkpoint):
