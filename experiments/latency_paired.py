@@ -2,11 +2,12 @@
 support seed: per setting the mean Spearman rho of a method in each run and their difference, then the difference
 per meta seed, its mean over the meta seeds and that mean's standard error.
 
-    python experiments/latency_paired.py BEFORE.csv AFTER.csv --method meta/default [--after-method M] \\
-        [--name NAME --dest experiments/results]
+    python experiments/latency_paired.py BEFORE.csv[,...] AFTER.csv[,...] --method meta/default [--after-method M] \\
+        [--targets T,...] [--name NAME --dest experiments/results]
 
-``BEFORE.csv`` / ``AFTER.csv``: the ``latency_transfer.csv`` of each run (rows of ``--method``, or of
-``--after-method`` in the second, matched on target, meta_seed, seed and k).
+``BEFORE`` / ``AFTER``: the ``latency_transfer.csv`` of each run, or several runs' (comma-separated: e.g. one per set
+of meta seeds), rows of ``--method`` (of ``--after-method`` in the second), matched on target, meta_seed, seed and k;
+``--targets``: only these settings.
 """
 
 from __future__ import annotations
@@ -46,17 +47,24 @@ def report(m: pd.DataFrame, method: str, after_method: str, files: tuple[str, st
     return "\n".join(lines)
 
 
+def read(files: str, targets: str | None) -> pd.DataFrame:
+    """The rows of the comma-separated CSV files, only ``targets`` (comma-separated) when given."""
+    df = pd.concat([pd.read_csv(f) for f in files.split(",")], ignore_index=True)
+    return df[df.target.isin(targets.split(","))] if targets else df
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("before")
     ap.add_argument("after")
     ap.add_argument("--method", default="meta/default")
     ap.add_argument("--after-method", help="the method in AFTER (default: --method)")
+    ap.add_argument("--targets", help="comma-separated settings (default: every shared one)")
     ap.add_argument("--name", default="latency_paired")
     ap.add_argument("--dest", type=Path)
     args = ap.parse_args(argv)
     after_method = args.after_method or args.method
-    m = paired(pd.read_csv(args.before), pd.read_csv(args.after), args.method, after_method)
+    m = paired(read(args.before, args.targets), read(args.after, args.targets), args.method, after_method)
     md = report(m, args.method, after_method, (args.before, args.after))
     print(md)
     if args.dest:
