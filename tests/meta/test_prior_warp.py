@@ -86,12 +86,13 @@ def test_the_default_keeps_half_the_correction_and_weight_zero_ranks_as_the_tran
 
 
 def test_the_default_weight_is_for_deep_kernel_fits_and_gives_way_to_correction_sd(dkt, archs):
-    """Function-level and hardware metrics each have their weight (chosen apart, both 0.5); a MAML checkpoint keeps the
-    full correction; correction_sd, the other way to treat the correction, turns the default warp off."""
+    """Function-level and hardware metrics each have their weight (chosen apart: 0.5, and the full correction for a
+    hardware metric); a MAML checkpoint keeps the full correction; correction_sd, the other way to treat the
+    correction, turns the default warp off."""
     from surrogate_nas.meta.defaults import HARDWARE_CORRECTION_WEIGHT, default_correction_weight
 
     assert default_correction_weight("dkt", "test_acc") == 0.5
-    assert default_correction_weight("dkt", "latency_ms") == HARDWARE_CORRECTION_WEIGHT == 0.5
+    assert default_correction_weight("dkt", "latency_ms") is HARDWARE_CORRECTION_WEIGHT is None
     assert default_correction_weight("maml", "acc") is None and default_correction_weight("maml", "latency") is None
     a, y = archs
     earned = adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120", correction_sd=0.5, calibrate=False)
