@@ -62,16 +62,8 @@ def make_searcher(
         opts["scores"] = scores
     if strategy in PREDICTOR_STRATEGIES:
         sources = _predictor_sources(strategy, predictor, checkpoint, space, table, task, tasks, metric, maximize)
-        opts["predictor"] = predictor_factory(
-            predictor,
-            space=space,
-            seed=seed,
-            checkpoint=checkpoint,
-            sources=sources,
-            task=task,
-            maximize=maximize,
-            **fit,
-        )
+        inputs = {"space": space, "seed": seed, "checkpoint": checkpoint, "sources": sources, "task": task}
+        opts["predictor"] = predictor_factory(predictor, maximize=maximize, **inputs, **fit)
         opts.setdefault("source_scores", scores)
         if scores is None:
             opts.setdefault("support", "random")
