@@ -351,10 +351,14 @@ class MetaGNNPredictor:
         self.gp_, self.prior_warp_, self.std_factor_ = None, None, 1.0
         return self
 
+    def _refuse_zero_shot_std(self) -> None:
+        if self.zero_shot_:
+            raise DataError("a zero-shot fit (an empty support) has no std: measure at least 2 architectures for one")
+
     def _zero_shot(self, archs: list, return_std: bool, inputs=None) -> np.ndarray:
         """:meth:`_fit_zero_shot`'s prediction of ``archs``."""
         if return_std:
-            raise DataError("a zero-shot fit (an empty support) has no std: measure at least 2 architectures for one")
+            self._refuse_zero_shot_std()
         model = self.ckpt_.model
         share = float(model.feature_share()) if model.config.feature_columns else 0.0
         score = zero_shot_score(self._inputs(archs, inputs).src, model.config.feature_columns, share)
@@ -605,8 +609,7 @@ class MetaGNNPredictor:
         return self._predict_cov([self.space_.coerce(a) for a in archs])
 
     def _predict_cov(self, archs: list, inputs=None) -> tuple[np.ndarray, np.ndarray]:
-        if self.zero_shot_:
-            self._zero_shot(archs, True)  # refused: no std, no covariance
+        self._refuse_zero_shot_std()  # no std, no covariance
         if not archs:
             return np.zeros(0), np.zeros((0, 0))
         if self.gp_ is None:

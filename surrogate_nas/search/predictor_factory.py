@@ -143,14 +143,18 @@ def _refitter(name: str, reg: str, kwargs: dict, checkpoint, cv_until: int):
 
 
 def source_scores(table, tasks, metric: str, higher_is_better: bool = True):
-    """Callable archs -> mean rank-normalised value over ``tasks`` (the source-rank transfer score)."""
-    from ..predictors.inputs import SourceValues
+    """Callable archs -> mean rank-normalised value over ``tasks`` (the source-rank transfer score: the zero-shot
+    score, :func:`~surrogate_nas.predictors.inputs.zero_shot_score`), ``-inf`` for an architecture no source task
+    recorded (ranked last)."""
+    from ..predictors.inputs import SourceValues, zero_shot_score
 
     sv = SourceValues(table, tuple(tasks), metric, higher_is_better)
 
     def score(archs):
         m = sv(table.space, list(archs))
-        with np.errstate(all="ignore"):
-            return np.nan_to_num(np.nanmean(m, axis=1), nan=-np.inf) if m.shape[1] else np.zeros(len(archs))
+        out = zero_shot_score(m)
+        if m.shape[1]:
+            out[np.isnan(m).all(axis=1)] = -np.inf
+        return out
 
     return score

@@ -13,6 +13,7 @@ from surrogate_nas.meta.adapt import MetaGNNPredictor
 from surrogate_nas.meta.checkpoint import save_checkpoint
 from surrogate_nas.meta.ensemble import MetaEnsemble
 from surrogate_nas.predictors import make_predictor
+from surrogate_nas.predictors.metrics import kendall_tau
 
 TARGET = "ImageNet16-120"
 
@@ -33,7 +34,8 @@ def transfer(nb201_table, query):
     return p.fit(a, nb201_table.vector(TARGET, "test_acc", a)).predict(query)
 
 
-def test_an_empty_support_predicts_exactly_what_source_transfer_predicts(dkt, nb201_ckpt, query, transfer):
+def test_an_empty_support_predicts_exactly_what_source_transfer_predicts(dkt, nb201_ckpt, nb201_table, query,
+                                                                         transfer):
     one = MetaGNNPredictor(dkt, task=TARGET).fit([], [])
     assert one.zero_shot_ and np.array_equal(one.predict(query), transfer)
     both = MetaEnsemble([dkt, nb201_ckpt], task=TARGET).fit([], np.zeros(0))  # a GP head and a MAML member alike
@@ -42,7 +44,8 @@ def test_an_empty_support_predicts_exactly_what_source_transfer_predicts(dkt, nb
                  lambda: both.predict(query, return_std=True)):
         with pytest.raises(DataError, match="zero-shot fit .* has no std"):
             call()
-    assert kendall(nb201_table_y(query), transfer) > 0.8  # the real ImageNet16-120 values rank as the sources do
+    y = nb201_table.vector(TARGET, "test_acc", query)
+    assert kendall_tau(y, transfer) > 0.8  # the real ImageNet16-120 values rank as the sources do
 
 
 def test_a_fit_on_measurements_after_a_zero_shot_one_adapts_again(dkt, nb201_table, query, transfer):
@@ -90,15 +93,3 @@ def test_predict_zero_shot_ranks_by_the_sources_and_an_empty_support_file_stays_
                             (["--support", str(tmp_path / "none.csv")], "no records (only a header)")):
         assert main(argv + extra) == 2
         assert fragment in capsys.readouterr().err
-
-
-def kendall(y, pred) -> float:
-    from surrogate_nas.predictors.metrics import kendall_tau
-
-    return kendall_tau(y, pred)
-
-
-def nb201_table_y(archs):
-    from surrogate_nas.benchmarks import load_benchmark
-
-    return load_benchmark("nb201").vector(TARGET, "test_acc", archs)
