@@ -33,7 +33,7 @@ meta seed with its standard error (a paired comparison where both adapt the same
 
 Writes ``experiments/results/latency_transfer.md`` and ``.csv`` atomically and prints the table.
 
-    python experiments/latency_transfer.py                     # all settings, K=10, 5 seeds (~10 min on 2 cores)
+    python experiments/latency_transfer.py                     # all settings, K=10, 5 seeds (~25 min, one thread)
     python experiments/latency_transfer.py --quick             # 2 settings, 2 seeds, 30 iterations
 """
 
@@ -406,7 +406,8 @@ def main(argv=None) -> int:
     ap.add_argument("--features", default="params,flops",
                     help="comma-separated free features the +ff methods read (default: params,flops)")
     ap.add_argument("--seeds", type=int, default=5, help="support draws per held-out setting")
-    ap.add_argument("--iterations", type=int, default=200, help="meta-training iterations per held-out setting")
+    ap.add_argument("--iterations", type=int,
+                    help="meta-training iterations per held-out setting (default: pretrain's, MetaConfig.iterations)")
     ap.add_argument("--meta-seeds", default="0",
                     help="comma-separated first meta seeds, each meta-training every meta method afresh (the default "
                          "ensemble's members: the seed and the next ones; default 0)")
@@ -438,6 +439,10 @@ def main(argv=None) -> int:
         ap.error(f"--meta-seeds {args.meta_seeds!r}: expected comma-separated integers")
     if args.reference is not None and args.reference not in methods:
         ap.error(f"--reference {args.reference!r} is not one of the methods")
+    if args.iterations is None:
+        from surrogate_nas.meta.maml import MetaConfig
+
+        args.iterations = MetaConfig().iterations  # the default as `surrogate-nas pretrain` meta-trains it
     if args.quick:
         targets, args.seeds, args.iterations = targets[:2], 2, 30
     t0 = time.perf_counter()

@@ -211,6 +211,19 @@ def test_latency_transfer_meta_seeds_pair_the_methods_on_their_checkpoints(capsy
         assert message in capsys.readouterr().err
 
 
+def test_latency_transfer_meta_trains_as_pretrain_does_by_default(tmp_path):
+    """Without ``--iterations`` the meta methods meta-train for ``pretrain``'s iterations (what a user gets)."""
+    from surrogate_nas.meta.maml import MetaConfig
+
+    from ..conftest import load_experiment
+
+    mod = load_experiment("latency_transfer")
+    assert mod.main(["--targets", "t1-b32-fp32", "--seeds", "1", "--methods", "ridge-source", "--out",
+                     str(tmp_path)]) == 0
+    md = (tmp_path / "latency_transfer.md").read_text()
+    assert f"({MetaConfig().iterations} iterations," in md and MetaConfig().iterations == 400
+
+
 def test_isomorphic_strings_are_two_networks_and_both_are_measured(tmp_path):
     pool_first = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
     conv_first = "|nor_conv_1x1~0|+|avg_pool_3x3~0|skip_connect~1|+|avg_pool_3x3~0|skip_connect~1|skip_connect~2|"
