@@ -251,6 +251,15 @@ def members(ckpt) -> int:
     return 0 if ckpt is None else len(ckpt) if isinstance(ckpt, list) else 1
 
 
+def val_tau(ckpt) -> float:
+    """The mean over a method's checkpoints of their best meta-validation tau (``info["best_val_tau"]``: what the
+    training tasks say of them, no value of the held-out setting read); NaN without a checkpoint or a tau."""
+    if ckpt is None:
+        return float("nan")
+    taus = [c.info.get("best_val_tau") for c in (ckpt if isinstance(ckpt, list) else [ckpt])]
+    return float(np.mean(taus)) if all(t is not None for t in taus) else float("nan")
+
+
 def run(table, targets, methods, k: int, seeds: int, iterations: int, progress: bool = True,
         features: tuple = (), meta_seeds: tuple = (0,)) -> pd.DataFrame:
     """One row per (target, meta seed, method, seed): Spearman rho of predicted vs measured latency on the query
@@ -295,7 +304,8 @@ def run_target(table, target: str, methods, k: int, seeds: int, iterations: int,
             done.append({"target": target, "meta_seed": meta_seed, "method": m, "seed": seed, "k": k,
                          "n_query": len(qry), "spearman_rho": rho, "seconds": time.perf_counter() - t0,
                          "pretrain_seconds": t_meta.get(checkpoint_key(m), np.nan),
-                         "members": members(ckpts.get(checkpoint_key(m)))})
+                         "members": members(ckpts.get(checkpoint_key(m))),
+                         "val_tau": val_tau(ckpts.get(checkpoint_key(m)))})
         if progress:
             print(f"  {target} meta seed {meta_seed} seed {seed}: "
                   + ", ".join(f"{r['method']} {r['spearman_rho']:.3f}" for r in done), file=sys.stderr, flush=True)

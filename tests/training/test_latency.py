@@ -170,6 +170,8 @@ def test_latency_transfer_script_runs_on_the_shipped_table(capsys, tmp_path):
         "meta": 1, "meta/default": DEFAULT_MEMBERS, "meta/default-1+ff": 1, "ridge-source": 0, "ridge-source+ff": 0,
         "source-transfer": 0, "flops": 0, "rf-source": 0, ls: 1, lin: 1}
     assert rho[lin] != rho["meta/default"]  # its own checkpoint, not the default's
+    vt = df.set_index("method")["val_tau"]  # the checkpoints' meta-validation tau, none for a baseline
+    assert vt[["meta", "meta/default", ls, lin]].between(-1, 1).all() and vt[["ridge-source", "flops"]].isna().all()
     assert "| `t1-b32-bf16` |" in (tmp_path / "latency_transfer.md").read_text()
     with pytest.raises(SystemExit):
         mod.main(["--methods", "meta,nope", "--out", str(tmp_path)])
