@@ -68,9 +68,10 @@ def main(argv=None) -> int:
     md = report(m, args.method, after_method, (args.before, args.after))
     print(md)
     if args.dest:
-        args.dest.mkdir(parents=True, exist_ok=True)
-        m.to_csv(args.dest / f"{args.name}.csv", index=False)
-        (args.dest / f"{args.name}.md").write_text(md)
+        from surrogate_nas.io import atomic_write_text
+
+        atomic_write_text(args.dest / f"{args.name}.csv", m.to_csv(index=False))
+        atomic_write_text(args.dest / f"{args.name}.md", md)
     return 0
 
 

@@ -30,6 +30,7 @@ import pandas as pd
 from surrogate_nas.benchmarks import load_benchmark
 from surrogate_nas.experiment.config import is_validation_target
 from surrogate_nas.experiment.predictor_quality import build, member_names, target_data
+from surrogate_nas.io import atomic_write_text
 from surrogate_nas.meta.checkpoint import load_checkpoint
 from surrogate_nas.predictors.metrics import kendall_tau
 
@@ -93,7 +94,7 @@ def report(zero: pd.DataFrame, paired: pd.DataFrame, args) -> str:
         name = f"{r.benchmark} {r.target_task}" + (" *(val)*" if r.validation else "")
         lines.append(f"| {name} | {r.archs} | {r.tau_default_k0:.4f} | {r.tau_source_transfer:.4f} | "
                      f"{r.max_abs_difference:.3g} |")
-    lines += ["", "Part 2, K > 0 (the grid's rows, `" + str(args.grid) + "`): the default's tau minus source-transfer's "
+    lines += ["", f"Part 2, K > 0 (the grid's rows, `{args.grid}`): the default's tau minus source-transfer's "
               "on the same splits, mean over the seeds (standard error); **bold**: below by more than 2 standard "
               "errors.", ""]
     ks = sorted(paired.k.unique())
@@ -123,10 +124,9 @@ def main(argv=None) -> int:
     md = report(zero, paired, args)
     print(md)
     if args.dest:
-        args.dest.mkdir(parents=True, exist_ok=True)
-        zero.to_csv(args.dest / "predictor_zero_shot.csv", index=False)
-        paired.to_csv(args.dest / "predictor_zero_shot_paired.csv", index=False)
-        (args.dest / "predictor_zero_shot.md").write_text(md)
+        atomic_write_text(args.dest / "predictor_zero_shot.csv", zero.to_csv(index=False))
+        atomic_write_text(args.dest / "predictor_zero_shot_paired.csv", paired.to_csv(index=False))
+        atomic_write_text(args.dest / "predictor_zero_shot.md", md)
     return 0
 
 
