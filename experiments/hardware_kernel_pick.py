@@ -115,13 +115,16 @@ def judge(cpu: pd.DataFrame, nbg: pd.DataFrame, meta_seeds: list[int]) -> tuple[
     return lines, all(conds.values())
 
 
+def picks(rows: pd.DataFrame, keys: list[str], linear: str, picked: str) -> pd.DataFrame:
+    """Per ``keys`` (a target and a triple): the pick, the two kernels' mean member taus and the mean score of the
+    linear and the picked ensemble (columns ``linear`` and ``picked`` of ``rows``)."""
+    first = {c: (c, "first") for c in ("pick", "val_tau_linear", "val_tau_rbf")}
+    return rows.groupby(keys).agg(**first, linear=(linear, "mean"), picked=(picked, "mean"))
+
+
 def report(cpu: pd.DataFrame, nbg: pd.DataFrame, meta_seeds: list[int], command: str) -> str:
-    picks_cpu = cpu.groupby(["target", "meta_seed"]).agg(pick=("pick", "first"), val_tau_linear=("val_tau_linear",
-                            "first"), val_tau_rbf=("val_tau_rbf", "first"), linear=("linear", "mean"),
-                            picked=("picked", "mean"))
-    picks_nbg = nbg.groupby(["target_task", "triple"]).agg(pick=("pick", "first"), val_tau_linear=(
-        "val_tau_linear", "first"), val_tau_rbf=("val_tau_rbf", "first"), linear=("kendall_tau_linear", "mean"),
-        picked=("kendall_tau_picked", "mean"))
+    picks_cpu = picks(cpu, ["target", "meta_seed"], "linear", "picked")
+    picks_nbg = picks(nbg, ["target_task", "triple"], "kendall_tau_linear", "kendall_tau_picked")
     lines, adopted = judge(cpu, nbg, meta_seeds)
     return "\n".join([
         "# The hardware kernel chosen once per ensemble by its members' meta-validation", "",
