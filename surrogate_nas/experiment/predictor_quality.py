@@ -85,9 +85,11 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     # ... with five members (meta seeds 0-4; the first three are meta-dkt-ens's)
     "meta-dkt-ens-5": ("meta", "dkt-ens-5", {}),
     "meta-dkt-ens+ff": ("meta", "dkt-ens-ff", {}),
-    # ... meta-trained with the query's ranking loss weighted towards its top architectures (top_weight 0.5, 1)
+    # ... meta-trained with the query's ranking loss weighted towards its top architectures (top_weight 0.5, 1; 1 is the
+    # default's since predictor-top-weight-s*.yaml, so top-1 equals meta-dkt-ens), or unweighted (0: the default before)
     "meta-dkt-ens-top": ("meta", "dkt-ens-top", {}),
-    "meta-dkt-ens-top-1": ("meta", "dkt-ens-top-1", {}),
+    "meta-dkt-ens-top-1": ("meta", "dkt-ens", {}),
+    "meta-dkt-ens-top-0": ("meta", "dkt-ens-top-0", {}),
     "meta-gnn-ens": ("meta", "meta-ens", {}),
     # MAML's adapted GNN with a GP head meta-learned on its residuals (second stage, gp_head)
     "meta-gnn-gp": ("meta", "meta-gp", {}),
@@ -112,7 +114,7 @@ ALGORITHMS: dict[str, tuple[dict[str, Any], bool, int, str]] = {
     "dkt-linear": ({**DKT, "kernel": "linear"}, False, 1, "dkt-linear"),
     "dkt-top": ({**DKT, "top_weight": 0.5}, False, 1, "dkt-top"),
     "dkt-ens-top": ({**DKT, "top_weight": 0.5}, False, ENSEMBLE, "dkt-top"),
-    "dkt-ens-top-1": ({**DKT, "top_weight": 1.0}, False, ENSEMBLE, "dkt-top-1"),
+    "dkt-ens-top-0": ({**DKT, "top_weight": 0.0}, False, ENSEMBLE, "dkt-top-0"),
     "dkt-graph": ({**DKT, "kernel": "rbf+graph"}, False, 1, "dkt-graph"),
     "dkt-ff": (DKT, True, 1, ""),
     "dkt-ens": (DKT, False, ENSEMBLE, ""),

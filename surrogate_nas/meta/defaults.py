@@ -3,17 +3,21 @@
 Chosen on the validation targets (NB-201 cifar100; NAS-Bench-Graph cora, photo; experiments/configs/
 predictor-defaults*.yaml, predictor-meta-val.yaml): the deep-kernel GP head with robust target scaling,
 meta-validated on a held-out training task, a different one for each of the :data:`DEFAULT_MEMBERS` meta seeds of its
-ensemble (``meta_val="task-seed"``); for hardware metrics with a linear kernel and a seed-drawn validation task
-(:data:`HARDWARE_META`); adapted with a quarter of rank residual (:data:`DEFAULT_RANK_SHARE`, function-level metrics
-only) and half of the network's correction beyond its warp of the transfer prior (:data:`DEFAULT_CORRECTION_WEIGHT`;
-hardware metrics keep the full correction, :data:`HARDWARE_CORRECTION_WEIGHT`, by their own round). ``MetaConfig()``
-itself is the bare learner (MAML);
-:func:`~surrogate_nas.meta.maml.default_meta_config` builds the default.
+ensemble (``meta_val="task-seed"``), its query ranking loss weighted towards the top (``top_weight`` 1); for hardware
+metrics with a linear kernel, a seed-drawn validation task and an unweighted ranking loss (:data:`HARDWARE_META`);
+adapted with a quarter of rank residual (:data:`DEFAULT_RANK_SHARE`, function-level metrics only) and half of the
+network's correction beyond its warp of the transfer prior (:data:`DEFAULT_CORRECTION_WEIGHT`; hardware metrics keep
+the full correction, :data:`HARDWARE_CORRECTION_WEIGHT`, by their own round). ``MetaConfig()`` itself is the bare
+learner (MAML); :func:`~surrogate_nas.meta.maml.default_meta_config` builds the default.
 """
 
 from __future__ import annotations
 
-DEFAULT_META = {"algorithm": "dkt", "target_scale": "robust", "meta_val": "task-seed"}
+#: ``top_weight`` 1: each episode's query ranking loss weighted towards its best architectures (LambdaRank gains;
+#: :func:`~surrogate_nas.predictors.gnn.pairwise_rank_loss`), chosen on the accuracy validation targets with three
+#: meta-seed triples (experiments/configs/predictor-top-weight-s*.yaml; experiments/results/README.md, "A top-weighted
+#: ranking loss in meta-training").
+DEFAULT_META = {"algorithm": "dkt", "target_scale": "robust", "meta_val": "task-seed", "top_weight": 1.0}
 DEFAULT_MEMBERS = 3
 #: What the default changes for a hardware metric (latency, parameters, FLOPs, energy, memory:
 #: :func:`~surrogate_nas.benchmarks.is_hardware_metric`), a property of the network that adds up over its operations:
@@ -23,7 +27,8 @@ DEFAULT_MEMBERS = 3
 #: (experiments/results/predictor_linear_kernel.md), so function-level metrics keep the RBF kernel. Meta-validation on
 #: a seed-drawn training task (``meta_val="task"``): the default's per-member task (``"task-seed"``) was below it on one
 #: of those two settings (experiments/results/latency_meta_val.md), so hardware metrics keep it.
-HARDWARE_META = {"kernel": "linear", "meta_val": "task"}
+#: Their ranking loss stays unweighted (``top_weight`` 0): the top-weighted one was not chosen on them.
+HARDWARE_META = {"kernel": "linear", "meta_val": "task", "top_weight": 0.0}
 #: The settings (tasks) of the shipped latency table (data/latency/nb201_cpu_latency.csv) :data:`HARDWARE_META` was
 #: chosen on; its other settings are held out (experiments/latency_transfer.py reports their mean apart).
 HARDWARE_VALIDATION = ("t1-b32-bf16", "t1-b32-fp32")

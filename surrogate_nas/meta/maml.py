@@ -82,7 +82,11 @@ class MetaConfig(TypedConfig):
     source_dropout: Float = Field(0.3, ge=0, lt=1)  # chance to hide each source task in an episode
     rank_weight: Float = Field(1.0, ge=0)  # weight of the pairwise ranking term next to MSE
     top_weight: Float = Field(
-        0.0, ge=0, le=1, description="share (0..1) of the query ranking loss weighted towards the top architectures"
+        0.0,
+        ge=0,
+        le=1,
+        description="share (0..1) of the query ranking loss weighted towards the top architectures; pretrain's default "
+        "is 1 for a function-level metric (accuracy), 0 for a hardware one",
     )
     kernel: KernelName = Field(
         "rbf",

@@ -307,21 +307,20 @@ def test_ensemble_and_variant_groups_plan_their_own_checkpoints(tmp_path):
     assert next(c for c in cells if c.coords["group"] == "baselines").checkpoints == {}
 
 
-def test_the_top_weighted_ensembles_share_their_members_with_the_single_checkpoint(tmp_path):
-    """meta-dkt-ens-top meta-trains ENSEMBLE members with top_weight 0.5, the first of them meta-dkt-top's
-    checkpoint; meta-dkt-ens-top-1 (top_weight 1) gets checkpoints of its own."""
+def test_the_top_weighted_ensembles_plan_their_members(tmp_path):
+    """meta-dkt-ens-top meta-trains ENSEMBLE members with top_weight 0.5, the first of them meta-dkt-top's checkpoint;
+    meta-dkt-ens-top-1 is the default (top_weight 1: meta-dkt-ens's checkpoints); meta-dkt-ens-top-0, the default
+    before, gets checkpoints of its own."""
     from surrogate_nas.experiment.predictor_quality import ENSEMBLE
 
-    methods = ["meta-dkt-top", "meta-dkt-ens-top", "meta-dkt-ens-top-1"]
+    methods = ["meta-dkt-top", "meta-dkt-ens-top", "meta-dkt-ens-top-1", "meta-dkt-ens", "meta-dkt-ens-top-0"]
     specs, cells = plan(load_config(_write(tmp_path, _pq(methods=methods, meta={"seed": 2}))))
     keys = [s.key for s in specs]
-    assert keys == [f"nb201/cifar10/dkt-top-seed{2 + i}" for i in range(ENSEMBLE)] + \
-        [f"nb201/cifar10/dkt-top-1-seed{2 + i}" for i in range(ENSEMBLE)]
-    weights = {s.key: dict(s.meta)["top_weight"] for s in specs}
-    assert {w for k, w in weights.items() if "top-1" in k} == {1.0}
-    assert {w for k, w in weights.items() if "top-1" not in k} == {0.5}
-    ens = next(c for c in cells if c.coords["group"] == "dkt-ens-top")
-    assert sorted(ens.checkpoints.values()) == keys[:ENSEMBLE]
+    assert keys == [f"nb201/cifar10/dkt-{v}seed{2 + i}" for v in ("top-", "", "top-0-") for i in range(ENSEMBLE)]
+    weights = [dict(s.meta)["top_weight"] for s in specs]
+    assert weights == [0.5] * ENSEMBLE + [1.0] * ENSEMBLE + [0.0] * ENSEMBLE
+    members = {c.coords["group"]: sorted(c.checkpoints.values()) for c in cells}
+    assert members["dkt-ens-top"] == keys[:ENSEMBLE] and members["dkt-ens"] == keys[ENSEMBLE : 2 * ENSEMBLE]
 
 
 def test_a_checkpoint_made_with_other_settings_is_not_reused(tmp_path, nb201_table):

@@ -239,6 +239,8 @@ def test_a_hardware_metric_defaults_to_the_linear_kernel(monkeypatch):
     # meta-validation: a task per member for accuracy, a seed-drawn one for hardware metrics (each chosen on its own
     # validation targets / settings)
     assert default_meta_config("test_acc").meta_val == "task-seed" and default_meta_config("latency_ms").meta_val == "task"
+    # the query ranking loss: weighted towards the top for accuracy, unweighted for hardware metrics (the same)
+    assert default_meta_config("test_acc").top_weight == 1.0 and default_meta_config("latency_ms").top_weight == 0.0
     assert default_meta("valid_perf") == default_meta() == DEFAULT_META
 
     class Fitted(Exception):

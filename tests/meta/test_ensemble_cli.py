@@ -60,7 +60,7 @@ def test_pretrain_members_write_an_ensemble_directory(ens, capsys):
     # the chosen meta-predictor is pretrain's default
     assert {k: top["meta"][k] for k in ("algorithm", "kernel", "target_scale", "meta_val", "top_weight", "gp_head")} \
         == {"algorithm": "dkt", "kernel": "rbf", "target_scale": "robust", "meta_val": "task-seed",
-            "top_weight": 0.0, "gp_head": False}
+            "top_weight": 1.0, "gp_head": False}
     members = load_model(ens)
     assert [c.meta["seed"] for c in members] == [0, 1] and all(c.gp is not None for c in members)
     own = yaml.safe_load((ens / "member-1" / "pretrain.yaml").read_text())
