@@ -18,7 +18,6 @@ import pandas as pd
 
 from ..benchmarks import check_isolation
 from ..io import atomic_write_text
-from ..meta.defaults import DEFAULT_META
 from .config import held_out_mask
 
 #: table column -> (registered predictor, checkpoint to adapt: "meta", "multitask" or None, options).
@@ -97,9 +96,10 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
 }
 #: Members of an ensemble checkpoint group (meta seeds seed, seed + 1, ...).
 ENSEMBLE = 3
-#: The default meta-predictor's settings (:data:`~surrogate_nas.meta.defaults.DEFAULT_META`), the base of every
-#: dkt group.
-DKT = DEFAULT_META
+#: The base of every dkt group: the deep-kernel algorithm; its members start from the default's settings for the
+#: benchmark's metric (:func:`~surrogate_nas.meta.defaults.default_meta`, over the config's ``meta``; the runner's
+#: ``_member_checkpoints``), the group's other overrides over those.
+DKT = {"algorithm": "dkt"}
 #: Checkpoint group -> (MetaConfig overrides on the config's ``meta``, reads free features, members, variant).
 #: ``variant`` names the checkpoint in the run directory when overrides other than the algorithm make it
 #: differ from another group's ("" = the algorithm's name); groups with the same overrides share checkpoints.

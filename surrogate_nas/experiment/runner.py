@@ -107,15 +107,18 @@ def _plan_predictor_quality(cfg) -> tuple[list[CheckpointSpec], list[Cell]]:
 
 def _member_checkpoints(cfg, b, target: str, group: str) -> list[tuple[str, CheckpointSpec]]:
     """(member name, checkpoint) of each member of a predictor group on ``target``: member i meta-trains with
-    the group's meta settings and meta seed ``seed + i``. The deep-kernel groups (the default's settings) start from
-    the default's for the benchmark's metric (a hardware metric's kernel), under the config's ``meta`` and the
-    group's own."""
-    from ..meta.defaults import default_meta
+    the group's meta settings and meta seed ``seed + i``. The deep-kernel groups start from the default's settings
+    for the benchmark's metric (:func:`~surrogate_nas.meta.defaults.default_meta`), the group's own over them. The
+    default's own keys (those of DEFAULT_META: algorithm, target scale, meta-validation, top weight) keep the metric's
+    values over the config's ``meta`` (which sets the MAML groups'); the config's ``meta`` may change the rest (a
+    hardware metric's kernel)."""
+    from ..meta.defaults import DEFAULT_META, default_meta
     from .predictor_quality import ALGORITHMS, member_names
 
     overrides, ff, _, variant = ALGORITHMS[group]
     base = default_meta(b.metric) if overrides.get("algorithm") == "dkt" else {}
-    m = {**base, **dict(cfg.meta), **overrides}
+    own = {k: v for k, v in base.items() if k in DEFAULT_META}
+    m = {**base, **dict(cfg.meta), **own, **overrides}
     m.setdefault("algorithm", "maml")
     out = []
     for i, name in enumerate(member_names(group)):

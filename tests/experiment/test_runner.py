@@ -220,6 +220,31 @@ def test_the_deep_kernel_groups_start_from_the_default_for_the_metric():
     assert kernel("latency_ms", "dkt") == "matern"  # the config's meta: wins over the metric's default
 
 
+def test_the_deep_kernel_groups_keep_the_metrics_default_over_the_configs_meta():
+    """The default's own settings (DEFAULT_META's keys) are the metric's in a grid, whatever the config's meta block
+    (the MAML groups') says: a hardware metric's members meta-validate on a seed-drawn task with an unweighted ranking
+    loss, as pretrain builds them; an accuracy metric's on the task per seed, top-weighted; a group's own override
+    (meta-dkt-ens-top-0, meta-dkt-ens-task) still wins; the MAML group keeps the config's meta."""
+    from surrogate_nas.experiment import PQBenchmark
+    from surrogate_nas.experiment.runner import _member_checkpoints
+    from surrogate_nas.meta.maml import default_meta_config
+
+    cfg = tiny_pq(meta={"iterations": 6, "val_every": 3, "seed": 0, "meta_val": "archs", "top_weight": 0.5})
+
+    def meta(metric: str, group: str) -> dict:
+        return dict(_member_checkpoints(cfg, PQBenchmark("nb201", metric, ["t"]), "t", group)[0][1].meta)
+
+    for metric in ("latency_ms", "test_acc"):
+        want = default_meta_config(metric)
+        got = meta(metric, "dkt-ens")
+        assert (got["meta_val"], got["top_weight"], got.get("kernel", "rbf")) == \
+            (want.meta_val, want.top_weight, want.kernel)
+    assert (meta("latency_ms", "dkt")["meta_val"], meta("latency_ms", "dkt")["top_weight"]) == ("task", 0.0)
+    assert (meta("test_acc", "dkt")["meta_val"], meta("test_acc", "dkt")["top_weight"]) == ("task-seed", 1.0)
+    assert meta("test_acc", "dkt-ens-top-0")["top_weight"] == 0.0 and meta("test_acc", "dkt-ens-task")["meta_val"] == "task"
+    assert (meta("test_acc", "meta")["meta_val"], meta("test_acc", "meta")["top_weight"]) == ("archs", 0.5)
+
+
 def test_a_grid_on_a_recorded_hardware_metric_leaves_it_out_of_the_free_features(nbg_table):
     """NAS-Bench-Graph records latency and params as free features; predicting latency, the grid's target data reads
     params only (a predicted value is never an input) instead of refusing the target."""
