@@ -253,8 +253,9 @@ def test_shipped_configs_are_the_old_scripts_grids():
     specs, cells = plan(pq)
     assert pq.ks == [5, 10, 20, 50, 100] and pq.seeds == 5
     assert pq.meta == {"iterations": 400, "seed": 0, "meta_val": "archs"}  # meta-gnn: the previous default's checkpoints
-    # per target: maml, dkt (3 meta seeds, the ensemble's members; seed 0 is also meta-dkt's), dkt with features
-    assert len(specs) == 11 * 5 and len(cells) == 11 * 5 * 5 * 5  # (target, K, seed) x 5 method groups
+    # per target: maml, dkt (3 meta seeds, the ensemble's members; seed 0 is also meta-dkt's), dkt with features, and
+    # the ensemble before the top-weighted loss (3 more)
+    assert len(specs) == 11 * 8 and len(cells) == 11 * 5 * 5 * 6  # (target, K, seed) x 6 method groups
     se = load_config(CONFIGS / "search-efficiency.yaml")
     specs, cells = plan(se)
     nb, nbg = se.benchmarks
