@@ -20,10 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from surrogate_nas.io import atomic_write_text
 
 CPU_LINEAR, CPU_RBF = "meta/default", "meta/default:kernel=rbf"
 METHOD = "meta-dkt-ens"
@@ -142,10 +145,6 @@ def report(cpu: pd.DataFrame, nbg: pd.DataFrame, meta_seeds: list[int], command:
 
 
 def main(argv=None) -> int:
-    import sys
-
-    from surrogate_nas.io import atomic_write_text
-
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cpu", required=True)
     ap.add_argument("--linear", required=True, help="comma-separated run directories, one per triple")

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from surrogate_nas.io import atomic_write_text
+
 KEYS = ["target", "meta_seed", "seed", "k"]
 
 
@@ -68,8 +70,6 @@ def main(argv=None) -> int:
     md = report(m, args.method, after_method, (args.before, args.after))
     print(md)
     if args.dest:
-        from surrogate_nas.io import atomic_write_text
-
         atomic_write_text(args.dest / f"{args.name}.csv", m.to_csv(index=False))
         atomic_write_text(args.dest / f"{args.name}.md", md)
     return 0

@@ -240,24 +240,27 @@ def build(method: str, table, sources, ckpts: dict, seed: int, target: str, feat
     if key is not None:
         ckpt = ckpts[key]
         kwargs.update(checkpoint=ckpt, task=target)
-        for member in ckpt if isinstance(ckpt, list) else [ckpt]:
+        for member in checkpoints_of(ckpt):
             read = list(dict.fromkeys(read + tasks_read(member, sources)))
     check_isolation(target, read, where=f"latency_transfer {method}")
     return make_predictor(predictor_name(method), **kwargs)
 
 
+def checkpoints_of(ckpt) -> list:
+    """The checkpoints a method adapts: an ensemble's members, one checkpoint, or none (``ckpt`` None)."""
+    return [] if ckpt is None else ckpt if isinstance(ckpt, list) else [ckpt]
+
+
 def members(ckpt) -> int:
     """Checkpoints a method adapts (an ensemble's members; 0 for a method without one)."""
-    return 0 if ckpt is None else len(ckpt) if isinstance(ckpt, list) else 1
+    return len(checkpoints_of(ckpt))
 
 
 def val_tau(ckpt) -> float:
     """The mean over a method's checkpoints of their best meta-validation tau (``info["best_val_tau"]``: what the
     training tasks say of them, no value of the held-out setting read); NaN without a checkpoint or a tau."""
-    if ckpt is None:
-        return float("nan")
-    taus = [c.info.get("best_val_tau") for c in (ckpt if isinstance(ckpt, list) else [ckpt])]
-    return float(np.mean(taus)) if all(t is not None for t in taus) else float("nan")
+    taus = [c.info.get("best_val_tau") for c in checkpoints_of(ckpt)]
+    return float(np.mean(taus)) if taus and all(t is not None for t in taus) else float("nan")
 
 
 def run(table, targets, methods, k: int, seeds: int, iterations: int, progress: bool = True,
