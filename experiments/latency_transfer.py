@@ -119,8 +119,8 @@ def method_options(method: str) -> tuple[dict, dict]:
 
 
 def option_value(text: str):
-    """A ``:KEY=VALUE`` or ``@KEY=VALUE`` option's value: an integer or a real number where it reads as one (``source_dropout=0``),
-    else the text (``kernel=rbf``)."""
+    """A ``:KEY=VALUE`` or ``@KEY=VALUE`` option's value: an integer or a real number where it reads as one
+    (``source_dropout=0``), else the text (``kernel=rbf``)."""
     for kind in (int, float):
         try:
             return kind(text)
