@@ -89,6 +89,11 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "meta-dkt-ens-top": ("meta", "dkt-ens-top", {}),
     "meta-dkt-ens-top-1": ("meta", "dkt-ens", {}),
     "meta-dkt-ens-top-0": ("meta", "dkt-ens-top-0", {}),
+    # ... with the GP head's hyper-parameters at their own rate (gp_lr), meta-learned under log-normal priors centred on
+    # their start (gp_prior_sd) or not
+    "meta-dkt-ens-gplr-0.02": ("meta", "dkt-ens-gplr-0.02", {}),
+    "meta-dkt-ens-gpprior-1": ("meta", "dkt-ens-gpprior-1", {}),
+    "meta-dkt-ens-gpprior-0.5": ("meta", "dkt-ens-gpprior-0.5", {}),
     "meta-gnn-ens": ("meta", "meta-ens", {}),
     # MAML's adapted GNN with a GP head meta-learned on its residuals (second stage, gp_head)
     "meta-gnn-gp": ("meta", "meta-gp", {}),
@@ -115,6 +120,9 @@ ALGORITHMS: dict[str, tuple[dict[str, Any], bool, int, str]] = {
     "dkt-top": ({**DKT, "top_weight": 0.5}, False, 1, "dkt-top"),
     "dkt-ens-top": ({**DKT, "top_weight": 0.5}, False, ENSEMBLE, "dkt-top"),
     "dkt-ens-top-0": ({**DKT, "top_weight": 0.0}, False, ENSEMBLE, "dkt-top-0"),
+    "dkt-ens-gplr-0.02": ({**DKT, "gp_lr": 0.02}, False, ENSEMBLE, "dkt-gplr-0.02"),
+    "dkt-ens-gpprior-1": ({**DKT, "gp_lr": 0.03, "gp_prior_sd": 1.0}, False, ENSEMBLE, "dkt-gpprior-1"),
+    "dkt-ens-gpprior-0.5": ({**DKT, "gp_lr": 0.03, "gp_prior_sd": 0.5}, False, ENSEMBLE, "dkt-gpprior-0.5"),
     "dkt-graph": ({**DKT, "kernel": "rbf+graph"}, False, 1, "dkt-graph"),
     "dkt-ff": (DKT, True, 1, ""),
     "dkt-ens": (DKT, False, ENSEMBLE, ""),

@@ -194,6 +194,27 @@ def scale_for(taus: dict[str, dict[str, float]], share: float) -> float:
     return float(max(row, key=lambda a: (round(row[a], 6), float(a))))
 
 
+def add_hyper_priors(gp: ResidualGP, sd: float) -> ResidualGP:
+    """Log-normal priors (``sd`` of the log) on the GP's lengthscales and noise, centred on their current values, so
+    that meta-training at its own fast rate (``gp_lr``) cannot fit the episodes with a few short lengthscales and a
+    near-zero noise unless the episodes' likelihood outweighs the prior. GPyTorch's marginal likelihood adds their log
+    density per data point; :func:`log_hyper_prior` gives it for other objectives. Priors are not checkpoint state."""
+    for module in gp.modules():
+        if isinstance(module, (gpytorch.kernels.RBFKernel, gpytorch.kernels.MaternKernel)):
+            loc = module.lengthscale.detach().log()
+            module.register_prior("lengthscale_prior", gpytorch.priors.LogNormalPrior(loc, sd), "lengthscale")
+    noise = gp.likelihood.noise_covar
+    loc = noise.noise.detach().log()
+    noise.register_prior("noise_prior", gpytorch.priors.LogNormalPrior(loc, sd), "noise")
+    return gp
+
+
+def log_hyper_prior(gp: ResidualGP) -> torch.Tensor:
+    """The summed log density of the GP's hyper-parameter priors (0 without any)."""
+    terms = [prior.log_prob(closure(module)).sum() for _, module, prior, closure, _ in gp.named_priors()]
+    return torch.stack(terms).sum() if terms else torch.zeros(())
+
+
 def gp_parameters(gp: ResidualGP) -> dict[str, torch.Tensor]:
     """The GP's learned hyper-parameters (raw values; constraint bounds are not state)."""
     return {k: v.detach().clone() for k, v in gp.named_parameters()}
@@ -377,6 +398,8 @@ class DKTLearner(MetaLearner):
     def __init__(self, model: GraphRegressor, config: MetaConfig, space=None):
         # the GP's hyper-parameters are outer parameters too: built before the optimiser
         self.gp = make_gp(model.embedding_dim(), config.kernel, space=space).to(config.device)
+        if config.gp_prior_sd is not None:
+            add_hyper_priors(self.gp, config.gp_prior_sd)
         super().__init__(model, config)
         if config.gp_lr is not None:  # the kernel's few hyper-parameters at their own rate
             groups: list[dict] = [
@@ -401,13 +424,13 @@ class DKTLearner(MetaLearner):
             f_q = None  # the query's posterior given the support, where a term needs it
             if c.dkt_objective == "predictive":  # the query's likelihood given the support, as adaptation uses it
                 f_q = self._query_posterior(e_s, ep.y_support - m_s, e_q)
-                loss = -self.gp.likelihood(f_q).log_prob(ep.y_query - m_q) / len(ep.y_query)
+                loss = -(self.gp.likelihood(f_q).log_prob(ep.y_query - m_q) + log_hyper_prior(self.gp)) / len(m_q)
             else:
                 x, z = torch.cat([e_s, e_q]), torch.cat([ep.y_support, ep.y_query])
                 r = z - torch.cat([m_s, m_q])
                 self.gp.train()
                 self.gp.set_train_data(x, r, strict=False)
-                loss = -mll(self.gp(x), r)  # per-point negative log marginal likelihood of support and query
+                loss = -mll(self.gp(x), r)  # per-point negative log marginal likelihood (+ log hyper-prior)
             if c.rank_weight > 0:
                 if f_q is None:
                     f_q = self._query_posterior(e_s, ep.y_support - m_s, e_q)

@@ -75,6 +75,12 @@ class MetaConfig(TypedConfig):
     gp_lr: Float | None = Field(
         None, gt=0, description="outer learning rate of the GP head's hyper-parameters (dkt); None: outer_lr"
     )
+    gp_prior_sd: Float | None = Field(
+        None,
+        gt=0,
+        description="dkt: sd of log-normal priors on the GP head's lengthscales and noise, centred on their starting "
+        "values, added to each episode's meta-training objective; None: none",
+    )
     meta_batch: Int = Field(4, ge=1, le=MAX_BATCH, description="tasks per meta-batch")
     iterations: Int = Field(400, ge=1, le=MAX_ITERATIONS, description="meta-training iterations")
     support_range: tuple[Int, Int] = (5, 50)

@@ -324,6 +324,22 @@ def test_the_top_weighted_ensembles_plan_their_members(tmp_path):
     assert members["dkt-ens-top"] == keys[:ENSEMBLE] and members["dkt-ens"] == keys[ENSEMBLE : 2 * ENSEMBLE]
 
 
+def test_the_gp_rate_and_prior_ensembles_plan_their_members(tmp_path):
+    """meta-dkt-ens-gplr-0.02 and the two meta-dkt-ens-gpprior arms meta-train members of their own over the default's
+    settings (top_weight 1), each with its gp_lr and gp_prior_sd."""
+    from surrogate_nas.experiment.predictor_quality import ENSEMBLE
+
+    methods = ["meta-dkt-ens", "meta-dkt-ens-gplr-0.02", "meta-dkt-ens-gpprior-1", "meta-dkt-ens-gpprior-0.5"]
+    specs, cells = plan(load_config(_write(tmp_path, _pq(methods=methods, meta={"seed": 2}))))
+    variants = ("", "gplr-0.02-", "gpprior-1-", "gpprior-0.5-")
+    assert [s.key for s in specs] == [f"nb201/cifar10/dkt-{v}seed{2 + i}" for v in variants for i in range(ENSEMBLE)]
+    settings = [(dict(s.meta).get("gp_lr"), dict(s.meta).get("gp_prior_sd"), dict(s.meta)["top_weight"]) for s in specs]
+    arms = [(None, None, 1.0), (0.02, None, 1.0), (0.03, 1.0, 1.0), (0.03, 0.5, 1.0)]
+    assert settings == [a for a in arms for _ in range(ENSEMBLE)]
+    members = {c.coords["group"]: sorted(c.checkpoints.values()) for c in cells}
+    assert members["dkt-ens-gpprior-0.5"] == [s.key for s in specs[-ENSEMBLE:]]
+
+
 def test_a_checkpoint_made_with_other_settings_is_not_reused(tmp_path, nb201_table):
     """A checkpoint found in the run directory (e.g. copied from another run) is reused only if it was
     meta-trained with exactly the spec's MetaConfig; otherwise it is trained again."""

@@ -366,6 +366,49 @@ def test_gp_lr_moves_the_kernel_hyper_parameters_at_their_own_rate(nb201_table, 
     assert fast.info["best_val_tau"] > 0.3  # still a working predictor
 
 
+def test_hyper_priors_add_their_log_density_to_the_marginal_likelihood():
+    """add_hyper_priors: log-normal priors centred on the start; GPyTorch's marginal likelihood adds their log density
+    once per data point, and log_hyper_prior gives the same sum; the checkpoint's state (parameters) is unchanged."""
+    import gpytorch
+
+    from surrogate_nas.meta.deep_kernel import add_hyper_priors, log_hyper_prior, make_gp
+
+    gp = make_gp(8, "rbf")
+    x, r = torch.randn(20, 8, generator=torch.Generator().manual_seed(0)), torch.linspace(-1, 1, 20)
+    gp.set_train_data(x, r, strict=False)
+    mll = gpytorch.mlls.ExactMarginalLogLikelihood(gp.likelihood, gp)
+    plain = float(mll(gp(x), r).detach())
+    names = sorted(dict(gp.named_parameters()))
+    assert float(log_hyper_prior(gp).detach()) == 0.0
+    add_hyper_priors(gp, 0.5)
+    at_start = float(log_hyper_prior(gp).detach())  # 9 log-normal densities at their median: -sum(log x + log(sd sqrt(2 pi)))
+    expect = -(8 * np.log(np.sqrt(8)) + np.log(0.1) + 9 * np.log(0.5 * np.sqrt(2 * np.pi)))
+    assert at_start == pytest.approx(expect, rel=1e-5)
+    assert float(mll(gp(x), r).detach()) == pytest.approx(plain + at_start / 20, rel=1e-5)
+    with torch.no_grad():
+        gp.covar_module.base_kernel.raw_lengthscale[0, 0] -= 3.0  # one lengthscale far shorter: less prior density
+    assert float(log_hyper_prior(gp).detach()) < at_start - 1.0
+    assert sorted(dict(gp.named_parameters())) == names
+
+
+def test_gp_prior_sd_keeps_fast_hyper_parameters_near_their_start(nb201_table):
+    """gp_lr 0.03 with tight priors (gp_prior_sd 0.05) moves the lengthscales and noise less than gp_lr 0.03 alone in the
+    same iterations; the option is recorded in the checkpoint."""
+    from surrogate_nas.meta.deep_kernel import make_gp
+
+    fast = _dkt(nb201_table, gp_lr=0.03)
+    start = make_gp(fast.model.embedding_dim(), "rbf").state_dict()
+    held = _dkt(nb201_table, gp_lr=0.03, gp_prior_sd=0.05)
+    assert held.meta["gp_prior_sd"] == 0.05 and fast.meta["gp_prior_sd"] is None
+
+    def moved(ck):
+        keys = ("covar_module.base_kernel.raw_lengthscale", "likelihood.noise_covar.raw_noise")
+        return sum(float((ck.gp[k] - start[k]).abs().sum()) for k in keys)
+
+    assert moved(held) < 0.5 * moved(fast)
+    assert held.info["best_val_tau"] > 0.3
+
+
 def test_gp_lr_must_be_positive():
     with pytest.raises(SurrogateNASError, match="gp_lr"):
         MetaConfig(gp_lr=0)
