@@ -69,6 +69,7 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     # the default's since predictor-prior-warp-s*.yaml, so warp-0.5 equals meta-dkt-ens: its rounds' configs name it)
     "meta-dkt-ens-warp-0.5": ("meta", "dkt-ens", {"correction_weight": 0.5}),
     "meta-dkt-ens-warp-0": ("meta", "dkt-ens", {"correction_weight": 0.0}),
+    "meta-dkt-ens-warp-0.25": ("meta", "dkt-ens", {"correction_weight": 0.25}),
     # the default with the network's full correction (correction_weight 1: the default before the halved one)
     "meta-dkt-ens-full-correction": ("meta", "dkt-ens", {"correction_weight": 1.0}),
     # the GP's signal variance times the multiplier each member chose on its own meta-validation episodes (gp_scale)
