@@ -65,12 +65,13 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     # the network's learned correction as a GP basis the support has to earn (correction_sd, adapt option)
     "meta-dkt-earned": ("meta", "dkt", {"correction_sd": 0.5}),
     "meta-dkt-ens-earned": ("meta", "dkt-ens", {"correction_sd": 0.5}),
-    # the network's correction beyond its monotone warp of the transfer prior, halved (correction_weight, adapt option;
-    # the default's since predictor-prior-warp-s*.yaml, so warp-0.5 equals meta-dkt-ens: its rounds' configs name it)
+    # the network's correction beyond its monotone warp of the transfer prior, weighted (correction_weight, an adapt
+    # option; 0.5 the default's from predictor-prior-warp-s*.yaml, 0.25 since predictor-prior-warp-0.25-s*.yaml, so
+    # warp-0.25 equals meta-dkt-ens and warp-0.5 is the default before: the rounds' configs name them)
     "meta-dkt-ens-warp-0.5": ("meta", "dkt-ens", {"correction_weight": 0.5}),
     "meta-dkt-ens-warp-0": ("meta", "dkt-ens", {"correction_weight": 0.0}),
     "meta-dkt-ens-warp-0.25": ("meta", "dkt-ens", {"correction_weight": 0.25}),
-    # the default with the network's full correction (correction_weight 1: the default before the halved one)
+    # the default with the network's full correction (correction_weight 1: the default before 0.5)
     "meta-dkt-ens-full-correction": ("meta", "dkt-ens", {"correction_weight": 1.0}),
     # the GP's signal variance times the multiplier each member chose on its own meta-validation episodes (gp_scale)
     "meta-dkt-ens-scale": ("meta", "dkt-ens", {"gp_scale": "checkpoint"}),

@@ -58,8 +58,8 @@ def test_apply_keeps_the_warp_and_the_weight_of_the_rest():
     assert torch.allclose(warp.apply(prior, prediction), w + 0.25 * (prediction - w))
 
 
-def test_the_default_keeps_half_the_correction_and_weight_zero_ranks_as_the_transfer_prior(dkt, archs):
-    """K = 20 on ImageNet16-120: the default (None) is weight 0.5 for this deep-kernel checkpoint of an accuracy
+def test_the_default_keeps_a_quarter_of_the_correction_and_weight_zero_ranks_as_the_transfer_prior(dkt, archs):
+    """K = 20 on ImageNet16-120: the default (None) is weight 0.25 for this deep-kernel checkpoint of an accuracy
     metric; weight 1 is the network as it is; with weight 0 the GP's prior mean orders every architecture as the
     transfer prior does; 0.5 is half way between the two means."""
     from surrogate_nas.meta.defaults import DEFAULT_CORRECTION_WEIGHT
@@ -69,9 +69,9 @@ def test_the_default_keeps_half_the_correction_and_weight_zero_ranks_as_the_tran
     default = adapt(dkt, sup, task="ImageNet16-120")
     one = adapt(dkt, sup, task="ImageNet16-120", correction_weight=1.0)
     assert one.prior_warp_ is None and default.prior_warp_ is not None
-    assert default.correction_weight_used() == DEFAULT_CORRECTION_WEIGHT == 0.5
-    half = adapt(dkt, sup, task="ImageNet16-120", correction_weight=0.5)
-    assert np.array_equal(default.predict(qry), half.predict(qry))
+    assert default.correction_weight_used() == DEFAULT_CORRECTION_WEIGHT == 0.25
+    quarter = adapt(dkt, sup, task="ImageNet16-120", correction_weight=0.25)
+    assert np.array_equal(default.predict(qry), quarter.predict(qry))
     means = {}
     for w in (0.0, 0.5):
         p = adapt(dkt, sup, task="ImageNet16-120", correction_weight=w)
@@ -86,12 +86,12 @@ def test_the_default_keeps_half_the_correction_and_weight_zero_ranks_as_the_tran
 
 
 def test_the_default_weight_is_for_deep_kernel_fits_and_gives_way_to_correction_sd(dkt, archs):
-    """Function-level and hardware metrics each have their weight (chosen apart: 0.5, and the full correction for a
+    """Function-level and hardware metrics each have their weight (chosen apart: 0.25, and the full correction for a
     hardware metric); a MAML checkpoint keeps the full correction; correction_sd, the other way to treat the
     correction, turns the default warp off."""
     from surrogate_nas.meta.defaults import HARDWARE_CORRECTION_WEIGHT, default_correction_weight
 
-    assert default_correction_weight("dkt", "test_acc") == 0.5
+    assert default_correction_weight("dkt", "test_acc") == 0.25
     assert default_correction_weight("dkt", "latency_ms") is HARDWARE_CORRECTION_WEIGHT is None
     assert default_correction_weight("maml", "acc") is None and default_correction_weight("maml", "latency") is None
     a, y = archs
