@@ -6,7 +6,9 @@ Reads both run directories' ``experiment.sqlite`` (``surrogate-nas experiment ru
 result rows by cell and method (a cell of a grid with other methods still shares the rows of the methods both ran),
 prints how many shared rows are identical apart from the ``--ignore`` fields (default: ``seconds``, a timing), each
 differing row's fields with the two values, and the sum and median of the recorded seconds of the cells both hold.
-Exit status 1 when a shared row differs.
+Exit status 1 when a shared row differs. ``--rename OLD=NEW`` reads DIR_A's rows of method OLD as NEW's (a method
+the second grid runs under another name, e.g. the default before a change:
+``--rename meta-dkt-ens=meta-dkt-ens-warp-0.5``).
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ def cells(run_dir: str) -> dict[str, tuple[list, float]]:
         return {k: (json.loads(rows), s) for k, rows, s in db.execute("select key, rows, seconds from cells")}
 
 
-def rows(run: dict) -> dict[tuple, dict]:
-    """Rows keyed by (cell, method, occurrence of that method in the cell)."""
+def rows(run: dict, rename: dict[str, str] | None = None) -> dict[tuple, dict]:
+    """Rows keyed by (cell, method, occurrence of that method in the cell); ``rename``: old method name -> new."""
     out = {}
     for key, (cell_rows, _) in run.items():
         seen: dict = {}
         for r in cell_rows:
+            if rename and r.get("method") in rename:
+                r = {**r, "method": rename[r["method"]]}
             m = r.get("method")
             seen[m] = seen.get(m, -1) + 1
             out[(key, m, seen[m])] = r
@@ -49,10 +53,13 @@ def main(argv=None) -> int:
     ap.add_argument("run_a")
     ap.add_argument("run_b")
     ap.add_argument("--ignore", default="seconds", help="comma-separated row fields not compared (default: seconds)")
+    ap.add_argument("--rename", action="append", default=[], metavar="OLD=NEW",
+                    help="read run_a's rows of method OLD as method NEW's (repeatable)")
     args = ap.parse_args(argv)
+    rename = dict(r.split("=", 1) for r in args.rename)
     ignore = set(filter(None, args.ignore.split(",")))
     a, b = cells(args.run_a), cells(args.run_b)
-    ra, rb = rows(a), rows(b)
+    ra, rb = rows(a, rename), rows(b)
     shared = sorted(set(ra) & set(rb), key=str)
     fields = {k: {f: (v, rb[k].get(f)) for f, v in ra[k].items() if f not in ignore and not _same(v, rb[k].get(f))}
               for k in shared}
