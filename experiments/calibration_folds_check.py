@@ -7,7 +7,7 @@ ImageNet16-120 and NAS-Bench-Graph arxiv (e.g. ``runs/pq/checkpoints`` of
 ``experiments/configs/predictor-rank-residual-heldout.yaml``). For K = 5 / 10 / 20 / 40 / 100 random support
 architectures and the adapt options plain, ``rank_residual`` 0.5 and ``"checkpoint"``, ``correction_sd`` 1, it
 prints the largest relative difference between the held-out z-scores of
-``calibration._conditioned_folds_z`` (one readout, one batched GP solve) and ``calibration._refitted_folds_z``
+``calibration._conditioned_folds`` (one readout, one batched GP solve) and ``calibration._refitted_folds``
 (the predictor's own ``_fit_support`` per fold), and the two paths' seconds.
 """
 
@@ -51,9 +51,10 @@ def main(argv=None) -> None:
                 p.fit(sup, ys)
                 src, folds = p._columns(sup), calibration.calibration_folds(p.seed, k)
                 t = time.perf_counter()
-                batched = np.array(calibration._conditioned_folds_z(p, sup, ys, src, folds))
+                out = calibration._conditioned_folds(p, sup, ys, src, folds, (None,))[0]
+                batched = calibration.fold_z(folds, out, ys)
                 t_batched, t = time.perf_counter() - t, time.perf_counter()
-                refitted = np.array(calibration._refitted_folds_z(p, sup, ys, src, folds))
+                refitted = calibration.fold_z(folds, calibration._refitted_folds(p, sup, ys, src, folds, None), ys)
                 t_refit = time.perf_counter() - t
                 diff = float(np.max(np.abs(batched - refitted) / np.maximum(1, np.abs(refitted))))
                 worst = max(worst, diff)

@@ -71,6 +71,11 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "meta-dkt-ens-warp-0.5": ("meta", "dkt-ens", {"correction_weight": 0.5}),
     "meta-dkt-ens-warp-0": ("meta", "dkt-ens", {"correction_weight": 0.0}),
     "meta-dkt-ens-warp-0.25": ("meta", "dkt-ens", {"correction_weight": 0.25}),
+    # ... with the weight each fit's support chose among 0.25, 0.5 and 1 (correction_weight "cv": the one whose fits
+    # without each held-out fold rank the support's folds best)
+    "meta-dkt-ens-warp-cv": ("meta", "dkt-ens", {"correction_weight": "cv"}),
+    # ... ranked at their top (correction_weight "cv-top": the weighted tau scores the folds)
+    "meta-dkt-ens-warp-cv-top": ("meta", "dkt-ens", {"correction_weight": "cv-top"}),
     # the default with the network's full correction (correction_weight 1: the default before 0.5)
     "meta-dkt-ens-full-correction": ("meta", "dkt-ens", {"correction_weight": 1.0}),
     # the GP's signal variance times the multiplier each member chose on its own meta-validation episodes (gp_scale)

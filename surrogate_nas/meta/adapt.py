@@ -29,6 +29,7 @@ from ..spaces import Architecture, SearchSpace, get_space
 from ..typed import Float, Int, TypedConfig
 from . import calibration, gp_head, members
 from .checkpoint import Checkpoint, check_finite_weights, load_checkpoint
+from .correction_choice import CHOICE_SCORES, choose_correction
 from .inner import MAX_INNER_STEPS, deployment_steps, inner_loop
 from .pooled import pooled_rows
 from .predict_inputs import PredictInputs
@@ -72,7 +73,7 @@ class AdaptOptions(TypedConfig):
     task: str | None = None
     gp_steps: Int = Field(0, ge=0, le=MAX_INNER_STEPS)
     correction_sd: Annotated[Float, Field(gt=0, le=MAX_CORRECTION_SD)] | None = None
-    correction_weight: Annotated[Float, Field(ge=0, le=1)] | None = None
+    correction_weight: float | Literal["cv"] | None = None
     rank_residual: float | Literal["checkpoint", "checkpoint-k"] | None = None
     gp_scale: float | Literal["checkpoint", "checkpoint-k"] | None = None
     calibrate: bool = True
@@ -106,6 +107,18 @@ class AdaptOptions(TypedConfig):
             "must be a share in [0, 1], 'checkpoint' (the share the checkpoint chose) or 'checkpoint-k' "
             "(the one it chose for the support size nearest K)",
         )
+
+    @field_validator("correction_weight", mode="plain")
+    @classmethod
+    def _correction_weight(cls, v: Any) -> Any:
+        if v is None or (isinstance(v, str) and v in CHOICE_SCORES):
+            return v
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= float(v) <= 1:
+            raise ValueError(
+                "must be a weight in [0, 1], 'cv' (the weight whose fits rank the support's held-out folds best) or "
+                "'cv-top' (best at their top)"
+            )
+        return float(v)
 
     @field_validator("gp_scale", mode="plain")
     @classmethod
@@ -175,9 +188,13 @@ class MetaGNNPredictor:
     into the network's monotone warp of its transfer prior (the prior put on the values' scale:
     :func:`~surrogate_nas.meta.gp_head.prior_warp`) and the rest, which depends on the architecture beyond its
     source ranks; the GP's mean keeps the warp and this weight of the rest (0: it ranks as the transfer prior; 1: the
-    network's prediction); ``None``, the default, is :func:`~surrogate_nas.meta.defaults.default_correction_weight`
-    (0.5 for a deep-kernel checkpoint, chosen apart on the accuracy and on the hardware validation targets; the full
-    correction for any other checkpoint, and wherever ``correction_sd`` is given).
+    network's prediction); ``"cv"``: the entry of :data:`~surrogate_nas.meta.correction_choice.CORRECTION_CHOICES`
+    whose fits without each held-out fold of the support (the calibration folds) rank those folds best
+    (:func:`~surrogate_nas.meta.correction_choice.choose_correction`; ``"cv-top"``: by the weighted tau, best at
+    their top); ``None``, the default, is
+    :func:`~surrogate_nas.meta.defaults.default_correction_weight` (0.25 for a deep-kernel checkpoint of a
+    function-level metric, the full correction for a hardware one, each chosen on its own validation targets; the
+    full correction for any other checkpoint, and wherever ``correction_sd`` is given).
     ``rank_residual`` (0..1, GP head only): the share of the GP's support residual that is the support's *ranking*
     disagreement with the network instead of its value residual
     (:func:`~surrogate_nas.meta.deep_kernel.rank_residual`); 0 conditions on value residuals alone; ``None``, the
@@ -247,7 +264,7 @@ class MetaGNNPredictor:
     features: FreeFeatureValues | None
     gp_steps: int
     correction_sd: float | None
-    correction_weight: float | None
+    correction_weight: float | str | None
     prior_warp_: gp_head.PriorWarp | None
     rank_residual: float | str | None
     gp_scale: float | str | None
@@ -280,7 +297,7 @@ class MetaGNNPredictor:
         rank_residual: float | str | None = None,
         calibrate: bool = True,
         gp_scale: float | str | None = None,
-        correction_weight: float | None = None,
+        correction_weight: float | str | None = None,
         values_negated: bool = False,
     ) -> None:
         self.checkpoint = checkpoint
@@ -405,8 +422,10 @@ class MetaGNNPredictor:
             support = PredictInputs(self, archs, src, [inputs])
         self.members_ = None
         self.gp_, self.value_map_ = None, (0.0, 1.0)  # value map: the GP's scale -> z (rank residuals move it)
-        self.prior_warp_ = None
+        self.prior_warp_, self.correction_choice_ = None, None
         if ckpt.gp is not None:
+            if isinstance(self.correction_weight, str) and self.correction_sd is None:
+                self.correction_choice_ = choose_correction(self, archs, y, src, self.correction_weight)
             self.prior_warp_ = gp_head.prior_warp(self)
             self.gp_, self.value_map_ = gp_head.condition(self, support, z, self.y_scale_.orient(y))
         self.std_factor_ = 1.0
@@ -522,11 +541,15 @@ class MetaGNNPredictor:
 
     def correction_weight_used(self) -> float | None:
         """The weight of the network's correction beyond its warp of the transfer prior this fit uses:
-        ``correction_weight``, or the default's (``None``: :func:`~surrogate_nas.meta.defaults.
-        default_correction_weight`); None (the full correction) where ``correction_sd`` treats the correction
-        instead."""
+        ``correction_weight``, the one the support chose (``"cv"``:
+        :func:`~surrogate_nas.meta.correction_choice.choose_correction`), or the default's (``None``:
+        :func:`~surrogate_nas.meta.defaults.default_correction_weight`); None (the full correction) where
+        ``correction_sd`` treats the correction instead."""
         if self.correction_sd is not None:
             return None
+        if isinstance(self.correction_weight, str):
+            choice = getattr(self, "correction_choice_", None)
+            return None if choice is None or choice.weight >= 1 else choice.weight
         if self.correction_weight is None:
             from .defaults import default_correction_weight
 

@@ -34,6 +34,7 @@ __all__ = [
     "predict",
     "prior_warp",
     "PriorWarp",
+    "warp_weight",
     "warp_inputs",
 ]
 
@@ -179,6 +180,10 @@ class PriorWarp:
         out[hi] = y[-1] + (prior[hi] - x[-1]) * (y[-1] - y[-2]) / (x[-1] - x[-2])
         return out
 
+    def with_weight(self, weight: float) -> PriorWarp:
+        """The same warp with ``weight`` of the rest of the correction."""
+        return PriorWarp(self.knots_x, self.knots_y, weight)
+
     def apply(self, prior: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
         """``W(prior) + weight x (prediction - W(prior))``, on ``prediction``'s device and dtype."""
         w = torch.as_tensor(self(prior.detach().cpu().numpy().astype(float)), dtype=prediction.dtype)
@@ -192,13 +197,20 @@ def prior_warp(predictor: MetaGNNPredictor) -> PriorWarp | None:
     sources (None otherwise): fitted on the network's predictions, under the support's source correlations, for a
     fixed sample of :data:`WARP_ARCHS` architectures with records in the first source task (no target value is
     read beyond those correlations)."""
-    weight, sources = predictor.correction_weight_used(), predictor.sources_
-    if weight is None or weight >= 1 or not predictor.ckpt_.model.config.use_sources:
-        return None
-    if sources.table is None or not sources.tasks:
+    weight = warp_weight(predictor, predictor.correction_weight_used())
+    if weight is None:
         return None
     m, prior = network_and_prior(predictor, warp_inputs(predictor), raw=True)
-    return PriorWarp.fit(prior, m, float(weight))
+    return PriorWarp.fit(prior, m, weight)
+
+
+def warp_weight(predictor: MetaGNNPredictor, weight: float | None) -> float | None:
+    """``weight`` where a fit of ``predictor`` with that correction weight (None: the full correction) warps the
+    transfer prior -- a weight below 1, a network that reads sources, source tasks with a table --, else None."""
+    sources = predictor.sources_
+    if weight is None or weight >= 1 or not predictor.ckpt_.model.config.use_sources:
+        return None
+    return float(weight) if sources.table is not None and sources.tasks else None
 
 
 def network_and_prior(predictor: MetaGNNPredictor, inputs: PredictInputs, raw: bool = False):

@@ -15,6 +15,14 @@ def kendall_tau(y_true, y_pred) -> float:
     return float(stats.kendalltau(y_true, y_pred).statistic)
 
 
+def weighted_tau(y_true, y_pred) -> float:
+    """Weighted Kendall tau (scipy's ``weightedtau``: hyperbolic weights on the ranks of ``y_true`` and of ``y_pred``,
+    higher first, averaged): a disagreement among the best elements costs more than one among the worst."""
+    from scipy import stats
+
+    return float(stats.weightedtau(y_true, y_pred).statistic)
+
+
 def spearman_rho(y_true, y_pred) -> float:
     return spearman(y_true, y_pred)
 

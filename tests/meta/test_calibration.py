@@ -59,8 +59,11 @@ def test_folds_are_leave_one_out_up_to_twenty_points_then_ten_folds_holding_each
 def _z(p, archs, y, how):
     src = p._columns(archs)
     folds = calibration.calibration_folds(p.seed, len(archs))
-    fn = calibration._conditioned_folds_z if how == "batched" else calibration._refitted_folds_z
-    return np.array(fn(p, archs, y, src, folds))
+    if how == "batched":
+        outputs = calibration._conditioned_folds(p, archs, y, src, folds, (None,))[0]
+    else:
+        outputs = calibration._refitted_folds(p, archs, y, src, folds, None)
+    return calibration.fold_z(folds, outputs, y)
 
 
 @pytest.mark.parametrize("k", [8, 20, 43])
@@ -103,11 +106,11 @@ def test_a_fold_with_a_constant_training_part_is_skipped_by_both_paths(dkt, arch
 def test_only_folds_that_are_conditioning_alone_are_fitted_together(dkt, archs, monkeypatch, options, batched):
     a, y = archs
     used = []
-    for name in ("_conditioned_folds_z", "_refitted_folds_z"):
+    for name in ("_conditioned_folds", "_refitted_folds"):
         real = getattr(calibration, name)
         monkeypatch.setattr(calibration, name, lambda *args, _n=name, _r=real: used.append(_n) or _r(*args))
     p = adapt(dkt, (a[:12], y[:12]), task="ImageNet16-120", **options)
-    assert used == ["_conditioned_folds_z" if batched else "_refitted_folds_z"]
+    assert used == ["_conditioned_folds" if batched else "_refitted_folds"]
     assert p.std_factor_ != 1.0
 
 

@@ -1,0 +1,73 @@
+"""``correction_weight="cv"`` (or ``"cv-top"``): the weight of a deep-kernel network's correction beyond its warp of
+the transfer prior, chosen by the support itself (how well fits that never saw a point rank it; ``"cv-top"``: rank
+its best points)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..predictors.metrics import kendall_tau, weighted_tau
+from .calibration import calibration_folds, fold_outputs
+
+if TYPE_CHECKING:
+    from .adapt import MetaGNNPredictor
+
+__all__ = ["CHOICE_SCORES", "CORRECTION_CHOICES", "CorrectionChoice", "choose_correction", "held_out_choice"]
+
+#: The weights ``correction_weight="cv"`` (and ``"cv-top"``) choose from, in order of preference on a tie: the default's
+#: (:data:`~surrogate_nas.meta.defaults.DEFAULT_CORRECTION_WEIGHT`), then more of the network's correction.
+CORRECTION_CHOICES = (0.25, 0.5, 1.0)
+#: How a choice scores the out-of-fold means of the support's values (both oriented so that higher is better):
+#: ``"cv"``, Kendall tau; ``"cv-top"``, the weighted tau (hyperbolic weights on the ranks of the values and of the
+#: means, averaged: a swap among the best points costs most; :func:`~surrogate_nas.predictors.metrics.weighted_tau`).
+CHOICE_SCORES = {"cv": kendall_tau, "cv-top": weighted_tau}
+
+
+@dataclass(frozen=True)
+class CorrectionChoice:
+    """The weight a support chose, and what it was chosen on: the held-out parts (``folds``) and, per entry of
+    :data:`CORRECTION_CHOICES`, per fold, the (mean, std) of a fit without that part (None where it failed:
+    :func:`~surrogate_nas.meta.calibration.fold_outputs`)."""
+
+    weight: float
+    folds: list
+    outputs: list
+    score: str = "cv"
+    sign: float = 1.0  # the support values' orientation: higher is better after multiplying by it
+
+
+def choose_correction(
+    predictor: MetaGNNPredictor, archs: list, y: np.ndarray, src, score: str = "cv"
+) -> CorrectionChoice:
+    """The entry of :data:`CORRECTION_CHOICES` whose fold fits (each fold's own target scale, source correlations and
+    warp of the transfer prior: the calibration folds, :func:`~surrogate_nas.meta.calibration.calibration_folds`)
+    rank the held-out support points best (``score`` of :data:`CHOICE_SCORES` of their out-of-fold means against
+    ``y``; a tie, or a support too small to score, keeps the earlier entry)."""
+    folds = calibration_folds(predictor.seed, len(archs))
+    outputs = fold_outputs(predictor, archs, y, src, folds, CORRECTION_CHOICES)
+    choice = CorrectionChoice(0.0, folds, outputs, score, 1.0 if predictor.values_up() else -1.0)
+    return replace(choice, weight=CORRECTION_CHOICES[_best(choice, y, skip=None)])
+
+
+def held_out_choice(choice: CorrectionChoice, y: np.ndarray) -> list:
+    """Per fold of ``choice``, the output of the weight chosen without that fold (:func:`choose_correction`'s rule on
+    the other folds' points), so that a calibration from these outputs reads no point's value twice: neither its fit
+    nor its weight saw it."""
+    return [choice.outputs[_best(choice, y, skip=f)][f] for f in range(len(choice.folds))]
+
+
+def _best(choice: CorrectionChoice, y: np.ndarray, skip: int | None) -> int:
+    """The index of the weight whose out-of-fold means of ``choice`` rank ``y`` best over the folds every weight
+    fitted (but ``skip``); 0 where fewer than 3 points are scored or no score is finite."""
+    folds, outputs, score = choice.folds, choice.outputs, CHOICE_SCORES[choice.score]
+    usable = [f for f in range(len(folds)) if f != skip and all(out[f] is not None for out in outputs)]
+    if sum(len(folds[f]) for f in usable) < 3:
+        return 0
+    idx = np.concatenate([folds[f] for f in usable])
+    sign = choice.sign
+    taus = [score(sign * y[idx], sign * np.concatenate([out[f][0] for f in usable])) for out in outputs]
+    taus = np.nan_to_num(np.asarray(taus, dtype=float), nan=-np.inf)
+    return int(np.argmax(taus)) if np.isfinite(taus).any() else 0
