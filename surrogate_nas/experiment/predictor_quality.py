@@ -76,6 +76,8 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "meta-dkt-ens-warp-cv": ("meta", "dkt-ens", {"correction_weight": "cv"}),
     # ... ranked at their top (correction_weight "cv-top": the weighted tau scores the folds)
     "meta-dkt-ens-warp-cv-top": ("meta", "dkt-ens", {"correction_weight": "cv-top"}),
+    # ... 1 - rho within 0.25..0.5, rho the support's Spearman correlation with the zero-shot source rank
+    "meta-dkt-ens-warp-prior-fit": ("meta", "dkt-ens", {"correction_weight": "prior-fit"}),
     # the default with the network's full correction (correction_weight 1: the default before 0.5)
     "meta-dkt-ens-full-correction": ("meta", "dkt-ens", {"correction_weight": 1.0}),
     # the GP's signal variance times the multiplier each member chose on its own meta-validation episodes (gp_scale)

@@ -29,7 +29,7 @@ from ..spaces import Architecture, SearchSpace, get_space
 from ..typed import Float, Int, TypedConfig
 from . import calibration, gp_head, members
 from .checkpoint import Checkpoint, check_finite_weights, load_checkpoint
-from .correction_choice import CHOICE_SCORES, choose_correction
+from .correction_choice import CHOICE_SCORES, CORRECTION_RULES, choose_correction, prior_fit_weight
 from .inner import MAX_INNER_STEPS, deployment_steps, inner_loop
 from .pooled import pooled_rows
 from .predict_inputs import PredictInputs
@@ -111,12 +111,12 @@ class AdaptOptions(TypedConfig):
     @field_validator("correction_weight", mode="plain")
     @classmethod
     def _correction_weight(cls, v: Any) -> Any:
-        if v is None or (isinstance(v, str) and v in CHOICE_SCORES):
+        if v is None or (isinstance(v, str) and v in CORRECTION_RULES):
             return v
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= float(v) <= 1:
             raise ValueError(
-                "must be a weight in [0, 1], 'cv' (the weight whose fits rank the support's held-out folds best) or "
-                "'cv-top' (best at their top)"
+                "must be a weight in [0, 1], 'cv' (the weight whose fits rank the support's held-out folds best), "
+                "'cv-top' (best at their top) or 'prior-fit' (1 - the support's correlation with the source rank)"
             )
         return float(v)
 
@@ -191,7 +191,8 @@ class MetaGNNPredictor:
     network's prediction); ``"cv"``: the entry of :data:`~surrogate_nas.meta.correction_choice.CORRECTION_CHOICES`
     whose fits without each held-out fold of the support (the calibration folds) rank those folds best
     (:func:`~surrogate_nas.meta.correction_choice.choose_correction`; ``"cv-top"``: by the weighted tau, best at
-    their top); ``None``, the default, is
+    their top); ``"prior-fit"``: ``1 - rho`` within 0.25..0.5, ``rho`` the support's Spearman correlation with the
+    zero-shot source rank (:func:`~surrogate_nas.meta.correction_choice.prior_fit_weight`); ``None``, the default, is
     :func:`~surrogate_nas.meta.defaults.default_correction_weight` (0.25 for a deep-kernel checkpoint of a
     function-level metric, the full correction for a hardware one, each chosen on its own validation targets; the
     full correction for any other checkpoint, and wherever ``correction_sd`` is given).
@@ -424,8 +425,9 @@ class MetaGNNPredictor:
         self.gp_, self.value_map_ = None, (0.0, 1.0)  # value map: the GP's scale -> z (rank residuals move it)
         self.prior_warp_, self.correction_choice_ = None, None
         if ckpt.gp is not None:
-            if isinstance(self.correction_weight, str) and self.correction_sd is None:
+            if self.correction_weight in CHOICE_SCORES and self.correction_sd is None:
                 self.correction_choice_ = choose_correction(self, archs, y, src, self.correction_weight)
+            self.prior_fit_weight_ = prior_fit_weight(self, src, y) if self.correction_weight == "prior-fit" else None
             self.prior_warp_ = gp_head.prior_warp(self)
             self.gp_, self.value_map_ = gp_head.condition(self, support, z, self.y_scale_.orient(y))
         self.std_factor_ = 1.0
@@ -547,6 +549,9 @@ class MetaGNNPredictor:
         ``correction_sd`` treats the correction instead."""
         if self.correction_sd is not None:
             return None
+        if self.correction_weight == "prior-fit":
+            weight = getattr(self, "prior_fit_weight_", None)
+            return None if weight is None or weight >= 1 else weight
         if isinstance(self.correction_weight, str):
             choice = getattr(self, "correction_choice_", None)
             return None if choice is None or choice.weight >= 1 else choice.weight

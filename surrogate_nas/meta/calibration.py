@@ -171,11 +171,11 @@ def _fold_group_outputs(
     gp0 = gp_head.head(predictor, e.shape[-1], train.shape[1])
     result = []
     for weight in weights:
-        warp = gp_head.warp_weight(predictor, predictor.correction_weight_used() if weight is None else weight)
+        per_fold = [_fold_weight(predictor, weight, src[t], y[t]) for _, t, _, _ in fits]
         m = raw
-        if warp is not None:
+        if any(w is not None for w in per_fold):
             warps = _fold_warps(predictor, corrs) if warps is None else warps
-            m = _warped(predictor, warps, warp, raw, e)
+            m = _warped(predictor, warps, per_fold, raw, e)
         residuals = [
             gp_head.support_residual(predictor, m[f, train[f]], scale.transform(y[t]), scale.orient(y[t]))
             for f, (_, t, scale, _) in enumerate(fits)
@@ -191,6 +191,18 @@ def _fold_group_outputs(
             outputs.append((mean, std) if ok else None)
         result.append(outputs)
     return result
+
+
+def _fold_weight(predictor: MetaGNNPredictor, weight: float | None, src: np.ndarray, y: np.ndarray) -> float | None:
+    """The warp weight of a fold fit on a training part with input columns ``src`` and values ``y`` given ``weight``
+    (None: the predictor's own setting, a ``"prior-fit"`` weight from the training part:
+    :func:`~surrogate_nas.meta.correction_choice.prior_fit_weight`); None where the fit does not warp the prior
+    (:func:`gp_head.warp_weight`)."""
+    if weight is None and predictor.correction_weight == "prior-fit" and predictor.correction_sd is None:
+        from .correction_choice import prior_fit_weight
+
+        weight = prior_fit_weight(predictor, src, y)
+    return gp_head.warp_weight(predictor, predictor.correction_weight_used() if weight is None else weight)
 
 
 def _fitted_view(predictor: MetaGNNPredictor, scale, value_map: tuple[float, float]) -> MetaGNNPredictor:
@@ -234,12 +246,12 @@ def _fold_warps(predictor: MetaGNNPredictor, corrs: torch.Tensor) -> list:
     return [gp_head.PriorWarp.fit(priors[f], wm[f].cpu().numpy(), 1.0) for f in range(len(corrs))]
 
 
-def _warped(predictor: MetaGNNPredictor, warps: list, weight: float, m: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-    """The support predictions ``m`` [F, n] (GP inputs ``e``) under each fold's warp of ``warps`` and ``weight`` of
-    the rest of the correction (a fold without a warp keeps its predictions)."""
+def _warped(predictor: MetaGNNPredictor, warps: list, weights: list, m: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+    """The support predictions ``m`` [F, n] (GP inputs ``e``) under each fold's warp of ``warps`` and its weight of
+    ``weights`` of the rest of the correction (a fold without a warp or a weight keeps its predictions)."""
     model, out = predictor.ckpt_.model, m.clone()
     with torch.no_grad():
-        for f, warp in enumerate(warps):
-            if warp is not None:
+        for f, (warp, weight) in enumerate(zip(warps, weights)):
+            if warp is not None and weight is not None:
                 out[f] = warp.with_weight(weight).apply(model.transfer_prior(e[f]), m[f])
     return out

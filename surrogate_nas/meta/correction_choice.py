@@ -1,6 +1,6 @@
 """``correction_weight="cv"`` (or ``"cv-top"``): the weight of a deep-kernel network's correction beyond its warp of
 the transfer prior, chosen by the support itself (how well fits that never saw a point rank it; ``"cv-top"``: rank
-its best points)."""
+its best points); ``"prior-fit"``: set by how well the zero-shot source rank ranks the support."""
 
 from __future__ import annotations
 
@@ -15,7 +15,16 @@ from .calibration import calibration_folds, fold_outputs
 if TYPE_CHECKING:
     from .adapt import MetaGNNPredictor
 
-__all__ = ["CHOICE_SCORES", "CORRECTION_CHOICES", "CorrectionChoice", "choose_correction", "held_out_choice"]
+__all__ = [
+    "CHOICE_SCORES",
+    "CORRECTION_CHOICES",
+    "CORRECTION_RULES",
+    "PRIOR_FIT_RANGE",
+    "CorrectionChoice",
+    "choose_correction",
+    "held_out_choice",
+    "prior_fit_weight",
+]
 
 #: The weights ``correction_weight="cv"`` (and ``"cv-top"``) choose from, in order of preference on a tie: the default's
 #: (:data:`~surrogate_nas.meta.defaults.DEFAULT_CORRECTION_WEIGHT`), then more of the network's correction.
@@ -24,6 +33,12 @@ CORRECTION_CHOICES = (0.25, 0.5, 1.0)
 #: ``"cv"``, Kendall tau; ``"cv-top"``, the weighted tau (hyperbolic weights on the ranks of the values and of the
 #: means, averaged: a swap among the best points costs most; :func:`~surrogate_nas.predictors.metrics.weighted_tau`).
 CHOICE_SCORES = {"cv": kendall_tau, "cv-top": weighted_tau}
+#: ``correction_weight="prior-fit"``'s bounds: the weight is ``1 - rho`` clipped to them, ``rho`` the support's
+#: Spearman correlation with the zero-shot source rank (:func:`prior_fit_weight`); the default's weight and the one
+#: before it (:data:`~surrogate_nas.meta.defaults.DEFAULT_CORRECTION_WEIGHT`).
+PRIOR_FIT_RANGE = (0.25, 0.5)
+#: The ``correction_weight`` values that are rules a support applies rather than weights.
+CORRECTION_RULES = (*CHOICE_SCORES, "prior-fit")
 
 
 @dataclass(frozen=True)
@@ -71,3 +86,24 @@ def _best(choice: CorrectionChoice, y: np.ndarray, skip: int | None) -> int:
     taus = [score(sign * y[idx], sign * np.concatenate([out[f][0] for f in usable])) for out in outputs]
     taus = np.nan_to_num(np.asarray(taus, dtype=float), nan=-np.inf)
     return int(np.argmax(taus)) if np.isfinite(taus).any() else 0
+
+
+def prior_fit_weight(predictor: MetaGNNPredictor, src: np.ndarray, y: np.ndarray) -> float:
+    """``correction_weight="prior-fit"``'s weight for a support with input columns ``src`` and values ``y``:
+    ``1 - rho`` clipped to :data:`PRIOR_FIT_RANGE`, ``rho`` the Spearman correlation of ``y`` (oriented so that high
+    is good) with the zero-shot source rank (the mean rank over the source columns, no support weighing them:
+    :func:`~surrogate_nas.predictors.inputs.zero_shot_score`, so ``rho`` is not inflated by a choice of columns on the
+    same points). Where the prior already ranks the support, the network keeps little of its correction beyond the
+    prior's warp; where it does not, more. The lower bound where ``rho`` is undefined (fewer than 3 points, a
+    constant column)."""
+    from ..benchmarks.ranks import spearman
+    from ..predictors.inputs import zero_shot_score
+
+    lo, hi = PRIOR_FIT_RANGE
+    model = predictor.ckpt_.model
+    share = float(model.feature_share()) if model.config.feature_columns else 0.0
+    prior = zero_shot_score(src, model.config.feature_columns, share)
+    if len(y) < 3 or np.ptp(prior) == 0 or np.ptp(y) == 0:
+        return lo
+    rho = spearman(prior, (1.0 if predictor.values_up() else -1.0) * np.asarray(y, dtype=float))
+    return float(np.clip(1.0 - rho, lo, hi)) if np.isfinite(rho) else lo
