@@ -66,8 +66,8 @@ METHODS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "meta-dkt-earned": ("meta", "dkt", {"correction_sd": 0.5}),
     "meta-dkt-ens-earned": ("meta", "dkt-ens", {"correction_sd": 0.5}),
     # the network's correction beyond its monotone warp of the transfer prior, weighted (correction_weight, an adapt
-    # option; 0.5 the default's from predictor-prior-warp-s*.yaml, 0.25 since predictor-prior-warp-0.25-s*.yaml, so
-    # warp-0.25 equals meta-dkt-ens and warp-0.5 is the default before: the rounds' configs name them)
+    # option; 0.5 the default's from predictor-prior-warp-s*.yaml, 0.25 from predictor-prior-warp-0.25-s*.yaml, each
+    # a default before "prior-fit": the rounds' configs name them)
     "meta-dkt-ens-warp-0.5": ("meta", "dkt-ens", {"correction_weight": 0.5}),
     "meta-dkt-ens-warp-0": ("meta", "dkt-ens", {"correction_weight": 0.0}),
     "meta-dkt-ens-warp-0.25": ("meta", "dkt-ens", {"correction_weight": 0.25}),

@@ -193,7 +193,7 @@ class MetaGNNPredictor:
     (:func:`~surrogate_nas.meta.correction_choice.choose_correction`; ``"cv-top"``: by the weighted tau, best at
     their top); ``"prior-fit"``: ``1 - rho`` within 0.25..0.5, ``rho`` the support's Spearman correlation with the
     zero-shot source rank (:func:`~surrogate_nas.meta.correction_choice.prior_fit_weight`); ``None``, the default, is
-    :func:`~surrogate_nas.meta.defaults.default_correction_weight` (0.25 for a deep-kernel checkpoint of a
+    :func:`~surrogate_nas.meta.defaults.default_correction_weight` (``"prior-fit"`` for a deep-kernel checkpoint of a
     function-level metric, the full correction for a hardware one, each chosen on its own validation targets; the
     full correction for any other checkpoint, and wherever ``correction_sd`` is given).
     ``rank_residual`` (0..1, GP head only): the share of the GP's support residual that is the support's *ranking*
@@ -425,9 +425,10 @@ class MetaGNNPredictor:
         self.gp_, self.value_map_ = None, (0.0, 1.0)  # value map: the GP's scale -> z (rank residuals move it)
         self.prior_warp_, self.correction_choice_ = None, None
         if ckpt.gp is not None:
-            if self.correction_weight in CHOICE_SCORES and self.correction_sd is None:
-                self.correction_choice_ = choose_correction(self, archs, y, src, self.correction_weight)
-            self.prior_fit_weight_ = prior_fit_weight(self, src, y) if self.correction_weight == "prior-fit" else None
+            option = self.correction_option()
+            if isinstance(option, str) and option in CHOICE_SCORES:
+                self.correction_choice_ = choose_correction(self, archs, y, src, option)
+            self.prior_fit_weight_ = prior_fit_weight(self, src, y) if option == "prior-fit" else None
             self.prior_warp_ = gp_head.prior_warp(self)
             self.gp_, self.value_map_ = gp_head.condition(self, support, z, self.y_scale_.orient(y))
         self.std_factor_ = 1.0
@@ -541,25 +542,32 @@ class MetaGNNPredictor:
             return float(info.get("rank_share", 0.0))
         return float(self.rank_residual)
 
-    def correction_weight_used(self) -> float | None:
-        """The weight of the network's correction beyond its warp of the transfer prior this fit uses:
-        ``correction_weight``, the one the support chose (``"cv"``:
-        :func:`~surrogate_nas.meta.correction_choice.choose_correction`), or the default's (``None``:
-        :func:`~surrogate_nas.meta.defaults.default_correction_weight`); None (the full correction) where
+    def correction_option(self) -> float | str | None:
+        """The ``correction_weight`` this fit applies: the option, or the default's where it is None
+        (:func:`~surrogate_nas.meta.defaults.default_correction_weight`); None (the full correction) where
         ``correction_sd`` treats the correction instead."""
         if self.correction_sd is not None:
             return None
-        if self.correction_weight == "prior-fit":
-            weight = getattr(self, "prior_fit_weight_", None)
-            return None if weight is None or weight >= 1 else weight
-        if isinstance(self.correction_weight, str):
-            choice = getattr(self, "correction_choice_", None)
-            return None if choice is None or choice.weight >= 1 else choice.weight
         if self.correction_weight is None:
             from .defaults import default_correction_weight
 
             return default_correction_weight(self.ckpt_.meta.get("algorithm", "maml"), self.ckpt_.target_metric)
-        return float(self.correction_weight)
+        return self.correction_weight
+
+    def correction_weight_used(self) -> float | None:
+        """The weight of the network's correction beyond its warp of the transfer prior this fit uses
+        (:meth:`correction_option`): a weight as given, the one the support chose (``"cv"``, ``"cv-top"``:
+        :func:`~surrogate_nas.meta.correction_choice.choose_correction`) or set (``"prior-fit"``:
+        :func:`~surrogate_nas.meta.correction_choice.prior_fit_weight`); None for the full correction."""
+        option = self.correction_option()
+        if option == "prior-fit":
+            weight = getattr(self, "prior_fit_weight_", None)
+        elif isinstance(option, str):
+            choice = getattr(self, "correction_choice_", None)
+            weight = None if choice is None else choice.weight
+        else:
+            weight = option
+        return None if weight is None or weight >= 1 else float(weight)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "adapted_params_"):

@@ -198,7 +198,7 @@ def _fold_weight(predictor: MetaGNNPredictor, weight: float | None, src: np.ndar
     (None: the predictor's own setting, a ``"prior-fit"`` weight from the training part:
     :func:`~surrogate_nas.meta.correction_choice.prior_fit_weight`); None where the fit does not warp the prior
     (:func:`gp_head.warp_weight`)."""
-    if weight is None and predictor.correction_weight == "prior-fit" and predictor.correction_sd is None:
+    if weight is None and predictor.correction_option() == "prior-fit":
         from .correction_choice import prior_fit_weight
 
         weight = prior_fit_weight(predictor, src, y)

@@ -26,16 +26,17 @@ __all__ = [
     "prior_fit_weight",
 ]
 
-#: The weights ``correction_weight="cv"`` (and ``"cv-top"``) choose from, in order of preference on a tie: the default's
-#: (:data:`~surrogate_nas.meta.defaults.DEFAULT_CORRECTION_WEIGHT`), then more of the network's correction.
+#: The weights ``correction_weight="cv"`` (and ``"cv-top"``) choose from, in order of preference on a tie: the
+#: default's before ``"prior-fit"`` (:data:`~surrogate_nas.meta.defaults.DEFAULT_CORRECTION_WEIGHT`), then more of the
+#: network's correction.
 CORRECTION_CHOICES = (0.25, 0.5, 1.0)
 #: How a choice scores the out-of-fold means of the support's values (both oriented so that higher is better):
 #: ``"cv"``, Kendall tau; ``"cv-top"``, the weighted tau (hyperbolic weights on the ranks of the values and of the
 #: means, averaged: a swap among the best points costs most; :func:`~surrogate_nas.predictors.metrics.weighted_tau`).
 CHOICE_SCORES = {"cv": kendall_tau, "cv-top": weighted_tau}
 #: ``correction_weight="prior-fit"``'s bounds: the weight is ``1 - rho`` clipped to them, ``rho`` the support's
-#: Spearman correlation with the zero-shot source rank (:func:`prior_fit_weight`); the default's weight and the one
-#: before it (:data:`~surrogate_nas.meta.defaults.DEFAULT_CORRECTION_WEIGHT`).
+#: Spearman correlation with the zero-shot source rank (:func:`prior_fit_weight`): the two fixed weights the default
+#: had before (:data:`~surrogate_nas.meta.defaults.DEFAULT_CORRECTION_WEIGHT`).
 PRIOR_FIT_RANGE = (0.25, 0.5)
 #: The ``correction_weight`` values that are rules a support applies rather than weights.
 CORRECTION_RULES = (*CHOICE_SCORES, "prior-fit")

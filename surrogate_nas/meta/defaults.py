@@ -5,9 +5,10 @@ predictor-defaults*.yaml, predictor-meta-val.yaml): the deep-kernel GP head with
 meta-validated on a held-out training task, a different one for each of the :data:`DEFAULT_MEMBERS` meta seeds of its
 ensemble (``meta_val="task-seed"``), its query ranking loss weighted towards the top (``top_weight`` 1); for hardware
 metrics with a linear kernel, a seed-drawn validation task and an unweighted ranking loss (:data:`HARDWARE_META`);
-adapted with a quarter of rank residual (:data:`DEFAULT_RANK_SHARE`, function-level metrics only) and a quarter of the
-network's correction beyond its warp of the transfer prior (:data:`DEFAULT_CORRECTION_WEIGHT`; hardware metrics keep
-the full correction, :data:`HARDWARE_CORRECTION_WEIGHT`, by their own round). ``MetaConfig()`` itself is the bare
+adapted with a quarter of rank residual (:data:`DEFAULT_RANK_SHARE`, function-level metrics only) and a share of the
+network's correction beyond its warp of the transfer prior that the support sets: a quarter where the zero-shot source
+rank already ranks it, up to a half where it does not (:data:`DEFAULT_CORRECTION_WEIGHT`; hardware metrics keep the
+full correction, :data:`HARDWARE_CORRECTION_WEIGHT`, by their own round). ``MetaConfig()`` itself is the bare
 learner (MAML); :func:`~surrogate_nas.meta.maml.default_meta_config` builds the default.
 """
 
@@ -40,12 +41,14 @@ HARDWARE_VALIDATION = ("t1-b32-bf16", "t1-b32-fp32")
 DEFAULT_RANK_SHARE = 0.25
 #: The weight of a deep-kernel network's correction beyond its monotone warp of the transfer prior (adapt option
 #: ``correction_weight``; :func:`~surrogate_nas.meta.gp_head.prior_warp`) when a function-level metric is adapted
-#: without one: the GP's mean keeps the warp (the source rank put on the values' scale) and a quarter of the rest.
-#: Chosen on the accuracy validation targets with three meta-seed triples: 0.5 over the full correction
-#: (experiments/configs/predictor-prior-warp-s*.yaml), then 0.25 over 0.5 (predictor-prior-warp-0.25-s*.yaml;
-#: experiments/results/README.md, "A quarter of the correction beyond the prior's warp"). Networks that read no sources
-#: keep the full correction (None).
-DEFAULT_CORRECTION_WEIGHT = 0.25
+#: without one: ``"prior-fit"``, the GP's mean keeps the warp (the source rank put on the values' scale) and
+#: ``1 - rho`` of the rest within 0.25..0.5, ``rho`` the support's Spearman correlation with the zero-shot source rank
+#: (:func:`~surrogate_nas.meta.correction_choice.prior_fit_weight`). Chosen on the accuracy validation targets with
+#: three meta-seed triples: 0.5 over the full correction (experiments/configs/predictor-prior-warp-s*.yaml), 0.25 over
+#: 0.5 (predictor-prior-warp-0.25-s*.yaml), then "prior-fit" over 0.25 (predictor-correction-prior-fit-s*.yaml;
+#: experiments/results/README.md, "The correction weight set by the prior's fit to the support"). Networks that read
+#: no sources keep the full correction (None).
+DEFAULT_CORRECTION_WEIGHT: float | str = "prior-fit"
 #: The same weight for a deep-kernel fit of a hardware metric: None, the full correction. Its round, on the
 #: hardware validation targets of both latency tables (the NB-201 CPU table's :data:`HARDWARE_VALIDATION`;
 #: NAS-Bench-Graph latency on cora and photo), three meta-seed triples
@@ -70,7 +73,7 @@ def default_rank_share(algorithm: str, metric: str) -> float:
     return DEFAULT_RANK_SHARE if _chosen_for(algorithm, metric) else 0.0
 
 
-def default_correction_weight(algorithm: str, metric: str) -> float | None:
+def default_correction_weight(algorithm: str, metric: str) -> float | str | None:
     """The weight of the correction beyond the prior's warp a fit uses by default, for a deep-kernel checkpoint
     (``algorithm`` "dkt"): :data:`DEFAULT_CORRECTION_WEIGHT` for a function-level ``metric``,
     :data:`HARDWARE_CORRECTION_WEIGHT` (None) for a hardware one; None (the full correction) for any other

@@ -76,3 +76,58 @@ def test_negated_values_choose_as_the_values_do(dkt, archs):
     down = adapt(dkt, (sup, -ys), task="ImageNet16-120", correction_weight="cv-top", values_negated=True)
     assert down.correction_choice_.sign == -1.0 and up.correction_choice_.sign == 1.0
     assert down.correction_choice_.weight == up.correction_choice_.weight
+
+
+def _prior_rank(p, archs):
+    from surrogate_nas.predictors.inputs import zero_shot_score
+
+    return zero_shot_score(p._columns(archs))
+
+
+def test_prior_fit_keeps_little_correction_where_the_source_rank_ranks_the_support(dkt, archs):
+    """``"prior-fit"``: W = 1 - rho within 0.25..0.5, rho the support's Spearman correlation with the zero-shot source
+    rank. Real ImageNet16-120 values follow their sources (rho about 0.9: the lower bound); the same cells with values
+    that run against the source rank get the upper bound; values in between get 1 - rho itself."""
+    from scipy.stats import spearmanr
+
+    from surrogate_nas.meta.correction_choice import PRIOR_FIT_RANGE
+
+    a, y = archs
+    sup = a[:40]
+    real = adapt(dkt, (sup, y[:40]), task="ImageNet16-120", correction_weight="prior-fit", calibrate=False)
+    prior = _prior_rank(real, sup)
+    assert spearmanr(prior, y[:40]).statistic > 0.75 and real.prior_fit_weight_ == PRIOR_FIT_RANGE[0]
+    against = adapt(dkt, (sup, -prior), task="ImageNet16-120", correction_weight="prior-fit", calibrate=False)
+    assert against.prior_fit_weight_ == PRIOR_FIT_RANGE[1]
+    default = adapt(dkt, (sup, -prior), task="ImageNet16-120", calibrate=False)  # the default's rule
+    assert default.correction_weight_used() == PRIOR_FIT_RANGE[1]
+    noise = np.random.default_rng(0).standard_normal(40) * np.std(prior)
+    between = prior + 1.4 * noise
+    rho = spearmanr(prior, between).statistic
+    assert 0.5 < rho < 0.75
+    p = adapt(dkt, (sup, between), task="ImageNet16-120", correction_weight="prior-fit")
+    assert p.prior_fit_weight_ == pytest.approx(1 - rho) and p.prior_warp_.weight == pytest.approx(1 - rho)
+    fixed = adapt(dkt, (sup, between), task="ImageNet16-120", correction_weight=1 - rho)
+    np.testing.assert_allclose(p.predict(a[40:]), fixed.predict(a[40:]), rtol=1e-6)
+
+
+def test_prior_fit_folds_fitted_together_use_each_folds_own_weight(dkt, archs):
+    """Each calibration fold sets its weight from its own training part: the batched fold fits equal the folds
+    refitted one by one (the predictor's own ``_fit_support``), on a support whose folds get different weights."""
+    from surrogate_nas.meta.correction_choice import prior_fit_weight
+
+    a, y = archs
+    sup = a[:12]
+    p0 = adapt(dkt, (sup, y[:12]), task="ImageNet16-120", calibrate=False)
+    prior = _prior_rank(p0, sup)
+    values = prior + 1.6 * np.random.default_rng(2).standard_normal(12) * np.std(prior)
+    p = adapt(dkt, (sup, values), task="ImageNet16-120", correction_weight="prior-fit")
+    src, folds = p._columns(sup), calibration.calibration_folds(p.seed, 12)
+    weights = {
+        prior_fit_weight(p, src[np.setdiff1d(np.arange(12), f)], values[np.setdiff1d(np.arange(12), f)]) for f in folds
+    }
+    assert len(weights) > 3  # the folds' weights differ
+    batched = calibration.fold_z(folds, calibration._conditioned_folds(p, sup, values, src, folds, (None,))[0], values)
+    refitted = calibration.fold_z(folds, calibration._refitted_folds(p, sup, values, src, folds, None), values)
+    assert len(batched) == 12
+    np.testing.assert_allclose(batched, refitted, rtol=2e-4, atol=2e-4)

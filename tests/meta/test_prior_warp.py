@@ -58,10 +58,11 @@ def test_apply_keeps_the_warp_and_the_weight_of_the_rest():
     assert torch.allclose(warp.apply(prior, prediction), w + 0.25 * (prediction - w))
 
 
-def test_the_default_keeps_a_quarter_of_the_correction_and_weight_zero_ranks_as_the_transfer_prior(dkt, archs):
-    """K = 20 on ImageNet16-120: the default (None) is weight 0.25 for this deep-kernel checkpoint of an accuracy
-    metric; weight 1 is the network as it is; with weight 0 the GP's prior mean orders every architecture as the
-    transfer prior does; 0.5 is half way between the two means."""
+def test_the_default_sets_the_weight_from_the_prior_and_weight_zero_ranks_as_the_transfer_prior(dkt, archs):
+    """K = 20 on ImageNet16-120: the default (None) is ``"prior-fit"`` for this deep-kernel checkpoint of an accuracy
+    metric, and these values follow their sources, so it keeps a quarter of the correction; weight 1 is the network as
+    it is; with weight 0 the GP's prior mean orders every architecture as the transfer prior does; 0.5 is half way
+    between the two means."""
     from surrogate_nas.meta.defaults import DEFAULT_CORRECTION_WEIGHT
 
     a, y = archs
@@ -69,7 +70,8 @@ def test_the_default_keeps_a_quarter_of_the_correction_and_weight_zero_ranks_as_
     default = adapt(dkt, sup, task="ImageNet16-120")
     one = adapt(dkt, sup, task="ImageNet16-120", correction_weight=1.0)
     assert one.prior_warp_ is None and default.prior_warp_ is not None
-    assert default.correction_weight_used() == DEFAULT_CORRECTION_WEIGHT == 0.25
+    assert default.correction_option() == DEFAULT_CORRECTION_WEIGHT == "prior-fit"
+    assert default.correction_weight_used() == default.prior_fit_weight_ == 0.25
     quarter = adapt(dkt, sup, task="ImageNet16-120", correction_weight=0.25)
     assert np.array_equal(default.predict(qry), quarter.predict(qry))
     means = {}
@@ -86,17 +88,18 @@ def test_the_default_keeps_a_quarter_of_the_correction_and_weight_zero_ranks_as_
 
 
 def test_the_default_weight_is_for_deep_kernel_fits_and_gives_way_to_correction_sd(dkt, archs):
-    """Function-level and hardware metrics each have their weight (chosen apart: 0.25, and the full correction for a
-    hardware metric); a MAML checkpoint keeps the full correction; correction_sd, the other way to treat the
+    """Function-level and hardware metrics each have their weight (chosen apart: "prior-fit", and the full correction
+    for a hardware metric); a MAML checkpoint keeps the full correction; correction_sd, the other way to treat the
     correction, turns the default warp off."""
     from surrogate_nas.meta.defaults import HARDWARE_CORRECTION_WEIGHT, default_correction_weight
 
-    assert default_correction_weight("dkt", "test_acc") == 0.25
+    assert default_correction_weight("dkt", "test_acc") == "prior-fit"
     assert default_correction_weight("dkt", "latency_ms") is HARDWARE_CORRECTION_WEIGHT is None
     assert default_correction_weight("maml", "acc") is None and default_correction_weight("maml", "latency") is None
     a, y = archs
     earned = adapt(dkt, (a[:20], y[:20]), task="ImageNet16-120", correction_sd=0.5, calibrate=False)
     assert earned.correction_weight_used() is None and earned.prior_warp_ is None
+    assert earned.correction_option() is None and earned.prior_fit_weight_ is None
 
 
 def test_the_warp_reads_the_support_only_through_its_correlations(dkt, archs):
