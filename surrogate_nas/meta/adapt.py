@@ -73,7 +73,7 @@ class AdaptOptions(TypedConfig):
     task: str | None = None
     gp_steps: Int = Field(0, ge=0, le=MAX_INNER_STEPS)
     correction_sd: Annotated[Float, Field(gt=0, le=MAX_CORRECTION_SD)] | None = None
-    correction_weight: float | Literal["cv"] | None = None
+    correction_weight: float | Literal["cv", "cv-top", "prior-fit"] | None = None
     rank_residual: float | Literal["checkpoint", "checkpoint-k"] | None = None
     gp_scale: float | Literal["checkpoint", "checkpoint-k"] | None = None
     calibrate: bool = True
@@ -423,7 +423,7 @@ class MetaGNNPredictor:
             support = PredictInputs(self, archs, src, [inputs])
         self.members_ = None
         self.gp_, self.value_map_ = None, (0.0, 1.0)  # value map: the GP's scale -> z (rank residuals move it)
-        self.prior_warp_, self.correction_choice_ = None, None
+        self.prior_warp_, self.correction_choice_, self.prior_fit_weight_ = None, None, None
         if ckpt.gp is not None:
             option = self.correction_option()
             if isinstance(option, str) and option in CHOICE_SCORES:
