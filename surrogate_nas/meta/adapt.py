@@ -377,9 +377,15 @@ class MetaGNNPredictor:
         """:meth:`_fit_zero_shot`'s prediction of ``archs``."""
         if return_std:
             self._refuse_zero_shot_std()
+        return self.zero_shot_scores(self._inputs(archs, inputs).src)
+
+    def zero_shot_scores(self, src: np.ndarray) -> np.ndarray:
+        """The zero-shot source rank of architectures with input columns ``src`` (every column weighed alike:
+        :func:`~surrogate_nas.predictors.inputs.zero_shot_score`), oriented as the support values run (negated for
+        values read negated: :meth:`values_up`)."""
         model = self.ckpt_.model
         share = float(model.feature_share()) if model.config.feature_columns else 0.0
-        score = zero_shot_score(self._inputs(archs, inputs).src, model.config.feature_columns, share)
+        score = zero_shot_score(src, model.config.feature_columns, share)
         return score if self.values_up() else -score
 
     def _load_checkpoint(self) -> Checkpoint:
@@ -559,9 +565,20 @@ class MetaGNNPredictor:
         (:meth:`correction_option`): a weight as given, the one the support chose (``"cv"``, ``"cv-top"``:
         :func:`~surrogate_nas.meta.correction_choice.choose_correction`) or set (``"prior-fit"``:
         :func:`~surrogate_nas.meta.correction_choice.prior_fit_weight`); None for the full correction."""
+        return self._correction_weight(getattr(self, "prior_fit_weight_", None))
+
+    def correction_weight_for(self, src: np.ndarray, y: np.ndarray) -> float | None:
+        """:meth:`correction_weight_used` for a fit on another support, input columns ``src`` and values ``y`` (a
+        calibration fold's training part): ``"prior-fit"`` sets its weight from that support."""
+        fit = prior_fit_weight(self, src, y) if self.correction_option() == "prior-fit" else None
+        return self._correction_weight(fit)
+
+    def _correction_weight(self, prior_fit: float | None) -> float | None:
+        """The correction weight of :meth:`correction_option`, ``prior_fit`` being the ``"prior-fit"`` weight of the
+        support in question; None for the full correction (a weight of 1 or none)."""
         option = self.correction_option()
         if option == "prior-fit":
-            weight = getattr(self, "prior_fit_weight_", None)
+            weight = prior_fit
         elif isinstance(option, str):
             choice = getattr(self, "correction_choice_", None)
             weight = None if choice is None else choice.weight

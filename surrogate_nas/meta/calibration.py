@@ -171,7 +171,11 @@ def _fold_group_outputs(
     gp0 = gp_head.head(predictor, e.shape[-1], train.shape[1])
     result = []
     for weight in weights:
-        per_fold = [_fold_weight(predictor, weight, src[t], y[t]) for _, t, _, _ in fits]
+        # each fold's warp weight: ``weight``, or the predictor's own for the fold's training part (None: no warp)
+        per_fold = [
+            gp_head.warp_weight(predictor, predictor.correction_weight_for(src[t], y[t]) if weight is None else weight)
+            for _, t, _, _ in fits
+        ]
         m = raw
         if any(w is not None for w in per_fold):
             warps = _fold_warps(predictor, corrs) if warps is None else warps
@@ -191,18 +195,6 @@ def _fold_group_outputs(
             outputs.append((mean, std) if ok else None)
         result.append(outputs)
     return result
-
-
-def _fold_weight(predictor: MetaGNNPredictor, weight: float | None, src: np.ndarray, y: np.ndarray) -> float | None:
-    """The warp weight of a fold fit on a training part with input columns ``src`` and values ``y`` given ``weight``
-    (None: the predictor's own setting, a ``"prior-fit"`` weight from the training part:
-    :func:`~surrogate_nas.meta.correction_choice.prior_fit_weight`); None where the fit does not warp the prior
-    (:func:`gp_head.warp_weight`)."""
-    if weight is None and predictor.correction_option() == "prior-fit":
-        from .correction_choice import prior_fit_weight
-
-        weight = prior_fit_weight(predictor, src, y)
-    return gp_head.warp_weight(predictor, predictor.correction_weight_used() if weight is None else weight)
 
 
 def _fitted_view(predictor: MetaGNNPredictor, scale, value_map: tuple[float, float]) -> MetaGNNPredictor:

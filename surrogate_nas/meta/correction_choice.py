@@ -4,7 +4,7 @@ its best points); ``"prior-fit"``: set by how well the zero-shot source rank ran
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -64,47 +64,46 @@ def choose_correction(
     ``y``; a tie, or a support too small to score, keeps the earlier entry)."""
     folds = calibration_folds(predictor.seed, len(archs))
     outputs = fold_outputs(predictor, archs, y, src, folds, CORRECTION_CHOICES)
-    choice = CorrectionChoice(0.0, folds, outputs, score, 1.0 if predictor.values_up() else -1.0)
-    return replace(choice, weight=CORRECTION_CHOICES[_best(choice, y, skip=None)])
+    sign = 1.0 if predictor.values_up() else -1.0
+    best = _best(folds, outputs, y, sign, score, skip=None)
+    return CorrectionChoice(CORRECTION_CHOICES[best], folds, outputs, score, sign)
 
 
 def held_out_choice(choice: CorrectionChoice, y: np.ndarray) -> list:
     """Per fold of ``choice``, the output of the weight chosen without that fold (:func:`choose_correction`'s rule on
     the other folds' points), so that a calibration from these outputs reads no point's value twice: neither its fit
     nor its weight saw it."""
-    return [choice.outputs[_best(choice, y, skip=f)][f] for f in range(len(choice.folds))]
+    folds, outputs = choice.folds, choice.outputs
+    return [outputs[_best(folds, outputs, y, choice.sign, choice.score, skip=f)][f] for f in range(len(folds))]
 
 
-def _best(choice: CorrectionChoice, y: np.ndarray, skip: int | None) -> int:
-    """The index of the weight whose out-of-fold means of ``choice`` rank ``y`` best over the folds every weight
+def _best(folds: list, outputs: list, y: np.ndarray, sign: float, score: str, skip: int | None) -> int:
+    """The index of the weight whose out-of-fold means (``outputs``, per weight per fold of ``folds``) rank ``y`` best
+    by ``score`` (:data:`CHOICE_SCORES`; both times ``sign``, so that higher is better) over the folds every weight
     fitted (but ``skip``); 0 where fewer than 3 points are scored or no score is finite."""
-    folds, outputs, score = choice.folds, choice.outputs, CHOICE_SCORES[choice.score]
     usable = [f for f in range(len(folds)) if f != skip and all(out[f] is not None for out in outputs)]
     if sum(len(folds[f]) for f in usable) < 3:
         return 0
     idx = np.concatenate([folds[f] for f in usable])
-    sign = choice.sign
-    taus = [score(sign * y[idx], sign * np.concatenate([out[f][0] for f in usable])) for out in outputs]
+    scorer = CHOICE_SCORES[score]
+    taus = [scorer(sign * y[idx], sign * np.concatenate([out[f][0] for f in usable])) for out in outputs]
     taus = np.nan_to_num(np.asarray(taus, dtype=float), nan=-np.inf)
     return int(np.argmax(taus)) if np.isfinite(taus).any() else 0
 
 
 def prior_fit_weight(predictor: MetaGNNPredictor, src: np.ndarray, y: np.ndarray) -> float:
     """``correction_weight="prior-fit"``'s weight for a support with input columns ``src`` and values ``y``:
-    ``1 - rho`` clipped to :data:`PRIOR_FIT_RANGE`, ``rho`` the Spearman correlation of ``y`` (oriented so that high
-    is good) with the zero-shot source rank (the mean rank over the source columns, no support weighing them:
-    :func:`~surrogate_nas.predictors.inputs.zero_shot_score`, so ``rho`` is not inflated by a choice of columns on the
-    same points). Where the prior already ranks the support, the network keeps little of its correction beyond the
-    prior's warp; where it does not, more. The lower bound where ``rho`` is undefined (fewer than 3 points, a
-    constant column)."""
+    ``1 - rho`` clipped to :data:`PRIOR_FIT_RANGE`, ``rho`` the Spearman correlation of ``y`` with the zero-shot source
+    rank oriented as the values run (the mean rank over the source columns, no support weighing them:
+    :meth:`~surrogate_nas.meta.adapt.MetaGNNPredictor.zero_shot_scores`, so ``rho`` is not inflated by a choice of
+    columns on the same points). Where the prior already ranks the support, the network keeps little of its
+    correction beyond the prior's warp; where it does not, more. The lower bound where ``rho`` is undefined (fewer
+    than 3 points, a constant column)."""
     from ..benchmarks.ranks import spearman
-    from ..predictors.inputs import zero_shot_score
 
     lo, hi = PRIOR_FIT_RANGE
-    model = predictor.ckpt_.model
-    share = float(model.feature_share()) if model.config.feature_columns else 0.0
-    prior = zero_shot_score(src, model.config.feature_columns, share)
+    prior = predictor.zero_shot_scores(src)  # oriented as the values run
     if len(y) < 3 or np.ptp(prior) == 0 or np.ptp(y) == 0:
         return lo
-    rho = spearman(prior, (1.0 if predictor.values_up() else -1.0) * np.asarray(y, dtype=float))
+    rho = spearman(prior, np.asarray(y, dtype=float))
     return float(np.clip(1.0 - rho, lo, hi)) if np.isfinite(rho) else lo
