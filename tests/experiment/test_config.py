@@ -259,7 +259,9 @@ def test_shipped_configs_are_the_old_scripts_grids():
     se = load_config(CONFIGS / "search-efficiency.yaml")
     specs, cells = plan(se)
     nb, nbg = se.benchmarks
-    dkt = {"algorithm": "dkt", "target_scale": "robust", "meta_val": "task", "iterations": 400, "seed": 0}
+    # the members as the HAS runs meta-train them (top-weighted ranking loss), so their checkpoints are reused
+    dkt = {"algorithm": "dkt", "target_scale": "robust", "meta_val": "task", "top_weight": 1.0, "iterations": 400,
+           "seed": 0}
     assert (nb.seeds, nb.checkpoints, nb.budget, nb.guided_budget, nb.meta, nb.train_tasks) == (25, 3, 100, 50, dkt, None)
     assert (nbg.seeds, nbg.guided_seeds, nbg.budget, nbg.guided_budget, nbg.meta, len(nbg.targets)) \
         == (25, None, 200, 50, dkt, 8)
@@ -268,6 +270,11 @@ def test_shipped_configs_are_the_old_scripts_grids():
     assert len(specs) == 11 * 3 and len(cells) == 25 * (3 * 8 + 1) + 25 * 8 * 8
     assert (nb.metric, nb.test_metric, nb.source_metric) == ("valid_acc@12", "test_acc@200", "test_acc")
     assert {c.coords["target"] for c in cells if c.coords["method"] == "source-rank (cifar100)"} == {"ImageNet16-120"}
+    # the held-out HAS runs' checkpoints are this grid's own: same key, same settings
+    by_key = {s.key: s for s in specs}
+    for has in ("search-efficiency-has-100.yaml", "search-efficiency-has-nbg.yaml"):
+        has_specs, _ = plan(load_config(CONFIGS / has))
+        assert has_specs and all(by_key[s.key] == s for s in has_specs)
     # search seed s adapts the checkpoint of meta seed s % 3
     guided = [c for c in cells if c.coords["method"] == "guided-meta" and c.coords["target"] == "cifar10"]
     assert [c.checkpoints["model"].rsplit("seed", 1)[1] for c in guided[:5]] == ["0", "1", "2", "0", "1"]
