@@ -29,7 +29,13 @@ from ..spaces import Architecture, SearchSpace, get_space
 from ..typed import Float, Int, TypedConfig
 from . import calibration, gp_head, members
 from .checkpoint import Checkpoint, check_finite_weights, load_checkpoint
-from .correction_choice import CHOICE_SCORES, CORRECTION_RULES, choose_correction, prior_fit_weight
+from .correction_choice import (
+    CHOICE_SCORES,
+    CORRECTION_RULES,
+    CorrectionChoice,
+    choose_correction,
+    prior_fit_weight,
+)
 from .inner import MAX_INNER_STEPS, deployment_steps, inner_loop
 from .pooled import pooled_rows
 from .predict_inputs import PredictInputs
@@ -267,6 +273,8 @@ class MetaGNNPredictor:
     correction_sd: float | None
     correction_weight: float | str | None
     prior_warp_: gp_head.PriorWarp | None
+    correction_choice_: CorrectionChoice | None
+    prior_fit_weight_: float | None
     rank_residual: float | str | None
     gp_scale: float | str | None
     calibrate: bool
@@ -367,6 +375,7 @@ class MetaGNNPredictor:
         self.support_ = ([], np.zeros(0), self._columns([]))
         self.steps_, self.adapted_params_, self.members_ = 0, None, None
         self.gp_, self.prior_warp_, self.std_factor_ = None, None, 1.0
+        self.correction_choice_, self.prior_fit_weight_ = None, None
         return self
 
     def _refuse_zero_shot_std(self) -> None:
@@ -565,7 +574,7 @@ class MetaGNNPredictor:
         (:meth:`correction_option`): a weight as given, the one the support chose (``"cv"``, ``"cv-top"``:
         :func:`~surrogate_nas.meta.correction_choice.choose_correction`) or set (``"prior-fit"``:
         :func:`~surrogate_nas.meta.correction_choice.prior_fit_weight`); None for the full correction."""
-        return self._correction_weight(getattr(self, "prior_fit_weight_", None))
+        return self._correction_weight(self.prior_fit_weight_)
 
     def correction_weight_for(self, src: np.ndarray, y: np.ndarray) -> float | None:
         """:meth:`correction_weight_used` for a fit on another support, input columns ``src`` and values ``y`` (a
@@ -580,8 +589,7 @@ class MetaGNNPredictor:
         if option == "prior-fit":
             weight = prior_fit
         elif isinstance(option, str):
-            choice = getattr(self, "correction_choice_", None)
-            weight = None if choice is None else choice.weight
+            weight = None if self.correction_choice_ is None else self.correction_choice_.weight
         else:
             weight = option
         return None if weight is None or weight >= 1 else float(weight)

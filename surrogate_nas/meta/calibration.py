@@ -45,7 +45,7 @@ def held_out_std_factor(predictor: MetaGNNPredictor, archs: list, y: np.ndarray,
     n = len(archs)
     if n < 3:
         return 1.0
-    choice = getattr(predictor, "correction_choice_", None)
+    choice = predictor.correction_choice_
     if choice is not None:
         from .correction_choice import held_out_choice
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..predictors.metrics import kendall_tau, weighted_tau
+from ..predictors.metrics import kendall_tau, spearman_rho, weighted_tau
 from .calibration import calibration_folds, fold_outputs
 
 if TYPE_CHECKING:
@@ -99,11 +99,9 @@ def prior_fit_weight(predictor: MetaGNNPredictor, src: np.ndarray, y: np.ndarray
     columns on the same points). Where the prior already ranks the support, the network keeps little of its
     correction beyond the prior's warp; where it does not, more. The lower bound where ``rho`` is undefined (fewer
     than 3 points, a constant column)."""
-    from ..benchmarks.ranks import spearman
-
     lo, hi = PRIOR_FIT_RANGE
     prior = predictor.zero_shot_scores(src)  # oriented as the values run
     if len(y) < 3 or np.ptp(prior) == 0 or np.ptp(y) == 0:
         return lo
-    rho = spearman(prior, np.asarray(y, dtype=float))
+    rho = spearman_rho(prior, np.asarray(y, dtype=float))
     return float(np.clip(1.0 - rho, lo, hi)) if np.isfinite(rho) else lo
